@@ -16,12 +16,17 @@ CRIU_VERSION=4.1.1
 # (trust on first use; a different file is refused).
 CRIU_SHA256=f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe
 CRIU_BIN=/usr/local/sbin/criu
+# Our patches to CRIU (see .ci/patches/*.patch); their digest is recorded
+# beside the binary so that a build without them is redone.
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CRIU_PATCHES=("$SCRIPT_DIR"/patches/criu-"$CRIU_VERSION"-*.patch)
+CRIU_STAMP=/usr/local/share/netbalance/criu-build.stamp
 BUILD_ROOT=${NETBALANCE_BUILD_ROOT:-/var/tmp/netbalance-deps}
 
 APT_PACKAGES=(
   # runtime of the testbed layer
   openssh-server openssh-client iproute2 nftables iptables procps psmisc util-linux
-  xz-utils ca-certificates curl
+  xz-utils ca-certificates curl patch
   # CRIU build
   build-essential pkg-config libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libnl-3-dev libnet1-dev libcap-dev libnftables-dev libgnutls28-dev uuid-dev libbsd-dev
@@ -92,7 +97,15 @@ criu_ok() {
   # >= 4.1 ?
   local major=${v%%.*} rest=${v#*.}
   local minor=${rest%%.*}
-  [ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "${minor:-0}" -ge 1 ]; }
+  [ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "${minor:-0}" -ge 1 ]; } || return 1
+  # A 4.1.x we did not build with our patches fails on Linux >= 6.16 (TCP dump).
+  if [ "$v" = "$CRIU_VERSION" ]; then
+    [ -f "$CRIU_STAMP" ] && [ "$(cat "$CRIU_STAMP")" = "$(patches_digest)" ] || return 1
+  fi
+}
+
+patches_digest() {
+  { echo "$CRIU_VERSION"; cat "${CRIU_PATCHES[@]}" 2>/dev/null; } | sha256sum | cut -d' ' -f1
 }
 
 fetch_criu_source() {
@@ -132,6 +145,12 @@ install_criu() {
   log "criu: fetched in $(elapsed "$t")s"
   rm -rf "$BUILD_ROOT/criu-$CRIU_VERSION"
   tar -C "$BUILD_ROOT" -xJf "$tarball"
+  local p
+  for p in "${CRIU_PATCHES[@]}"; do
+    [ -f "$p" ] || continue
+    log "criu: applying $(basename "$p")"
+    patch -d "$BUILD_ROOT/criu-$CRIU_VERSION" -p1 --quiet <"$p"
+  done
   local tb
   tb=$(date +%s.%N)
   # `make criu` builds only the binary (no docs: asciidoc not needed).
@@ -142,6 +161,8 @@ install_criu() {
   }
   log "criu: built in $(elapsed "$tb")s"
   install -D -m 0755 "$BUILD_ROOT/criu-$CRIU_VERSION/criu/criu" "$CRIU_BIN"
+  mkdir -p "$(dirname "$CRIU_STAMP")"
+  patches_digest >"$CRIU_STAMP"
   criu_ok || { echo "install-deps.sh: $CRIU_BIN --version does not report >= 4.1" >&2; return 1; }
   log "criu: installed $("$CRIU_BIN" --version | head -1) at $CRIU_BIN ($(elapsed "$t")s in all)"
 }
