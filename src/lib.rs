@@ -1,1 +1,14 @@
+//! netbalance: shorten network-emulation experiments by re-placing and
+//! live-migrating virtual nodes (after NETbalance, Grau, Herrmann, Rothermel).
+//! `../shared/SPEC.md` is the contract; each module cites the section it follows.
 
+pub mod cli;
+pub mod commands;
+pub mod cost;
+pub mod error;
+pub mod inputs;
+pub mod io;
+pub mod model;
+pub mod topology;
+
+pub use error::{Error, Result};

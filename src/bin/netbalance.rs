@@ -1,1 +1,27 @@
-fn main(){}
+//! Thin main: parse, run, map the outcome to an exit code (SPEC §7).
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            if let Some(e) = err.downcast_ref::<netbalance::Error>() {
+                if e.is_broken_pipe() {
+                    return ExitCode::SUCCESS;
+                }
+                eprintln!("netbalance: error: {err:#}");
+                return ExitCode::from(e.exit_code());
+            }
+            eprintln!("netbalance: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = netbalance::cli::Cli::parse();
+    let status = netbalance::commands::dispatch(cli)?;
+    Ok(ExitCode::from(status.exit_code()))
+}

@@ -1,0 +1,49 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_netbalance_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_netbalance_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_netbalance_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_netbalance_using_subcommand
+    set -l cmd (__fish_netbalance_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c netbalance -n "__fish_netbalance_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netbalance -n "__fish_netbalance_needs_command" -s V -l version -d 'Print version'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts -d 'Number of physical hosts' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l cpus -d 'CPUs (= VMs) per host' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l nic-mbps -d 'NIC bandwidth of every host, Mbit/s' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l capacity -d 'CPU capacity of every VM (CPU-seconds per second)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l placement -d 'The current placement φ [default: stdin]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l target -d 'A proposed placement φ′: adds T_r and χ' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l load -d 'Load snapshots (NDJSON; the last one is used) [default: the topology\'s expected load]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l tp -d 'Prediction window T_p, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l to -d 'Optimisation budget T_o, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l human -d 'Print a table for people instead of JSON'
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

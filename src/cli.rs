@@ -1,0 +1,96 @@
+//! The command line, shared by the binary and by the test that generates
+//! `completions/` and `man/`. Each subcommand's arguments live beside its
+//! code in `commands/<name>.rs`; the flags every command shares (SPEC §7)
+//! are defined here once.
+
+use crate::commands;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netbalance",
+    version,
+    about = "Shorten network-emulation experiments by re-placing and live-migrating virtual nodes",
+    long_about = "Shorten network-emulation experiments by re-placing and live-migrating virtual nodes.\n\n\
+Every subcommand reads and writes JSON or NDJSON on stdin/stdout, so they compose in pipes;\n\
+logs and progress go to stderr. Exit codes: 0 done, 1 a negative answer (e.g. no beneficial\n\
+re-placement), 2 bad input or usage, 3 a host failure after which the testbed was restored.",
+    after_help = "Examples:\n  netbalance testbed --hosts 8 --cpus 8 > testbed.json\n  netbalance topology waxman --nodes 100 > waxman.json\n  netbalance place --topology waxman.json | netbalance cost\n  netbalance place --topology waxman.json | netbalance migrate --dry-run"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a testbed description (hosts × CPUs)
+    Testbed(commands::testbed::Args),
+    /// Print τ of a placement with its bottleneck; with --target also T_r and χ
+    Cost(commands::cost::Args),
+}
+
+/// `--testbed FILE` (SPEC §7).
+#[derive(Debug, Clone, Args, Default)]
+pub struct TestbedArg {
+    /// The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement's "testbed"]
+    #[arg(long, value_name = "FILE")]
+    pub testbed: Option<PathBuf>,
+}
+
+/// `--topology FILE` (SPEC §7).
+#[derive(Debug, Clone, Args, Default)]
+pub struct TopologyArg {
+    /// The topology (netbalance JSON) [default: the placement's "topology"]
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+}
+
+/// `--costs FILE` (SPEC §7).
+#[derive(Debug, Clone, Args, Default)]
+pub struct CostsArg {
+    /// A costs profile (e.g. from `calibrate`) [default: the testbed's costs, else SPEC defaults]
+    #[arg(long, value_name = "FILE")]
+    pub costs: Option<PathBuf>,
+}
+
+/// `--tp S` and `--to S` (SPEC §7).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WindowArgs {
+    /// Prediction window T_p, seconds
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub tp: f64,
+    /// Optimisation budget T_o, seconds
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub to: f64,
+}
+
+impl WindowArgs {
+    /// Check 0 ≤ T_o ≤ T_p, both finite.
+    pub fn resolve(&self) -> crate::Result<crate::cost::Window> {
+        if !(self.tp.is_finite() && self.to.is_finite() && self.to >= 0.0 && self.tp >= self.to) {
+            return Err(crate::Error::usage(format!(
+                "--tp {} --to {}: need finite 0 <= T_o <= T_p",
+                self.tp, self.to
+            )));
+        }
+        Ok(crate::cost::Window { tp: self.tp, to: self.to })
+    }
+}
+
+/// `--seed N` (SPEC §7).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SeedArg {
+    /// Seed for every random choice (same seed and --moves: same bytes)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `--state-dir DIR` (SPEC §7).
+#[derive(Debug, Clone, Args)]
+pub struct StateDirArg {
+    /// The placement in force and the migration journal
+    #[arg(long, value_name = "DIR", default_value = ".netbalance")]
+    pub state_dir: PathBuf,
+}

@@ -1,0 +1,34 @@
+//! One module per subcommand: its `Args` and `pub fn run` (parse → resolve →
+//! call the library). Commands never import one another.
+
+pub mod cost;
+pub mod testbed;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+
+/// How a command ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Exit 0.
+    Done,
+    /// Exit 1: a negative answer (no beneficial re-placement, a failed check).
+    Negative,
+}
+
+impl Status {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Done => 0,
+            Status::Negative => 1,
+        }
+    }
+}
+
+/// Run the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<Status> {
+    match cli.command {
+        Command::Testbed(args) => testbed::run(args),
+        Command::Cost(args) => cost::run(args),
+    }
+}

@@ -1,0 +1,146 @@
+//! An indexed view of (topology, testbed, load) that the formulas work on:
+//! vnodes, links, VMs and hosts are numbered; a placement is a `Vec<u32>`
+//! giving the VM index of every vnode.
+
+use crate::error::{Error, Location, Result};
+use crate::model::{Costs, LoadSnapshot, Placement, Testbed, Topology};
+use std::collections::HashMap;
+
+/// VM index of every vnode (index = vnode index).
+pub type Assignment = Vec<u32>;
+
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub vnode_ids: Vec<String>,
+    pub memory_mb: Vec<f64>,
+    /// Link endpoints (vnode indices), in topology order.
+    pub links: Vec<(u32, u32)>,
+    pub vm_names: Vec<String>,
+    /// Host index of every VM.
+    pub vm_host: Vec<u32>,
+    pub vm_capacity: Vec<f64>,
+    pub host_names: Vec<String>,
+    pub host_nic: Vec<f64>,
+    pub costs: Costs,
+    vnode_index: HashMap<String, u32>,
+    vm_index: HashMap<String, u32>,
+    link_index: HashMap<(u32, u32), u32>,
+}
+
+/// The load on every vnode (CPU) and link (rate), indexed like the instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    pub cpu: Vec<f64>,
+    pub rate: Vec<f64>,
+}
+
+impl Instance {
+    /// Build the indexed view. `costs` is the profile in force (the testbed's
+    /// `costs`, or a `--costs` file). Inputs must already be validated.
+    pub fn new(topology: &Topology, testbed: &Testbed, costs: Costs) -> Instance {
+        let vnode_ids: Vec<String> = topology.vnodes.iter().map(|n| n.id.clone()).collect();
+        let vnode_index: HashMap<String, u32> =
+            vnode_ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+        let links: Vec<(u32, u32)> =
+            topology.links.iter().map(|l| (vnode_index[&l.a], vnode_index[&l.b])).collect();
+        let link_index = links
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, b))| ((a.min(b), a.max(b)), i as u32))
+            .collect();
+        let mut vm_names = Vec::new();
+        let mut vm_host = Vec::new();
+        let mut vm_capacity = Vec::new();
+        for (h, vm) in testbed.vms() {
+            vm_names.push(vm.name.clone());
+            vm_host.push(h as u32);
+            vm_capacity.push(vm.capacity);
+        }
+        let vm_index = vm_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+        Instance {
+            memory_mb: topology.vnodes.iter().map(|n| n.memory_mb).collect(),
+            vnode_ids,
+            links,
+            vm_names,
+            vm_host,
+            vm_capacity,
+            host_names: testbed.hosts.iter().map(|h| h.name.clone()).collect(),
+            host_nic: testbed.hosts.iter().map(|h| h.nic_mbps).collect(),
+            costs,
+            vnode_index,
+            vm_index,
+            link_index,
+        }
+    }
+
+    pub fn n_vnodes(&self) -> usize {
+        self.vnode_ids.len()
+    }
+    pub fn n_vms(&self) -> usize {
+        self.vm_names.len()
+    }
+    pub fn n_hosts(&self) -> usize {
+        self.host_names.len()
+    }
+    pub fn vnode(&self, id: &str) -> Option<u32> {
+        self.vnode_index.get(id).copied()
+    }
+    pub fn vm(&self, name: &str) -> Option<u32> {
+        self.vm_index.get(name).copied()
+    }
+    /// The link between two vnodes, in either order.
+    pub fn link(&self, a: u32, b: u32) -> Option<u32> {
+        self.link_index.get(&(a.min(b), a.max(b))).copied()
+    }
+
+    /// The topology's expected load (SPEC §1): vnode `cpu` (default 0) and
+    /// link `rate` (default `mbps`).
+    pub fn expected_load(&self, topology: &Topology) -> Load {
+        Load {
+            cpu: topology.vnodes.iter().map(|n| n.cpu.unwrap_or(0.0)).collect(),
+            rate: topology.links.iter().map(|l| l.expected_rate()).collect(),
+        }
+    }
+
+    /// The load of a measured snapshot. Vnodes and links it does not name
+    /// carry 0; a name not in the topology is an error.
+    pub fn load_from_snapshot(&self, snap: &LoadSnapshot, file: &str) -> Result<Load> {
+        let mut load = Load { cpu: vec![0.0; self.n_vnodes()], rate: vec![0.0; self.links.len()] };
+        for (id, &c) in &snap.cpu {
+            let i = self.vnode(id).ok_or_else(|| {
+                Error::input(Location::file(file).at_path(format!("cpu.{id}")), format!("unknown vnode {id:?} (not in the topology)"))
+            })?;
+            load.cpu[i as usize] = c;
+        }
+        for (k, r) in snap.mbps.iter().enumerate() {
+            let unknown = |what: &str| {
+                Error::input(Location::file(file).at_path(format!("mbps[{k}]")), what.to_string())
+            };
+            let a = self.vnode(&r.a).ok_or_else(|| unknown(&format!("unknown vnode {:?}", r.a)))?;
+            let b = self.vnode(&r.b).ok_or_else(|| unknown(&format!("unknown vnode {:?}", r.b)))?;
+            let l = self
+                .link(a, b)
+                .ok_or_else(|| unknown(&format!("no link between {:?} and {:?} in the topology", r.a, r.b)))?;
+            load.rate[l as usize] += r.rate;
+        }
+        Ok(load)
+    }
+
+    /// The assignment of a validated placement.
+    pub fn assignment(&self, placement: &Placement) -> Assignment {
+        self.vnode_ids.iter().map(|id| self.vm_index[&placement.vm_of[id]]).collect()
+    }
+
+    /// The placement of an assignment (no metadata).
+    pub fn placement(&self, assign: &[u32]) -> Placement {
+        Placement {
+            vm_of: self
+                .vnode_ids
+                .iter()
+                .zip(assign)
+                .map(|(id, &vm)| (id.clone(), self.vm_names[vm as usize].clone()))
+                .collect(),
+            ..Placement::default()
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The migration time T_r (SPEC §3, the paper's eq. 2 and Table 1).
+//!
+//! ```text
+//! mig(n)  = m·(snapshot + transfer(k) + restore) + reattach
+//! T_r(v)  = suspend·|vnodes of v| + Σ_{moves from or to v} mig(n) + resume·|vnodes of v|
+//! T_r     = max_v T_r(v) over the VMs touched by a move; 0 if nothing moves
+//! ```
+//!
+//! Complexity: O(|vnodes| + |VMs|) for the estimate; the schedule sorts the
+//! moves, O(m log m).
+
+use super::instance::Instance;
+use crate::model::{MigrationEstimate, MigrationPlan, Move, PhaseTimes};
+use std::collections::BTreeMap;
+
+/// Phases of one move of vnode `n` from VM `from` to VM `to` (ms → s).
+pub fn move_phases(inst: &Instance, n: usize, from: u32, to: u32) -> PhaseTimes {
+    let c = &inst.costs;
+    let m = inst.memory_mb[n];
+    let same_host = inst.vm_host[from as usize] == inst.vm_host[to as usize];
+    let transfer = if same_host { c.transfer_ms_per_mb.host } else { c.transfer_ms_per_mb.net };
+    PhaseTimes {
+        snapshot_s: m * c.snapshot_ms_per_mb / 1000.0,
+        transfer_s: m * transfer / 1000.0,
+        restore_s: m * c.restore_ms_per_mb / 1000.0,
+        reattach_s: c.reattach_ms / 1000.0,
+        ..PhaseTimes::default()
+    }
+}
+
+/// mig(n): the time to move vnode `n` from `from` to `to`, seconds.
+///
+/// ```
+/// use netbalance::model::{Testbed, Topology, Vnode, Costs};
+/// use netbalance::cost::{Instance, migration::move_time_s};
+/// let tb = Testbed::generate(2, 1, 1000.0);
+/// let topo = Topology { vnodes: vec![Vnode::new("a")], links: vec![] };
+/// let inst = Instance::new(&topo, &tb, Costs::default());
+/// // 10 MB across hosts: 10·(4.6 + 15.0 + 1.8) ms + 200 ms = 0.414 s
+/// assert!((move_time_s(&inst, 0, 0, 1) - 0.414).abs() < 1e-12);
+/// ```
+pub fn move_time_s(inst: &Instance, n: usize, from: u32, to: u32) -> f64 {
+    move_phases(inst, n, from, to).total()
+}
+
+fn add(a: &mut PhaseTimes, b: &PhaseTimes) {
+    a.suspend_s += b.suspend_s;
+    a.snapshot_s += b.snapshot_s;
+    a.transfer_s += b.transfer_s;
+    a.restore_s += b.restore_s;
+    a.reattach_s += b.reattach_s;
+    a.resume_s += b.resume_s;
+}
+
+/// Phases of T_r(v) for every VM touched by a move between two assignments
+/// (`None` for untouched VMs).
+pub fn per_vm_phases(inst: &Instance, from: &[u32], to: &[u32]) -> Vec<Option<PhaseTimes>> {
+    let mut count = vec![0usize; inst.n_vms()];
+    for &v in from {
+        count[v as usize] += 1;
+    }
+    let mut per: Vec<Option<PhaseTimes>> = vec![None; inst.n_vms()];
+    for (n, (&a, &b)) in from.iter().zip(to).enumerate() {
+        if a == b {
+            continue;
+        }
+        let p = move_phases(inst, n, a, b);
+        for v in [a, b] {
+            add(per[v as usize].get_or_insert_with(PhaseTimes::default), &p);
+        }
+    }
+    for (v, slot) in per.iter_mut().enumerate() {
+        if let Some(p) = slot {
+            p.suspend_s = inst.costs.suspend_ms * count[v] as f64 / 1000.0;
+            p.resume_s = inst.costs.resume_ms * count[v] as f64 / 1000.0;
+        }
+    }
+    per
+}
+
+/// T_r(φ→φ′) in seconds.
+pub fn t_r(inst: &Instance, from: &[u32], to: &[u32]) -> f64 {
+    per_vm_phases(inst, from, to).iter().flatten().map(|p| p.total()).fold(0.0, f64::max)
+}
+
+/// T_r with its breakdown by phase (of the critical VM) and by VM.
+pub fn estimate(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationEstimate {
+    let per = per_vm_phases(inst, from, to);
+    let mut est = MigrationEstimate::default();
+    for (v, p) in per.iter().enumerate() {
+        if let Some(p) = p {
+            let t = p.total();
+            est.by_vm.insert(inst.vm_names[v].clone(), t);
+            if est.critical_vm.is_none() || t > est.total_s {
+                est.total_s = t;
+                est.critical_vm = Some(inst.vm_names[v].clone());
+                est.by_phase = *p;
+            }
+        }
+    }
+    est
+}
+
+/// The plan: moves in a schedule where moves sharing a VM run one after
+/// another and others in parallel (greedy list scheduling, longest move
+/// first), after all touched VMs suspend and before they resume.
+pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationPlan {
+    let mut moves: Vec<Move> = from
+        .iter()
+        .zip(to)
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(n, (&a, &b))| Move {
+            vnode: inst.vnode_ids[n].clone(),
+            from: inst.vm_names[a as usize].clone(),
+            to: inst.vm_names[b as usize].clone(),
+            state_mb: inst.memory_mb[n],
+            start_s: 0.0,
+            duration_s: move_time_s(inst, n, a, b),
+        })
+        .collect();
+    moves.sort_by(|x, y| y.duration_s.total_cmp(&x.duration_s).then_with(|| x.vnode.cmp(&y.vnode)));
+    let mut ready: BTreeMap<String, f64> = BTreeMap::new();
+    let mut schedule: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut end = 0.0f64;
+    for (i, m) in moves.iter_mut().enumerate() {
+        let start = ready.get(&m.from).copied().unwrap_or(0.0).max(ready.get(&m.to).copied().unwrap_or(0.0));
+        m.start_s = start;
+        let finish = start + m.duration_s;
+        end = end.max(finish);
+        for vm in [&m.from, &m.to] {
+            ready.insert(vm.clone(), finish);
+            schedule.entry(vm.clone()).or_default().push(i);
+        }
+    }
+    let est = estimate(inst, from, to);
+    let (suspend, resume) = per_vm_phases(inst, from, to)
+        .iter()
+        .flatten()
+        .fold((0.0f64, 0.0f64), |(s, r), p| (s.max(p.suspend_s), r.max(p.resume_s)));
+    let makespan_s = if moves.is_empty() { 0.0 } else { suspend + end + resume };
+    MigrationPlan { moves, schedule, makespan_s, estimate: est }
+}

@@ -1,0 +1,136 @@
+//! Input discovery (SPEC §7): which file each flag falls back to, so that
+//! commands pipe without repeated flags. Every function returns validated
+//! objects and errors that name the file.
+
+use crate::error::{Error, Result};
+use crate::io::{read_json, stdin_is_piped, Source};
+use crate::model::{parse_load_stream, Costs, LoadSnapshot, Placement, Testbed, Topology};
+use std::path::{Path, PathBuf};
+
+/// The hint printed when no testbed can be found.
+pub const TESTBED_HINT: &str =
+    "no testbed: pass --testbed FILE, set NETBALANCE_TESTBED, or create ./testbed.json (netbalance testbed --hosts 8 --cpus 8 > testbed.json)";
+
+/// Find and read the testbed: `--testbed`, `$NETBALANCE_TESTBED`,
+/// `./testbed.json`, then the placement's `"testbed"`.
+pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Result<(Testbed, PathBuf)> {
+    let path = flag
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("NETBALANCE_TESTBED").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from("testbed.json")).filter(|p| p.is_file()))
+        .or_else(|| placement.and_then(|p| p.testbed.clone()))
+        .ok_or_else(|| Error::usage(TESTBED_HINT))?;
+    let source = Source::from_arg(&path);
+    let testbed: Testbed = read_json(&source)?;
+    testbed.validate(&source.name())?;
+    Ok((testbed, path))
+}
+
+/// Find and read the topology: `--topology`, then the placement's `"topology"`.
+pub fn resolve_topology(flag: Option<&Path>, placement: Option<&Placement>) -> Result<(Topology, PathBuf)> {
+    let path = flag
+        .map(Path::to_path_buf)
+        .or_else(|| placement.and_then(|p| p.topology.clone()))
+        .ok_or_else(|| Error::usage("no topology: pass --topology FILE (or a placement that names its topology)"))?;
+    let topo = crate::topology::read_topology(&Source::from_arg(&path))?;
+    Ok((topo, path))
+}
+
+/// The costs in force: a `--costs` profile, else the testbed's `costs`.
+pub fn resolve_costs(flag: Option<&Path>, testbed: &Testbed) -> Result<Costs> {
+    match flag {
+        None => Ok(testbed.costs.clone()),
+        Some(path) => {
+            let source = Source::from_arg(path);
+            let costs: Costs = read_json(&source)?;
+            costs.check().map_err(|(field, msg)| {
+                Error::input(crate::error::Location::file(source.name()).at_path(field), msg)
+            })?;
+            Ok(costs)
+        }
+    }
+}
+
+/// Read a placement (not yet checked against a topology and testbed).
+pub fn read_placement(source: &Source) -> Result<Placement> {
+    read_json(source)
+}
+
+/// Read a load stream; `None` if the stream is empty.
+pub fn read_load_stream(source: &Source) -> Result<Vec<LoadSnapshot>> {
+    let text = source.read_to_string()?;
+    parse_load_stream(&text, &source.name())
+}
+
+/// The load for commands that use one snapshot (`place`, `cost`): the last
+/// snapshot of `--load`, else of stdin when `stdin_allowed` and stdin is
+/// piped and non-empty; `None` means "use the topology's expected load".
+pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Option<(LoadSnapshot, String)>> {
+    let source = match flag {
+        Some(p) => Source::from_arg(p),
+        None if stdin_allowed && stdin_is_piped() => Source::Stdin,
+        None => return Ok(None),
+    };
+    let name = source.name();
+    let mut snaps = read_load_stream(&source)?;
+    match snaps.pop() {
+        Some(s) => Ok(Some((s, name))),
+        None if flag.is_some() => Err(Error::input(crate::error::Location::file(name), "no load snapshot in the stream")),
+        None => Ok(None),
+    }
+}
+
+/// Topology, testbed and costs resolved together, with the indexed instance
+/// the formulas work on.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub topology: Topology,
+    pub topology_path: PathBuf,
+    pub testbed: Testbed,
+    pub testbed_path: PathBuf,
+    pub instance: crate::cost::Instance,
+}
+
+impl Problem {
+    /// Resolve topology, testbed and costs (SPEC §7 fallbacks), using the
+    /// placement's recorded paths where flags are absent.
+    pub fn resolve(
+        topology: Option<&Path>,
+        testbed: Option<&Path>,
+        costs: Option<&Path>,
+        placement: Option<&Placement>,
+    ) -> Result<Problem> {
+        let (topology, topology_path) = resolve_topology(topology, placement)?;
+        let (testbed, testbed_path) = resolve_testbed(testbed, placement)?;
+        let costs = resolve_costs(costs, &testbed)?;
+        let instance = crate::cost::Instance::new(&topology, &testbed, costs);
+        Ok(Problem { topology, topology_path, testbed, testbed_path, instance })
+    }
+
+    /// The load: the last snapshot of `--load` (or of piped stdin when
+    /// allowed), else the topology's expected load. Also returns a label
+    /// saying where it came from.
+    pub fn load(&self, flag: Option<&Path>, stdin_allowed: bool) -> Result<(crate::cost::Load, String)> {
+        match resolve_last_load(flag, stdin_allowed)? {
+            Some((snap, name)) => {
+                let load = self.instance.load_from_snapshot(&snap, &name)?;
+                Ok((load, format!("{name} (t={})", snap.t)))
+            }
+            None => Ok((self.instance.expected_load(&self.topology), "expected load of the topology".into())),
+        }
+    }
+
+    /// Check a placement against this topology and testbed; its assignment.
+    pub fn assignment(&self, placement: &Placement, source_name: &str) -> Result<crate::cost::Assignment> {
+        placement.validate(source_name, &self.topology, &self.testbed)?;
+        Ok(self.instance.assignment(placement))
+    }
+
+    /// A placement of an assignment that records this problem's files.
+    pub fn placement_of(&self, assign: &[u32]) -> Placement {
+        let mut p = self.instance.placement(assign);
+        p.topology = Some(self.topology_path.clone());
+        p.testbed = Some(self.testbed_path.clone());
+        p
+    }
+}

@@ -1,0 +1,149 @@
+//! Reading inputs (`-` or no file means stdin) and writing results to stdout.
+//! stdout carries data only; everything for people goes to stderr.
+
+use crate::error::{Error, Location, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Where an input comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    /// `-` means stdin; anything else is a path.
+    pub fn from_arg(arg: &Path) -> Self {
+        if arg.as_os_str() == "-" {
+            Source::Stdin
+        } else {
+            Source::File(arg.to_path_buf())
+        }
+    }
+    /// The name used in error messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".to_string(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+    /// The path to record in a placement's `"topology"`/`"testbed"` field.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::Stdin => None,
+            Source::File(p) => Some(p),
+        }
+    }
+    pub fn read_to_string(&self) -> Result<String> {
+        match self {
+            Source::Stdin => {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("<stdin>", e))?;
+                Ok(s)
+            }
+            Source::File(p) => std::fs::read_to_string(p).map_err(|e| Error::io(p.display().to_string(), e)),
+        }
+    }
+}
+
+/// True when stdin is a pipe or file rather than a terminal.
+pub fn stdin_is_piped() -> bool {
+    !std::io::stdin().is_terminal()
+}
+
+/// Parse one JSON document, reporting line, column and JSON path on failure.
+pub fn parse_json<T: DeserializeOwned>(text: &str, source_name: &str) -> Result<T> {
+    parse_json_at(text, Location::file(source_name))
+}
+
+/// Like [`parse_json`], with line numbers offset for NDJSON records.
+pub fn parse_json_at<T: DeserializeOwned>(text: &str, base: Location) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => {
+            Ok(v)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let mut location = base.clone().at_path(path);
+            if text.trim().is_empty() {
+                return Err(Error::input(location, "empty input (expected a JSON document)"));
+            }
+            let line = inner.line() + base.line.map(|l| l - 1).unwrap_or(0);
+            location.line = Some(line);
+            location.column = Some(inner.column());
+            // serde_json's message ends with " at line L column C": we print those ourselves.
+            let msg = inner.to_string();
+            let msg = match msg.rfind(" at line ") {
+                Some(i) => msg[..i].to_string(),
+                None => msg,
+            };
+            Err(Error::input(location, msg))
+        }
+    }
+}
+
+/// Read and parse one JSON document from a source.
+pub fn read_json<T: DeserializeOwned>(source: &Source) -> Result<T> {
+    let text = source.read_to_string()?;
+    parse_json(&text, &source.name())
+}
+
+/// Read an NDJSON stream: one value per non-empty line, each error naming its line.
+pub fn parse_ndjson<T: DeserializeOwned>(text: &str, source_name: &str) -> Result<Vec<T>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| parse_json_at(l, Location::file(source_name).at_line(i + 1)))
+        .collect()
+}
+
+/// Write one value as pretty JSON plus newline to stdout.
+pub fn write_json_stdout<T: Serialize>(value: &T) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| Error::io("<stdout>", e.into()))?;
+    writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+    out.flush().map_err(|e| Error::io("<stdout>", e))
+}
+
+/// Write one value as a single NDJSON line to a writer and flush it, so that
+/// a downstream command in a pipe sees it at once.
+pub fn write_ndjson_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(|e| Error::io("<stdout>", e.into()))?;
+    writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+    out.flush().map_err(|e| Error::io("<stdout>", e))
+}
+
+/// Write text to stdout (for `--human` tables, CSV, …).
+pub fn write_text_stdout(text: &str) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(text.as_bytes()).map_err(|e| Error::io("<stdout>", e))?;
+    out.flush().map_err(|e| Error::io("<stdout>", e))
+}
+
+/// Write a file atomically: temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    res.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path.display().to_string(), e)
+    })
+}

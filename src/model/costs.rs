@@ -1,0 +1,104 @@
+//! Cost constants: CPU per Mbit by link class (SPEC §2) and the migration
+//! phases of the paper's Table 1 (SPEC §3). A `calibrate` profile is this
+//! object as JSON; every field may be left out and takes its default.
+
+use serde::{Deserialize, Serialize};
+
+/// The class of a link under a placement: both ends in one VM, in two VMs of
+/// one host, or on two hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkClass {
+    Vm,
+    Host,
+    Net,
+}
+
+/// CPU-seconds per Mbit, by link class.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerClass {
+    pub vm: f64,
+    pub host: f64,
+    pub net: f64,
+}
+
+impl PerClass {
+    pub fn get(&self, class: LinkClass) -> f64 {
+        match class {
+            LinkClass::Vm => self.vm,
+            LinkClass::Host => self.host,
+            LinkClass::Net => self.net,
+        }
+    }
+}
+
+/// Transfer cost in ms per MB, within a host or across hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferCosts {
+    pub host: f64,
+    pub net: f64,
+}
+
+/// All cost constants of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Costs {
+    /// CPU-seconds per Mbit charged to each VM holding an endpoint.
+    pub cpu_per_mbit: PerClass,
+    /// Suspend, per vnode of a touched VM (ms).
+    pub suspend_ms: f64,
+    /// Checkpoint, per MB of vnode memory (ms).
+    pub snapshot_ms_per_mb: f64,
+    /// Image transfer, per MB (ms).
+    pub transfer_ms_per_mb: TransferCosts,
+    /// Restore, per MB (ms).
+    pub restore_ms_per_mb: f64,
+    /// Re-attaching a migrated vnode's links (ms per migrated vnode).
+    pub reattach_ms: f64,
+    /// Resume, per vnode of a touched VM (ms).
+    pub resume_ms: f64,
+    /// Free text: where these figures come from (e.g. "calibrate on h0, 2026-11-26").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl Default for Costs {
+    fn default() -> Self {
+        Costs {
+            cpu_per_mbit: PerClass { vm: 0.0005, host: 0.002, net: 0.004 },
+            suspend_ms: 6.0,
+            snapshot_ms_per_mb: 4.6,
+            transfer_ms_per_mb: TransferCosts { host: 13.1, net: 15.0 },
+            restore_ms_per_mb: 1.8,
+            reattach_ms: 200.0,
+            resume_ms: 3.5,
+            source: None,
+        }
+    }
+}
+
+impl Costs {
+    /// Check every figure is finite and not negative; returns the offending field.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let fields = [
+            ("cpu_per_mbit.vm", self.cpu_per_mbit.vm),
+            ("cpu_per_mbit.host", self.cpu_per_mbit.host),
+            ("cpu_per_mbit.net", self.cpu_per_mbit.net),
+            ("suspend_ms", self.suspend_ms),
+            ("snapshot_ms_per_mb", self.snapshot_ms_per_mb),
+            ("transfer_ms_per_mb.host", self.transfer_ms_per_mb.host),
+            ("transfer_ms_per_mb.net", self.transfer_ms_per_mb.net),
+            ("restore_ms_per_mb", self.restore_ms_per_mb),
+            ("reattach_ms", self.reattach_ms),
+            ("resume_ms", self.resume_ms),
+        ];
+        for (name, v) in fields {
+            if !v.is_finite() || v < 0.0 {
+                return Err((name.to_string(), format!("must be a finite number >= 0, got {v}")));
+            }
+        }
+        Ok(())
+    }
+}
