@@ -173,7 +173,8 @@ impl Executor for SshExecutor {
         format!("{}@{}:{}", self.target.user, self.target.host, self.target.port)
     }
     fn machine(&self) -> Option<String> {
-        Some(format!("ssh:{}", self.fingerprint))
+        // One endpoint, one machine. (Not the host key: cloned VMs may share one.)
+        Some(format!("ssh:{}@{}:{}", self.target.user, self.target.host, self.target.port))
     }
     fn output(&mut self, cmd: &Cmd) -> Result<Output> {
         let line = cmd.to_shell()?;
