@@ -113,6 +113,12 @@ pub trait Executor: Send {
         Ok(out.stdout_str())
     }
 
+    /// True for an executor that only records commands: callers must not
+    /// wait for effects (pid files, states) that will never appear.
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+
     /// True if `path` exists (as seen by `test -e`).
     fn exists(&mut self, path: &Path) -> Result<bool> {
         Ok(self.output(&Cmd::new("test").arg("-e").arg(path_str(path)?))?.success())
@@ -168,17 +174,24 @@ impl Executor for LocalExecutor {
 }
 
 /// Records every command instead of running it (for `--dry-run`). Commands
-/// succeed with empty output; files read as empty.
+/// succeed with empty output; files read as empty and every path exists.
 #[derive(Debug, Clone)]
 pub struct DryRunExecutor {
     label: String,
+    machine: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl DryRunExecutor {
     /// `label` names the VM in the log; `log` may be shared by several VMs.
     pub fn new(label: impl Into<String>, log: Arc<Mutex<Vec<String>>>) -> Self {
-        DryRunExecutor { label: label.into(), log }
+        let label = label.into();
+        DryRunExecutor { machine: format!("dry-run:{label}"), label, log }
+    }
+    /// The machine the real executor would be on (`local`, or an SSH endpoint).
+    pub fn on_machine(mut self, machine: impl Into<String>) -> Self {
+        self.machine = machine.into();
+        self
     }
     fn record(&self, line: String) {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{}: {line}", self.label));
@@ -190,7 +203,7 @@ impl Executor for DryRunExecutor {
         format!("dry-run {}", self.label)
     }
     fn machine(&self) -> Option<String> {
-        Some(format!("dry-run:{}", self.label))
+        Some(self.machine.clone())
     }
     fn output(&mut self, cmd: &Cmd) -> Result<Output> {
         let mut line = cmd.to_shell()?;
@@ -214,7 +227,10 @@ impl Executor for DryRunExecutor {
     }
     fn exists(&mut self, path: &Path) -> Result<bool> {
         self.record(format!("test -e {}", quote::quote(path_str(path)?)));
-        Ok(false)
+        Ok(true)
+    }
+    fn is_dry_run(&self) -> bool {
+        true
     }
 }
 

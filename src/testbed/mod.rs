@@ -5,10 +5,13 @@
 //! What this layer relies on, and what was checked on a real machine, is in
 //! `docs/testbed.md`.
 
+pub mod cgroup;
 pub mod exec;
 pub mod names;
 pub mod quote;
 pub mod ssh;
+pub mod vnode;
 
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
 pub use ssh::{SshExecutor, SshOptions};
+pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};
