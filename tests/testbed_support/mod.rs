@@ -172,3 +172,55 @@ impl Sshd {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// Run `f` on a thread that has joined network namespace `ns` (setns affects
+/// only the calling thread, so the test's own threads stay where they are).
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// (dev, inode) of a namespace file, to compare /proc/PID/ns/net with /run/netns/NAME.
+pub fn ns_id(path: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (m.dev(), m.ino())
+}
+
+/// Send bytes from `from_ns` to `addr:port` listened on in `to_ns` for
+/// `secs` seconds; returns Mbit/s received.
+pub fn throughput(from_ns: &str, to_ns: &str, addr: std::net::Ipv4Addr, port: u16, secs: f64) -> f64 {
+    use std::io::{Read, Write};
+    let listener = in_netns(to_ns, move || std::net::TcpListener::bind((addr, port)).unwrap());
+    let rx = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n = 0u64;
+        let t0 = Instant::now();
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k as u64,
+            }
+        }
+        (n, t0.elapsed().as_secs_f64())
+    });
+    in_netns(from_ns, move || {
+        let mut s = std::net::TcpStream::connect_timeout(&(addr, port).into(), Duration::from_secs(5)).unwrap();
+        let buf = vec![0u8; 1 << 16];
+        let t0 = Instant::now();
+        while t0.elapsed().as_secs_f64() < secs {
+            s.write_all(&buf).unwrap();
+        }
+    });
+    let (n, dt) = rx.join().unwrap();
+    n as f64 * 8.0 / 1e6 / dt
+}
