@@ -115,3 +115,19 @@ fn two_stdin_inputs_are_refused() {
         .code(2)
         .stderr(predicates::str::contains("only one input can come from stdin"));
 }
+
+#[test]
+fn oversized_input_is_refused_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "testbed.json", TESTBED);
+    write(dir.path(), "topo.json", TOPO);
+    write(dir.path(), "p.json", PLACEMENT);
+    Command::cargo_bin("netbalance")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("NETBALANCE_MAX_INPUT_BYTES", "64")
+        .args(["cost", "--placement", "p.json", "--topology", "topo.json"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("input larger than 64 bytes"));
+}
