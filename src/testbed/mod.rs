@@ -6,7 +6,9 @@
 //! `docs/testbed.md`.
 
 pub mod cgroup;
+pub mod criu;
 pub mod exec;
+pub mod monitor;
 pub mod names;
 pub mod quote;
 pub mod ssh;
@@ -15,3 +17,4 @@ pub mod vnode;
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
 pub use ssh::{SshExecutor, SshOptions};
 pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};
+pub use criu::{migrate, MigrationTimes};

@@ -223,6 +223,22 @@ impl Fleet {
         Ok(self.vms[vm].underlay)
     }
 
+    /// Run `f` with the executors of two different VMs at once.
+    pub fn with_pair<T>(&mut self, a: &str, b: &str, f: impl FnOnce(&mut dyn Executor, &mut dyn Executor) -> Result<T>) -> Result<T> {
+        if a == b {
+            return Err(Error::Host(format!("with_pair: one VM twice ({a})")));
+        }
+        self.open(a)?;
+        self.open(b)?;
+        let mut ha = self.vms.remove(a).unwrap();
+        let r = match self.vms.get_mut(b) {
+            Some(hb) => f(ha.exec.as_mut(), hb.exec.as_mut()),
+            None => Err(Error::Host(format!("VM {b} vanished"))),
+        };
+        self.vms.insert(a.to_string(), ha);
+        r
+    }
+
     /// Machine identity of a VM's executor.
     pub fn machine(&mut self, vm: &str) -> Result<Option<String>> {
         Ok(self.exec(vm)?.machine())
