@@ -63,6 +63,11 @@ impl Cgroups {
         [self.dir("cpuacct", name).join("cgroup.procs"), self.dir("freezer", name).join("cgroup.procs")]
     }
 
+    /// The root groups' `cgroup.procs` (to leave the vnode's groups).
+    pub fn root_procs_files(&self) -> [PathBuf; 2] {
+        [self.root.join("cpuacct/cgroup.procs"), self.root.join("freezer/cgroup.procs")]
+    }
+
     /// Freeze every task of the vnode and wait until the kernel says FROZEN.
     pub fn freeze(&self, ex: &mut dyn Executor, name: &str) -> Result<()> {
         self.set_state(ex, name, "FROZEN")

@@ -111,6 +111,13 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
 
 /// `criu restore -d` from the vnode's images, inside `netns`; returns the
 /// restored root pid.
+///
+/// Detached on purpose: a non-detached criu stays the tree's parent (which
+/// would reap it at once after a later dump) but keeps its cgroup yard
+/// mounted inside the images directory for as long as the tree lives, where
+/// a `rm -rf` of the images would reach into the cgroup hierarchies. The
+/// restored tree is therefore an orphan of pid 1, and the next dump waits
+/// for pid 1 to reap it (the `reap` phase).
 pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
     let images = images_dir(paths, cgroup);
     let pidfile = paths.vnode_dir(cgroup).join("pid");
@@ -241,10 +248,14 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
 
     // The old site goes: its namespace (with the CRIU lock table), and, on
     // another machine, the cgroups and state directory; the images too.
-    if same_machine {
-        let _ = fleet.exec(&from.vm)?.output(&Cmd::new("ip").args(["netns", "del", &from.netns]))?;
-    } else {
-        remove_vnode(fleet.exec(&from.vm)?, &paths, &cg, &from.netns, true)?;
+    {
+        let src = fleet.exec(&from.vm)?;
+        let _ = src.output(&Cmd::new("ip").args(["netns", "del", &from.netns]))?;
+        if !same_machine {
+            // The dumped tasks are gone: the groups are empty (rmdir refuses otherwise).
+            paths.cgroups.remove_if_empty(src, &cg)?;
+            src.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(&cg))?]))?;
+        }
     }
     if pid.is_some() {
         let images = images_dir(&paths, &cg);

@@ -455,10 +455,22 @@ pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
     Ok(report)
 }
 
-/// The fixed script that puts the new process into the vnode's cgroups and
-/// then becomes the vnode's `run` command. Data arrives only as positional
-/// parameters: $1 $2 cgroup.procs files, $3 the state dir, $4 the command line.
-const START_SCRIPT: &str = r#"echo $$ >"$1" && echo $$ >"$2" && cd "$3" && echo $$ >pid.tmp && mv pid.tmp pid && exec sh -c "$4" </dev/null >>out.log 2>&1"#;
+/// The fixed script that starts a vnode's `run` command. Data arrive only as
+/// positional parameters: $1 $2 the vnode's cgroup.procs files, $3 its state
+/// dir, $4 the command line, $5 $6 the root groups' cgroup.procs files.
+///
+/// The shell joins the vnode's cgroups, starts the command in the background
+/// (so it inherits them) in a session of its own (CRIU dumps a tree whose
+/// session leader is inside it), records its pid, leaves the groups again and waits
+/// for it: it is the command's parent and reaps it the moment a checkpoint
+/// kills it, so the pid is free for the restore at once (pid 1 may take
+/// seconds to reap an orphan).
+const START_SCRIPT: &str = r#"echo $$ >"$1" && echo $$ >"$2" && cd "$3" || exit 1
+setsid sh -c "$4" </dev/null >>out.log 2>&1 &
+echo $! >pid.tmp && mv pid.tmp pid
+echo $$ >"$5"; echo $$ >"$6"
+exec </dev/null >/dev/null 2>&1
+wait"#;
 
 /// Start a vnode's `run` command in its namespace and cgroups, detached
 /// (`setsid -f`); returns its pid once it has written it.
@@ -467,6 +479,7 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
     let pidfile = dir.join("pid");
     let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
     let [p1, p2] = paths.cgroups.procs_files(cgroup);
+    let [r1, r2] = paths.cgroups.root_procs_files();
     ex.run(&Cmd::new("setsid").args([
         "-f".to_string(),
         "nsenter".into(),
@@ -480,6 +493,8 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
         path_str(&p2)?.into(),
         path_str(&dir)?.into(),
         run.into(),
+        path_str(&r1)?.into(),
+        path_str(&r2)?.into(),
     ]))?;
     wait_pidfile(ex, &pidfile, Duration::from_secs(10))
 }
