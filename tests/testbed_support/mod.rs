@@ -108,6 +108,13 @@ pub struct Sshd {
 impl Sshd {
     /// Start sshd listening on `addr:port`, inside `netns` if given.
     pub fn start(addr: &str, port: u16, netns: Option<&str>) -> Sshd {
+        Sshd::start_in(addr, port, netns, None)
+    }
+
+    /// Like `start`; with `bind = Some((mountpoint, source))` sshd (and all
+    /// it runs) gets a private mount namespace in which `source` is mounted
+    /// on `mountpoint`: a "VM" with its own state directory and /run/netns.
+    pub fn start_in(addr: &str, port: u16, netns: Option<&str>, bind: Option<(&Path, &Path)>) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let host_key = d.join("host_key");
@@ -123,7 +130,8 @@ impl Sshd {
             format!(
                 "ListenAddress {addr}\nPort {port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile none\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-                 UsePAM no\nStrictModes no\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n",
+                 UsePAM no\nStrictModes no\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n\
+                 SetEnv SHLVL=1\n",
                 hk = host_key.display(),
                 ak = d.join("authorized_keys").display()
             ),
@@ -133,12 +141,27 @@ impl Sshd {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("nsenter");
-                c.arg(format!("--net=/run/netns/{ns}")).arg("--").arg(&sshd);
+                c.arg(format!("--net=/run/netns/{ns}")).arg("--");
                 c
             }
-            None => Command::new(&sshd),
+            None => {
+                let mut c = Command::new("env");
+                c.arg("--");
+                c
+            }
         };
-        cmd.arg("-f").arg(&cfg).args(["-D", "-e"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        if let Some((mnt, src)) = bind {
+            cmd.args(["unshare", "-m", "--propagation", "private", "--", "sh", "-c"])
+                .arg(r#"mount --bind "$2" "$1" && exec "$3" -f "$4" -D -e"#)
+                .arg("sshd-vm")
+                .arg(mnt)
+                .arg(src)
+                .arg(&sshd)
+                .arg(&cfg);
+        } else {
+            cmd.arg(&sshd).arg("-f").arg(&cfg).args(["-D", "-e"]);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let child = ChildGuard(cmd.spawn().expect("start sshd"));
         // Wait until it listens.
         let t0 = Instant::now();
