@@ -191,6 +191,8 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         let t = Instant::now();
         paths.cgroups.freeze(src, &cg)?;
         times.suspend_s = t.elapsed().as_secs_f64();
+        // Every task of the tree: all their pids must be free before the restore.
+        let tree = paths.cgroups.pids(src, &cg)?;
         let t = Instant::now();
         if let Err(e) = dump(src, &paths, &cg, &from.netns, pid) {
             // CRIU resumes the tasks after a failed dump; thaw our freeze too.
@@ -202,7 +204,9 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         times.snapshot_s = t.elapsed().as_secs_f64();
         times.image_bytes = du_bytes(src, &images_dir(&paths, &cg))?;
         let t = Instant::now();
-        wait_gone(src, pid, Duration::from_secs(10))?;
+        for p in std::iter::once(pid).chain(tree) {
+            wait_gone(src, p, Duration::from_secs(10))?;
+        }
         times.reap_s = t.elapsed().as_secs_f64();
     }
 
