@@ -3,6 +3,7 @@
 
 pub mod cost;
 pub mod testbed;
+pub mod topology;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -30,5 +31,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Topology(args) => topology::run(args),
     }
 }
