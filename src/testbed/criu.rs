@@ -297,3 +297,51 @@ fn roll_back(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vn
         Err(e) => Error::Host(format!("migrating {vnode} to {}: {cause}; putting it back on {} failed too: {e}", to.vm, from.vm)),
     }
 }
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecReport {
+    /// The placement the testbed is in now (the target, or where it stopped).
+    pub reached: crate::model::Placement,
+    pub migrations: Vec<MigrationTimes>,
+    /// Wall time of all moves (s).
+    pub wall_s: f64,
+}
+
+/// Bring the vnodes from placement `from` to `to`, one move after another
+/// (in vnode id order). On a failure the vnode that failed is back on its
+/// VM (or the error is [`Error::Host`]); the report of the moves done so far
+/// comes with the error, so the caller can record the placement reached.
+pub fn execute(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    from: &crate::model::Placement,
+    to: &crate::model::Placement,
+) -> std::result::Result<ExecReport, (Error, ExecReport)> {
+    let t0 = Instant::now();
+    let mut reached = from.clone();
+    let mut report = ExecReport { reached: reached.clone(), migrations: Vec::new(), wall_s: 0.0 };
+    let mut at = match super::vnode::sites(layout, from) {
+        Ok(a) => a,
+        Err(e) => return Err((e, report)),
+    };
+    for (id, vm) in &to.vm_of {
+        if from.vm_of.get(id) == Some(vm) {
+            continue;
+        }
+        match migrate(fleet, layout, &mut at, id, vm) {
+            Ok(t) => {
+                reached.vm_of.insert(id.clone(), vm.clone());
+                report.migrations.push(t);
+            }
+            Err(e) => {
+                report.reached = reached;
+                report.wall_s = t0.elapsed().as_secs_f64();
+                return Err((e, report));
+            }
+        }
+    }
+    report.reached = to.clone();
+    report.wall_s = t0.elapsed().as_secs_f64();
+    Ok(report)
+}

@@ -16,6 +16,6 @@ pub mod ssh;
 pub mod vnode;
 
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
-pub use ssh::{SshExecutor, SshOptions};
+pub use ssh::{SshArgs, SshExecutor, SshOptions};
 pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};
-pub use criu::{migrate, MigrationTimes};
+pub use criu::{execute, migrate, ExecReport, MigrationTimes};

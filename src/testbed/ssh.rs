@@ -231,3 +231,31 @@ mod tests {
         assert_eq!(sha256_fingerprint(&[0u8; 32]), format!("SHA256:{}", "A".repeat(43)));
     }
 }
+
+/// The SSH flags of the commands that reach VMs (`migrate`, `monitor`, `calibrate`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SshArgs {
+    /// known_hosts file for the VMs' host keys [default: the testbed's "known_hosts", else ~/.ssh/known_hosts]
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused
+    #[arg(long)]
+    pub accept_new: bool,
+    /// Private key for the VMs [default: ssh-agent]
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+impl SshArgs {
+    pub fn options(&self, testbed: &crate::model::Testbed) -> SshOptions {
+        let kh = self
+            .known_hosts
+            .clone()
+            .or_else(|| testbed.known_hosts.as_ref().map(PathBuf::from))
+            .unwrap_or_else(SshOptions::default_known_hosts);
+        let mut o = SshOptions::new(kh);
+        o.accept_new = self.accept_new;
+        o.identity = self.identity.clone();
+        o
+    }
+}
