@@ -207,3 +207,71 @@ fn monitor_samples_cpu_and_link_rates() {
     let slow = snapshot(&s0, &s1, &layout, 1.0, 2.0);
     assert!((slow.mbps[0].rate - 2.0 * rate).abs() < 1e-6 * rate);
 }
+
+/// Runs everything for real, except that `criu restore` fails (fault injection).
+struct RestoreFails(netbalance::testbed::LocalExecutor);
+
+impl netbalance::testbed::Executor for RestoreFails {
+    fn label(&self) -> String {
+        "local (restore fails)".into()
+    }
+    fn machine(&self) -> Option<String> {
+        Some("local".into())
+    }
+    fn output(&mut self, cmd: &netbalance::testbed::Cmd) -> netbalance::Result<netbalance::testbed::Output> {
+        if cmd.program == "nsenter" && cmd.args.iter().any(|a| a == "restore") {
+            return Ok(netbalance::testbed::Output { status: 1, stdout: vec![], stderr: b"injected failure".to_vec() });
+        }
+        self.0.output(cmd)
+    }
+    fn read_file(&mut self, p: &Path) -> netbalance::Result<Vec<u8>> {
+        self.0.read_file(p)
+    }
+    fn write_file(&mut self, p: &Path, d: &[u8]) -> netbalance::Result<()> {
+        self.0.write_file(p, d)
+    }
+}
+
+#[test]
+fn failed_restore_puts_the_vnode_back() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
+        return;
+    }
+    let tag = tag();
+    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
+    let mut va = Vnode::new(&a);
+    va.run = Some("exec sleep 300".into());
+    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, 30.0)] };
+    let testbed = Testbed::generate(1, 3, 1000.0);
+    let mut placement = Placement::default();
+    placement.vm_of.insert(a.clone(), "h0-v0".into());
+    placement.vm_of.insert(b.clone(), "h0-v1".into());
+    let layout = Layout::new(&topo).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
+    fleet.insert("h0-v2", netbalance::testbed::VmHandle { exec: Box::new(RestoreFails(Default::default())), underlay: None });
+    let mut d = Deployed { fleet, layout: &layout, placement: placement.clone() };
+    let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
+    let pid = report.started[&a];
+
+    let mut to = placement.clone();
+    to.vm_of.insert(a.clone(), "h0-v2".into());
+    let (err, partial) = netbalance::testbed::execute(&mut d.fleet, &layout, &placement, &to).unwrap_err();
+    eprintln!("expected failure: {err}");
+    assert_eq!(err.exit_code(), 3, "not recovered: {err}");
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    assert_eq!(partial.reached, placement, "the placement reached is the old one");
+    // Back on h0-v0: same pid, in the old namespace, link re-made, running.
+    let ns = names::netns_name(&a, "h0-v0");
+    assert_eq!(ns_id(&format!("/proc/{pid}/ns/net")), ns_id(&format!("/run/netns/{ns}")));
+    assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(&a, "h0-v2"))).exists());
+    let addrs = sh_ok(&["ip", "-n", &ns, "-br", "addr"]);
+    assert!(addrs.contains("10.64.0.1/30"), "{addrs}");
+    let q = sh_ok(&["tc", "-n", &names::netns_name(&b, "h0-v1"), "qdisc", "show", "dev", "eth0"]);
+    assert!(q.contains("rate 30Mbit"), "{q}");
+    let cg = names::cgroup_name(&a);
+    assert_eq!(std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap().trim(), "THAWED");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(!stat.contains(") Z") && !stat.contains(") T"), "{stat}");
+}

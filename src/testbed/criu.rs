@@ -77,6 +77,17 @@ fn log_tail(ex: &mut dyn Executor, log: &Path) -> String {
     }
 }
 
+/// The program's stderr (its last lines), for an error message.
+fn stderr_part(out: &super::exec::Output) -> String {
+    let e = out.stderr_str();
+    let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("{} | log: ", lines[lines.len().saturating_sub(3)..].join(" | "))
+    }
+}
+
 /// `criu dump` of the tree rooted at `pid`, run inside `netns`.
 pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32) -> Result<()> {
     let images = images_dir(paths, cgroup);
@@ -104,7 +115,7 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
     ]))?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("dump.log"));
-        return Err(Error::Host(format!("{}: criu dump of pid {pid} in {netns} failed: {tail}", ex.label())));
+        return Err(Error::Host(format!("{}: criu dump of pid {pid} in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
     }
     Ok(())
 }
@@ -139,7 +150,7 @@ pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) 
     ]))?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("restore.log"));
-        return Err(Error::Host(format!("{}: criu restore in {netns} failed: {tail}", ex.label())));
+        return Err(Error::Host(format!("{}: criu restore in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
     }
     super::vnode::wait_pidfile(ex, &pidfile, Duration::from_secs(5))
 }
