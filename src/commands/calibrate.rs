@@ -19,6 +19,9 @@ pub struct Args {
     /// Memory of the probe vnodes, MB (one migration per size and VM pair)
     #[arg(long, value_name = "MB,...", value_delimiter = ',', default_value = "8,64")]
     pub sizes_mb: Vec<f64>,
+    /// Migrations per size and pair (the fastest counts)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub repeats: usize,
     /// Where vnode state lives on the VMs
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
     pub state_root: PathBuf,
@@ -37,7 +40,7 @@ pub fn run(args: Args) -> Result<Status> {
     let base = resolve_costs(args.costs.costs.as_deref(), &testbed)?;
     let paths = Paths { state_root: args.state_root.clone(), criu: args.criu.clone(), ..Paths::default() };
     let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
-    let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, &base)?;
+    let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, args.repeats, &base)?;
     for p in &cal.pairs {
         for r in &p.runs {
             eprintln!(

@@ -147,11 +147,33 @@ pub fn pairs_of(testbed: &Testbed) -> Vec<(String, String, String)> {
     out
 }
 
-/// Measure every pair of [`pairs_of`] with each size and build the profile.
-pub fn calibrate(fleet: &mut Fleet, testbed: &Testbed, sizes_mb: &[f64], base: &Costs) -> Result<Calibration> {
+/// The fastest of repeated runs, phase by phase (load spikes only ever add time).
+pub fn fastest(runs: &[MigrationTimes]) -> Option<MigrationTimes> {
+    let mut it = runs.iter();
+    let mut m = it.next()?.clone();
+    for r in it {
+        m.suspend_s = m.suspend_s.min(r.suspend_s);
+        m.snapshot_s = m.snapshot_s.min(r.snapshot_s);
+        m.reap_s = m.reap_s.min(r.reap_s);
+        m.transfer_s = m.transfer_s.min(r.transfer_s);
+        m.reattach_s = m.reattach_s.min(r.reattach_s);
+        m.restore_s = m.restore_s.min(r.restore_s);
+        m.resume_s = m.resume_s.min(r.resume_s);
+        m.total_s = m.total_s.min(r.total_s);
+    }
+    Some(m)
+}
+
+/// Measure every pair of [`pairs_of`] with each size, `repeats` times (the
+/// fastest run of each size counts), and build the profile.
+pub fn calibrate(fleet: &mut Fleet, testbed: &Testbed, sizes_mb: &[f64], repeats: usize, base: &Costs) -> Result<Calibration> {
     let mut pairs = Vec::new();
     for (from, to, class) in pairs_of(testbed) {
-        let runs = measure_pair(fleet, &from, &to, sizes_mb)?;
+        let mut runs = Vec::new();
+        for &mb in sizes_mb {
+            let reps = measure_pair(fleet, &from, &to, &vec![mb; repeats.max(1)])?;
+            runs.extend(fastest(&reps));
+        }
         pairs.push(PairResult { from, to, class, runs });
     }
     if pairs.is_empty() {
