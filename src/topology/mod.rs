@@ -79,17 +79,31 @@ pub fn read_topology(source: &Source) -> Result<Topology> {
 /// gives nothing better (GML and GraphML link speeds are read).
 pub fn read_topology_as(source: &Source, format: Option<Format>) -> Result<Topology> {
     let text = source.read_to_string()?;
-    let name = source.name();
-    let format = format.unwrap_or_else(|| Format::detect(source.path(), &text));
+    parse_topology(&text, &source.name(), source.path(), format)
+}
+
+/// Parse and validate a topology from text; `name` is used in errors,
+/// `path` (its extension) and the content decide the format if `format` is None.
+///
+/// ```
+/// use netbalance::topology::parse_topology;
+/// let t = parse_topology("a b 100\nb c\n", "links.txt", None, None).unwrap();
+/// assert_eq!((t.vnodes.len(), t.links.len()), (3, 2));
+/// let err = parse_topology("graph [ node [ id 0 ]", "x.gml", None, None).unwrap_err();
+/// assert_eq!(err.to_string(), "x.gml:1: list `graph [` opened here is never closed");
+/// ```
+/// Complexity: linear in the text, plus validation (O(n + m) expected).
+pub fn parse_topology(text: &str, name: &str, path: Option<&std::path::Path>, format: Option<Format>) -> Result<Topology> {
+    let format = format.unwrap_or_else(|| Format::detect(path, text));
     let defaults = Attributes::default();
     let topo = match format {
-        Format::Json => parse_json(&text, &name)?,
-        Format::Gml => gml::import(&text, &name, defaults)?,
-        Format::Graphml => graphml::import(&text, &name, defaults)?,
-        Format::NodeLink => node_link::import(&text, &name, defaults)?,
-        Format::EdgeList => edge_list::import(&text, &name, defaults)?,
+        Format::Json => parse_json(text, name)?,
+        Format::Gml => gml::import(text, name, defaults)?,
+        Format::Graphml => graphml::import(text, name, defaults)?,
+        Format::NodeLink => node_link::import(text, name, defaults)?,
+        Format::EdgeList => edge_list::import(text, name, defaults)?,
     };
-    topo.validate(&name)?;
+    topo.validate(name)?;
     Ok(topo)
 }
 
