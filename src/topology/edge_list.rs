@@ -34,7 +34,11 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
             _ => return Err(at(format!("expected `a b [mbps]`, found {} words", words.len()))),
         }
     }
-    Ok(g.finish(defaults))
+    let topo = g.finish(defaults);
+    if topo.vnodes.is_empty() {
+        return Err(Error::input(Location::file(file), "no nodes: expected lines `a b [mbps]` (or `--format`)"));
+    }
+    Ok(topo)
 }
 
 #[cfg(test)]
@@ -56,5 +60,6 @@ mod tests {
         assert_eq!(err("a b\nb c fast\n"), "t.txt:2: bandwidth \"fast\" is not a number >= 0 (Mbit/s)");
         assert_eq!(err("a b\n\nb c -1\n"), "t.txt:3: bandwidth \"-1\" is not a number >= 0 (Mbit/s)");
         assert_eq!(err("a b 1 {'weight': 2}\n"), "t.txt:1: expected `a b [mbps]`, found 5 words");
+        assert_eq!(err("# only a comment\n"), "t.txt: no nodes: expected lines `a b [mbps]` (or `--format`)");
     }
 }

@@ -42,6 +42,7 @@ impl Format {
     /// assert_eq!(Format::detect(None, "<?xml version=\"1.0\"?><graphml/>"), Format::Graphml);
     /// assert_eq!(Format::detect(None, "graph [\n node [ id 0 ]\n]"), Format::Gml);
     /// assert_eq!(Format::detect(None, "a b 100\n"), Format::EdgeList);
+    /// assert_eq!(Format::detect(None, " \n"), Format::Json); // "empty input"
     /// ```
     /// Complexity: O(length of the text) (JSON is parsed to look at its keys).
     pub fn detect(path: Option<&std::path::Path>, text: &str) -> Format {
@@ -53,6 +54,10 @@ impl Format {
             _ => {}
         }
         let body = text.trim_start_matches('\u{feff}').trim_start();
+        if body.is_empty() || body.starts_with('[') {
+            // Nothing, or a JSON array: the JSON reader names the fault best.
+            return Format::Json;
+        }
         if body.starts_with('{') {
             return match serde_json::from_str::<serde_json::Value>(body) {
                 Ok(serde_json::Value::Object(o)) if !o.contains_key("vnodes") && o.contains_key("nodes") => Format::NodeLink,
