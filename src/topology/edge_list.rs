@@ -1,5 +1,6 @@
-//! Plain edge lists: one link per line, `a b [mbps]`; a line with one word
-//! declares a node without links; `#` starts a comment.
+//! Plain edge lists: one link per line, `a b [mbps]` (words separated by
+//! blanks or commas); a line with one word declares a node without links;
+//! `#` starts a comment.
 
 use super::build::{Attributes, GraphBuilder};
 use crate::error::{Error, Location, Result};
@@ -14,7 +15,7 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
     for (i, line) in text.lines().enumerate() {
         let at = |msg: String| Error::input(Location::file(file).at_line(i + 1), msg);
         let content = line.split('#').next().unwrap_or("").trim_start_matches('\u{feff}');
-        let words: Vec<&str> = content.split_whitespace().collect();
+        let words: Vec<&str> = content.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).collect();
         match words[..] {
             [] => {}
             [a] => {
@@ -47,7 +48,7 @@ mod tests {
 
     #[test]
     fn reads_links_lone_nodes_and_comments() {
-        let t = import("# test\na b 100\nb c   # no speed\n\nd\nc a 5.5\nb a 50\nc c\n", "t.txt", Attributes::default()).unwrap();
+        let t = import("# test\na b 100\nb c   # no speed\n\nd\nc,a,5.5\nb a 50\nc\tc\n", "t.txt", Attributes::default()).unwrap();
         let ids: Vec<_> = t.vnodes.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
         let links: Vec<_> = t.links.iter().map(|l| (l.a.as_str(), l.b.as_str(), l.mbps)).collect();

@@ -112,6 +112,26 @@ pub fn parse_topology(text: &str, name: &str, path: Option<&std::path::Path>, fo
     Ok(topo)
 }
 
+/// `--topology` for commands that also take the paper's names (SPEC §6:
+/// `--topology grid|waxman|campus|internet|FILE`): an existing file is
+/// read; else one of [`generate::PAPER_NAMES`] is generated with `seed`;
+/// else the path is read (and its absence reported).
+///
+/// ```
+/// use netbalance::topology::paper_or_file;
+/// let t = paper_or_file(std::path::Path::new("internet"), 1).unwrap();
+/// assert_eq!(t.vnodes.len(), 2113);
+/// assert!(paper_or_file(std::path::Path::new("no-such-file.gml"), 1).is_err());
+/// ```
+/// Complexity: that of the generator or the reader.
+pub fn paper_or_file(arg: &std::path::Path, seed: u64) -> Result<Topology> {
+    let name = arg.to_str().filter(|n| generate::PAPER_NAMES.contains(n) && !arg.exists());
+    match name.and_then(|n| generate::paper(n, seed)) {
+        Some(t) => Ok(t),
+        None => read_topology(&Source::from_arg(arg)),
+    }
+}
+
 /// Link speed from Topology Zoo attributes: `LinkSpeedRaw` (bit/s), else
 /// `LinkSpeed` scaled by `LinkSpeedUnits` (K, M, G, T; default M).
 pub(crate) fn zoo_speed_mbps(raw_bps: Option<f64>, speed: Option<f64>, units: Option<&str>) -> Option<f64> {
