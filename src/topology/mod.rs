@@ -147,3 +147,61 @@ pub(crate) fn zoo_speed_mbps(raw_bps: Option<f64>, speed: Option<f64>, units: Op
     };
     speed.filter(|v| v.is_finite() && *v > 0.0).map(|s| s * factor)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::fmt::Write as _;
+
+    /// The same topology written in each importable format (test-only writers).
+    fn written(t: &Topology) -> Vec<(Format, String)> {
+        let index = t.index();
+        let mut gml = String::from("graph [\n");
+        let mut graphml = String::from("<graphml><key id=\"l\" for=\"node\" attr.name=\"label\"/><key id=\"s\" for=\"edge\" attr.name=\"LinkSpeedRaw\"/><graph>\n");
+        let mut edges = String::new();
+        for (i, n) in t.vnodes.iter().enumerate() {
+            let _ = writeln!(gml, "node [ id {i} label \"{}\" ]", n.id);
+            let _ = writeln!(graphml, "<node id=\"{i}\"><data key=\"l\">{}</data></node>", n.id);
+            let _ = writeln!(edges, "{}", n.id);
+        }
+        for l in &t.links {
+            let (a, b) = (index[l.a.as_str()], index[l.b.as_str()]);
+            let _ = writeln!(gml, "edge [ source {a} target {b} LinkSpeedRaw {} ]", l.mbps * 1e6);
+            let _ = writeln!(graphml, "<edge source=\"{a}\" target=\"{b}\"><data key=\"s\">{}</data></edge>", l.mbps * 1e6);
+            let _ = writeln!(edges, "{} {} {}", l.a, l.b, l.mbps);
+        }
+        gml.push_str("]\n");
+        graphml.push_str("</graph></graphml>\n");
+        let node_link = serde_json::json!({
+            "directed": false, "multigraph": false, "graph": {},
+            "nodes": t.vnodes.iter().map(|n| serde_json::json!({"id": n.id})).collect::<Vec<_>>(),
+            "links": t.links.iter().map(|l| serde_json::json!({"source": l.a, "target": l.b, "LinkSpeedRaw": l.mbps * 1e6})).collect::<Vec<_>>(),
+        });
+        vec![
+            (Format::Gml, gml),
+            (Format::Graphml, graphml),
+            (Format::NodeLink, node_link.to_string()),
+            (Format::EdgeList, edges),
+            (Format::Json, serde_json::to_string(t).unwrap()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Every format, detected from its content, gives back the topology
+        /// (valid ids survive sanitizing unchanged; speeds in whole Mbit/s).
+        #[test]
+        fn every_format_round_trips(n in 1usize..60, seed in any::<u64>(), mbps in 1u32..100_000) {
+            let mut t = generate::internet(n, seed);
+            for l in &mut t.links {
+                l.mbps = f64::from(mbps);
+            }
+            for (format, text) in written(&t) {
+                prop_assert_eq!(Format::detect(None, &text), format);
+                let back = parse_topology(&text, "t", None, None).unwrap();
+                prop_assert_eq!(&back, &t, "{:?}", format);
+            }
+        }
+    }
+}
