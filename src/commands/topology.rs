@@ -88,6 +88,10 @@ pub enum Kind {
     },
 }
 
+/// The most vnodes a generator is asked for (about the 1 GiB input limit's
+/// worth of JSON); Waxman, being O(n²), is slow long before that.
+const MAX_GENERATED: usize = 10_000_000;
+
 /// The validated settings of one `topology` run.
 struct Settings {
     overrides: [Option<f64>; 3],
@@ -99,6 +103,15 @@ impl Settings {
             if let Some(v) = value.filter(|v| !(v.is_finite() && *v >= 0.0)) {
                 return Err(Error::usage(format!("{flag} {v}: must be a number >= 0")));
             }
+        }
+        let nodes = match &args.kind {
+            Kind::Grid { width, height } => width.checked_mul(*height),
+            Kind::Waxman { nodes, .. } | Kind::Internet { nodes, .. } => Some(*nodes),
+            Kind::Campus { campuses, .. } => campuses.checked_mul(generate::CAMPUS_NODES),
+            Kind::Paper { .. } | Kind::Import { .. } => Some(0),
+        };
+        if nodes.map_or(true, |n| n > MAX_GENERATED) {
+            return Err(Error::usage(format!("at most {MAX_GENERATED} vnodes can be generated")));
         }
         match &args.kind {
             Kind::Grid { width, height } if *width == 0 || *height == 0 => {
