@@ -31,6 +31,8 @@ pub enum Command {
     Cost(commands::cost::Args),
     /// Generate the paper's topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists
     Topology(commands::topology::Args),
+    /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
+    Place(commands::place::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

@@ -2,6 +2,7 @@
 //! call the library). Commands never import one another.
 
 pub mod cost;
+pub mod place;
 pub mod testbed;
 pub mod topology;
 
@@ -32,5 +33,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Topology(args) => topology::run(args),
+        Command::Place(args) => place::run(args),
     }
 }
