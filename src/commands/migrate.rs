@@ -123,7 +123,7 @@ pub fn run(args: Args) -> Result<Status> {
                 deploy(&mut fleet, &layout, &target)?;
             }
             Some(cur) => {
-                execute(&mut fleet, &layout, cur, &target).map_err(|(e, _)| e)?;
+                execute(&mut fleet, &layout, cur, &target).1?;
             }
         }
         print_log(&log);
@@ -150,18 +150,12 @@ pub fn run(args: Args) -> Result<Status> {
             journal(&state_dir, &Entry { event: "deploy", unix_s: now(), data: &target })?;
             target.clone()
         }
-        Some(cur) => match execute(&mut fleet, &layout, cur, &target) {
-            Ok(report) => {
-                for m in &report.migrations {
-                    journal(&state_dir, &Entry { event: "migration", unix_s: now(), data: m })?;
-                }
-                eprintln!("netbalance migrate: {} moves in {:.2} s", report.migrations.len(), report.wall_s);
-                target.clone()
+        Some(cur) => {
+            let (report, result) = execute(&mut fleet, &layout, cur, &target);
+            for m in &report.migrations {
+                journal(&state_dir, &Entry { event: "migration", unix_s: now(), data: m })?;
             }
-            Err((e, report)) => {
-                for m in &report.migrations {
-                    journal(&state_dir, &Entry { event: "migration", unix_s: now(), data: m })?;
-                }
+            if let Err(e) = result {
                 let mut reached = report.reached.clone();
                 reached.topology = target.topology.clone().or(cur.topology.clone());
                 reached.testbed = target.testbed.clone().or(cur.testbed.clone());
@@ -169,7 +163,9 @@ pub fn run(args: Args) -> Result<Status> {
                 journal(&state_dir, &Entry { event: "failed", unix_s: now(), data: serde_json::json!({ "error": e.to_string() }) })?;
                 return Err(e);
             }
-        },
+            eprintln!("netbalance migrate: {} moves in {:.2} s", report.migrations.len(), report.wall_s);
+            target.clone()
+        }
     };
     record_in_force(&state_dir, &reached)?;
     crate::io::write_json_stdout(&reached)?;
