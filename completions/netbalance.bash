@@ -16,11 +16,17 @@ _netbalance() {
             ",$1")
                 cmd="netbalance"
                 ;;
+            netbalance,calibrate)
+                cmd="netbalance__subcmd__calibrate"
+                ;;
             netbalance,cost)
                 cmd="netbalance__subcmd__cost"
                 ;;
             netbalance,help)
                 cmd="netbalance__subcmd__help"
+                ;;
+            netbalance,monitor)
+                cmd="netbalance__subcmd__monitor"
                 ;;
             netbalance,place)
                 cmd="netbalance__subcmd__place"
@@ -31,11 +37,17 @@ _netbalance() {
             netbalance,topology)
                 cmd="netbalance__subcmd__topology"
                 ;;
+            netbalance__subcmd__help,calibrate)
+                cmd="netbalance__subcmd__help__subcmd__calibrate"
+                ;;
             netbalance__subcmd__help,cost)
                 cmd="netbalance__subcmd__help__subcmd__cost"
                 ;;
             netbalance__subcmd__help,help)
                 cmd="netbalance__subcmd__help__subcmd__help"
+                ;;
+            netbalance__subcmd__help,monitor)
+                cmd="netbalance__subcmd__help__subcmd__monitor"
                 ;;
             netbalance__subcmd__help,place)
                 cmd="netbalance__subcmd__help__subcmd__place"
@@ -113,12 +125,62 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place help"
+            opts="-h -V --help --version testbed cost topology place monitor calibrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__calibrate)
+            opts="-i -h --testbed --costs --sizes-mb --repeats --state-root --criu --known-hosts --accept-new --identity --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --costs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sizes-mb)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repeats)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --criu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -173,8 +235,22 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place help"
+            opts="testbed cost topology place monitor calibrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__calibrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -201,6 +277,20 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__monitor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -333,6 +423,64 @@ _netbalance() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__monitor)
+            opts="-i -h --interval --count --dilation --placement --topology --testbed --state-dir --state-root --known-hosts --accept-new --identity --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dilation)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --placement)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topology)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
