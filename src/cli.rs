@@ -37,6 +37,9 @@ pub enum Command {
     Monitor(commands::monitor::Args),
     /// Measure migration phases on the testbed; print a costs profile
     Calibrate(commands::calibrate::Args),
+    /// Run a command under a reaping daemon (used on the VMs by migrations)
+    #[command(hide = true)]
+    Keeper(commands::keeper::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

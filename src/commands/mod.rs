@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod cost;
+pub mod keeper;
 pub mod monitor;
 pub mod place;
 pub mod testbed;
@@ -38,5 +39,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Place(args) => place::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Keeper(args) => keeper::run(args),
     }
 }

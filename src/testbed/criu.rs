@@ -127,13 +127,14 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
 /// would reap it at once after a later dump) but keeps its cgroup yard
 /// mounted inside the images directory for as long as the tree lives, where
 /// a `rm -rf` of the images would reach into the cgroup hierarchies. The
-/// restored tree is therefore an orphan of pid 1, and the next dump waits
-/// for pid 1 to reap it (the `reap` phase).
+/// restored tree is therefore an orphan: of the keeper daemon that ran
+/// criu, where the VM has one ([`super::keeper`]; it reaps at once), else of
+/// pid 1, and the next dump waits for pid 1 to reap it (the `reap` phase).
 pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
     let images = images_dir(paths, cgroup);
     let pidfile = paths.vnode_dir(cgroup).join("pid");
     let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
-    let out = ex.output(&Cmd::new("nsenter").args([
+    let restore = Cmd::new("nsenter").args([
         format!("--net=/run/netns/{netns}"),
         "--".into(),
         paths.criu.clone(),
@@ -147,7 +148,9 @@ pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) 
         "-o".into(),
         "restore.log".into(),
         "-v2".into(),
-    ]))?;
+    ]);
+    let restore = paths.kept(ex, restore, false)?;
+    let out = ex.output(&restore)?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("restore.log"));
         return Err(Error::Host(format!("{}: criu restore in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));

@@ -33,17 +33,65 @@ pub struct Paths {
     /// The criu binary.
     pub criu: String,
     pub cgroups: Cgroups,
+    /// The `netbalance` binary whose hidden `keeper` subcommand adopts and
+    /// reaps a vnode's processes (see [`super::keeper`]); used on every VM
+    /// where this path exists. `None`: vnodes and restored trees are
+    /// orphans of pid 1, and a checkpoint waits for it to reap them.
+    pub keeper: Option<String>,
 }
 
 impl Default for Paths {
     fn default() -> Self {
-        Paths { state_root: PathBuf::from("/var/lib/netbalance/vnodes"), criu: "criu".into(), cgroups: Cgroups::default() }
+        Paths {
+            state_root: PathBuf::from("/var/lib/netbalance/vnodes"),
+            criu: "criu".into(),
+            cgroups: Cgroups::default(),
+            keeper: default_keeper(),
+        }
     }
+}
+
+/// `$NETBALANCE_KEEPER` (empty: none), else this program if it is the
+/// `netbalance` binary (not, say, a test harness linking the library).
+pub fn default_keeper() -> Option<String> {
+    if let Some(k) = std::env::var_os("NETBALANCE_KEEPER") {
+        return (!k.is_empty()).then(|| k.to_string_lossy().into_owned());
+    }
+    let exe = std::env::current_exe().ok()?;
+    (exe.file_name()? == "netbalance").then(|| exe.to_string_lossy().into_owned())
+}
+
+/// `KEEPER keeper [--detach] -- CMD…`.
+pub fn under_keeper(keeper: &str, cmd: Cmd, detach: bool) -> Cmd {
+    let mut c = Cmd::new(keeper).arg("keeper");
+    if detach {
+        c = c.arg("--detach");
+    }
+    let mut c = c.arg("--").arg(cmd.program).args(cmd.args);
+    c.stdin = cmd.stdin;
+    c
 }
 
 impl Paths {
     pub fn vnode_dir(&self, cgroup: &str) -> PathBuf {
         self.state_root.join(cgroup)
+    }
+
+    /// The keeper binary on this VM, if configured and present there.
+    pub fn keeper_on(&self, ex: &mut dyn Executor) -> Result<Option<String>> {
+        match &self.keeper {
+            Some(k) if ex.exists(std::path::Path::new(k))? => Ok(Some(k.clone())),
+            _ => Ok(None),
+        }
+    }
+
+    /// `cmd` run under the keeper on this VM when there is one (see
+    /// [`Paths::keeper`]); `detach`: return once it has started.
+    pub fn kept(&self, ex: &mut dyn Executor, cmd: Cmd, detach: bool) -> Result<Cmd> {
+        Ok(match self.keeper_on(ex)? {
+            Some(k) => under_keeper(&k, cmd, detach),
+            None => cmd,
+        })
     }
 }
 
@@ -506,16 +554,14 @@ exec </dev/null >/dev/null 2>&1
 wait"#;
 
 /// Start a vnode's `run` command in its namespace and cgroups, detached
-/// (`setsid -f`); returns its pid once it has written it.
+/// (under the keeper, else `setsid -f`); returns its pid once it has written it.
 pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, run: &str) -> Result<u32> {
     let dir = paths.vnode_dir(cgroup);
     let pidfile = dir.join("pid");
     let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
     let [p1, p2] = paths.cgroups.procs_files(cgroup);
     let [r1, r2] = paths.cgroups.root_procs_files();
-    ex.run(&Cmd::new("setsid").args([
-        "-f".to_string(),
-        "nsenter".into(),
+    let start = Cmd::new("nsenter").args([
         format!("--net={}", netns_path(netns)),
         "--".into(),
         "sh".into(),
@@ -528,7 +574,13 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
         run.into(),
         path_str(&r1)?.into(),
         path_str(&r2)?.into(),
-    ]))?;
+    ]);
+    // Under the keeper (which detaches itself), or detached with `setsid -f`.
+    let start = match paths.keeper_on(ex)? {
+        Some(k) => under_keeper(&k, start, true),
+        None => Cmd::new("setsid").arg("-f").arg(start.program).args(start.args),
+    };
+    ex.run(&start)?;
     wait_pidfile(ex, &pidfile, Duration::from_secs(10))
 }
 
