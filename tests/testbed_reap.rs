@@ -50,11 +50,16 @@ fn repeated_migrations_wait_for_no_reaper() {
         let cg = names::cgroup_name(&a);
         let t0 = Instant::now();
         let tree = || std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
-        while tree().split_whitespace().count() < 2 {
+        // Wait for the child (the start-up shell leaves the group on its own).
+        let child = loop {
+            let kids: Vec<u32> = tree().split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| stat_fields(p).map(|f| f.1) == Some(pid)).collect();
+            if let [c] = kids[..] {
+                break c;
+            }
             assert!(t0.elapsed() < Duration::from_secs(5), "the child never started: {}", tree());
             std::thread::sleep(Duration::from_millis(10));
-        }
-        let pids_before: Vec<String> = tree().split_whitespace().map(String::from).collect();
+        };
+        let pids_before = vec![pid.to_string(), child.to_string()];
         let mut keepers = Vec::new();
         let mut at = sites(&layout, &placement).unwrap();
         for to in ["h0-v2", "h0-v0", "h0-v2"] {

@@ -141,6 +141,28 @@ impl Executor for LocalExecutor {
         Some("local".into())
     }
     fn output(&mut self, cmd: &Cmd) -> Result<Output> {
+        let t0 = std::time::Instant::now();
+        let out = self.output_untimed(cmd)?;
+        if std::env::var_os("NETBALANCE_TRACE_COMMANDS").is_some() {
+            eprintln!("netbalance: local {:.1} ms: {cmd}", t0.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(out)
+    }
+    fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|e| Error::Host(format!("local: reading {}: {e}", path.display())))
+    }
+    fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
+        std::fs::write(path, data).map_err(|e| Error::Host(format!("local: writing {}: {e}", path.display())))
+    }
+    fn exists(&mut self, path: &Path) -> Result<bool> {
+        Ok(path.exists())
+    }
+}
+
+impl LocalExecutor {
+    /// [`Executor::output`] without the trace line (`$NETBALANCE_TRACE_COMMANDS`
+    /// set: each command's wall time goes to stderr).
+    fn output_untimed(&mut self, cmd: &Cmd) -> Result<Output> {
         let mut c = Command::new(&cmd.program);
         c.args(&cmd.args).stdout(Stdio::piped()).stderr(Stdio::piped());
         c.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
@@ -161,15 +183,6 @@ impl Executor for LocalExecutor {
             let _ = t.join();
         }
         Ok(Output { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
-    }
-    fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
-        std::fs::read(path).map_err(|e| Error::Host(format!("local: reading {}: {e}", path.display())))
-    }
-    fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
-        std::fs::write(path, data).map_err(|e| Error::Host(format!("local: writing {}: {e}", path.display())))
-    }
-    fn exists(&mut self, path: &Path) -> Result<bool> {
-        Ok(path.exists())
     }
 }
 

@@ -654,6 +654,54 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
     Ok(())
 }
 
+/// A fresh name for a peer's old veth end that a move retires (`nbo` + 8
+/// hex digits: unique per call in this process, short enough for an
+/// interface name).
+fn retired_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let mixed = nanos ^ std::process::id().rotate_left(16) ^ N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9);
+    format!("nbo{mixed:08x}")
+}
+
+/// Re-attach a vnode's links at its new site after a move from `old`
+/// (`at` holds the new site). Like [`reattach`] with `create`, but a peer's
+/// old end of a veth link is only taken down, stripped of its address and
+/// renamed, not deleted: deleting a veth waits for the kernel's RCU grace
+/// periods (20–30 ms each here), and the old end goes anyway, with its
+/// pair, when the vnode's old namespace is deleted after the move. Old ends
+/// of VXLAN links (their pair is on another machine) are deleted.
+pub fn reattach_after_move(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, old: &Site) -> Result<DeployReport> {
+    let v = layout.vnode(vnode)?.clone();
+    let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
+    let mut report = DeployReport::default();
+    create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
+    let fresh = BTreeSet::from([site.netns.clone()]);
+    // One batch per peer namespace.
+    let mut retire: BTreeMap<(String, String), String> = BTreeMap::new();
+    for f in &v.ifaces {
+        let ps = &at[&f.peer];
+        let lines = retire.entry((ps.vm.clone(), ps.netns.clone())).or_default();
+        match fleet.link_kind(&old.vm, &ps.vm)? {
+            LinkKind::Veth => lines.push_str(&format!(
+                "link set dev {i} down\naddr flush dev {i}\nlink set dev {i} name {}\n",
+                retired_name(),
+                i = f.peer_if
+            )),
+            LinkKind::Vxlan(..) => lines.push_str(&format!("link del dev {}\n", f.peer_if)),
+        }
+    }
+    for ((vm, ns), lines) in retire {
+        // As in `reattach`, a missing old end is no error; a name still in
+        // use makes the link creation below fail.
+        let _ = fleet.exec(&vm)?.output(&Cmd::new("ip").args(["-n", &ns, "-batch", "-"]).stdin(lines))?;
+    }
+    let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
+    build_links(fleet, layout, at, &ids, &fresh, &mut report)?;
+    Ok(report)
+}
+
 /// Re-attach a vnode's links at a new site: the peers' old ends are
 /// deleted and every link of the vnode is made again between `new` and the
 /// peer's site in `at` (which must hold the vnode's new site). Creates the
