@@ -29,6 +29,8 @@ pub enum Command {
     Testbed(commands::testbed::Args),
     /// Print τ of a placement with its bottleneck; with --target also T_r and χ
     Cost(commands::cost::Args),
+    /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
+    Migrate(commands::migrate::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

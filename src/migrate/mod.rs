@@ -15,6 +15,7 @@
 pub mod driver;
 pub mod engine;
 pub mod fake;
+pub mod plans;
 pub mod progress;
 
 pub use driver::{LinkSpec, Presence, Specs, VnodeDriver, VnodeSpec};
@@ -69,6 +70,23 @@ impl Applied {
         };
         Err(Error::HostRecovered { message: format!("{}; {now}", self.failures.join("; ")) })
     }
+}
+
+/// The environment variable that swaps the testbed for the fake driver
+/// (tests only): `fake:WORLD.json[,fail=STEP:N,...]`, see
+/// [`fake::FakeDriver::from_spec`].
+pub const TEST_DRIVER_ENV: &str = "NETBALANCE_TEST_DRIVER";
+
+/// The driver for a problem's testbed: the fake one when
+/// [`TEST_DRIVER_ENV`] is set, else the real testbed driver.
+pub fn driver_for(problem: &Problem) -> Result<Box<dyn VnodeDriver>> {
+    if let Some(spec) = std::env::var_os(TEST_DRIVER_ENV) {
+        let spec = spec.to_string_lossy();
+        return Ok(Box::new(fake::FakeDriver::from_spec(&spec, &problem.instance)?));
+    }
+    Err(Error::usage(
+        "live migration needs the testbed driver (src/testbed), which is not in this build yet; `migrate --dry-run` prints the plan",
+    ))
 }
 
 /// Which way to take up a crashed run.

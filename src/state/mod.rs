@@ -50,6 +50,12 @@ impl StateDir {
         Ok(StateDir { path })
     }
 
+    /// The state dir at `path`, without creating anything (for reading:
+    /// `--dry-run` touches nothing).
+    pub fn at(path: impl Into<PathBuf>) -> StateDir {
+        StateDir { path: path.into() }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
