@@ -10,6 +10,7 @@ pub mod inputs;
 pub mod io;
 pub mod migrate;
 pub mod model;
+pub mod place;
 pub mod state;
 pub mod topology;
 

@@ -3,7 +3,9 @@
 
 pub mod cost;
 pub mod migrate;
+pub mod place;
 pub mod testbed;
+pub mod topology;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -31,6 +33,8 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Topology(args) => topology::run(args),
+        Command::Place(args) => place::run(args),
         Command::Migrate(args) => migrate::run(args),
     }
 }
