@@ -361,7 +361,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__migrate)
-            opts="-q -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --help"
+            opts="-q -i -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --state-root --known-hosts --accept-new --identity --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +388,22 @@ _netbalance() {
                     return 0
                     ;;
                 --costs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
