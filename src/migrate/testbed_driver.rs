@@ -165,8 +165,24 @@ impl VnodeDriver for TestbedDriver {
             }
             let pid = d.pid_in(vm, vnode, &ns)?.ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
-            let tree = paths.cgroups.pids(ex, &cg)?;
-            criu::dump(ex, &paths, &cg, &ns, pid)?;
+            // A task frozen in the middle of a fork can be unseizable for criu
+            // ("Unseizable non-zombie ... state D"); criu then leaves the tree
+            // as it was. Thaw it briefly and try again (3 attempts).
+            let mut attempt = 0;
+            let tree = loop {
+                attempt += 1;
+                paths.cgroups.freeze(ex, &cg)?;
+                let tree = paths.cgroups.pids(ex, &cg)?;
+                match criu::dump(ex, &paths, &cg, &ns, pid) {
+                    Ok(()) => break tree,
+                    Err(e) if attempt >= 3 => return Err(e),
+                    Err(e) => {
+                        eprintln!("netbalance: {vm}: checkpoint of {vnode}, attempt {attempt}: {e}; retrying");
+                        paths.cgroups.thaw(ex, &cg)?;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            };
             for p in std::iter::once(pid).chain(tree) {
                 criu::wait_gone(ex, p, Duration::from_secs(10))?;
             }
