@@ -5,9 +5,12 @@
 //! Files, all written atomically (temp file, fsync, rename) or, for the
 //! journal, appended with an fsync per record:
 //!
-//! - `placement.json` — the placement in force, in an envelope with a
-//!   checksum, so that a torn or hand-edited file is detected and named
-//!   rather than trusted;
+//! - `placement.json` — the placement in force, a plain placement (SPEC §1)
+//!   that any command reads with `--placement`;
+//! - `placement.sum` — the checksums `placement.json` may have: a torn or
+//!   hand-edited placement is detected and named rather than trusted. While
+//!   a new placement is written it lists the old and the new one, so a crash
+//!   at any point leaves a file that checks;
 //! - `journal.ndjson` — every step of the current (or last) run
 //!   ([`journal`]); the run before it is kept as `journal.prev.ndjson`;
 //! - `lock` — the pid of the process working on the dir ([`lock`]).
@@ -20,26 +23,12 @@ pub use lock::{Owner, StateLock};
 
 use crate::error::{Error, Location, Result};
 use crate::model::Placement;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// The format tag of `placement.json`.
-pub const STATE_FORMAT: &str = "netbalance-state/1";
 
 /// A state directory (created on open if missing).
 #[derive(Debug, Clone)]
 pub struct StateDir {
     path: PathBuf,
-}
-
-/// `placement.json`: the placement in force and a checksum over it.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope {
-    format: String,
-    /// `fnv1a64:<16 hex digits>` of the compact JSON of `placement`.
-    checksum: String,
-    placement: Placement,
 }
 
 impl StateDir {
@@ -63,6 +52,10 @@ impl StateDir {
     pub fn placement_path(&self) -> PathBuf {
         self.path.join("placement.json")
     }
+    /// The checksums the placement file may have.
+    pub fn sum_path(&self) -> PathBuf {
+        self.path.join("placement.sum")
+    }
     pub fn journal_path(&self) -> PathBuf {
         self.path.join("journal.ndjson")
     }
@@ -77,8 +70,8 @@ impl StateDir {
     pub fn placement(&self) -> Result<Option<Placement>> {
         let path = self.placement_path();
         let name = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(name, e)),
         };
@@ -88,38 +81,51 @@ impl StateDir {
                 format!("{what}; the file is not trusted (pass the placement in force with --placement FILE, or tear down with --teardown --placement FILE)"),
             )
         };
-        let envelope: Envelope = crate::io::parse_json(&text, &name)
-            .map_err(|e| untrusted(format!("torn or not a netbalance state file ({e})")))?;
-        if envelope.format != STATE_FORMAT {
-            return Err(untrusted(format!("unknown format {:?} (expected {STATE_FORMAT:?})", envelope.format)));
+        let text = String::from_utf8_lossy(&bytes);
+        let placement: Placement = crate::io::parse_json(&text, &name).map_err(|e| untrusted(format!("torn or not a placement ({e})")))?;
+        let sums = match std::fs::read_to_string(self.sum_path()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(untrusted("no placement.sum beside it: not written by `netbalance migrate`".into()))
+            }
+            Err(e) => return Err(Error::io(self.sum_path().display().to_string(), e)),
+        };
+        let sum = checksum(&bytes);
+        if !sums.lines().any(|l| l.trim() == sum) {
+            return Err(untrusted(format!("checksum mismatch (content {sum}, placement.sum has {}): edited by hand or torn", sums.trim().replace('\n', ", "))));
         }
-        let expected = checksum_of(&envelope.placement);
-        if envelope.checksum != expected {
-            return Err(untrusted(format!(
-                "checksum mismatch (recorded {}, content {expected}): edited by hand or torn",
-                envelope.checksum
-            )));
-        }
-        Ok(Some(envelope.placement))
+        Ok(Some(placement))
     }
 
-    /// Record `placement` as the one in force (atomically). Its `tau`/`chi`
-    /// metadata are dropped: they describe a proposal, not the testbed.
+    /// Record `placement` as the one in force (atomically; see the module
+    /// doc for the order). Its `tau`/`chi` metadata are dropped: they
+    /// describe a proposal, not the testbed.
     pub fn set_placement(&self, placement: &Placement) -> Result<()> {
         let placement = Placement { tau: None, chi: None, ..placement.clone() };
-        let envelope = Envelope { format: STATE_FORMAT.into(), checksum: checksum_of(&placement), placement };
-        let mut bytes = serde_json::to_vec_pretty(&envelope).map_err(|e| Error::io(self.placement_path().display().to_string(), e.into()))?;
+        let io_err = |e: serde_json::Error| Error::io(self.placement_path().display().to_string(), e.into());
+        let mut bytes = serde_json::to_vec_pretty(&placement).map_err(io_err)?;
         bytes.push(b'\n');
-        crate::io::write_atomic(&self.placement_path(), &bytes)
+        let new = checksum(&bytes);
+        let old = std::fs::read(self.placement_path()).ok().map(|b| checksum(&b));
+        let both = match old {
+            Some(old) if old != new => format!("{new}\n{old}\n"),
+            _ => format!("{new}\n"),
+        };
+        crate::io::write_atomic(&self.sum_path(), both.as_bytes())?;
+        crate::io::write_atomic(&self.placement_path(), &bytes)?;
+        crate::io::write_atomic(&self.sum_path(), format!("{new}\n").as_bytes())
     }
 
     /// Nothing is in force any more (after a teardown).
     pub fn clear_placement(&self) -> Result<()> {
-        match std::fs::remove_file(self.placement_path()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(self.placement_path().display().to_string(), e)),
+        for path in [self.placement_path(), self.sum_path()] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path.display().to_string(), e)),
+            }
         }
+        Ok(())
     }
 
     /// Open the journal (a torn last record is reported and cut off).
@@ -128,11 +134,10 @@ impl StateDir {
     }
 }
 
-/// The checksum recorded for a placement: FNV-1a 64 of its compact JSON. It
-/// detects torn and hand-edited files, not tampering.
-fn checksum_of(placement: &Placement) -> String {
-    let json = serde_json::to_string(placement).expect("a placement serialises");
-    format!("fnv1a64:{:016x}", fnv1a64(json.as_bytes()))
+/// The checksum of a placement file's bytes: FNV-1a 64. It detects torn and
+/// hand-edited files, not tampering.
+fn checksum(bytes: &[u8]) -> String {
+    format!("fnv1a64:{:016x}", fnv1a64(bytes))
 }
 
 /// FNV-1a, 64 bit.
@@ -180,6 +185,26 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let err = state.placement().unwrap_err().to_string();
         assert!(err.contains("placement.json") && err.contains("checksum mismatch"), "{err}");
+    }
+
+    #[test]
+    fn a_crash_between_the_writes_leaves_a_file_that_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        state.set_placement(&placement()).unwrap();
+        let old = std::fs::read(state.placement_path()).unwrap();
+        let mut next = placement();
+        next.vm_of.insert("n1".into(), "h1-v0".into());
+        state.set_placement(&next).unwrap();
+        let new = std::fs::read(state.placement_path()).unwrap();
+        // The sum file as it is between the first and the last write.
+        std::fs::write(state.sum_path(), format!("{}\n{}\n", checksum(&new), checksum(&old))).unwrap();
+        for bytes in [&old, &new] {
+            std::fs::write(state.placement_path(), bytes).unwrap();
+            assert!(state.placement().unwrap().is_some());
+        }
+        std::fs::remove_file(state.sum_path()).unwrap();
+        assert!(state.placement().unwrap_err().to_string().contains("placement.sum"));
     }
 
     #[test]
