@@ -80,9 +80,16 @@ impl Settings {
         } else {
             Mode::Apply(args.target.as_deref().map(Source::from_arg).unwrap_or(Source::Stdin))
         };
-        if let (Mode::Apply(Source::Stdin), Some(Source::Stdin)) = (&mode, &placement) {
-            return Err(Error::usage("only one input can come from stdin (give --target or --placement a file)"));
-        }
+        crate::inputs::at_most_one_stdin(
+            &[
+                ("--target", args.target.as_deref()),
+                ("--placement", args.placement.as_deref()),
+                ("--topology", args.topology.topology.as_deref()),
+                ("--testbed", args.testbed.testbed.as_deref()),
+                ("--costs", args.costs.costs.as_deref()),
+            ],
+            matches!(mode, Mode::Apply(_)).then_some("--target"),
+        )?;
         Ok(Settings { mode, placement, state: StateDir::at(&args.state_dir.state_dir) })
     }
 
