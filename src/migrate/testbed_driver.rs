@@ -126,6 +126,28 @@ impl Inner {
     }
 }
 
+/// Empty a directory that criu may have used, safely: a criu killed during a
+/// restore leaves its cgroup yard (every cgroup hierarchy, mounted) inside
+/// the images dir, where `rm -rf` would reach into the live hierarchies.
+/// Mounts under `dir` are detached first, and `rm` stays on `dir`'s file system.
+fn safe_remove(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
+    let d = path_str(dir)?;
+    let prefix = format!("{}/", d.trim_end_matches('/'));
+    let info = ex.read_file(Path::new("/proc/self/mountinfo")).unwrap_or_default();
+    let mut mounts: Vec<String> = String::from_utf8_lossy(&info)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .map(str::to_string)
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounts {
+        let _ = ex.output(&Cmd::new("umount").args(["-l", "--", &m]))?;
+    }
+    ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", d]))?;
+    Ok(())
+}
+
 /// True if `pid` is a zombie (state `Z` in `/proc/PID/stat`).
 fn is_zombie(ex: &mut dyn Executor, pid: u32) -> bool {
     let stat = ex.read_file(Path::new(&format!("/proc/{pid}/stat"))).unwrap_or_default();
@@ -165,6 +187,7 @@ impl VnodeDriver for TestbedDriver {
             }
             let pid = d.pid_in(vm, vnode, &ns)?.ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
+            safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
             // A task frozen in the middle of a fork can be unseizable for criu
             // ("Unseizable non-zombie ... state D"); criu then leaves the tree
             // as it was. Thaw it briefly and try again (3 attempts).
@@ -214,6 +237,21 @@ impl VnodeDriver for TestbedDriver {
                 ex.run(&Cmd::new("ip").args(["netns", "del", &site.netns]))?;
             }
             paths.cgroups.create(ex, &cg)?;
+            if d.layout.vnode(id)?.run.is_some() {
+                // The vnode runs nowhere (the engine restores only then): tasks
+                // still in its group are left from a restore cut short (a
+                // crash), and hold the pids the image needs.
+                let ex = d.fleet.exec(vm)?;
+                let left = paths.cgroups.pids(ex, &cg).unwrap_or_default();
+                if !left.is_empty() {
+                    eprintln!("netbalance: {vm}: killing {} task(s) left in the group of {id} by an unfinished restore", left.len());
+                    let _ = paths.cgroups.thaw(ex, &cg);
+                    let _ = ex.output(&Cmd::new("kill").arg("-KILL").args(left.iter().map(|p| p.to_string())))?;
+                    for p in left {
+                        criu::wait_gone(ex, p, Duration::from_secs(10))?;
+                    }
+                }
+            }
             let before = d.at.insert(id.to_string(), site.clone());
             let made = (|| -> Result<()> {
                 reattach(&mut d.fleet, &d.layout, &d.at, id, true)?;
@@ -277,12 +315,12 @@ impl VnodeDriver for TestbedDriver {
                 Some(pid) => !is_zombie(ex, pid),
                 None => false,
             };
-            ex.run(&Cmd::new("rm").args(["-rf", "--", path_str(&images)?]))?;
+            safe_remove(ex, &images)?;
             // Nothing of the vnode left on this machine: its state dir and groups go too.
             let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
             let prefix = format!("{cg}-");
             if !alive && !listed.lines().any(|l| l.starts_with(&prefix)) {
-                ex.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(&cg))?]))?;
+                safe_remove(ex, &paths.vnode_dir(&cg))?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
             }
             Ok(())

@@ -44,8 +44,10 @@ impl Owner {
     }
     /// True while the process that took the lock still runs.
     pub fn is_alive(&self) -> bool {
-        match start_time(self.pid) {
-            Some(start) => self.start == 0 || start == self.start,
+        match proc_stat(self.pid) {
+            // A zombie (killed, not yet reaped) holds nothing any more.
+            Some((state, _)) if state == "Z" => false,
+            Some((_, start)) => self.start == 0 || start == self.start,
             None => {
                 // No /proc entry readable: ask the kernel directly.
                 let r = unsafe { libc::kill(self.pid as libc::pid_t, 0) };
@@ -55,12 +57,17 @@ impl Owner {
     }
 }
 
-/// Field 22 of `/proc/PID/stat`: the process start time.
-fn start_time(pid: u32) -> Option<u64> {
+/// The state (field 3) and start time (field 22) of `/proc/PID/stat`.
+fn proc_stat(pid: u32) -> Option<(String, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    Some((fields.first()?.to_string(), fields.get(19)?.parse().ok()?))
+}
+
+/// The start time of a process.
+fn start_time(pid: u32) -> Option<u64> {
+    proc_stat(pid).map(|(_, start)| start)
 }
 
 impl StateLock {
