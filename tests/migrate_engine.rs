@@ -13,8 +13,7 @@ use std::path::Path;
 
 /// 12 vnodes in a ring with chords; 2 hosts × 3 VMs.
 fn problem(dir: &Path) -> Problem {
-    let mut topo = Topology::default();
-    topo.vnodes = (0..12).map(|i| Vnode::new(format!("n{i}"))).collect();
+    let mut topo = Topology { vnodes: (0..12).map(|i| Vnode::new(format!("n{i}"))).collect(), links: vec![] };
     for i in 0..12 {
         topo.links.push(Link::new(format!("n{i}"), format!("n{}", (i + 1) % 12), 100.0));
         if i % 3 == 0 {
