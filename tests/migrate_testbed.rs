@@ -194,3 +194,59 @@ fn a_failed_restore_on_the_destination_puts_the_vnode_back() {
     assert_clean(&topo, &paths);
     let _: PathBuf = d.to_path_buf();
 }
+
+#[test]
+fn a_migrate_killed_midway_is_resumed_on_the_real_testbed() {
+    if !require(TOOLS) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topo = topology(&tag(), d);
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
+    let p2 = placement(&topo, ["h0-v1", "h0-v2", "h0-v0", "h0-v1"]);
+    let state_root = d.join("vnodes");
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
+    for (name, p) in [("p1.json", &p1), ("p2.json", &p2)] {
+        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
+        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
+    }
+    let migrate = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
+        c.current_dir(d).env_remove("NETBALANCE_TEST_DRIVER").args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()]).args(args);
+        c
+    };
+    assert!(migrate(&["--target", "p1.json"]).output().unwrap().status.success());
+    counting(d, 0, 5);
+    // Killed in the middle of the moves (the first dump waits ~1.4 s for
+    // its tasks to be reaped, so 1.6 s lands inside the run).
+    let mut child = migrate(&["--target", "p2.json"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1600));
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = migrate(&["--resume"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        assert!(err.contains("no unfinished run"), "resume failed: {err}");
+        eprintln!("the run had finished before the kill");
+    }
+    let state = StateDir::at(d.join(".netbalance"));
+    let now = state.placement().unwrap().unwrap();
+    assert_eq!(now.vm_of, p2.vm_of, "{err}");
+    assert!(state.journal().unwrap().unfinished().is_none());
+    let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
+    for i in 0..2 {
+        let pid = pid_of(&paths, ids[i]);
+        assert_eq!(netns_of(pid), names::netns_name(ids[i], &p2.vm_of[ids[i]]));
+        let c = count(d, i);
+        counting(d, i, c + 5);
+    }
+    assert!(migrate(&["--teardown"]).output().unwrap().status.success());
+    assert_clean(&topo, &paths);
+    let yards = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!yards.contains(d.to_str().unwrap()), "mounts left under the test dir");
+}
