@@ -25,6 +25,9 @@ _netbalance() {
             netbalance,help)
                 cmd="netbalance__subcmd__help"
                 ;;
+            netbalance,migrate)
+                cmd="netbalance__subcmd__migrate"
+                ;;
             netbalance,monitor)
                 cmd="netbalance__subcmd__monitor"
                 ;;
@@ -45,6 +48,9 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help,help)
                 cmd="netbalance__subcmd__help__subcmd__help"
+                ;;
+            netbalance__subcmd__help,migrate)
+                cmd="netbalance__subcmd__help__subcmd__migrate"
                 ;;
             netbalance__subcmd__help,monitor)
                 cmd="netbalance__subcmd__help__subcmd__monitor"
@@ -125,7 +131,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place monitor calibrate help"
+            opts="-h -V --help --version testbed cost topology place monitor calibrate migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,7 +241,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place monitor calibrate help"
+            opts="testbed cost topology place monitor calibrate migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,6 +283,20 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -423,6 +443,60 @@ _netbalance() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__migrate)
+            opts="-q -i -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --state-root --known-hosts --accept-new --identity --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --placement)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topology)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --costs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

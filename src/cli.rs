@@ -37,6 +37,8 @@ pub enum Command {
     Monitor(commands::monitor::Args),
     /// Measure migration phases on the testbed; print a costs profile
     Calibrate(commands::calibrate::Args),
+    /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
+    Migrate(commands::migrate::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

@@ -4,6 +4,7 @@
 pub mod calibrate;
 pub mod cost;
 pub mod monitor;
+pub mod migrate;
 pub mod place;
 pub mod testbed;
 pub mod topology;
@@ -38,5 +39,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Place(args) => place::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }
