@@ -29,6 +29,8 @@ pub enum Command {
     Testbed(commands::testbed::Args),
     /// Print τ of a placement with its bottleneck; with --target also T_r and χ
     Cost(commands::cost::Args),
+    /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
+    Place(commands::place::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

@@ -10,6 +10,7 @@ pub mod error;
 pub mod inputs;
 pub mod io;
 pub mod model;
+pub mod place;
 pub mod topology;
 
 pub use error::{Error, Result};
