@@ -31,6 +31,8 @@ pub enum Command {
     Cost(commands::cost::Args),
     /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
     Place(commands::place::Args),
+    /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
+    Balance(commands::balance::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

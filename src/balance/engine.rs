@@ -18,7 +18,7 @@ use super::actuator::Actuator;
 use super::clock::Clock;
 use super::decide::{decide, Limits};
 use super::record::{Decision, MovedVnode, Reason, StopCause, Summary, WindowRecord};
-use super::replacer::Replacer;
+use super::replacer::{Replacer, Request};
 use super::source::LoadSource;
 use crate::cost::{self, Assignment, Instance, Load, Window};
 use crate::error::{Error, Result};
@@ -160,7 +160,15 @@ impl Balancer<'_> {
     ) -> Result<WindowRecord> {
         let inst = self.inst;
         let Config { window, limits, .. } = self.config;
-        let candidate = self.replacer.replace(inst, &predicted, &progress.current, window, limits.max_moves)?;
+        let request = Request {
+            inst,
+            load: &predicted,
+            current: &progress.current,
+            window,
+            max_moves: limits.max_moves,
+            number: progress.window,
+        };
+        let candidate = self.replacer.replace(&request)?;
         check_assignment(inst, &candidate)?;
         let verdict = decide(inst, &predicted, window, &progress.current, candidate, limits);
         let (mut change, mut reason) = (verdict.change, verdict.reason);

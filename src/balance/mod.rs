@@ -53,7 +53,7 @@ pub use clock::{Clock, FakeClock, RealClock};
 pub use decide::{decide, Limits, Verdict};
 pub use engine::{Balancer, Config, Output, Progress, TauPoint};
 pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};
-pub use replacer::Replacer;
+pub use replacer::{Placer, Replacer, Request};
 pub use source::{LoadSource, ReplaySource, Sample};
 pub use state::BalanceState;
 

@@ -1,5 +1,5 @@
 //! The run's report, like the paper's Fig. 5: τ over time with NETbalance
-//! and with the baseline placement kept (SVG, plotters), plus a table of the
+//! and with the baseline placement kept (SVG or PNG, plotters), plus a table of the
 //! windows for stderr.
 
 use super::engine::TauPoint;
@@ -46,29 +46,43 @@ fn register_font() -> Result<()> {
         .map_err(Error::Usage)
 }
 
-/// Draw τ over time: `points` are step starts (τ holds until the next
-/// point, the last until `t_end`); `changes` are migration instants.
-pub fn write_svg(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64]) -> Result<()> {
+/// Draw τ over time into `path` (SVG; PNG when the name ends in `.png`):
+/// `points` are step starts (τ holds until the next point, the last until
+/// `t_end`); `changes` are migration instants.
+pub fn write_plot(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64]) -> Result<()> {
     register_font()?;
-    let fail = |e: &dyn std::fmt::Display| Error::io(path.display().to_string(), std::io::Error::other(e.to_string()));
+    let fail = |e: String| Error::io(path.display().to_string(), std::io::Error::other(e));
+    let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if png {
+        let root = BitMapBackend::new(path, (960, 480)).into_drawing_area();
+        draw(&root, points, t_end, changes).map_err(fail)?;
+        root.present().map_err(|e| fail(e.to_string()))
+    } else {
+        let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
+        draw(&root, points, t_end, changes).map_err(fail)?;
+        root.present().map_err(|e| fail(e.to_string()))
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    points: &[TauPoint],
+    t_end: f64,
+    changes: &[f64],
+) -> std::result::Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let t0 = points.first().map_or(0.0, |p| p.t);
     let t1 = t_end.max(t0 + 1e-9);
-    let top = points.iter().map(|p| p.tau.max(p.tau_baseline)).fold(0.0, f64::max).max(1e-9) * 1.1;
-    let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let mut chart = ChartBuilder::on(&root)
+    let top = points.iter().map(|p| p.tau.max(p.tau_baseline)).fold(0.0, f64::max).max(1e-9) * 1.15;
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(root)
         .caption("time dilation factor τ over time", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(t0..t1, 0.0..top)
-        .map_err(|e| fail(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("time (s)")
-        .y_desc("τ")
-        .draw()
-        .map_err(|e| fail(&e))?;
+        .map_err(e)?;
+    chart.configure_mesh().x_desc("time (s)").y_desc("τ").draw().map_err(e)?;
     let steps = |f: fn(&TauPoint) -> f64| -> Vec<(f64, f64)> {
         let mut v = Vec::with_capacity(points.len() * 2);
         for (i, p) in points.iter().enumerate() {
@@ -80,27 +94,26 @@ pub fn write_svg(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64]) 
     };
     chart
         .draw_series(LineSeries::new(steps(|p| p.tau_baseline), RED.stroke_width(2)))
-        .map_err(|e| fail(&e))?
+        .map_err(e)?
         .label("without re-placement (baseline)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(steps(|p| p.tau), BLUE.stroke_width(2)))
-        .map_err(|e| fail(&e))?
+        .map_err(e)?
         .label("with netbalance")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
     chart
         .draw_series(changes.iter().map(|&t| TriangleMarker::new((t, top * 0.97), 6, BLACK.filled())))
-        .map_err(|e| fail(&e))?
+        .map_err(e)?
         .label("migration")
         .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, BLACK.filled()));
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::LowerRight)
         .draw()
-        .map_err(|e| fail(&e))?;
-    root.present().map_err(|e| fail(&e))?;
+        .map_err(e)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand: its `Args` and `pub fn run` (parse → resolve →
 //! call the library). Commands never import one another.
 
+pub mod balance;
 pub mod cost;
 pub mod place;
 pub mod testbed;
@@ -31,6 +32,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Balance(args) => balance::run(args),
         Command::Place(args) => place::run(args),
     }
 }

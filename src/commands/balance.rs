@@ -1,0 +1,270 @@
+//! `netbalance balance`: the closed loop (issue 6). Every window of T_p
+//! seconds: latest load → placer (budget T_o) → χ → migrate when χ < 0.
+//! `--replay` drives it from a recorded load stream and touches no host.
+//! The loop itself is [`crate::balance`]; this file parses and wires it.
+
+use super::Status;
+use crate::balance::report;
+use crate::balance::{
+    signal, Balancer, BalanceState, Config, FakeClock, Limits, LogLine, Output, Placer, Progress, ReplaySource,
+    Summary, TauPoint, WhatIf, WindowRecord, Decision, LoadSource,
+};
+use crate::cli::{CostsArg, SeedArg, StateDirArg, TestbedArg, TopologyArg, WindowArgs};
+use crate::cost::Window;
+use crate::error::{Error, Location, Result};
+use crate::inputs::{read_load_stream, read_placement, Problem};
+use crate::io::Source;
+use crate::place::Budget;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  netbalance balance --topology grid.json --interval 1 --duration 600     # live (root; testbed over SSH)\n\n\
+stdout: one NDJSON record per window ({\"type\":\"window\",...}: τ now, τ predicted after, T_r, χ, moves, decision\n\
+and reason), then {\"type\":\"summary\",...}. stderr: a live status line. The state dir keeps the window\n\
+counter and the placement in force: run the same command again to continue where it stopped.\n\
+SIGINT/SIGTERM: finish the migration in flight, write the state, print the summary (a second one ends at once).")]
+pub struct Args {
+    /// What-if: drive the loop from a recorded load stream (NDJSON, `-` for stdin); touches no host
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Monitor sampling interval, seconds (with --replay: how long the last sample stands)
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub interval: f64,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Search each window for N moves instead of T_o of wall clock (same seed: same log)
+    #[arg(long, value_name = "N")]
+    pub moves: Option<u64>,
+    /// Migrate at most N vnodes per window
+    #[arg(long, value_name = "N")]
+    pub max_moves: Option<usize>,
+    /// Re-place only if it saves at least this fraction of the window's rest (−χ / ((T_p − T_o)·τ))
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub min_gain: f64,
+    /// Stop after N windows
+    #[arg(long, value_name = "N")]
+    pub windows: Option<u64>,
+    /// Stop after S seconds (with --replay: seconds of the recorded stream)
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// The placement in force at the start [default: the state dir's, else an initial placement for the first load]
+    #[arg(long, value_name = "FILE")]
+    pub placement: Option<PathBuf>,
+    #[command(flatten)]
+    pub topology: TopologyArg,
+    #[command(flatten)]
+    pub testbed: TestbedArg,
+    #[command(flatten)]
+    pub costs: CostsArg,
+    #[command(flatten)]
+    pub state_dir: StateDirArg,
+    #[command(flatten)]
+    pub seed: SeedArg,
+    /// Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr
+    #[arg(long, value_name = "FILE.svg")]
+    pub report: Option<PathBuf>,
+}
+
+/// The validated settings of one `balance` run.
+struct Settings {
+    replay: Source,
+    placement: Option<Source>,
+    config: Config,
+    placer: Placer,
+}
+
+impl Settings {
+    fn resolve(args: &Args) -> Result<Settings> {
+        let window: Window = args.window.resolve()?;
+        let positive = |v: f64, flag: &str| {
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(Error::usage(format!("{flag} {v}: need a finite number > 0")))
+            }
+        };
+        let interval_s = positive(args.interval, "--interval")?;
+        let duration_s = args.duration.map(|d| positive(d, "--duration")).transpose()?;
+        if window.tp <= 0.0 {
+            return Err(Error::usage(format!("--tp {}: need T_p > 0", window.tp)));
+        }
+        if !(args.min_gain.is_finite() && args.min_gain >= 0.0) {
+            return Err(Error::usage(format!("--min-gain {}: need a finite number >= 0", args.min_gain)));
+        }
+        let Some(replay) = args.replay.as_deref().map(Source::from_arg) else {
+            return Err(Error::usage(
+                "live balance needs the testbed monitor and the migrate engine, which this build does not have yet; \
+                 use --replay LOADS.ndjson for a what-if run",
+            ));
+        };
+        let placement = args.placement.as_deref().map(Source::from_arg);
+        if replay == Source::Stdin && placement == Some(Source::Stdin) {
+            return Err(Error::usage("only one input can come from stdin (give --replay or --placement a file)"));
+        }
+        let budget = match args.moves {
+            Some(n) => Budget::Moves(n),
+            None => Budget::Time(Duration::from_secs_f64(window.to)),
+        };
+        Ok(Settings {
+            replay,
+            placement,
+            config: Config {
+                window,
+                limits: Limits { max_moves: args.max_moves, min_gain: args.min_gain },
+                max_windows: args.windows,
+                duration_s,
+                interval_s,
+            },
+            placer: Placer { budget, seed: args.seed.seed },
+        })
+    }
+}
+
+pub fn run(args: Args) -> Result<Status> {
+    let settings = Settings::resolve(&args)?;
+    let state = BalanceState::new(&args.state_dir.state_dir);
+    let saved = state.read()?;
+    let given = settings.placement.as_ref().map(read_placement).transpose()?;
+    let problem = Problem::resolve(
+        args.topology.topology.as_deref(),
+        args.testbed.testbed.as_deref(),
+        args.costs.costs.as_deref(),
+        given.as_ref().or(saved.as_ref().map(|s| &s.placement)),
+    )?;
+    let inst = &problem.instance;
+    let snapshots = read_load_stream(&settings.replay)?;
+    let mut source = ReplaySource::new(inst, &snapshots, &settings.replay.name(), settings.config.interval_s)?;
+    let mut first = source.clone();
+    let Some(first_load) = first.poll(f64::INFINITY)?.into_iter().next().map(|s| s.load) else {
+        return Err(Error::input(Location::file(settings.replay.name()), "no load snapshot in the stream"));
+    };
+    let progress = match (&saved, &given) {
+        (Some(saved), given) => {
+            if given.is_some() {
+                eprintln!(
+                    "netbalance: continuing from {} (window {}); --placement applies to a fresh state dir only",
+                    state.path().display(),
+                    saved.window
+                );
+            }
+            state.progress(saved, &problem)?
+        }
+        (None, Some(p)) => {
+            let name = settings.placement.as_ref().map(Source::name).unwrap_or_default();
+            let start = problem.assignment(p, &name)?;
+            Progress { window: 0, t: None, current: start.clone(), baseline: start }
+        }
+        (None, None) => {
+            eprintln!("netbalance: no placement in force: starting from an initial placement for the first sample");
+            let start = settings.placer.initial(inst, &first_load);
+            Progress { window: 0, t: None, current: start.clone(), baseline: start }
+        }
+    };
+    let mut clock = FakeClock::starting_at(progress.t.or(source.start()).unwrap_or(0.0));
+    let mut placer = settings.placer;
+    let mut out = CliOutput::new(&problem, &state, args.report.is_some());
+    let stop = signal::install();
+    let summary = Balancer {
+        inst,
+        config: settings.config,
+        source: &mut source,
+        clock: &mut clock,
+        replacer: &mut placer,
+        actuator: &mut WhatIf,
+        stop,
+    }
+    .run(progress, &mut out)?;
+    out.bar.finish_and_clear();
+    if let Some(path) = &args.report {
+        let t_end = out.records.last().map_or(0.0, |r| r.t + r.length_s);
+        let changes: Vec<f64> = out
+            .records
+            .iter()
+            .filter(|r| r.decision == Decision::Changed)
+            .map(|r| r.t + settings.config.window.to.min(r.length_s))
+            .collect();
+        report::write_plot(path, &out.points, t_end, &changes)?;
+        eprint!("{}", report::table(&out.records));
+        eprintln!(
+            "runtime {:.1} s with netbalance, {:.1} s without ({:.3}×); {} migrations, {} moves; plot: {}",
+            summary.real_s,
+            summary.baseline_s,
+            summary.relative_runtime,
+            summary.changes,
+            summary.moves,
+            path.display()
+        );
+    }
+    Ok(Status::Done)
+}
+
+/// Where the loop's output goes: NDJSON on stdout, the state file, the
+/// status line on stderr, and what the report needs.
+struct CliOutput<'a> {
+    problem: &'a Problem,
+    state: &'a BalanceState,
+    bar: ProgressBar,
+    keep: bool,
+    records: Vec<WindowRecord>,
+    points: Vec<TauPoint>,
+    real_s: f64,
+    baseline_s: f64,
+}
+
+impl<'a> CliOutput<'a> {
+    fn new(problem: &'a Problem, state: &'a BalanceState, keep: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        CliOutput { problem, state, bar, keep, records: Vec::new(), points: Vec::new(), real_s: 0.0, baseline_s: 0.0 }
+    }
+
+    fn emit(&mut self, line: &LogLine) -> Result<()> {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        crate::io::write_ndjson_line(&mut lock, line)
+    }
+}
+
+impl Output for CliOutput<'_> {
+    fn checkpoint(&mut self, progress: &Progress) -> Result<()> {
+        self.state.save(self.problem, progress)
+    }
+
+    fn window(&mut self, r: &WindowRecord) -> Result<()> {
+        self.real_s += r.real_s;
+        self.baseline_s += r.baseline_s;
+        let what = match r.decision {
+            Decision::Changed => format!("migrated {} vnodes (χ {:.2} s)", r.moved.len(), r.chi),
+            Decision::Kept => "kept".to_string(),
+        };
+        self.bar.set_message(format!(
+            "window {} t={:.1}s  τ {:.3} → {:.3} (baseline {:.3})  {}  runtime {:.3}× baseline",
+            r.window,
+            r.t,
+            r.tau_now,
+            r.tau_after,
+            r.tau_baseline,
+            what,
+            if self.baseline_s > 0.0 { self.real_s / self.baseline_s } else { 1.0 }
+        ));
+        self.bar.tick();
+        self.emit(&LogLine::Window(r.clone()))?;
+        if self.keep {
+            self.records.push(r.clone());
+        }
+        Ok(())
+    }
+
+    fn summary(&mut self, s: &Summary) -> Result<()> {
+        self.emit(&LogLine::Summary(s.clone()))
+    }
+
+    fn sample(&mut self, p: &TauPoint) -> Result<()> {
+        if self.keep {
+            self.points.push(*p);
+        }
+        Ok(())
+    }
+}
