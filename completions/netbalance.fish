@@ -28,6 +28,8 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -s h -l help -d 'Pri
 complete -c netbalance -n "__fish_netbalance_needs_command" -s V -l version -d 'Print version'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts -d 'Number of physical hosts' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l cpus -d 'CPUs (= VMs) per host' -r
@@ -44,6 +46,38 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l tp -d 'Pr
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l to -d 'Optimisation budget T_o, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l human -d 'Print a table for people instead of JSON'
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l placement -d 'The current placement φ: re-place from it (minimise χ) [default: none, initial placement]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l load -d 'Load snapshots (NDJSON; the last one is the prediction) [default: stdin when piped, else the topology\'s expected load]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l tp -d 'Prediction window T_p, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l budget -l to -d 'Optimisation budget T_o, seconds of wall clock (also the T_o of χ)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l moves -d 'Stop after N moves evaluated instead of at the time budget (same seed: same output)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l pin -d 'Run VNODE on VM (repeatable)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l forbid -d 'Place no vnode on VM (repeatable)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l max-moves -d 'Re-placement: migrate at most N vnodes' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l replay -d 'What-if: drive the loop from a recorded load stream (NDJSON, `-` for stdin); touches no host' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l interval -d 'Monitor sampling interval, seconds (with --replay: how long the last sample stands)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l tp -d 'Prediction window T_p, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l to -d 'Optimisation budget T_o, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l moves -d 'Search each window for N moves instead of T_o of wall clock (same seed: same log)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-moves -d 'Migrate at most N vnodes per window' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l min-gain -d 'Re-place only if it saves at least this fraction of the window\'s rest (−χ / ((T_p − T_o)·τ))' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l windows -d 'Stop after N windows' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l duration -d 'Stop after S seconds (with --replay: seconds of the recorded stream)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l placement -d 'The placement in force at the start [default: the state dir\'s, else an initial placement for the first load]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost place balance help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost place balance help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost place balance help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost place balance help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost place balance help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
