@@ -51,11 +51,11 @@ pub struct Verdict {
 /// topo.vnodes[1].cpu = Some(0.9);
 /// let inst = Instance::new(&topo, &tb, Costs::default());
 /// let load = inst.expected_load(&topo);
-/// // both on VM 0 (τ 1.8): splitting them halves τ for a 0.5 s migration
+/// // both on VM 0 (τ 1.8): splitting them halves τ for a 0.433 s migration
 /// let v = decide(&inst, &load, Window { tp: 10.0, to: 1.0 }, &[0, 0], vec![0, 1], Limits::default());
 /// assert!(v.change && v.chi < 0.0 && v.moves == 1);
 /// // the same with a window too short to pay back the migration
-/// let v = decide(&inst, &load, Window { tp: 1.0, to: 0.5 }, &[0, 0], vec![0, 1], Limits::default());
+/// let v = decide(&inst, &load, Window { tp: 0.8, to: 0.5 }, &[0, 0], vec![0, 1], Limits::default());
 /// assert!(!v.change && v.chi >= 0.0);
 /// ```
 ///
@@ -79,7 +79,7 @@ pub fn decide(inst: &Instance, load: &Load, window: Window, current: &[u32], can
     let gain = if rest > 0.0 { -chi / rest } else { 0.0 };
     let reason = if moves == 0 {
         Reason::NoCandidate
-    } else if !(chi < 0.0) {
+    } else if chi >= 0.0 || chi.is_nan() {
         Reason::ChiNotNegative
     } else if gain < limits.min_gain {
         Reason::BelowMinGain

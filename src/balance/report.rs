@@ -122,8 +122,8 @@ pub fn table(records: &[WindowRecord]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>5}  {}",
-        "WINDOW", "T", "TAU_NOW", "TAU_ACT", "TAU_BASE", "T_R", "CHI", "MOVES", "DECISION"
+        "{:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>5}  DECISION",
+        "WINDOW", "T", "TAU_NOW", "TAU_ACT", "TAU_BASE", "T_R", "CHI", "MOVES"
     );
     for r in records {
         let decision = match r.decision {

@@ -10,14 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// 8 vnodes without links on 2 hosts × 2 VMs (capacity 1).
 fn instance(memory_mb: f64) -> Instance {
     let tb = Testbed::generate(2, 2, 10_000.0);
-    let mut topo = Topology::default();
-    topo.vnodes = (0..8)
-        .map(|i| {
-            let mut v = Vnode::new(format!("n{i}"));
-            v.memory_mb = memory_mb;
-            v
-        })
-        .collect();
+    let topo = Topology {
+        vnodes: (0..8).map(|i| Vnode { memory_mb, ..Vnode::new(format!("n{i}")) }).collect(),
+        links: vec![],
+    };
     Instance::new(&topo, &tb, Costs::default())
 }
 
