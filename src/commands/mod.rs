@@ -5,6 +5,7 @@ pub mod balance;
 pub mod cost;
 pub mod place;
 pub mod testbed;
+pub mod topology;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Topology(args) => topology::run(args),
         Command::Balance(args) => balance::run(args),
         Command::Place(args) => place::run(args),
     }
