@@ -25,6 +25,9 @@ _netbalance() {
             netbalance,help)
                 cmd="netbalance__subcmd__help"
                 ;;
+            netbalance,migrate)
+                cmd="netbalance__subcmd__migrate"
+                ;;
             netbalance,place)
                 cmd="netbalance__subcmd__place"
                 ;;
@@ -42,6 +45,9 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help,help)
                 cmd="netbalance__subcmd__help__subcmd__help"
+                ;;
+            netbalance__subcmd__help,migrate)
+                cmd="netbalance__subcmd__help__subcmd__migrate"
                 ;;
             netbalance__subcmd__help,place)
                 cmd="netbalance__subcmd__help__subcmd__place"
@@ -119,7 +125,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place balance help"
+            opts="-h -V --help --version testbed cost topology place balance migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,7 +263,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place balance help"
+            opts="testbed cost topology place balance migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,6 +305,20 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -431,6 +451,44 @@ _netbalance() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__migrate)
+            opts="-q -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --placement)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topology)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --costs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -31,6 +31,7 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Pri
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts -d 'Number of physical hosts' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l cpus -d 'CPUs (= VMs) per host' -r
@@ -142,12 +143,25 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l dry-run -d 'Print the plan (a migration plan, or a deployment plan when nothing is in force) and touch nothing'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l teardown -d 'Stop every vnode in force and remove its namespaces and links'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l resume -d 'Finish a migrate that crashed, from the state dir\'s journal'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollback -d 'Undo a migrate that crashed, from the state dir\'s journal'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'No progress bar or log lines on stderr (errors are still printed)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'

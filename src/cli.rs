@@ -35,6 +35,8 @@ pub enum Command {
     Place(commands::place::Args),
     /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
     Balance(commands::balance::Args),
+    /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
+    Migrate(commands::migrate::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

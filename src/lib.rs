@@ -9,8 +9,10 @@ pub mod cost;
 pub mod error;
 pub mod inputs;
 pub mod io;
+pub mod migrate;
 pub mod model;
 pub mod place;
+pub mod state;
 pub mod topology;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 
 pub mod balance;
 pub mod cost;
+pub mod migrate;
 pub mod place;
 pub mod testbed;
 pub mod topology;
@@ -36,5 +37,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Topology(args) => topology::run(args),
         Command::Balance(args) => balance::run(args),
         Command::Place(args) => place::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }
