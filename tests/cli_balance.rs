@@ -5,6 +5,10 @@
 //! input is refused with exit 2.
 
 use assert_cmd::Command;
+use netbalance::migrate::fake::World;
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 use netbalance::balance::{Decision, LogLine, Reason, StopCause, Summary, WindowRecord};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
@@ -240,10 +244,85 @@ fn bad_input_and_live_mode_exit_2_with_one_clear_line() {
         .args(["balance", "--topology", "topology.json", "--testbed", "testbed.json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--replay"));
+    assert_eq!(out.status.code(), Some(2), "live with nothing deployed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing deployed"), "{}", String::from_utf8_lossy(&out.stderr));
 
     let out = balance(dir.path(), &["--interval", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--interval"));
+}
+
+/// Live mode against the migrate engine's fake driver (no hosts): deploy a
+/// placement made for the expected load, stream the sink's load on stdin,
+/// let `balance` migrate, interrupt it with SIGINT after the first window,
+/// and check the fake testbed holds exactly the placement in force.
+#[test]
+fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(dir.path());
+    let driver = format!("fake:{}", dir.path().join("world.json").display());
+    let place = Command::cargo_bin("netbalance")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["place", "--topology", "topology.json", "--testbed", "testbed.json", "--moves", "2000"])
+        .output()
+        .unwrap();
+    assert!(place.status.success(), "{}", String::from_utf8_lossy(&place.stderr));
+    std::fs::write(dir.path().join("p0.json"), &place.stdout).unwrap();
+    let deploy = Command::cargo_bin("netbalance")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("NETBALANCE_TEST_DRIVER", &driver)
+        .args(["migrate", "--target", "p0.json", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(deploy.status.success(), "{}", String::from_utf8_lossy(&deploy.stderr));
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("netbalance"))
+        .current_dir(dir.path())
+        .env("NETBALANCE_TEST_DRIVER", &driver)
+        .args(["balance", "--tp", "2", "--to", "0.1", "--moves", "3000", "--interval", "0.1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let links = grid_links();
+    let mut stdin = child.stdin.take().unwrap();
+    for t in 0..3 {
+        writeln!(stdin, "{}", snapshot(t as f64, W * W - 1, &links)).unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let LogLine::Window(w0) = serde_json::from_str(&first).unwrap() else { panic!("{first}") };
+    assert_eq!(w0.decision, Decision::Changed, "{w0:?}");
+    assert!(w0.t_r_measured.is_some(), "a live migration is timed");
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "balance did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(status.success(), "{status:?}");
+    let (windows, summary) = decode(format!("{first}{rest}").as_bytes());
+    assert_eq!(summary.stopped_by, StopCause::Signal);
+    assert_eq!(summary.next_window as usize, windows.len());
+
+    // The placement in force is what the fake testbed runs: no vnode lost or doubled.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".netbalance/placement.json")).unwrap()).unwrap();
+    let vm_of: BTreeMap<String, String> = serde_json::from_value(state["placement"]["vm_of"].clone()).unwrap();
+    assert_eq!(vm_of.len(), W * W);
+    let world: World = serde_json::from_str(&std::fs::read_to_string(dir.path().join("world.json")).unwrap()).unwrap();
+    world.check(&vm_of).unwrap();
+    let p0: serde_json::Value = serde_json::from_slice(&place.stdout).unwrap();
+    assert_ne!(serde_json::to_value(&vm_of).unwrap(), p0["vm_of"], "the live run migrated");
 }

@@ -26,6 +26,10 @@ impl RealClock {
     pub fn starting_at(origin: f64) -> Self {
         RealClock { started: Instant::now(), origin }
     }
+    /// The clock that reads `origin` at the instant `started`.
+    pub fn new(started: Instant, origin: f64) -> Self {
+        RealClock { started, origin }
+    }
 }
 
 impl Clock for RealClock {

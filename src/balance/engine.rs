@@ -179,18 +179,23 @@ impl Balancer<'_> {
         let mut t_r_measured = None;
         let mut pause = 0.0;
         if change {
-            match self.actuator.apply(inst, &old, &verdict.candidate) {
-                Ok(measured) => {
-                    t_r_measured = measured;
-                    pause = measured.unwrap_or(verdict.t_r);
-                    progress.current = verdict.candidate.clone();
-                }
+            let applied = match self.actuator.apply(inst, &old, &verdict.candidate) {
+                Ok(applied) => applied,
                 Err(err) => {
                     progress.t = Some(t);
                     out.checkpoint(progress)?;
                     return Err(err);
                 }
+            };
+            check_assignment(inst, &applied.reached)?;
+            progress.current = applied.reached;
+            if let Some(err) = applied.failure {
+                progress.t = Some(t);
+                out.checkpoint(progress)?;
+                return Err(err);
             }
+            t_r_measured = applied.pause_s;
+            pause = applied.pause_s.unwrap_or(verdict.t_r);
         }
         let w_end = end.map_or(t + window.tp, |e| e.min(t + window.tp));
         let number = progress.window;
@@ -271,11 +276,12 @@ impl Balancer<'_> {
     }
 }
 
-/// The optimiser must return one VM index per vnode, each a VM of the testbed.
+/// One VM index per vnode, each a VM of the testbed (from the optimiser or
+/// the actuator).
 fn check_assignment(inst: &Instance, a: &[u32]) -> Result<()> {
     if a.len() != inst.n_vnodes() || a.iter().any(|&v| v as usize >= inst.n_vms()) {
         return Err(Error::Host(format!(
-            "the optimiser returned an invalid placement ({} entries for {} vnodes)",
+            "invalid placement from the optimiser or actuator ({} entries for {} vnodes)",
             a.len(),
             inst.n_vnodes()
         )));

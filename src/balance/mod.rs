@@ -41,6 +41,7 @@ pub mod actuator;
 pub mod clock;
 pub mod decide;
 pub mod engine;
+pub mod live;
 pub mod record;
 pub mod replacer;
 pub mod report;
@@ -55,7 +56,9 @@ pub use engine::{Balancer, Config, Output, Progress, TauPoint};
 pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};
 pub use replacer::{Placer, Replacer, Request};
 pub use source::{LoadSource, ReplaySource, Sample};
-pub use state::BalanceState;
+pub use state::{BalanceState, RunMode, SavedState};
+pub use live::{MigrateActuator, StreamSource};
+pub use actuator::Applied;
 
 #[cfg(test)]
 mod tests;

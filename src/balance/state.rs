@@ -3,9 +3,11 @@
 //! atomically after every decision so that a restarted `balance` continues
 //! where it stopped.
 //!
-//! Stand-in until `src/state/` (placement in force, lock, journal) is on
-//! main: then the placement in force moves there and this file keeps only
-//! the loop's counters.
+//! Live, the placement in force is the state dir's `placement.json`
+//! ([`crate::state::StateDir`], written by the migrate engine) and wins over
+//! the copy kept here; a what-if run (`--replay`) never touches it, its
+//! placement lives only here. The two kinds of run do not continue each
+//! other ([`RunMode`]).
 
 use super::engine::Progress;
 use crate::error::{Error, Location, Result};
@@ -18,6 +20,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SavedState {
+    /// The kind of run that wrote the file.
+    pub mode: RunMode,
     /// The number of the next window.
     pub window: u64,
     /// The start of the next window on the run's clock.
@@ -27,6 +31,14 @@ pub struct SavedState {
     pub placement: Placement,
     /// The placement in force when the first run started.
     pub baseline: Placement,
+}
+
+/// What-if (`--replay`) or live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    Replay,
+    Live,
 }
 
 /// The state file of one state dir.
@@ -69,11 +81,12 @@ impl BalanceState {
     }
 
     /// Write the progress atomically (creating the state dir).
-    pub fn save(&self, problem: &Problem, progress: &Progress) -> Result<()> {
+    pub fn save(&self, mode: RunMode, problem: &Problem, progress: &Progress) -> Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
         let saved = SavedState {
+            mode,
             window: progress.window,
             t: progress.t,
             placement: problem.placement_of(&progress.current),

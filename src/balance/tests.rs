@@ -78,12 +78,12 @@ struct Counting {
     stop_on_apply: Option<&'static AtomicBool>,
 }
 impl Actuator for Counting {
-    fn apply(&mut self, _: &Instance, _: &[u32], _: &[u32]) -> crate::Result<Option<f64>> {
+    fn apply(&mut self, _: &Instance, _: &[u32], to: &[u32]) -> crate::Result<actuator::Applied> {
         self.calls += 1;
         if let Some(flag) = self.stop_on_apply {
             flag.store(true, Ordering::SeqCst); // a signal arrives mid-migration
         }
-        Ok(None)
+        Ok(actuator::Applied { reached: to.to_vec(), pause_s: None, failure: None })
     }
 }
 
@@ -328,4 +328,44 @@ proptest! {
         let chi = cost::chi_of(&inst, &load, Window { tp: 10.0, to: 1.0 }, &current, &v.candidate);
         prop_assert!((chi - v.chi).abs() < 1e-9);
     }
+}
+
+/// Fails every migration after half the moves, reporting a recovered failure.
+struct HalfThenFail;
+impl Actuator for HalfThenFail {
+    fn apply(&mut self, _: &Instance, from: &[u32], to: &[u32]) -> crate::Result<actuator::Applied> {
+        let mut reached = from.to_vec();
+        let moving: Vec<usize> = (0..from.len()).filter(|&n| from[n] != to[n]).collect();
+        for &n in &moving[..moving.len() / 2] {
+            reached[n] = to[n];
+        }
+        let failure = crate::Error::HostRecovered { message: "h1 unreachable".into() };
+        Ok(actuator::Applied { reached, pause_s: Some(0.5), failure: Some(failure) })
+    }
+}
+
+#[test]
+fn a_recovered_host_failure_records_the_placement_reached_and_exits_3() {
+    let inst = instance(10.0);
+    let stop = AtomicBool::new(false);
+    let mut source = moving_hotspot(&inst);
+    let mut clock = FakeClock::starting_at(0.0);
+    let mut out = Recorder::default();
+    let mut b = Balancer {
+        inst: &inst,
+        config: config(),
+        source: &mut source,
+        clock: &mut clock,
+        replacer: &mut greedy,
+        actuator: &mut HalfThenFail,
+        stop: &stop,
+    };
+    let err = b.run(fresh(paired()), &mut out).unwrap_err();
+    assert_eq!(err.exit_code(), 3);
+    let last = out.checkpoints.last().unwrap();
+    let target = greedy(&inst, &hotspot(&inst, &[0, 1]), &paired());
+    let moved = decide::count_moves(&paired(), &last.current);
+    assert_eq!(moved, decide::count_moves(&paired(), &target) / 2, "half of the moves are in force");
+    assert_eq!((last.window, last.t), (0, Some(0.0)), "the window is taken up again on restart");
+    assert!(out.summary.is_none());
 }

@@ -6,18 +6,20 @@
 use super::Status;
 use crate::balance::report;
 use crate::balance::{
-    signal, Balancer, BalanceState, Config, FakeClock, Limits, LogLine, Output, Placer, Progress, ReplaySource,
-    Summary, TauPoint, WhatIf, WindowRecord, Decision, LoadSource,
+    signal, BalanceState, Balancer, Config, Decision, FakeClock, Limits, LoadSource, LogLine, MigrateActuator, Output, Placer,
+    Progress, RealClock, ReplaySource, RunMode, SavedState, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
 use crate::cli::{CostsArg, SeedArg, StateDirArg, TestbedArg, TopologyArg, WindowArgs};
 use crate::cost::Window;
 use crate::error::{Error, Location, Result};
 use crate::inputs::{read_load_stream, read_placement, Problem};
 use crate::io::Source;
+use crate::migrate::{self, Job};
 use crate::place::Budget;
+use crate::state::{StateDir, StateLock};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  netbalance balance --topology grid.json --interval 1 --duration 600     # live (root; testbed over SSH)\n\n\
@@ -69,7 +71,8 @@ pub struct Args {
 
 /// The validated settings of one `balance` run.
 struct Settings {
-    replay: Source,
+    /// `Some`: what-if from a recorded stream; `None`: live, snapshots on stdin.
+    replay: Option<Source>,
     placement: Option<Source>,
     config: Config,
     placer: Placer,
@@ -93,15 +96,23 @@ impl Settings {
         if !(args.min_gain.is_finite() && args.min_gain >= 0.0) {
             return Err(Error::usage(format!("--min-gain {}: need a finite number >= 0", args.min_gain)));
         }
-        let Some(replay) = args.replay.as_deref().map(Source::from_arg) else {
-            return Err(Error::usage(
-                "live balance needs the testbed monitor and the migrate engine, which this build does not have yet; \
-                 use --replay LOADS.ndjson for a what-if run",
-            ));
-        };
+        let replay = args.replay.as_deref().map(Source::from_arg);
         let placement = args.placement.as_deref().map(Source::from_arg);
-        if replay == Source::Stdin && placement == Some(Source::Stdin) {
-            return Err(Error::usage("only one input can come from stdin (give --replay or --placement a file)"));
+        match &replay {
+            Some(r) if *r == Source::Stdin && placement == Some(Source::Stdin) => {
+                return Err(Error::usage("only one input can come from stdin (give --replay or --placement a file)"));
+            }
+            None if placement.is_some() => {
+                return Err(Error::usage(
+                    "--placement: a live balance starts from the placement in force in the state dir (deploy with `netbalance migrate`)",
+                ));
+            }
+            None if !crate::io::stdin_is_piped() => {
+                return Err(Error::usage(
+                    "a live balance reads load snapshots on stdin (netbalance monitor --interval 1 | netbalance balance); for a what-if run give --replay LOADS.ndjson",
+                ));
+            }
+            _ => {}
         }
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
@@ -120,27 +131,61 @@ impl Settings {
             placer: Placer { budget, seed: args.seed.seed },
         })
     }
+
+    fn mode(&self) -> RunMode {
+        if self.replay.is_some() {
+            RunMode::Replay
+        } else {
+            RunMode::Live
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
-    let state = BalanceState::new(&args.state_dir.state_dir);
+    let state_dir = StateDir::open(&args.state_dir.state_dir)?;
+    let lock = state_dir.lock()?;
+    let state = BalanceState::new(state_dir.path());
     let saved = state.read()?;
+    if let Some(saved) = &saved {
+        if saved.mode != settings.mode() {
+            return Err(Error::usage(format!(
+                "{} holds a {} run; a {} run does not continue it (give another --state-dir)",
+                state.path().display(),
+                mode_name(saved.mode),
+                mode_name(settings.mode())
+            )));
+        }
+    }
+    match &settings.replay {
+        Some(replay) => run_replay(&args, &settings, replay, &state, saved.as_ref()),
+        None => run_live(&args, &settings, &state_dir, &lock, &state, saved.as_ref()),
+    }
+}
+
+fn mode_name(mode: RunMode) -> &'static str {
+    match mode {
+        RunMode::Replay => "what-if (--replay)",
+        RunMode::Live => "live",
+    }
+}
+
+/// What-if: the recorded stream, a clock that jumps, an actuator that touches nothing.
+fn run_replay(args: &Args, settings: &Settings, replay: &Source, state: &BalanceState, saved: Option<&SavedState>) -> Result<Status> {
     let given = settings.placement.as_ref().map(read_placement).transpose()?;
     let problem = Problem::resolve(
         args.topology.topology.as_deref(),
         args.testbed.testbed.as_deref(),
         args.costs.costs.as_deref(),
-        given.as_ref().or(saved.as_ref().map(|s| &s.placement)),
+        given.as_ref().or(saved.map(|s| &s.placement)),
     )?;
     let inst = &problem.instance;
-    let snapshots = read_load_stream(&settings.replay)?;
-    let mut source = ReplaySource::new(inst, &snapshots, &settings.replay.name(), settings.config.interval_s)?;
-    let mut first = source.clone();
-    let Some(first_load) = first.poll(f64::INFINITY)?.into_iter().next().map(|s| s.load) else {
-        return Err(Error::input(Location::file(settings.replay.name()), "no load snapshot in the stream"));
+    let snapshots = read_load_stream(replay)?;
+    let mut source = ReplaySource::new(inst, &snapshots, &replay.name(), settings.config.interval_s)?;
+    let Some(first) = snapshots.first() else {
+        return Err(Error::input(Location::file(replay.name()), "no load snapshot in the stream"));
     };
-    let progress = match (&saved, &given) {
+    let progress = match (saved, &given) {
         (Some(saved), given) => {
             if given.is_some() {
                 eprintln!(
@@ -153,19 +198,16 @@ pub fn run(args: Args) -> Result<Status> {
         }
         (None, Some(p)) => {
             let name = settings.placement.as_ref().map(Source::name).unwrap_or_default();
-            let start = problem.assignment(p, &name)?;
-            Progress { window: 0, t: None, current: start.clone(), baseline: start }
+            fresh(problem.assignment(p, &name)?)
         }
         (None, None) => {
-            eprintln!("netbalance: no placement in force: starting from an initial placement for the first sample");
-            let start = settings.placer.initial(inst, &first_load);
-            Progress { window: 0, t: None, current: start.clone(), baseline: start }
+            eprintln!("netbalance: no placement given: starting from an initial placement for the first sample");
+            fresh(settings.placer.initial(inst, &inst.load_from_snapshot(first, &replay.name())?))
         }
     };
     let mut clock = FakeClock::starting_at(progress.t.or(source.start()).unwrap_or(0.0));
     let mut placer = settings.placer;
-    let mut out = CliOutput::new(&problem, &state, args.report.is_some());
-    let stop = signal::install();
+    let mut out = CliOutput::new(&problem, state, RunMode::Replay, args.report.is_some());
     let summary = Balancer {
         inst,
         config: settings.config,
@@ -173,31 +215,65 @@ pub fn run(args: Args) -> Result<Status> {
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut WhatIf,
-        stop,
+        stop: signal::install(),
     }
-    .run(progress, &mut out)?;
-    out.bar.finish_and_clear();
-    if let Some(path) = &args.report {
-        let t_end = out.records.last().map_or(0.0, |r| r.t + r.length_s);
-        let changes: Vec<f64> = out
-            .records
-            .iter()
-            .filter(|r| r.decision == Decision::Changed)
-            .map(|r| r.t + settings.config.window.to.min(r.length_s))
-            .collect();
-        report::write_plot(path, &out.points, t_end, &changes)?;
-        eprint!("{}", report::table(&out.records));
-        eprintln!(
-            "runtime {:.1} s with netbalance, {:.1} s without ({:.3}×); {} migrations, {} moves; plot: {}",
-            summary.real_s,
-            summary.baseline_s,
-            summary.relative_runtime,
-            summary.changes,
-            summary.moves,
-            path.display()
-        );
+    .run(progress, &mut out);
+    out.finish(args, settings, summary)
+}
+
+/// Live: snapshots on stdin, the wall clock, the migrate engine.
+fn run_live(
+    args: &Args,
+    settings: &Settings,
+    state_dir: &StateDir,
+    lock: &StateLock,
+    state: &BalanceState,
+    saved: Option<&SavedState>,
+) -> Result<Status> {
+    let Some(in_force) = state_dir.placement()? else {
+        return Err(Error::usage(format!(
+            "nothing deployed in {}: deploy first (netbalance place --topology T.json | netbalance migrate --state-dir {})",
+            state_dir.path().display(),
+            state_dir.path().display()
+        )));
+    };
+    let problem = Problem::resolve(
+        args.topology.topology.as_deref(),
+        args.testbed.testbed.as_deref(),
+        args.costs.costs.as_deref(),
+        Some(&in_force),
+    )?;
+    let current = problem.assignment(&in_force, &state_dir.placement_path().display().to_string())?;
+    let progress = match saved {
+        Some(saved) => Progress { current, ..state.progress(saved, &problem)? },
+        None => fresh(current),
+    };
+    let driver = migrate::driver_for(&problem)?;
+    let migrate_progress = migrate::Progress::hidden();
+    let job = Job { problem: &problem, driver: driver.as_ref(), state: state_dir, lock, progress: &migrate_progress };
+    let origin = Instant::now();
+    let origin_t = progress.t.unwrap_or(0.0);
+    let stdin = std::io::BufReader::new(std::io::stdin());
+    let mut source = StreamSource::spawn(&problem.instance, "<stdin>", stdin, origin, origin_t);
+    let mut clock = RealClock::new(origin, origin_t);
+    let mut placer = settings.placer;
+    let mut actuator = MigrateActuator { job, problem: &problem };
+    let mut out = CliOutput::new(&problem, state, RunMode::Live, args.report.is_some());
+    let summary = Balancer {
+        inst: &problem.instance,
+        config: settings.config,
+        source: &mut source,
+        clock: &mut clock,
+        replacer: &mut placer,
+        actuator: &mut actuator,
+        stop: signal::install(),
     }
-    Ok(Status::Done)
+    .run(progress, &mut out);
+    out.finish(args, settings, summary)
+}
+
+fn fresh(start: Vec<u32>) -> Progress {
+    Progress { window: 0, t: None, current: start.clone(), baseline: start }
 }
 
 /// Where the loop's output goes: NDJSON on stdout, the state file, the
@@ -205,6 +281,7 @@ pub fn run(args: Args) -> Result<Status> {
 struct CliOutput<'a> {
     problem: &'a Problem,
     state: &'a BalanceState,
+    mode: RunMode,
     bar: ProgressBar,
     keep: bool,
     records: Vec<WindowRecord>,
@@ -214,10 +291,37 @@ struct CliOutput<'a> {
 }
 
 impl<'a> CliOutput<'a> {
-    fn new(problem: &'a Problem, state: &'a BalanceState, keep: bool) -> Self {
+    fn new(problem: &'a Problem, state: &'a BalanceState, mode: RunMode, keep: bool) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-        CliOutput { problem, state, bar, keep, records: Vec::new(), points: Vec::new(), real_s: 0.0, baseline_s: 0.0 }
+        CliOutput { problem, state, mode, bar, keep, records: Vec::new(), points: Vec::new(), real_s: 0.0, baseline_s: 0.0 }
+    }
+
+    /// Clear the status line; with `--report`, write the plot and the table.
+    fn finish(self, args: &Args, settings: &Settings, summary: Result<Summary>) -> Result<Status> {
+        self.bar.finish_and_clear();
+        let summary = summary?;
+        if let Some(path) = &args.report {
+            let t_end = self.records.last().map_or(0.0, |r| r.t + r.length_s);
+            let changes: Vec<f64> = self
+                .records
+                .iter()
+                .filter(|r| r.decision == Decision::Changed)
+                .map(|r| r.t + settings.config.window.to.min(r.length_s))
+                .collect();
+            report::write_plot(path, &self.points, t_end, &changes)?;
+            eprint!("{}", report::table(&self.records));
+            eprintln!(
+                "runtime {:.1} s with netbalance, {:.1} s without ({:.3}×); {} migrations, {} moves; plot: {}",
+                summary.real_s,
+                summary.baseline_s,
+                summary.relative_runtime,
+                summary.changes,
+                summary.moves,
+                path.display()
+            );
+        }
+        Ok(Status::Done)
     }
 
     fn emit(&mut self, line: &LogLine) -> Result<()> {
@@ -229,7 +333,7 @@ impl<'a> CliOutput<'a> {
 
 impl Output for CliOutput<'_> {
     fn checkpoint(&mut self, progress: &Progress) -> Result<()> {
-        self.state.save(self.problem, progress)
+        self.state.save(self.mode, self.problem, progress)
     }
 
     fn window(&mut self, r: &WindowRecord) -> Result<()> {
