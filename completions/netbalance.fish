@@ -60,14 +60,14 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not 
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l width -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l height -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l width -d 'Vnodes per row' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l height -d 'Rows' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l nodes -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l nodes -d 'Vnodes' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l alpha -d 'Link density, in (0, 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l beta -d 'Reach of links relative to the square\'s diagonal, > 0 (BRITE\'s default 0.2 is dense: mean degree 84 at 2,500 nodes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
@@ -76,14 +76,14 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l campuses -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l campuses -d 'Campuses (548 vnodes each; 10 = the paper\'s 5,480)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l nodes -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l nodes -d 'Vnodes' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r

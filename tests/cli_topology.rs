@@ -83,6 +83,9 @@ fn bad_arguments_are_usage_errors() {
     assert!(topology_fails(&["grid", "--width", "0"]).contains("--width and --height must be at least 1"));
     assert!(topology_fails(&["waxman", "--alpha", "1.5"]).contains("need 0 < alpha <= 1 and beta > 0"));
     assert!(topology_fails(&["internet", "--nodes", "10", "--mbps=-3"]).contains("--mbps -3: must be a number >= 0"));
+    let huge = (1u64 << 40).to_string();
+    assert!(topology_fails(&["grid", "--width", &huge, "--height", &huge]).contains("at most 10000000 vnodes can be generated"));
+    assert!(topology_fails(&["campus", "--campuses", "20000"]).contains("at most 10000000 vnodes"));
     let out = netbalance().args(["topology", "paper", "torus"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

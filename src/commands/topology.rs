@@ -32,13 +32,16 @@ pub struct Args {
 pub enum Kind {
     /// A width × height grid (ids n0… row-major, 4-neighbour links)
     Grid {
+        /// Vnodes per row
         #[arg(long, default_value_t = 40)]
         width: usize,
+        /// Rows
         #[arg(long, default_value_t = 40)]
         height: usize,
     },
     /// A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected
     Waxman {
+        /// Vnodes
         #[arg(long, default_value_t = 2500)]
         nodes: usize,
         /// Link density, in (0, 1]
@@ -52,6 +55,7 @@ pub enum Kind {
     },
     /// The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone
     Campus {
+        /// Campuses (548 vnodes each; 10 = the paper's 5,480)
         #[arg(long, default_value_t = 10)]
         campuses: usize,
         #[command(flatten)]
@@ -59,6 +63,7 @@ pub enum Kind {
     },
     /// An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)
     Internet {
+        /// Vnodes
         #[arg(long, default_value_t = 2113)]
         nodes: usize,
         #[command(flatten)]
@@ -66,6 +71,7 @@ pub enum Kind {
     },
     /// One of the paper's topologies at the paper's size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)
     Paper {
+        /// Which topology
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(generate::PAPER_NAMES))]
         name: String,
         #[command(flatten)]
@@ -73,6 +79,7 @@ pub enum Kind {
     },
     /// Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)
     Import {
+        /// The file (`-`: stdin)
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The file's format [default: by extension, else by content]
@@ -80,6 +87,10 @@ pub enum Kind {
         format: Option<Format>,
     },
 }
+
+/// The most vnodes a generator is asked for (about the 1 GiB input limit's
+/// worth of JSON); Waxman, being O(n²), is slow long before that.
+const MAX_GENERATED: usize = 10_000_000;
 
 /// The validated settings of one `topology` run.
 struct Settings {
@@ -92,6 +103,15 @@ impl Settings {
             if let Some(v) = value.filter(|v| !(v.is_finite() && *v >= 0.0)) {
                 return Err(Error::usage(format!("{flag} {v}: must be a number >= 0")));
             }
+        }
+        let nodes = match &args.kind {
+            Kind::Grid { width, height } => width.checked_mul(*height),
+            Kind::Waxman { nodes, .. } | Kind::Internet { nodes, .. } => Some(*nodes),
+            Kind::Campus { campuses, .. } => campuses.checked_mul(generate::CAMPUS_NODES),
+            Kind::Paper { .. } | Kind::Import { .. } => Some(0),
+        };
+        if nodes.map_or(true, |n| n > MAX_GENERATED) {
+            return Err(Error::usage(format!("at most {MAX_GENERATED} vnodes can be generated")));
         }
         match &args.kind {
             Kind::Grid { width, height } if *width == 0 || *height == 0 => {

@@ -99,13 +99,18 @@ fn number_of(items: &[Entry], key: &str) -> Option<f64> {
 struct Parser<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     line: usize,
+    /// Lists open around the current position.
+    depth: usize,
 }
+
+/// The deepest nesting of lists accepted (Topology Zoo files nest 2 deep, yEd 3).
+const MAX_DEPTH: usize = 64;
 
 type ParseResult<T> = std::result::Result<T, (usize, String)>;
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Self {
-        Parser { chars: text.trim_start_matches('\u{feff}').chars().peekable(), line: 1 }
+        Parser { chars: text.trim_start_matches('\u{feff}').chars().peekable(), line: 1, depth: 0 }
     }
 
     fn document(&mut self) -> ParseResult<Vec<Entry>> {
@@ -142,7 +147,12 @@ impl<'a> Parser<'a> {
             None => Err((line, format!("key `{key}` has no value (unexpected end of file)"))),
             Some('[') => {
                 self.chars.next();
+                if self.depth == MAX_DEPTH {
+                    return Err((line, format!("lists nested deeper than {MAX_DEPTH}")));
+                }
+                self.depth += 1;
                 let items = self.entries()?;
+                self.depth -= 1;
                 match self.chars.next() {
                     Some(']') => Ok(Value::List(items)),
                     _ => Err((line, format!("list `{key} [` opened here is never closed"))),
@@ -254,6 +264,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
+        let deep = format!("graph [\n{}", "a [ ".repeat(100));
         let cases = [
             ("graph [\n node [ id 0 ]\n node [ id 0 ]\n]", "t.gml:3: duplicate node id \"0\""),
             ("graph [\n node [ id 0 ]\n edge [ source 0 target 9 ]\n]", "t.gml:3: edge target 9 is not a node id"),
@@ -264,6 +275,7 @@ mod tests {
             ("graph [\n node [ id 1x2 ]\n]", "t.gml:2: `id`: \"1x2\" is not a number"),
             ("node [ id 0 ]", "t.gml:1: no `graph [ … ]` list found"),
             ("graph [\n  = 3\n]", "t.gml:2: expected a key, found '='"),
+            (deep.as_str(), "t.gml:2: lists nested deeper than 64"),
         ];
         for (text, expected) in cases {
             assert_eq!(import_str(text).unwrap_err().to_string(), expected, "{text}");

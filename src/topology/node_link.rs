@@ -8,7 +8,9 @@ use crate::model::Topology;
 use serde_json::Value;
 
 /// Import `{"nodes":[{"id":…}], "links"|"edges":[{"source":…,"target":…}]}`.
-/// Ids may be strings or numbers (any JSON value, in fact); a node's
+/// Ids may be strings or numbers (any JSON value, in fact); link ends
+/// that are numbers while every node id is a string are positions in
+/// `nodes` (networkx 1.x, d3). A node's
 /// `label` or `name` (else its id), sanitized, becomes its vnode id.
 /// Direction and multi-edges are dropped (parallel links merge).
 /// `LinkSpeedRaw` (bit/s) or `LinkSpeed` + `LinkSpeedUnits` give Mbit/s.
@@ -34,10 +36,17 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
         let label = ["label", "name"].iter().find_map(|k| node.get(*k).and_then(Value::as_str));
         g.add_node(&id, label).map_err(|m| at(format!("nodes[{i}].id"), m))?;
     }
+    // networkx 1.x and d3 name link ends by their position in "nodes": read
+    // a number as a position when no node has a numeric id.
+    let by_position = nodes.iter().all(|n| n.get("id").is_some_and(Value::is_string));
     for (i, link) in links.iter().enumerate() {
         let end = |name: &str| {
             let path = format!("{links_key}[{i}].{name}");
-            let k = link.get(name).map(key).ok_or_else(|| at(path.clone(), format!("link without a \"{name}\"")))?;
+            let v = link.get(name).ok_or_else(|| at(path.clone(), format!("link without a \"{name}\"")))?;
+            if let Some(p) = v.as_u64().filter(|&p| by_position && p < nodes.len() as u64) {
+                return Ok(p as usize);
+            }
+            let k = key(v);
             g.node(&k).ok_or_else(|| at(path, format!("{k} is not a node id")))
         };
         let (a, b) = (end("source")?, end("target")?);
@@ -75,6 +84,10 @@ mod tests {
         assert_eq!(t.links[0].mbps, 1100.0);
         let t = import_str(r#"{"nodes":[{"id":"a"},{"id":"b"}],"links":[{"source":"a","target":"b"}]}"#).unwrap();
         assert_eq!(t.links.len(), 1);
+        // networkx 1.x: ends by position when the ids are strings.
+        let t = import_str(r#"{"nodes":[{"id":"a"},{"id":"b"},{"id":"c"}],"links":[{"source":2,"target":0},{"source":"b","target":2}]}"#).unwrap();
+        let pairs: Vec<_> = t.links.iter().map(|l| (l.a.as_str(), l.b.as_str())).collect();
+        assert_eq!(pairs, [("c", "a"), ("b", "c")]);
     }
 
     #[test]
@@ -82,6 +95,7 @@ mod tests {
         let cases = [
             (r#"{"nodes":[{"id":1},{"name":"b"}],"links":[]}"#, "t.json: nodes[1]: node without an \"id\""),
             (r#"{"nodes":[{"id":1}],"links":[{"source":1,"target":2}]}"#, "t.json: links[0].target: 2 is not a node id"),
+            (r#"{"nodes":[{"id":"a"}],"links":[{"source":0,"target":1}]}"#, "t.json: links[0].target: 1 is not a node id"),
             (r#"{"nodes":[{"id":1}],"edges":[{"target":1}]}"#, "t.json: edges[0].source: link without a \"source\""),
             (r#"{"nodes":[{"id":1},{"id":1}]}"#, "t.json: nodes[1].id: duplicate node id \"1\""),
             (r#"{"nodes":{}}"#, "t.json: nodes: expected an array of nodes"),
