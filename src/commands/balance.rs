@@ -12,7 +12,7 @@ use crate::balance::{
 use crate::cli::{CostsArg, SeedArg, StateDirArg, TestbedArg, TopologyArg, WindowArgs};
 use crate::cost::Window;
 use crate::error::{Error, Location, Result};
-use crate::inputs::{read_load_stream, read_placement, Problem};
+use crate::inputs::{at_most_one_stdin, read_load_stream, read_placement, Problem};
 use crate::io::Source;
 use crate::migrate::{self, Job};
 use crate::place::Budget;
@@ -98,21 +98,26 @@ impl Settings {
         }
         let replay = args.replay.as_deref().map(Source::from_arg);
         let placement = args.placement.as_deref().map(Source::from_arg);
-        match &replay {
-            Some(r) if *r == Source::Stdin && placement == Some(Source::Stdin) => {
-                return Err(Error::usage("only one input can come from stdin (give --replay or --placement a file)"));
-            }
-            None if placement.is_some() => {
-                return Err(Error::usage(
-                    "--placement: a live balance starts from the placement in force in the state dir (deploy with `netbalance migrate`)",
-                ));
-            }
-            None if !crate::io::stdin_is_piped() => {
-                return Err(Error::usage(
-                    "a live balance reads load snapshots on stdin (netbalance monitor --interval 1 | netbalance balance); for a what-if run give --replay LOADS.ndjson",
-                ));
-            }
-            _ => {}
+        const LOADS: &str = "--replay (absent: the live load stream)";
+        at_most_one_stdin(
+            &[
+                (LOADS, args.replay.as_deref()),
+                ("--placement", args.placement.as_deref()),
+                ("--topology", args.topology.topology.as_deref()),
+                ("--testbed", args.testbed.testbed.as_deref()),
+                ("--costs", args.costs.costs.as_deref()),
+            ],
+            Some(LOADS),
+        )?;
+        if replay.is_none() && placement.is_some() {
+            return Err(Error::usage(
+                "--placement: a live balance starts from the placement in force in the state dir (deploy with `netbalance migrate`)",
+            ));
+        }
+        if replay.is_none() && !crate::io::stdin_is_piped() {
+            return Err(Error::usage(
+                "a live balance reads load snapshots on stdin (netbalance monitor --interval 1 | netbalance balance); for a what-if run give --replay LOADS.ndjson",
+            ));
         }
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
