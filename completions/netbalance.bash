@@ -139,7 +139,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__balance)
-            opts="-h --replay --interval --tp --to --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --report --help"
+            opts="-i -h --replay --interval --tp --to --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --loads --state-root --known-hosts --accept-new --identity --report --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -202,6 +202,26 @@ _netbalance() {
                     return 0
                     ;;
                 --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -459,7 +479,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__migrate)
-            opts="-q -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --help"
+            opts="-q -i -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --state-root --known-hosts --accept-new --identity --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -486,6 +506,22 @@ _netbalance() {
                     return 0
                     ;;
                 --costs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

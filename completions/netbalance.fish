@@ -141,7 +141,12 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbe
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l loads -d 'Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-root -d 'Live: where vnode state (pid, CRIU images) lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
@@ -149,11 +154,15 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-root -d 'Where vnode state (pid, CRIU images) lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l dry-run -d 'Print the plan (a migration plan, or a deployment plan when nothing is in force) and touch nothing'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l teardown -d 'Stop every vnode in force and remove its namespaces and links'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l resume -d 'Finish a migrate that crashed, from the state dir\'s journal'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollback -d 'Undo a migrate that crashed, from the state dir\'s journal'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'No progress bar or log lines on stderr (errors are still printed)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place balance migrate help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'

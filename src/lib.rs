@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod model;
 pub mod place;
 pub mod state;
+pub mod testbed;
 pub mod topology;
 
 pub use error::{Error, Result};

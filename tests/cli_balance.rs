@@ -281,7 +281,7 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("netbalance"))
         .current_dir(dir.path())
         .env("NETBALANCE_TEST_DRIVER", &driver)
-        .args(["balance", "--tp", "2", "--to", "0.1", "--moves", "3000", "--interval", "0.1"])
+        .args(["balance", "--loads", "-", "--tp", "2", "--to", "0.1", "--moves", "3000", "--interval", "0.1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

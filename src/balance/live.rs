@@ -1,5 +1,6 @@
-//! The live collaborators: load snapshots streamed in (from `netbalance
-//! monitor`, one NDJSON line each) and the migrate engine as the actuator.
+//! The live collaborators: the testbed's counters sampled in-process
+//! ([`MonitorSource`]) or load snapshots streamed in ([`StreamSource`], e.g.
+//! from `netbalance monitor`), and the migrate engine as the actuator.
 
 use super::actuator::{Actuator, Applied};
 use super::source::{LoadSource, Sample};
@@ -8,6 +9,9 @@ use crate::error::{Error, Location, Result};
 use crate::inputs::Problem;
 use crate::migrate::Job;
 use crate::model::LoadSnapshot;
+use crate::state::StateDir;
+use crate::testbed::monitor;
+use crate::testbed::{Fleet, Layout};
 use std::io::BufRead;
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::time::Instant;
@@ -85,6 +89,72 @@ impl LoadSource for StreamSource {
     }
     fn end(&self) -> Option<f64> {
         self.ended
+    }
+}
+
+/// Samples the deployed vnodes' counters (cgroup CPU, link bytes) under the
+/// placement in force (read from the state dir at every sample, so a
+/// migration is followed). A poll takes a sample when at least `interval_s`
+/// passed since the last one; the snapshot between the two is stamped at
+/// the later of the previous sample and the previous poll, so that the load
+/// measured during a window is accounted to that window.
+pub struct MonitorSource<'a> {
+    inst: Instance,
+    fleet: Fleet,
+    layout: Layout,
+    state: &'a StateDir,
+    interval_s: f64,
+    origin: Instant,
+    origin_t: f64,
+    prev: Option<(monitor::Sample, f64)>,
+    last_poll: f64,
+}
+
+impl<'a> MonitorSource<'a> {
+    pub fn new(problem: &Problem, fleet: Fleet, state: &'a StateDir, interval_s: f64, origin: Instant, origin_t: f64) -> Result<Self> {
+        Ok(MonitorSource {
+            inst: problem.instance.clone(),
+            fleet,
+            layout: Layout::new(&problem.topology)?,
+            state,
+            interval_s,
+            origin,
+            origin_t,
+            prev: None,
+            last_poll: f64::NEG_INFINITY,
+        })
+    }
+}
+
+impl LoadSource for MonitorSource<'_> {
+    fn poll(&mut self, until: f64) -> Result<Vec<Sample>> {
+        let now = self.origin_t + self.origin.elapsed().as_secs_f64();
+        let since = self.prev.as_ref().map(|p| p.1);
+        let last_poll = std::mem::replace(&mut self.last_poll, until);
+        if since.is_some_and(|s| now - s < self.interval_s) {
+            return Ok(Vec::new());
+        }
+        let placement = self
+            .state
+            .placement()?
+            .ok_or_else(|| Error::Host(format!("nothing in force in {} any more", self.state.path().display())))?;
+        let cur = monitor::sample(&mut self.fleet, &self.layout, &placement)?;
+        let out = match self.prev.take() {
+            Some((prev, prev_t)) => {
+                let t = prev_t.max(last_poll).min(until);
+                let snap = monitor::snapshot(&prev, &cur, &self.layout, t, 1.0);
+                vec![Sample { t, load: self.inst.load_from_snapshot(&snap, "<monitor>")? }]
+            }
+            None => Vec::new(),
+        };
+        self.prev = Some((cur, now));
+        Ok(out)
+    }
+    fn start(&self) -> Option<f64> {
+        None
+    }
+    fn end(&self) -> Option<f64> {
+        None
     }
 }
 

@@ -57,7 +57,7 @@ pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, Wind
 pub use replacer::{Placer, Replacer, Request};
 pub use source::{LoadSource, ReplaySource, Sample};
 pub use state::{BalanceState, RunMode, SavedState};
-pub use live::{MigrateActuator, StreamSource};
+pub use live::{MigrateActuator, MonitorSource, StreamSource};
 pub use actuator::Applied;
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 use super::Status;
 use crate::balance::report;
 use crate::balance::{
-    signal, BalanceState, Balancer, Config, Decision, FakeClock, Limits, LoadSource, LogLine, MigrateActuator, Output, Placer,
+    signal, BalanceState, Balancer, Config, Decision, FakeClock, Limits, LoadSource, LogLine, MigrateActuator,
+    MonitorSource, Output, Placer,
     Progress, RealClock, ReplaySource, RunMode, SavedState, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
 use crate::cli::{CostsArg, SeedArg, StateDirArg, TestbedArg, TopologyArg, WindowArgs};
@@ -17,15 +18,15 @@ use crate::io::Source;
 use crate::migrate::{self, Job};
 use crate::place::Budget;
 use crate::state::{StateDir, StateLock};
+use crate::testbed::{Fleet, Paths, SshArgs};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  netbalance balance --topology grid.json --interval 1 --duration 600     # live (root; testbed over SSH)\n\n\
-stdout: one NDJSON record per window ({\"type\":\"window\",...}: τ now, τ predicted after, T_r, χ, moves, decision\n\
-and reason), then {\"type\":\"summary\",...}. stderr: a live status line. The state dir keeps the window\n\
-counter and the placement in force: run the same command again to continue where it stopped.\n\
+#[command(after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  sudo netbalance balance --duration 600 --report tau.svg      # live: sample the testbed, migrate\n  netbalance monitor | netbalance balance --loads -            # live, load from a stream\n\n\
+stdout: one NDJSON record per window ({\"type\":\"window\",...}: τ now, τ predicted after, T_r, χ, moves, decision and reason), then {\"type\":\"summary\",...}; stderr: a live status line.\n\n\
+The state dir keeps the window counter and the placement in force: run the same command again to continue where it stopped. Live, the placement in force is the state dir's (deploy first: netbalance place ... | netbalance migrate).\n\n\
 SIGINT/SIGTERM: finish the migration in flight, write the state, print the summary (a second one ends at once).")]
 pub struct Args {
     /// What-if: drive the loop from a recorded load stream (NDJSON, `-` for stdin); touches no host
@@ -64,6 +65,14 @@ pub struct Args {
     pub state_dir: StateDirArg,
     #[command(flatten)]
     pub seed: SeedArg,
+    /// Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub loads: Option<PathBuf>,
+    /// Live: where vnode state (pid, CRIU images) lives on the VMs
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
+    pub state_root: PathBuf,
+    #[command(flatten)]
+    pub ssh: SshArgs,
     /// Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr
     #[arg(long, value_name = "FILE.svg")]
     pub report: Option<PathBuf>,
@@ -71,8 +80,10 @@ pub struct Args {
 
 /// The validated settings of one `balance` run.
 struct Settings {
-    /// `Some`: what-if from a recorded stream; `None`: live, snapshots on stdin.
+    /// `Some`: what-if from a recorded stream; `None`: live.
     replay: Option<Source>,
+    /// Live: a stream of snapshots instead of sampling the testbed.
+    loads: Option<Source>,
     placement: Option<Source>,
     config: Config,
     placer: Placer,
@@ -98,33 +109,30 @@ impl Settings {
         }
         let replay = args.replay.as_deref().map(Source::from_arg);
         let placement = args.placement.as_deref().map(Source::from_arg);
-        const LOADS: &str = "--replay (absent: the live load stream)";
         at_most_one_stdin(
             &[
-                (LOADS, args.replay.as_deref()),
+                ("--replay", args.replay.as_deref()),
+                ("--loads", args.loads.as_deref()),
                 ("--placement", args.placement.as_deref()),
                 ("--topology", args.topology.topology.as_deref()),
                 ("--testbed", args.testbed.testbed.as_deref()),
                 ("--costs", args.costs.costs.as_deref()),
             ],
-            Some(LOADS),
+            None,
         )?;
         if replay.is_none() && placement.is_some() {
             return Err(Error::usage(
                 "--placement: a live balance starts from the placement in force in the state dir (deploy with `netbalance migrate`)",
             ));
         }
-        if replay.is_none() && !crate::io::stdin_is_piped() {
-            return Err(Error::usage(
-                "a live balance reads load snapshots on stdin (netbalance monitor --interval 1 | netbalance balance); for a what-if run give --replay LOADS.ndjson",
-            ));
-        }
+        let loads = args.loads.as_deref().map(Source::from_arg);
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
             None => Budget::Time(Duration::from_secs_f64(window.to)),
         };
         Ok(Settings {
             replay,
+            loads,
             placement,
             config: Config {
                 window,
@@ -226,7 +234,7 @@ fn run_replay(args: &Args, settings: &Settings, replay: &Source, state: &Balance
     out.finish(args, settings, summary)
 }
 
-/// Live: snapshots on stdin, the wall clock, the migrate engine.
+/// Live: the testbed sampled in-process (or `--loads`), the wall clock, the migrate engine.
 fn run_live(
     args: &Args,
     settings: &Settings,
@@ -253,13 +261,27 @@ fn run_live(
         Some(saved) => Progress { current, ..state.progress(saved, &problem)? },
         None => fresh(current),
     };
-    let driver = migrate::driver_for(&problem)?;
+    let paths = Paths { state_root: args.state_root.clone(), ..Paths::default() };
+    let ssh = args.ssh.options(&problem.testbed);
+    let driver = migrate::driver_for(&problem, Some(&in_force), ssh.clone(), paths.clone())?;
     let migrate_progress = migrate::Progress::hidden();
     let job = Job { problem: &problem, driver: driver.as_ref(), state: state_dir, lock, progress: &migrate_progress };
     let origin = Instant::now();
     let origin_t = progress.t.unwrap_or(0.0);
-    let stdin = std::io::BufReader::new(std::io::stdin());
-    let mut source = StreamSource::spawn(&problem.instance, "<stdin>", stdin, origin, origin_t);
+    let mut source: Box<dyn LoadSource> = match &settings.loads {
+        Some(Source::Stdin) => {
+            Box::new(StreamSource::spawn(&problem.instance, "<stdin>", std::io::BufReader::new(std::io::stdin()), origin, origin_t))
+        }
+        Some(Source::File(path)) => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+            let name = path.display().to_string();
+            Box::new(StreamSource::spawn(&problem.instance, &name, std::io::BufReader::new(file), origin, origin_t))
+        }
+        None => {
+            let fleet = Fleet::new(&problem.testbed, ssh, paths);
+            Box::new(MonitorSource::new(&problem, fleet, state_dir, settings.config.interval_s, origin, origin_t)?)
+        }
+    };
     let mut clock = RealClock::new(origin, origin_t);
     let mut placer = settings.placer;
     let mut actuator = MigrateActuator { job, problem: &problem };
@@ -267,7 +289,7 @@ fn run_live(
     let summary = Balancer {
         inst: &problem.instance,
         config: settings.config,
-        source: &mut source,
+        source: source.as_mut(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut actuator,

@@ -12,6 +12,7 @@ use crate::io::Source;
 use crate::migrate::{self, plans, Applied, Direction, Job, Progress};
 use crate::model::Placement;
 use crate::state::StateDir;
+use crate::testbed::{Paths, SshArgs};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -46,6 +47,11 @@ pub struct Args {
     /// No progress bar or log lines on stderr (errors are still printed)
     #[arg(long, short)]
     pub quiet: bool,
+    /// Where vnode state (pid, CRIU images) lives on the VMs
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
+    pub state_root: PathBuf,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 enum Mode {
@@ -133,7 +139,7 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
     let problem = problem(args, &[Some(&target), current.as_ref().map(|c| &c.0)])?;
     let to = problem.assignment(&target, &target_src.name())?;
     let from = current.as_ref().map(|(p, name)| problem.assignment(p, name)).transpose()?;
-    let driver = migrate::driver_for(&problem)?;
+    let driver = driver(args, &problem, current.as_ref().map(|c| &c.0))?;
     let job = Job { problem: &problem, driver: driver.as_ref(), state: &state, lock: &lock, progress };
     finish(job.apply(from.as_deref(), &to)?, &state)
 }
@@ -152,7 +158,7 @@ fn teardown(args: &Args, settings: &Settings, progress: &Progress) -> Result<Sta
         crate::io::write_json_stdout(&plans::teardown_plan(&problem.instance, &from))?;
         return Ok(Status::Done);
     };
-    let driver = migrate::driver_for(&problem)?;
+    let driver = driver(args, &problem, Some(&current))?;
     let job = Job { problem: &problem, driver: driver.as_ref(), state: &state, lock: &lock, progress };
     finish(job.teardown(&from)?, &state)
 }
@@ -166,9 +172,15 @@ fn recover(args: &Args, settings: &Settings, direction: Direction, progress: &Pr
     };
     drop(journal);
     let problem = problem(args, &[run.to.as_ref(), run.from.as_ref()])?;
-    let driver = migrate::driver_for(&problem)?;
+    let driver = driver(args, &problem, run.from.as_ref())?;
     let job = Job { problem: &problem, driver: driver.as_ref(), state: &state, lock: &lock, progress };
     finish(job.recover(direction)?, &state)
+}
+
+/// The driver reaching the VMs of `problem`, with `current` in force.
+fn driver(args: &Args, problem: &Problem, current: Option<&Placement>) -> Result<Box<dyn migrate::VnodeDriver>> {
+    let paths = Paths { state_root: args.state_root.clone(), ..Paths::default() };
+    migrate::driver_for(problem, current, args.ssh.options(&problem.testbed), paths)
 }
 
 /// Print the placement reached (an empty one if nothing is deployed); exit 3

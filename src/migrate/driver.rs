@@ -43,8 +43,9 @@ pub struct Presence {
 /// The per-step side effects. Errors are `Error::Host` naming the VM and the
 /// step; the engine journals them and rolls back.
 pub trait VnodeDriver: Sync {
-    /// Create the namespaces of `vnodes` on `vm` and start their software.
-    fn deploy(&self, vm: &str, vnodes: &[VnodeSpec]) -> Result<()>;
+    /// First deployment: create every vnode (namespace, cgroups) on its VM,
+    /// make every link, then start the vnodes' software.
+    fn deploy(&self, vnodes: &[(VnodeSpec, String)], links: &[LinkSpec]) -> Result<()>;
     /// Freeze every listed vnode on `vm` (cgroup freezer).
     fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()>;
     /// Thaw every listed vnode on `vm`.
@@ -58,9 +59,9 @@ pub trait VnodeDriver: Sync {
     /// Restore the vnode from its image on `vm`, in a fresh namespace,
     /// frozen. Any leftover namespace of the vnode on `vm` is replaced.
     fn restore(&self, vm: &str, vnode: &VnodeSpec) -> Result<()>;
-    /// Make every link exist between its two ends at the VMs given,
-    /// replacing any earlier end of it.
-    fn reattach(&self, links: &[LinkSpec]) -> Result<()>;
+    /// Make every link of `vnode` (all in `links`) exist between its two
+    /// ends at the VMs given, replacing any earlier end of it.
+    fn reattach(&self, vnode: &str, links: &[LinkSpec]) -> Result<()>;
     /// Stop the vnode on `vm` if it runs there and remove its namespace and
     /// interfaces there (not its image).
     fn remove(&self, vm: &str, vnode: &str) -> Result<()>;

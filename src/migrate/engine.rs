@@ -377,7 +377,7 @@ impl<'a> Engine<'a> {
         let _guard = self.links.take(links);
         let live = self.live();
         let specs: Vec<_> = links.iter().map(|&e| self.specs.link(e, &live, &self.inst.vm_names)).collect();
-        self.driver.reattach(&specs)
+        self.driver.reattach(self.id(n), &specs)
     }
 
     /// A checkpoint failed: by the driver's contract the vnode still runs on

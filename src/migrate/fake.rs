@@ -271,18 +271,23 @@ fn host_err(m: String) -> Error {
 }
 
 impl VnodeDriver for FakeDriver {
-    fn deploy(&self, vm: &str, vnodes: &[VnodeSpec]) -> Result<()> {
-        self.act(Step::Deploy, &[vm], 0.0, |w| {
-            for n in vnodes {
+    fn deploy(&self, vnodes: &[(VnodeSpec, String)], links: &[LinkSpec]) -> Result<()> {
+        let mut vms: Vec<&str> = vnodes.iter().map(|(_, vm)| vm.as_str()).collect();
+        vms.sort_unstable();
+        vms.dedup();
+        self.act(Step::Deploy, &vms, 0.0, |w| {
+            for (n, vm) in vnodes {
                 let copies = w.running.entry(n.id.clone()).or_default();
-                if copies.iter().any(|c| c.vm == vm) {
+                if copies.iter().any(|c| &c.vm == vm) {
                     continue;
                 }
                 if !copies.is_empty() {
-                    w.violations.push(format!("deploy of {} on {vm} while it runs on {:?}", n.id, copies));
+                    let msg = format!("deploy of {} on {vm} while it runs on {:?}", n.id, copies);
+                    w.violations.push(msg);
                 }
-                w.running.entry(n.id.clone()).or_default().push(Copy { vm: vm.into(), frozen: false });
+                w.running.entry(n.id.clone()).or_default().push(Copy { vm: vm.clone(), frozen: false });
             }
+            attach(w, links);
             Ok(())
         })
     }
@@ -348,17 +353,13 @@ impl VnodeDriver for FakeDriver {
         })
     }
 
-    fn reattach(&self, links: &[LinkSpec]) -> Result<()> {
+    fn reattach(&self, _vnode: &str, links: &[LinkSpec]) -> Result<()> {
         let mut vms: Vec<&str> = links.iter().flat_map(|l| [l.a_vm.as_str(), l.b_vm.as_str()]).collect();
         vms.sort_unstable();
         vms.dedup();
         let t = self.secs(|i| i.costs.reattach_ms / 1000.0);
         self.act(Step::Reattach, &vms, t, |w| {
-            for l in links {
-                let key = if l.a < l.b { format!("{}|{}", l.a, l.b) } else { format!("{}|{}", l.b, l.a) };
-                let ends = if l.a < l.b { (l.a_vm.clone(), l.b_vm.clone()) } else { (l.b_vm.clone(), l.a_vm.clone()) };
-                w.links.insert(key, ends);
-            }
+            attach(w, links);
             Ok(())
         })
     }
@@ -396,6 +397,14 @@ impl VnodeDriver for FakeDriver {
             Ok(())
         })?;
         Ok(p)
+    }
+}
+
+fn attach(w: &mut World, links: &[LinkSpec]) {
+    for l in links {
+        let key = if l.a < l.b { format!("{}|{}", l.a, l.b) } else { format!("{}|{}", l.b, l.a) };
+        let ends = if l.a < l.b { (l.a_vm.clone(), l.b_vm.clone()) } else { (l.b_vm.clone(), l.a_vm.clone()) };
+        w.links.insert(key, ends);
     }
 }
 

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod fake;
 pub mod plans;
 pub mod progress;
+pub mod testbed_driver;
 
 pub use driver::{LinkSpec, Presence, Specs, VnodeDriver, VnodeSpec};
 pub use engine::{Engine, Outcome as EngineOutcome};
@@ -78,15 +79,21 @@ impl Applied {
 pub const TEST_DRIVER_ENV: &str = "NETBALANCE_TEST_DRIVER";
 
 /// The driver for a problem's testbed: the fake one when
-/// [`TEST_DRIVER_ENV`] is set, else the real testbed driver.
-pub fn driver_for(problem: &Problem) -> Result<Box<dyn VnodeDriver>> {
+/// [`TEST_DRIVER_ENV`] is set, else the real testbed driver reaching the
+/// VMs with `ssh` and keeping vnode state under `paths`. `current` is the
+/// placement in force (none before a deployment).
+pub fn driver_for(
+    problem: &Problem,
+    current: Option<&Placement>,
+    ssh: crate::testbed::SshOptions,
+    paths: crate::testbed::Paths,
+) -> Result<Box<dyn VnodeDriver>> {
     if let Some(spec) = std::env::var_os(TEST_DRIVER_ENV) {
         let spec = spec.to_string_lossy();
         return Ok(Box::new(fake::FakeDriver::from_spec(&spec, &problem.instance)?));
     }
-    Err(Error::usage(
-        "live migration needs the testbed driver (src/testbed), which is not in this build yet; `migrate --dry-run` prints the plan",
-    ))
+    let fleet = crate::testbed::Fleet::new(&problem.testbed, ssh, paths);
+    Ok(Box::new(testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?))
 }
 
 /// Which way to take up a crashed run.
@@ -162,53 +169,39 @@ impl Job<'_> {
         let target = self.problem.placement_of(to);
         let mut journal = self.state.journal()?;
         journal.begin(RunKind::Deploy, None, Some(&target), vec![])?;
-        self.deploy_in(&mut journal, to, &BTreeSet::new())
+        self.deploy_in(&mut journal, to)
     }
 
-    fn deploy_in(&self, journal: &mut Journal, to: &[u32], done_vms: &BTreeSet<String>) -> Result<Applied> {
+    fn deploy_in(&self, journal: &mut Journal, to: &[u32]) -> Result<Applied> {
         let inst = self.inst();
         let specs = self.specs();
-        let by_vm = vnodes_by_vm(inst, to);
-        let vms: Vec<u32> = (0..inst.n_vms() as u32).filter(|&v| !by_vm[v as usize].is_empty()).collect();
-        self.progress.add_steps(vms.len() as u64 + 1);
-        let journal_m = std::sync::Mutex::new(journal);
-        let failed = on_vms(&vms, |v| {
-            let name = &inst.vm_names[v as usize];
-            if !done_vms.contains(name) {
-                let vnodes: Vec<VnodeSpec> = by_vm[v as usize].iter().map(|&n| specs.vnodes[n].clone()).collect();
-                self.driver.deploy(name, &vnodes)?;
-                journal_m.lock().unwrap_or_else(|e| e.into_inner()).append(Record::Deployed { vm: name.clone() })?;
+        self.progress.add_steps(1);
+        let vnodes: Vec<(VnodeSpec, String)> =
+            to.iter().enumerate().map(|(n, &v)| (specs.vnodes[n].clone(), inst.vm_names[v as usize].clone())).collect();
+        let links: Vec<LinkSpec> = (0..specs.links.len() as u32).map(|e| specs.link(e, to, &inst.vm_names)).collect();
+        match self.driver.deploy(&vnodes, &links) {
+            Ok(()) => {
+                let mut vms: Vec<&String> = vnodes.iter().map(|(_, vm)| vm).collect();
+                vms.sort_unstable();
+                vms.dedup();
+                for vm in vms {
+                    journal.append(Record::Deployed { vm: vm.clone() })?;
+                }
+                self.progress.step("deployed");
+                let placement = self.problem.placement_of(to);
+                self.state.set_placement(&placement)?;
+                journal.append(Record::Finished { outcome: Outcome::Committed, placement: Some(placement.clone()) })?;
+                Ok(Applied { placement: Some(placement), complete: true, failures: vec![], changed: to.len() })
             }
-            self.progress.step(&format!("deployed {name}"));
-            Ok(())
-        });
-        let journal = journal_m.into_inner().unwrap_or_else(|e| e.into_inner());
-        let mut failures: Vec<String> = Vec::new();
-        for (v, e) in &failed {
-            let vm = &inst.vm_names[*v as usize];
-            let _ = journal.append(Record::Failed { vnode: None, vm: vm.clone(), during: Step::Deploy, error: e.clone() });
-            failures.push(format!("deploy on {vm}: {e}"));
-        }
-        if failures.is_empty() {
-            let links: Vec<LinkSpec> = (0..specs.links.len() as u32).map(|e| specs.link(e, to, &inst.vm_names)).collect();
-            if let Err(e) = retry(|| if links.is_empty() { Ok(()) } else { self.driver.reattach(&links) }) {
-                let _ = journal.append(Record::Failed { vnode: None, vm: "*".into(), during: Step::Reattach, error: e.to_string() });
-                failures.push(format!("attaching links: {e}"));
-            } else {
-                self.progress.step("links attached");
+            Err(e) => {
+                let _ = journal.append(Record::Failed { vnode: None, vm: "*".into(), during: Step::Deploy, error: e.to_string() });
+                self.progress.log(&format!("deployment failed ({e}); removing what was deployed"));
+                self.remove_all(journal, to)?;
+                self.state.clear_placement()?;
+                journal.append(Record::Finished { outcome: Outcome::Recovered, placement: None })?;
+                Ok(Applied { placement: None, complete: false, failures: vec![format!("deploy: {e}")], changed: 0 })
             }
         }
-        if failures.is_empty() {
-            let placement = self.problem.placement_of(to);
-            self.state.set_placement(&placement)?;
-            journal.append(Record::Finished { outcome: Outcome::Committed, placement: Some(placement.clone()) })?;
-            return Ok(Applied { placement: Some(placement), complete: true, failures, changed: to.len() });
-        }
-        self.progress.log(&format!("deployment failed ({}); removing what was deployed", failures.join("; ")));
-        self.remove_all(journal, to)?;
-        self.state.clear_placement()?;
-        journal.append(Record::Finished { outcome: Outcome::Recovered, placement: None })?;
-        Ok(Applied { placement: None, complete: false, failures, changed: 0 })
     }
 
     /// Stop every vnode of `current` and remove its namespace and images.
@@ -287,9 +280,10 @@ impl Job<'_> {
                 self.teardown_in(&mut journal, &from)
             }
             (RunKind::Deploy, Direction::Resume) => {
+                // Whatever part of it was made goes, then it is made again.
                 let to = assignment(&run.to, "to")?;
-                let done = deployed_vms(&run);
-                self.deploy_in(&mut journal, &to, &done)
+                self.remove_all(&mut journal, &to)?;
+                self.deploy_in(&mut journal, &to)
             }
             (RunKind::Deploy, Direction::Rollback) => {
                 let to = assignment(&run.to, "to")?;
@@ -367,11 +361,6 @@ impl Job<'_> {
 
 fn journal_name(state: &StateDir) -> String {
     state.journal_path().display().to_string()
-}
-
-/// The VMs a deploy run recorded as deployed.
-fn deployed_vms(run: &RunLog) -> BTreeSet<String> {
-    run.records.iter().filter_map(|r| if let Record::Deployed { vm } = r { Some(vm.clone()) } else { None }).collect()
 }
 
 /// Vnode indices per VM index.
