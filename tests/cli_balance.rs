@@ -247,6 +247,17 @@ fn bad_input_and_live_mode_exit_2_with_one_clear_line() {
     assert_eq!(out.status.code(), Some(2), "live with nothing deployed");
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing deployed"), "{}", String::from_utf8_lossy(&out.stderr));
 
+    // A what-if state dir is not continued by a live run.
+    assert!(balance(dir.path(), &["--state-dir", "whatif", "--windows", "1"]).status.success());
+    let out = Command::cargo_bin("netbalance")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["balance", "--loads", "-", "--state-dir", "whatif", "--topology", "topology.json", "--testbed", "testbed.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("what-if"), "{}", String::from_utf8_lossy(&out.stderr));
+
     let out = balance(dir.path(), &["--interval", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--interval"));

@@ -320,7 +320,15 @@ struct CliOutput<'a> {
 impl<'a> CliOutput<'a> {
     fn new(problem: &'a Problem, state: &'a BalanceState, mode: RunMode, keep: bool) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        let template = match mode {
+            RunMode::Live => "{spinner} [{elapsed_precise}] {msg}",
+            RunMode::Replay => "{spinner} {msg}",
+        };
+        bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        if mode == RunMode::Live {
+            bar.set_message("waiting for the first load sample");
+            bar.enable_steady_tick(Duration::from_millis(250));
+        }
         CliOutput { problem, state, mode, bar, keep, records: Vec::new(), points: Vec::new(), real_s: 0.0, baseline_s: 0.0 }
     }
 
