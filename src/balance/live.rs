@@ -4,7 +4,7 @@
 
 use super::actuator::{Actuator, Applied};
 use super::source::{LoadSource, Sample};
-use crate::cost::Instance;
+use crate::cost::{Instance, Load};
 use crate::error::{Error, Location, Result};
 use crate::inputs::Problem;
 use crate::migrate::Job;
@@ -18,7 +18,7 @@ use std::time::Instant;
 
 /// What the reader thread sends: a snapshot (or the error of its line), stamped on arrival.
 enum Message {
-    Snapshot(Instant, Result<LoadSnapshot>),
+    Snapshot(Instant, Result<Load>),
     End(Instant),
 }
 
@@ -26,7 +26,6 @@ enum Message {
 /// arrival on the run's clock (`origin_t` at `origin`): the monitor's own
 /// `t` is ignored, the loop's clock is the wall clock.
 pub struct StreamSource {
-    inst: Instance,
     name: String,
     rx: Receiver<Message>,
     origin: Instant,
@@ -40,12 +39,15 @@ impl StreamSource {
     pub fn spawn<R: BufRead + Send + 'static>(inst: &Instance, name: &str, input: R, origin: Instant, origin_t: f64) -> Self {
         let (tx, rx) = channel();
         let file = name.to_string();
+        let inst = inst.clone();
         std::thread::spawn(move || {
             for (i, line) in input.lines().enumerate() {
+                let at = Location::file(&file).at_line(i + 1);
                 let parsed = match line {
                     Ok(l) if l.trim().is_empty() => continue,
-                    Ok(l) => crate::io::parse_json_at::<LoadSnapshot>(&l, Location::file(&file).at_line(i + 1))
-                        .and_then(|s| s.validate(&file, Some(i + 1)).map(|()| s)),
+                    Ok(l) => crate::io::parse_json_at::<LoadSnapshot>(&l, at.clone())
+                        .and_then(|s| s.validate(&file, Some(i + 1)).map(|()| s))
+                        .and_then(|s| inst.load_from_snapshot(&s, &file).map_err(|e| at_line(e, i + 1))),
                     Err(e) => Err(Error::io(file.clone(), e)),
                 };
                 let failed = parsed.is_err();
@@ -55,7 +57,7 @@ impl StreamSource {
             }
             let _ = tx.send(Message::End(Instant::now()));
         });
-        StreamSource { inst: inst.clone(), name: name.to_string(), rx, origin, origin_t, pending: Vec::new(), ended: None }
+        StreamSource { name: name.to_string(), rx, origin, origin_t, pending: Vec::new(), ended: None }
     }
 
     fn stamp(&self, at: Instant) -> f64 {
@@ -67,8 +69,8 @@ impl LoadSource for StreamSource {
     fn poll(&mut self, until: f64) -> Result<Vec<Sample>> {
         loop {
             match self.rx.try_recv() {
-                Ok(Message::Snapshot(at, snap)) => {
-                    let load = self.inst.load_from_snapshot(&snap?, &self.name)?;
+                Ok(Message::Snapshot(at, load)) => {
+                    let load = load?;
                     self.pending.push(Sample { t: self.stamp(at), load });
                 }
                 Ok(Message::End(at)) => self.ended = Some(self.stamp(at)),
@@ -89,6 +91,17 @@ impl LoadSource for StreamSource {
     }
     fn end(&self) -> Option<f64> {
         self.ended
+    }
+}
+
+/// Name the line in an error about a snapshot's contents.
+fn at_line(err: Error, line: usize) -> Error {
+    match err {
+        Error::Input { mut location, message } => {
+            location.line = Some(line);
+            Error::Input { location, message }
+        }
+        other => other,
     }
 }
 
@@ -177,5 +190,56 @@ impl Actuator for MigrateActuator<'_> {
         };
         let failure = applied.into_result(state).err();
         Ok(Applied { reached, pause_s, failure })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Costs, Testbed, Topology, Vnode};
+    use std::io::Cursor;
+
+    fn inst() -> Instance {
+        let topo = Topology { vnodes: vec![Vnode::new("a"), Vnode::new("b")], links: vec![] };
+        Instance::new(&topo, &Testbed::generate(1, 2, 1000.0), Costs::default())
+    }
+
+    /// Poll until the reader thread has delivered what it will (or 5 s passed).
+    fn drain(src: &mut StreamSource) -> Result<Vec<Sample>> {
+        let t0 = Instant::now();
+        let mut got = Vec::new();
+        while src.end().is_none() && t0.elapsed().as_secs() < 5 {
+            got.extend(src.poll(f64::INFINITY)?);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        got.extend(src.poll(f64::INFINITY)?);
+        Ok(got)
+    }
+
+    #[test]
+    fn a_stream_is_stamped_on_arrival_and_ends_at_eof() {
+        let input = "{\"t\":100,\"cpu\":{\"a\":0.5}}\n\n{\"t\":200,\"cpu\":{\"b\":0.25}}\n";
+        let mut src = StreamSource::spawn(&inst(), "s.ndjson", Cursor::new(input), Instant::now(), 7.0);
+        let got = drain(&mut src).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].load.cpu, vec![0.5, 0.0]);
+        assert_eq!(got[1].load.cpu, vec![0.0, 0.25]);
+        assert!(got.iter().all(|s| (7.0..12.0).contains(&s.t)), "stamped on the run's clock, not the monitor's t");
+        assert!(src.end().is_some());
+        let mut early = StreamSource::spawn(&inst(), "s.ndjson", Cursor::new(input), Instant::now(), 7.0);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(early.poll(6.0).unwrap().is_empty(), "nothing before it arrived");
+    }
+
+    #[test]
+    fn a_bad_line_is_an_input_error_naming_the_line() {
+        let input = "{\"t\":0,\"cpu\":{\"a\":0.5}}\n{\"t\":1,\"cpu\":{\"zz\":0.5}}\n";
+        let mut src = StreamSource::spawn(&inst(), "s.ndjson", Cursor::new(input), Instant::now(), 0.0);
+        let err = drain(&mut src).unwrap_err().to_string();
+        assert!(err.starts_with("s.ndjson:2") && err.contains("zz"), "{err}");
+        let input = "{\"t\":0,\"cpu\":{\"a\":-1}}\n";
+        let mut src = StreamSource::spawn(&inst(), "s.ndjson", Cursor::new(input), Instant::now(), 0.0);
+        let err = drain(&mut src).unwrap_err().to_string();
+        assert!(err.starts_with("s.ndjson:1"), "{err}");
     }
 }
