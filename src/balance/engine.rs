@@ -1,7 +1,8 @@
 //! The closed loop as a state machine over its four collaborators: a
 //! [`LoadSource`], a [`Clock`], a [`Replacer`] and an [`Actuator`]. Each
-//! window of T_p seconds (on the clock) it takes the latest sample as the
-//! prediction (last value, the paper's choice), asks for a candidate, decides
+//! window of T_p seconds (on the clock) it asks the [`Predictor`] for the
+//! window's load (by default the last value, the paper's choice), asks for a
+//! candidate, decides
 //! ([`decide`]), applies, checkpoints, waits for the window to pass and then
 //! accounts the window at the load actually measured.
 //!
@@ -18,6 +19,7 @@ use super::actuator::Actuator;
 use super::clock::Clock;
 use super::decide::{decide, Limits};
 use super::record::{Decision, MovedVnode, Reason, StopCause, Summary, WindowRecord};
+use super::predictor::Predictor;
 use super::replacer::{Replacer, Request};
 use super::source::LoadSource;
 use crate::cost::{self, Assignment, Instance, Load, Window};
@@ -75,6 +77,8 @@ pub struct Balancer<'a> {
     pub inst: &'a Instance,
     pub config: Config,
     pub source: &'a mut dyn LoadSource,
+    /// The load prediction ([`super::predictor::LastValue`] by default).
+    pub predictor: &'a mut dyn Predictor,
     pub clock: &'a mut dyn Clock,
     pub replacer: &'a mut dyn Replacer,
     pub actuator: &'a mut dyn Actuator,
@@ -117,16 +121,17 @@ impl Balancer<'_> {
             if self.source.end().is_some_and(|e| t >= e) {
                 break StopCause::EndOfStream;
             }
-            if let Some(s) = self.source.poll(t)?.pop() {
+            for s in self.source.poll(t)? {
+                self.predictor.observe(&s);
                 latest = Some(s.load);
             }
-            let Some(predicted) = latest.clone() else {
+            let (Some(predicted), Some(in_force)) = (self.predictor.predict(), latest.clone()) else {
                 // Nothing measured yet: wait for the first sample.
                 let next = self.source.start().filter(|&s| s > t).unwrap_or(t + interval_s);
                 t = self.clock.wait_until(next, self.stop);
                 continue;
             };
-            let record = self.window(&mut progress, t, end, predicted, &mut latest, &mut totals, out)?;
+            let record = self.window(&mut progress, t, end, predicted, in_force, &mut latest, &mut totals, out)?;
             t = record.t + record.length_s;
             out.window(&record)?;
         };
@@ -146,7 +151,8 @@ impl Balancer<'_> {
     }
 
     /// One window starting at `t`: decide, apply, checkpoint, wait, account.
-    /// Leaves the last sample seen in `latest` (the next prediction).
+    /// `in_force` is the last sample, the load from `t` on; leaves the last
+    /// sample seen in `latest`.
     #[allow(clippy::too_many_arguments)]
     fn window(
         &mut self,
@@ -154,6 +160,7 @@ impl Balancer<'_> {
         t: f64,
         end: Option<f64>,
         predicted: Load,
+        in_force: Load,
         latest: &mut Option<Load>,
         totals: &mut Totals,
         out: &mut dyn Output,
@@ -208,8 +215,11 @@ impl Balancer<'_> {
             progress.t = Some(reached);
             out.checkpoint(progress)?;
         }
-        let mut steps: Vec<(f64, Load)> = vec![(t, predicted)];
-        steps.extend(self.source.poll(reached)?.into_iter().map(|s| (s.t, s.load)));
+        let mut steps: Vec<(f64, Load)> = vec![(t, in_force)];
+        for s in self.source.poll(reached)? {
+            self.predictor.observe(&s);
+            steps.push((s.t, s.load));
+        }
         if steps.len() > 1 {
             *latest = steps.last().map(|s| s.1.clone());
         }

@@ -132,7 +132,8 @@ fn run_with(
 ) -> Recorder {
     let mut clock = FakeClock::starting_at(progress.t.or(source.start()).unwrap_or(0.0));
     let mut out = Recorder::default();
-    let mut b = Balancer { inst, config, source, clock: &mut clock, replacer, actuator, stop };
+    let mut predictor = LastValue::default();
+    let mut b = Balancer { inst, config, source, predictor: &mut predictor, clock: &mut clock, replacer, actuator, stop };
     b.run(progress, &mut out).unwrap();
     out
 }
@@ -355,6 +356,7 @@ fn a_recovered_host_failure_records_the_placement_reached_and_exits_3() {
         inst: &inst,
         config: config(),
         source: &mut source,
+        predictor: &mut LastValue::default(),
         clock: &mut clock,
         replacer: &mut greedy,
         actuator: &mut HalfThenFail,
@@ -368,4 +370,36 @@ fn a_recovered_host_failure_records_the_placement_reached_and_exits_3() {
     assert_eq!(moved, decide::count_moves(&paired(), &target) / 2, "half of the moves are in force");
     assert_eq!((last.window, last.t), (0, Some(0.0)), "the window is taken up again on restart");
     assert!(out.summary.is_none());
+}
+
+/// Always predicts the first hotspot, whatever is measured.
+struct Stuck(Load);
+impl Predictor for Stuck {
+    fn observe(&mut self, _: &Sample) {}
+    fn predict(&self) -> Option<Load> {
+        Some(self.0.clone())
+    }
+}
+
+#[test]
+fn decisions_rest_on_the_prediction_and_windows_are_paid_at_the_measured_load() {
+    let inst = instance(10.0);
+    let stop = AtomicBool::new(false);
+    let mut source = moving_hotspot(&inst);
+    let mut clock = FakeClock::starting_at(0.0);
+    let mut out = Recorder::default();
+    let mut b = Balancer {
+        inst: &inst,
+        config: config(),
+        source: &mut source,
+        predictor: &mut Stuck(hotspot(&inst, &[0, 1])),
+        clock: &mut clock,
+        replacer: &mut greedy,
+        actuator: &mut WhatIf,
+        stop: &stop,
+    };
+    b.run(fresh(spread_for_01()), &mut out).unwrap();
+    assert!(out.windows.iter().all(|r| r.decision == Decision::Kept && r.tau_now == out.windows[0].tau_now));
+    let late = out.windows.last().unwrap();
+    assert!(late.tau_actual > late.tau_now + 0.5, "the wrong prediction is paid for: {late:?}");
 }

@@ -6,7 +6,7 @@
 use super::Status;
 use crate::balance::report;
 use crate::balance::{
-    signal, BalanceState, Balancer, Config, Decision, FakeClock, Limits, LoadSource, LogLine, MigrateActuator,
+    signal, BalanceState, Balancer, Config, Decision, FakeClock, LastValue, Limits, LoadSource, LogLine, MigrateActuator,
     MonitorSource, Output, Placer,
     Progress, RealClock, ReplaySource, RunMode, SavedState, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
@@ -225,6 +225,7 @@ fn run_replay(args: &Args, settings: &Settings, replay: &Source, state: &Balance
         inst,
         config: settings.config,
         source: &mut source,
+        predictor: &mut LastValue::default(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut WhatIf,
@@ -290,6 +291,7 @@ fn run_live(
         inst: &problem.instance,
         config: settings.config,
         source: source.as_mut(),
+        predictor: &mut LastValue::default(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut actuator,
