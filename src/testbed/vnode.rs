@@ -417,9 +417,42 @@ pub fn tbf_params(mbps: f64) -> String {
 
 /// Deploy a topology under a placement: namespaces, cgroups, state
 /// directories, links, and the vnodes' `run` commands.
+///
+/// Nothing is touched if one of the namespaces exists already (a deployment
+/// in place). A failure half-way removes what this deploy made and returns
+/// [`Error::HostRecovered`].
 pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Result<DeployReport> {
-    let t0 = Instant::now();
     let at = sites(layout, placement)?;
+    let mut by_vm: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in at.values() {
+        by_vm.entry(&s.vm).or_default().push(&s.netns);
+    }
+    for (vm, wanted) in by_vm {
+        let ex = fleet.exec(vm)?;
+        if ex.is_dry_run() {
+            continue;
+        }
+        let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
+        let present: BTreeSet<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        if let Some(ns) = wanted.iter().find(|n| present.contains(**n)) {
+            return Err(Error::usage(format!(
+                "VM {vm} already has namespace {ns}: this topology (or one with the same vnode ids) is deployed; \
+                 tear it down first (netbalance migrate --teardown)"
+            )));
+        }
+    }
+    match deploy_fresh(fleet, layout, &at) {
+        Ok(r) => Ok(r),
+        Err(e) => match teardown(fleet, layout, placement) {
+            Ok(()) => Err(Error::HostRecovered { message: format!("deploy failed: {e}; what it made was removed") }),
+            Err(e2) => Err(Error::Host(format!("deploy failed: {e}; removing what it made failed too: {e2}"))),
+        },
+    }
+}
+
+fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>) -> Result<DeployReport> {
+    let t0 = Instant::now();
+    let at = at.clone();
     let mut report = DeployReport { vnodes: at.len(), ..Default::default() };
     let mut by_vm: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (id, s) in &at {
