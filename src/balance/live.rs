@@ -110,7 +110,8 @@ fn at_line(err: Error, line: usize) -> Error {
 /// migration is followed). A poll takes a sample when at least `interval_s`
 /// passed since the last one; the snapshot between the two is stamped at
 /// the later of the previous sample and the previous poll, so that the load
-/// measured during a window is accounted to that window.
+/// measured during a window is accounted to that window. A failed sample is
+/// skipped (logged on stderr); [`MAX_SAMPLE_FAILURES`] in a row end the run.
 pub struct MonitorSource<'a> {
     inst: Instance,
     fleet: Fleet,
@@ -121,7 +122,12 @@ pub struct MonitorSource<'a> {
     origin_t: f64,
     prev: Option<(monitor::Sample, f64)>,
     last_poll: f64,
+    /// Samples failed in a row.
+    failures: usize,
 }
+
+/// The monitor gives up after this many failed samples in a row.
+const MAX_SAMPLE_FAILURES: usize = 5;
 
 impl<'a> MonitorSource<'a> {
     pub fn new(problem: &Problem, fleet: Fleet, state: &'a StateDir, interval_s: f64, origin: Instant, origin_t: f64) -> Result<Self> {
@@ -135,6 +141,7 @@ impl<'a> MonitorSource<'a> {
             origin_t,
             prev: None,
             last_poll: f64::NEG_INFINITY,
+            failures: 0,
         })
     }
 }
@@ -151,7 +158,19 @@ impl LoadSource for MonitorSource<'_> {
             .state
             .placement()?
             .ok_or_else(|| Error::Host(format!("nothing in force in {} any more", self.state.path().display())))?;
-        let cur = monitor::sample(&mut self.fleet, &self.layout, &placement)?;
+        let cur = match monitor::sample(&mut self.fleet, &self.layout, &placement) {
+            Ok(cur) => {
+                self.failures = 0;
+                cur
+            }
+            // A VM that does not answer once (an SSH hiccup) costs a sample, not the run.
+            Err(err) if self.failures + 1 < MAX_SAMPLE_FAILURES => {
+                self.failures += 1;
+                eprintln!("netbalance: monitor: {err} (sample skipped)");
+                return Ok(Vec::new());
+            }
+            Err(err) => return Err(err),
+        };
         let out = match self.prev.take() {
             Some((prev, prev_t)) => {
                 let t = prev_t.max(last_poll).min(until);
