@@ -111,7 +111,7 @@ fn at_line(err: Error, line: usize) -> Error {
 /// passed since the last one; the snapshot between the two is stamped at
 /// the later of the previous sample and the previous poll, so that the load
 /// measured during a window is accounted to that window. A failed sample is
-/// skipped (logged on stderr); [`MAX_SAMPLE_FAILURES`] in a row end the run.
+/// skipped (logged on stderr); five in a row end the run.
 pub struct MonitorSource<'a> {
     inst: Instance,
     fleet: Fleet,

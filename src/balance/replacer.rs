@@ -20,7 +20,7 @@ pub struct Request<'a> {
     pub number: u64,
 }
 
-/// Proposes a re-placement. The loop decides on it ([`super::decide`]): a
+/// Proposes a re-placement. The loop decides on it ([`super::decide()`]): a
 /// candidate is only a proposal.
 pub trait Replacer {
     /// A candidate from `req.current` for `req.load`, found within the
