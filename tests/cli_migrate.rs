@@ -133,7 +133,7 @@ fn deploy_migrate_teardown() {
 
 #[test]
 fn an_injected_host_failure_exits_3_with_the_placement_in_force_consistent() {
-    for fault in [",fail=restore:2", ",fail=transfer:1", ",fail-after=reattach:3", ",unreachable=h1-v1:20:3"] {
+    for fault in [",fail=restore:2", ",fail=transfer:1", ",fail-after=reattach:3", ",unreachable=h1-v1:3:3"] {
         let dir = setup();
         let d = dir.path();
         assert!(migrate(d, "", &["--target", "a.json"]).status.success());
