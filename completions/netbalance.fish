@@ -30,6 +30,8 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "testbed" -d '
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts -d 'Number of physical hosts' -r
@@ -125,6 +127,28 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l pin -d '
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l forbid -d 'Place no vnode on VM (repeatable)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l max-moves -d 'Re-placement: migrate at most N vnodes' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l interval -d 'Seconds between snapshots (real time)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l count -d 'Stop after this many snapshots [default: run until interrupted]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l dilation -d 'The time dilation factor τ in force (real seconds per virtual second): rates are per virtual second' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l placement -d 'The placement in force [default: <state-dir>/placement.json]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-dir -d 'The placement in force and the migration journal' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-root -d 'Where vnode state lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l sizes-mb -d 'Memory of the probe vnodes, MB (one migration per size and VM pair)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l repeats -d 'Migrations per size and pair (the fastest counts)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l state-root -d 'Where vnode state lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l criu -d 'The criu binary on the VMs' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
@@ -141,12 +165,14 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollba
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'No progress bar or log lines on stderr (errors are still printed)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place migrate help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place migrate help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place migrate help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place migrate help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place migrate help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place migrate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate migrate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'

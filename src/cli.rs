@@ -33,6 +33,10 @@ pub enum Command {
     Topology(commands::topology::Args),
     /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
     Place(commands::place::Args),
+    /// Sample the deployed vnodes' load; one snapshot per interval (NDJSON)
+    Monitor(commands::monitor::Args),
+    /// Measure migration phases on the testbed; print a costs profile
+    Calibrate(commands::calibrate::Args),
     /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
     Migrate(commands::migrate::Args),
 }

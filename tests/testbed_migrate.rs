@@ -274,7 +274,8 @@ fn failed_restore_puts_the_vnode_back() {
 
     let mut to = placement.clone();
     to.vm_of.insert(a.clone(), "h0-v2".into());
-    let (err, partial) = netbalance::testbed::execute(&mut d.fleet, &layout, &placement, &to).unwrap_err();
+    let (partial, result) = netbalance::testbed::execute(&mut d.fleet, &layout, &placement, &to);
+    let err = result.unwrap_err();
     eprintln!("expected failure: {err}");
     assert_eq!(err.exit_code(), 3, "not recovered: {err}");
     assert!(err.to_string().contains("injected failure"), "{err}");

@@ -171,6 +171,17 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
 
     let pid = report.started[&c];
     wait_progress(&prog, 3);
+
+    // Monitor over SSH: two commands per VM; the echo traffic shows on the link.
+    let t = Instant::now();
+    let s0 = netbalance::testbed::monitor::sample(&mut d.fleet, &layout, &placement).unwrap();
+    let sample_s = t.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(300));
+    let s1 = netbalance::testbed::monitor::sample(&mut d.fleet, &layout, &placement).unwrap();
+    let snap = netbalance::testbed::monitor::snapshot(&s0, &s1, &layout, 0.3, 1.0);
+    eprintln!("monitor over ssh: sample {:.0} ms, {}", sample_s * 1e3, serde_json::to_string(&snap).unwrap());
+    assert!(snap.mbps[0].rate > 0.0, "no traffic seen on the VXLAN link");
+    assert!(snap.cpu[&c] > 0.0 && snap.cpu[&s] > 0.0, "{snap:?}");
     let mut at = sites(&layout, &placement).unwrap();
     for to in ["h1-v0", "h0-v0"] {
         let before = progress(&prog).0;

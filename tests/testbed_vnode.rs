@@ -99,3 +99,38 @@ fn deploy_links_rate_limits_processes_and_teardown() {
     assert!(stat.is_empty() || stat.contains(") Z"), "vnode process {pid} still alive: {stat}");
     teardown(&mut d.fleet, &layout, &placement).unwrap();
 }
+
+#[test]
+fn deploy_refuses_a_second_copy_and_cleans_up_after_a_failure() {
+    if !require(&["ip", "tc", "nsenter", "setsid"]) {
+        return;
+    }
+    let tag = tag();
+    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
+    let mut topo = Topology { vnodes: vec![Vnode::new(&a), Vnode::new(&b)], links: vec![Link::new(&a, &b, 10.0)] };
+    let testbed = Testbed::generate(1, 2, 1000.0);
+    let mut placement = Placement::default();
+    placement.vm_of.insert(a.clone(), "h0-v0".into());
+    placement.vm_of.insert(b.clone(), "h0-v1".into());
+    let state = tempfile::tempdir().unwrap();
+    let paths = Paths { state_root: state.path().to_path_buf(), ..Paths::default() };
+    let layout = Layout::new(&topo).unwrap();
+    let mut d = Deployed { fleet: Fleet::new(&testbed, netbalance::testbed::SshOptions::new("/dev/null"), paths.clone()), layout: &layout, placement: &placement };
+    deploy(&mut d.fleet, &layout, &placement).unwrap();
+    let ns_a = names::netns_name(&a, "h0-v0");
+
+    // A second deploy of the same vnodes: refused before anything is touched.
+    let e = deploy(&mut d.fleet, &layout, &placement).unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    assert!(e.to_string().contains("already has namespace"), "{e}");
+    assert!(sh_ok(&["ip", "-n", &ns_a, "-br", "addr"]).contains("10.64.0.1/30"), "first deployment damaged");
+    teardown(&mut d.fleet, &layout, &placement).unwrap();
+
+    // A failure half-way (tc refuses an absurd rate): everything made is removed.
+    topo.links[0].mbps = 1e15;
+    let bad = Layout::new(&topo).unwrap();
+    let e = deploy(&mut d.fleet, &bad, &placement).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(!Path::new(&format!("/run/netns/{ns_a}")).exists(), "{ns_a} left after a failed deploy");
+    assert!(!Path::new(&format!("/sys/fs/cgroup/freezer/{}", names::cgroup_name(&a))).exists());
+}

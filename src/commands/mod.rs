@@ -1,7 +1,9 @@
 //! One module per subcommand: its `Args` and `pub fn run` (parse → resolve →
 //! call the library). Commands never import one another.
 
+pub mod calibrate;
 pub mod cost;
+pub mod monitor;
 pub mod migrate;
 pub mod place;
 pub mod testbed;
@@ -35,6 +37,8 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Cost(args) => cost::run(args),
         Command::Topology(args) => topology::run(args),
         Command::Place(args) => place::run(args),
+        Command::Monitor(args) => monitor::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Migrate(args) => migrate::run(args),
     }
 }

@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Status> {
-    if !(args.interval.is_finite() && args.interval > 0.0) || !(args.dilation.is_finite() && args.dilation > 0.0) {
+    if !(args.interval.is_finite() && args.interval > 0.0 && args.dilation.is_finite() && args.dilation > 0.0) {
         return Err(Error::usage("--interval and --dilation must be numbers > 0"));
     }
     let placement_file = args.placement.clone().unwrap_or_else(|| args.state_dir.state_dir.join("placement.json"));

@@ -320,39 +320,36 @@ pub struct ExecReport {
 }
 
 /// Bring the vnodes from placement `from` to `to`, one move after another
-/// (in vnode id order). On a failure the vnode that failed is back on its
-/// VM (or the error is [`Error::Host`]); the report of the moves done so far
-/// comes with the error, so the caller can record the placement reached.
-pub fn execute(
-    fleet: &mut Fleet,
-    layout: &Layout,
-    from: &crate::model::Placement,
-    to: &crate::model::Placement,
-) -> std::result::Result<ExecReport, (Error, ExecReport)> {
+/// (in vnode id order). Returns the report of the moves done and how it
+/// ended: on a failure the vnode that failed is back on its VM
+/// ([`Error::HostRecovered`]) or not ([`Error::Host`]), and
+/// `report.reached` is the placement the testbed is in.
+pub fn execute(fleet: &mut Fleet, layout: &Layout, from: &crate::model::Placement, to: &crate::model::Placement) -> (ExecReport, Result<()>) {
     let t0 = Instant::now();
-    let mut reached = from.clone();
-    let mut report = ExecReport { reached: reached.clone(), migrations: Vec::new(), wall_s: 0.0 };
+    let mut report = ExecReport { reached: from.clone(), migrations: Vec::new(), wall_s: 0.0 };
     let mut at = match super::vnode::sites(layout, from) {
         Ok(a) => a,
-        Err(e) => return Err((e, report)),
+        Err(e) => return (report, Err(e)),
     };
+    let mut result = Ok(());
     for (id, vm) in &to.vm_of {
         if from.vm_of.get(id) == Some(vm) {
             continue;
         }
         match migrate(fleet, layout, &mut at, id, vm) {
             Ok(t) => {
-                reached.vm_of.insert(id.clone(), vm.clone());
+                report.reached.vm_of.insert(id.clone(), vm.clone());
                 report.migrations.push(t);
             }
             Err(e) => {
-                report.reached = reached;
-                report.wall_s = t0.elapsed().as_secs_f64();
-                return Err((e, report));
+                result = Err(e);
+                break;
             }
         }
     }
-    report.reached = to.clone();
+    if result.is_ok() {
+        report.reached = to.clone();
+    }
     report.wall_s = t0.elapsed().as_secs_f64();
-    Ok(report)
+    (report, result)
 }

@@ -59,9 +59,9 @@ pub fn cgroup_name(vnode: &str) -> String {
     format!("nb{}", short_hash(vnode, 8))
 }
 
-/// The network namespace of a vnode on a VM: `nb` + 8 digits of the vnode id
-/// + `-` + 4 digits of the VM name (15 bytes). A vnode migrating between two
-/// VMs of one machine gets a fresh namespace beside the old one.
+/// The network namespace of a vnode on a VM: `nb`, 8 digits of the vnode id,
+/// `-`, 4 digits of the VM name (15 bytes). A vnode migrating between two VMs
+/// of one machine gets a fresh namespace beside the old one.
 ///
 /// ```
 /// let ns = netbalance::testbed::names::netns_name("n0", "h0-v1");

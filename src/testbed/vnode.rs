@@ -417,9 +417,42 @@ pub fn tbf_params(mbps: f64) -> String {
 
 /// Deploy a topology under a placement: namespaces, cgroups, state
 /// directories, links, and the vnodes' `run` commands.
+///
+/// Nothing is touched if one of the namespaces exists already (a deployment
+/// in place). A failure half-way removes what this deploy made and returns
+/// [`Error::HostRecovered`].
 pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Result<DeployReport> {
-    let t0 = Instant::now();
     let at = sites(layout, placement)?;
+    let mut by_vm: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in at.values() {
+        by_vm.entry(&s.vm).or_default().push(&s.netns);
+    }
+    for (vm, wanted) in by_vm {
+        let ex = fleet.exec(vm)?;
+        if ex.is_dry_run() {
+            continue;
+        }
+        let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
+        let present: BTreeSet<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        if let Some(ns) = wanted.iter().find(|n| present.contains(**n)) {
+            return Err(Error::usage(format!(
+                "VM {vm} already has namespace {ns}: this topology (or one with the same vnode ids) is deployed; \
+                 tear it down first (netbalance migrate --teardown)"
+            )));
+        }
+    }
+    match deploy_fresh(fleet, layout, &at) {
+        Ok(r) => Ok(r),
+        Err(e) => match teardown(fleet, layout, placement) {
+            Ok(()) => Err(Error::HostRecovered { message: format!("deploy failed: {e}; what it made was removed") }),
+            Err(e2) => Err(Error::Host(format!("deploy failed: {e}; removing what it made failed too: {e2}"))),
+        },
+    }
+}
+
+fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>) -> Result<DeployReport> {
+    let t0 = Instant::now();
+    let at = at.clone();
     let mut report = DeployReport { vnodes: at.len(), ..Default::default() };
     let mut by_vm: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (id, s) in &at {
@@ -496,7 +529,32 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
         path_str(&r1)?.into(),
         path_str(&r2)?.into(),
     ]))?;
-    wait_pidfile(ex, &pidfile, Duration::from_secs(10))
+    let pid = wait_pidfile(ex, &pidfile, Duration::from_secs(10))?;
+    wait_session_leader(ex, pid, Duration::from_secs(10))?;
+    Ok(pid)
+}
+
+/// Wait until `pid` leads its own session: the pid file is written right
+/// after the fork, before the child's `setsid` has run, and CRIU refuses to
+/// dump a tree whose root is not a session leader.
+fn wait_session_leader(ex: &mut dyn Executor, pid: u32, timeout: Duration) -> Result<()> {
+    if ex.is_dry_run() {
+        return Ok(());
+    }
+    let stat = std::path::PathBuf::from(format!("/proc/{pid}/stat"));
+    let t0 = Instant::now();
+    loop {
+        // fields after the command's closing parenthesis: state ppid pgrp session …
+        let text = String::from_utf8_lossy(&ex.read_file(&stat)?).to_string();
+        let session = text.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(3)?.parse::<u32>().ok());
+        if session == Some(pid) {
+            return Ok(());
+        }
+        if t0.elapsed() > timeout {
+            return Err(Error::Host(format!("{}: vnode process {pid} did not become a session leader within {timeout:?}", ex.label())));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Wait until a pid file exists and holds a number.
