@@ -174,7 +174,15 @@ fn two_concurrent_migrates_one_is_locked_out_and_the_state_stays_consistent() {
     let dir = setup();
     let d = dir.path();
     assert!(migrate(d, "", &["--target", "a.json"]).status.success());
-    // Slow steps (real durations): the first run holds the lock for seconds.
+    // c.json: a third placement, so that both runs have moves to make.
+    let mut c: Placement = file_placement(&d.join("a.json"));
+    for (i, vm) in c.vm_of.values_mut().enumerate() {
+        if i % 2 == 1 {
+            *vm = if vm.as_str() == "h1-v2" { "h0-v0".into() } else { "h1-v2".into() };
+        }
+    }
+    std::fs::write(d.join("c.json"), serde_json::to_vec(&c).unwrap()).unwrap();
+    // Slow steps (real durations): the run that gets the lock holds it for seconds.
     let spawn = |target: &str| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
         c.current_dir(d)
@@ -187,13 +195,13 @@ fn two_concurrent_migrates_one_is_locked_out_and_the_state_stays_consistent() {
             .unwrap()
     };
     let first = spawn("b.json");
-    let second = spawn("a.json");
+    let second = spawn("c.json");
     let (pid1, pid2) = (first.id(), second.id());
     let (o1, o2) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
     let codes = (o1.status.code(), o2.status.code());
     let (winner, loser, winner_pid, want) = match codes {
         (Some(0), Some(2)) => (&o1, &o2, pid1, "b.json"),
-        (Some(2), Some(0)) => (&o2, &o1, pid2, "a.json"),
+        (Some(2), Some(0)) => (&o2, &o1, pid2, "c.json"),
         _ => panic!("expected one 0 and one 2, got {codes:?}: {} / {}", stderr(&o1), stderr(&o2)),
     };
     assert!(stderr(loser).contains(&format!("locked by pid {winner_pid}")), "{}", stderr(loser));
