@@ -124,6 +124,10 @@ fn deploy_migrate_teardown() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(placement(&out.stdout).vm_of, file_placement(&d.join("b.json")).vm_of);
     assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join("b.json")).vm_of);
+    let out = migrate(d, "", &["--teardown", "--dry-run"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["vnodes"], 30, "{plan}");
+    assert!(in_force(d).is_some(), "--teardown --dry-run changed the state");
     let out = migrate(d, "", &["--teardown"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(placement(&out.stdout).vm_of.is_empty());
