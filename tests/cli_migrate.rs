@@ -165,6 +165,10 @@ fn a_crashed_migrate_is_resumed_or_rolled_back() {
         let out = migrate(d, "", &["--target", "b.json"]);
         assert_eq!(out.status.code(), Some(2));
         assert!(stderr(&out).contains("stale lock") && stderr(&out).contains("--resume"), "{}", stderr(&out));
+        let journal = std::fs::read(d.join(".netbalance/journal.ndjson")).unwrap();
+        let out = migrate(d, "", &["--dry-run", "--target", "b.json"]);
+        assert!(out.status.success() && stderr(&out).contains("did not finish"), "{}", stderr(&out));
+        assert_eq!(std::fs::read(d.join(".netbalance/journal.ndjson")).unwrap(), journal, "--dry-run touched the journal");
         let out = migrate(d, "", &[flag]);
         assert!(out.status.success(), "{step} {flag}: {}", stderr(&out));
         let now = assert_consistent(d);
