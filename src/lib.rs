@@ -2,14 +2,17 @@
 //! live-migrating virtual nodes (after NETbalance, Grau, Herrmann, Rothermel).
 //! `../shared/SPEC.md` is the contract; each module cites the section it follows.
 
+pub mod balance;
 pub mod cli;
 pub mod commands;
 pub mod cost;
 pub mod error;
 pub mod inputs;
 pub mod io;
+pub mod migrate;
 pub mod model;
 pub mod place;
+pub mod state;
 pub mod testbed;
 pub mod topology;
 

@@ -2,9 +2,11 @@
 //! call the library). Commands never import one another.
 
 pub mod calibrate;
+pub mod balance;
 pub mod cost;
 pub mod keeper;
 pub mod monitor;
+pub mod migrate;
 pub mod place;
 pub mod testbed;
 pub mod topology;
@@ -36,9 +38,11 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Topology(args) => topology::run(args),
+        Command::Balance(args) => balance::run(args),
         Command::Place(args) => place::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Keeper(args) => keeper::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }
