@@ -70,7 +70,9 @@ impl Breakdown {
         let mut out = format!("{:<34} {:>9} {:>10} {:>8}\n", "phase", "unit", "measured", "Table 1");
         for r in &self.rows {
             let paper = r.paper.map(|p| format!("{p:.1}")).unwrap_or_else(|| "-".into());
-            out.push_str(&format!("{:<34} {:>9} {:>10.1} {:>8}\n", r.phase, r.unit, r.measured, paper));
+            // A noisy fit of ~0 prints as 0.0, not "-0.0".
+            let measured = if r.measured.abs() < 0.05 { 0.0 } else { r.measured };
+            out.push_str(&format!("{:<34} {:>9} {:>10.1} {:>8}\n", r.phase, r.unit, measured, paper));
         }
         out
     }
