@@ -3,8 +3,9 @@
 //! source namespace, `--tcp-established --network-lock nftables`), reap (wait
 //! until the dumped tasks have left the process table, so that their pids can
 //! be restored), transfer (the vnode's state directory, images included),
-//! reattach (a fresh namespace on the destination and the vnode's links made
-//! again to its peers), restore (`criu restore` inside the new namespace),
+//! reattach (a fresh namespace on the destination, holding incoming packets,
+//! and the vnode's links made again to its peers), restore (`criu restore`
+//! inside the new namespace, then the hold released),
 //! resume (freezer THAWED). Every phase is timed for `calibrate`.
 //!
 //! A failure after the dump puts the vnode back where it was (links rebuilt,
@@ -12,7 +13,7 @@
 //! [`Error::HostRecovered`]; only if that fails too is it [`Error::Host`].
 
 use super::exec::{copy_dir, path_str, Cmd, Executor};
-use super::vnode::{reattach, reattach_after_move, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
+use super::vnode::{reattach, reattach_after_move, release_hold, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
 use crate::error::{Error, Result};
 use crate::model::PhaseTimes;
 use serde::Serialize;
@@ -264,12 +265,13 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         times.transfer_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         paths.cgroups.create(fleet.exec(&to.vm)?, &cg)?;
-        reattach_after_move(fleet, layout, &new_at, vnode, &from)?;
+        reattach_after_move(fleet, layout, &new_at, vnode, &from, pid.is_some())?;
         times.reattach_s = t.elapsed().as_secs_f64();
         if pid.is_some() {
             let dst = fleet.exec(&to.vm)?;
             let t = Instant::now();
             let restored = restore_fresh(dst, &paths, &cg, &to.netns)?;
+            release_hold(dst, &to.netns)?;
             times.restore_s = t.elapsed().as_secs_f64();
             if Some(restored) != pid {
                 return Err(Error::Host(format!("{vnode}: restored as pid {restored}, not {pid:?}")));

@@ -697,11 +697,22 @@ fn retired_name() -> String {
 /// periods (20–30 ms each here), and the old end goes anyway, with its
 /// pair, when the vnode's old namespace is deleted after the move. Old ends
 /// of VXLAN links (their pair is on another machine) are deleted.
-pub fn reattach_after_move(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, old: &Site) -> Result<DeployReport> {
+///
+/// With `hold`, the new namespace drops every incoming IP packet (nftables
+/// table [`HOLD_TABLE`]) from before its links come up until
+/// [`release_hold`]: a packet reaching it before `criu restore` has put a
+/// connection's socket back would be answered with a RST (seen here: a
+/// peer's retransmission arriving between re-attach and restore reset the
+/// connection). CRIU locks only the namespace it dumps from.
+pub fn reattach_after_move(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, old: &Site, hold: bool) -> Result<DeployReport> {
     let v = layout.vnode(vnode)?.clone();
     let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
     let mut report = DeployReport::default();
     create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
+    if hold {
+        let rules = format!("table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; }}\n}}\n");
+        fleet.exec(&site.vm)?.run(&Cmd::new("nsenter").args([format!("--net={}", netns_path(&site.netns)), "--".into(), "nft".into(), "-f".into(), "-".into()]).stdin(rules))?;
+    }
     let fresh = BTreeSet::from([site.netns.clone()]);
     // One batch per peer namespace.
     let mut retire: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -725,6 +736,15 @@ pub fn reattach_after_move(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<Str
     let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
     build_links(fleet, layout, at, &ids, &fresh, &mut report)?;
     Ok(report)
+}
+
+/// The nftables table that holds a restored vnode's input (see [`reattach_after_move`]).
+pub const HOLD_TABLE: &str = "netbalance-hold";
+
+/// Let packets into a namespace held by [`reattach_after_move`] again.
+pub fn release_hold(ex: &mut dyn Executor, netns: &str) -> Result<()> {
+    ex.run(&Cmd::new("nsenter").args([format!("--net={}", netns_path(netns)), "--".into(), "nft".into(), "delete".into(), "table".into(), "inet".into(), HOLD_TABLE.into()]))?;
+    Ok(())
 }
 
 /// Re-attach a vnode's links at a new site: the peers' old ends are
