@@ -11,7 +11,7 @@
 //! Proposals are biased towards moves that can pay: a vnode to the VM of one
 //! of its neighbours, a vnode off the bottleneck VM (or a VM of the bottleneck
 //! host), and swaps with a vnode of the target VM. The temperature falls
-//! geometrically from T₀ (the mean uphill step of a sample of proposals) to
+//! geometrically from T₀ (the median uphill step of a sample of proposals) to
 //! T₀·10⁻⁴ over the budget: a move count, or the wall clock checked every
 //! [`CHECK_EVERY`] moves.
 //!
@@ -91,6 +91,15 @@ impl Proposer {
         (0..4).map(|_| members[rng.gen_range(0..members.len())]).find(|&n| self.is_movable[n as usize])
     }
 
+    /// The VM of a neighbour of `n` on another (allowed) VM, if a few draws find one.
+    fn foreign_vm(&self, ev: &Evaluator, n: u32, rng: &mut ChaCha8Rng) -> Option<u32> {
+        let nbrs = ev.neighbours(n);
+        let own = ev.assignment()[n as usize];
+        (0..4)
+            .map(|_| ev.assignment()[nbrs[rng.gen_range(0..nbrs.len())].0 as usize])
+            .find(|&v| v != own && self.is_allowed[v as usize])
+    }
+
     /// A target VM for vnode `n`: a neighbour's VM, else a random allowed VM.
     fn target_for(&self, ev: &Evaluator, n: u32, prefer_neighbour: bool, rng: &mut ChaCha8Rng) -> u32 {
         let nbrs = ev.neighbours(n);
@@ -107,8 +116,8 @@ impl Proposer {
     fn propose(&self, ev: &Evaluator, rng: &mut ChaCha8Rng) -> Option<Move> {
         let assign = ev.assignment();
         for _ in 0..8 {
-            let roll: f64 = rng.gen();
-            let (n, to) = if roll < 0.15 {
+            let roll: u32 = rng.gen_range(0..100);
+            let (n, to) = if roll < 10 {
                 // Off the bottleneck: the busiest VM, or a VM of the busiest NIC's host.
                 let v = match ev.nic_bottleneck() {
                     Some(h) => {
@@ -118,24 +127,24 @@ impl Proposer {
                     None => ev.busiest_vm(),
                 };
                 let Some(n) = self.member_of(ev, v, rng) else { continue };
-                (n, self.target_for(ev, n, rng.gen_bool(0.5), rng))
+                (n, self.target_for(ev, n, roll < 5, rng))
+            } else if roll < 85 && !ev.boundary().is_empty() {
+                // Along a link that crosses VMs: to the neighbour's VM.
+                let boundary = ev.boundary();
+                let n = boundary[rng.gen_range(0..boundary.len())];
+                if !self.is_movable[n as usize] {
+                    continue;
+                }
+                let Some(v) = self.foreign_vm(ev, n, rng) else { continue };
+                (n, v)
             } else {
                 let n = self.movable[rng.gen_range(0..self.movable.len())];
-                let nbrs = ev.neighbours(n);
-                if roll < 0.9 && !nbrs.is_empty() {
-                    let v = assign[nbrs[rng.gen_range(0..nbrs.len())].0 as usize];
-                    if v == assign[n as usize] || !self.is_allowed[v as usize] {
-                        continue;
-                    }
-                    (n, v)
-                } else {
-                    (n, self.target_for(ev, n, false, rng))
-                }
+                (n, self.target_for(ev, n, roll < 95, rng))
             };
             if to == assign[n as usize] {
                 continue;
             }
-            if rng.gen_bool(0.2) {
+            if rng.gen_range(0..5) == 0 {
                 if let Some(m) = self.member_of(ev, to, rng) {
                     return Some(Move::Swap { a: n, b: m });
                 }
@@ -173,19 +182,20 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
     };
     let mut evaluated = 0u64;
 
-    // T₀: the mean uphill energy step of a sample of proposals.
-    let mut uphill = (0.0, 0u32);
+    // T₀: the median uphill energy step of a sample of proposals.
+    let mut uphill = Vec::new();
     let e0 = energy(&current, w, leaves);
     for _ in 0..CALIBRATION_SAMPLES.min(limit_moves / 10) {
         if let Some(mv) = proposer.propose(ev, rng) {
             evaluated += 1;
             let d = energy(&ev.evaluate(mv), w, leaves) - e0;
             if d > 0.0 {
-                uphill = (uphill.0 + d, uphill.1 + 1);
+                uphill.push(d);
             }
         }
     }
-    let t0 = if uphill.1 > 0 { uphill.0 / f64::from(uphill.1) } else { 1e-3 * e0.abs().max(1e-9) };
+    uphill.sort_by(f64::total_cmp);
+    let t0 = uphill.get(uphill.len() / 2).copied().unwrap_or(1e-3 * e0.abs().max(1e-9));
 
     let mut cur_energy = e0;
     let mut best_obj = objective(&current, w);
@@ -194,12 +204,14 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
     let mut temperature = t0;
     let mut fraction = 0.0;
     let mut idle = 0u64;
+    let mut iterations = 0u64;
     let mut last_report = Instant::now();
     loop {
         if evaluated >= limit_moves {
             break;
         }
-        if evaluated % CHECK_EVERY == 0 || idle > 0 {
+        iterations += 1;
+        if iterations % CHECK_EVERY == 1 {
             fraction = match limit_time {
                 Some(d) => started.elapsed().as_secs_f64() / d.as_secs_f64().max(1e-9),
                 None => evaluated as f64 / limit_moves as f64,
@@ -229,7 +241,8 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
         }
         let e = energy(&next, w, leaves);
         let delta = e - cur_energy;
-        if delta > 0.0 && rng.gen::<f64>() >= (-delta / temperature).exp() {
+        // e^-40 < 1e-17: such a step is never taken; skip the draw.
+        if delta > 0.0 && (delta > 40.0 * temperature || rng.gen::<f64>() >= (-delta / temperature).exp()) {
             continue;
         }
         let obj = objective(&next, w);

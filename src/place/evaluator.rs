@@ -189,6 +189,11 @@ pub struct Evaluator<'a> {
     nic_load: Vec<f64>,
     members: Vec<Vec<u32>>,
     slot: Vec<u32>,
+    /// Per vnode: neighbours (over links with traffic) on another VM.
+    foreign: Vec<u32>,
+    /// Vnodes with a foreign neighbour, and each vnode's place in it.
+    boundary: Vec<u32>,
+    boundary_slot: Vec<u32>,
     vm_tree: MaxTree,
     nic_tree: MaxTree,
     spread: f64,
@@ -247,6 +252,9 @@ impl<'a> Evaluator<'a> {
             nic_load: Vec::new(),
             members,
             slot,
+            foreign: vec![0; n],
+            boundary: Vec::new(),
+            boundary_slot: vec![u32::MAX; n],
             vm_tree: MaxTree::new(&[]),
             nic_tree: MaxTree::new(&[]),
             spread: 0.0,
@@ -271,7 +279,36 @@ impl<'a> Evaluator<'a> {
         if let Some(m) = &mut self.mig {
             m.recompute(self.inst, &self.assign);
         }
+        for n in 0..self.assign.len() {
+            let v = self.assign[n];
+            let f = self.neighbours(n as u32).iter().filter(|&&(m, _)| self.assign[m as usize] != v).count() as u32;
+            self.foreign[n] = f;
+            self.mark_boundary(n as u32);
+        }
         self.scratch.pending = None;
+    }
+
+    /// Put vnode `n` in or out of the boundary list after its count changed.
+    #[inline]
+    fn mark_boundary(&mut self, n: u32) {
+        let i = n as usize;
+        let listed = self.boundary_slot[i] != u32::MAX;
+        if self.foreign[i] > 0 && !listed {
+            self.boundary_slot[i] = self.boundary.len() as u32;
+            self.boundary.push(n);
+        } else if self.foreign[i] == 0 && listed {
+            let at = self.boundary_slot[i] as usize;
+            self.boundary.swap_remove(at);
+            if let Some(&other) = self.boundary.get(at) {
+                self.boundary_slot[other as usize] = at as u32;
+            }
+            self.boundary_slot[i] = u32::MAX;
+        }
+    }
+
+    /// Vnodes with a neighbour on another VM (in no particular order).
+    pub fn boundary(&self) -> &[u32] {
+        &self.boundary
     }
 
     pub fn assignment(&self) -> &[u32] {
@@ -470,9 +507,21 @@ impl<'a> Evaluator<'a> {
         self.scratch.pending = None;
     }
 
-    /// Move vnode `n` to VM `to` in the assignment and member lists.
+    /// Move vnode `n` to VM `to` in the assignment, member and boundary lists.
     fn relocate(&mut self, n: u32, to: u32) {
         let from = self.assign[n as usize];
+        let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
+        for j in range {
+            let m = self.adj[j].0;
+            let c = self.assign[m as usize];
+            let (before, after) = ((c != from) as i32, (c != to) as i32);
+            if before != after {
+                self.foreign[m as usize] = (self.foreign[m as usize] as i32 + after - before) as u32;
+                self.foreign[n as usize] = (self.foreign[n as usize] as i32 + after - before) as u32;
+                self.mark_boundary(m);
+            }
+        }
+        self.mark_boundary(n);
         let list = &mut self.members[from as usize];
         let at = self.slot[n as usize] as usize;
         list.swap_remove(at);

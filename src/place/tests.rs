@@ -104,6 +104,12 @@ proptest! {
             for v in 0..inst.n_vms() as u32 {
                 prop_assert!(ev.members(v).iter().all(|&m| assign[m as usize] == v));
             }
+            let mut boundary = ev.boundary().to_vec();
+            boundary.sort_unstable();
+            let expected: Vec<u32> = (0..n as u32)
+                .filter(|&x| ev.neighbours(x).iter().any(|&(m, _)| assign[m as usize] != assign[x as usize]))
+                .collect();
+            prop_assert_eq!(boundary, expected);
         }
     }
 
