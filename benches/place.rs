@@ -96,8 +96,26 @@ print(json.dumps([int(p) for p in parts]))";
     Ok(parts)
 }
 
+/// CPU time of this thread, seconds (the moves/s per core, whatever else runs).
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// `s` seconds of wall clock, or with NETBALANCE_BENCH_MOVES_PER_S=R the
+/// move budget s·R (reproducible, independent of what else runs).
+fn budget(s: f64) -> Budget {
+    match std::env::var("NETBALANCE_BENCH_MOVES_PER_S").ok().and_then(|r| r.parse::<f64>().ok()) {
+        Some(rate) => Budget::Moves((s * rate) as u64),
+        None => Budget::Time(Duration::from_secs_f64(s)),
+    }
+}
+
 fn opts(budget: Budget) -> PlaceOptions {
-    PlaceOptions { budget, seed: 1, constraints: Default::default() }
+    let seed = std::env::var("NETBALANCE_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    PlaceOptions { budget, seed, constraints: Default::default() }
 }
 
 fn cell(tau: f64, best: f64) -> String {
@@ -107,22 +125,27 @@ fn cell(tau: f64, best: f64) -> String {
 fn table() {
     println!("placer bench: 8 hosts x 8 VMs (64), NIC 40000 Mbit/s, paper costs, sink load 10 Mbit/s per vnode to vnode 0, seed 1");
     println!("(topologies and scenario load: bench-local stand-ins, see benches/support/mod.rs)");
-    println!("tau (ratio to the best tau found for that topology; lower is better)\n");
+    println!("tau (ratio to the best tau found for that topology; lower is better); moves/cpu-s: moves evaluated per CPU second of the 1 s run");
+    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at start: {}", l.trim());
+    }
+    println!();
     println!(
-        "{:<9} {:>6} {:>10} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8}",
-        "topology", "vnodes", "moves/s", "SA 0.125s", "SA 1s", "SA 10s", "greedy", "METIS", "start", "LB"
+        "{:<9} {:>6} {:>12} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8}",
+        "topology", "vnodes", "moves/cpu-s", "SA 0.125s", "SA 1s", "SA 10s", "greedy", "METIS", "start", "LB"
     );
     let mut replacements = Vec::new();
-    for name in TOPOLOGIES {
+    let only = std::env::var("NETBALANCE_BENCH_ONLY").ok();
+    for name in TOPOLOGIES.into_iter().filter(|n| only.as_deref().map_or(true, |o| o.split(',').any(|x| x == *n))) {
         let inst = scenario(name);
         let load = load_for_sink(&inst, 0);
         let start = place::start_assignment(&inst, &load, &Default::default());
         let runs: Vec<(f64, place::Outcome)> = [0.125, 1.0, 10.0]
             .iter()
             .map(|&s| {
-                let t = Instant::now();
-                let out = place::initial(&inst, &load, &opts(Budget::Time(Duration::from_secs_f64(s))));
-                (t.elapsed().as_secs_f64(), out)
+                let cpu = thread_cpu_s();
+                let out = place::initial(&inst, &load, &opts(budget(s)));
+                (thread_cpu_s() - cpu, out)
             })
             .collect();
         let rate = runs[1].1.moves_evaluated as f64 / runs[1].0;
@@ -135,7 +158,7 @@ fn table() {
         }
         let best = taus.iter().copied().fold(f64::INFINITY, f64::min);
         println!(
-            "{:<9} {:>6} {:>10.3e} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8.4}",
+            "{:<9} {:>6} {:>12.3e} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8.4}",
             name,
             inst.n_vnodes(),
             rate,
@@ -156,7 +179,7 @@ fn table() {
         let new_load = load_for_sink(&inst, new_sink);
         let window = Window { tp: 10.0, to: 0.125 };
         let t = Instant::now();
-        let out = place::replace(&inst, &new_load, window, &runs[1].1.assignment, &opts(Budget::Time(Duration::from_secs_f64(0.125))));
+        let out = place::replace(&inst, &new_load, window, &runs[1].1.assignment, &opts(budget(0.125)));
         let took = t.elapsed().as_secs_f64();
         let before = cost::tau(&inst, &new_load, &runs[1].1.assignment);
         let moved = runs[1].1.assignment.iter().zip(&out.assignment).filter(|(a, b)| a != b).count();

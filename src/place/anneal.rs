@@ -11,7 +11,8 @@
 //! Proposals are biased towards moves that can pay: a vnode to the VM of one
 //! of its neighbours, a vnode off the bottleneck VM (or a VM of the bottleneck
 //! host), and swaps with a vnode of the target VM. The temperature falls
-//! geometrically from T₀ (the median uphill step of a sample of proposals) to
+//! geometrically from T₀ (the mean uphill step of a sample of proposals;
+//! the median for a re-placement, where every step also pays migration) to
 //! T₀·10⁻⁴ over the budget: a move count, or the wall clock checked every
 //! [`CHECK_EVERY`] moves.
 //!
@@ -91,6 +92,11 @@ impl Proposer {
         (0..4).map(|_| members[rng.gen_range(0..members.len())]).find(|&n| self.is_movable[n as usize])
     }
 
+    /// The allowed VM with the lowest utilisation among `vms`.
+    fn least_utilised(&self, vms: impl Iterator<Item = u32>, ev: &Evaluator) -> Option<u32> {
+        vms.filter(|&v| self.is_allowed[v as usize]).min_by(|&x, &y| ev.vm_utilisation(x).total_cmp(&ev.vm_utilisation(y)))
+    }
+
     /// The VM of a neighbour of `n` on another (allowed) VM, if a few draws find one.
     fn foreign_vm(&self, ev: &Evaluator, n: u32, rng: &mut ChaCha8Rng) -> Option<u32> {
         let nbrs = ev.neighbours(n);
@@ -126,8 +132,23 @@ impl Proposer {
                     }
                     None => ev.busiest_vm(),
                 };
-                let Some(n) = self.member_of(ev, v, rng) else { continue };
-                (n, self.target_for(ev, n, roll < 5, rng))
+                // The heaviest of a few members, to the least utilised of a few VMs.
+                let Some(n) = (0..3).filter_map(|_| self.member_of(ev, v, rng)).max_by(|&x, &y| ev.vnode_cpu(x).total_cmp(&ev.vnode_cpu(y)))
+                else {
+                    continue;
+                };
+                let to = match roll % 3 {
+                    0 => self.target_for(ev, n, true, rng),
+                    // Same host first: links to the rest stay off the NIC and cheaper.
+                    1 => {
+                        let vms = &self.host_vms[ev.instance().vm_host[v as usize] as usize];
+                        self.least_utilised((0..3).map(|_| vms[rng.gen_range(0..vms.len())]), ev).unwrap_or(v)
+                    }
+                    _ => self
+                        .least_utilised((0..3).map(|_| self.allowed[rng.gen_range(0..self.allowed.len())]), ev)
+                        .unwrap_or(v),
+                };
+                (n, to)
             } else if roll < 85 && !ev.boundary().is_empty() {
                 // Along a link that crosses VMs: to the neighbour's VM.
                 let boundary = ev.boundary();
@@ -194,8 +215,16 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
             }
         }
     }
+    // Initial placement: the mean (hot enough to reorganise); re-placement:
+    // the median (every step there also pays migration time).
     uphill.sort_by(f64::total_cmp);
-    let t0 = uphill.get(uphill.len() / 2).copied().unwrap_or(1e-3 * e0.abs().max(1e-9));
+    let t0 = if uphill.is_empty() {
+        1e-3 * e0.abs().max(1e-9)
+    } else if ev.base().is_some() {
+        uphill[uphill.len() / 2]
+    } else {
+        uphill.iter().sum::<f64>() / uphill.len() as f64
+    };
 
     let mut cur_energy = e0;
     let mut best_obj = objective(&current, w);

@@ -345,6 +345,10 @@ impl<'a> Evaluator<'a> {
     pub fn nic_bottleneck(&self) -> Option<u32> {
         (self.nic_tree.max() > self.vm_tree.max()).then(|| self.nic_tree.argmax() as u32)
     }
+    /// The CPU load of vnode `n` by itself.
+    pub fn vnode_cpu(&self, n: u32) -> f64 {
+        self.load.cpu[n as usize]
+    }
     /// The base assignment of a re-placement.
     pub fn base(&self) -> Option<&[u32]> {
         self.mig.as_ref().map(|m| m.base.as_slice())
@@ -383,41 +387,49 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Add the deltas of moving vnode `n` from VM `a` to VM `b` to the scratch.
+    /// The deltas of `a`, `b` and their hosts are summed in locals first.
     fn delta_relocate(&mut self, n: u32, a: u32, b: u32) {
         let s = &mut self.scratch;
         let host = &self.inst.vm_host;
         let (ha, hb) = (host[a as usize], host[b as usize]);
         let cpu = self.load.cpu[n as usize];
-        s.add_vm(a, -cpu);
-        s.add_vm(b, cpu);
+        let (mut da, mut db, mut dha, mut dhb) = (-cpu, cpu, 0.0, 0.0);
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
         for &(m, rate) in &self.adj[range] {
             let c = self.assign[m as usize];
             let hc = host[c as usize];
             // Before: the link (n, m) from a.
             if c == a {
-                s.add_vm(a, -rate * self.per_vm);
+                da -= rate * self.per_vm;
             } else if hc == ha {
-                s.add_vm(a, -rate * self.per_host);
+                da -= rate * self.per_host;
                 s.add_vm(c, -rate * self.per_host);
             } else {
-                s.add_vm(a, -rate * self.per_net);
+                da -= rate * self.per_net;
                 s.add_vm(c, -rate * self.per_net);
-                s.add_host(ha, -rate);
+                dha -= rate;
                 s.add_host(hc, -rate);
             }
             // After: the link from b.
             if c == b {
-                s.add_vm(b, rate * self.per_vm);
+                db += rate * self.per_vm;
             } else if hc == hb {
-                s.add_vm(b, rate * self.per_host);
+                db += rate * self.per_host;
                 s.add_vm(c, rate * self.per_host);
             } else {
-                s.add_vm(b, rate * self.per_net);
+                db += rate * self.per_net;
                 s.add_vm(c, rate * self.per_net);
-                s.add_host(hb, rate);
+                dhb += rate;
                 s.add_host(hc, rate);
             }
+        }
+        s.add_vm(a, da);
+        s.add_vm(b, db);
+        if dha != 0.0 {
+            s.add_host(ha, dha);
+        }
+        if dhb != 0.0 {
+            s.add_host(hb, dhb);
         }
         if let Some(m) = &self.mig {
             let o = m.base[n as usize];
