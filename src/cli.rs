@@ -29,8 +29,16 @@ pub enum Command {
     Testbed(commands::testbed::Args),
     /// Print τ of a placement with its bottleneck; with --target also T_r and χ
     Cost(commands::cost::Args),
+    /// Generate the paper's topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists
+    Topology(commands::topology::Args),
     /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
     Place(commands::place::Args),
+    /// Sample the deployed vnodes' load; one snapshot per interval (NDJSON)
+    Monitor(commands::monitor::Args),
+    /// Measure migration phases on the testbed; print a costs profile
+    Calibrate(commands::calibrate::Args),
+    /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
+    Migrate(commands::migrate::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).
@@ -44,7 +52,7 @@ pub struct TestbedArg {
 /// `--topology FILE` (SPEC §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TopologyArg {
-    /// The topology (netbalance JSON) [default: the placement's "topology"]
+    /// The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement's "topology"]
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
 }

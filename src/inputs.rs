@@ -11,6 +11,29 @@ use std::path::{Path, PathBuf};
 pub const TESTBED_HINT: &str =
     "no testbed: pass --testbed FILE, set NETBALANCE_TESTBED, or create ./testbed.json (netbalance testbed --hosts 8 --cpus 8 > testbed.json)";
 
+fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// A command reads at most one input from stdin (SPEC §7): refuse two
+/// flags naming `-`, or one naming `-` where stdin is already the default
+/// input (`default_stdin`: the flag name that falls back to stdin, if absent).
+pub fn at_most_one_stdin(flags: &[(&str, Option<&Path>)], default_stdin: Option<&str>) -> Result<()> {
+    let mut users: Vec<&str> = flags.iter().filter(|(_, p)| p.is_some_and(is_stdin)).map(|(n, _)| *n).collect();
+    if let Some(d) = default_stdin {
+        if flags.iter().any(|(n, p)| *n == d && p.is_none()) {
+            users.push(d);
+        }
+    }
+    if users.len() > 1 {
+        return Err(Error::usage(format!(
+            "only one input can come from stdin, but {} all read it (give all but one a file)",
+            users.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// Find and read the testbed: `--testbed`, `$NETBALANCE_TESTBED`,
 /// `./testbed.json`, then the placement's `"testbed"`.
 pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Result<(Testbed, PathBuf)> {
@@ -51,6 +74,55 @@ pub fn resolve_costs(flag: Option<&Path>, testbed: &Testbed) -> Result<Costs> {
     }
 }
 
+/// How long a live stream on stdin may stay silent, after its first
+/// snapshot, before the latest snapshot counts as "the last one".
+pub const STREAM_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Read stdin line by line until EOF, or until it has been silent for
+/// `settle` after a first non-empty line: a live stream (`monitor |
+/// predict | place`) never ends, and its latest snapshot is the one that
+/// counts. Files and finished pipes are read to their end as usual.
+pub fn read_stdin_until_settled(settle: std::time::Duration) -> Result<String> {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    let limit = crate::io::max_input_bytes();
+    let (tx, rx) = mpsc::channel::<std::io::Result<String>>();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        loop {
+            let mut line = String::new();
+            match lock.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if tx.send(Ok(line)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let mut text = String::new();
+    loop {
+        let next = if text.trim().is_empty() { rx.recv().map_err(|_| ()) } else { rx.recv_timeout(settle).map_err(|_| ()) };
+        match next {
+            Ok(Ok(line)) => {
+                text.push_str(&line);
+                if text.len() as u64 > limit {
+                    return Err(Error::input(crate::error::Location::file("<stdin>"), format!("input larger than {limit} bytes")));
+                }
+            }
+            Ok(Err(e)) => return Err(Error::io("<stdin>", e)),
+            // EOF (sender gone) or silence after the first snapshot
+            Err(()) => return Ok(text),
+        }
+    }
+}
+
 /// Read a placement (not yet checked against a topology and testbed).
 pub fn read_placement(source: &Source) -> Result<Placement> {
     read_json(source)
@@ -72,7 +144,11 @@ pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Opt
         None => return Ok(None),
     };
     let name = source.name();
-    let mut snaps = read_load_stream(&source)?;
+    let mut snaps = if source == Source::Stdin {
+        parse_load_stream(&read_stdin_until_settled(STREAM_SETTLE)?, &name)?
+    } else {
+        read_load_stream(&source)?
+    };
     match snaps.pop() {
         Some(s) => Ok(Some((s, name))),
         None if flag.is_some() => Err(Error::input(crate::error::Location::file(name), "no load snapshot in the stream")),
@@ -111,7 +187,7 @@ impl Problem {
     /// allowed), else the topology's expected load. Also returns a label
     /// saying where it came from.
     pub fn load(&self, flag: Option<&Path>, stdin_allowed: bool) -> Result<(crate::cost::Load, String)> {
-        match resolve_last_load(flag, stdin_allowed)? {
+        match resolve_last_load(flag, stdin_allowed && !self.reads_stdin())? {
             Some((snap, name)) => {
                 let load = self.instance.load_from_snapshot(&snap, &name)?;
                 Ok((load, format!("{name} (t={})", snap.t)))
@@ -126,11 +202,17 @@ impl Problem {
         Ok(self.instance.assignment(placement))
     }
 
-    /// A placement of an assignment that records this problem's files.
+    /// True if the topology or the testbed was read from stdin.
+    pub fn reads_stdin(&self) -> bool {
+        is_stdin(&self.topology_path) || is_stdin(&self.testbed_path)
+    }
+
+    /// A placement of an assignment that records this problem's files
+    /// (not `-`: stdin cannot be read again by the next command).
     pub fn placement_of(&self, assign: &[u32]) -> Placement {
         let mut p = self.instance.placement(assign);
-        p.topology = Some(self.topology_path.clone());
-        p.testbed = Some(self.testbed_path.clone());
+        p.topology = Some(self.topology_path.clone()).filter(|p| !is_stdin(p));
+        p.testbed = Some(self.testbed_path.clone()).filter(|p| !is_stdin(p));
         p
     }
 }

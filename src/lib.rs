@@ -8,8 +8,11 @@ pub mod cost;
 pub mod error;
 pub mod inputs;
 pub mod io;
+pub mod migrate;
 pub mod model;
 pub mod place;
+pub mod state;
+pub mod testbed;
 pub mod topology;
 
 pub use error::{Error, Result};

@@ -1,9 +1,13 @@
 //! One module per subcommand: its `Args` and `pub fn run` (parse → resolve →
 //! call the library). Commands never import one another.
 
+pub mod calibrate;
 pub mod cost;
+pub mod monitor;
+pub mod migrate;
 pub mod place;
 pub mod testbed;
+pub mod topology;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -31,6 +35,10 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Topology(args) => topology::run(args),
         Command::Place(args) => place::run(args),
+        Command::Monitor(args) => monitor::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }
