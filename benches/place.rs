@@ -25,7 +25,7 @@ const C_PROC: f64 = 4e-5;
 
 /// A paper scenario: topology on 8 hosts × 8 VMs, paper costs, NIC 40 Gbit/s.
 fn scenario(name: &str) -> Instance {
-    let topo = support::paper(name, 1).expect("known topology");
+    let topo = netbalance::topology::generate::paper(name, 1).expect("known topology");
     let tb = Testbed::generate(8, 8, 40_000.0);
     Instance::new(&topo, &tb, support::paper_costs())
 }
@@ -124,7 +124,7 @@ fn cell(tau: f64, best: f64) -> String {
 
 fn table() {
     println!("placer bench: 8 hosts x 8 VMs (64), NIC 40000 Mbit/s, paper costs, sink load 10 Mbit/s per vnode to vnode 0, seed 1");
-    println!("(topologies and scenario load: bench-local stand-ins, see benches/support/mod.rs)");
+    println!("(topologies: topology::generate::paper(name, 1); scenario load: bench-local stand-in, benches/support/mod.rs)");
     println!("tau (ratio to the best tau found for that topology; lower is better); moves/cpu-s: moves evaluated per CPU second of the 1 s run");
     if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average at start: {}", l.trim());
