@@ -182,6 +182,16 @@ fn table() {
         let out = place::replace(&inst, &new_load, window, &runs[1].1.assignment, &opts(budget(0.125)));
         let took = t.elapsed().as_secs_f64();
         let before = cost::tau(&inst, &new_load, &runs[1].1.assignment);
+        if std::env::var_os("NETBALANCE_BENCH_DEBUG").is_some() {
+            let r = cost::report(&inst, &new_load, &runs[1].1.assignment);
+            let mut u: Vec<f64> = r.vms.iter().map(|v| v.utilisation).collect();
+            u.sort_by(|a, b| b.total_cmp(a));
+            let mut h: Vec<f64> = r.hosts.iter().map(|v| v.utilisation).collect();
+            h.sort_by(|a, b| b.total_cmp(a));
+            let fresh = place::initial(&inst, &new_load, &opts(budget(1.0)));
+            let chi = cost::chi_of(&inst, &new_load, window, &runs[1].1.assignment, &fresh.assignment);
+            eprintln!("{name}: bottleneck {:?}, top VM utilisations {:?}, top NIC {:?}; a fresh 1 s placement for the new sink: tau {:.4}, chi {:.3}", r.bottleneck, &u[..4], &h[..3], fresh.tau, chi);
+        }
         let moved = runs[1].1.assignment.iter().zip(&out.assignment).filter(|(a, b)| a != b).count();
         let t_r = cost::t_r(&inst, &runs[1].1.assignment, &out.assignment);
         replacements.push((name, new_sink, before, out, moved, t_r, took));
