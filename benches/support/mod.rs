@@ -46,15 +46,16 @@ pub fn routes_to(inst: &Instance, sink: u32) -> Vec<Option<u32>> {
 pub fn sink_load(inst: &Instance, parent: &[Option<u32>], rate: f64, c_proc: f64) -> Load {
     let n = inst.n_vnodes();
     // Flows through each vnode (its own plus its subtree's), children before parents.
-    let mut depth = vec![0usize; n];
-    for i in 0..n {
-        let (mut d, mut v) = (0, i);
-        while let Some(p) = parent[v] {
-            d += 1;
-            v = p as usize;
-        }
-        depth[i] = d;
-    }
+    let depth: Vec<usize> = (0..n)
+        .map(|i| {
+            let (mut d, mut v) = (0, i);
+            while let Some(p) = parent[v] {
+                d += 1;
+                v = p as usize;
+            }
+            d
+        })
+        .collect();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(depth[i]));
     let mut flows = vec![0.0f64; n];
@@ -70,8 +71,8 @@ pub fn sink_load(inst: &Instance, parent: &[Option<u32>], rate: f64, c_proc: f64
             load.cpu[i] += c_proc * flows[i];
         }
     }
-    for i in 0..n {
-        load.cpu[i] += c_proc * recv[i];
+    for (cpu, r) in load.cpu.iter_mut().zip(&recv) {
+        *cpu += c_proc * r;
     }
     load
 }
