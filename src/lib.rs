@@ -2,6 +2,7 @@
 //! live-migrating virtual nodes (after NETbalance, Grau, Herrmann, Rothermel).
 //! `../shared/SPEC.md` is the contract; each module cites the section it follows.
 
+pub mod balance;
 pub mod cli;
 pub mod commands;
 pub mod cost;

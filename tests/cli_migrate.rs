@@ -124,6 +124,10 @@ fn deploy_migrate_teardown() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(placement(&out.stdout).vm_of, file_placement(&d.join("b.json")).vm_of);
     assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join("b.json")).vm_of);
+    let out = migrate(d, "", &["--teardown", "--dry-run"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["vnodes"], 30, "{plan}");
+    assert!(in_force(d).is_some(), "--teardown --dry-run changed the state");
     let out = migrate(d, "", &["--teardown"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(placement(&out.stdout).vm_of.is_empty());
@@ -133,7 +137,7 @@ fn deploy_migrate_teardown() {
 
 #[test]
 fn an_injected_host_failure_exits_3_with_the_placement_in_force_consistent() {
-    for fault in [",fail=restore:2", ",fail=transfer:1", ",fail-after=reattach:3", ",unreachable=h1-v1:20:3"] {
+    for fault in [",fail=restore:2", ",fail=transfer:1", ",fail-after=reattach:3", ",unreachable=h1-v1:3:3"] {
         let dir = setup();
         let d = dir.path();
         assert!(migrate(d, "", &["--target", "a.json"]).status.success());
@@ -161,6 +165,10 @@ fn a_crashed_migrate_is_resumed_or_rolled_back() {
         let out = migrate(d, "", &["--target", "b.json"]);
         assert_eq!(out.status.code(), Some(2));
         assert!(stderr(&out).contains("stale lock") && stderr(&out).contains("--resume"), "{}", stderr(&out));
+        let journal = std::fs::read(d.join(".netbalance/journal.ndjson")).unwrap();
+        let out = migrate(d, "", &["--dry-run", "--target", "b.json"]);
+        assert!(out.status.success() && stderr(&out).contains("did not finish"), "{}", stderr(&out));
+        assert_eq!(std::fs::read(d.join(".netbalance/journal.ndjson")).unwrap(), journal, "--dry-run touched the journal");
         let out = migrate(d, "", &[flag]);
         assert!(out.status.success(), "{step} {flag}: {}", stderr(&out));
         let now = assert_consistent(d);
@@ -174,7 +182,15 @@ fn two_concurrent_migrates_one_is_locked_out_and_the_state_stays_consistent() {
     let dir = setup();
     let d = dir.path();
     assert!(migrate(d, "", &["--target", "a.json"]).status.success());
-    // Slow steps (real durations): the first run holds the lock for seconds.
+    // c.json: a third placement, so that both runs have moves to make.
+    let mut c: Placement = file_placement(&d.join("a.json"));
+    for (i, vm) in c.vm_of.values_mut().enumerate() {
+        if i % 2 == 1 {
+            *vm = if vm.as_str() == "h1-v2" { "h0-v0".into() } else { "h1-v2".into() };
+        }
+    }
+    std::fs::write(d.join("c.json"), serde_json::to_vec(&c).unwrap()).unwrap();
+    // Slow steps (real durations): the run that gets the lock holds it for seconds.
     let spawn = |target: &str| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
         c.current_dir(d)
@@ -187,13 +203,13 @@ fn two_concurrent_migrates_one_is_locked_out_and_the_state_stays_consistent() {
             .unwrap()
     };
     let first = spawn("b.json");
-    let second = spawn("a.json");
+    let second = spawn("c.json");
     let (pid1, pid2) = (first.id(), second.id());
     let (o1, o2) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
     let codes = (o1.status.code(), o2.status.code());
     let (winner, loser, winner_pid, want) = match codes {
         (Some(0), Some(2)) => (&o1, &o2, pid1, "b.json"),
-        (Some(2), Some(0)) => (&o2, &o1, pid2, "a.json"),
+        (Some(2), Some(0)) => (&o2, &o1, pid2, "c.json"),
         _ => panic!("expected one 0 and one 2, got {codes:?}: {} / {}", stderr(&o1), stderr(&o2)),
     };
     assert!(stderr(loser).contains(&format!("locked by pid {winner_pid}")), "{}", stderr(loser));

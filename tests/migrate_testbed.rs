@@ -197,6 +197,16 @@ fn a_failed_restore_on_the_destination_puts_the_vnode_back() {
 
 #[test]
 fn a_migrate_killed_midway_is_resumed_on_the_real_testbed() {
+    killed_midway("--resume");
+}
+
+#[test]
+fn a_migrate_killed_midway_is_rolled_back_on_the_real_testbed() {
+    killed_midway("--rollback");
+}
+
+/// Deploy p1, kill a migrate to p2 midway, take it up with `flag`.
+fn killed_midway(flag: &str) {
     if !require(TOOLS) {
         return;
     }
@@ -228,20 +238,22 @@ fn a_migrate_killed_midway_is_resumed_on_the_real_testbed() {
     std::thread::sleep(Duration::from_millis(1600));
     let _ = child.kill();
     let _ = child.wait();
-    let out = migrate(&["--resume"]).output().unwrap();
+    let out = migrate(&[flag]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        assert!(err.contains("no unfinished run"), "resume failed: {err}");
+        assert!(err.contains("no unfinished run"), "{flag} failed: {err}");
         eprintln!("the run had finished before the kill");
     }
     let state = StateDir::at(d.join(".netbalance"));
     let now = state.placement().unwrap().unwrap();
-    assert_eq!(now.vm_of, p2.vm_of, "{err}");
+    let finished_first = !out.status.success();
+    let want = if flag == "--resume" || finished_first { &p2 } else { &p1 };
+    assert_eq!(now.vm_of, want.vm_of, "{err}");
     assert!(state.journal().unwrap().unfinished().is_none());
     let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
     for i in 0..2 {
         let pid = pid_of(&paths, ids[i]);
-        assert_eq!(netns_of(pid), names::netns_name(ids[i], &p2.vm_of[ids[i]]));
+        assert_eq!(netns_of(pid), names::netns_name(ids[i], &want.vm_of[ids[i]]));
         let c = count(d, i);
         counting(d, i, c + 5);
     }

@@ -128,6 +128,14 @@ pub fn run(args: Args) -> Result<Status> {
 fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progress) -> Result<Status> {
     let target = read_placement(target_src)?;
     if args.dry_run {
+        if let Some(run) = crate::state::Journal::peek_unfinished(&settings.state.journal_path())? {
+            if !args.quiet {
+                eprintln!(
+                    "netbalance: run {} (pid {}) did not finish: the testbed may not be in the placement in force; take it up with --resume or --rollback first",
+                    run.run, run.pid
+                );
+            }
+        }
         let current = settings.current()?;
         let problem = problem(args, &[Some(&target), current.as_ref().map(|c| &c.0)])?;
         let to = problem.assignment(&target, &target_src.name())?;

@@ -2,6 +2,7 @@
 //! call the library). Commands never import one another.
 
 pub mod calibrate;
+pub mod balance;
 pub mod cost;
 pub mod monitor;
 pub mod migrate;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Topology(args) => topology::run(args),
+        Command::Balance(args) => balance::run(args),
         Command::Place(args) => place::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Calibrate(args) => calibrate::run(args),

@@ -1,6 +1,6 @@
 //! Executing a migration plan (SPEC §3): suspend every vnode in force, run
 //! the moves (moves sharing a VM one after another, others in parallel, in
-//! the order of [`crate::cost::plan`]'s schedule), resume, clean up. Every
+//! the order [`super::dispatch`] picks), resume, clean up. Every
 //! step is journalled before the next one starts.
 //!
 //! A move is checkpoint → transfer → restore → reattach. When a step fails
@@ -14,6 +14,7 @@
 //! driver's steps; the wall-clock makespan follows the schedule, close to
 //! max_v T_r(v).
 
+use super::dispatch::Dispatcher;
 use super::driver::{Presence, Specs, VnodeDriver};
 use super::progress::Progress;
 use crate::cost::Instance;
@@ -256,46 +257,32 @@ impl<'a> Engine<'a> {
             .collect()
     }
 
-    /// Dispatch the moves: a move starts when it heads the queue of both its
-    /// VMs; after a failure no new move starts. `None` for moves not started.
+    /// Dispatch the moves ([`Dispatcher`]: moves sharing a VM in sequence,
+    /// the others in parallel); after a failure no new move starts. `None`
+    /// for moves not started.
     fn run_moves(&self, moves: &[(usize, u32, u32)], plan: &MigrationPlan) -> Vec<Option<MoveEnd>> {
-        let queues: Vec<(u32, &Vec<usize>)> =
-            plan.schedule.iter().map(|(vm, q)| (self.inst.vm(vm).expect("plan VM"), q)).collect();
-        let mut head = vec![0usize; self.inst.n_vms()];
-        let mut queue_of = vec![None; self.inst.n_vms()];
-        for (i, (v, _)) in queues.iter().enumerate() {
-            queue_of[*v as usize] = Some(i);
-        }
-        let heads_at = |head: &[usize], v: u32, m: usize| {
-            let q = queues[queue_of[v as usize].expect("VM in schedule")].1;
-            q.get(head[v as usize]) == Some(&m)
-        };
+        let timed: Vec<(u32, u32, f64)> = moves.iter().zip(&plan.moves).map(|(&(_, a, b), m)| (a, b, m.duration_s)).collect();
+        let mut dispatch = Dispatcher::new(&timed, self.inst.n_vms(), plan, |vm| self.inst.vm(vm).expect("plan VM"));
         let mut ends: Vec<Option<MoveEnd>> = (0..moves.len()).map(|_| None).collect();
-        let mut started = vec![false; moves.len()];
         std::thread::scope(|s| {
             let (tx, rx) = mpsc::channel::<(usize, std::thread::Result<MoveEnd>)>();
             let mut in_flight = 0usize;
             let mut stop = false;
             loop {
                 if !stop {
-                    for (v, q) in &queues {
-                        let Some(&m) = q.get(head[*v as usize]) else { continue };
-                        let (_, src, dst) = moves[m];
-                        if !started[m] && heads_at(&head, src, m) && heads_at(&head, dst, m) {
-                            started[m] = true;
-                            in_flight += 1;
-                            let tx = tx.clone();
-                            let mv = moves[m];
-                            s.spawn(move || {
-                                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_move(mv)));
-                                let panic = r.as_ref().is_err();
-                                let _ = tx.send((m, r.map_err(|_| Box::new("panic") as Box<dyn std::any::Any + Send>)));
-                                if panic {
-                                    // Let the scope see the panic (a crash: no rollback).
-                                    panic!("a move panicked");
-                                }
-                            });
-                        }
+                    for m in dispatch.ready() {
+                        in_flight += 1;
+                        let tx = tx.clone();
+                        let mv = moves[m];
+                        s.spawn(move || {
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_move(mv)));
+                            let panic = r.is_err();
+                            let _ = tx.send((m, r));
+                            if panic {
+                                // Let the scope see the panic (a crash: no rollback).
+                                panic!("a move panicked");
+                            }
+                        });
                     }
                 }
                 if in_flight == 0 {
@@ -303,9 +290,7 @@ impl<'a> Engine<'a> {
                 }
                 let (m, end) = rx.recv().expect("workers send before they end");
                 in_flight -= 1;
-                let (_, src, dst) = moves[m];
-                head[src as usize] += 1;
-                head[dst as usize] += 1;
+                dispatch.done(m);
                 match end {
                     Ok(end) => {
                         stop |= !matches!(end, MoveEnd::Moved);

@@ -84,8 +84,8 @@ pub enum Fault {
     Fail { step: Step, nth: usize },
     /// The `nth` call of `step` takes effect, then reports failure (a lost reply).
     FailAfter { step: Step, nth: usize },
-    /// From the `from`-th driver call on (1-based, all kinds), `calls` calls
-    /// touching `vm` fail (an SSH connection that dropped).
+    /// From the `from`-th driver call touching `vm` on (1-based, all
+    /// kinds), `calls` calls touching it fail (an SSH connection that dropped).
     Unreachable { vm: String, from: usize, calls: usize },
     /// The `nth` call of `step` crashes the process before its effect
     /// (a panic in-process; `abort` when `crash_aborts`).
@@ -96,7 +96,7 @@ pub enum Fault {
 pub struct FakeDriver {
     world: Mutex<World>,
     faults: Vec<Fault>,
-    counts: Mutex<(usize, HashMap<Step, usize>)>,
+    counts: Mutex<(HashMap<String, usize>, HashMap<Step, usize>)>,
     busy: Mutex<(HashMap<String, usize>, usize, usize)>,
     persist: Option<PathBuf>,
     timing: Option<(Instance, f64)>,
@@ -108,7 +108,7 @@ impl FakeDriver {
         FakeDriver {
             world: Mutex::new(world),
             faults: Vec::new(),
-            counts: Mutex::new((0, HashMap::new())),
+            counts: Mutex::new((HashMap::new(), HashMap::new())),
             busy: Mutex::new((HashMap::new(), 0, 0)),
             persist: None,
             timing: None,
@@ -183,13 +183,19 @@ impl FakeDriver {
     /// Count the call, apply faults that strike before the effect; returns
     /// whether a `FailAfter` fault strikes after it.
     fn enter(&self, step: Step, vms: &[&str]) -> Result<bool> {
-        let (call, nth) = {
+        let (calls, nth) = {
             let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-            c.0 += 1;
-            let call = c.0;
+            let calls: HashMap<String, usize> = vms
+                .iter()
+                .map(|vm| {
+                    let k = c.0.entry(vm.to_string()).or_insert(0);
+                    *k += 1;
+                    (vm.to_string(), *k)
+                })
+                .collect();
             let n = c.1.entry(step).or_insert(0);
             *n += 1;
-            (call, *n)
+            (calls, *n)
         };
         let mut after = false;
         for f in &self.faults {
@@ -198,8 +204,8 @@ impl FakeDriver {
                     return Err(Error::Host(format!("injected failure of {step:?} call {nth} on {}", vms.join(","))));
                 }
                 Fault::FailAfter { step: s, nth: k } if *s == step && *k == nth => after = true,
-                Fault::Unreachable { vm, from, calls } if vms.contains(&vm.as_str()) && call >= *from && call < from.saturating_add(*calls) => {
-                    return Err(Error::Host(format!("ssh to {vm}: connection dropped (injected, call {call})")));
+                Fault::Unreachable { vm, from, calls: n } if calls.get(vm).is_some_and(|&k| k >= *from && k < from.saturating_add(*n)) => {
+                    return Err(Error::Host(format!("ssh to {vm}: connection dropped (injected, call {} to it)", calls[vm])));
                 }
                 Fault::Crash { step: s, nth: k } if *s == step && *k == nth => {
                     if self.crash_aborts {

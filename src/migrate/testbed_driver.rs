@@ -252,6 +252,16 @@ impl VnodeDriver for TestbedDriver {
                     }
                 }
             }
+            if d.layout.vnode(id)?.run.is_some() {
+                // The vnode's last pid may still be a zombie (killed, not yet
+                // reaped by pid 1): criu needs it free.
+                let ex = d.fleet.exec(vm)?;
+                if let Some(pid) = running_pid(ex, &paths, &cg)? {
+                    if is_zombie(ex, pid) {
+                        criu::wait_gone(ex, pid, Duration::from_secs(10))?;
+                    }
+                }
+            }
             let before = d.at.insert(id.to_string(), site.clone());
             let made = (|| -> Result<()> {
                 reattach(&mut d.fleet, &d.layout, &d.at, id, true)?;
@@ -295,7 +305,14 @@ impl VnodeDriver for TestbedDriver {
             let (paths, cg) = (d.paths(), d.cgroup(vnode)?);
             let ns = Site::of(vnode, vm).netns;
             if d.has_process(vnode)? && d.pid_in(vm, vnode, &ns)?.is_some() {
-                paths.cgroups.kill_and_remove(d.fleet.exec(vm)?, &cg)?;
+                let ex = d.fleet.exec(vm)?;
+                let tasks = paths.cgroups.pids(ex, &cg).unwrap_or_default();
+                paths.cgroups.kill_and_remove(ex, &cg)?;
+                // Until they are reaped their pids are taken, and a restore
+                // of the vnode (the next step of a rollback) would fail.
+                for p in tasks {
+                    criu::wait_gone(ex, p, Duration::from_secs(10))?;
+                }
             }
             let ex = d.fleet.exec(vm)?;
             if ex.exists(&ns_path(&ns))? {

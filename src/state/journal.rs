@@ -153,42 +153,21 @@ impl Journal {
     /// input error naming it.
     pub fn open(path: PathBuf) -> Result<Journal> {
         let name = path.display().to_string();
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(Error::io(name, e)),
-        };
-        let mut records = Vec::new();
-        let mut good_len = 0usize;
-        let mut next_seq = 0u64;
-        let mut pos = 0usize;
-        let mut line_no = 0usize;
-        while pos < text.len() {
-            line_no += 1;
-            let end = text[pos..].iter().position(|&b| b == b'\n').map(|i| pos + i);
-            let raw = &text[pos..end.unwrap_or(text.len())];
-            let is_last = end.map_or(true, |e| e + 1 >= text.len());
-            match parse_line(raw, next_seq) {
-                Ok(rec) if end.is_some() => {
-                    records.push(rec);
-                    next_seq += 1;
-                    pos = end.unwrap() + 1;
-                    good_len = pos;
-                }
-                Ok(_) | Err(_) if is_last => {
-                    eprintln!("netbalance: {name}:{line_no}: torn last journal record (a crash while writing it); it is ignored and cut off");
-                    break;
-                }
-                Err(msg) => return Err(Error::input(Location::file(&name).at_line(line_no), msg)),
-                Ok(_) => unreachable!("a line without newline is the last"),
-            }
-        }
-        if good_len < text.len() {
+        let read = read(&path)?;
+        if let Some(line_no) = read.torn_line {
+            eprintln!("netbalance: {name}:{line_no}: torn last journal record (a crash while writing it); it is ignored and cut off");
             let f = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&name, e))?;
-            f.set_len(good_len as u64).and_then(|()| f.sync_all()).map_err(|e| Error::io(&name, e))?;
+            f.set_len(read.good_len as u64).and_then(|()| f.sync_all()).map_err(|e| Error::io(&name, e))?;
         }
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io(&name, e))?;
-        Ok(Journal { path, file, records, next_seq })
+        let next_seq = read.records.len() as u64;
+        Ok(Journal { path, file, records: read.records, next_seq })
+    }
+
+    /// The unfinished run of the journal at `path`, read without changing
+    /// anything (for `--dry-run`).
+    pub fn peek_unfinished(path: &std::path::Path) -> Result<Option<RunLog>> {
+        Ok(unfinished_of(&read(path)?.records))
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -202,13 +181,7 @@ impl Journal {
 
     /// The last run if it has no `finished` record.
     pub fn unfinished(&self) -> Option<RunLog> {
-        let start = self.records.iter().rposition(|r| matches!(r, Record::Planned { .. }))?;
-        let Record::Planned { run, pid, kind, from, to, moves } = self.records[start].clone() else { unreachable!() };
-        let records = self.records[start + 1..].to_vec();
-        if records.iter().any(|r| matches!(r, Record::Finished { .. })) {
-            return None;
-        }
-        Some(RunLog { run, pid, kind, from, to, moves, records })
+        unfinished_of(&self.records)
     }
 
     /// Start a run: the previous journal (a finished run) becomes
@@ -261,6 +234,58 @@ impl Journal {
         self.next_seq += 1;
         Ok(())
     }
+}
+
+/// The last run of `records` if it has no `finished` record.
+fn unfinished_of(records: &[Record]) -> Option<RunLog> {
+    let start = records.iter().rposition(|r| matches!(r, Record::Planned { .. }))?;
+    let Record::Planned { run, pid, kind, from, to, moves } = records[start].clone() else { unreachable!() };
+    let rest = records[start + 1..].to_vec();
+    if rest.iter().any(|r| matches!(r, Record::Finished { .. })) {
+        return None;
+    }
+    Some(RunLog { run, pid, kind, from, to, moves, records: rest })
+}
+
+/// What a journal file holds: its good records, their length in bytes and
+/// the line number of a torn last line, if any.
+struct Read {
+    records: Vec<Record>,
+    good_len: usize,
+    torn_line: Option<usize>,
+}
+
+/// Read and check every line of a journal (a missing file is empty).
+fn read(path: &std::path::Path) -> Result<Read> {
+    let name = path.display().to_string();
+    let text = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(name, e)),
+    };
+    let mut out = Read { records: Vec::new(), good_len: 0, torn_line: None };
+    let mut pos = 0usize;
+    let mut line_no = 0usize;
+    while pos < text.len() {
+        line_no += 1;
+        let end = text[pos..].iter().position(|&b| b == b'\n').map(|i| pos + i);
+        let raw = &text[pos..end.unwrap_or(text.len())];
+        let is_last = end.map_or(true, |e| e + 1 >= text.len());
+        match (parse_line(raw, out.records.len() as u64), end) {
+            (Ok(rec), Some(end)) => {
+                out.records.push(rec);
+                pos = end + 1;
+                out.good_len = pos;
+            }
+            (_, _) if is_last => {
+                out.torn_line = Some(line_no);
+                break;
+            }
+            (Err(msg), _) => return Err(Error::input(Location::file(&name).at_line(line_no), msg)),
+            (Ok(_), None) => unreachable!("a line without newline is the last"),
+        }
+    }
+    Ok(out)
 }
 
 fn parse_line(raw: &[u8], expected_seq: u64) -> std::result::Result<Record, String> {
@@ -322,6 +347,31 @@ mod tests {
         // Appending after the cut gives a clean file.
         j.append(dumped("n2")).unwrap();
         assert_eq!(Journal::open(path).unwrap().unfinished().unwrap().records, vec![dumped("n0"), dumped("n2")]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
+        /// A crash can cut the file anywhere: opening it keeps exactly the
+        /// records written in full before the cut, and appends go on cleanly.
+        #[test]
+        fn a_cut_anywhere_keeps_the_complete_records(n in 1usize..8, cut in 0.0f64..1.0) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.ndjson");
+            let mut j = Journal::open(path.clone()).unwrap();
+            j.begin(RunKind::Migrate, None, None, vec![]).unwrap();
+            for i in 0..n {
+                j.append(dumped(&format!("n{i}"))).unwrap();
+            }
+            drop(j);
+            let full = std::fs::read(&path).unwrap();
+            let k = ((full.len() as f64) * cut) as usize;
+            std::fs::write(&path, &full[..k]).unwrap();
+            let complete = full[..k].iter().filter(|&&b| b == b'\n').count();
+            let mut j = Journal::open(path.clone()).unwrap();
+            proptest::prop_assert_eq!(j.records().len(), complete);
+            j.append(dumped("after")).unwrap();
+            proptest::prop_assert_eq!(Journal::open(path).unwrap().records().len(), complete + 1);
+        }
     }
 
     #[test]
