@@ -263,7 +263,7 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
     let mut evaluated = 0u64;
     {
         // At most half the budget.
-        let deadline = limit_time.map(|d| started + d / 2);
+        let deadline = limit_time.and_then(|d| started.checked_add(d / 2));
         evaluated += descend(ev, &proposer, w, max_moves, limit_moves.min(200_000) / 2, deadline);
         current = ev.score();
         best = Found { assignment: ev.assignment().to_vec(), score: current, moves_evaluated: 0 };
