@@ -200,23 +200,23 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
     let Some((LogLine::Summary(summary), rest)) = parsed.split_last() else { panic!("no summary") };
     assert_eq!(summary.stopped_by, StopCause::Duration);
     let windows: Vec<&WindowRecord> = rest.iter().map(|l| if let LogLine::Window(w) = l { w } else { panic!() }).collect();
-    // Each hotspot is answered by a migration, after which τ is well below the deployed placement's.
-    let switch = windows.first().unwrap().t + PHASE_S - 1.0;
-    for (from, to) in [(0.0, switch), (switch, f64::INFINITY)] {
-        let react = windows
-            .iter()
-            .find(|w| w.t >= from && w.t < to && w.decision == Decision::Changed)
-            .unwrap_or_else(|| panic!("no migration in [{from}, {to}): {windows:?}"));
-        assert!(react.t_r_measured.is_some());
-        let after = windows.iter().find(|w| w.t > react.t).unwrap_or_else(|| panic!("no window after {react:?}"));
-        // Measured τ with the placement in force against τ at the same measured
-        // load on the deployed placement: robust to how busy the machine is.
+    // Each hotspot is answered by migrations, and by the end of its phase τ is
+    // well below the deployed placement's at the same measured load (robust to
+    // how busy the machine is). Phase 1 ends on the clock about PHASE_S after
+    // the start; windows straddling the switch count for neither phase.
+    let phase1: Vec<_> = windows.iter().filter(|w| w.t + w.length_s <= PHASE_S - 0.5).collect();
+    let phase2: Vec<_> = windows.iter().filter(|w| w.t >= PHASE_S + 0.5).collect();
+    for (name, phase) in [("a0/a1", phase1), ("b0/b1", phase2)] {
         assert!(
-            after.tau_actual < after.tau_baseline * 0.8,
-            "τ recovers after the migration at t={}: {} (baseline {})",
-            react.t,
-            after.tau_actual,
-            after.tau_baseline
+            phase.iter().any(|w| w.decision == Decision::Changed && w.t_r_measured.is_some()),
+            "hotspot {name}: no migration: {phase:?}"
+        );
+        let last = phase.last().unwrap();
+        assert!(
+            last.tau_actual < last.tau_baseline * 0.8,
+            "hotspot {name}: τ {} at the end of the phase, {} on the deployed placement",
+            last.tau_actual,
+            last.tau_baseline
         );
     }
 

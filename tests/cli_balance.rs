@@ -328,9 +328,9 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
     assert_eq!(summary.next_window as usize, windows.len());
 
     // The placement in force is what the fake testbed runs: no vnode lost or doubled.
-    let state: serde_json::Value =
+    let in_force: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(".netbalance/placement.json")).unwrap()).unwrap();
-    let vm_of: BTreeMap<String, String> = serde_json::from_value(state["vm_of"].clone()).unwrap();
+    let vm_of: BTreeMap<String, String> = serde_json::from_value(in_force["vm_of"].clone()).unwrap();
     assert_eq!(vm_of.len(), W * W);
     let world: World = serde_json::from_str(&std::fs::read_to_string(dir.path().join("world.json")).unwrap()).unwrap();
     world.check(&vm_of).unwrap();

@@ -35,7 +35,8 @@ pub struct Config {
     pub max_windows: Option<u64>,
     /// Stop after this many seconds on the clock.
     pub duration_s: Option<f64>,
-    /// How long to wait for a first sample before looking again (s).
+    /// How often to look for new samples while a window passes, and how
+    /// long to wait for a first sample before looking again (s).
     pub interval_s: f64,
 }
 
@@ -210,15 +211,24 @@ impl Balancer<'_> {
         progress.t = Some(w_end);
         out.checkpoint(progress)?;
 
-        let reached = self.clock.wait_until(w_end, self.stop);
+        // Wait for the window's end, collecting samples every interval.
+        let mut steps: Vec<(f64, Load)> = vec![(t, in_force)];
+        let mut reached = t;
+        loop {
+            let step = reached + self.config.interval_s;
+            let next = if step > reached { step.min(w_end) } else { w_end };
+            reached = self.clock.wait_until(next, self.stop);
+            for s in self.source.poll(reached)? {
+                self.predictor.observe(&s);
+                steps.push((s.t, s.load));
+            }
+            if reached >= w_end || reached < next {
+                break;
+            }
+        }
         if reached < w_end {
             progress.t = Some(reached);
             out.checkpoint(progress)?;
-        }
-        let mut steps: Vec<(f64, Load)> = vec![(t, in_force)];
-        for s in self.source.poll(reached)? {
-            self.predictor.observe(&s);
-            steps.push((s.t, s.load));
         }
         if steps.len() > 1 {
             *latest = steps.last().map(|s| s.1.clone());
