@@ -3,8 +3,9 @@
 //! source namespace, `--tcp-established --network-lock nftables`), reap (wait
 //! until the dumped tasks have left the process table, so that their pids can
 //! be restored), transfer (the vnode's state directory, images included),
-//! reattach (a fresh namespace on the destination and the vnode's links made
-//! again to its peers), restore (`criu restore` inside the new namespace),
+//! reattach (a fresh namespace on the destination, holding incoming packets,
+//! and the vnode's links made again to its peers), restore (`criu restore`
+//! inside the new namespace, then the hold released),
 //! resume (freezer THAWED). Every phase is timed for `calibrate`.
 //!
 //! A failure after the dump puts the vnode back where it was (links rebuilt,
@@ -12,7 +13,7 @@
 //! [`Error::HostRecovered`]; only if that fails too is it [`Error::Host`].
 
 use super::exec::{copy_dir, path_str, Cmd, Executor};
-use super::vnode::{reattach, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
+use super::vnode::{reattach, reattach_after_move, release_hold, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
 use crate::error::{Error, Result};
 use crate::model::PhaseTimes;
 use serde::Serialize;
@@ -92,7 +93,10 @@ fn stderr_part(out: &super::exec::Output) -> String {
 pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32) -> Result<()> {
     let images = images_dir(paths, cgroup);
     let d = path_str(&images)?.to_string();
-    ex.run(&Cmd::new("rm").args(["-rf", "--", &d]))?;
+    // Left over only by a failed move (a finished one removes its images).
+    if ex.exists(&images)? {
+        ex.run(&Cmd::new("rm").args(["-rf", "--", &d]))?;
+    }
     ex.run(&Cmd::new("mkdir").args(["-p", "--", &d]))?;
     let freezer = paths.cgroups.freezer_dir(cgroup);
     let out = ex.output(&Cmd::new("nsenter").args([
@@ -127,13 +131,31 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
 /// would reap it at once after a later dump) but keeps its cgroup yard
 /// mounted inside the images directory for as long as the tree lives, where
 /// a `rm -rf` of the images would reach into the cgroup hierarchies. The
-/// restored tree is therefore an orphan of pid 1, and the next dump waits
-/// for pid 1 to reap it (the `reap` phase).
+/// restored tree is therefore an orphan: of the keeper daemon that ran
+/// criu, where the VM has one ([`super::keeper`]; it reaps at once), else of
+/// pid 1, and the next dump waits for pid 1 to reap it (the `reap` phase).
 pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
+    restore_in(ex, paths, cgroup, netns, true)
+}
+
+/// [`restore`] into a namespace made for it (not the one dumped from).
+///
+/// The dump's network lock (an nftables table) lives in the source
+/// namespace only; a restore elsewhere has nothing to unlock, and CRIU's
+/// attempt to delete the table there fails harmlessly but costs ~30 ms
+/// here. So this restore runs with `--network-lock skip`. A restore back
+/// into the source namespace (rollback) must use [`restore`], which unlocks.
+pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
+    restore_in(ex, paths, cgroup, netns, false)
+}
+
+fn restore_in(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, unlock: bool) -> Result<u32> {
     let images = images_dir(paths, cgroup);
     let pidfile = paths.vnode_dir(cgroup).join("pid");
-    let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
-    let out = ex.output(&Cmd::new("nsenter").args([
+    if ex.exists(&pidfile)? {
+        let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
+    }
+    let restore = Cmd::new("nsenter").args([
         format!("--net=/run/netns/{netns}"),
         "--".into(),
         paths.criu.clone(),
@@ -147,7 +169,10 @@ pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) 
         "-o".into(),
         "restore.log".into(),
         "-v2".into(),
-    ]))?;
+    ]);
+    let restore = if unlock { restore } else { restore.args(["--network-lock", "skip"]) };
+    let restore = paths.kept(ex, restore, false)?;
+    let out = ex.output(&restore)?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("restore.log"));
         return Err(Error::Host(format!("{}: criu restore in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
@@ -240,12 +265,13 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         times.transfer_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         paths.cgroups.create(fleet.exec(&to.vm)?, &cg)?;
-        reattach(fleet, layout, &new_at, vnode, true)?;
+        reattach_after_move(fleet, layout, &new_at, vnode, &from, pid.is_some())?;
         times.reattach_s = t.elapsed().as_secs_f64();
         if pid.is_some() {
             let dst = fleet.exec(&to.vm)?;
             let t = Instant::now();
-            let restored = restore(dst, &paths, &cg, &to.netns)?;
+            let restored = restore_fresh(dst, &paths, &cg, &to.netns)?;
+            release_hold(dst, &to.netns)?;
             times.restore_s = t.elapsed().as_secs_f64();
             if Some(restored) != pid {
                 return Err(Error::Host(format!("{vnode}: restored as pid {restored}, not {pid:?}")));
