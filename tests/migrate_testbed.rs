@@ -251,9 +251,9 @@ fn killed_midway(flag: &str) {
     assert_eq!(now.vm_of, want.vm_of, "{err}");
     assert!(state.journal().unwrap().unfinished().is_none());
     let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
-    for i in 0..2 {
-        let pid = pid_of(&paths, ids[i]);
-        assert_eq!(netns_of(pid), names::netns_name(ids[i], &want.vm_of[ids[i]]));
+    for (i, id) in ids.iter().take(2).enumerate() {
+        let pid = pid_of(&paths, id);
+        assert_eq!(netns_of(pid), names::netns_name(id, &want.vm_of[*id]));
         let c = count(d, i);
         counting(d, i, c + 5);
     }

@@ -18,7 +18,9 @@
 //! with `run`, its recorded pid is alive inside that namespace.
 //!
 //! All steps share one lock on the fleet (its executors are `&mut`): moves
-//! the engine starts in parallel are carried out one step at a time here.
+//! the engine starts in parallel are carried out one step at a time here,
+//! except the wait for dumped or killed tasks to be reaped (up to seconds
+//! when pid 1 reaps), which on local VMs holds no lock.
 
 use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
 use crate::error::{Error, Result};
@@ -71,6 +73,32 @@ impl TestbedDriver {
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut inner)
+    }
+
+    /// Wait until `pids` have left the process table of `vm` (10 s at
+    /// most). On this machine the wait holds no lock; on a remote VM it
+    /// polls over the fleet's connection.
+    fn wait_reaped(&self, vm: &str, pids: &[u32]) -> Result<()> {
+        if pids.is_empty() {
+            return Ok(());
+        }
+        let local = self.with(|d| Ok(d.fleet.machine(vm)?.as_deref() == Some("local")))?;
+        if !local {
+            return self.with(|d| {
+                let ex = d.fleet.exec(vm)?;
+                pids.iter().try_for_each(|&p| criu::wait_gone(ex, p, Duration::from_secs(10)))
+            });
+        }
+        let t0 = std::time::Instant::now();
+        for &p in pids {
+            while Path::new(&format!("/proc/{p}")).exists() {
+                if t0.elapsed() > Duration::from_secs(10) {
+                    return Err(Error::Host(format!("local: pid {p} still exists 10 s after it was stopped")));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -177,13 +205,14 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn checkpoint(&self, vm: &str, vnode: &str) -> Result<()> {
-        self.with(|d| {
+        let dumped = self.with(|d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
             let ns = Site::of(vnode, vm).netns;
             if !d.has_process(vnode)? {
                 let ex = d.fleet.exec(vm)?;
                 ex.run(&Cmd::new("mkdir").args(["-p", "--", path_str(&images)?]))?;
-                return ex.write_file(&images.join(NO_PROCESS), b"");
+                ex.write_file(&images.join(NO_PROCESS), b"")?;
+                return Ok(None);
             }
             let pid = d.pid_in(vm, vnode, &ns)?.ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
@@ -206,11 +235,15 @@ impl VnodeDriver for TestbedDriver {
                     }
                 }
             };
-            for p in std::iter::once(pid).chain(tree) {
-                criu::wait_gone(ex, p, Duration::from_secs(10))?;
-            }
-            Ok(())
-        })
+            Ok(Some(std::iter::once(pid).chain(tree).collect::<Vec<u32>>()))
+        })?;
+        // The dumped tasks must be reaped before the vnode can be restored
+        // (their pids): up to seconds when pid 1 reaps. Waited for without
+        // the fleet lock, so that other moves go on meanwhile.
+        match dumped {
+            Some(pids) => self.wait_reaped(vm, &pids),
+            None => Ok(()),
+        }
     }
 
     fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
@@ -301,26 +334,25 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn remove(&self, vm: &str, vnode: &str) -> Result<()> {
-        self.with(|d| {
+        let killed = self.with(|d| {
             let (paths, cg) = (d.paths(), d.cgroup(vnode)?);
             let ns = Site::of(vnode, vm).netns;
+            let mut tasks = Vec::new();
             if d.has_process(vnode)? && d.pid_in(vm, vnode, &ns)?.is_some() {
                 let ex = d.fleet.exec(vm)?;
-                let tasks = paths.cgroups.pids(ex, &cg).unwrap_or_default();
+                tasks = paths.cgroups.pids(ex, &cg).unwrap_or_default();
                 paths.cgroups.kill_and_remove(ex, &cg)?;
-                // Until they are reaped their pids are taken, and a restore
-                // of the vnode (the next step of a rollback) would fail.
-                for p in tasks {
-                    criu::wait_gone(ex, p, Duration::from_secs(10))?;
-                }
             }
             let ex = d.fleet.exec(vm)?;
             if ex.exists(&ns_path(&ns))? {
                 ex.run(&Cmd::new("ip").args(["netns", "del", &ns]))?;
             }
             d.linked.remove(vnode);
-            Ok(())
-        })
+            Ok(tasks)
+        })?;
+        // Until they are reaped their pids are taken, and a restore of the
+        // vnode (the next step of a rollback) would fail.
+        self.wait_reaped(vm, &killed)
     }
 
     fn discard_image(&self, vm: &str, vnode: &str) -> Result<()> {
