@@ -95,7 +95,7 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
     let d = path_str(&images)?.to_string();
     // Left over only by a failed move (a finished one removes its images).
     if ex.exists(&images)? {
-        ex.run(&Cmd::new("rm").args(["-rf", "--", &d]))?;
+        ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", &d]))?;
     }
     ex.run(&Cmd::new("mkdir").args(["-p", "--", &d]))?;
     let freezer = paths.cgroups.freezer_dir(cgroup);
@@ -298,12 +298,12 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         if !same_machine {
             // The dumped tasks are gone: the groups are empty (rmdir refuses otherwise).
             paths.cgroups.remove_if_empty(src, &cg)?;
-            src.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(&cg))?]))?;
+            src.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(&cg))?]))?;
         }
     }
     if pid.is_some() {
         let images = images_dir(&paths, &cg);
-        fleet.exec(&to.vm)?.run(&Cmd::new("rm").args(["-rf", "--", path_str(&images)?]))?;
+        fleet.exec(&to.vm)?.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&images)?]))?;
     }
     *at = new_at;
     times.total_s = t_all.elapsed().as_secs_f64();

@@ -674,7 +674,7 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
         return Err(Error::Host(format!("{}: ip netns del {netns}: {}", ex.label(), out.stderr_str().trim())));
     }
     if state {
-        ex.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(cgroup))?]))?;
+        ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(cgroup))?]))?;
     }
     Ok(())
 }
