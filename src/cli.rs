@@ -29,6 +29,8 @@ pub enum Command {
     Testbed(commands::testbed::Args),
     /// Print τ of a placement with its bottleneck; with --target also T_r and χ
     Cost(commands::cost::Args),
+    /// Rerun the paper's evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime
+    Simulate(commands::simulate::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

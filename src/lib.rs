@@ -12,3 +12,5 @@ pub mod model;
 pub mod topology;
 
 pub use error::{Error, Result};
+pub mod predict;
+pub mod simulate;

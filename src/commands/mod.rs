@@ -2,6 +2,7 @@
 //! call the library). Commands never import one another.
 
 pub mod cost;
+pub mod simulate;
 pub mod testbed;
 
 use crate::cli::{Cli, Command};
@@ -30,5 +31,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

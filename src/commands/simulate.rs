@@ -1,0 +1,232 @@
+//! `netbalance simulate`: the paper's evaluation (SPEC §6) — per-window τ,
+//! decisions and T_r as NDJSON (or CSV), then the relative runtime, mean ±
+//! stddev over `--runs` seeds.
+
+use super::Status;
+use crate::cli::{SeedArg, WindowArgs};
+use crate::cost::{Instance, Window};
+use crate::error::{Error, Result};
+use crate::io::{read_json, Source};
+use crate::model::{Costs, Testbed, Topology};
+use crate::simulate::engine::Settings as RunSettings;
+use crate::simulate::report::{self, Parameters, Summary};
+use crate::simulate::{self as sim, scenario, topologies};
+use std::io::Write as _;
+use std::path::PathBuf;
+
+/// Placer moves evaluated per second of T_o (measured on the development
+/// machine, see examples/paper/README.md).
+pub const DEFAULT_MOVES_PER_S: f64 = 100_000.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Ndjson,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv")]
+pub struct Args {
+    /// grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE
+    #[arg(long, value_name = "NAME|FILE", default_value = "grid")]
+    pub topology: String,
+    /// Physical hosts of the simulated testbed
+    #[arg(long, default_value_t = 8)]
+    pub hosts: usize,
+    /// CPUs (= VMs) per host
+    #[arg(long, default_value_t = 8)]
+    pub cpus: usize,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Memory of the software under test in every vnode, MB (state a migration moves)
+    #[arg(long, value_name = "MB", default_value_t = 10.0)]
+    pub memory_mb: f64,
+    /// R: Mbit/s every vnode streams to the sink
+    #[arg(long, value_name = "MBPS", default_value_t = 10.0)]
+    pub rate: f64,
+    /// Epochs (the sink changes epochs − 1 times)
+    #[arg(long, default_value_t = 16)]
+    pub epochs: usize,
+    /// Virtual seconds between sink changes
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    pub epoch_s: f64,
+    /// Independent runs (sinks and optimiser seeds differ per run)
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
+    #[command(flatten)]
+    pub seed: SeedArg,
+    /// Placer moves per second of T_o: the optimiser's budget is T_o × this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MOVES_PER_S)]
+    pub moves_per_s: f64,
+    /// Virtual seconds before a sink change is seen (0: at once)
+    #[arg(long, value_name = "S", default_value_t = 0.0)]
+    pub detect_s: f64,
+    /// A costs profile [default: the paper profile of SPEC §6]
+    #[arg(long, value_name = "FILE")]
+    pub costs: Option<PathBuf>,
+    /// CPU-seconds a vnode spends per Mbit it receives or sends
+    #[arg(long, value_name = "X", default_value_t = scenario::PAPER_C_PROC)]
+    pub c_proc: f64,
+    /// NIC bandwidth of every host, Mbit/s
+    #[arg(long, value_name = "X", default_value_t = scenario::PAPER_NIC_MBPS)]
+    pub nic_mbps: f64,
+    /// Output format of the window records
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    pub format: Format,
+    /// Also plot τ over time of run 0 (with vs without), .svg or .png
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Worker threads [default: the number of CPUs]; the output does not depend on it
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// The validated settings of one `simulate` invocation.
+struct Settings {
+    instance: Instance,
+    run: RunSettings,
+    parameters: Parameters,
+    threads: usize,
+}
+
+fn positive(name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("{name} must be a finite number > 0, got {v}")))
+    }
+}
+
+fn non_negative(name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("{name} must be a finite number >= 0, got {v}")))
+    }
+}
+
+/// A named paper topology or a file.
+fn topology(arg: &str, seed: u64) -> Result<Topology> {
+    if let Some(t) = topologies::paper(arg, seed) {
+        return Ok(t);
+    }
+    let path = PathBuf::from(arg);
+    if !path.exists() && !arg.contains(['/', '.']) {
+        return Err(Error::usage(format!("--topology {arg}: not a known topology (grid, waxman, campus, internet) nor a file")));
+    }
+    crate::topology::read_topology(&Source::from_arg(&path))
+}
+
+impl Settings {
+    fn resolve(args: &Args) -> Result<Settings> {
+        let window: Window = args.window.resolve()?;
+        if args.hosts == 0 || args.cpus == 0 || args.epochs == 0 || args.runs == 0 {
+            return Err(Error::usage("--hosts, --cpus, --epochs and --runs must be at least 1"));
+        }
+        positive("--epoch-s", args.epoch_s)?;
+        positive("--nic-mbps", args.nic_mbps)?;
+        for (name, v) in [("--memory-mb", args.memory_mb), ("--rate", args.rate), ("--moves-per-s", args.moves_per_s), ("--detect-s", args.detect_s), ("--c-proc", args.c_proc)] {
+            non_negative(name, v)?;
+        }
+        let mut topo = topology(&args.topology, args.seed.seed)?;
+        if topo.vnodes.is_empty() {
+            return Err(Error::usage(format!("--topology {}: no vnodes", args.topology)));
+        }
+        topo.vnodes.iter_mut().for_each(|n| n.memory_mb = args.memory_mb);
+        let costs: Costs = match &args.costs {
+            None => scenario::paper_costs(),
+            Some(p) => {
+                let src = Source::from_arg(p);
+                let c: Costs = read_json(&src)?;
+                c.check().map_err(|(f, m)| Error::input(crate::error::Location::file(src.name()).at_path(f), m))?;
+                c
+            }
+        };
+        let testbed = Testbed::generate(args.hosts, args.cpus, args.nic_mbps);
+        let instance = Instance::new(&topo, &testbed, costs);
+        let moves = (window.to * args.moves_per_s).round() as u64;
+        let run = RunSettings {
+            window,
+            epochs: args.epochs,
+            epoch_s: args.epoch_s,
+            detect_s: args.detect_s,
+            rate_mbps: args.rate,
+            c_proc: args.c_proc,
+            moves,
+            initial_moves: (INITIAL_BUDGET_S * args.moves_per_s).round() as u64,
+        };
+        let parameters = Parameters {
+            topology: args.topology.clone(),
+            vnodes: topo.vnodes.len(),
+            links: topo.links.len(),
+            hosts: args.hosts,
+            cpus: args.cpus,
+            tp: window.tp,
+            to: window.to,
+            memory_mb: args.memory_mb,
+            rate_mbps: args.rate,
+            epochs: args.epochs,
+            epoch_s: args.epoch_s,
+            detect_s: args.detect_s,
+            moves_per_s: args.moves_per_s,
+            moves,
+            c_proc: args.c_proc,
+            nic_mbps: args.nic_mbps,
+            seed: args.seed.seed,
+        };
+        let threads = match args.threads {
+            Some(0) => return Err(Error::usage("--threads must be at least 1")),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        Ok(Settings { instance, run, parameters, threads })
+    }
+}
+
+/// Seconds of placer time the initial placement gets (it is computed before
+/// the experiment starts, so it is not bounded by T_o).
+pub const INITIAL_BUDGET_S: f64 = 10.0;
+
+pub fn run(args: Args) -> Result<Status> {
+    let s = Settings::resolve(&args)?;
+    let bar = indicatif::ProgressBar::with_draw_target(Some(args.runs as u64), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("simulate {bar:30} {pos}/{len} runs, {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let results = sim::run_all(&s.instance, &s.run, args.runs, args.seed.seed, s.threads, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let summary = Summary::of(&results, s.parameters);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let io_err = |e| Error::io("<stdout>", e);
+    match args.format {
+        Format::Ndjson => {
+            for r in &results {
+                for rec in report::run_records(r) {
+                    serde_json::to_writer(&mut out, &rec).map_err(|e| io_err(e.into()))?;
+                    writeln!(out).map_err(io_err)?;
+                }
+            }
+            crate::io::write_ndjson_line(&mut out, &report::Record::Summary(&summary))?;
+        }
+        Format::Csv => {
+            out.write_all(report::CSV_HEADER.as_bytes()).map_err(io_err)?;
+            for r in &results {
+                out.write_all(report::csv_rows(r).as_bytes()).map_err(io_err)?;
+            }
+            out.flush().map_err(io_err)?;
+            let line = serde_json::to_string(&report::Record::Summary(&summary)).map_err(|e| io_err(e.into()))?;
+            eprintln!("{line}");
+        }
+    }
+    if let Some(path) = &args.plot {
+        let title = format!("τ over time, run 0 ({}, T_p {} s, T_o {} s)", args.topology, args.window.tp, args.window.to);
+        sim::plot::tau_over_time(path, &results[0], args.window.to, &title)?;
+    }
+    eprintln!(
+        "relative runtime {:.3} ± {:.3} over {} runs",
+        summary.relative_runtime.mean, summary.relative_runtime.stddev, summary.runs
+    );
+    Ok(Status::Done)
+}
