@@ -31,6 +31,8 @@ pub enum Command {
     Cost(commands::cost::Args),
     /// Rerun the paper's evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime
     Simulate(commands::simulate::Args),
+    /// Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors
+    Predict(commands::predict::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

@@ -2,6 +2,7 @@
 //! call the library). Commands never import one another.
 
 pub mod cost;
+pub mod predict;
 pub mod simulate;
 pub mod testbed;
 
@@ -32,5 +33,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Predict(args) => predict::run(args),
     }
 }

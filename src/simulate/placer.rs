@@ -125,16 +125,10 @@ fn descend(inst: &Instance, load: &Load, start: &[u32], budget: u64) -> (Vec<(us
                 Bottleneck::Nic(h) => inst.vm_host[s.assign[n] as usize] == h,
             })
             .collect();
-        let least = (0..inst.n_vms() as u32)
-            .min_by(|&a, &b| (s.vm[a as usize] / inst.vm_capacity[a as usize]).total_cmp(&(s.vm[b as usize] / inst.vm_capacity[b as usize])))
-            .unwrap_or(0);
         let mut best: Option<((f64, f64), usize, u32)> = None;
         for &n in &movable {
             let from = s.assign[n];
-            let mut targets: Vec<u32> = s.adj[n].iter().map(|&(m, _)| s.assign[m as usize]).collect();
-            targets.push(least);
-            targets.sort_unstable();
-            targets.dedup();
+            let targets: Vec<u32> = (0..inst.n_vms() as u32).collect();
             for to in targets.into_iter().filter(|&t| t != from) {
                 if evaluated >= budget {
                     break;
