@@ -1,0 +1,112 @@
+//! A bounded fuzz run of every parser, in the normal suite: mutated valid
+//! documents and random text, each parser at least 10,000 inputs (more with
+//! `NETBALANCE_FUZZ_CASES=N`, see the `fuzz` script). No input may panic or
+//! take over a second.
+
+use netbalance::io::parse_json;
+use netbalance::model::{parse_load_stream, Costs, Placement, Testbed, Topology};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+const TOKENS: &[&str] = &[
+    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "-1", "1e999", "NaN", "0.0", "\"h0-v0\"", "\"a\"", "\\u0000",
+    "\n", "\"vm_of\"", "\"hosts\"", "\"vnodes\"", "\"links\"", "\"mbps\"", "\"rate\"", "[", "\"$(reboot)\"", "\u{00e9}", "\u{1F600}",
+    "graph", "node", "edge", "id", "source", "target", "<", ">", "</", "=", "#", " ", "\t", "99999999999999999999",
+];
+
+fn cases() -> usize {
+    std::env::var("NETBALANCE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+/// Mutate a seed document: flip, delete, duplicate or insert bytes and tokens.
+fn mutate(rng: &mut ChaCha8Rng, seed: &str) -> String {
+    let mut s: Vec<u8> = seed.as_bytes().to_vec();
+    for _ in 0..rng.gen_range(1..8) {
+        let pos = if s.is_empty() { 0 } else { rng.gen_range(0..=s.len()) };
+        match rng.gen_range(0..6) {
+            0 if !s.is_empty() && pos < s.len() => s[pos] = rng.gen(),
+            1 if pos < s.len() => {
+                let end = (pos + rng.gen_range(1..16)).min(s.len());
+                s.drain(pos..end);
+            }
+            2 => {
+                let t = TOKENS[rng.gen_range(0..TOKENS.len())].as_bytes();
+                s.splice(pos..pos, t.iter().copied());
+            }
+            3 if pos < s.len() => {
+                let end = (pos + rng.gen_range(1..32)).min(s.len());
+                let chunk: Vec<u8> = s[pos..end].to_vec();
+                s.splice(pos..pos, chunk);
+            }
+            4 => s.truncate(pos),
+            _ => {
+                let depth = rng.gen_range(1..200);
+                let open: Vec<u8> = std::iter::repeat(b'[').take(depth).collect();
+                s.splice(pos..pos, open);
+            }
+        }
+    }
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+fn random_text(rng: &mut ChaCha8Rng) -> String {
+    (0..rng.gen_range(0..40)).map(|_| TOKENS[rng.gen_range(0..TOKENS.len())]).collect()
+}
+
+/// Run `parse` on `cases()` inputs derived from `seeds`; fail on a panic or
+/// an input slower than a second. Returns how many inputs were accepted.
+pub fn fuzz(name: &str, seeds: &[&str], parse: impl Fn(&str) -> bool) -> usize {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed ^ name.len() as u64);
+    let mut accepted = 0;
+    for seed in seeds {
+        assert!(parse(seed), "{name}: a seed must parse: {seed}");
+    }
+    for i in 0..cases() {
+        let input = if i % 5 == 4 { random_text(&mut rng) } else { mutate(&mut rng, seeds[i % seeds.len()]) };
+        let start = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| parse(&input)));
+        let took = start.elapsed();
+        match result {
+            Ok(true) => accepted += 1,
+            Ok(false) => {}
+            Err(_) => panic!("{name}: parser panicked on input {input:?}"),
+        }
+        assert!(took < Duration::from_secs(1), "{name}: {took:?} on input {input:?}");
+    }
+    accepted
+}
+
+const TESTBED: &str = r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"h0-v0","capacity":1.0,"ssh":"root@127.0.0.1:22"},{"name":"h0-v1"}]}],"costs":{"suspend_ms":6}}"#;
+const TOPOLOGY: &str = r#"{"vnodes":[{"id":"a","memory_mb":10,"cpu":0.1,"run":"sleep 1"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":100,"delay_ms":1,"rate":5}]}"#;
+const PLACEMENT: &str = r#"{"vm_of":{"a":"h0-v0","b":"h0-v1"},"tau":0.5,"chi":-1,"topology":"t.json","testbed":"tb.json"}"#;
+const LOADS: &str = "{\"t\":1,\"cpu\":{\"a\":0.5},\"mbps\":[{\"a\":\"a\",\"b\":\"b\",\"rate\":3}]}\n{\"t\":2}\n";
+const COSTS: &str = r#"{"cpu_per_mbit":{"vm":1e-5,"host":4e-5,"net":8e-5},"transfer_ms_per_mb":{"host":1,"net":2},"source":"x"}"#;
+
+#[test]
+fn fuzz_testbed_json() {
+    fuzz("testbed", &[TESTBED], |s| parse_json::<Testbed>(s, "f").and_then(|t| t.validate("f")).is_ok());
+}
+
+#[test]
+fn fuzz_topology_json() {
+    fuzz("topology", &[TOPOLOGY], |s| parse_json::<Topology>(s, "f").and_then(|t| t.validate("f")).is_ok());
+}
+
+#[test]
+fn fuzz_placement_json() {
+    let topo: Topology = parse_json(TOPOLOGY, "t").unwrap();
+    let tb: Testbed = parse_json(TESTBED, "tb").unwrap();
+    fuzz("placement", &[PLACEMENT], |s| parse_json::<Placement>(s, "f").and_then(|p| p.validate("f", &topo, &tb)).is_ok());
+}
+
+#[test]
+fn fuzz_load_stream() {
+    fuzz("loads", &[LOADS], |s| parse_load_stream(s, "f").is_ok());
+}
+
+#[test]
+fn fuzz_costs_profile() {
+    fuzz("costs", &[COSTS], |s| parse_json::<Costs>(s, "f").map(|c| c.check().is_ok()).unwrap_or(false));
+}
