@@ -36,3 +36,5 @@ pub fn run_all(inst: &Instance, s: &Settings, runs: usize, seed: u64, threads: u
     });
     slots.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect()
 }
+#[cfg(test)]
+mod tests;
