@@ -25,7 +25,7 @@ pub enum Format {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv")]
+#[command(args_override_self = true, after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv")]
 pub struct Args {
     /// grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE
     #[arg(long, value_name = "NAME|FILE", default_value = "grid")]
