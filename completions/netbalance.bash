@@ -231,7 +231,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__simulate)
-            opts="-h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --detect-s --costs --c-proc --nic-mbps --format --plot --threads --help"
+            opts="-h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --threads --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,6 +282,10 @@ _netbalance() {
                     return 0
                     ;;
                 --moves-per-s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --initial-s)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

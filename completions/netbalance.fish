@@ -58,6 +58,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l epoch
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l runs -d 'Independent runs (sinks and optimiser seeds differ per run)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l moves-per-s -d 'Placer moves per second of T_o: the optimiser\'s budget is T_o × this' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l initial-s -d 'Seconds of placer time (× --moves-per-s) for the initial placement' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l detect-s -d 'Virtual seconds before a sink change is seen (0: at once)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l costs -d 'A costs profile [default: the paper profile of SPEC §6]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l c-proc -d 'CPU-seconds a vnode spends per Mbit it receives or sends' -r

@@ -4,19 +4,14 @@
 
 use super::Status;
 use crate::cli::{SeedArg, WindowArgs};
-use crate::cost::{Instance, Window};
 use crate::error::{Error, Result};
 use crate::io::{read_json, Source};
-use crate::model::{Costs, Testbed, Topology};
-use crate::simulate::engine::Settings as RunSettings;
-use crate::simulate::report::{self, Parameters, Summary};
-use crate::simulate::{self as sim, scenario, topologies};
+use crate::model::Costs;
+use crate::simulate::experiment::{Experiment, DEFAULT_INITIAL_S, DEFAULT_MOVES_PER_S};
+use crate::simulate::report;
+use crate::simulate::{self as sim, scenario};
 use std::io::Write as _;
 use std::path::PathBuf;
-
-/// Placer moves evaluated per second of T_o (measured on the development
-/// machine, see examples/paper/README.md).
-pub const DEFAULT_MOVES_PER_S: f64 = 100_000.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -58,6 +53,9 @@ pub struct Args {
     /// Placer moves per second of T_o: the optimiser's budget is T_o × this
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MOVES_PER_S)]
     pub moves_per_s: f64,
+    /// Seconds of placer time (× --moves-per-s) for the initial placement
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_INITIAL_S)]
+    pub initial_s: f64,
     /// Virtual seconds before a sink change is seen (0: at once)
     #[arg(long, value_name = "S", default_value_t = 0.0)]
     pub detect_s: f64,
@@ -83,56 +81,12 @@ pub struct Args {
 
 /// The validated settings of one `simulate` invocation.
 struct Settings {
-    instance: Instance,
-    run: RunSettings,
-    parameters: Parameters,
+    experiment: Experiment,
     threads: usize,
-}
-
-fn positive(name: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::usage(format!("{name} must be a finite number > 0, got {v}")))
-    }
-}
-
-fn non_negative(name: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::usage(format!("{name} must be a finite number >= 0, got {v}")))
-    }
-}
-
-/// A named paper topology or a file.
-fn topology(arg: &str, seed: u64) -> Result<Topology> {
-    if let Some(t) = topologies::paper(arg, seed) {
-        return Ok(t);
-    }
-    let path = PathBuf::from(arg);
-    if !path.exists() && !arg.contains(['/', '.']) {
-        return Err(Error::usage(format!("--topology {arg}: not a known topology (grid, waxman, campus, internet) nor a file")));
-    }
-    crate::topology::read_topology(&Source::from_arg(&path))
 }
 
 impl Settings {
     fn resolve(args: &Args) -> Result<Settings> {
-        let window: Window = args.window.resolve()?;
-        if args.hosts == 0 || args.cpus == 0 || args.epochs == 0 || args.runs == 0 {
-            return Err(Error::usage("--hosts, --cpus, --epochs and --runs must be at least 1"));
-        }
-        positive("--epoch-s", args.epoch_s)?;
-        positive("--nic-mbps", args.nic_mbps)?;
-        for (name, v) in [("--memory-mb", args.memory_mb), ("--rate", args.rate), ("--moves-per-s", args.moves_per_s), ("--detect-s", args.detect_s), ("--c-proc", args.c_proc)] {
-            non_negative(name, v)?;
-        }
-        let mut topo = topology(&args.topology, args.seed.seed)?;
-        if topo.vnodes.is_empty() {
-            return Err(Error::usage(format!("--topology {}: no vnodes", args.topology)));
-        }
-        topo.vnodes.iter_mut().for_each(|n| n.memory_mb = args.memory_mb);
         let costs: Costs = match &args.costs {
             None => scenario::paper_costs(),
             Some(p) => {
@@ -142,50 +96,35 @@ impl Settings {
                 c
             }
         };
-        let testbed = Testbed::generate(args.hosts, args.cpus, args.nic_mbps);
-        let instance = Instance::new(&topo, &testbed, costs);
-        let moves = (window.to * args.moves_per_s).round() as u64;
-        let run = RunSettings {
-            window,
-            epochs: args.epochs,
-            epoch_s: args.epoch_s,
-            detect_s: args.detect_s,
-            rate_mbps: args.rate,
-            c_proc: args.c_proc,
-            moves,
-            initial_moves: (INITIAL_BUDGET_S * args.moves_per_s).round() as u64,
-        };
-        let parameters = Parameters {
+        let experiment = Experiment {
             topology: args.topology.clone(),
-            vnodes: topo.vnodes.len(),
-            links: topo.links.len(),
             hosts: args.hosts,
             cpus: args.cpus,
-            tp: window.tp,
-            to: window.to,
+            window: args.window.resolve()?,
             memory_mb: args.memory_mb,
             rate_mbps: args.rate,
             epochs: args.epochs,
             epoch_s: args.epoch_s,
             detect_s: args.detect_s,
             moves_per_s: args.moves_per_s,
-            moves,
+            initial_s: args.initial_s,
             c_proc: args.c_proc,
             nic_mbps: args.nic_mbps,
+            costs,
             seed: args.seed.seed,
         };
+        experiment.check()?;
+        if args.runs == 0 {
+            return Err(Error::usage("--runs must be at least 1"));
+        }
         let threads = match args.threads {
             Some(0) => return Err(Error::usage("--threads must be at least 1")),
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        Ok(Settings { instance, run, parameters, threads })
+        Ok(Settings { experiment, threads })
     }
 }
-
-/// Seconds of placer time the initial placement gets (it is computed before
-/// the experiment starts, so it is not bounded by T_o).
-pub const INITIAL_BUDGET_S: f64 = 10.0;
 
 pub fn run(args: Args) -> Result<Status> {
     let s = Settings::resolve(&args)?;
@@ -194,9 +133,8 @@ pub fn run(args: Args) -> Result<Status> {
         indicatif::ProgressStyle::with_template("simulate {bar:30} {pos}/{len} runs, {elapsed} (eta {eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let results = sim::run_all(&s.instance, &s.run, args.runs, args.seed.seed, s.threads, &|| bar.inc(1));
+    let (results, summary) = s.experiment.run(args.runs, s.threads, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let summary = Summary::of(&results, s.parameters);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let io_err = |e| Error::io("<stdout>", e);

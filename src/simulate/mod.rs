@@ -3,6 +3,7 @@
 //! statistics ([`report`]) and plots ([`plot`]).
 
 pub mod engine;
+pub mod experiment;
 pub mod placer;
 pub mod plot;
 pub mod report;
