@@ -28,6 +28,8 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -s h -l help -d 'Pri
 complete -c netbalance -n "__fish_netbalance_needs_command" -s V -l version -d 'Print version'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -39,13 +41,91 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s h -l h
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l placement -d 'The current placement φ [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l target -d 'A proposed placement φ′: adds T_r and χ' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l load -d 'Load snapshots (NDJSON; the last one is used) [default: the topology\'s expected load]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l to -d 'Optimisation budget T_o, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l human -d 'Print a table for people instead of JSON'
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l width -d 'Vnodes per row' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l height -d 'Rows' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l nodes -d 'Vnodes' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l alpha -d 'Link density, in (0, 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l beta -d 'Reach of links relative to the square\'s diagonal, > 0 (BRITE\'s default 0.2 is dense: mean degree 84 at 2,500 nodes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l campuses -d 'Campuses (548 vnodes each; 10 = the paper\'s 5,480)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l nodes -d 'Vnodes' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l format -d 'The file\'s format [default: by extension, else by content]' -r -f -a "json\t'netbalance\'s own JSON (SPEC §1)'
+gml\t'Graph Modelling Language, as the Internet Topology Zoo writes it'
+graphml\t'GraphML (XML), as the Internet Topology Zoo writes it'
+node-link\t'networkx node-link JSON (`nodes` and `links`/`edges`), e.g. topohub\'s files'
+edge-list\t'One link per line: `a b [mbps]`; `#` starts a comment'"
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l placement -d 'The current placement φ: re-place from it (minimise χ) [default: none, initial placement]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l load -d 'Load snapshots (NDJSON; the last one is the prediction) [default: stdin when piped, else the topology\'s expected load]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l tp -d 'Prediction window T_p, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l budget -l to -d 'Optimisation budget T_o, seconds of wall clock (also the T_o of χ)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l moves -d 'Stop after N moves evaluated instead of at the time budget (same seed: same output)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l pin -d 'Run VNODE on VM (repeatable)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l forbid -d 'Place no vnode on VM (repeatable)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l max-moves -d 'Re-placement: migrate at most N vnodes' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l topology -d 'grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l hosts -d 'Physical hosts of the simulated testbed' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l cpus -d 'CPUs (= VMs) per host' -r
@@ -77,8 +157,16 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l max-la
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l history -d 'Snapshots of history a prediction uses (the most recent)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l evaluate -d 'Score the method(s) on the stream instead: error per window, then a summary'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost simulate predict help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost simulate predict help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost simulate predict help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost simulate predict help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost simulate predict help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'

@@ -29,6 +29,10 @@ pub enum Command {
     Testbed(commands::testbed::Args),
     /// Print τ of a placement with its bottleneck; with --target also T_r and χ
     Cost(commands::cost::Args),
+    /// Generate the paper's topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists
+    Topology(commands::topology::Args),
+    /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
+    Place(commands::place::Args),
     /// Rerun the paper's evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime
     Simulate(commands::simulate::Args),
     /// Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors
@@ -46,7 +50,7 @@ pub struct TestbedArg {
 /// `--topology FILE` (SPEC §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TopologyArg {
-    /// The topology (netbalance JSON) [default: the placement's "topology"]
+    /// The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement's "topology"]
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
 }

@@ -11,6 +11,29 @@ use std::path::{Path, PathBuf};
 pub const TESTBED_HINT: &str =
     "no testbed: pass --testbed FILE, set NETBALANCE_TESTBED, or create ./testbed.json (netbalance testbed --hosts 8 --cpus 8 > testbed.json)";
 
+fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// A command reads at most one input from stdin (SPEC §7): refuse two
+/// flags naming `-`, or one naming `-` where stdin is already the default
+/// input (`default_stdin`: the flag name that falls back to stdin, if absent).
+pub fn at_most_one_stdin(flags: &[(&str, Option<&Path>)], default_stdin: Option<&str>) -> Result<()> {
+    let mut users: Vec<&str> = flags.iter().filter(|(_, p)| p.is_some_and(is_stdin)).map(|(n, _)| *n).collect();
+    if let Some(d) = default_stdin {
+        if flags.iter().any(|(n, p)| *n == d && p.is_none()) {
+            users.push(d);
+        }
+    }
+    if users.len() > 1 {
+        return Err(Error::usage(format!(
+            "only one input can come from stdin, but {} all read it (give all but one a file)",
+            users.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// Find and read the testbed: `--testbed`, `$NETBALANCE_TESTBED`,
 /// `./testbed.json`, then the placement's `"testbed"`.
 pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Result<(Testbed, PathBuf)> {
@@ -111,7 +134,7 @@ impl Problem {
     /// allowed), else the topology's expected load. Also returns a label
     /// saying where it came from.
     pub fn load(&self, flag: Option<&Path>, stdin_allowed: bool) -> Result<(crate::cost::Load, String)> {
-        match resolve_last_load(flag, stdin_allowed)? {
+        match resolve_last_load(flag, stdin_allowed && !self.reads_stdin())? {
             Some((snap, name)) => {
                 let load = self.instance.load_from_snapshot(&snap, &name)?;
                 Ok((load, format!("{name} (t={})", snap.t)))
@@ -126,11 +149,17 @@ impl Problem {
         Ok(self.instance.assignment(placement))
     }
 
-    /// A placement of an assignment that records this problem's files.
+    /// True if the topology or the testbed was read from stdin.
+    pub fn reads_stdin(&self) -> bool {
+        is_stdin(&self.topology_path) || is_stdin(&self.testbed_path)
+    }
+
+    /// A placement of an assignment that records this problem's files
+    /// (not `-`: stdin cannot be read again by the next command).
     pub fn placement_of(&self, assign: &[u32]) -> Placement {
         let mut p = self.instance.placement(assign);
-        p.topology = Some(self.topology_path.clone());
-        p.testbed = Some(self.testbed_path.clone());
+        p.topology = Some(self.topology_path.clone()).filter(|p| !is_stdin(p));
+        p.testbed = Some(self.testbed_path.clone()).filter(|p| !is_stdin(p));
         p
     }
 }

@@ -9,6 +9,8 @@ pub mod error;
 pub mod inputs;
 pub mod io;
 pub mod model;
+pub mod place;
+pub mod testbed;
 pub mod topology;
 
 pub use error::{Error, Result};

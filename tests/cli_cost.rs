@@ -125,3 +125,24 @@ fn testbed_generator_output_validates() {
     assert_eq!(tb.vm_count(), 64);
     bin().args(["testbed", "--hosts", "0"]).assert().code(2);
 }
+
+#[test]
+fn a_generated_topology_pipes_into_place_and_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let tb = bin().args(["testbed", "--hosts", "2", "--cpus", "4"]).output().unwrap();
+    std::fs::write(dir.path().join("testbed.json"), tb.stdout).unwrap();
+    let grid = bin().args(["topology", "grid", "--width", "40", "--height", "40"]).output().unwrap();
+    assert!(grid.status.success());
+    // topology on stdin of place: the placement must not record "-" as its topology
+    let placed = bin().current_dir(dir.path()).args(["place", "--topology", "-", "--moves", "20000"]).write_stdin(grid.stdout.clone()).output().unwrap();
+    assert!(placed.status.success(), "{}", String::from_utf8_lossy(&placed.stderr));
+    let p: Value = json(&placed.stdout);
+    assert!(p.get("topology").is_none());
+    assert_eq!(p["vm_of"].as_object().unwrap().len(), 1600);
+    std::fs::write(dir.path().join("p.json"), &placed.stdout).unwrap();
+    // topology on stdin of cost, placement from a file
+    let out = bin().current_dir(dir.path()).args(["cost", "--placement", "p.json", "--topology", "-"]).write_stdin(grid.stdout).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out.stdout);
+    assert!((v["tau"].as_f64().unwrap() - p["tau"].as_f64().unwrap()).abs() < 1e-9);
+}

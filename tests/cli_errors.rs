@@ -113,7 +113,7 @@ fn two_stdin_inputs_are_refused() {
         .args(["cost", "--target", "-"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("only one input can come from stdin"));
+        .stderr(predicates::str::contains("only one input can come from stdin, but --target, --placement all read it"));
 }
 
 #[test]

@@ -110,3 +110,35 @@ fn fuzz_load_stream() {
 fn fuzz_costs_profile() {
     fuzz("costs", &[COSTS], |s| parse_json::<Costs>(s, "f").map(|c| c.check().is_ok()).unwrap_or(false));
 }
+
+/// The topology importers, each on its own format and on format detection.
+fn fuzz_importer(name: &str, seed: &str, format: netbalance::topology::Format) {
+    use netbalance::topology::parse_topology;
+    fuzz(name, &[seed], |s| parse_topology(s, "f", None, Some(format)).is_ok());
+    fuzz(&format!("{name} (detected)"), &[seed], |s| parse_topology(s, "f", None, None).is_ok());
+}
+
+const GML: &str = "# c\ngraph [\n  directed 0\n  node [ id 0 label \"New York\" ]\n  node [ id 1 label \"AT&amp;T\" ]\n  node [ id 2 ]\n  edge [ source 0 target 1 LinkSpeed \"10\" LinkSpeedUnits \"G\" LinkSpeedRaw 1e10 ]\n  edge [ source 2 target 1 ]\n]\n";
+const GRAPHML: &str = "<?xml version=\"1.0\"?>\n<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n<key attr.name=\"label\" for=\"node\" id=\"d0\"/><key attr.name=\"LinkSpeedRaw\" for=\"edge\" id=\"d1\"/>\n<graph edgedefault=\"undirected\">\n<node id=\"0\"><data key=\"d0\">A b</data></node><node id=\"1\"/>\n<edge source=\"0\" target=\"1\"><data key=\"d1\">1e9</data></edge>\n</graph>\n</graphml>\n";
+const NODE_LINK: &str = r#"{"directed":false,"multigraph":false,"graph":{},"nodes":[{"id":0,"name":"A"},{"id":"x"}],"links":[{"source":0,"target":"x","LinkSpeedRaw":1e8}]}"#;
+const EDGE_LIST: &str = "# a b [mbps]\na b 100\nb c\nd\n";
+
+#[test]
+fn fuzz_gml() {
+    fuzz_importer("gml", GML, netbalance::topology::Format::Gml);
+}
+
+#[test]
+fn fuzz_graphml() {
+    fuzz_importer("graphml", GRAPHML, netbalance::topology::Format::Graphml);
+}
+
+#[test]
+fn fuzz_node_link() {
+    fuzz_importer("node-link", NODE_LINK, netbalance::topology::Format::NodeLink);
+}
+
+#[test]
+fn fuzz_edge_list() {
+    fuzz_importer("edge list", EDGE_LIST, netbalance::topology::Format::EdgeList);
+}

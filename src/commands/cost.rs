@@ -4,8 +4,8 @@
 use super::Status;
 use crate::cli::{CostsArg, TestbedArg, TopologyArg, WindowArgs};
 use crate::cost::{self, TauReport, Window};
-use crate::error::{Error, Result};
-use crate::inputs::{read_placement, Problem};
+use crate::error::Result;
+use crate::inputs::{at_most_one_stdin, read_placement, Problem};
 use crate::io::Source;
 use crate::model::MigrationPlan;
 use serde::Serialize;
@@ -48,11 +48,17 @@ impl Settings {
     fn resolve(args: &Args) -> Result<Settings> {
         let placement = args.placement.as_deref().map(Source::from_arg).unwrap_or(Source::Stdin);
         let target = args.target.as_deref().map(Source::from_arg);
-        let stdin_users = [Some(&placement), target.as_ref()].iter().flatten().filter(|s| **s == &Source::Stdin).count()
-            + args.load.as_deref().map_or(0, |p| usize::from(p.as_os_str() == "-"));
-        if stdin_users > 1 {
-            return Err(Error::usage("only one input can come from stdin (give --placement, --target or --load a file)"));
-        }
+        at_most_one_stdin(
+            &[
+                ("--placement", args.placement.as_deref()),
+                ("--target", args.target.as_deref()),
+                ("--load", args.load.as_deref()),
+                ("--topology", args.topology.topology.as_deref()),
+                ("--testbed", args.testbed.testbed.as_deref()),
+                ("--costs", args.costs.costs.as_deref()),
+            ],
+            Some("--placement"),
+        )?;
         Ok(Settings { placement, target, window: args.window.resolve()? })
     }
 }

@@ -2,9 +2,11 @@
 //! call the library). Commands never import one another.
 
 pub mod cost;
+pub mod place;
 pub mod predict;
 pub mod simulate;
 pub mod testbed;
+pub mod topology;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -32,6 +34,8 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Topology(args) => topology::run(args),
+        Command::Place(args) => place::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),
     }

@@ -17,7 +17,7 @@
 //! prediction), each bounded by the move budget, plus O(|vnodes| + |links|)
 //! per τ evaluation.
 
-use super::placer::{self, Budget, PlaceOptions};
+use crate::place::{self as placer, Budget, PlaceOptions};
 use super::scenario::{routes_with, sink_load, sink_sequence};
 use crate::cost::{self, Instance, Load, Window};
 use rand::SeedableRng;
@@ -123,10 +123,10 @@ pub fn epoch_loads(inst: &Instance, s: &Settings, run: usize, seed: u64) -> (Vec
 /// window by window.
 pub fn run(inst: &Instance, s: &Settings, run: usize, seed: u64) -> RunResult {
     let (sinks, loads) = epoch_loads(inst, s, run, seed);
-    let opts = PlaceOptions { budget: Budget::Moves(s.initial_moves), seed: derive_seed(seed, run, 2) };
+    let opts = PlaceOptions { budget: Budget::Moves(s.initial_moves), seed: derive_seed(seed, run, 2), constraints: Default::default() };
     let first = placer::initial(inst, &loads[0], &opts);
     let mut result = account(inst, s, &loads, first.assignment, |load, current, k| {
-        let opts = PlaceOptions { budget: Budget::Moves(s.moves), seed: derive_seed(seed, run, 3 + k as u64) };
+        let opts = PlaceOptions { budget: Budget::Moves(s.moves), seed: derive_seed(seed, run, 3 + k as u64), constraints: Default::default() };
         placer::replace(inst, load, s.window, current, &opts)
     });
     result.run = run;

@@ -4,7 +4,7 @@
 
 use super::engine::{RunResult, Settings};
 use super::report::{Parameters, Summary};
-use super::{scenario, topologies};
+use super::scenario;
 use crate::cost::{Instance, Window};
 use crate::error::{Error, Result};
 use crate::io::Source;
@@ -72,7 +72,7 @@ fn check(name: &str, v: f64, strict: bool) -> Result<()> {
 
 /// A named paper topology or a topology file (any format `read_topology` knows).
 pub fn topology(arg: &str, seed: u64) -> Result<Topology> {
-    if let Some(t) = topologies::paper(arg, seed) {
+    if let Some(t) = crate::topology::generate::paper(arg, seed) {
         return Ok(t);
     }
     let path = PathBuf::from(arg);

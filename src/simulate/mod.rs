@@ -4,11 +4,9 @@
 
 pub mod engine;
 pub mod experiment;
-pub mod placer;
 pub mod plot;
 pub mod report;
 pub mod scenario;
-pub mod topologies;
 
 use crate::cost::Instance;
 use engine::{RunResult, Settings};

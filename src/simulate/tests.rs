@@ -1,7 +1,7 @@
 //! The accounting checked by hand, and what the model guarantees, by proptest.
 
 use super::engine::{account, Decision, Settings};
-use super::placer::{self, Budget, Outcome, PlaceOptions};
+use crate::place::{self as placer, Budget, Outcome, PlaceOptions};
 use super::scenario::{routes_to, sink_load};
 use crate::cost::{self, Instance, Load, Window};
 use crate::model::{Costs, Link, Testbed, Topology, Vnode};
@@ -164,7 +164,7 @@ proptest! {
         let loads: Vec<Load> = sinks.iter().map(|&s| sink_load(&inst, &routes_to(&inst, s % n as u32), 10.0, 4e-5)).collect();
         let mut s = settings(30.0, 0.0);
         s.epochs = loads.len();
-        let opts = PlaceOptions { budget: Budget::Moves(2_000), seed };
+        let opts = PlaceOptions { budget: Budget::Moves(2_000), seed, constraints: Default::default() };
         let phi0 = placer::initial(&inst, &loads[0], &opts).assignment;
         let r = account(&inst, &s, &loads, phi0, |load, current, _| placer::replace(&inst, load, s.window, current, &opts));
         for w in &r.windows {

@@ -1,0 +1,64 @@
+//! `netbalance calibrate`: measure the migration phases on the real testbed
+//! and print a costs profile (SPEC §3) for `--costs`.
+
+use super::Status;
+use crate::cli::{CostsArg, TestbedArg};
+use crate::error::{Error, Result};
+use crate::inputs::{resolve_costs, resolve_testbed};
+use crate::testbed::calibrate::calibrate;
+use crate::testbed::{Fleet, Paths, SshArgs};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  sudo netbalance calibrate > costs.json\n  sudo netbalance calibrate --sizes-mb 8,64,256 --accept-new -i ~/.ssh/id_ed25519 > costs.json\n  netbalance cost --costs costs.json --placement cur.json --target new.json")]
+pub struct Args {
+    #[command(flatten)]
+    pub testbed: TestbedArg,
+    #[command(flatten)]
+    pub costs: CostsArg,
+    /// Memory of the probe vnodes, MB (one migration per size and VM pair)
+    #[arg(long, value_name = "MB,...", value_delimiter = ',', default_value = "8,64")]
+    pub sizes_mb: Vec<f64>,
+    /// Migrations per size and pair (the fastest counts)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub repeats: usize,
+    /// Where vnode state lives on the VMs
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
+    pub state_root: PathBuf,
+    /// The criu binary on the VMs
+    #[arg(long, value_name = "PATH", default_value = "criu")]
+    pub criu: String,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+pub fn run(args: Args) -> Result<Status> {
+    if args.sizes_mb.is_empty() || args.sizes_mb.iter().any(|m| !(m.is_finite() && *m > 0.0 && *m <= 65536.0)) {
+        return Err(Error::usage("--sizes-mb: give sizes in MB, each > 0 and <= 65536"));
+    }
+    let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
+    let base = resolve_costs(args.costs.costs.as_deref(), &testbed)?;
+    let paths = Paths { state_root: args.state_root.clone(), criu: args.criu.clone(), ..Paths::default() };
+    let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
+    let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, args.repeats, &base)?;
+    for p in &cal.pairs {
+        for r in &p.runs {
+            eprintln!(
+                "calibrate: {} {}->{}: {:.1} MB image, suspend {:.1} ms, snapshot {:.1} ms, reap {:.1} ms, transfer {:.1} ms, reattach {:.1} ms, restore {:.1} ms, resume {:.1} ms",
+                p.class,
+                p.from,
+                p.to,
+                r.image_bytes as f64 / 1048576.0,
+                r.suspend_s * 1e3,
+                r.snapshot_s * 1e3,
+                r.reap_s * 1e3,
+                r.transfer_s * 1e3,
+                r.reattach_s * 1e3,
+                r.restore_s * 1e3,
+                r.resume_s * 1e3
+            );
+        }
+    }
+    crate::io::write_json_stdout(&cal.costs)?;
+    Ok(Status::Done)
+}

@@ -1,0 +1,74 @@
+//! `netbalance monitor`: sample the deployed vnodes' CPU and link traffic and
+//! write one load snapshot (SPEC §1) per interval as NDJSON.
+
+use super::Status;
+use crate::cli::{StateDirArg, TestbedArg, TopologyArg};
+use crate::error::{Error, Result};
+use crate::inputs::{read_placement, resolve_testbed, resolve_topology};
+use crate::io::Source;
+use crate::testbed::monitor::{sample, snapshot};
+use crate::testbed::{Fleet, Layout, Paths, SshArgs};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  sudo netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  sudo netbalance monitor --placement cur.json --count 10 > load.ndjson")]
+pub struct Args {
+    /// Seconds between snapshots (real time)
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub interval: f64,
+    /// Stop after this many snapshots [default: run until interrupted]
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// The time dilation factor τ in force (real seconds per virtual second): rates are per virtual second
+    #[arg(long, value_name = "TAU", default_value_t = 1.0)]
+    pub dilation: f64,
+    /// The placement in force [default: <state-dir>/placement.json]
+    #[arg(long, value_name = "FILE")]
+    pub placement: Option<PathBuf>,
+    #[command(flatten)]
+    pub topology: TopologyArg,
+    #[command(flatten)]
+    pub testbed: TestbedArg,
+    #[command(flatten)]
+    pub state_dir: StateDirArg,
+    /// Where vnode state lives on the VMs
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
+    pub state_root: PathBuf,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+pub fn run(args: Args) -> Result<Status> {
+    if !(args.interval.is_finite() && args.interval > 0.0 && args.dilation.is_finite() && args.dilation > 0.0) {
+        return Err(Error::usage("--interval and --dilation must be numbers > 0"));
+    }
+    let placement_file = args.placement.clone().unwrap_or_else(|| args.state_dir.state_dir.join("placement.json"));
+    let placement = read_placement(&Source::from_arg(&placement_file))?;
+    let (topology, _) = resolve_topology(args.topology.topology.as_deref(), Some(&placement))?;
+    let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), Some(&placement))?;
+    let layout = Layout::new(&topology)?;
+    let paths = Paths { state_root: args.state_root.clone(), ..Paths::default() };
+    let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
+    let stdout = std::io::stdout();
+    let mut prev = sample(&mut fleet, &layout, &placement)?;
+    let start = prev.at;
+    let mut n = 0u64;
+    let mut t_virtual = 0.0;
+    while args.count.map_or(true, |c| n < c) {
+        let next = start + Duration::from_secs_f64(args.interval * (n + 1) as f64);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let cur = sample(&mut fleet, &layout, &placement)?;
+        t_virtual += cur.at.duration_since(prev.at).as_secs_f64() / args.dilation;
+        let snap = snapshot(&prev, &cur, &layout, t_virtual, args.dilation);
+        let mut out = stdout.lock();
+        crate::io::write_ndjson_line(&mut out, &snap)?;
+        out.flush().map_err(|e| Error::io("<stdout>", e))?;
+        prev = cur;
+        n += 1;
+    }
+    Ok(Status::Done)
+}

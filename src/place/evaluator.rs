@@ -1,0 +1,540 @@
+//! The incremental evaluator: the state of one assignment — per-VM load L_v,
+//! per-host NIC traffic N_h, the vnodes of every VM and, for a re-placement,
+//! every VM's T_r(v) — and the score of a relocate or swap move computed from
+//! the VMs and hosts the move touches only (SPEC §5).
+//!
+//! Three tournament trees ([`MaxTree`]) hold L_v/capacity_v, N_h/nic_h and
+//! T_r(v), so that τ and T_r after a move are a query over the untouched
+//! leaves plus the few touched values.
+//!
+//! The formulas are those of `crate::cost` (SPEC §2–3); the tests check the
+//! incremental values against `cost::loads`, `cost::tau` and `cost::t_r`, and
+//! [`Evaluator::resync`] recomputes the sums from `cost::loads` to shed
+//! rounding drift.
+//!
+//! ```
+//! use netbalance::cost::{self, Instance, Load};
+//! use netbalance::model::{Costs, Link, Testbed, Topology, Vnode};
+//! use netbalance::place::evaluator::{Evaluator, Move};
+//! let tb = Testbed::generate(1, 2, 1000.0);
+//! let topo = Topology { vnodes: vec![Vnode::new("a"), Vnode::new("b")], links: vec![Link::new("a", "b", 100.0)] };
+//! let inst = Instance::new(&topo, &tb, Costs::default());
+//! let load = Load { cpu: vec![0.5, 0.1], rate: vec![100.0] };
+//! let mut ev = Evaluator::new(&inst, &load, vec![0, 1], None);
+//! let mv = Move::Relocate { vnode: 1, to: 0 };
+//! let score = ev.evaluate(mv);
+//! assert!((score.tau - cost::tau(&inst, &load, &[0, 0])).abs() < 1e-12);
+//! ev.apply(mv);
+//! assert_eq!(ev.assignment(), &[0, 0]);
+//! ```
+//!
+//! Complexity: `evaluate` O(deg(n) + k log V) for a move of vnode n touching
+//! k VMs (O(deg) when the bottleneck VM is untouched); `apply` O(deg(n) +
+//! k log V); `resync` O(|vnodes| + |links| + V).
+
+use super::max_tree::MaxTree;
+use crate::cost::{self, migration::move_time_s, Instance, Load};
+
+/// A change of the assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    /// Move one vnode to another VM.
+    Relocate { vnode: u32, to: u32 },
+    /// Exchange the VMs of two vnodes.
+    Swap { a: u32, b: u32 },
+}
+
+/// The figures of an assignment (current or after a move).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// τ (SPEC §2).
+    pub tau: f64,
+    /// T_r from the base assignment (SPEC §3); 0 without one.
+    pub t_r: f64,
+    /// Vnodes on another VM than in the base assignment.
+    pub moved: usize,
+    /// Σ_v (L_v/capacity_v)² + Σ_h (N_h/nic_h)²: a smooth measure of spread
+    /// that the annealer uses to break τ's plateaus.
+    pub spread: f64,
+}
+
+/// The migration side of a re-placement: T_r(v) of every VM relative to the
+/// base assignment φ.
+#[derive(Debug, Clone)]
+struct Migration {
+    base: Vec<u32>,
+    /// (suspend + resume) · |vnodes of v in φ|, seconds.
+    fixed_s: Vec<f64>,
+    /// Number of moves from or to each VM.
+    touches: Vec<u32>,
+    /// Σ mig(n) over the moves from or to each VM, seconds.
+    mig_sum: Vec<f64>,
+    /// T_r(v) (0 for untouched VMs).
+    tree: MaxTree,
+    /// mig(n) within a host and across hosts, seconds.
+    mig_host: Vec<f64>,
+    mig_net: Vec<f64>,
+    moved: usize,
+}
+
+/// Per-move scratch: deltas of the touched VMs, hosts and T_r(v), kept dense
+/// and marked with a stamp so nothing is cleared between moves.
+#[derive(Debug, Clone)]
+struct Scratch {
+    stamp: u32,
+    vm_stamp: Vec<u32>,
+    vm_delta: Vec<f64>,
+    vms: Vec<u32>,
+    host_stamp: Vec<u32>,
+    host_delta: Vec<f64>,
+    hosts: Vec<u32>,
+    tr_stamp: Vec<u32>,
+    tr_delta: Vec<f64>,
+    tr_touch: Vec<i32>,
+    trs: Vec<u32>,
+    moved_delta: isize,
+    /// The move the scratch describes.
+    pending: Option<Move>,
+}
+
+impl Scratch {
+    fn new(vms: usize, hosts: usize) -> Scratch {
+        Scratch {
+            stamp: 0,
+            vm_stamp: vec![0; vms],
+            vm_delta: vec![0.0; vms],
+            vms: Vec::with_capacity(vms),
+            host_stamp: vec![0; hosts],
+            host_delta: vec![0.0; hosts],
+            hosts: Vec::with_capacity(hosts),
+            tr_stamp: vec![0; vms],
+            tr_delta: vec![0.0; vms],
+            tr_touch: vec![0; vms],
+            trs: Vec::with_capacity(vms),
+            moved_delta: 0,
+            pending: None,
+        }
+    }
+
+    fn begin(&mut self) {
+        if self.stamp == u32::MAX {
+            self.vm_stamp.fill(0);
+            self.host_stamp.fill(0);
+            self.tr_stamp.fill(0);
+            self.stamp = 0;
+        }
+        self.stamp += 1;
+        self.vms.clear();
+        self.hosts.clear();
+        self.trs.clear();
+        self.moved_delta = 0;
+        self.pending = None;
+    }
+
+    #[inline]
+    fn add_vm(&mut self, v: u32, x: f64) {
+        let i = v as usize;
+        if self.vm_stamp[i] != self.stamp {
+            self.vm_stamp[i] = self.stamp;
+            self.vm_delta[i] = x;
+            self.vms.push(v);
+        } else {
+            self.vm_delta[i] += x;
+        }
+    }
+
+    #[inline]
+    fn add_host(&mut self, h: u32, x: f64) {
+        let i = h as usize;
+        if self.host_stamp[i] != self.stamp {
+            self.host_stamp[i] = self.stamp;
+            self.host_delta[i] = x;
+            self.hosts.push(h);
+        } else {
+            self.host_delta[i] += x;
+        }
+    }
+
+    #[inline]
+    fn add_tr(&mut self, v: u32, seconds: f64, touches: i32) {
+        let i = v as usize;
+        if self.tr_stamp[i] != self.stamp {
+            self.tr_stamp[i] = self.stamp;
+            self.tr_delta[i] = seconds;
+            self.tr_touch[i] = touches;
+            self.trs.push(v);
+        } else {
+            self.tr_delta[i] += seconds;
+            self.tr_touch[i] += touches;
+        }
+    }
+}
+
+/// The incremental state of one assignment.
+#[derive(Debug, Clone)]
+pub struct Evaluator<'a> {
+    inst: &'a Instance,
+    load: &'a Load,
+    /// Neighbours (vnode, rate of the link) of every vnode, CSR; links
+    /// without traffic are left out (they cost nothing).
+    adj_start: Vec<u32>,
+    adj: Vec<(u32, f64)>,
+    per_vm: f64,
+    per_host: f64,
+    per_net: f64,
+    inv_cap: Vec<f64>,
+    inv_nic: Vec<f64>,
+    assign: Vec<u32>,
+    vm_load: Vec<f64>,
+    nic_load: Vec<f64>,
+    members: Vec<Vec<u32>>,
+    slot: Vec<u32>,
+    vm_tree: MaxTree,
+    nic_tree: MaxTree,
+    spread: f64,
+    mig: Option<Migration>,
+    scratch: Scratch,
+}
+
+impl<'a> Evaluator<'a> {
+    /// The state of `assign`. With `base` (a re-placement), T_r and the moved
+    /// count are measured from `base`. Both must be complete (one valid VM
+    /// per vnode).
+    pub fn new(inst: &'a Instance, load: &'a Load, assign: Vec<u32>, base: Option<&[u32]>) -> Evaluator<'a> {
+        let n = inst.n_vnodes();
+        let mut degree = vec![0u32; n + 1];
+        for (e, &(a, b)) in inst.links.iter().enumerate() {
+            if load.rate[e] != 0.0 {
+                degree[a as usize] += 1;
+                degree[b as usize] += 1;
+            }
+        }
+        let mut adj_start = vec![0u32; n + 1];
+        for i in 0..n {
+            adj_start[i + 1] = adj_start[i] + degree[i];
+        }
+        let mut fill = adj_start.clone();
+        let mut adj = vec![(0u32, 0.0f64); adj_start[n] as usize];
+        for (e, &(a, b)) in inst.links.iter().enumerate() {
+            let rate = load.rate[e];
+            if rate != 0.0 {
+                adj[fill[a as usize] as usize] = (b, rate);
+                fill[a as usize] += 1;
+                adj[fill[b as usize] as usize] = (a, rate);
+                fill[b as usize] += 1;
+            }
+        }
+        let per = inst.costs.cpu_per_mbit;
+        let mut members = vec![Vec::new(); inst.n_vms()];
+        let mut slot = vec![0u32; n];
+        for (i, &v) in assign.iter().enumerate() {
+            slot[i] = members[v as usize].len() as u32;
+            members[v as usize].push(i as u32);
+        }
+        let mig = base.map(|base| Migration::new(inst, base));
+        let mut ev = Evaluator {
+            inst,
+            load,
+            adj_start,
+            adj,
+            per_vm: per.vm,
+            per_host: per.host,
+            per_net: per.net,
+            inv_cap: inst.vm_capacity.iter().map(|c| 1.0 / c).collect(),
+            inv_nic: inst.host_nic.iter().map(|c| 1.0 / c).collect(),
+            assign,
+            vm_load: Vec::new(),
+            nic_load: Vec::new(),
+            members,
+            slot,
+            vm_tree: MaxTree::new(&[]),
+            nic_tree: MaxTree::new(&[]),
+            spread: 0.0,
+            mig,
+            scratch: Scratch::new(inst.n_vms(), inst.n_hosts()),
+        };
+        ev.resync();
+        ev
+    }
+
+    /// Recompute every sum from scratch (`cost::loads`), shedding the
+    /// rounding drift of long move sequences.
+    pub fn resync(&mut self) {
+        let loads = cost::loads(self.inst, self.load, &self.assign);
+        self.vm_load = loads.vm;
+        self.nic_load = loads.nic;
+        let vm_util: Vec<f64> = self.vm_load.iter().zip(&self.inv_cap).map(|(l, c)| l * c).collect();
+        let nic_util: Vec<f64> = self.nic_load.iter().zip(&self.inv_nic).map(|(l, c)| l * c).collect();
+        self.spread = vm_util.iter().chain(&nic_util).map(|u| u * u).sum();
+        self.vm_tree = MaxTree::new(&vm_util);
+        self.nic_tree = MaxTree::new(&nic_util);
+        if let Some(m) = &mut self.mig {
+            m.recompute(self.inst, &self.assign);
+        }
+        self.scratch.pending = None;
+    }
+
+    pub fn assignment(&self) -> &[u32] {
+        &self.assign
+    }
+    pub fn instance(&self) -> &'a Instance {
+        self.inst
+    }
+    /// The vnodes on VM `v` (in no particular order).
+    pub fn members(&self, v: u32) -> &[u32] {
+        &self.members[v as usize]
+    }
+    /// Vnodes linked to `n` by a link with traffic, with the link's rate.
+    pub fn neighbours(&self, n: u32) -> &[(u32, f64)] {
+        &self.adj[self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize]
+    }
+    /// L_v of every VM.
+    pub fn vm_loads(&self) -> &[f64] {
+        &self.vm_load
+    }
+    /// N_h of every host.
+    pub fn nic_loads(&self) -> &[f64] {
+        &self.nic_load
+    }
+    /// L_v / capacity_v.
+    pub fn vm_utilisation(&self, v: u32) -> f64 {
+        self.vm_tree.get(v as usize)
+    }
+    /// The VM with the highest L_v/capacity_v.
+    pub fn busiest_vm(&self) -> u32 {
+        self.vm_tree.argmax() as u32
+    }
+    /// The host with the highest N_h/nic_h, if its NIC limits τ.
+    pub fn nic_bottleneck(&self) -> Option<u32> {
+        (self.nic_tree.max() > self.vm_tree.max()).then(|| self.nic_tree.argmax() as u32)
+    }
+    /// The base assignment of a re-placement.
+    pub fn base(&self) -> Option<&[u32]> {
+        self.mig.as_ref().map(|m| m.base.as_slice())
+    }
+
+    /// The score of the current assignment.
+    pub fn score(&self) -> Score {
+        Score {
+            tau: self.vm_tree.max().max(self.nic_tree.max()),
+            t_r: self.mig.as_ref().map_or(0.0, |m| m.tree.max().max(0.0)),
+            moved: self.mig.as_ref().map_or(0, |m| m.moved),
+            spread: self.spread,
+        }
+    }
+
+    /// The score after `mv`, without changing the state. `mv` must name
+    /// vnodes on different VMs (relocate: `to` ≠ its VM).
+    pub fn evaluate(&mut self, mv: Move) -> Score {
+        self.scratch.begin();
+        match mv {
+            Move::Relocate { vnode, to } => {
+                let from = self.assign[vnode as usize];
+                self.delta_relocate(vnode, from, to);
+            }
+            Move::Swap { a, b } => {
+                let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
+                self.delta_relocate(a, va, vb);
+                // b's links are charged against a's new VM.
+                self.assign[a as usize] = vb;
+                self.delta_relocate(b, vb, va);
+                self.assign[a as usize] = va;
+            }
+        }
+        self.scratch.pending = Some(mv);
+        self.score_of_scratch()
+    }
+
+    /// Add the deltas of moving vnode `n` from VM `a` to VM `b` to the scratch.
+    fn delta_relocate(&mut self, n: u32, a: u32, b: u32) {
+        let s = &mut self.scratch;
+        let host = &self.inst.vm_host;
+        let (ha, hb) = (host[a as usize], host[b as usize]);
+        let cpu = self.load.cpu[n as usize];
+        s.add_vm(a, -cpu);
+        s.add_vm(b, cpu);
+        let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
+        for &(m, rate) in &self.adj[range] {
+            let c = self.assign[m as usize];
+            let hc = host[c as usize];
+            // Before: the link (n, m) from a.
+            if c == a {
+                s.add_vm(a, -rate * self.per_vm);
+            } else if hc == ha {
+                s.add_vm(a, -rate * self.per_host);
+                s.add_vm(c, -rate * self.per_host);
+            } else {
+                s.add_vm(a, -rate * self.per_net);
+                s.add_vm(c, -rate * self.per_net);
+                s.add_host(ha, -rate);
+                s.add_host(hc, -rate);
+            }
+            // After: the link from b.
+            if c == b {
+                s.add_vm(b, rate * self.per_vm);
+            } else if hc == hb {
+                s.add_vm(b, rate * self.per_host);
+                s.add_vm(c, rate * self.per_host);
+            } else {
+                s.add_vm(b, rate * self.per_net);
+                s.add_vm(c, rate * self.per_net);
+                s.add_host(hb, rate);
+                s.add_host(hc, rate);
+            }
+        }
+        if let Some(m) = &self.mig {
+            let o = m.base[n as usize];
+            let ho = host[o as usize];
+            let mig = |v: u32| if host[v as usize] == ho { m.mig_host[n as usize] } else { m.mig_net[n as usize] };
+            if a != o {
+                let t = mig(a);
+                s.add_tr(o, -t, -1);
+                s.add_tr(a, -t, -1);
+                s.moved_delta -= 1;
+            }
+            if b != o {
+                let t = mig(b);
+                s.add_tr(o, t, 1);
+                s.add_tr(b, t, 1);
+                s.moved_delta += 1;
+            }
+        }
+    }
+
+    fn score_of_scratch(&self) -> Score {
+        let s = &self.scratch;
+        let mut spread = self.spread;
+        let mut vm_max = self.vm_tree.max_excluding(|v| s.vm_stamp[v] == s.stamp);
+        for &v in &s.vms {
+            let u = (self.vm_load[v as usize] + s.vm_delta[v as usize]) * self.inv_cap[v as usize];
+            let old = self.vm_tree.get(v as usize);
+            spread += u * u - old * old;
+            vm_max = vm_max.max(u);
+        }
+        let mut nic_max = self.nic_tree.max_excluding(|h| s.host_stamp[h] == s.stamp);
+        for &h in &s.hosts {
+            let u = (self.nic_load[h as usize] + s.host_delta[h as usize]) * self.inv_nic[h as usize];
+            let old = self.nic_tree.get(h as usize);
+            spread += u * u - old * old;
+            nic_max = nic_max.max(u);
+        }
+        let (t_r, moved) = match &self.mig {
+            None => (0.0, 0),
+            Some(m) => {
+                let mut t_r = m.tree.max_excluding(|v| s.tr_stamp[v] == s.stamp).max(0.0);
+                for &v in &s.trs {
+                    t_r = t_r.max(m.value_after(v as usize, s.tr_delta[v as usize], s.tr_touch[v as usize]));
+                }
+                (t_r, (m.moved as isize + s.moved_delta) as usize)
+            }
+        };
+        Score { tau: vm_max.max(nic_max), t_r, moved, spread }
+    }
+
+    /// Make `mv` the current assignment.
+    pub fn apply(&mut self, mv: Move) {
+        if self.scratch.pending != Some(mv) {
+            self.evaluate(mv);
+        }
+        let spread = self.score_of_scratch().spread;
+        match mv {
+            Move::Relocate { vnode, to } => self.relocate(vnode, to),
+            Move::Swap { a, b } => {
+                let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
+                self.relocate(a, vb);
+                self.relocate(b, va);
+            }
+        }
+        let s = &self.scratch;
+        for &v in &s.vms {
+            let i = v as usize;
+            self.vm_load[i] += s.vm_delta[i];
+            self.vm_tree.set(i, self.vm_load[i] * self.inv_cap[i]);
+        }
+        for &h in &s.hosts {
+            let i = h as usize;
+            self.nic_load[i] += s.host_delta[i];
+            self.nic_tree.set(i, self.nic_load[i] * self.inv_nic[i]);
+        }
+        if let Some(m) = &mut self.mig {
+            for &v in &s.trs {
+                let i = v as usize;
+                m.touches[i] = (m.touches[i] as i32 + s.tr_touch[i]) as u32;
+                m.mig_sum[i] = if m.touches[i] == 0 { 0.0 } else { m.mig_sum[i] + s.tr_delta[i] };
+                let t = m.value_after(i, 0.0, 0);
+                m.tree.set(i, t);
+            }
+            m.moved = (m.moved as isize + s.moved_delta) as usize;
+        }
+        self.spread = spread;
+        self.scratch.pending = None;
+    }
+
+    /// Move vnode `n` to VM `to` in the assignment and member lists.
+    fn relocate(&mut self, n: u32, to: u32) {
+        let from = self.assign[n as usize];
+        let list = &mut self.members[from as usize];
+        let at = self.slot[n as usize] as usize;
+        list.swap_remove(at);
+        if let Some(&other) = list.get(at) {
+            self.slot[other as usize] = at as u32;
+        }
+        self.slot[n as usize] = self.members[to as usize].len() as u32;
+        self.members[to as usize].push(n);
+        self.assign[n as usize] = to;
+    }
+}
+
+impl Migration {
+    fn new(inst: &Instance, base: &[u32]) -> Migration {
+        let c = &inst.costs;
+        let mut count = vec![0usize; inst.n_vms()];
+        for &v in base {
+            count[v as usize] += 1;
+        }
+        let per_vnode_s = (c.suspend_ms + c.resume_ms) / 1000.0;
+        // A VM on another host than VM 0, if any: mig(n) across hosts.
+        let other = (0..inst.n_vms() as u32).find(|&v| inst.vm_host[v as usize] != inst.vm_host[0]);
+        let mig_host: Vec<f64> = (0..inst.n_vnodes()).map(|n| move_time_s(inst, n, 0, 0)).collect();
+        let mig_net: Vec<f64> =
+            (0..inst.n_vnodes()).map(|n| other.map_or(mig_host[n], |o| move_time_s(inst, n, 0, o))).collect();
+        Migration {
+            base: base.to_vec(),
+            fixed_s: count.iter().map(|&k| per_vnode_s * k as f64).collect(),
+            touches: vec![0; inst.n_vms()],
+            mig_sum: vec![0.0; inst.n_vms()],
+            tree: MaxTree::new(&vec![0.0; inst.n_vms()]),
+            mig_host,
+            mig_net,
+            moved: 0,
+        }
+    }
+
+    /// T_r(v) with `extra` seconds and `extra_touches` moves added.
+    #[inline]
+    fn value_after(&self, v: usize, extra: f64, extra_touches: i32) -> f64 {
+        if self.touches[v] as i32 + extra_touches == 0 {
+            0.0
+        } else {
+            self.fixed_s[v] + self.mig_sum[v] + extra
+        }
+    }
+
+    fn recompute(&mut self, inst: &Instance, assign: &[u32]) {
+        self.touches.fill(0);
+        self.mig_sum.fill(0.0);
+        self.moved = 0;
+        for (n, (&o, &v)) in self.base.iter().zip(assign).enumerate() {
+            if o != v {
+                let t = if inst.vm_host[o as usize] == inst.vm_host[v as usize] { self.mig_host[n] } else { self.mig_net[n] };
+                for x in [o, v] {
+                    self.touches[x as usize] += 1;
+                    self.mig_sum[x as usize] += t;
+                }
+                self.moved += 1;
+            }
+        }
+        let values: Vec<f64> = (0..self.touches.len()).map(|v| self.value_after(v, 0.0, 0)).collect();
+        self.tree = MaxTree::new(&values);
+    }
+}

@@ -1,0 +1,231 @@
+//! `calibrate`: measure the migration phases on the real testbed and turn
+//! them into a costs profile (SPEC §3's constants).
+//!
+//! A probe vnode holding a known amount of memory (a shell variable of that
+//! size: no interpreter needed on the VM) is deployed on one VM with one link
+//! to an anchor vnode, migrated to another VM, and removed; this is repeated
+//! for each size. Per-MB figures are least-squares slopes over the measured
+//! image sizes; the fixed part of snapshot, transfer and restore (their
+//! intercepts) is added to `reattach_ms`, the model's one per-vnode constant,
+//! so that the model's T_r of a move matches the measured one.
+
+use super::criu::{migrate, MigrationTimes};
+use super::vnode::{deploy, sites, teardown, Fleet, Layout};
+use crate::error::{Error, Result};
+use crate::model::{Costs, Link, Placement, Testbed, Topology, Vnode};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// The `run` line of the probe: allocate and touch `bytes` of memory, say
+/// so, and wait on a FIFO it holds open itself. One process, no children:
+/// the dump leaves no orphans for pid 1 to reap (see docs/testbed.md).
+pub fn memory_holder(bytes: u64) -> String {
+    format!(
+        "rm -f hold; mkfifo hold && exec 3<>hold && x=$(head -c {bytes} /dev/zero | tr '\\0' a) && echo ready >ready && read y <&3"
+    )
+}
+
+/// What one calibration pair measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairResult {
+    pub from: String,
+    pub to: String,
+    /// "host" (two VMs of one host) or "net" (two hosts).
+    pub class: String,
+    pub runs: Vec<MigrationTimes>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibration {
+    pub costs: Costs,
+    pub pairs: Vec<PairResult>,
+}
+
+/// Least-squares line through (x, y): (slope, intercept). One point: through the origin.
+pub fn fit(points: &[(f64, f64)]) -> (f64, f64) {
+    let n = points.len() as f64;
+    if points.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if points.len() < 2 || sxx < 1e-12 {
+        return (if mx > 0.0 { my / mx } else { 0.0 }, 0.0);
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let slope = sxy / sxx;
+    (slope, my - slope * mx)
+}
+
+/// Migrate a probe of each size from `from` to `to` (each probe deployed
+/// fresh, removed after).
+pub fn measure_pair(fleet: &mut Fleet, from: &str, to: &str, sizes_mb: &[f64]) -> Result<Vec<MigrationTimes>> {
+    let mut runs = Vec::new();
+    for (i, &mb) in sizes_mb.iter().enumerate() {
+        let tag = format!("nbcal{}x{i}", std::process::id());
+        let (p, a) = (format!("{tag}p"), format!("{tag}a"));
+        let mut probe = Vnode::new(&p);
+        probe.memory_mb = mb;
+        probe.run = Some(memory_holder((mb * 1024.0 * 1024.0) as u64));
+        let topo = Topology { vnodes: vec![probe, Vnode::new(&a)], links: vec![Link::new(&p, &a, 0.0)] };
+        let layout = Layout::new(&topo)?;
+        let mut placement = Placement::default();
+        placement.vm_of.insert(p.clone(), from.to_string());
+        placement.vm_of.insert(a.clone(), from.to_string());
+        let result = (|| -> Result<MigrationTimes> {
+            deploy(fleet, &layout, &placement)?;
+            let ready = fleet.paths.vnode_dir(&layout.vnodes[&p].cgroup).join("ready");
+            let t0 = Instant::now();
+            let ex = fleet.exec(from)?;
+            while !ex.is_dry_run() && !ex.exists(&ready)? {
+                if t0.elapsed() > Duration::from_secs(60) {
+                    return Err(Error::Host(format!("calibration probe of {mb} MB on {from} never became ready")));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let mut at = sites(&layout, &placement)?;
+            let t = migrate(fleet, &layout, &mut at, &p, to)?;
+            placement.vm_of.insert(p.clone(), to.to_string());
+            Ok(t)
+        })();
+        let cleanup = teardown(fleet, &layout, &placement);
+        let t = result?;
+        cleanup?;
+        runs.push(t);
+    }
+    Ok(runs)
+}
+
+/// Turn measured runs into costs, starting from `base` (figures not
+/// measured are kept: `cpu_per_mbit`, and the transfer class not measured).
+pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
+    let mut c = base.clone();
+    let all: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| p.runs.iter()).collect();
+    if all.is_empty() {
+        return c;
+    }
+    let mb = |t: &MigrationTimes| t.image_bytes as f64 / (1024.0 * 1024.0);
+    let ms = |s: f64| s * 1000.0;
+    let mean = |f: &dyn Fn(&MigrationTimes) -> f64| all.iter().map(|t| f(t)).sum::<f64>() / all.len() as f64;
+    let (snap, snap0) = fit(&all.iter().map(|t| (mb(t), ms(t.snapshot_s + t.reap_s))).collect::<Vec<_>>());
+    let (rest, rest0) = fit(&all.iter().map(|t| (mb(t), ms(t.restore_s))).collect::<Vec<_>>());
+    let mut fixed = snap0.max(0.0) + rest0.max(0.0);
+    let mut transfer_fixed = Vec::new();
+    for p in pairs {
+        let (tr, tr0) = fit(&p.runs.iter().map(|t| (mb(t), ms(t.transfer_s))).collect::<Vec<_>>());
+        match p.class.as_str() {
+            "host" => c.transfer_ms_per_mb.host = tr.max(0.0),
+            _ => c.transfer_ms_per_mb.net = tr.max(0.0),
+        }
+        transfer_fixed.push(tr0.max(0.0));
+    }
+    fixed += transfer_fixed.iter().sum::<f64>() / transfer_fixed.len().max(1) as f64;
+    c.suspend_ms = mean(&|t| ms(t.suspend_s));
+    c.snapshot_ms_per_mb = snap.max(0.0);
+    c.restore_ms_per_mb = rest.max(0.0);
+    c.reattach_ms = mean(&|t| ms(t.reattach_s)) + fixed;
+    c.resume_ms = mean(&|t| ms(t.resume_s));
+    c.source = Some(format!(
+        "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, fixed parts in reattach_ms",
+        all.len(),
+        pairs.iter().map(|p| format!("{} {}->{}", p.class, p.from, p.to)).collect::<Vec<_>>().join(", ")
+    ));
+    c
+}
+
+/// The VM pairs to measure: two VMs of one host ("host") and the first VMs
+/// of two hosts ("net"), where the testbed has them.
+pub fn pairs_of(testbed: &Testbed) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    if let Some(h) = testbed.hosts.iter().find(|h| h.vms.len() >= 2) {
+        out.push((h.vms[0].name.clone(), h.vms[1].name.clone(), "host".to_string()));
+    }
+    if testbed.hosts.len() >= 2 {
+        out.push((testbed.hosts[0].vms[0].name.clone(), testbed.hosts[1].vms[0].name.clone(), "net".to_string()));
+    }
+    out
+}
+
+/// The fastest of repeated runs, phase by phase (load spikes only ever add time).
+pub fn fastest(runs: &[MigrationTimes]) -> Option<MigrationTimes> {
+    let mut it = runs.iter();
+    let mut m = it.next()?.clone();
+    for r in it {
+        m.suspend_s = m.suspend_s.min(r.suspend_s);
+        m.snapshot_s = m.snapshot_s.min(r.snapshot_s);
+        m.reap_s = m.reap_s.min(r.reap_s);
+        m.transfer_s = m.transfer_s.min(r.transfer_s);
+        m.reattach_s = m.reattach_s.min(r.reattach_s);
+        m.restore_s = m.restore_s.min(r.restore_s);
+        m.resume_s = m.resume_s.min(r.resume_s);
+        m.total_s = m.total_s.min(r.total_s);
+    }
+    Some(m)
+}
+
+/// Measure every pair of [`pairs_of`] with each size, `repeats` times (the
+/// fastest run of each size counts), and build the profile.
+pub fn calibrate(fleet: &mut Fleet, testbed: &Testbed, sizes_mb: &[f64], repeats: usize, base: &Costs) -> Result<Calibration> {
+    let mut pairs = Vec::new();
+    for (from, to, class) in pairs_of(testbed) {
+        let mut runs = Vec::new();
+        for &mb in sizes_mb {
+            let reps = measure_pair(fleet, &from, &to, &vec![mb; repeats.max(1)])?;
+            runs.extend(fastest(&reps));
+        }
+        pairs.push(PairResult { from, to, class, runs });
+    }
+    if pairs.is_empty() {
+        return Err(Error::usage("calibrate needs a testbed with two VMs"));
+    }
+    Ok(Calibration { costs: costs_from(base, &pairs), pairs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_recovers_a_line() {
+        let (s, i) = fit(&[(1.0, 12.0), (3.0, 16.0), (5.0, 20.0)]);
+        assert!((s - 2.0).abs() < 1e-9 && (i - 10.0).abs() < 1e-9);
+        assert_eq!(fit(&[(4.0, 8.0)]), (2.0, 0.0));
+        assert_eq!(fit(&[]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn memory_holder_is_one_safe_line() {
+        let l = memory_holder(1024);
+        assert!(l.contains("x=$(head -c 1024 /dev/zero | tr '\\0' a)"), "{l}");
+    }
+
+    #[test]
+    fn costs_from_runs() {
+        let run = |mb: f64, snap: f64, tr: f64, rest: f64| MigrationTimes {
+            image_bytes: (mb * 1048576.0) as u64,
+            suspend_s: 0.001,
+            snapshot_s: snap,
+            transfer_s: tr,
+            restore_s: rest,
+            reattach_s: 0.1,
+            resume_s: 0.002,
+            ..Default::default()
+        };
+        let pairs = vec![PairResult {
+            from: "a".into(),
+            to: "b".into(),
+            class: "net".into(),
+            runs: vec![run(10.0, 0.15, 0.2, 0.06), run(50.0, 0.35, 1.0, 0.14)],
+        }];
+        let c = costs_from(&Costs::default(), &pairs);
+        assert!((c.snapshot_ms_per_mb - 5.0).abs() < 1e-6, "{c:?}");
+        assert!((c.transfer_ms_per_mb.net - 20.0).abs() < 1e-6);
+        assert_eq!(c.transfer_ms_per_mb.host, Costs::default().transfer_ms_per_mb.host);
+        assert!((c.restore_ms_per_mb - 2.0).abs() < 1e-6);
+        // 100 ms reattach + 100 ms snapshot intercept + 40 ms restore intercept + 0 transfer intercept.
+        assert!((c.reattach_ms - 240.0).abs() < 1e-6, "{}", c.reattach_ms);
+        assert!((c.suspend_ms - 1.0).abs() < 1e-9 && (c.resume_ms - 2.0).abs() < 1e-9);
+        assert!(c.check().is_ok());
+    }
+}

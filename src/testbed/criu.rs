@@ -1,0 +1,355 @@
+//! Live migration of one vnode with CRIU, phase by phase (the paper's
+//! Table 1): suspend (freezer FROZEN), snapshot (`criu dump` inside the
+//! source namespace, `--tcp-established --network-lock nftables`), reap (wait
+//! until the dumped tasks have left the process table, so that their pids can
+//! be restored), transfer (the vnode's state directory, images included),
+//! reattach (a fresh namespace on the destination and the vnode's links made
+//! again to its peers), restore (`criu restore` inside the new namespace),
+//! resume (freezer THAWED). Every phase is timed for `calibrate`.
+//!
+//! A failure after the dump puts the vnode back where it was (links rebuilt,
+//! restored from the same images in its old namespace) and returns
+//! [`Error::HostRecovered`]; only if that fails too is it [`Error::Host`].
+
+use super::exec::{copy_dir, path_str, Cmd, Executor};
+use super::vnode::{reattach, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
+use crate::error::{Error, Result};
+use crate::model::PhaseTimes;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Wall time of each phase of one vnode's migration (seconds) and the sizes moved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MigrationTimes {
+    pub vnode: String,
+    pub from: String,
+    pub to: String,
+    /// False for a vnode without a process: only its links moved.
+    pub checkpointed: bool,
+    pub suspend_s: f64,
+    pub snapshot_s: f64,
+    /// Waiting for the dumped tasks to be reaped (by their parent, often pid 1).
+    pub reap_s: f64,
+    pub transfer_s: f64,
+    pub reattach_s: f64,
+    pub restore_s: f64,
+    pub resume_s: f64,
+    pub total_s: f64,
+    /// Size of the CRIU images.
+    pub image_bytes: u64,
+    /// Bytes sent between machines (0 when source and destination share one).
+    pub wire_bytes: u64,
+    /// The vnode's root pid (kept across the migration).
+    pub pid: Option<u32>,
+}
+
+impl MigrationTimes {
+    /// The model's phases (SPEC §3). Reaping is counted in the snapshot: the
+    /// pid is not free for the restore before it.
+    pub fn phases(&self) -> PhaseTimes {
+        PhaseTimes {
+            suspend_s: self.suspend_s,
+            snapshot_s: self.snapshot_s + self.reap_s,
+            transfer_s: self.transfer_s,
+            restore_s: self.restore_s,
+            reattach_s: self.reattach_s,
+            resume_s: self.resume_s,
+        }
+    }
+}
+
+fn images_dir(paths: &Paths, cgroup: &str) -> std::path::PathBuf {
+    paths.vnode_dir(cgroup).join("images")
+}
+
+/// The last error lines of a CRIU log, for messages.
+fn log_tail(ex: &mut dyn Executor, log: &Path) -> String {
+    match ex.read_file(log) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let errs: Vec<&str> = text.lines().filter(|l| l.contains("Error") && !l.contains("RLIMIT_NOFILE")).collect();
+            let pick = if errs.is_empty() { text.lines().rev().take(5).collect::<Vec<_>>() } else { errs.into_iter().rev().take(5).collect() };
+            pick.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        }
+        Err(e) => format!("(no log: {e})"),
+    }
+}
+
+/// The program's stderr (its last lines), for an error message.
+fn stderr_part(out: &super::exec::Output) -> String {
+    let e = out.stderr_str();
+    let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("{} | log: ", lines[lines.len().saturating_sub(3)..].join(" | "))
+    }
+}
+
+/// `criu dump` of the tree rooted at `pid`, run inside `netns`.
+pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32) -> Result<()> {
+    let images = images_dir(paths, cgroup);
+    let d = path_str(&images)?.to_string();
+    ex.run(&Cmd::new("rm").args(["-rf", "--", &d]))?;
+    ex.run(&Cmd::new("mkdir").args(["-p", "--", &d]))?;
+    let freezer = paths.cgroups.freezer_dir(cgroup);
+    let out = ex.output(&Cmd::new("nsenter").args([
+        format!("--net=/run/netns/{netns}"),
+        "--".into(),
+        paths.criu.clone(),
+        "dump".into(),
+        "-t".into(),
+        pid.to_string(),
+        "-D".into(),
+        d.clone(),
+        "--tcp-established".into(),
+        "--network-lock".into(),
+        "nftables".into(),
+        "--freeze-cgroup".into(),
+        path_str(&freezer)?.into(),
+        "-o".into(),
+        "dump.log".into(),
+        "-v2".into(),
+    ]))?;
+    if !out.success() {
+        let tail = log_tail(ex, &images.join("dump.log"));
+        return Err(Error::Host(format!("{}: criu dump of pid {pid} in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
+    }
+    Ok(())
+}
+
+/// `criu restore -d` from the vnode's images, inside `netns`; returns the
+/// restored root pid.
+///
+/// Detached on purpose: a non-detached criu stays the tree's parent (which
+/// would reap it at once after a later dump) but keeps its cgroup yard
+/// mounted inside the images directory for as long as the tree lives, where
+/// a `rm -rf` of the images would reach into the cgroup hierarchies. The
+/// restored tree is therefore an orphan of pid 1, and the next dump waits
+/// for pid 1 to reap it (the `reap` phase).
+pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
+    let images = images_dir(paths, cgroup);
+    let pidfile = paths.vnode_dir(cgroup).join("pid");
+    let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
+    let out = ex.output(&Cmd::new("nsenter").args([
+        format!("--net=/run/netns/{netns}"),
+        "--".into(),
+        paths.criu.clone(),
+        "restore".into(),
+        "-D".into(),
+        path_str(&images)?.into(),
+        "-d".into(),
+        "--tcp-established".into(),
+        "--pidfile".into(),
+        path_str(&pidfile)?.into(),
+        "-o".into(),
+        "restore.log".into(),
+        "-v2".into(),
+    ]))?;
+    if !out.success() {
+        let tail = log_tail(ex, &images.join("restore.log"));
+        return Err(Error::Host(format!("{}: criu restore in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
+    }
+    super::vnode::wait_pidfile(ex, &pidfile, Duration::from_secs(5))
+}
+
+/// Wait until `/proc/PID` is gone (the dumped task was reaped).
+pub fn wait_gone(ex: &mut dyn Executor, pid: u32, timeout: Duration) -> Result<()> {
+    if ex.is_dry_run() {
+        return Ok(());
+    }
+    let p = format!("/proc/{pid}");
+    let t0 = Instant::now();
+    while ex.exists(Path::new(&p))? {
+        if t0.elapsed() > timeout {
+            return Err(Error::Host(format!("{}: pid {pid} still exists {timeout:?} after the dump", ex.label())));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+fn du_bytes(ex: &mut dyn Executor, dir: &Path) -> Result<u64> {
+    let out = ex.run(&Cmd::new("du").args(["-sb", "--", path_str(dir)?]))?;
+    Ok(out.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0))
+}
+
+/// Migrate `vnode` to VM `to_vm`. `at` holds every vnode's current site and
+/// is updated on success.
+pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Site>, vnode: &str, to_vm: &str) -> Result<MigrationTimes> {
+    let t_all = Instant::now();
+    let v = layout.vnode(vnode)?.clone();
+    let from = at.get(vnode).cloned().ok_or_else(|| Error::Host(format!("vnode {vnode:?} has no site")))?;
+    let to = Site::of(vnode, to_vm);
+    let mut times = MigrationTimes { vnode: vnode.into(), from: from.vm.clone(), to: to.vm.clone(), ..Default::default() };
+    if from == to {
+        return Ok(times);
+    }
+    let paths = fleet.paths.clone();
+    let cg = v.cgroup.clone();
+    let same_machine = {
+        let (a, b) = (fleet.machine(&from.vm)?, fleet.machine(&to.vm)?);
+        a.is_some() && a == b
+    };
+    let pid = running_pid(fleet.exec(&from.vm)?, &paths, &cg)?;
+    times.pid = pid;
+    times.checkpointed = pid.is_some();
+
+    if let Some(pid) = pid {
+        let src = fleet.exec(&from.vm)?;
+        let t = Instant::now();
+        paths.cgroups.freeze(src, &cg)?;
+        times.suspend_s = t.elapsed().as_secs_f64();
+        // Every task of the tree: all their pids must be free before the restore.
+        let tree = paths.cgroups.pids(src, &cg)?;
+        let t = Instant::now();
+        if let Err(e) = dump(src, &paths, &cg, &from.netns, pid) {
+            // CRIU resumes the tasks after a failed dump; thaw our freeze too.
+            return match paths.cgroups.thaw(src, &cg) {
+                Ok(()) => Err(Error::HostRecovered { message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm) }),
+                Err(e2) => Err(Error::Host(format!("migrating {vnode}: {e}; and thawing it failed: {e2}"))),
+            };
+        }
+        times.snapshot_s = t.elapsed().as_secs_f64();
+        times.image_bytes = du_bytes(src, &images_dir(&paths, &cg))?;
+        let t = Instant::now();
+        for p in std::iter::once(pid).chain(tree) {
+            wait_gone(src, p, Duration::from_secs(10))?;
+        }
+        times.reap_s = t.elapsed().as_secs_f64();
+    }
+
+    // Everything after the dump is undone on failure.
+    let mut new_at = at.clone();
+    new_at.insert(vnode.to_string(), to.clone());
+    let forward = (|| -> Result<()> {
+        let dir = paths.vnode_dir(&cg);
+        let t = Instant::now();
+        if !same_machine || pid.is_none() {
+            times.wire_bytes = fleet.with_pair(&from.vm, &to.vm, |s, d| {
+                d.run(&Cmd::new("mkdir").args(["-p", "--", path_str(&dir)?]))?;
+                if pid.is_some() {
+                    copy_dir(s, &dir, d, &dir)
+                } else {
+                    Ok(0)
+                }
+            })?;
+        }
+        times.transfer_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        paths.cgroups.create(fleet.exec(&to.vm)?, &cg)?;
+        reattach(fleet, layout, &new_at, vnode, true)?;
+        times.reattach_s = t.elapsed().as_secs_f64();
+        if pid.is_some() {
+            let dst = fleet.exec(&to.vm)?;
+            let t = Instant::now();
+            let restored = restore(dst, &paths, &cg, &to.netns)?;
+            times.restore_s = t.elapsed().as_secs_f64();
+            if Some(restored) != pid {
+                return Err(Error::Host(format!("{vnode}: restored as pid {restored}, not {pid:?}")));
+            }
+            let t = Instant::now();
+            paths.cgroups.thaw(dst, &cg)?;
+            times.resume_s = t.elapsed().as_secs_f64();
+        }
+        Ok(())
+    })();
+
+    if let Err(e) = forward {
+        return Err(roll_back(fleet, layout, at, vnode, &from, &to, pid, same_machine, e));
+    }
+
+    // The old site goes: its namespace (with the CRIU lock table), and, on
+    // another machine, the cgroups and state directory; the images too.
+    {
+        let src = fleet.exec(&from.vm)?;
+        let _ = src.output(&Cmd::new("ip").args(["netns", "del", &from.netns]))?;
+        if !same_machine {
+            // The dumped tasks are gone: the groups are empty (rmdir refuses otherwise).
+            paths.cgroups.remove_if_empty(src, &cg)?;
+            src.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(&cg))?]))?;
+        }
+    }
+    if pid.is_some() {
+        let images = images_dir(&paths, &cg);
+        fleet.exec(&to.vm)?.run(&Cmd::new("rm").args(["-rf", "--", path_str(&images)?]))?;
+    }
+    *at = new_at;
+    times.total_s = t_all.elapsed().as_secs_f64();
+    Ok(times)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn roll_back(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, from: &Site, to: &Site, pid: Option<u32>, same_machine: bool, cause: Error) -> Error {
+    let paths = fleet.paths.clone();
+    let cg = layout.vnodes[vnode].cgroup.clone();
+    let back = (|| -> Result<()> {
+        // Drop whatever the destination got (on another machine: the state dir too).
+        if let Ok(dst) = fleet.exec(&to.vm) {
+            let _ = dst.output(&Cmd::new("ip").args(["netns", "del", &to.netns]));
+            if !same_machine {
+                let _ = remove_vnode(dst, &paths, &cg, &to.netns, true);
+            }
+        }
+        reattach(fleet, layout, at, vnode, false)?;
+        if pid.is_some() {
+            let src = fleet.exec(&from.vm)?;
+            if running_pid(src, &paths, &cg)?.is_none() {
+                restore(src, &paths, &cg, &from.netns)?;
+            }
+            paths.cgroups.thaw(src, &cg)?;
+        }
+        Ok(())
+    })();
+    match back {
+        Ok(()) => Error::HostRecovered { message: format!("migrating {vnode} to {}: {cause}; it was put back on {}", to.vm, from.vm) },
+        Err(e) => Error::Host(format!("migrating {vnode} to {}: {cause}; putting it back on {} failed too: {e}", to.vm, from.vm)),
+    }
+}
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecReport {
+    /// The placement the testbed is in now (the target, or where it stopped).
+    pub reached: crate::model::Placement,
+    pub migrations: Vec<MigrationTimes>,
+    /// Wall time of all moves (s).
+    pub wall_s: f64,
+}
+
+/// Bring the vnodes from placement `from` to `to`, one move after another
+/// (in vnode id order). Returns the report of the moves done and how it
+/// ended: on a failure the vnode that failed is back on its VM
+/// ([`Error::HostRecovered`]) or not ([`Error::Host`]), and
+/// `report.reached` is the placement the testbed is in.
+pub fn execute(fleet: &mut Fleet, layout: &Layout, from: &crate::model::Placement, to: &crate::model::Placement) -> (ExecReport, Result<()>) {
+    let t0 = Instant::now();
+    let mut report = ExecReport { reached: from.clone(), migrations: Vec::new(), wall_s: 0.0 };
+    let mut at = match super::vnode::sites(layout, from) {
+        Ok(a) => a,
+        Err(e) => return (report, Err(e)),
+    };
+    let mut result = Ok(());
+    for (id, vm) in &to.vm_of {
+        if from.vm_of.get(id) == Some(vm) {
+            continue;
+        }
+        match migrate(fleet, layout, &mut at, id, vm) {
+            Ok(t) => {
+                report.reached.vm_of.insert(id.clone(), vm.clone());
+                report.migrations.push(t);
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        report.reached = to.clone();
+    }
+    report.wall_s = t0.elapsed().as_secs_f64();
+    (report, result)
+}

@@ -1,0 +1,344 @@
+//! Running programs on a VM: an argument vector, never a shell line made of
+//! data. [`LocalExecutor`] runs here, [`crate::testbed::ssh::SshExecutor`] on
+//! a VM over one persistent SSH session, [`DryRunExecutor`] only records.
+
+use super::quote;
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// A program and its arguments, optionally with bytes for its stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<String>) -> Self {
+        Cmd { program: program.into(), args: Vec::new(), stdin: None }
+    }
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+    pub fn args<I, S>(mut self, it: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(it.into_iter().map(Into::into));
+        self
+    }
+    pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(data.into());
+        self
+    }
+    /// Program and arguments.
+    pub fn argv(&self) -> Vec<&str> {
+        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect()
+    }
+    /// The command as one quoted shell line (what an SSH exec request carries).
+    pub fn to_shell(&self) -> Result<String> {
+        quote::join(&self.argv())
+    }
+}
+
+impl std::fmt::Display for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.to_shell() {
+            Ok(s) => f.write_str(&s),
+            Err(_) => write!(f, "{:?}", self.argv()),
+        }
+    }
+}
+
+/// What a finished program left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Exit status; -1 when killed by a signal.
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Where a command runs. Implementations hold their connection (if any).
+pub trait Executor: Send {
+    /// A short name for messages: `local`, `root@10.0.0.5:22`, `dry-run`.
+    fn label(&self) -> String;
+
+    /// Identity of the machine: two executors with the same `Some` value see
+    /// the same files and namespaces (a copy between them is a no-op or a
+    /// local `cp`). `None`: unknown, treat as different.
+    fn machine(&self) -> Option<String>;
+
+    /// Run a program to its end and return its status and output (a non-zero
+    /// status is not an error here).
+    fn output(&mut self, cmd: &Cmd) -> Result<Output>;
+
+    /// Read a whole file.
+    fn read_file(&mut self, path: &Path) -> Result<Vec<u8>>;
+
+    /// Create or truncate a file and write `data` into it.
+    fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()>;
+
+    /// Run a program; a non-zero exit is an error naming the command, the
+    /// executor and the program's stderr. Returns stdout.
+    fn run(&mut self, cmd: &Cmd) -> Result<String> {
+        let out = self.output(cmd)?;
+        if !out.success() {
+            return Err(Error::Host(format!(
+                "{}: `{}` exited with {}: {}",
+                self.label(),
+                cmd,
+                out.status,
+                out.stderr_str().trim()
+            )));
+        }
+        Ok(out.stdout_str())
+    }
+
+    /// True for an executor that only records commands: callers must not
+    /// wait for effects (pid files, states) that will never appear.
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+
+    /// True if `path` exists (as seen by `test -e`).
+    fn exists(&mut self, path: &Path) -> Result<bool> {
+        Ok(self.output(&Cmd::new("test").arg("-e").arg(path_str(path)?))?.success())
+    }
+}
+
+pub(crate) fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
+}
+
+/// Runs programs on this machine with `std::process::Command`.
+#[derive(Debug, Default, Clone)]
+pub struct LocalExecutor;
+
+impl Executor for LocalExecutor {
+    fn label(&self) -> String {
+        "local".into()
+    }
+    fn machine(&self) -> Option<String> {
+        Some("local".into())
+    }
+    fn output(&mut self, cmd: &Cmd) -> Result<Output> {
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = c.spawn().map_err(|e| Error::Host(format!("local: cannot start `{cmd}`: {e}")))?;
+        // Feed stdin from a thread so that a program writing a lot before it
+        // has read everything cannot deadlock against us.
+        let feeder = match (&cmd.stdin, child.stdin.take()) {
+            (Some(data), Some(mut pipe)) => {
+                let data = data.clone();
+                Some(std::thread::spawn(move || {
+                    let _ = pipe.write_all(&data);
+                }))
+            }
+            _ => None,
+        };
+        let out = child.wait_with_output().map_err(|e| Error::Host(format!("local: `{cmd}`: {e}")))?;
+        if let Some(t) = feeder {
+            let _ = t.join();
+        }
+        Ok(Output { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+    }
+    fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|e| Error::Host(format!("local: reading {}: {e}", path.display())))
+    }
+    fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
+        std::fs::write(path, data).map_err(|e| Error::Host(format!("local: writing {}: {e}", path.display())))
+    }
+    fn exists(&mut self, path: &Path) -> Result<bool> {
+        Ok(path.exists())
+    }
+}
+
+/// Records every command instead of running it (for `--dry-run`). Commands
+/// succeed with empty output; files read as empty and every path exists.
+#[derive(Debug, Clone)]
+pub struct DryRunExecutor {
+    label: String,
+    machine: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl DryRunExecutor {
+    /// `label` names the VM in the log; `log` may be shared by several VMs.
+    pub fn new(label: impl Into<String>, log: Arc<Mutex<Vec<String>>>) -> Self {
+        let label = label.into();
+        DryRunExecutor { machine: format!("dry-run:{label}"), label, log }
+    }
+    /// The machine the real executor would be on (`local`, or an SSH endpoint).
+    pub fn on_machine(mut self, machine: impl Into<String>) -> Self {
+        self.machine = machine.into();
+        self
+    }
+    fn record(&self, line: String) {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{}: {line}", self.label));
+    }
+}
+
+impl Executor for DryRunExecutor {
+    fn label(&self) -> String {
+        format!("dry-run {}", self.label)
+    }
+    fn machine(&self) -> Option<String> {
+        Some(self.machine.clone())
+    }
+    fn output(&mut self, cmd: &Cmd) -> Result<Output> {
+        let mut line = cmd.to_shell()?;
+        if let Some(data) = &cmd.stdin {
+            if let Ok(text) = std::str::from_utf8(data) {
+                line.push_str(&format!(" <<< {}", quote::quote(text)));
+            } else {
+                line.push_str(&format!(" < ({} bytes)", data.len()));
+            }
+        }
+        self.record(line);
+        Ok(Output::default())
+    }
+    fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
+        self.record(format!("read {}", quote::quote(path_str(path)?)));
+        Ok(Vec::new())
+    }
+    fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
+        self.record(format!("write {} ({} bytes)", quote::quote(path_str(path)?), data.len()));
+        Ok(())
+    }
+    fn exists(&mut self, path: &Path) -> Result<bool> {
+        self.record(format!("test -e {}", quote::quote(path_str(path)?)));
+        Ok(true)
+    }
+    fn is_dry_run(&self) -> bool {
+        true
+    }
+}
+
+/// Copy directory `src_dir` on `src` to `dst_dir` on `dst` (created if
+/// missing; files in it are overwritten). Between two executors on one
+/// machine and the same path it does nothing; on one machine it uses `cp -a`;
+/// otherwise it streams a tar archive through this process. Returns the bytes
+/// moved over the wire (0 for a local copy).
+pub fn copy_dir(src: &mut dyn Executor, src_dir: &Path, dst: &mut dyn Executor, dst_dir: &Path) -> Result<u64> {
+    let s = path_str(src_dir)?;
+    let d = path_str(dst_dir)?;
+    let same_machine = matches!((src.machine(), dst.machine()), (Some(a), Some(b)) if a == b);
+    if same_machine {
+        if src_dir == dst_dir {
+            return Ok(0);
+        }
+        dst.run(&Cmd::new("mkdir").args(["-p", "--", d]))?;
+        dst.run(&Cmd::new("cp").args(["-a", "--", &format!("{s}/."), d]))?;
+        return Ok(0);
+    }
+    let out = src.output(&Cmd::new("tar").args(["-C", s, "-cf", "-", "."]))?;
+    if !out.success() {
+        return Err(Error::Host(format!("{}: tar of {s} failed: {}", src.label(), out.stderr_str().trim())));
+    }
+    let n = out.stdout.len() as u64;
+    dst.run(&Cmd::new("mkdir").args(["-p", "--", d]))?;
+    dst.run(&Cmd::new("tar").args(["-C", d, "-xf", "-"]).stdin(out.stdout))?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_runs_argv_without_a_shell() {
+        let mut ex = LocalExecutor;
+        let out = ex.output(&Cmd::new("printf").args(["%s|", "a;b", "$(x)", "c d"])).unwrap();
+        assert!(out.success());
+        assert_eq!(out.stdout_str(), "a;b|$(x)|c d|");
+        let err = ex.run(&Cmd::new("sh").args(["-c", "echo oops >&2; exit 3"])).unwrap_err().to_string();
+        assert!(err.contains("exited with 3") && err.contains("oops"), "{err}");
+        let err = ex.run(&Cmd::new("/nonexistent/prog")).unwrap_err().to_string();
+        assert!(err.contains("cannot start"), "{err}");
+    }
+
+    #[test]
+    fn local_stdin_large() {
+        let mut ex = LocalExecutor;
+        let data = vec![b'x'; 4 << 20];
+        let out = ex.output(&Cmd::new("wc").arg("-c").stdin(data)).unwrap();
+        assert_eq!(out.stdout_str().trim(), (4u64 << 20).to_string());
+    }
+
+    #[test]
+    fn local_files_and_copy() {
+        let t = tempfile::tempdir().unwrap();
+        let mut a = LocalExecutor;
+        let src = t.path().join("src");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        a.write_file(&src.join("sub/f"), b"hello").unwrap();
+        assert_eq!(a.read_file(&src.join("sub/f")).unwrap(), b"hello");
+        let dst = t.path().join("dst dir");
+        let mut b = LocalExecutor;
+        assert_eq!(copy_dir(&mut a, &src, &mut b, &dst).unwrap(), 0);
+        assert_eq!(std::fs::read(dst.join("sub/f")).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn copy_through_tar_between_machines() {
+        // Two dry-run-free executors that claim different machines: the tar path.
+        struct Other(LocalExecutor);
+        impl Executor for Other {
+            fn label(&self) -> String {
+                "other".into()
+            }
+            fn machine(&self) -> Option<String> {
+                None
+            }
+            fn output(&mut self, c: &Cmd) -> Result<Output> {
+                self.0.output(c)
+            }
+            fn read_file(&mut self, p: &Path) -> Result<Vec<u8>> {
+                self.0.read_file(p)
+            }
+            fn write_file(&mut self, p: &Path, d: &[u8]) -> Result<()> {
+                self.0.write_file(p, d)
+            }
+        }
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("s");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("img"), vec![7u8; 100_000]).unwrap();
+        let mut a = Other(LocalExecutor);
+        let mut b = Other(LocalExecutor);
+        let n = copy_dir(&mut a, &src, &mut b, &t.path().join("d")).unwrap();
+        assert!(n >= 100_000);
+        assert_eq!(std::fs::read(t.path().join("d/img")).unwrap(), vec![7u8; 100_000]);
+    }
+
+    #[test]
+    fn dry_run_records_quoted_commands() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut d = DryRunExecutor::new("h0-v0", log.clone());
+        d.run(&Cmd::new("ip").args(["netns", "add", "x y"])).unwrap();
+        d.run(&Cmd::new("ip").args(["-batch", "-"]).stdin("link set lo up\n")).unwrap();
+        let log = log.lock().unwrap();
+        assert_eq!(log[0], "h0-v0: ip netns add 'x y'");
+        assert_eq!(log[1], "h0-v0: ip -batch - <<< 'link set lo up\n'");
+    }
+}

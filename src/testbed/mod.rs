@@ -1,0 +1,21 @@
+//! The only code that touches hosts (ARCHITECTURE.md): executors (local,
+//! SSH, dry run), derived names, vnodes (network namespaces, veth/VXLAN
+//! links, `tc tbf`), cgroups, CRIU and monitor sampling.
+//!
+//! What this layer relies on, and what was checked on a real machine, is in
+//! `docs/testbed.md`.
+
+pub mod calibrate;
+pub mod cgroup;
+pub mod criu;
+pub mod exec;
+pub mod monitor;
+pub mod names;
+pub mod quote;
+pub mod ssh;
+pub mod vnode;
+
+pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
+pub use ssh::{SshArgs, SshExecutor, SshOptions};
+pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};
+pub use criu::{execute, migrate, ExecReport, MigrationTimes};

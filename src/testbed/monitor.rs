@@ -1,0 +1,175 @@
+//! Load sampling on the real testbed: per-vnode CPU from `cpuacct.usage`,
+//! per-link traffic from the byte counters of the link's interface inside
+//! the vnode's namespace (`/proc/net/dev` read in each namespace; under a
+//! bare `nsenter --net`, `/sys/class/net` would show the root namespace's
+//! devices). Two samples
+//! make a SPEC §1 [`LoadSnapshot`].
+
+use super::exec::{Cmd, Executor};
+use super::vnode::{sites, Fleet, Layout};
+use crate::error::{Error, Result};
+use crate::model::{LinkRate, LoadSnapshot, Placement};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Raw counters at one moment.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub at: Instant,
+    /// CPU nanoseconds used so far, per vnode.
+    pub cpu_ns: BTreeMap<String, u64>,
+    /// rx + tx bytes so far, per link (topology index), read at one end.
+    pub link_bytes: BTreeMap<usize, u64>,
+}
+
+/// Parse `/proc/net/dev`: interface → (rx bytes, tx bytes).
+pub fn parse_proc_net_dev(text: &str) -> Result<BTreeMap<String, (u64, u64)>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().skip(2) {
+        let Some((name, rest)) = line.split_once(':') else { continue };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() < 16 {
+            return Err(Error::Host(format!("/proc/net/dev: short line {line:?}")));
+        }
+        let num = |s: &str| s.parse::<u64>().map_err(|_| Error::Host(format!("/proc/net/dev: bad number {s:?}")));
+        out.insert(name.trim().to_string(), (num(f[0])?, num(f[8])?));
+    }
+    Ok(out)
+}
+
+/// Split `netns: NAME` + /proc/net/dev sections (also the output of `ip -all netns exec cat /proc/net/dev`).
+pub fn parse_all_netns(text: &str) -> Result<BTreeMap<String, BTreeMap<String, (u64, u64)>>> {
+    let mut out = BTreeMap::new();
+    let mut name: Option<&str> = None;
+    let mut body = String::new();
+    let flush = |name: Option<&str>, body: &mut String, out: &mut BTreeMap<_, _>| -> Result<()> {
+        if let Some(n) = name {
+            out.insert(n.to_string(), parse_proc_net_dev(body)?);
+        }
+        body.clear();
+        Ok(())
+    };
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("netns: ") {
+            flush(name, &mut body, &mut out)?;
+            name = Some(n.trim());
+        } else if name.is_some() && !line.trim().is_empty() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    flush(name, &mut body, &mut out)?;
+    Ok(out)
+}
+
+/// Prints `netns: NAME` and that namespace's /proc/net/dev for each
+/// namespace named in the positional parameters (names are data, never code).
+const NET_DEV_SCRIPT: &str = r#"for n; do echo "netns: $n"; nsenter --net="/run/netns/$n" cat /proc/net/dev; done"#;
+
+/// Read every vnode's counters under a placement: per VM, one `grep -H` of
+/// the vnodes' `cpuacct.usage` files and one shell loop of `nsenter --net=…
+/// cat /proc/net/dev` over its namespaces (two commands per VM, whatever the
+/// number of vnodes).
+pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Result<Sample> {
+    let at = sites(layout, placement)?;
+    let cg = fleet.paths.cgroups.clone();
+    let mut by_vm: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (id, site) in &at {
+        by_vm.entry(&site.vm).or_default().push(id);
+    }
+    let mut cpu_ns = BTreeMap::new();
+    let mut link_bytes = BTreeMap::new();
+    for (vm, ids) in by_vm {
+        let ex: &mut dyn Executor = fleet.exec(vm)?;
+        let files: Vec<String> = ids
+            .iter()
+            .map(|id| cg.dir("cpuacct", &layout.vnodes[*id].cgroup).join("cpuacct.usage").display().to_string())
+            .collect();
+        let out = ex.output(&Cmd::new("grep").args(["-H", "--", ""]).args(files.iter().cloned()))?;
+        let text = out.stdout_str();
+        let values: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.rsplit_once(':')).collect();
+        for (id, f) in ids.iter().zip(&files) {
+            let v = values.get(f.as_str()).ok_or_else(|| {
+                Error::Host(format!("{}: vnode {id}: cannot read {f}: {}", ex.label(), out.stderr_str().trim()))
+            })?;
+            let ns: u64 = v.trim().parse().map_err(|_| Error::Host(format!("{}: {f}: not a number: {v:?}", ex.label())))?;
+            cpu_ns.insert(id.to_string(), ns);
+        }
+        // Each link is read at its `a` end (the vnode listed first).
+        let wanted: Vec<(&str, usize, &str)> = ids
+            .iter()
+            .flat_map(|id| {
+                let v = &layout.vnodes[*id];
+                v.ifaces.iter().filter(move |f| layout.links[f.link].0 == **id).map(move |f| (*id, f.link, f.name.as_str()))
+            })
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let mut netns: Vec<&str> = wanted.iter().map(|(id, _, _)| at[*id].netns.as_str()).collect();
+        netns.dedup();
+        let out = ex.output(&Cmd::new("sh").args(["-c", NET_DEV_SCRIPT, "netbalance-monitor"]).args(netns.iter().copied()))?;
+        let all = parse_all_netns(&out.stdout_str())?;
+        for (id, link, ifname) in wanted {
+            let ns = &at[id].netns;
+            let (rx, tx) = all.get(ns).and_then(|d| d.get(ifname)).copied().ok_or_else(|| {
+                Error::Host(format!("{}: vnode {id}: no interface {ifname} in namespace {ns}", ex.label()))
+            })?;
+            link_bytes.insert(link, rx + tx);
+        }
+    }
+    Ok(Sample { at: Instant::now(), cpu_ns, link_bytes })
+}
+
+/// The load between two samples as a snapshot at virtual time `t`.
+/// `dilation` is τ, real seconds per virtual second (1.0: real time), so
+/// rates are per *virtual* second. A counter that went down (the vnode was
+/// migrated and its counters started again) counts from zero.
+pub fn snapshot(prev: &Sample, cur: &Sample, layout: &Layout, t: f64, dilation: f64) -> LoadSnapshot {
+    let real = cur.at.duration_since(prev.at).as_secs_f64().max(1e-9);
+    let virt = real / dilation.max(1e-9);
+    let delta = |a: Option<&u64>, b: u64| match a {
+        Some(&a) if b >= a => b - a,
+        _ => b,
+    };
+    let cpu = cur
+        .cpu_ns
+        .iter()
+        .map(|(id, &ns)| (id.clone(), delta(prev.cpu_ns.get(id), ns) as f64 / 1e9 / virt))
+        .collect();
+    let mbps = cur
+        .link_bytes
+        .iter()
+        .map(|(&i, &b)| {
+            let (a, bb, _) = &layout.links[i];
+            LinkRate { a: a.clone(), b: bb.clone(), rate: delta(prev.link_bytes.get(&i), b) as f64 * 8.0 / 1e6 / virt }
+        })
+        .collect();
+    LoadSnapshot { t, cpu, mbps }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEV: &str = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+  eth0:   87880    1252    0    0    0     0          0         0  2945248    1926    0    0    0     0       0          0
+";
+
+    #[test]
+    fn parses_all_namespaces() {
+        let text = format!("\nnetns: nbA\n{DEV}\nnetns: nbB\n{DEV}");
+        let all = parse_all_netns(&text).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all["nbB"]["eth0"], (87880, 2945248));
+    }
+
+    #[test]
+    fn parses_proc_net_dev() {
+        let d = parse_proc_net_dev(DEV).unwrap();
+        assert_eq!(d["eth0"], (87880, 2945248));
+        assert_eq!(d["lo"], (0, 0));
+    }
+}

@@ -1,0 +1,712 @@
+//! Vnodes on VMs: one network namespace per vnode, links as veth pairs (both
+//! ends on one machine) or VXLAN tunnels (between VMs), a `tc tbf` rate limit
+//! on each end, and the vnode's `run` command started inside its namespace
+//! and cgroups.
+//!
+//! Link delay is not emulated: the kernels this was built on have no `netem`
+//! (see docs/testbed.md); [`DeployReport::delay_not_applied`] counts the
+//! links whose `delay_ms` was ignored.
+
+use super::cgroup::Cgroups;
+use super::exec::{path_str, Cmd, DryRunExecutor, Executor, LocalExecutor};
+use super::names::{self, checked};
+use super::ssh::{SshExecutor, SshOptions};
+use crate::error::{Error, Result};
+use crate::model::testbed::parse_ssh_target;
+use crate::model::{Placement, Testbed, Topology};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// UDP port of our VXLAN tunnels.
+pub const VXLAN_PORT: u16 = 4789;
+/// MTU of a VXLAN link (1500 minus 50 bytes of encapsulation).
+pub const VXLAN_MTU: u32 = 1450;
+
+/// Where things live on every VM.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Per-vnode state directories (`<root>/<cgroup name>/`: pid, out.log, images/).
+    pub state_root: PathBuf,
+    /// The criu binary.
+    pub criu: String,
+    pub cgroups: Cgroups,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths { state_root: PathBuf::from("/var/lib/netbalance/vnodes"), criu: "criu".into(), cgroups: Cgroups::default() }
+    }
+}
+
+impl Paths {
+    pub fn vnode_dir(&self, cgroup: &str) -> PathBuf {
+        self.state_root.join(cgroup)
+    }
+}
+
+/// One end of a link, as seen from its vnode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Iface {
+    /// Index of the link in the topology.
+    pub link: usize,
+    /// Interface name inside the vnode's namespace (`eth<k>`).
+    pub name: String,
+    pub addr: Ipv4Addr,
+    pub peer: String,
+    pub peer_if: String,
+    pub peer_addr: Ipv4Addr,
+    /// Rate limit of this end's egress (Mbit/s; 0: none).
+    pub mbps: f64,
+}
+
+/// What every VM needs to know about a vnode, independent of placement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VnodeLayout {
+    pub id: String,
+    /// cgroup and state-directory name.
+    pub cgroup: String,
+    pub run: Option<String>,
+    pub memory_mb: f64,
+    pub ifaces: Vec<Iface>,
+}
+
+/// The derived names and addresses of a topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub vnodes: BTreeMap<String, VnodeLayout>,
+    /// (a, b, delay_ms) per link, by topology index.
+    pub links: Vec<(String, String, f64)>,
+}
+
+impl Layout {
+    /// Derive names and addresses; refuse unsafe ids and hash collisions.
+    pub fn new(topo: &Topology) -> Result<Layout> {
+        let mut vnodes = BTreeMap::new();
+        let mut by_cgroup: HashMap<String, String> = HashMap::new();
+        for n in &topo.vnodes {
+            checked("vnode", &n.id)?;
+            let cg = names::cgroup_name(&n.id);
+            if let Some(other) = by_cgroup.insert(cg.clone(), n.id.clone()) {
+                return Err(Error::Host(format!("vnode ids {other:?} and {:?} hash to the same name {cg}; rename one", n.id)));
+            }
+            vnodes.insert(
+                n.id.clone(),
+                VnodeLayout { id: n.id.clone(), cgroup: cg, run: n.run.clone(), memory_mb: n.memory_mb, ifaces: Vec::new() },
+            );
+        }
+        let mut links = Vec::with_capacity(topo.links.len());
+        for (i, l) in topo.links.iter().enumerate() {
+            let (addr_a, addr_b) = names::link_addrs(i)?;
+            let ka = vnodes.get(&l.a).map(|v| v.ifaces.len()).ok_or_else(|| Error::Host(format!("link {i}: no vnode {:?}", l.a)))?;
+            let kb = vnodes.get(&l.b).map(|v| v.ifaces.len()).ok_or_else(|| Error::Host(format!("link {i}: no vnode {:?}", l.b)))?;
+            let (if_a, if_b) = (names::ifname(ka), names::ifname(kb));
+            vnodes.get_mut(&l.a).unwrap().ifaces.push(Iface {
+                link: i,
+                name: if_a.clone(),
+                addr: addr_a,
+                peer: l.b.clone(),
+                peer_if: if_b.clone(),
+                peer_addr: addr_b,
+                mbps: l.mbps,
+            });
+            vnodes.get_mut(&l.b).unwrap().ifaces.push(Iface {
+                link: i,
+                name: if_b,
+                addr: addr_b,
+                peer: l.a.clone(),
+                peer_if: if_a,
+                peer_addr: addr_a,
+                mbps: l.mbps,
+            });
+            links.push((l.a.clone(), l.b.clone(), l.delay_ms));
+        }
+        Ok(Layout { vnodes, links })
+    }
+
+    pub fn vnode(&self, id: &str) -> Result<&VnodeLayout> {
+        self.vnodes.get(id).ok_or_else(|| Error::Host(format!("no vnode {id:?} in the topology")))
+    }
+
+    /// The end of link `i` that belongs to vnode `id`.
+    pub fn iface(&self, id: &str, link: usize) -> Result<&Iface> {
+        self.vnode(id)?
+            .ifaces
+            .iter()
+            .find(|f| f.link == link)
+            .ok_or_else(|| Error::Host(format!("vnode {id:?} has no end of link {link}")))
+    }
+}
+
+/// A VM's executor and what links to it need.
+pub struct VmHandle {
+    pub exec: Box<dyn Executor>,
+    /// The VM's address for VXLAN tunnels (remote VMs).
+    pub underlay: Option<Ipv4Addr>,
+}
+
+/// The VMs of a testbed, each with its executor (SSH sessions opened on
+/// first use, one per VM).
+pub struct Fleet {
+    pub paths: Paths,
+    specs: BTreeMap<String, Option<String>>,
+    ssh: Option<SshOptions>,
+    vms: BTreeMap<String, VmHandle>,
+    dry_log: Option<Arc<Mutex<Vec<String>>>>,
+}
+
+impl Fleet {
+    /// Real executors: local VMs (no `ssh`) run here, the others over SSH.
+    pub fn new(testbed: &Testbed, ssh: SshOptions, paths: Paths) -> Fleet {
+        let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
+        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None }
+    }
+
+    /// Dry run: every VM records its commands into the returned log.
+    pub fn dry_run(testbed: &Testbed, paths: Paths) -> (Fleet, Arc<Mutex<Vec<String>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
+        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()) }, log)
+    }
+
+    /// Use this handle for VM `name` (tests; custom transports).
+    pub fn insert(&mut self, name: &str, handle: VmHandle) {
+        self.specs.entry(name.to_string()).or_insert(None);
+        self.vms.insert(name.to_string(), handle);
+    }
+
+    pub fn vm_names(&self) -> impl Iterator<Item = &String> {
+        self.specs.keys()
+    }
+
+    fn open(&mut self, vm: &str) -> Result<()> {
+        if self.vms.contains_key(vm) {
+            return Ok(());
+        }
+        let spec = self.specs.get(vm).ok_or_else(|| Error::Host(format!("VM {vm:?} is not in the testbed")))?.clone();
+        checked("VM", vm)?;
+        let handle = if let Some(log) = &self.dry_log {
+            // The address a real run would use, where the target names one.
+            let underlay = spec.as_ref().map(|s| {
+                parse_ssh_target(s).ok().and_then(|t| t.host.parse().ok()).unwrap_or(Ipv4Addr::UNSPECIFIED)
+            });
+            let machine = match &spec {
+                None => "local".to_string(),
+                Some(s) => format!("ssh:{s}"),
+            };
+            VmHandle { exec: Box::new(DryRunExecutor::new(vm, log.clone()).on_machine(machine)), underlay }
+        } else {
+            match spec {
+                None => VmHandle { exec: Box::new(LocalExecutor), underlay: None },
+                Some(s) => {
+                    let target = parse_ssh_target(&s).map_err(|m| Error::Host(format!("VM {vm}: {m}")))?;
+                    let opts = self.ssh.clone().unwrap_or_else(|| SshOptions::new(SshOptions::default_known_hosts()));
+                    let underlay = resolve_v4(&target.host, target.port)?;
+                    VmHandle { exec: Box::new(SshExecutor::connect(&target, &opts)?), underlay: Some(underlay) }
+                }
+            }
+        };
+        self.vms.insert(vm.to_string(), handle);
+        Ok(())
+    }
+
+    /// The executor of a VM (connecting on first use).
+    pub fn exec(&mut self, vm: &str) -> Result<&mut dyn Executor> {
+        self.open(vm)?;
+        Ok(self.vms.get_mut(vm).unwrap().exec.as_mut())
+    }
+
+    fn underlay(&mut self, vm: &str) -> Result<Option<Ipv4Addr>> {
+        self.open(vm)?;
+        Ok(self.vms[vm].underlay)
+    }
+
+    /// Run `f` with the executors of two different VMs at once.
+    pub fn with_pair<T>(&mut self, a: &str, b: &str, f: impl FnOnce(&mut dyn Executor, &mut dyn Executor) -> Result<T>) -> Result<T> {
+        if a == b {
+            return Err(Error::Host(format!("with_pair: one VM twice ({a})")));
+        }
+        self.open(a)?;
+        self.open(b)?;
+        let mut ha = self.vms.remove(a).unwrap();
+        let r = match self.vms.get_mut(b) {
+            Some(hb) => f(ha.exec.as_mut(), hb.exec.as_mut()),
+            None => Err(Error::Host(format!("VM {b} vanished"))),
+        };
+        self.vms.insert(a.to_string(), ha);
+        r
+    }
+
+    /// Machine identity of a VM's executor.
+    pub fn machine(&mut self, vm: &str) -> Result<Option<String>> {
+        Ok(self.exec(vm)?.machine())
+    }
+
+    /// How a link between VMs `x` and `y` is built.
+    fn link_kind(&mut self, x: &str, y: &str) -> Result<LinkKind> {
+        if x == y {
+            return Ok(LinkKind::Veth);
+        }
+        let (mx, my) = (self.machine(x)?, self.machine(y)?);
+        if mx.is_some() && mx == my {
+            return Ok(LinkKind::Veth);
+        }
+        match (self.underlay(x)?, self.underlay(y)?) {
+            (Some(ux), Some(uy)) => Ok(LinkKind::Vxlan(ux, uy)),
+            _ => Err(Error::Host(format!(
+                "a link between VM {x} and VM {y}: one is local and the other remote; \
+                 tunnels between this machine and a remote VM are not supported (make both remote or both local)"
+            ))),
+        }
+    }
+}
+
+fn resolve_v4(host: &str, port: u16) -> Result<Ipv4Addr> {
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return Ok(ip);
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::Host(format!("cannot resolve {host}: {e}")))?
+        .find_map(|a| match a.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .ok_or_else(|| Error::Host(format!("{host} has no IPv4 address (VXLAN tunnels use IPv4)")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkKind {
+    Veth,
+    /// Underlay addresses of the two VMs.
+    Vxlan(Ipv4Addr, Ipv4Addr),
+}
+
+/// Where a vnode is: its VM and namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub vm: String,
+    pub netns: String,
+}
+
+impl Site {
+    pub fn of(vnode: &str, vm: &str) -> Site {
+        Site { vm: vm.to_string(), netns: names::netns_name(vnode, vm) }
+    }
+}
+
+/// The site of every vnode under a placement.
+pub fn sites(layout: &Layout, placement: &Placement) -> Result<BTreeMap<String, Site>> {
+    layout
+        .vnodes
+        .keys()
+        .map(|id| {
+            let vm = placement.vm_of.get(id).ok_or_else(|| Error::Host(format!("vnode {id:?} has no VM in the placement")))?;
+            checked("VM", vm)?;
+            Ok((id.clone(), Site::of(id, vm)))
+        })
+        .collect()
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeployReport {
+    pub vnodes: usize,
+    pub veth_links: usize,
+    pub vxlan_links: usize,
+    /// Links with a `delay_ms` > 0, which cannot be emulated (no netem).
+    pub delay_not_applied: usize,
+    /// vnodes whose `run` command was started, with their pid.
+    pub started: BTreeMap<String, u32>,
+    pub wall_s: f64,
+}
+
+fn netns_path(ns: &str) -> String {
+    format!("/run/netns/{ns}")
+}
+
+/// Create namespaces (with `lo` up) on one VM, then make `/run/netns`
+/// private (CRIU refuses shared bind mounts there).
+fn create_netns(ex: &mut dyn Executor, netns: &[String]) -> Result<()> {
+    if netns.is_empty() {
+        return Ok(());
+    }
+    let batch: String = netns.iter().map(|n| format!("netns add {n}\n")).collect();
+    ex.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
+    ex.run(&Cmd::new("mount").args(["--make-rprivate", "/run/netns"]))?;
+    Ok(())
+}
+
+/// Build links `ids` (topology indices) between the sites given, and
+/// configure both ends (address, up, tbf). `fresh` namespaces also get `lo` up.
+fn build_links(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, ids: &[usize], fresh: &BTreeSet<String>, report: &mut DeployReport) -> Result<()> {
+    // Commands for each VM's root namespace, and per (vm, netns) in-namespace batches.
+    let mut root: BTreeMap<String, String> = BTreeMap::new();
+    let mut inner: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for ns in fresh {
+        let site = at.values().find(|s| &s.netns == ns).ok_or_else(|| Error::Host(format!("unknown namespace {ns}")))?;
+        inner.entry((site.vm.clone(), ns.clone())).or_default().0.push_str("link set lo up\n");
+    }
+    for &i in ids {
+        let (a, b, delay) = &layout.links[i];
+        if *delay > 0.0 {
+            report.delay_not_applied += 1;
+        }
+        let (sa, sb) = (&at[a], &at[b]);
+        let (ea, eb) = (layout.iface(a, i)?, layout.iface(b, i)?);
+        match fleet.link_kind(&sa.vm, &sb.vm)? {
+            LinkKind::Veth => {
+                report.veth_links += 1;
+                root.entry(sa.vm.clone()).or_default().push_str(&format!(
+                    "link add {} netns {} type veth peer name {} netns {}\n",
+                    ea.name, sa.netns, eb.name, sb.netns
+                ));
+                for (s, e) in [(sa, ea), (sb, eb)] {
+                    configure_end(inner.entry((s.vm.clone(), s.netns.clone())).or_default(), e, None);
+                }
+            }
+            LinkKind::Vxlan(ua, ub) => {
+                report.vxlan_links += 1;
+                let vni = names::vxlan_id(i)?;
+                let tmp = names::vxlan_tmp_name(i);
+                for (s, e, remote) in [(sa, ea, ub), (sb, eb, ua)] {
+                    root.entry(s.vm.clone()).or_default().push_str(&format!(
+                        "link add {tmp} type vxlan id {vni} remote {remote} dstport {VXLAN_PORT}\nlink set dev {tmp} netns {}\n",
+                        s.netns
+                    ));
+                    configure_end(inner.entry((s.vm.clone(), s.netns.clone())).or_default(), e, Some(&tmp));
+                }
+            }
+        }
+    }
+    for (vm, batch) in root {
+        fleet.exec(&vm)?.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
+    }
+    for ((vm, ns), (ip_batch, tc_batch)) in inner {
+        let ex = fleet.exec(&vm)?;
+        if !ip_batch.is_empty() {
+            ex.run(&Cmd::new("ip").args(["-n", &ns, "-batch", "-"]).stdin(ip_batch))?;
+        }
+        if !tc_batch.is_empty() {
+            ex.run(&Cmd::new("tc").args(["-n", &ns, "-batch", "-"]).stdin(tc_batch))?;
+        }
+    }
+    Ok(())
+}
+
+/// Lines for `ip -n NS -batch` and `tc -n NS -batch` configuring one end.
+fn configure_end(b: &mut (String, String), e: &Iface, vxlan_tmp: Option<&str>) {
+    if let Some(tmp) = vxlan_tmp {
+        b.0.push_str(&format!("link set dev {tmp} name {}\nlink set dev {} mtu {VXLAN_MTU}\n", e.name, e.name));
+    }
+    b.0.push_str(&format!("addr add {}/{} dev {}\nlink set dev {} up\n", e.addr, names::LINK_PREFIX, e.name, e.name));
+    if e.mbps > 0.0 {
+        b.1.push_str(&format!("qdisc replace dev {} root {}\n", e.name, tbf_params(e.mbps)));
+    }
+}
+
+/// `tbf` arguments for a rate in Mbit/s: a burst of 10 ms at that rate (at
+/// least 4 full frames) and 50 ms of queue.
+pub fn tbf_params(mbps: f64) -> String {
+    let rate_bps = (mbps * 1e6).round().max(8.0) as u64;
+    let burst = (rate_bps / 8 / 100).max(4 * 1514);
+    format!("tbf rate {rate_bps}bit burst {burst} latency 50ms")
+}
+
+/// Deploy a topology under a placement: namespaces, cgroups, state
+/// directories, links, and the vnodes' `run` commands.
+///
+/// Nothing is touched if one of the namespaces exists already (a deployment
+/// in place). A failure half-way removes what this deploy made and returns
+/// [`Error::HostRecovered`].
+pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Result<DeployReport> {
+    let at = sites(layout, placement)?;
+    let mut by_vm: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in at.values() {
+        by_vm.entry(&s.vm).or_default().push(&s.netns);
+    }
+    for (vm, wanted) in by_vm {
+        let ex = fleet.exec(vm)?;
+        if ex.is_dry_run() {
+            continue;
+        }
+        let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
+        let present: BTreeSet<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        if let Some(ns) = wanted.iter().find(|n| present.contains(**n)) {
+            return Err(Error::usage(format!(
+                "VM {vm} already has namespace {ns}: this topology (or one with the same vnode ids) is deployed; \
+                 tear it down first (netbalance migrate --teardown)"
+            )));
+        }
+    }
+    match deploy_fresh(fleet, layout, &at) {
+        Ok(r) => Ok(r),
+        Err(e) => match teardown(fleet, layout, placement) {
+            Ok(()) => Err(Error::HostRecovered { message: format!("deploy failed: {e}; what it made was removed") }),
+            Err(e2) => Err(Error::Host(format!("deploy failed: {e}; removing what it made failed too: {e2}"))),
+        },
+    }
+}
+
+fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>) -> Result<DeployReport> {
+    let t0 = Instant::now();
+    let at = at.clone();
+    let mut report = DeployReport { vnodes: at.len(), ..Default::default() };
+    let mut by_vm: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (id, s) in &at {
+        by_vm.entry(s.vm.clone()).or_default().push(id);
+    }
+    let paths = fleet.paths.clone();
+    for (vm, ids) in &by_vm {
+        let ex = fleet.exec(vm)?;
+        paths.cgroups.check(ex)?;
+        let ns: Vec<String> = ids.iter().map(|id| at[*id].netns.clone()).collect();
+        create_netns(ex, &ns)?;
+        let mut dirs = vec!["-p".to_string(), "--".to_string()];
+        for id in ids {
+            let cg = &layout.vnodes[*id].cgroup;
+            dirs.push(path_str(&paths.vnode_dir(cg))?.to_string());
+            for c in ["cpuacct", "freezer"] {
+                dirs.push(path_str(&paths.cgroups.dir(c, cg))?.to_string());
+            }
+        }
+        ex.run(&Cmd::new("mkdir").args(dirs))?;
+    }
+    let fresh: BTreeSet<String> = at.values().map(|s| s.netns.clone()).collect();
+    let all: Vec<usize> = (0..layout.links.len()).collect();
+    build_links(fleet, layout, &at, &all, &fresh, &mut report)?;
+    for (id, s) in &at {
+        let v = &layout.vnodes[id];
+        if let Some(run) = &v.run {
+            let pid = start_run(fleet.exec(&s.vm)?, &paths, &v.cgroup, &s.netns, run)?;
+            report.started.insert(id.clone(), pid);
+        }
+    }
+    report.wall_s = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The fixed script that starts a vnode's `run` command. Data arrive only as
+/// positional parameters: $1 $2 the vnode's cgroup.procs files, $3 its state
+/// dir, $4 the command line, $5 $6 the root groups' cgroup.procs files.
+///
+/// The shell joins the vnode's cgroups, starts the command in the background
+/// (so it inherits them) in a session of its own (CRIU dumps a tree whose
+/// session leader is inside it), records its pid, leaves the groups again and waits
+/// for it: it is the command's parent and reaps it the moment a checkpoint
+/// kills it, so the pid is free for the restore at once (pid 1 may take
+/// seconds to reap an orphan).
+const START_SCRIPT: &str = r#"echo $$ >"$1" && echo $$ >"$2" && cd "$3" || exit 1
+setsid sh -c "$4" </dev/null >>out.log 2>&1 &
+echo $! >pid.tmp && mv pid.tmp pid
+echo $$ >"$5"; echo $$ >"$6"
+exec </dev/null >/dev/null 2>&1
+wait"#;
+
+/// Start a vnode's `run` command in its namespace and cgroups, detached
+/// (`setsid -f`); returns its pid once it has written it.
+pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, run: &str) -> Result<u32> {
+    let dir = paths.vnode_dir(cgroup);
+    let pidfile = dir.join("pid");
+    let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
+    let [p1, p2] = paths.cgroups.procs_files(cgroup);
+    let [r1, r2] = paths.cgroups.root_procs_files();
+    ex.run(&Cmd::new("setsid").args([
+        "-f".to_string(),
+        "nsenter".into(),
+        format!("--net={}", netns_path(netns)),
+        "--".into(),
+        "sh".into(),
+        "-c".into(),
+        START_SCRIPT.into(),
+        "netbalance-vnode".into(),
+        path_str(&p1)?.into(),
+        path_str(&p2)?.into(),
+        path_str(&dir)?.into(),
+        run.into(),
+        path_str(&r1)?.into(),
+        path_str(&r2)?.into(),
+    ]))?;
+    wait_pidfile(ex, &pidfile, Duration::from_secs(10))
+}
+
+/// Wait until a pid file exists and holds a number.
+pub fn wait_pidfile(ex: &mut dyn Executor, pidfile: &std::path::Path, timeout: Duration) -> Result<u32> {
+    if ex.is_dry_run() {
+        return Ok(0);
+    }
+    let t0 = Instant::now();
+    loop {
+        if ex.exists(pidfile)? {
+            let text = String::from_utf8_lossy(&ex.read_file(pidfile)?).trim().to_string();
+            if let Ok(pid) = text.parse() {
+                return Ok(pid);
+            }
+        }
+        if t0.elapsed() > timeout {
+            return Err(Error::Host(format!("{}: {} did not appear within {timeout:?}", ex.label(), pidfile.display())));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The pid of a vnode's `run` process, if it has one and it is alive.
+pub fn running_pid(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<Option<u32>> {
+    let pidfile = paths.vnode_dir(cgroup).join("pid");
+    if !ex.exists(&pidfile)? {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&ex.read_file(&pidfile)?).trim().to_string();
+    let pid: u32 = match text.parse() {
+        Ok(p) => p,
+        Err(_) => return Ok(None),
+    };
+    let alive = ex.exists(std::path::Path::new(&format!("/proc/{pid}")))?;
+    Ok(alive.then_some(pid))
+}
+
+/// Remove everything of the given vnodes (default: all) under a placement:
+/// processes, namespaces (and so their links), cgroups, state directories.
+/// Things already gone are not an error.
+pub fn teardown(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Result<()> {
+    let at = sites(layout, placement)?;
+    let paths = fleet.paths.clone();
+    let mut errors = Vec::new();
+    for (id, s) in &at {
+        let cg = layout.vnodes[id].cgroup.clone();
+        let ex = fleet.exec(&s.vm)?;
+        if let Err(e) = remove_vnode(ex, &paths, &cg, &s.netns, true) {
+            errors.push(format!("{id}: {e}"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Host(format!("teardown left things behind: {}", errors.join("; "))))
+    }
+}
+
+/// Remove one vnode's processes, namespace, cgroups and (if `state`) its
+/// state directory from one VM.
+pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, state: bool) -> Result<()> {
+    paths.cgroups.kill_and_remove(ex, cgroup)?;
+    let out = ex.output(&Cmd::new("ip").args(["netns", "del", netns]))?;
+    if !out.success() && ex.exists(std::path::Path::new(&netns_path(netns)))? {
+        return Err(Error::Host(format!("{}: ip netns del {netns}: {}", ex.label(), out.stderr_str().trim())));
+    }
+    if state {
+        ex.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(cgroup))?]))?;
+    }
+    Ok(())
+}
+
+/// Re-attach a vnode's links at a new site: the peers' old ends are
+/// deleted and every link of the vnode is made again between `new` and the
+/// peer's site in `at` (which must hold the vnode's new site). Creates the
+/// new namespace first if `create` is set.
+pub fn reattach(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, create: bool) -> Result<DeployReport> {
+    let v = layout.vnode(vnode)?.clone();
+    let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
+    let mut report = DeployReport::default();
+    let mut fresh = BTreeSet::new();
+    if create {
+        create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
+        fresh.insert(site.netns.clone());
+    }
+    for f in &v.ifaces {
+        let ps = &at[&f.peer];
+        let _ = fleet.exec(&ps.vm)?.output(&Cmd::new("ip").args(["-n", &ps.netns, "link", "del", &f.peer_if]))?;
+        // A leftover end of ours (when re-attaching in place) goes too.
+        if !create {
+            let _ = fleet.exec(&site.vm)?.output(&Cmd::new("ip").args(["-n", &site.netns, "link", "del", &f.name]))?;
+        }
+    }
+    let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
+    build_links(fleet, layout, at, &ids, &fresh, &mut report)?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Link, Vnode};
+
+    fn topo() -> Topology {
+        let mut t = Topology::default();
+        for i in 0..3 {
+            t.vnodes.push(Vnode::new(format!("n{i}")));
+        }
+        t.links.push(Link::new("n0", "n1", 100.0));
+        t.links.push(Link::new("n1", "n2", 10.0));
+        t
+    }
+
+    #[test]
+    fn layout_names_interfaces_in_link_order() {
+        let l = Layout::new(&topo()).unwrap();
+        let n1 = &l.vnodes["n1"];
+        assert_eq!(n1.ifaces.len(), 2);
+        assert_eq!((n1.ifaces[0].name.as_str(), n1.ifaces[0].peer.as_str(), n1.ifaces[0].peer_if.as_str()), ("eth0", "n0", "eth0"));
+        assert_eq!((n1.ifaces[1].name.as_str(), n1.ifaces[1].peer.as_str()), ("eth1", "n2"));
+        assert_eq!(n1.ifaces[0].addr, Ipv4Addr::new(10, 64, 0, 2));
+        assert_eq!(l.iface("n2", 1).unwrap().addr, Ipv4Addr::new(10, 64, 0, 6));
+    }
+
+    #[test]
+    fn layout_refuses_unsafe_ids() {
+        let mut t = topo();
+        t.vnodes.push(Vnode::new("x;reboot"));
+        assert!(Layout::new(&t).is_err());
+    }
+
+    #[test]
+    fn tbf_parameters() {
+        assert_eq!(tbf_params(100.0), "tbf rate 100000000bit burst 125000 latency 50ms");
+        assert_eq!(tbf_params(1.0), "tbf rate 1000000bit burst 6056 latency 50ms");
+    }
+
+    #[test]
+    fn dry_run_deploy_lists_every_command() {
+        let tb = Testbed::generate(1, 2, 1000.0);
+        let t = topo();
+        let l = Layout::new(&t).unwrap();
+        let mut p = Placement::default();
+        p.vm_of.insert("n0".into(), "h0-v0".into());
+        p.vm_of.insert("n1".into(), "h0-v0".into());
+        p.vm_of.insert("n2".into(), "h0-v1".into());
+        let (mut fleet, log) = Fleet::dry_run(&tb, Paths::default());
+        let r = deploy(&mut fleet, &l, &p).unwrap();
+        assert_eq!((r.vnodes, r.veth_links, r.vxlan_links), (3, 2, 0));
+        let log = log.lock().unwrap().join("\n");
+        let ns0 = names::netns_name("n0", "h0-v0");
+        let ns1 = names::netns_name("n1", "h0-v0");
+        let ns2 = names::netns_name("n2", "h0-v1");
+        assert!(log.contains(&format!("netns add {ns0}")), "{log}");
+        assert!(log.contains(&format!("link add eth0 netns {ns0} type veth peer name eth0 netns {ns1}")), "{log}");
+        assert!(log.contains(&format!("link add eth1 netns {ns1} type veth peer name eth0 netns {ns2}")), "{log}");
+        assert!(log.contains("qdisc replace dev eth1 root tbf rate 10000000bit"), "{log}");
+        assert!(log.contains("mount --make-rprivate /run/netns"), "{log}");
+    }
+
+    #[test]
+    fn dry_run_remote_vms_use_vxlan() {
+        let mut tb = Testbed::generate(2, 1, 1000.0);
+        tb.hosts[0].vms[0].ssh = Some("root@192.0.2.1".into());
+        tb.hosts[1].vms[0].ssh = Some("root@192.0.2.2".into());
+        let t = topo();
+        let l = Layout::new(&t).unwrap();
+        let mut p = Placement::default();
+        p.vm_of.insert("n0".into(), "h0-v0".into());
+        p.vm_of.insert("n1".into(), "h1-v0".into());
+        p.vm_of.insert("n2".into(), "h1-v0".into());
+        let (mut fleet, log) = Fleet::dry_run(&tb, Paths::default());
+        let r = deploy(&mut fleet, &l, &p).unwrap();
+        assert_eq!((r.veth_links, r.vxlan_links), (1, 1));
+        let log = log.lock().unwrap().join("\n");
+        assert!(log.contains("link add nbx0 type vxlan id 1 remote 192.0.2.2 dstport 4789"), "{log}");
+        assert!(log.contains("link add nbx0 type vxlan id 1 remote 192.0.2.1 dstport 4789"), "{log}");
+        assert!(log.contains("link set dev nbx0 name eth0"), "{log}");
+    }
+}

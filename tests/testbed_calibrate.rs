@@ -1,0 +1,50 @@
+//! `calibrate` on local VMs: probes of two sizes are migrated between two
+//! VMs of one host and the per-MB costs come out of the measurements.
+
+mod testbed_support;
+
+use netbalance::model::{Costs, Testbed};
+use netbalance::testbed::calibrate::calibrate;
+use netbalance::testbed::{Fleet, Paths, SshOptions};
+use testbed_support::*;
+
+#[test]
+fn calibrate_local_vms_measures_phases() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
+        return;
+    }
+    let testbed = Testbed::generate(1, 2, 1000.0);
+    let state = tempfile::tempdir().unwrap();
+    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
+    let cal = calibrate(&mut fleet, &testbed, &[4.0, 64.0], 2, &Costs::default()).unwrap();
+    eprintln!("calibration: {}", serde_json::to_string(&cal).unwrap());
+    assert_eq!(cal.pairs.len(), 1);
+    assert_eq!(cal.pairs[0].class, "host");
+    let runs = &cal.pairs[0].runs;
+    assert_eq!(runs.len(), 2);
+    // The images follow the probe's memory.
+    let mb = |i: usize| runs[i].image_bytes as f64 / 1048576.0;
+    assert!(mb(0) > 3.5 && mb(0) < 12.0, "4 MB probe: {} MB image", mb(0));
+    assert!(mb(1) > 63.0 && mb(1) < 80.0, "64 MB probe: {} MB image", mb(1));
+    assert!(runs.iter().all(|r| r.checkpointed && r.snapshot_s > 0.0 && r.restore_s > 0.0));
+    let c = &cal.costs;
+    assert!(c.check().is_ok());
+    assert!(c.snapshot_ms_per_mb >= 0.0 && c.snapshot_ms_per_mb < 200.0, "{c:?}");
+    assert!(c.reattach_ms > 0.0);
+    // The profile reproduces the measured moves on average (intercepts are
+    // folded into reattach_ms; clamping a noisy negative slope can only add).
+    let model = |r: &netbalance::testbed::MigrationTimes| {
+        let m = r.image_bytes as f64 / 1048576.0;
+        c.suspend_ms + m * (c.snapshot_ms_per_mb + c.transfer_ms_per_mb.host + c.restore_ms_per_mb) + c.reattach_ms + c.resume_ms
+    };
+    let measured: f64 = runs.iter().map(|r| (r.suspend_s + r.snapshot_s + r.reap_s + r.transfer_s + r.reattach_s + r.restore_s + r.resume_s) * 1e3).sum();
+    let modelled: f64 = runs.iter().map(model).sum();
+    eprintln!("calibration check: measured {measured:.0} ms, modelled {modelled:.0} ms");
+    assert!(modelled >= 0.95 * measured && modelled < 2.0 * measured, "modelled {modelled} vs measured {measured}");
+    assert_eq!(c.transfer_ms_per_mb.net, Costs::default().transfer_ms_per_mb.net, "net transfer was not measured");
+    assert!(c.source.as_deref().unwrap().contains("host h0-v0->h0-v1"));
+    // Nothing is left behind.
+    let left = sh_ok(&["ip", "netns", "list"]);
+    assert!(!left.contains(&netbalance::testbed::names::cgroup_name(&format!("nbcal{}x0p", std::process::id()))), "{left}");
+}

@@ -1,0 +1,202 @@
+//! Two "remote VMs" on this machine: each a network namespace with its own
+//! sshd, mount namespace and state directory, joined by a bridge. Deploys
+//! over SSH with a VXLAN link between the VMs, then live-migrates a TCP
+//! client across (images copied through the SSH sessions) and back.
+
+mod testbed_support;
+
+use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+use netbalance::testbed::vnode::sites;
+use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use testbed_support::*;
+
+const SERVER: &str = r#"
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+c, _ = s.accept(); f = c.makefile('rwb')
+for line in f:
+    f.write(line); f.flush()
+"#;
+
+const CLIENT: &str = r#"
+import socket, sys, time, os
+for attempt in range(250):
+    try:
+        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break
+    except OSError:
+        time.sleep(0.02)
+f = c.makefile('rwb')
+i = 0
+while True:
+    i += 1
+    try:
+        f.write(b"%d\n" % i); f.flush()
+        r = f.readline().strip().decode()
+        state = "ok" if r == str(i) else "MISMATCH " + r
+    except Exception as e:
+        state = "BROKEN %r" % e
+    tmp = sys.argv[3] + ".tmp"
+    with open(tmp, "w") as o:
+        o.write("%d %s\n" % (i, state))
+    os.rename(tmp, sys.argv[3])
+    if state != "ok":
+        break
+    time.sleep(0.02)
+"#;
+
+/// A bridge in the root namespace, removed on drop.
+struct Bridge(String);
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+struct Deployed<'a> {
+    fleet: Fleet,
+    layout: &'a Layout,
+    placement: Placement,
+}
+impl Drop for Deployed<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = teardown(&mut self.fleet, self.layout, &self.placement) {
+            eprintln!("teardown: {e}");
+        }
+    }
+}
+
+fn progress(p: &Path) -> (u64, String) {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let mut it = text.trim().splitn(2, ' ');
+    (it.next().and_then(|s| s.parse().ok()).unwrap_or(0), it.next().unwrap_or("").to_string())
+}
+
+fn wait_progress(p: &Path, beyond: u64) -> u64 {
+    let t0 = Instant::now();
+    loop {
+        let (n, state) = progress(p);
+        assert!(state.is_empty() || state == "ok", "client reports {n} {state}");
+        if n > beyond {
+            return n;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "client stuck at {n} (waiting for > {beyond})");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn remote_vms_over_ssh_vxlan_and_migration() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen", "/usr/bin/python3"]) {
+        return;
+    }
+    let k = std::process::id() % 200 + 20; // 10.253.k.0/24, on links made here only
+    let tag = tag();
+    let short = format!("{}", std::process::id() % 100_000);
+    let mut nets = NetnsGuard::default();
+    let vm_ns = [nets.add(&format!("{tag}vm1")), nets.add(&format!("{tag}vm2"))];
+    let br = Bridge(format!("nbbr{short}"));
+    sh_ok(&["ip", "link", "add", &br.0, "type", "bridge"]);
+    sh_ok(&["ip", "addr", "add", &format!("10.253.{k}.1/24"), "dev", &br.0]);
+    sh_ok(&["ip", "link", "set", &br.0, "up"]);
+    let mut addrs = Vec::new();
+    for (i, ns) in vm_ns.iter().enumerate() {
+        let host_end = format!("nbv{i}x{short}");
+        sh_ok(&["ip", "link", "add", &host_end, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+        sh_ok(&["ip", "link", "set", &host_end, "master", &br.0, "up"]);
+        let a = format!("10.253.{k}.{}", i + 2);
+        sh_ok(&["ip", "-n", ns, "addr", "add", &format!("{a}/24"), "dev", "eth0"]);
+        sh_ok(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
+        addrs.push(a);
+    }
+
+    // Each VM: sshd in its namespace, with a private mount of the state root.
+    let root = tempfile::tempdir().unwrap();
+    let state_root = root.path().join("state");
+    std::fs::create_dir_all(&state_root).unwrap();
+    let mut sshds = Vec::new();
+    for (i, ns) in vm_ns.iter().enumerate() {
+        let own = root.path().join(format!("vm{i}"));
+        std::fs::create_dir_all(&own).unwrap();
+        sshds.push(Sshd::start_in(&addrs[i], 22, Some(ns), Some((&state_root, &own))));
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (srv, cli, prog) = (tmp.path().join("server.py"), tmp.path().join("client.py"), tmp.path().join("progress"));
+    std::fs::write(&srv, SERVER).unwrap();
+    std::fs::write(&cli, CLIENT).unwrap();
+    let (s, c) = (format!("{tag}srv"), format!("{tag}cli"));
+    let mut sv = Vnode::new(&s);
+    sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
+    let mut cv = Vnode::new(&c);
+    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
+    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&c, &s, 200.0)] };
+
+    let mut testbed = Testbed::generate(2, 1, 1000.0);
+    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", addrs[0]));
+    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", addrs[1]));
+    let mut placement = Placement::default();
+    placement.vm_of.insert(c.clone(), "h0-v0".into());
+    placement.vm_of.insert(s.clone(), "h1-v0".into());
+    let layout = Layout::new(&topo).unwrap();
+
+    // One key for both VMs: authorize VM 1's user key on VM 2 as well.
+    let ak2 = sshds[1].dir.path().join("authorized_keys");
+    std::fs::write(&ak2, std::fs::read(sshds[0].dir.path().join("user_key.pub")).unwrap()).unwrap();
+    let mut opts = SshOptions::new(sshds[0].dir.path().join("known_hosts"));
+    opts.accept_new = true;
+    opts.identity = Some(sshds[0].user_key.clone());
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let mut d = Deployed { fleet: Fleet::new(&testbed, opts, paths), layout: &layout, placement: placement.clone() };
+
+    let t = Instant::now();
+    let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
+    eprintln!("deploy over ssh: {:.3} s, {report:?}", t.elapsed().as_secs_f64());
+    assert_eq!((report.veth_links, report.vxlan_links), (0, 1));
+    // The link is a VXLAN device inside the client's namespace, seen from VM 1.
+    let vm1 = d.fleet.exec("h0-v0").unwrap();
+    let link = vm1
+        .run(&netbalance::testbed::Cmd::new("ip").args(["-n", &names::netns_name(&c, "h0-v0"), "-d", "link", "show", "eth0"]))
+        .unwrap();
+    assert!(link.contains("vxlan id 1") && link.contains(&format!("remote {}", addrs[1])), "{link}");
+    // Timing of one command over the session (for the report).
+    let t = Instant::now();
+    for _ in 0..20 {
+        vm1.run(&netbalance::testbed::Cmd::new("true")).unwrap();
+    }
+    eprintln!("ssh exec round trip: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0 / 20.0);
+
+    let pid = report.started[&c];
+    wait_progress(&prog, 3);
+
+    // Monitor over SSH: two commands per VM; the echo traffic shows on the link.
+    let t = Instant::now();
+    let s0 = netbalance::testbed::monitor::sample(&mut d.fleet, &layout, &placement).unwrap();
+    let sample_s = t.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(300));
+    let s1 = netbalance::testbed::monitor::sample(&mut d.fleet, &layout, &placement).unwrap();
+    let snap = netbalance::testbed::monitor::snapshot(&s0, &s1, &layout, 0.3, 1.0);
+    eprintln!("monitor over ssh: sample {:.0} ms, {}", sample_s * 1e3, serde_json::to_string(&snap).unwrap());
+    assert!(snap.mbps[0].rate > 0.0, "no traffic seen on the VXLAN link");
+    assert!(snap.cpu[&c] > 0.0 && snap.cpu[&s] > 0.0, "{snap:?}");
+    let mut at = sites(&layout, &placement).unwrap();
+    for to in ["h1-v0", "h0-v0"] {
+        let before = progress(&prog).0;
+        let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
+        d.placement.vm_of.insert(c.clone(), to.to_string());
+        eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
+        assert_eq!(times.pid, Some(pid));
+        assert!(times.wire_bytes >= times.image_bytes && times.image_bytes > 100_000, "{times:?}");
+        wait_progress(&prog, before + 5);
+    }
+    // Back on VM 1: the link is a tunnel again; the state dir is on VM 1 only.
+    let cg = names::cgroup_name(&c);
+    assert!(root.path().join("vm0").join(&cg).join("out.log").exists());
+    assert!(!root.path().join("vm1").join(&cg).exists(), "VM 2 kept the state dir");
+
+    teardown(&mut d.fleet, &layout, &d.placement).unwrap();
+    assert!(!root.path().join("vm0").join(&cg).exists());
+}

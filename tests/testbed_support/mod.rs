@@ -1,0 +1,249 @@
+//! Shared pieces of the `testbed_*` integration tests: the root/tool check
+//! (fail under CI, skip otherwise), unique names, and guards that always
+//! clean up what a test made (namespaces, processes, cgroups, sshd).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Check the test can run: root and the named programs. Under `CI` a missing
+/// requirement fails the test; elsewhere it prints "skipped: …" and returns false.
+pub fn require(tools: &[&str]) -> bool {
+    let mut missing = Vec::new();
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push("root (run the tests as root)".to_string());
+    }
+    for t in tools {
+        if which(t).is_none() {
+            missing.push(format!("{t} (install with: sudo bash .ci/install-deps.sh)"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("needs {}", missing.join(", "));
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("skipped: {msg}");
+    false
+}
+
+pub fn which(prog: &str) -> Option<PathBuf> {
+    if prog.contains('/') {
+        return Path::new(prog).exists().then(|| PathBuf::from(prog));
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"])
+        .map(|d| Path::new(d).join(prog))
+        .find(|p| p.exists());
+    found
+}
+
+/// A short tag unique to this test process and call: `t<pid><n>`.
+pub fn tag() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("t{}x{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn sh(argv: &[&str]) -> std::process::Output {
+    Command::new(argv[0]).args(&argv[1..]).output().unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+}
+
+pub fn sh_ok(argv: &[&str]) -> String {
+    let out = sh(argv);
+    assert!(out.status.success(), "{argv:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Deletes the named network namespaces when dropped.
+#[derive(Default)]
+pub struct NetnsGuard(pub Vec<String>);
+
+impl NetnsGuard {
+    pub fn add(&mut self, name: &str) -> String {
+        sh_ok(&["ip", "netns", "add", name]);
+        sh_ok(&["ip", "-n", name, "link", "set", "lo", "up"]);
+        self.0.push(name.to_string());
+        name.to_string()
+    }
+    pub fn adopt(&mut self, name: &str) {
+        self.0.push(name.to_string());
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", n]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// Kills a child process (and waits for it) when dropped.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private sshd with its own host key, authorized key and port, started as
+/// a child of the test (optionally inside a network namespace).
+pub struct Sshd {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub addr: String,
+    pub user_key: PathBuf,
+    pub host_key: PathBuf,
+    child: Option<ChildGuard>,
+}
+
+impl Sshd {
+    /// Start sshd listening on `addr:port`, inside `netns` if given.
+    pub fn start(addr: &str, port: u16, netns: Option<&str>) -> Sshd {
+        Sshd::start_in(addr, port, netns, None)
+    }
+
+    /// Like `start`; with `bind = Some((mountpoint, source))` sshd (and all
+    /// it runs) gets a private mount namespace in which `source` is mounted
+    /// on `mountpoint`: a "VM" with its own state directory and /run/netns.
+    pub fn start_in(addr: &str, port: u16, netns: Option<&str>, bind: Option<(&Path, &Path)>) -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let host_key = d.join("host_key");
+        let user_key = d.join("user_key");
+        for k in [&host_key, &user_key] {
+            sh_ok(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "netbalance-test", "-f", k.to_str().unwrap()]);
+        }
+        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let cfg = d.join("sshd_config");
+        std::fs::write(
+            &cfg,
+            format!(
+                "ListenAddress {addr}\nPort {port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile none\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+                 UsePAM no\nStrictModes no\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n\
+                 SetEnv SHLVL=1\n",
+                hk = host_key.display(),
+                ak = d.join("authorized_keys").display()
+            ),
+        )
+        .unwrap();
+        let sshd = which("sshd").expect("sshd");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}")).arg("--");
+                c
+            }
+            None => {
+                let mut c = Command::new("env");
+                c.arg("--");
+                c
+            }
+        };
+        if let Some((mnt, src)) = bind {
+            cmd.args(["unshare", "-m", "--propagation", "private", "--", "sh", "-c"])
+                .arg(r#"mount --bind "$2" "$1" && exec "$3" -f "$4" -D -e"#)
+                .arg("sshd-vm")
+                .arg(mnt)
+                .arg(src)
+                .arg(&sshd)
+                .arg(&cfg);
+        } else {
+            cmd.arg(&sshd).arg("-f").arg(&cfg).args(["-D", "-e"]);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let child = ChildGuard(cmd.spawn().expect("start sshd"));
+        // Wait until it listens.
+        let t0 = Instant::now();
+        let target = format!("{addr}:{port}");
+        loop {
+            let probe = match netns {
+                Some(_) => std::net::TcpStream::connect_timeout(&target.parse().unwrap(), Duration::from_millis(200)).is_ok(),
+                None => std::net::TcpStream::connect(&target).is_ok(),
+            };
+            if probe {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "sshd on {target} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Sshd { dir, port, addr: addr.to_string(), user_key, host_key, child: Some(child) }
+    }
+
+    /// `ssh-keygen -lf` of the host key: "SHA256:…".
+    pub fn fingerprint(&self) -> String {
+        let out = sh_ok(&["ssh-keygen", "-l", "-E", "sha256", "-f", self.host_key.to_str().unwrap()]);
+        out.split_whitespace().nth(1).unwrap().to_string()
+    }
+
+    pub fn stop(&mut self) {
+        self.child.take();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Run `f` on a thread that has joined network namespace `ns` (setns affects
+/// only the calling thread, so the test's own threads stay where they are).
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// (dev, inode) of a namespace file, to compare /proc/PID/ns/net with /run/netns/NAME.
+pub fn ns_id(path: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (m.dev(), m.ino())
+}
+
+/// Send bytes from `from_ns` to `addr:port` listened on in `to_ns` for
+/// `secs` seconds; returns Mbit/s received.
+pub fn throughput(from_ns: &str, to_ns: &str, addr: std::net::Ipv4Addr, port: u16, secs: f64) -> f64 {
+    use std::io::{Read, Write};
+    let listener = in_netns(to_ns, move || std::net::TcpListener::bind((addr, port)).unwrap());
+    let rx = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n = 0u64;
+        let t0 = Instant::now();
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k as u64,
+            }
+        }
+        (n, t0.elapsed().as_secs_f64())
+    });
+    in_netns(from_ns, move || {
+        let mut s = std::net::TcpStream::connect_timeout(&(addr, port).into(), Duration::from_secs(5)).unwrap();
+        let buf = vec![0u8; 1 << 16];
+        let t0 = Instant::now();
+        while t0.elapsed().as_secs_f64() < secs {
+            s.write_all(&buf).unwrap();
+        }
+    });
+    let (n, dt) = rx.join().unwrap();
+    n as f64 * 8.0 / 1e6 / dt
+}
