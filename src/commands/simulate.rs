@@ -50,7 +50,7 @@ pub struct Args {
     pub runs: usize,
     #[command(flatten)]
     pub seed: SeedArg,
-    /// Placer moves per second of T_o: the optimiser's budget is T_o × this
+    /// Placer moves per second of T_o: the optimiser budget is T_o × this (ours measured 0.5–1.7 M/s; the default is lower to keep runs short)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MOVES_PER_S)]
     pub moves_per_s: f64,
     /// Seconds of placer time (× --moves-per-s) for the initial placement
