@@ -4,7 +4,7 @@
 //!
 //!     cargo run --release --example paper -- [--runs N] [--moves-per-s M] [--out DIR] [fig5 … fig10]
 //!
-//! Sweeps use `--runs` seeds per point (default 5, the paper: 30) and
+//! Sweeps use `--runs` seeds per point (default 5; the Makefile passes 3; the paper: 30) and
 //! `--moves-per-s` for the optimiser budget T_o × M (default: see README).
 //! Progress goes to stderr.
 
@@ -25,7 +25,7 @@ struct Options {
 fn options() -> Result<Options, String> {
     let mut o = Options {
         runs: 5,
-        moves_per_s: 200_000.0,
+        moves_per_s: netbalance::simulate::experiment::DEFAULT_MOVES_PER_S,
         out: PathBuf::from("out"),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         figures: Vec::new(),

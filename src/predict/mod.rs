@@ -12,8 +12,9 @@
 //!   samples back (the next sample's match one period earlier) if that
 //!   error beats the last value's; else the last value. Sink changes every
 //!   120 s with a *random* new sink repeat their timing but not their load,
-//!   so on the paper's scenario it falls back to last value — see
-//!   `predict --evaluate`.
+//!   so there it has no earlier match and falls back to last value (the
+//!   unit test `periodic_falls_back_to_last_value_without_a_period`); it
+//!   pays off where loads repeat (a diurnal pattern, a cyclic workload).
 //!
 //! Complexity: `last` O(k), `ewma` O(n·k) over a history of n snapshots of k
 //! keys; `periodic` O(n·k) to sketch plus O(n·L·S) for L lags over S = 64
