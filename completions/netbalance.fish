@@ -30,6 +30,10 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "testbed" -d '
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -126,6 +130,66 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l pin -d '
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l forbid -d 'Place no vnode on VM (repeatable)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l max-moves -d 'Re-placement: migrate at most N vnodes' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l interval -d 'Seconds between snapshots (real time)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l count -d 'Stop after this many snapshots [default: run until interrupted]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l dilation -d 'The time dilation factor τ in force (real seconds per virtual second): rates are per virtual second' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l placement -d 'The placement in force [default: <state-dir>/placement.json]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-dir -d 'The placement in force and the migration journal' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-root -d 'Where vnode state lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l sizes-mb -d 'Memory of the probe vnodes, MB (one migration per size and VM pair)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l repeats -d 'Migrations per size and pair (the fastest counts)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l state-root -d 'Where vnode state lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l criu -d 'The criu binary on the VMs' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l replay -d 'What-if: drive the loop from a recorded load stream (NDJSON, `-` for stdin); touches no host' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l interval -d 'Monitor sampling interval, seconds (with --replay: how long the last sample stands)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l tp -d 'Prediction window T_p, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l to -d 'Optimisation budget T_o, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l moves -d 'Search each window for N moves instead of T_o of wall clock (same seed: same log)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-moves -d 'Migrate at most N vnodes per window' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l min-gain -d 'Re-place only if it saves at least this fraction of the window\'s rest (−χ / ((T_p − T_o)·τ))' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l windows -d 'Stop after N windows' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l duration -d 'Stop after S seconds (with --replay: seconds of the recorded stream)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l placement -d 'The placement in force at the start [default: the state dir\'s, else an initial placement for the first load]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l loads -d 'Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-root -d 'Live: where vnode state (pid, CRIU images) lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-root -d 'Where vnode state (pid, CRIU images) lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l dry-run -d 'Print the plan (a migration plan, or a deployment plan when nothing is in force) and touch nothing'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l teardown -d 'Stop every vnode in force and remove its namespaces and links'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l resume -d 'Finish a migrate that crashed, from the state dir\'s journal'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollback -d 'Undo a migrate that crashed, from the state dir\'s journal'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'No progress bar or log lines on stderr (errors are still printed)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l topology -d 'grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l hosts -d 'Physical hosts of the simulated testbed' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l cpus -d 'CPUs (= VMs) per host' -r
@@ -157,13 +221,17 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l max-la
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l history -d 'Snapshots of history a prediction uses (the most recent)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l evaluate -d 'Score the method(s) on the stream instead: error per window, then a summary'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place simulate predict help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'

@@ -33,6 +33,14 @@ pub enum Command {
     Topology(commands::topology::Args),
     /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
     Place(commands::place::Args),
+    /// Sample the deployed vnodes' load; one snapshot per interval (NDJSON)
+    Monitor(commands::monitor::Args),
+    /// Measure migration phases on the testbed; print a costs profile
+    Calibrate(commands::calibrate::Args),
+    /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
+    Balance(commands::balance::Args),
+    /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
+    Migrate(commands::migrate::Args),
     /// Rerun the paper's evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime
     Simulate(commands::simulate::Args),
     /// Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors

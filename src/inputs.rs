@@ -74,6 +74,55 @@ pub fn resolve_costs(flag: Option<&Path>, testbed: &Testbed) -> Result<Costs> {
     }
 }
 
+/// How long a live stream on stdin may stay silent, after its first
+/// snapshot, before the latest snapshot counts as "the last one".
+pub const STREAM_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Read stdin line by line until EOF, or until it has been silent for
+/// `settle` after a first non-empty line: a live stream (`monitor |
+/// predict | place`) never ends, and its latest snapshot is the one that
+/// counts. Files and finished pipes are read to their end as usual.
+pub fn read_stdin_until_settled(settle: std::time::Duration) -> Result<String> {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    let limit = crate::io::max_input_bytes();
+    let (tx, rx) = mpsc::channel::<std::io::Result<String>>();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        loop {
+            let mut line = String::new();
+            match lock.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if tx.send(Ok(line)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let mut text = String::new();
+    loop {
+        let next = if text.trim().is_empty() { rx.recv().map_err(|_| ()) } else { rx.recv_timeout(settle).map_err(|_| ()) };
+        match next {
+            Ok(Ok(line)) => {
+                text.push_str(&line);
+                if text.len() as u64 > limit {
+                    return Err(Error::input(crate::error::Location::file("<stdin>"), format!("input larger than {limit} bytes")));
+                }
+            }
+            Ok(Err(e)) => return Err(Error::io("<stdin>", e)),
+            // EOF (sender gone) or silence after the first snapshot
+            Err(()) => return Ok(text),
+        }
+    }
+}
+
 /// Read a placement (not yet checked against a topology and testbed).
 pub fn read_placement(source: &Source) -> Result<Placement> {
     read_json(source)
@@ -95,7 +144,11 @@ pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Opt
         None => return Ok(None),
     };
     let name = source.name();
-    let mut snaps = read_load_stream(&source)?;
+    let mut snaps = if source == Source::Stdin {
+        parse_load_stream(&read_stdin_until_settled(STREAM_SETTLE)?, &name)?
+    } else {
+        read_load_stream(&source)?
+    };
     match snaps.pop() {
         Some(s) => Ok(Some((s, name))),
         None if flag.is_some() => Err(Error::input(crate::error::Location::file(name), "no load snapshot in the stream")),

@@ -2,17 +2,20 @@
 //! live-migrating virtual nodes (after NETbalance, Grau, Herrmann, Rothermel).
 //! `../shared/SPEC.md` is the contract; each module cites the section it follows.
 
+pub mod balance;
 pub mod cli;
 pub mod commands;
 pub mod cost;
 pub mod error;
 pub mod inputs;
 pub mod io;
+pub mod migrate;
 pub mod model;
 pub mod place;
+pub mod predict;
+pub mod simulate;
+pub mod state;
 pub mod testbed;
 pub mod topology;
 
 pub use error::{Error, Result};
-pub mod predict;
-pub mod simulate;

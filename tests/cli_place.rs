@@ -140,8 +140,12 @@ fn bad_constraints_are_usage_errors() {
         (vec!["--pin", "n0"], "expected VNODE=VM"),
         (vec!["--pin", "n0=h0-v0", "--forbid", "h0-v0"], "forbidden"),
         (vec!["--forbid", "h0-v0", "--forbid", "h0-v1", "--forbid", "h1-v0", "--forbid", "h1-v1"], "every VM is forbidden"),
+        (vec!["--tp", "1e300", "--budget", "1e300"], "--budget 1e300: not a usable number of seconds"),
+        (vec!["--tp", "1", "--budget", "2"], "T_o <= T_p"),
     ] {
-        let out = bin().current_dir(dir.path()).args(["place", "--topology", "t.json", "--moves", "10"]).args(&args).output().unwrap();
+        let time_budget = args.iter().any(|a| *a == "--budget");
+        let budget: &[&str] = if time_budget { &[] } else { &["--moves", "10"] };
+        let out = bin().current_dir(dir.path()).args(["place", "--topology", "t.json"]).args(budget).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");

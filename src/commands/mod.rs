@@ -1,7 +1,11 @@
 //! One module per subcommand: its `Args` and `pub fn run` (parse → resolve →
 //! call the library). Commands never import one another.
 
+pub mod calibrate;
+pub mod balance;
 pub mod cost;
+pub mod monitor;
+pub mod migrate;
 pub mod place;
 pub mod predict;
 pub mod simulate;
@@ -35,7 +39,11 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Topology(args) => topology::run(args),
+        Command::Balance(args) => balance::run(args),
         Command::Place(args) => place::run(args),
+        Command::Monitor(args) => monitor::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),
     }

@@ -66,7 +66,10 @@ impl Settings {
         }
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
-            None => Budget::Time(Duration::from_secs_f64(window.to)),
+            None => Budget::Time(
+                Duration::try_from_secs_f64(window.to)
+                    .map_err(|_| Error::usage(format!("--budget {:?}: not a usable number of seconds", window.to)))?,
+            ),
         };
         Ok(Settings { placement, window, budget })
     }

@@ -11,7 +11,8 @@
 //! Proposals are biased towards moves that can pay: a vnode to the VM of one
 //! of its neighbours, a vnode off the bottleneck VM (or a VM of the bottleneck
 //! host), and swaps with a vnode of the target VM. The temperature falls
-//! geometrically from T₀ (the mean uphill step of a sample of proposals) to
+//! geometrically from T₀ (the mean uphill step of a sample of proposals;
+//! the median for a re-placement, where every step also pays migration) to
 //! T₀·10⁻⁴ over the budget: a move count, or the wall clock checked every
 //! [`CHECK_EVERY`] moves.
 //!
@@ -91,6 +92,20 @@ impl Proposer {
         (0..4).map(|_| members[rng.gen_range(0..members.len())]).find(|&n| self.is_movable[n as usize])
     }
 
+    /// The allowed VM with the lowest utilisation among `vms`.
+    fn least_utilised(&self, vms: impl Iterator<Item = u32>, ev: &Evaluator) -> Option<u32> {
+        vms.filter(|&v| self.is_allowed[v as usize]).min_by(|&x, &y| ev.vm_utilisation(x).total_cmp(&ev.vm_utilisation(y)))
+    }
+
+    /// The VM of a neighbour of `n` on another (allowed) VM, if a few draws find one.
+    fn foreign_vm(&self, ev: &Evaluator, n: u32, rng: &mut ChaCha8Rng) -> Option<u32> {
+        let nbrs = ev.neighbours(n);
+        let own = ev.assignment()[n as usize];
+        (0..4)
+            .map(|_| ev.assignment()[nbrs[rng.gen_range(0..nbrs.len())].0 as usize])
+            .find(|&v| v != own && self.is_allowed[v as usize])
+    }
+
     /// A target VM for vnode `n`: a neighbour's VM, else a random allowed VM.
     fn target_for(&self, ev: &Evaluator, n: u32, prefer_neighbour: bool, rng: &mut ChaCha8Rng) -> u32 {
         let nbrs = ev.neighbours(n);
@@ -107,8 +122,8 @@ impl Proposer {
     fn propose(&self, ev: &Evaluator, rng: &mut ChaCha8Rng) -> Option<Move> {
         let assign = ev.assignment();
         for _ in 0..8 {
-            let roll: f64 = rng.gen();
-            let (n, to) = if roll < 0.15 {
+            let roll: u32 = rng.gen_range(0..100);
+            let (n, to) = if roll < 10 {
                 // Off the bottleneck: the busiest VM, or a VM of the busiest NIC's host.
                 let v = match ev.nic_bottleneck() {
                     Some(h) => {
@@ -117,25 +132,40 @@ impl Proposer {
                     }
                     None => ev.busiest_vm(),
                 };
-                let Some(n) = self.member_of(ev, v, rng) else { continue };
-                (n, self.target_for(ev, n, rng.gen_bool(0.5), rng))
+                // The heaviest of a few members, to the least utilised of a few VMs.
+                let Some(n) = (0..3).filter_map(|_| self.member_of(ev, v, rng)).max_by(|&x, &y| ev.vnode_cpu(x).total_cmp(&ev.vnode_cpu(y)))
+                else {
+                    continue;
+                };
+                let to = match roll % 3 {
+                    0 => self.target_for(ev, n, true, rng),
+                    // Same host first: links to the rest stay off the NIC and cheaper.
+                    1 => {
+                        let vms = &self.host_vms[ev.instance().vm_host[v as usize] as usize];
+                        self.least_utilised((0..3).map(|_| vms[rng.gen_range(0..vms.len())]), ev).unwrap_or(v)
+                    }
+                    _ => self
+                        .least_utilised((0..3).map(|_| self.allowed[rng.gen_range(0..self.allowed.len())]), ev)
+                        .unwrap_or(v),
+                };
+                (n, to)
+            } else if roll < 85 && !ev.boundary().is_empty() {
+                // Along a link that crosses VMs: to the neighbour's VM.
+                let boundary = ev.boundary();
+                let n = boundary[rng.gen_range(0..boundary.len())];
+                if !self.is_movable[n as usize] {
+                    continue;
+                }
+                let Some(v) = self.foreign_vm(ev, n, rng) else { continue };
+                (n, v)
             } else {
                 let n = self.movable[rng.gen_range(0..self.movable.len())];
-                let nbrs = ev.neighbours(n);
-                if roll < 0.9 && !nbrs.is_empty() {
-                    let v = assign[nbrs[rng.gen_range(0..nbrs.len())].0 as usize];
-                    if v == assign[n as usize] || !self.is_allowed[v as usize] {
-                        continue;
-                    }
-                    (n, v)
-                } else {
-                    (n, self.target_for(ev, n, false, rng))
-                }
+                (n, self.target_for(ev, n, roll < 95, rng))
             };
             if to == assign[n as usize] {
                 continue;
             }
-            if rng.gen_bool(0.2) {
+            if rng.gen_range(0..5) == 0 {
                 if let Some(m) = self.member_of(ev, to, rng) {
                     return Some(Move::Swap { a: n, b: m });
                 }
@@ -152,6 +182,65 @@ fn objective(score: &Score, w: f64) -> f64 {
 
 fn energy(score: &Score, w: f64, leaves: f64) -> f64 {
     objective(score, w) + w * SPREAD_WEIGHT * (score.spread.max(0.0) / leaves).sqrt()
+}
+
+/// Steepest descent off the bottleneck: move the member of the busiest VM
+/// (or of a VM of the busiest NIC's host) to the VM — one of the same host or
+/// of the 8 least utilised — that lowers the objective most; repeat while
+/// it falls and `max_evals` and the `deadline` last. Returns the moves
+/// evaluated. Runs before annealing: for a re-placement, a single good move
+/// must first pay for the suspend/resume of two whole VMs, which the walk
+/// rarely finds; for an initial placement it sets a floor for the walk (the
+/// best state is kept).
+///
+/// Complexity: O(|members| · (V/H + 8) · (deg + log V) + V log V) per step.
+fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, max_evals: u64, deadline: Option<Instant>) -> u64 {
+    let inst = ev.instance();
+    let leaves = (inst.n_vms() + inst.n_hosts()) as f64;
+    let mut evaluated = 0u64;
+    while evaluated < max_evals && deadline.map_or(true, |d| Instant::now() < d) {
+        let now = ev.score();
+        let (now_obj, now_e) = (objective(&now, w), energy(&now, w, leaves));
+        let from = match ev.nic_bottleneck() {
+            Some(h) => proposer.host_vms[h as usize]
+                .iter()
+                .copied()
+                .max_by(|&x, &y| ev.vm_utilisation(x).total_cmp(&ev.vm_utilisation(y)))
+                .unwrap_or(0),
+            None => ev.busiest_vm(),
+        };
+        let mut targets: Vec<u32> = proposer.allowed.clone();
+        targets.sort_by(|&x, &y| ev.vm_utilisation(x).total_cmp(&ev.vm_utilisation(y)).then(x.cmp(&y)));
+        targets.truncate(8);
+        let host = inst.vm_host[from as usize];
+        targets.extend(proposer.host_vms[host as usize].iter().copied().filter(|&v| proposer.is_allowed[v as usize]));
+        targets.sort_unstable();
+        targets.dedup();
+        let members: Vec<u32> = ev.members(from).iter().copied().filter(|&n| proposer.is_movable[n as usize]).collect();
+        let mut best: Option<(f64, f64, Move)> = None;
+        for &n in &members {
+            for &to in &targets {
+                if to == from {
+                    continue;
+                }
+                let mv = Move::Relocate { vnode: n, to };
+                let s = ev.evaluate(mv);
+                evaluated += 1;
+                if s.moved > max_moves {
+                    continue;
+                }
+                let key = (objective(&s, w), energy(&s, w, leaves));
+                if best.map_or(true, |(o, e, _)| key < (o, e)) {
+                    best = Some((key.0, key.1, mv));
+                }
+            }
+        }
+        match best {
+            Some((o, e, mv)) if (o, e) < (now_obj, now_e) && o <= now_obj => ev.apply(mv),
+            _ => break,
+        }
+    }
+    evaluated
 }
 
 /// Anneal from the evaluator's current assignment.
@@ -172,20 +261,36 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
         Budget::Time(d) => (u64::MAX, Some(d)),
     };
     let mut evaluated = 0u64;
+    {
+        // At most half the budget.
+        let deadline = limit_time.and_then(|d| started.checked_add(d / 2));
+        evaluated += descend(ev, &proposer, w, max_moves, limit_moves.min(200_000) / 2, deadline);
+        current = ev.score();
+        best = Found { assignment: ev.assignment().to_vec(), score: current, moves_evaluated: 0 };
+    }
 
-    // T₀: the mean uphill energy step of a sample of proposals.
-    let mut uphill = (0.0, 0u32);
+    // T₀: the median uphill energy step of a sample of proposals.
+    let mut uphill = Vec::new();
     let e0 = energy(&current, w, leaves);
     for _ in 0..CALIBRATION_SAMPLES.min(limit_moves / 10) {
         if let Some(mv) = proposer.propose(ev, rng) {
             evaluated += 1;
             let d = energy(&ev.evaluate(mv), w, leaves) - e0;
             if d > 0.0 {
-                uphill = (uphill.0 + d, uphill.1 + 1);
+                uphill.push(d);
             }
         }
     }
-    let t0 = if uphill.1 > 0 { uphill.0 / f64::from(uphill.1) } else { 1e-3 * e0.abs().max(1e-9) };
+    // Initial placement: the mean (hot enough to reorganise); re-placement:
+    // the median (every step there also pays migration time).
+    uphill.sort_by(f64::total_cmp);
+    let t0 = if uphill.is_empty() {
+        1e-3 * e0.abs().max(1e-9)
+    } else if ev.base().is_some() {
+        uphill[uphill.len() / 2]
+    } else {
+        uphill.iter().sum::<f64>() / uphill.len() as f64
+    };
 
     let mut cur_energy = e0;
     let mut best_obj = objective(&current, w);
@@ -194,12 +299,14 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
     let mut temperature = t0;
     let mut fraction = 0.0;
     let mut idle = 0u64;
+    let mut iterations = 0u64;
     let mut last_report = Instant::now();
     loop {
         if evaluated >= limit_moves {
             break;
         }
-        if evaluated % CHECK_EVERY == 0 || idle > 0 {
+        iterations += 1;
+        if iterations % CHECK_EVERY == 1 {
             fraction = match limit_time {
                 Some(d) => started.elapsed().as_secs_f64() / d.as_secs_f64().max(1e-9),
                 None => evaluated as f64 / limit_moves as f64,
@@ -229,7 +336,8 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
         }
         let e = energy(&next, w, leaves);
         let delta = e - cur_energy;
-        if delta > 0.0 && rng.gen::<f64>() >= (-delta / temperature).exp() {
+        // e^-40 < 1e-17: such a step is never taken; skip the draw.
+        if delta > 0.0 && (delta > 40.0 * temperature || rng.gen::<f64>() >= (-delta / temperature).exp()) {
             continue;
         }
         let obj = objective(&next, w);

@@ -189,6 +189,11 @@ pub struct Evaluator<'a> {
     nic_load: Vec<f64>,
     members: Vec<Vec<u32>>,
     slot: Vec<u32>,
+    /// Per vnode: neighbours (over links with traffic) on another VM.
+    foreign: Vec<u32>,
+    /// Vnodes with a foreign neighbour, and each vnode's place in it.
+    boundary: Vec<u32>,
+    boundary_slot: Vec<u32>,
     vm_tree: MaxTree,
     nic_tree: MaxTree,
     spread: f64,
@@ -247,6 +252,9 @@ impl<'a> Evaluator<'a> {
             nic_load: Vec::new(),
             members,
             slot,
+            foreign: vec![0; n],
+            boundary: Vec::new(),
+            boundary_slot: vec![u32::MAX; n],
             vm_tree: MaxTree::new(&[]),
             nic_tree: MaxTree::new(&[]),
             spread: 0.0,
@@ -271,7 +279,36 @@ impl<'a> Evaluator<'a> {
         if let Some(m) = &mut self.mig {
             m.recompute(self.inst, &self.assign);
         }
+        for n in 0..self.assign.len() {
+            let v = self.assign[n];
+            let f = self.neighbours(n as u32).iter().filter(|&&(m, _)| self.assign[m as usize] != v).count() as u32;
+            self.foreign[n] = f;
+            self.mark_boundary(n as u32);
+        }
         self.scratch.pending = None;
+    }
+
+    /// Put vnode `n` in or out of the boundary list after its count changed.
+    #[inline]
+    fn mark_boundary(&mut self, n: u32) {
+        let i = n as usize;
+        let listed = self.boundary_slot[i] != u32::MAX;
+        if self.foreign[i] > 0 && !listed {
+            self.boundary_slot[i] = self.boundary.len() as u32;
+            self.boundary.push(n);
+        } else if self.foreign[i] == 0 && listed {
+            let at = self.boundary_slot[i] as usize;
+            self.boundary.swap_remove(at);
+            if let Some(&other) = self.boundary.get(at) {
+                self.boundary_slot[other as usize] = at as u32;
+            }
+            self.boundary_slot[i] = u32::MAX;
+        }
+    }
+
+    /// Vnodes with a neighbour on another VM (in no particular order).
+    pub fn boundary(&self) -> &[u32] {
+        &self.boundary
     }
 
     pub fn assignment(&self) -> &[u32] {
@@ -307,6 +344,10 @@ impl<'a> Evaluator<'a> {
     /// The host with the highest N_h/nic_h, if its NIC limits τ.
     pub fn nic_bottleneck(&self) -> Option<u32> {
         (self.nic_tree.max() > self.vm_tree.max()).then(|| self.nic_tree.argmax() as u32)
+    }
+    /// The CPU load of vnode `n` by itself.
+    pub fn vnode_cpu(&self, n: u32) -> f64 {
+        self.load.cpu[n as usize]
     }
     /// The base assignment of a re-placement.
     pub fn base(&self) -> Option<&[u32]> {
@@ -346,41 +387,49 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Add the deltas of moving vnode `n` from VM `a` to VM `b` to the scratch.
+    /// The deltas of `a`, `b` and their hosts are summed in locals first.
     fn delta_relocate(&mut self, n: u32, a: u32, b: u32) {
         let s = &mut self.scratch;
         let host = &self.inst.vm_host;
         let (ha, hb) = (host[a as usize], host[b as usize]);
         let cpu = self.load.cpu[n as usize];
-        s.add_vm(a, -cpu);
-        s.add_vm(b, cpu);
+        let (mut da, mut db, mut dha, mut dhb) = (-cpu, cpu, 0.0, 0.0);
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
         for &(m, rate) in &self.adj[range] {
             let c = self.assign[m as usize];
             let hc = host[c as usize];
             // Before: the link (n, m) from a.
             if c == a {
-                s.add_vm(a, -rate * self.per_vm);
+                da -= rate * self.per_vm;
             } else if hc == ha {
-                s.add_vm(a, -rate * self.per_host);
+                da -= rate * self.per_host;
                 s.add_vm(c, -rate * self.per_host);
             } else {
-                s.add_vm(a, -rate * self.per_net);
+                da -= rate * self.per_net;
                 s.add_vm(c, -rate * self.per_net);
-                s.add_host(ha, -rate);
+                dha -= rate;
                 s.add_host(hc, -rate);
             }
             // After: the link from b.
             if c == b {
-                s.add_vm(b, rate * self.per_vm);
+                db += rate * self.per_vm;
             } else if hc == hb {
-                s.add_vm(b, rate * self.per_host);
+                db += rate * self.per_host;
                 s.add_vm(c, rate * self.per_host);
             } else {
-                s.add_vm(b, rate * self.per_net);
+                db += rate * self.per_net;
                 s.add_vm(c, rate * self.per_net);
-                s.add_host(hb, rate);
+                dhb += rate;
                 s.add_host(hc, rate);
             }
+        }
+        s.add_vm(a, da);
+        s.add_vm(b, db);
+        if dha != 0.0 {
+            s.add_host(ha, dha);
+        }
+        if dhb != 0.0 {
+            s.add_host(hb, dhb);
         }
         if let Some(m) = &self.mig {
             let o = m.base[n as usize];
@@ -470,9 +519,21 @@ impl<'a> Evaluator<'a> {
         self.scratch.pending = None;
     }
 
-    /// Move vnode `n` to VM `to` in the assignment and member lists.
+    /// Move vnode `n` to VM `to` in the assignment, member and boundary lists.
     fn relocate(&mut self, n: u32, to: u32) {
         let from = self.assign[n as usize];
+        let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
+        for j in range {
+            let m = self.adj[j].0;
+            let c = self.assign[m as usize];
+            let (before, after) = ((c != from) as i32, (c != to) as i32);
+            if before != after {
+                self.foreign[m as usize] = (self.foreign[m as usize] as i32 + after - before) as u32;
+                self.foreign[n as usize] = (self.foreign[n as usize] as i32 + after - before) as u32;
+                self.mark_boundary(m);
+            }
+        }
+        self.mark_boundary(n);
         let list = &mut self.members[from as usize];
         let at = self.slot[n as usize] as usize;
         list.swap_remove(at);

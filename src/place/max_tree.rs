@@ -40,18 +40,25 @@ impl MaxTree {
         }
         let mut tree = MaxTree { size, value, arg };
         for node in (1..size).rev() {
+            tree.value[node] = f64::NAN;
             tree.pull(node);
         }
         tree
     }
 
+    /// Recompute a node from its children; false if nothing changed.
     #[inline]
-    fn pull(&mut self, node: usize) {
+    fn pull(&mut self, node: usize) -> bool {
         let (l, r) = (2 * node, 2 * node + 1);
         // Ties go to the left (lower index): deterministic and stable.
         let winner = if self.value[r] > self.value[l] { r } else { l };
-        self.value[node] = self.value[winner];
-        self.arg[node] = self.arg[winner];
+        let (v, a) = (self.value[winner], self.arg[winner]);
+        if self.value[node].to_bits() == v.to_bits() && self.arg[node] == a {
+            return false;
+        }
+        self.value[node] = v;
+        self.arg[node] = a;
+        true
     }
 
     /// Set leaf `i` to `v`.
@@ -59,9 +66,12 @@ impl MaxTree {
     pub fn set(&mut self, i: usize, v: f64) {
         let mut node = self.size + i;
         self.value[node] = v;
+        // Stop where a match result stays the same: the ancestors do too.
         while node > 1 {
             node /= 2;
-            self.pull(node);
+            if !self.pull(node) {
+                break;
+            }
         }
     }
 

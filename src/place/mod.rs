@@ -175,7 +175,8 @@ pub fn replace_with_progress(
         moves_evaluated,
     };
     let rest = window.tp - window.to;
-    if !(rest > 0.0) {
+    // No time left in the window (or NaN): nothing can pay for a migration.
+    if rest.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return unchanged(0);
     }
     let c = &opts.constraints;

@@ -104,6 +104,12 @@ proptest! {
             for v in 0..inst.n_vms() as u32 {
                 prop_assert!(ev.members(v).iter().all(|&m| assign[m as usize] == v));
             }
+            let mut boundary = ev.boundary().to_vec();
+            boundary.sort_unstable();
+            let expected: Vec<u32> = (0..n as u32)
+                .filter(|&x| ev.neighbours(x).iter().any(|&(m, _)| assign[m as usize] != assign[x as usize]))
+                .collect();
+            prop_assert_eq!(boundary, expected);
         }
     }
 
@@ -113,8 +119,7 @@ proptest! {
     fn initial_is_complete_and_constrained(seed in any::<u64>(), n in 1usize..30, hosts in 1usize..3, cpus in 1usize..4, moves in 0u64..3000) {
         let (inst, load) = instance(seed, n, hosts, cpus);
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 2);
-        let mut c = Constraints::default();
-        c.forbidden = (0..inst.n_vms()).map(|_| rng.gen_bool(0.3)).collect();
+        let mut c = Constraints { forbidden: (0..inst.n_vms()).map(|_| rng.gen_bool(0.3)).collect(), ..Constraints::default() };
         if !c.forbidden.iter().any(|f| !f) { c.forbidden[0] = false; }
         let allowed: Vec<u32> = (0..inst.n_vms() as u32).filter(|&v| c.allows(v as usize)).collect();
         c.pinned = (0..n).map(|_| rng.gen_bool(0.2).then(|| allowed[rng.gen_range(0..allowed.len())])).collect();

@@ -529,7 +529,32 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
         path_str(&r1)?.into(),
         path_str(&r2)?.into(),
     ]))?;
-    wait_pidfile(ex, &pidfile, Duration::from_secs(10))
+    let pid = wait_pidfile(ex, &pidfile, Duration::from_secs(10))?;
+    wait_session_leader(ex, pid, Duration::from_secs(10))?;
+    Ok(pid)
+}
+
+/// Wait until `pid` leads its own session: the pid file is written right
+/// after the fork, before the child's `setsid` has run, and CRIU refuses to
+/// dump a tree whose root is not a session leader.
+fn wait_session_leader(ex: &mut dyn Executor, pid: u32, timeout: Duration) -> Result<()> {
+    if ex.is_dry_run() {
+        return Ok(());
+    }
+    let stat = std::path::PathBuf::from(format!("/proc/{pid}/stat"));
+    let t0 = Instant::now();
+    loop {
+        // fields after the command's closing parenthesis: state ppid pgrp session …
+        let text = String::from_utf8_lossy(&ex.read_file(&stat)?).to_string();
+        let session = text.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(3)?.parse::<u32>().ok());
+        if session == Some(pid) {
+            return Ok(());
+        }
+        if t0.elapsed() > timeout {
+            return Err(Error::Host(format!("{}: vnode process {pid} did not become a session leader within {timeout:?}", ex.label())));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Wait until a pid file exists and holds a number.

@@ -1,0 +1,388 @@
+//! The real [`VnodeDriver`]: each step done on the VMs through
+//! [`crate::testbed`] (network namespaces, veth/VXLAN links, cgroup freezer,
+//! CRIU). Local VMs (no `ssh`) run on this machine, as root.
+//!
+//! Mapping of the steps:
+//!
+//! | step | on the VM |
+//! |---|---|
+//! | deploy | `testbed::deploy`: namespaces, cgroups, links, `run` commands |
+//! | suspend / resume | freezer `FROZEN` / `THAWED` of each vnode with a process |
+//! | checkpoint | `criu dump` in the source namespace, then wait until the dumped tasks are reaped; a vnode without `run` only gets an empty image (a marker) |
+//! | transfer | copy of the vnode's state dir (images) between machines; nothing between VMs of one machine (shared dir) |
+//! | restore | a fresh namespace with the vnode's links to its peers, `criu restore` in it, then frozen |
+//! | reattach | the vnode's links made again to the peers' namespaces (skipped when the restore just made them to the same places) |
+//! | remove | kill the vnode's tasks if they run in this VM's namespace, delete the namespace |
+//!
+//! A vnode "runs" on a VM if its namespace there exists and, for a vnode
+//! with `run`, its recorded pid is alive inside that namespace.
+//!
+//! All steps share one lock on the fleet (its executors are `&mut`): moves
+//! the engine starts in parallel are carried out one step at a time here,
+//! except the wait for dumped or killed tasks to be reaped (up to seconds
+//! when pid 1 reaps), which on local VMs holds no lock.
+
+use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
+use crate::error::{Error, Result};
+use crate::model::{Placement, Topology};
+use crate::testbed::criu;
+use crate::testbed::exec::Cmd;
+use crate::testbed::vnode::{reattach, running_pid, sites};
+use crate::testbed::{Executor, Fleet, Layout, Paths, Site};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The file standing for the image of a vnode without a process.
+const NO_PROCESS: &str = "no-process";
+
+struct Inner {
+    fleet: Fleet,
+    layout: Layout,
+    /// Where each vnode's namespace is, as this driver last made or was told.
+    at: BTreeMap<String, Site>,
+    /// Per vnode, the peers' VMs its links were made to by its last restore.
+    linked: HashMap<String, Vec<(String, String)>>,
+}
+
+pub struct TestbedDriver {
+    inner: Mutex<Inner>,
+}
+
+fn ns_path(ns: &str) -> PathBuf {
+    PathBuf::from(format!("/run/netns/{ns}"))
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
+}
+
+impl TestbedDriver {
+    /// A driver for `topology` on `fleet`; `current` is the placement in
+    /// force (none before a deployment).
+    pub fn new(fleet: Fleet, topology: &Topology, current: Option<&Placement>) -> Result<TestbedDriver> {
+        let layout = Layout::new(topology)?;
+        let at = match current {
+            Some(p) => sites(&layout, p)?,
+            None => BTreeMap::new(),
+        };
+        Ok(TestbedDriver { inner: Mutex::new(Inner { fleet, layout, at, linked: HashMap::new() }) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut inner)
+    }
+
+    /// Wait until `pids` have left the process table of `vm` (10 s at
+    /// most). On this machine the wait holds no lock; on a remote VM it
+    /// polls over the fleet's connection.
+    fn wait_reaped(&self, vm: &str, pids: &[u32]) -> Result<()> {
+        if pids.is_empty() {
+            return Ok(());
+        }
+        let local = self.with(|d| Ok(d.fleet.machine(vm)?.as_deref() == Some("local")))?;
+        if !local {
+            return self.with(|d| {
+                let ex = d.fleet.exec(vm)?;
+                pids.iter().try_for_each(|&p| criu::wait_gone(ex, p, Duration::from_secs(10)))
+            });
+        }
+        let t0 = std::time::Instant::now();
+        for &p in pids {
+            while Path::new(&format!("/proc/{p}")).exists() {
+                if t0.elapsed() > Duration::from_secs(10) {
+                    return Err(Error::Host(format!("local: pid {p} still exists 10 s after it was stopped")));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn paths(&self) -> Paths {
+        self.fleet.paths.clone()
+    }
+    fn cgroup(&self, vnode: &str) -> Result<String> {
+        Ok(self.layout.vnode(vnode)?.cgroup.clone())
+    }
+    fn has_process(&self, vnode: &str) -> Result<bool> {
+        Ok(self.layout.vnode(vnode)?.run.is_some())
+    }
+    fn images(&self, vnode: &str) -> Result<PathBuf> {
+        Ok(self.fleet.paths.vnode_dir(&self.cgroup(vnode)?).join("images"))
+    }
+
+    /// The vnode's live pid if it runs inside namespace `ns` of this VM.
+    fn pid_in(&mut self, vm: &str, vnode: &str, ns: &str) -> Result<Option<u32>> {
+        let (paths, cg) = (self.paths(), self.cgroup(vnode)?);
+        let ex = self.fleet.exec(vm)?;
+        let Some(pid) = running_pid(ex, &paths, &cg)? else { return Ok(None) };
+        let out = ex.output(&Cmd::new("ip").args(["netns", "identify", &pid.to_string()]))?;
+        Ok(out.stdout_str().split_whitespace().any(|n| n == ns).then_some(pid))
+    }
+
+    fn runs_at(&mut self, vm: &str, vnode: &str) -> Result<bool> {
+        let ns = Site::of(vnode, vm).netns;
+        if !self.fleet.exec(vm)?.exists(&ns_path(&ns))? {
+            return Ok(false);
+        }
+        if !self.has_process(vnode)? {
+            return Ok(true);
+        }
+        Ok(self.pid_in(vm, vnode, &ns)?.is_some())
+    }
+
+    fn set_frozen(&mut self, vm: &str, vnodes: &[String], frozen: bool) -> Result<()> {
+        let paths = self.paths();
+        for id in vnodes {
+            if !self.has_process(id)? {
+                continue;
+            }
+            let cg = self.cgroup(id)?;
+            let ex = self.fleet.exec(vm)?;
+            if frozen {
+                paths.cgroups.freeze(ex, &cg)?;
+            } else {
+                paths.cgroups.thaw(ex, &cg)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Empty a directory that criu may have used, safely: a criu killed during a
+/// restore leaves its cgroup yard (every cgroup hierarchy, mounted) inside
+/// the images dir, where `rm -rf` would reach into the live hierarchies.
+/// Mounts under `dir` are detached first, and `rm` stays on `dir`'s file system.
+fn safe_remove(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
+    let d = path_str(dir)?;
+    let prefix = format!("{}/", d.trim_end_matches('/'));
+    let info = ex.read_file(Path::new("/proc/self/mountinfo")).unwrap_or_default();
+    let mut mounts: Vec<String> = String::from_utf8_lossy(&info)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .map(str::to_string)
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounts {
+        let _ = ex.output(&Cmd::new("umount").args(["-l", "--", &m]))?;
+    }
+    ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", d]))?;
+    Ok(())
+}
+
+/// True if `pid` is a zombie (state `Z` in `/proc/PID/stat`).
+fn is_zombie(ex: &mut dyn Executor, pid: u32) -> bool {
+    let stat = ex.read_file(Path::new(&format!("/proc/{pid}/stat"))).unwrap_or_default();
+    let stat = String::from_utf8_lossy(&stat);
+    stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) == Some("Z")
+}
+
+impl VnodeDriver for TestbedDriver {
+    fn deploy(&self, vnodes: &[(VnodeSpec, String)], _links: &[LinkSpec]) -> Result<()> {
+        self.with(|d| {
+            let placement = Placement { vm_of: vnodes.iter().map(|(n, vm)| (n.id.clone(), vm.clone())).collect(), ..Placement::default() };
+            let report = crate::testbed::deploy(&mut d.fleet, &d.layout, &placement)?;
+            if report.delay_not_applied > 0 {
+                eprintln!("netbalance: {} link(s) have a delay, which this testbed cannot emulate (no netem): not applied", report.delay_not_applied);
+            }
+            d.at = sites(&d.layout, &placement)?;
+            Ok(())
+        })
+    }
+
+    fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()> {
+        self.with(|d| d.set_frozen(vm, vnodes, true))
+    }
+
+    fn resume(&self, vm: &str, vnodes: &[String]) -> Result<()> {
+        self.with(|d| d.set_frozen(vm, vnodes, false))
+    }
+
+    fn checkpoint(&self, vm: &str, vnode: &str) -> Result<()> {
+        let dumped = self.with(|d| {
+            let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
+            let ns = Site::of(vnode, vm).netns;
+            if !d.has_process(vnode)? {
+                let ex = d.fleet.exec(vm)?;
+                ex.run(&Cmd::new("mkdir").args(["-p", "--", path_str(&images)?]))?;
+                ex.write_file(&images.join(NO_PROCESS), b"")?;
+                return Ok(None);
+            }
+            let pid = d.pid_in(vm, vnode, &ns)?.ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
+            let ex = d.fleet.exec(vm)?;
+            safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
+            // A task frozen in the middle of a fork can be unseizable for criu
+            // ("Unseizable non-zombie ... state D"); criu then leaves the tree
+            // as it was. Thaw it briefly and try again (3 attempts).
+            let mut attempt = 0;
+            let tree = loop {
+                attempt += 1;
+                paths.cgroups.freeze(ex, &cg)?;
+                let tree = paths.cgroups.pids(ex, &cg)?;
+                match criu::dump(ex, &paths, &cg, &ns, pid) {
+                    Ok(()) => break tree,
+                    Err(e) if attempt >= 3 => return Err(e),
+                    Err(e) => {
+                        eprintln!("netbalance: {vm}: checkpoint of {vnode}, attempt {attempt}: {e}; retrying");
+                        paths.cgroups.thaw(ex, &cg)?;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            };
+            Ok(Some(std::iter::once(pid).chain(tree).collect::<Vec<u32>>()))
+        })?;
+        // The dumped tasks must be reaped before the vnode can be restored
+        // (their pids): up to seconds when pid 1 reaps. Waited for without
+        // the fleet lock, so that other moves go on meanwhile.
+        match dumped {
+            Some(pids) => self.wait_reaped(vm, &pids),
+            None => Ok(()),
+        }
+    }
+
+    fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
+        self.with(|d| {
+            let dir = d.paths().vnode_dir(&d.cgroup(vnode)?);
+            let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
+            if a.is_some() && a == b {
+                return Ok(()); // one machine: the state dir is shared
+            }
+            d.fleet.with_pair(from, to, |s, t| crate::testbed::copy_dir(s, &dir, t, &dir).map(|_| ()))
+        })
+    }
+
+    fn restore(&self, vm: &str, vnode: &VnodeSpec) -> Result<()> {
+        self.with(|d| {
+            let id = vnode.id.as_str();
+            let (paths, cg, images) = (d.paths(), d.cgroup(id)?, d.images(id)?);
+            let site = Site::of(id, vm);
+            let ex = d.fleet.exec(vm)?;
+            if !ex.exists(&images.join(NO_PROCESS))? && !ex.exists(&images.join("inventory.img"))? {
+                return Err(Error::Host(format!("{vm}: no image of {id} to restore")));
+            }
+            if ex.exists(&ns_path(&site.netns))? {
+                ex.run(&Cmd::new("ip").args(["netns", "del", &site.netns]))?;
+            }
+            paths.cgroups.create(ex, &cg)?;
+            if d.layout.vnode(id)?.run.is_some() {
+                // The vnode runs nowhere (the engine restores only then): tasks
+                // still in its group are left from a restore cut short (a
+                // crash), and hold the pids the image needs.
+                let ex = d.fleet.exec(vm)?;
+                let left = paths.cgroups.pids(ex, &cg).unwrap_or_default();
+                if !left.is_empty() {
+                    eprintln!("netbalance: {vm}: killing {} task(s) left in the group of {id} by an unfinished restore", left.len());
+                    let _ = paths.cgroups.thaw(ex, &cg);
+                    let _ = ex.output(&Cmd::new("kill").arg("-KILL").args(left.iter().map(|p| p.to_string())))?;
+                    for p in left {
+                        criu::wait_gone(ex, p, Duration::from_secs(10))?;
+                    }
+                }
+            }
+            if d.layout.vnode(id)?.run.is_some() {
+                // The vnode's last pid may still be a zombie (killed, not yet
+                // reaped by pid 1): criu needs it free.
+                let ex = d.fleet.exec(vm)?;
+                if let Some(pid) = running_pid(ex, &paths, &cg)? {
+                    if is_zombie(ex, pid) {
+                        criu::wait_gone(ex, pid, Duration::from_secs(10))?;
+                    }
+                }
+            }
+            let before = d.at.insert(id.to_string(), site.clone());
+            let made = (|| -> Result<()> {
+                reattach(&mut d.fleet, &d.layout, &d.at, id, true)?;
+                if d.layout.vnode(id)?.run.is_some() {
+                    let ex = d.fleet.exec(vm)?;
+                    criu::restore(ex, &paths, &cg, &site.netns)?;
+                    paths.cgroups.freeze(ex, &cg)?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = made {
+                match before {
+                    Some(s) => d.at.insert(id.to_string(), s),
+                    None => d.at.remove(id),
+                };
+                return Err(e);
+            }
+            let peers = d.layout.vnode(id)?.ifaces.iter().map(|f| (f.peer.clone(), d.at[&f.peer].vm.clone())).collect();
+            d.linked.insert(id.to_string(), peers);
+            Ok(())
+        })
+    }
+
+    fn reattach(&self, vnode: &str, links: &[LinkSpec]) -> Result<()> {
+        self.with(|d| {
+            for l in links {
+                d.at.insert(l.a.clone(), Site::of(&l.a, &l.a_vm));
+                d.at.insert(l.b.clone(), Site::of(&l.b, &l.b_vm));
+            }
+            let peers: Vec<(String, String)> =
+                d.layout.vnode(vnode)?.ifaces.iter().map(|f| (f.peer.clone(), d.at[&f.peer].vm.clone())).collect();
+            if d.linked.remove(vnode).as_ref() == Some(&peers) {
+                return Ok(()); // made by the restore, to the same places
+            }
+            reattach(&mut d.fleet, &d.layout, &d.at, vnode, false).map(|_| ())
+        })
+    }
+
+    fn remove(&self, vm: &str, vnode: &str) -> Result<()> {
+        let killed = self.with(|d| {
+            let (paths, cg) = (d.paths(), d.cgroup(vnode)?);
+            let ns = Site::of(vnode, vm).netns;
+            let mut tasks = Vec::new();
+            if d.has_process(vnode)? && d.pid_in(vm, vnode, &ns)?.is_some() {
+                let ex = d.fleet.exec(vm)?;
+                tasks = paths.cgroups.pids(ex, &cg).unwrap_or_default();
+                paths.cgroups.kill_and_remove(ex, &cg)?;
+            }
+            let ex = d.fleet.exec(vm)?;
+            if ex.exists(&ns_path(&ns))? {
+                ex.run(&Cmd::new("ip").args(["netns", "del", &ns]))?;
+            }
+            d.linked.remove(vnode);
+            Ok(tasks)
+        })?;
+        // Until they are reaped their pids are taken, and a restore of the
+        // vnode (the next step of a rollback) would fail.
+        self.wait_reaped(vm, &killed)
+    }
+
+    fn discard_image(&self, vm: &str, vnode: &str) -> Result<()> {
+        self.with(|d| {
+            let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
+            let ex = d.fleet.exec(vm)?;
+            let alive = match running_pid(ex, &paths, &cg)? {
+                // A killed task may wait seconds for pid 1 to reap it: a zombie is not alive.
+                Some(pid) => !is_zombie(ex, pid),
+                None => false,
+            };
+            safe_remove(ex, &images)?;
+            // Nothing of the vnode left on this machine: its state dir and groups go too.
+            let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
+            let prefix = format!("{cg}-");
+            if !alive && !listed.lines().any(|l| l.starts_with(&prefix)) {
+                safe_remove(ex, &paths.vnode_dir(&cg))?;
+                paths.cgroups.remove_if_empty(ex, &cg)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn probe(&self, vm: &str, vnode: &str) -> Result<Presence> {
+        self.with(|d| {
+            let running = d.runs_at(vm, vnode)?;
+            let images = d.images(vnode)?;
+            let ex: &mut dyn Executor = d.fleet.exec(vm)?;
+            let image = ex.exists(&images.join(NO_PROCESS))? || ex.exists(&images.join("inventory.img"))?;
+            Ok(Presence { running, image })
+        })
+    }
+}

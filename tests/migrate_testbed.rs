@@ -1,0 +1,264 @@
+//! The migration engine with the real driver on local VMs (root, CRIU):
+//! `migrate` deploys, live-migrates vnodes whose processes keep their pid
+//! and keep counting, and tears everything down; a restore that fails on
+//! the destination puts the vnode back on its source (exit 3 semantics).
+//! Skipped (with a message) without root or the tools, as the testbed tests.
+
+mod testbed_support;
+
+use netbalance::inputs::Problem;
+use netbalance::migrate::testbed_driver::TestbedDriver;
+use netbalance::migrate::{Job, Progress};
+use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+use netbalance::state::StateDir;
+use netbalance::testbed::{names, Fleet, Layout, Paths, SshOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use testbed_support::*;
+
+const TOOLS: &[&str] = &["ip", "tc", "nsenter", "setsid", "criu", "nft"];
+
+/// A ring of 4 vnodes; the first two count into a file every 20 ms.
+fn topology(tag: &str, dir: &Path) -> Topology {
+    let ids: Vec<String> = (0..4).map(|i| format!("{tag}m{i}")).collect();
+    let mut topo = Topology::default();
+    for (i, id) in ids.iter().enumerate() {
+        let mut v = Vnode::new(id);
+        if i < 2 {
+            let f = dir.join(format!("count{i}"));
+            v.run = Some(format!("exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > {}.t; mv {}.t {}; sleep 0.02; done'", f.display(), f.display(), f.display()));
+        }
+        topo.vnodes.push(v);
+    }
+    for i in 0..4 {
+        topo.links.push(Link::new(&ids[i], &ids[(i + 1) % 4], 100.0));
+    }
+    topo
+}
+
+fn placement(topo: &Topology, vms: [&str; 4]) -> Placement {
+    Placement { vm_of: topo.vnodes.iter().zip(vms).map(|(v, vm)| (v.id.clone(), vm.to_string())).collect(), ..Placement::default() }
+}
+
+fn count(dir: &Path, i: usize) -> u64 {
+    std::fs::read_to_string(dir.join(format!("count{i}"))).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Wait until counter `i` passes `beyond`.
+fn counting(dir: &Path, i: usize, beyond: u64) -> u64 {
+    let t0 = Instant::now();
+    loop {
+        let n = count(dir, i);
+        if n > beyond {
+            return n;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "counter {i} stuck at {n}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pid_of(paths: &Paths, vnode: &str) -> u32 {
+    std::fs::read_to_string(paths.vnode_dir(&names::cgroup_name(vnode)).join("pid")).unwrap().trim().parse().unwrap()
+}
+
+fn netns_of(pid: u32) -> String {
+    sh_ok(&["ip", "netns", "identify", &pid.to_string()]).trim().to_string()
+}
+
+/// Removes whatever the test left, under every placement it used.
+struct Cleanup {
+    testbed: Testbed,
+    layout: Layout,
+    paths: Paths,
+    placements: Vec<Placement>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for p in &self.placements {
+            let mut fleet = Fleet::new(&self.testbed, SshOptions::new("/dev/null"), self.paths.clone());
+            let _ = netbalance::testbed::teardown(&mut fleet, &self.layout, p);
+        }
+    }
+}
+
+/// Nothing of the vnodes left: namespaces, cgroups, state dirs.
+fn assert_clean(topo: &Topology, paths: &Paths) {
+    let netns = sh_ok(&["ip", "netns", "list"]);
+    for v in &topo.vnodes {
+        let cg = names::cgroup_name(&v.id);
+        assert!(!netns.contains(&cg), "namespace of {} left: {netns}", v.id);
+        assert!(!Path::new("/sys/fs/cgroup/freezer").join(&cg).exists(), "cgroup of {} left", v.id);
+        assert!(!paths.vnode_dir(&cg).exists(), "state dir of {} left", v.id);
+    }
+}
+
+#[test]
+fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
+    if !require(TOOLS) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topo = topology(&tag(), d);
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
+    let p2 = placement(&topo, ["h0-v1", "h0-v2", "h0-v0", "h0-v1"]);
+    let state_root = d.join("vnodes");
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
+    for (name, p) in [("p1.json", &p1), ("p2.json", &p2)] {
+        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
+        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
+    }
+    let migrate = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+            .current_dir(d)
+            .env_remove("NETBALANCE_TEST_DRIVER")
+            .args(["migrate", "--state-root", state_root.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "migrate {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Placement>(&out.stdout).unwrap()
+    };
+    assert_eq!(migrate(&["--target", "p1.json"]).vm_of, p1.vm_of);
+    let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
+    let pids = [pid_of(&paths, ids[0]), pid_of(&paths, ids[1])];
+    let before = [counting(d, 0, 5), counting(d, 1, 5)];
+    let t0 = Instant::now();
+    assert_eq!(migrate(&["--target", "p2.json"]).vm_of, p2.vm_of);
+    eprintln!("4 moves on local VMs (2 with CRIU): {:.2} s wall", t0.elapsed().as_secs_f64());
+    for i in 0..2 {
+        assert_eq!(pid_of(&paths, ids[i]), pids[i], "pid of {} kept", ids[i]);
+        assert_eq!(netns_of(pids[i]), names::netns_name(ids[i], &p2.vm_of[ids[i]]), "{} runs in its new namespace", ids[i]);
+        counting(d, i, before[i] + 10);
+    }
+    // Links follow: the moved vnodes' ends are in their new namespaces.
+    let ns0 = names::netns_name(ids[0], &p2.vm_of[ids[0]]);
+    let links = sh_ok(&["ip", "-n", &ns0, "-o", "link"]);
+    assert!(links.contains("eth0") && links.contains("eth1"), "{links}");
+    assert!(migrate(&["--teardown"]).vm_of.is_empty());
+    assert_clean(&topo, &paths);
+}
+
+#[test]
+fn a_failed_restore_on_the_destination_puts_the_vnode_back() {
+    if !require(TOOLS) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topo = topology(&tag(), d);
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
+    let mut p2 = p1.clone();
+    p2.vm_of.insert(topo.vnodes[0].id.clone(), "h0-v2".into());
+    // criu whose first restore fails (as on a full disk), then the real one.
+    let criu = d.join("criu");
+    let real = which("criu").unwrap();
+    std::fs::write(&criu, format!("#!/bin/sh\nif [ \"$1\" = restore ] && [ ! -e {0}/failed ]; then touch {0}/failed; echo injected >&2; exit 1; fi\nexec {1} \"$@\"\n", d.display(), real.display())).unwrap();
+    sh_ok(&["chmod", "+x", criu.to_str().unwrap()]);
+    let paths = Paths { state_root: d.join("vnodes"), criu: criu.display().to_string(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
+    let problem = Problem::resolve(Some(&d.join("topo.json")), Some(&d.join("testbed.json")), None, None).unwrap();
+    let state = StateDir::open(d.join("state")).unwrap();
+    let lock = state.lock().unwrap();
+    let progress = Progress::hidden();
+    let (a1, a2) = (problem.assignment(&p1, "p1").unwrap(), problem.assignment(&p2, "p2").unwrap());
+    let run = |current: Option<&Placement>, from: Option<&[u32]>, to: &[u32]| {
+        let fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone());
+        let driver = TestbedDriver::new(fleet, &topo, current).unwrap();
+        Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.apply(from, to).unwrap()
+    };
+    assert!(run(None, None, &a1).complete);
+    let id = topo.vnodes[0].id.as_str();
+    let pid = pid_of(&paths, id);
+    let before = counting(d, 0, 5);
+    let applied = run(Some(&p1), Some(&a1), &a2);
+    assert!(!applied.complete, "the injected restore failure was seen");
+    assert!(d.join("failed").exists());
+    assert_eq!(applied.placement.as_ref().unwrap().vm_of, p1.vm_of);
+    assert_eq!(state.placement().unwrap().unwrap().vm_of, p1.vm_of);
+    assert_eq!(applied.into_result(&state).unwrap_err().exit_code(), 3);
+    assert_eq!(pid_of(&paths, id), pid, "restored on its source with its pid");
+    assert_eq!(netns_of(pid), names::netns_name(id, "h0-v0"));
+    counting(d, 0, before + 10);
+    let fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone());
+    let driver = TestbedDriver::new(fleet, &topo, Some(&p1)).unwrap();
+    Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.teardown(&a1).unwrap();
+    assert_clean(&topo, &paths);
+    let _: PathBuf = d.to_path_buf();
+}
+
+#[test]
+fn a_migrate_killed_midway_is_resumed_on_the_real_testbed() {
+    killed_midway("--resume");
+}
+
+#[test]
+fn a_migrate_killed_midway_is_rolled_back_on_the_real_testbed() {
+    killed_midway("--rollback");
+}
+
+/// Deploy p1, kill a migrate to p2 midway, take it up with `flag`.
+fn killed_midway(flag: &str) {
+    if !require(TOOLS) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topo = topology(&tag(), d);
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
+    let p2 = placement(&topo, ["h0-v1", "h0-v2", "h0-v0", "h0-v1"]);
+    let state_root = d.join("vnodes");
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
+    for (name, p) in [("p1.json", &p1), ("p2.json", &p2)] {
+        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
+        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
+    }
+    let migrate = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
+        c.current_dir(d).env_remove("NETBALANCE_TEST_DRIVER").args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()]).args(args);
+        c
+    };
+    assert!(migrate(&["--target", "p1.json"]).output().unwrap().status.success());
+    counting(d, 0, 5);
+    // Killed in the middle of the moves (the first dump waits ~1.4 s for
+    // its tasks to be reaped, so 1.6 s lands inside the run).
+    let mut child = migrate(&["--target", "p2.json"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1600));
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = migrate(&[flag]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        assert!(err.contains("no unfinished run"), "{flag} failed: {err}");
+        eprintln!("the run had finished before the kill");
+    }
+    let state = StateDir::at(d.join(".netbalance"));
+    let now = state.placement().unwrap().unwrap();
+    let finished_first = !out.status.success();
+    let want = if flag == "--resume" || finished_first { &p2 } else { &p1 };
+    assert_eq!(now.vm_of, want.vm_of, "{err}");
+    assert!(state.journal().unwrap().unfinished().is_none());
+    let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
+    for (i, id) in ids.iter().take(2).enumerate() {
+        let pid = pid_of(&paths, id);
+        assert_eq!(netns_of(pid), names::netns_name(id, &want.vm_of[*id]));
+        let c = count(d, i);
+        counting(d, i, c + 5);
+    }
+    assert!(migrate(&["--teardown"]).output().unwrap().status.success());
+    assert_clean(&topo, &paths);
+    let yards = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!yards.contains(d.to_str().unwrap()), "mounts left under the test dir");
+}
