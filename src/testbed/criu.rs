@@ -249,6 +249,8 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     // Everything after the dump is undone on failure.
     let mut new_at = at.clone();
     new_at.insert(vnode.to_string(), to.clone());
+    // Set once the tree runs at the destination: a rollback must stop it there.
+    let mut restored_at_dst = false;
     let forward = (|| -> Result<()> {
         let dir = paths.vnode_dir(&cg);
         let t = Instant::now();
@@ -271,6 +273,7 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
             let dst = fleet.exec(&to.vm)?;
             let t = Instant::now();
             let restored = restore_fresh(dst, &paths, &cg, &to.netns)?;
+            restored_at_dst = true;
             release_hold(dst, &to.netns)?;
             times.restore_s = t.elapsed().as_secs_f64();
             if Some(restored) != pid {
@@ -284,7 +287,7 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     })();
 
     if let Err(e) = forward {
-        return Err(roll_back(fleet, layout, at, vnode, &from, &to, pid, same_machine, e));
+        return Err(roll_back(fleet, layout, at, vnode, &from, &to, pid, same_machine, restored_at_dst, e));
     }
 
     // The old site goes: its namespace (with the CRIU lock table), and, on
@@ -307,11 +310,45 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     Ok(times)
 }
 
+/// Kill every task of a vnode's cgroup on one VM (frozen first, so none
+/// forks away) and wait until their pids are free. Returns the pids.
+fn kill_tree(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<Vec<u32>> {
+    paths.cgroups.freeze(ex, cgroup)?;
+    let pids = paths.cgroups.pids(ex, cgroup)?;
+    if !pids.is_empty() {
+        ex.run(&Cmd::new("kill").arg("-KILL").args(pids.iter().map(|p| p.to_string())))?;
+    }
+    paths.cgroups.thaw(ex, cgroup)?;
+    for &p in &pids {
+        wait_gone(ex, p, Duration::from_secs(10))?;
+    }
+    Ok(pids)
+}
+
+/// Put a vnode back on its source after a failed move. A tree already
+/// restored at the destination (`restored_at_dst`: a step after the restore
+/// failed) is killed there first and restored again at the source from the
+/// same images, so the vnode never runs twice nor stays cut off in the
+/// destination's namespace.
 #[allow(clippy::too_many_arguments)]
-fn roll_back(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, from: &Site, to: &Site, pid: Option<u32>, same_machine: bool, cause: Error) -> Error {
+fn roll_back(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &BTreeMap<String, Site>,
+    vnode: &str,
+    from: &Site,
+    to: &Site,
+    pid: Option<u32>,
+    same_machine: bool,
+    restored_at_dst: bool,
+    cause: Error,
+) -> Error {
     let paths = fleet.paths.clone();
     let cg = layout.vnodes[vnode].cgroup.clone();
     let back = (|| -> Result<()> {
+        if restored_at_dst {
+            kill_tree(fleet.exec(&to.vm)?, &paths, &cg)?;
+        }
         // Drop whatever the destination got (on another machine: the state dir too).
         if let Ok(dst) = fleet.exec(&to.vm) {
             let _ = dst.output(&Cmd::new("ip").args(["netns", "del", &to.netns]));
