@@ -21,6 +21,12 @@ CRIU_BIN=/usr/local/sbin/criu
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CRIU_PATCHES=("$SCRIPT_DIR"/patches/criu-"$CRIU_VERSION"-*.patch)
 CRIU_STAMP=/usr/local/share/netbalance/criu-build.stamp
+# Where CRIU keeps its kernel-feature cache (criu.kdat). CRIU keeps it only on
+# a tmpfs (so that a reboot drops it) and probes the kernel afresh on every
+# run otherwise: about 100 ms more per dump and per restore. Stock CRIU uses
+# /run, which is not a tmpfs on every VM (it is ext4 on the development
+# machine), so we build with this directory and mount a small tmpfs on it.
+CRIU_KDAT_DIR=/run/netbalance-criu
 BUILD_ROOT=${NETBALANCE_BUILD_ROOT:-/var/tmp/netbalance-deps}
 
 APT_PACKAGES=(
@@ -105,7 +111,17 @@ criu_ok() {
 }
 
 patches_digest() {
-  { echo "$CRIU_VERSION"; cat "${CRIU_PATCHES[@]}" 2>/dev/null; } | sha256sum | cut -d' ' -f1
+  { echo "$CRIU_VERSION"; echo "RUNDIR=$CRIU_KDAT_DIR"; cat "${CRIU_PATCHES[@]}" 2>/dev/null; } | sha256sum | cut -d' ' -f1
+}
+
+# The tmpfs for CRIU's kdat cache (gone after a reboot: a rerun of this
+# script mounts it again; without it CRIU only runs slower).
+mount_kdat_dir() {
+  mkdir -p "$CRIU_KDAT_DIR"
+  if ! mountpoint -q "$CRIU_KDAT_DIR"; then
+    mount -t tmpfs -o size=1m,mode=0700 netbalance-criu "$CRIU_KDAT_DIR"
+    log "criu: tmpfs mounted on $CRIU_KDAT_DIR (kdat cache)"
+  fi
 }
 
 fetch_criu_source() {
@@ -154,13 +170,15 @@ install_criu() {
   local tb
   tb=$(date +%s.%N)
   # `make criu` builds only the binary (no docs: asciidoc not needed).
-  make -C "$BUILD_ROOT/criu-$CRIU_VERSION" -j2 criu >"$BUILD_ROOT/criu-build.log" 2>&1 || {
+  make -C "$BUILD_ROOT/criu-$CRIU_VERSION" -j2 criu RUNDIR="$CRIU_KDAT_DIR" >"$BUILD_ROOT/criu-build.log" 2>&1 || {
     tail -40 "$BUILD_ROOT/criu-build.log" >&2
     echo "install-deps.sh: criu build failed (log: $BUILD_ROOT/criu-build.log)" >&2
     return 1
   }
   log "criu: built in $(elapsed "$tb")s"
-  install -D -m 0755 "$BUILD_ROOT/criu-$CRIU_VERSION/criu/criu" "$CRIU_BIN"
+  # Into place by rename: a criu started meanwhile runs the old or the new binary, never half of one.
+  install -D -m 0755 "$BUILD_ROOT/criu-$CRIU_VERSION/criu/criu" "$CRIU_BIN.new"
+  mv -f "$CRIU_BIN.new" "$CRIU_BIN"
   mkdir -p "$(dirname "$CRIU_STAMP")"
   patches_digest >"$CRIU_STAMP"
   criu_ok || { echo "install-deps.sh: $CRIU_BIN --version does not report >= 4.1" >&2; return 1; }
@@ -211,6 +229,7 @@ main() {
   if [ "$mode" != python ]; then
     install_apt_packages
     install_criu
+    mount_kdat_dir
   fi
   if [ "$mode" != system ]; then
     install_python_extras

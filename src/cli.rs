@@ -37,6 +37,9 @@ pub enum Command {
     Monitor(commands::monitor::Args),
     /// Measure migration phases on the testbed; print a costs profile
     Calibrate(commands::calibrate::Args),
+    /// Run a command under a reaping daemon (used on the VMs by migrations)
+    #[command(hide = true)]
+    Keeper(commands::keeper::Args),
     /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
     Balance(commands::balance::Args),
     /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached

@@ -149,7 +149,8 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     let mut opts = SshOptions::new(sshds[0].dir.path().join("known_hosts"));
     opts.accept_new = true;
     opts.identity = Some(sshds[0].user_key.clone());
-    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    // The keeper runs on the "VMs" too (the binary's path is visible in their mount namespaces).
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
     let mut d = Deployed { fleet: Fleet::new(&testbed, opts, paths), layout: &layout, placement: placement.clone() };
 
     let t = Instant::now();
@@ -189,6 +190,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
         d.placement.vm_of.insert(c.clone(), to.to_string());
         eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
         assert_eq!(times.pid, Some(pid));
+        assert!(times.reap_s < 1.0, "waited {:.3} s for the dumped tasks to be reaped", times.reap_s);
         assert!(times.wire_bytes >= times.image_bytes && times.image_bytes > 100_000, "{times:?}");
         wait_progress(&prog, before + 5);
     }

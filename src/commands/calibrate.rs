@@ -10,7 +10,7 @@ use crate::testbed::{Fleet, Paths, SshArgs};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  sudo netbalance calibrate > costs.json\n  sudo netbalance calibrate --sizes-mb 8,64,256 --accept-new -i ~/.ssh/id_ed25519 > costs.json\n  netbalance cost --costs costs.json --placement cur.json --target new.json")]
+#[command(after_help = "Examples:\n  sudo netbalance calibrate > costs.json\n  sudo netbalance calibrate --sizes-mb 4,64 --repeats 3 --report phases.json > costs.json\n  sudo netbalance calibrate --sizes-mb 8,64,256 --accept-new -i ~/.ssh/id_ed25519 > costs.json\n  netbalance cost --costs costs.json --placement cur.json --target new.json")]
 pub struct Args {
     #[command(flatten)]
     pub testbed: TestbedArg,
@@ -25,6 +25,9 @@ pub struct Args {
     /// Where vnode state lives on the VMs
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
     pub state_root: PathBuf,
+    /// Also write each phase apart, beside the paper's Table 1, as JSON to FILE (the same table goes to stderr)
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// The criu binary on the VMs
     #[arg(long, value_name = "PATH", default_value = "criu")]
     pub criu: String,
@@ -58,6 +61,12 @@ pub fn run(args: Args) -> Result<Status> {
                 r.resume_s * 1e3
             );
         }
+    }
+    eprint!("calibrate: each phase apart (fixed parts are per move; the profile folds them into reattach_ms):\n{}", cal.breakdown.table());
+    if let Some(path) = &args.report {
+        let json = serde_json::to_vec_pretty(&serde_json::json!({ "breakdown": cal.breakdown, "pairs": cal.pairs, "costs": cal.costs }))
+            .map_err(|e| Error::Host(format!("--report: {e}")))?;
+        crate::io::write_atomic(path, &json)?;
     }
     crate::io::write_json_stdout(&cal.costs)?;
     Ok(Status::Done)

@@ -4,6 +4,7 @@
 pub mod calibrate;
 pub mod balance;
 pub mod cost;
+pub mod keeper;
 pub mod monitor;
 pub mod migrate;
 pub mod place;
@@ -43,6 +44,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Place(args) => place::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Keeper(args) => keeper::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),

@@ -7,7 +7,8 @@
 //! for each size. Per-MB figures are least-squares slopes over the measured
 //! image sizes; the fixed part of snapshot, transfer and restore (their
 //! intercepts) is added to `reattach_ms`, the model's one per-vnode constant,
-//! so that the model's T_r of a move matches the measured one.
+//! so that the model's T_r of a move matches the measured one. The
+//! [`Breakdown`] states every phase apart, beside the paper's Table 1.
 
 use super::criu::{migrate, MigrationTimes};
 use super::vnode::{deploy, sites, teardown, Fleet, Layout};
@@ -39,6 +40,86 @@ pub struct PairResult {
 pub struct Calibration {
     pub costs: Costs,
     pub pairs: Vec<PairResult>,
+    /// Each phase on its own, beside the paper's Table 1.
+    pub breakdown: Breakdown,
+}
+
+/// One row of [`Breakdown`]: a phase's measured figure and the paper's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseFigure {
+    pub phase: String,
+    /// `ms/MB` (per MB of CRIU image), `ms/vnode` (per migrated vnode) or
+    /// `ms/move` (a fixed part of a per-MB phase: its intercept).
+    pub unit: String,
+    pub measured: f64,
+    /// The paper's Table 1 (SPEC §3), where it has the figure.
+    pub paper: Option<f64>,
+}
+
+/// The phases of a move measured separately: per-MB slopes and their fixed
+/// parts (intercepts) apart, unlike the costs profile, whose `reattach_ms`
+/// carries the fixed parts so that the model's T_r matches the moves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breakdown {
+    pub rows: Vec<PhaseFigure>,
+}
+
+impl Breakdown {
+    /// The rows as an aligned text table (for stderr and docs).
+    pub fn table(&self) -> String {
+        let mut out = format!("{:<34} {:>9} {:>10} {:>8}\n", "phase", "unit", "measured", "Table 1");
+        for r in &self.rows {
+            let paper = r.paper.map(|p| format!("{p:.1}")).unwrap_or_else(|| "-".into());
+            // A noisy fit of ~0 prints as 0.0, not "-0.0".
+            let measured = if r.measured.abs() < 0.05 { 0.0 } else { r.measured };
+            out.push_str(&format!("{:<34} {:>9} {:>10.1} {:>8}\n", r.phase, r.unit, measured, paper));
+        }
+        out
+    }
+
+    pub fn get(&self, phase: &str) -> Option<f64> {
+        self.rows.iter().find(|r| r.phase == phase).map(|r| r.measured)
+    }
+}
+
+/// Each phase apart: least-squares slope (ms/MB) and intercept (ms/move)
+/// of snapshot, transfer (per class) and restore over the image sizes;
+/// means of the per-vnode phases; and the profile's `reattach_ms` (links
+/// plus the fixed parts) for comparison. O(runs).
+pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
+    let paper = Costs::default();
+    let all: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| p.runs.iter()).collect();
+    let mb = |t: &MigrationTimes| t.image_bytes as f64 / (1024.0 * 1024.0);
+    let ms = |s: f64| s * 1000.0;
+    let n = all.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&MigrationTimes) -> f64| all.iter().map(|t| f(t)).sum::<f64>() / n;
+    let line = |f: &dyn Fn(&MigrationTimes) -> f64| fit(&all.iter().map(|t| (mb(t), ms(f(t)))).collect::<Vec<_>>());
+    let row = |phase: &str, unit: &str, measured: f64, paper: Option<f64>| PhaseFigure { phase: phase.into(), unit: unit.into(), measured, paper };
+    let (snap, snap0) = line(&|t| t.snapshot_s);
+    let (rest, rest0) = line(&|t| t.restore_s);
+    let mut rows = vec![
+        row("suspend", "ms/vnode", mean(&|t| ms(t.suspend_s)), Some(paper.suspend_ms)),
+        row("snapshot (criu dump)", "ms/MB", snap, Some(paper.snapshot_ms_per_mb)),
+        row("snapshot, fixed part", "ms/move", snap0, None),
+        row("reap (pids free again)", "ms/move", mean(&|t| ms(t.reap_s)), None),
+    ];
+    for p in pairs {
+        let (tr, tr0) = fit(&p.runs.iter().map(|t| (mb(t), ms(t.transfer_s))).collect::<Vec<_>>());
+        let (name, paper_tr) = match p.class.as_str() {
+            "host" => ("transfer, same host", paper.transfer_ms_per_mb.host),
+            _ => ("transfer, other host", paper.transfer_ms_per_mb.net),
+        };
+        rows.push(row(name, "ms/MB", tr, Some(paper_tr)));
+        rows.push(row(&format!("{name}, fixed part"), "ms/move", tr0, None));
+    }
+    rows.extend([
+        row("restore (criu restore)", "ms/MB", rest, Some(paper.restore_ms_per_mb)),
+        row("restore, fixed part", "ms/move", rest0, None),
+        row("reattach (namespace + links)", "ms/vnode", mean(&|t| ms(t.reattach_s)), Some(paper.reattach_ms)),
+        row("resume", "ms/vnode", mean(&|t| ms(t.resume_s)), Some(paper.resume_ms)),
+        row("profile reattach_ms (+ fixed parts)", "ms/vnode", profile.reattach_ms, Some(paper.reattach_ms)),
+    ]);
+    Breakdown { rows }
 }
 
 /// Least-squares line through (x, y): (slope, intercept). One point: through the origin.
@@ -179,7 +260,9 @@ pub fn calibrate(fleet: &mut Fleet, testbed: &Testbed, sizes_mb: &[f64], repeats
     if pairs.is_empty() {
         return Err(Error::usage("calibrate needs a testbed with two VMs"));
     }
-    Ok(Calibration { costs: costs_from(base, &pairs), pairs })
+    let costs = costs_from(base, &pairs);
+    let breakdown = breakdown(&pairs, &costs);
+    Ok(Calibration { costs, pairs, breakdown })
 }
 
 #[cfg(test)]
@@ -198,6 +281,38 @@ mod tests {
     fn memory_holder_is_one_safe_line() {
         let l = memory_holder(1024);
         assert!(l.contains("x=$(head -c 1024 /dev/zero | tr '\\0' a)"), "{l}");
+    }
+
+    #[test]
+    fn breakdown_keeps_fixed_parts_apart() {
+        let run = |mb: f64, snap: f64, rest: f64| MigrationTimes {
+            image_bytes: (mb * 1048576.0) as u64,
+            suspend_s: 0.004,
+            snapshot_s: snap,
+            reap_s: 0.001,
+            restore_s: rest,
+            reattach_s: 0.05,
+            resume_s: 0.002,
+            ..Default::default()
+        };
+        // snapshot = 30 ms + 5 ms/MB, restore = 20 ms + 2 ms/MB, no transfer (one machine).
+        let pairs = vec![PairResult { from: "a".into(), to: "b".into(), class: "host".into(), runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)] }];
+        let costs = costs_from(&Costs::default(), &pairs);
+        let b = breakdown(&pairs, &costs);
+        let near = |k: &str, v: f64| assert!((b.get(k).unwrap() - v).abs() < 1e-6, "{k}: {:?} vs {v}\n{}", b.get(k), b.table());
+        near("snapshot (criu dump)", 5.0);
+        near("snapshot, fixed part", 30.0);
+        near("restore (criu restore)", 2.0);
+        near("restore, fixed part", 20.0);
+        near("reap (pids free again)", 1.0);
+        near("reattach (namespace + links)", 50.0);
+        near("transfer, same host", 0.0);
+        near("suspend", 4.0);
+        // The profile folds the fixed parts (and reap, counted in its snapshot) into reattach.
+        near("profile reattach_ms (+ fixed parts)", 50.0 + 31.0 + 20.0);
+        let paper = b.rows.iter().find(|r| r.phase == "restore (criu restore)").unwrap().paper;
+        assert_eq!(paper, Some(1.8));
+        assert!(b.table().lines().count() == b.rows.len() + 1);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! source namespace, `--tcp-established --network-lock nftables`), reap (wait
 //! until the dumped tasks have left the process table, so that their pids can
 //! be restored), transfer (the vnode's state directory, images included),
-//! reattach (a fresh namespace on the destination and the vnode's links made
-//! again to its peers), restore (`criu restore` inside the new namespace),
+//! reattach (a fresh namespace on the destination, holding incoming packets,
+//! and the vnode's links made again to its peers), restore (`criu restore`
+//! inside the new namespace, then the hold released),
 //! resume (freezer THAWED). Every phase is timed for `calibrate`.
 //!
 //! A failure after the dump puts the vnode back where it was (links rebuilt,
@@ -12,7 +13,7 @@
 //! [`Error::HostRecovered`]; only if that fails too is it [`Error::Host`].
 
 use super::exec::{copy_dir, path_str, Cmd, Executor};
-use super::vnode::{reattach, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
+use super::vnode::{reattach, reattach_after_move, release_hold, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
 use crate::error::{Error, Result};
 use crate::model::PhaseTimes;
 use serde::Serialize;
@@ -92,7 +93,10 @@ fn stderr_part(out: &super::exec::Output) -> String {
 pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32) -> Result<()> {
     let images = images_dir(paths, cgroup);
     let d = path_str(&images)?.to_string();
-    ex.run(&Cmd::new("rm").args(["-rf", "--", &d]))?;
+    // Left over only by a failed move (a finished one removes its images).
+    if ex.exists(&images)? {
+        ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", &d]))?;
+    }
     ex.run(&Cmd::new("mkdir").args(["-p", "--", &d]))?;
     let freezer = paths.cgroups.freezer_dir(cgroup);
     let out = ex.output(&Cmd::new("nsenter").args([
@@ -127,13 +131,31 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
 /// would reap it at once after a later dump) but keeps its cgroup yard
 /// mounted inside the images directory for as long as the tree lives, where
 /// a `rm -rf` of the images would reach into the cgroup hierarchies. The
-/// restored tree is therefore an orphan of pid 1, and the next dump waits
-/// for pid 1 to reap it (the `reap` phase).
+/// restored tree is therefore an orphan: of the keeper daemon that ran
+/// criu, where the VM has one ([`super::keeper`]; it reaps at once), else of
+/// pid 1, and the next dump waits for pid 1 to reap it (the `reap` phase).
 pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
+    restore_in(ex, paths, cgroup, netns, true)
+}
+
+/// [`restore`] into a namespace made for it (not the one dumped from).
+///
+/// The dump's network lock (an nftables table) lives in the source
+/// namespace only; a restore elsewhere has nothing to unlock, and CRIU's
+/// attempt to delete the table there fails harmlessly but costs ~30 ms
+/// here. So this restore runs with `--network-lock skip`. A restore back
+/// into the source namespace (rollback) must use [`restore`], which unlocks.
+pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
+    restore_in(ex, paths, cgroup, netns, false)
+}
+
+fn restore_in(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, unlock: bool) -> Result<u32> {
     let images = images_dir(paths, cgroup);
     let pidfile = paths.vnode_dir(cgroup).join("pid");
-    let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
-    let out = ex.output(&Cmd::new("nsenter").args([
+    if ex.exists(&pidfile)? {
+        let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
+    }
+    let restore = Cmd::new("nsenter").args([
         format!("--net=/run/netns/{netns}"),
         "--".into(),
         paths.criu.clone(),
@@ -147,7 +169,10 @@ pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) 
         "-o".into(),
         "restore.log".into(),
         "-v2".into(),
-    ]))?;
+    ]);
+    let restore = if unlock { restore } else { restore.args(["--network-lock", "skip"]) };
+    let restore = paths.kept(ex, restore, false)?;
+    let out = ex.output(&restore)?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("restore.log"));
         return Err(Error::Host(format!("{}: criu restore in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
@@ -224,6 +249,8 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     // Everything after the dump is undone on failure.
     let mut new_at = at.clone();
     new_at.insert(vnode.to_string(), to.clone());
+    // Set once the tree runs at the destination: a rollback must stop it there.
+    let mut restored_at_dst = false;
     let forward = (|| -> Result<()> {
         let dir = paths.vnode_dir(&cg);
         let t = Instant::now();
@@ -240,12 +267,14 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         times.transfer_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         paths.cgroups.create(fleet.exec(&to.vm)?, &cg)?;
-        reattach(fleet, layout, &new_at, vnode, true)?;
+        reattach_after_move(fleet, layout, &new_at, vnode, &from, pid.is_some())?;
         times.reattach_s = t.elapsed().as_secs_f64();
         if pid.is_some() {
             let dst = fleet.exec(&to.vm)?;
             let t = Instant::now();
-            let restored = restore(dst, &paths, &cg, &to.netns)?;
+            let restored = restore_fresh(dst, &paths, &cg, &to.netns)?;
+            restored_at_dst = true;
+            release_hold(dst, &to.netns)?;
             times.restore_s = t.elapsed().as_secs_f64();
             if Some(restored) != pid {
                 return Err(Error::Host(format!("{vnode}: restored as pid {restored}, not {pid:?}")));
@@ -258,7 +287,7 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     })();
 
     if let Err(e) = forward {
-        return Err(roll_back(fleet, layout, at, vnode, &from, &to, pid, same_machine, e));
+        return Err(roll_back(fleet, layout, at, vnode, &from, &to, pid, same_machine, restored_at_dst, e));
     }
 
     // The old site goes: its namespace (with the CRIU lock table), and, on
@@ -269,23 +298,57 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         if !same_machine {
             // The dumped tasks are gone: the groups are empty (rmdir refuses otherwise).
             paths.cgroups.remove_if_empty(src, &cg)?;
-            src.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(&cg))?]))?;
+            src.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(&cg))?]))?;
         }
     }
     if pid.is_some() {
         let images = images_dir(&paths, &cg);
-        fleet.exec(&to.vm)?.run(&Cmd::new("rm").args(["-rf", "--", path_str(&images)?]))?;
+        fleet.exec(&to.vm)?.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&images)?]))?;
     }
     *at = new_at;
     times.total_s = t_all.elapsed().as_secs_f64();
     Ok(times)
 }
 
+/// Kill every task of a vnode's cgroup on one VM (frozen first, so none
+/// forks away) and wait until their pids are free. Returns the pids.
+fn kill_tree(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<Vec<u32>> {
+    paths.cgroups.freeze(ex, cgroup)?;
+    let pids = paths.cgroups.pids(ex, cgroup)?;
+    if !pids.is_empty() {
+        ex.run(&Cmd::new("kill").arg("-KILL").args(pids.iter().map(|p| p.to_string())))?;
+    }
+    paths.cgroups.thaw(ex, cgroup)?;
+    for &p in &pids {
+        wait_gone(ex, p, Duration::from_secs(10))?;
+    }
+    Ok(pids)
+}
+
+/// Put a vnode back on its source after a failed move. A tree already
+/// restored at the destination (`restored_at_dst`: a step after the restore
+/// failed) is killed there first and restored again at the source from the
+/// same images, so the vnode never runs twice nor stays cut off in the
+/// destination's namespace.
 #[allow(clippy::too_many_arguments)]
-fn roll_back(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, from: &Site, to: &Site, pid: Option<u32>, same_machine: bool, cause: Error) -> Error {
+fn roll_back(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &BTreeMap<String, Site>,
+    vnode: &str,
+    from: &Site,
+    to: &Site,
+    pid: Option<u32>,
+    same_machine: bool,
+    restored_at_dst: bool,
+    cause: Error,
+) -> Error {
     let paths = fleet.paths.clone();
     let cg = layout.vnodes[vnode].cgroup.clone();
     let back = (|| -> Result<()> {
+        if restored_at_dst {
+            kill_tree(fleet.exec(&to.vm)?, &paths, &cg)?;
+        }
         // Drop whatever the destination got (on another machine: the state dir too).
         if let Ok(dst) = fleet.exec(&to.vm) {
             let _ = dst.output(&Cmd::new("ip").args(["netns", "del", &to.netns]));

@@ -119,6 +119,35 @@ pub trait Executor: Send {
         false
     }
 
+    /// Run a program whose stdin is read from `input` as it comes (not held
+    /// whole in memory where the executor can stream). Default: read it all,
+    /// then [`Executor::output`].
+    fn output_from(&mut self, cmd: &Cmd, input: &mut dyn std::io::Read) -> Result<Output> {
+        let mut data = Vec::new();
+        input.read_to_end(&mut data).map_err(|e| Error::Host(format!("{}: reading the input of `{cmd}`: {e}", self.label())))?;
+        self.output(&cmd.clone().stdin(data))
+    }
+
+    /// Run `cmd` here and `dst_cmd` on `dst`, the first's stdout feeding the
+    /// second's stdin; a non-zero exit of either is an error. Returns the
+    /// bytes that passed. Default: the whole output first, then the second
+    /// program; the SSH executor streams.
+    fn pipe_to(&mut self, cmd: &Cmd, dst: &mut dyn Executor, dst_cmd: &Cmd) -> Result<u64> {
+        let out = self.run_bytes(cmd)?;
+        let n = out.len() as u64;
+        dst.run(&dst_cmd.clone().stdin(out))?;
+        Ok(n)
+    }
+
+    /// [`Executor::run`], stdout as bytes.
+    fn run_bytes(&mut self, cmd: &Cmd) -> Result<Vec<u8>> {
+        let out = self.output(cmd)?;
+        if !out.success() {
+            return Err(Error::Host(format!("{}: `{}` exited with {}: {}", self.label(), cmd, out.status, out.stderr_str().trim())));
+        }
+        Ok(out.stdout)
+    }
+
     /// True if `path` exists (as seen by `test -e`).
     fn exists(&mut self, path: &Path) -> Result<bool> {
         Ok(self.output(&Cmd::new("test").arg("-e").arg(path_str(path)?))?.success())
@@ -141,6 +170,28 @@ impl Executor for LocalExecutor {
         Some("local".into())
     }
     fn output(&mut self, cmd: &Cmd) -> Result<Output> {
+        let t0 = std::time::Instant::now();
+        let out = self.output_untimed(cmd)?;
+        if std::env::var_os("NETBALANCE_TRACE_COMMANDS").is_some() {
+            eprintln!("netbalance: local {:.1} ms: {cmd}", t0.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(out)
+    }
+    fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|e| Error::Host(format!("local: reading {}: {e}", path.display())))
+    }
+    fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
+        std::fs::write(path, data).map_err(|e| Error::Host(format!("local: writing {}: {e}", path.display())))
+    }
+    fn exists(&mut self, path: &Path) -> Result<bool> {
+        Ok(path.exists())
+    }
+}
+
+impl LocalExecutor {
+    /// [`Executor::output`] without the trace line (`$NETBALANCE_TRACE_COMMANDS`
+    /// set: each command's wall time goes to stderr).
+    fn output_untimed(&mut self, cmd: &Cmd) -> Result<Output> {
         let mut c = Command::new(&cmd.program);
         c.args(&cmd.args).stdout(Stdio::piped()).stderr(Stdio::piped());
         c.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
@@ -161,15 +212,6 @@ impl Executor for LocalExecutor {
             let _ = t.join();
         }
         Ok(Output { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
-    }
-    fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
-        std::fs::read(path).map_err(|e| Error::Host(format!("local: reading {}: {e}", path.display())))
-    }
-    fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
-        std::fs::write(path, data).map_err(|e| Error::Host(format!("local: writing {}: {e}", path.display())))
-    }
-    fn exists(&mut self, path: &Path) -> Result<bool> {
-        Ok(path.exists())
     }
 }
 
@@ -237,7 +279,8 @@ impl Executor for DryRunExecutor {
 /// Copy directory `src_dir` on `src` to `dst_dir` on `dst` (created if
 /// missing; files in it are overwritten). Between two executors on one
 /// machine and the same path it does nothing; on one machine it uses `cp -a`;
-/// otherwise it streams a tar archive through this process. Returns the bytes
+/// otherwise it pipes a tar archive through this process
+/// ([`Executor::pipe_to`]: streamed from one SSH session into the other). Returns the bytes
 /// moved over the wire (0 for a local copy).
 pub fn copy_dir(src: &mut dyn Executor, src_dir: &Path, dst: &mut dyn Executor, dst_dir: &Path) -> Result<u64> {
     let s = path_str(src_dir)?;
@@ -251,14 +294,8 @@ pub fn copy_dir(src: &mut dyn Executor, src_dir: &Path, dst: &mut dyn Executor, 
         dst.run(&Cmd::new("cp").args(["-a", "--", &format!("{s}/."), d]))?;
         return Ok(0);
     }
-    let out = src.output(&Cmd::new("tar").args(["-C", s, "-cf", "-", "."]))?;
-    if !out.success() {
-        return Err(Error::Host(format!("{}: tar of {s} failed: {}", src.label(), out.stderr_str().trim())));
-    }
-    let n = out.stdout.len() as u64;
     dst.run(&Cmd::new("mkdir").args(["-p", "--", d]))?;
-    dst.run(&Cmd::new("tar").args(["-C", d, "-xf", "-"]).stdin(out.stdout))?;
-    Ok(n)
+    src.pipe_to(&Cmd::new("tar").args(["-C", s, "-cf", "-", "."]), dst, &Cmd::new("tar").args(["-C", d, "-xf", "-"]))
 }
 
 #[cfg(test)]

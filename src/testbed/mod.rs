@@ -9,6 +9,7 @@ pub mod calibrate;
 pub mod cgroup;
 pub mod criu;
 pub mod exec;
+pub mod keeper;
 pub mod monitor;
 pub mod names;
 pub mod quote;

@@ -177,28 +177,35 @@ impl Executor for SshExecutor {
         Some(format!("ssh:{}@{}:{}", self.target.user, self.target.host, self.target.port))
     }
     fn output(&mut self, cmd: &Cmd) -> Result<Output> {
+        let mut input: &[u8] = cmd.stdin.as_deref().unwrap_or(&[]);
+        self.output_from(cmd, &mut input)
+    }
+    fn output_from(&mut self, cmd: &Cmd, input: &mut dyn Read) -> Result<Output> {
         let line = cmd.to_shell()?;
         let t = self.target.clone();
         let mut ch = self.session.channel_session().map_err(|e| ssh_err(&t, "open channel", e))?;
         ch.exec(&line).map_err(|e| ssh_err(&t, &format!("exec `{line}`"), e))?;
-        if let Some(data) = &cmd.stdin {
-            ch.write_all(data).map_err(|e| ssh_err(&t, "writing stdin", e))?;
-        }
+        copy_in(input, &mut ch).map_err(|e| Error::Host(format!("{}: writing the stdin of `{line}`: {e}", self.label())))?;
         ch.send_eof().map_err(|e| ssh_err(&t, "send eof", e))?;
-        // stdout first, then stderr: a program writing more than one window
-        // (2 MB) to stderr before closing stdout would block; ours do not.
-        let mut stdout = Vec::new();
-        ch.read_to_end(&mut stdout).map_err(|e| ssh_err(&t, "reading stdout", e))?;
-        let mut stderr = Vec::new();
-        ch.stderr().read_to_end(&mut stderr).map_err(|e| ssh_err(&t, "reading stderr", e))?;
-        ch.wait_close().map_err(|e| ssh_err(&t, "close channel", e))?;
-        let mut status = ch.exit_status().map_err(|e| ssh_err(&t, "exit status", e))?;
-        if let Ok(sig) = ch.exit_signal() {
-            if sig.exit_signal.is_some() {
-                status = -1;
-            }
+        finish(&t, ch)
+    }
+    fn pipe_to(&mut self, cmd: &Cmd, dst: &mut dyn Executor, dst_cmd: &Cmd) -> Result<u64> {
+        let line = cmd.to_shell()?;
+        let t = self.target.clone();
+        let mut ch = self.session.channel_session().map_err(|e| ssh_err(&t, "open channel", e))?;
+        ch.exec(&line).map_err(|e| ssh_err(&t, &format!("exec `{line}`"), e))?;
+        ch.send_eof().map_err(|e| ssh_err(&t, "send eof", e))?;
+        let mut counted = Counted { inner: &mut ch, n: 0 };
+        let dst_out = dst.output_from(dst_cmd, &mut counted)?;
+        let n = counted.n;
+        let src_out = finish(&t, ch)?;
+        if !src_out.success() {
+            return Err(Error::Host(format!("{}: `{line}` exited with {}: {}", self.label(), src_out.status, src_out.stderr_str().trim())));
         }
-        Ok(Output { status, stdout, stderr })
+        if !dst_out.success() {
+            return Err(Error::Host(format!("{}: `{dst_cmd}` exited with {}: {}", dst.label(), dst_out.status, dst_out.stderr_str().trim())));
+        }
+        Ok(n)
     }
     fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
         let p = path_str(path)?;
@@ -214,6 +221,56 @@ impl Executor for SshExecutor {
         self.run(&Cmd::new("dd").args([format!("of={p}"), "bs=65536".into(), "status=none".into()]).stdin(data.to_vec()))
             .map(|_| ())
     }
+}
+
+/// Copy `input` into a channel in large writes (libssh2 sends at most one
+/// 32 KB packet per call; a bigger buffer means fewer calls).
+fn copy_in(input: &mut dyn Read, ch: &mut ssh2::Channel) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = match input.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        ch.write_all(&buf[..k])?;
+        n += k as u64;
+    }
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<'a, R: Read> {
+    inner: &'a mut R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+}
+
+/// Read the rest of a channel's stdout and its stderr, wait for it to
+/// close and collect the exit status.
+fn finish(t: &SshTarget, mut ch: ssh2::Channel) -> Result<Output> {
+    // stdout first, then stderr: a program writing more than one window
+    // (2 MB) to stderr before closing stdout would block; ours do not.
+    let mut stdout = Vec::new();
+    ch.read_to_end(&mut stdout).map_err(|e| ssh_err(t, "reading stdout", e))?;
+    let mut stderr = Vec::new();
+    ch.stderr().read_to_end(&mut stderr).map_err(|e| ssh_err(t, "reading stderr", e))?;
+    ch.wait_close().map_err(|e| ssh_err(t, "close channel", e))?;
+    let mut status = ch.exit_status().map_err(|e| ssh_err(t, "exit status", e))?;
+    if let Ok(sig) = ch.exit_signal() {
+        if sig.exit_signal.is_some() {
+            status = -1;
+        }
+    }
+    Ok(Output { status, stdout, stderr })
 }
 
 #[cfg(test)]

@@ -33,17 +33,65 @@ pub struct Paths {
     /// The criu binary.
     pub criu: String,
     pub cgroups: Cgroups,
+    /// The `netbalance` binary whose hidden `keeper` subcommand adopts and
+    /// reaps a vnode's processes (see [`super::keeper`]); used on every VM
+    /// where this path exists. `None`: vnodes and restored trees are
+    /// orphans of pid 1, and a checkpoint waits for it to reap them.
+    pub keeper: Option<String>,
 }
 
 impl Default for Paths {
     fn default() -> Self {
-        Paths { state_root: PathBuf::from("/var/lib/netbalance/vnodes"), criu: "criu".into(), cgroups: Cgroups::default() }
+        Paths {
+            state_root: PathBuf::from("/var/lib/netbalance/vnodes"),
+            criu: "criu".into(),
+            cgroups: Cgroups::default(),
+            keeper: default_keeper(),
+        }
     }
+}
+
+/// `$NETBALANCE_KEEPER` (empty: none), else this program if it is the
+/// `netbalance` binary (not, say, a test harness linking the library).
+pub fn default_keeper() -> Option<String> {
+    if let Some(k) = std::env::var_os("NETBALANCE_KEEPER") {
+        return (!k.is_empty()).then(|| k.to_string_lossy().into_owned());
+    }
+    let exe = std::env::current_exe().ok()?;
+    (exe.file_name()? == "netbalance").then(|| exe.to_string_lossy().into_owned())
+}
+
+/// `KEEPER keeper [--detach] -- CMD…`.
+pub fn under_keeper(keeper: &str, cmd: Cmd, detach: bool) -> Cmd {
+    let mut c = Cmd::new(keeper).arg("keeper");
+    if detach {
+        c = c.arg("--detach");
+    }
+    let mut c = c.arg("--").arg(cmd.program).args(cmd.args);
+    c.stdin = cmd.stdin;
+    c
 }
 
 impl Paths {
     pub fn vnode_dir(&self, cgroup: &str) -> PathBuf {
         self.state_root.join(cgroup)
+    }
+
+    /// The keeper binary on this VM, if configured and present there.
+    pub fn keeper_on(&self, ex: &mut dyn Executor) -> Result<Option<String>> {
+        match &self.keeper {
+            Some(k) if ex.exists(std::path::Path::new(k))? => Ok(Some(k.clone())),
+            _ => Ok(None),
+        }
+    }
+
+    /// `cmd` run under the keeper on this VM when there is one (see
+    /// [`Paths::keeper`]); `detach`: return once it has started.
+    pub fn kept(&self, ex: &mut dyn Executor, cmd: Cmd, detach: bool) -> Result<Cmd> {
+        Ok(match self.keeper_on(ex)? {
+            Some(k) => under_keeper(&k, cmd, detach),
+            None => cmd,
+        })
     }
 }
 
@@ -506,16 +554,14 @@ exec </dev/null >/dev/null 2>&1
 wait"#;
 
 /// Start a vnode's `run` command in its namespace and cgroups, detached
-/// (`setsid -f`); returns its pid once it has written it.
+/// (under the keeper, else `setsid -f`); returns its pid once it has written it.
 pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, run: &str) -> Result<u32> {
     let dir = paths.vnode_dir(cgroup);
     let pidfile = dir.join("pid");
     let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
     let [p1, p2] = paths.cgroups.procs_files(cgroup);
     let [r1, r2] = paths.cgroups.root_procs_files();
-    ex.run(&Cmd::new("setsid").args([
-        "-f".to_string(),
-        "nsenter".into(),
+    let start = Cmd::new("nsenter").args([
         format!("--net={}", netns_path(netns)),
         "--".into(),
         "sh".into(),
@@ -528,7 +574,13 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
         run.into(),
         path_str(&r1)?.into(),
         path_str(&r2)?.into(),
-    ]))?;
+    ]);
+    // Under the keeper (which detaches itself), or detached with `setsid -f`.
+    let start = match paths.keeper_on(ex)? {
+        Some(k) => under_keeper(&k, start, true),
+        None => Cmd::new("setsid").arg("-f").arg(start.program).args(start.args),
+    };
+    ex.run(&start)?;
     let pid = wait_pidfile(ex, &pidfile, Duration::from_secs(10))?;
     wait_session_leader(ex, pid, Duration::from_secs(10))?;
     Ok(pid)
@@ -622,8 +674,76 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
         return Err(Error::Host(format!("{}: ip netns del {netns}: {}", ex.label(), out.stderr_str().trim())));
     }
     if state {
-        ex.run(&Cmd::new("rm").args(["-rf", "--", path_str(&paths.vnode_dir(cgroup))?]))?;
+        ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(cgroup))?]))?;
     }
+    Ok(())
+}
+
+/// A fresh name for a peer's old veth end that a move retires (`nbo` + 8
+/// hex digits: unique per call in this process, short enough for an
+/// interface name).
+fn retired_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let mixed = nanos ^ std::process::id().rotate_left(16) ^ N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9);
+    format!("nbo{mixed:08x}")
+}
+
+/// Re-attach a vnode's links at its new site after a move from `old`
+/// (`at` holds the new site). Like [`reattach`] with `create`, but a peer's
+/// old end of a veth link is only taken down, stripped of its address and
+/// renamed, not deleted: deleting a veth waits for the kernel's RCU grace
+/// periods (20–30 ms each here), and the old end goes anyway, with its
+/// pair, when the vnode's old namespace is deleted after the move. Old ends
+/// of VXLAN links (their pair is on another machine) are deleted.
+///
+/// With `hold`, the new namespace drops every incoming IP packet (nftables
+/// table [`HOLD_TABLE`]) from before its links come up until
+/// [`release_hold`]: a packet reaching it before `criu restore` has put a
+/// connection's socket back would be answered with a RST (seen here: a
+/// peer's retransmission arriving between re-attach and restore reset the
+/// connection). CRIU locks only the namespace it dumps from.
+pub fn reattach_after_move(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, old: &Site, hold: bool) -> Result<DeployReport> {
+    let v = layout.vnode(vnode)?.clone();
+    let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
+    let mut report = DeployReport::default();
+    create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
+    if hold {
+        let rules = format!("table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; }}\n}}\n");
+        fleet.exec(&site.vm)?.run(&Cmd::new("nsenter").args([format!("--net={}", netns_path(&site.netns)), "--".into(), "nft".into(), "-f".into(), "-".into()]).stdin(rules))?;
+    }
+    let fresh = BTreeSet::from([site.netns.clone()]);
+    // One batch per peer namespace.
+    let mut retire: BTreeMap<(String, String), String> = BTreeMap::new();
+    for f in &v.ifaces {
+        let ps = &at[&f.peer];
+        let lines = retire.entry((ps.vm.clone(), ps.netns.clone())).or_default();
+        match fleet.link_kind(&old.vm, &ps.vm)? {
+            LinkKind::Veth => lines.push_str(&format!(
+                "link set dev {i} down\naddr flush dev {i}\nlink set dev {i} name {}\n",
+                retired_name(),
+                i = f.peer_if
+            )),
+            LinkKind::Vxlan(..) => lines.push_str(&format!("link del dev {}\n", f.peer_if)),
+        }
+    }
+    for ((vm, ns), lines) in retire {
+        // As in `reattach`, a missing old end is no error; a name still in
+        // use makes the link creation below fail.
+        let _ = fleet.exec(&vm)?.output(&Cmd::new("ip").args(["-n", &ns, "-batch", "-"]).stdin(lines))?;
+    }
+    let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
+    build_links(fleet, layout, at, &ids, &fresh, &mut report)?;
+    Ok(report)
+}
+
+/// The nftables table that holds a restored vnode's input (see [`reattach_after_move`]).
+pub const HOLD_TABLE: &str = "netbalance-hold";
+
+/// Let packets into a namespace held by [`reattach_after_move`] again.
+pub fn release_hold(ex: &mut dyn Executor, netns: &str) -> Result<()> {
+    ex.run(&Cmd::new("nsenter").args([format!("--net={}", netns_path(netns)), "--".into(), "nft".into(), "delete".into(), "table".into(), "inet".into(), HOLD_TABLE.into()]))?;
     Ok(())
 }
 

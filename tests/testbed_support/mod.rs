@@ -30,6 +30,11 @@ pub fn require(tools: &[&str]) -> bool {
     false
 }
 
+/// The keeper for the tests: this build's `netbalance` binary.
+pub fn keeper() -> Option<String> {
+    Some(env!("CARGO_BIN_EXE_netbalance").to_string())
+}
+
 pub fn which(prog: &str) -> Option<PathBuf> {
     if prog.contains('/') {
         return Path::new(prog).exists().then(|| PathBuf::from(prog));

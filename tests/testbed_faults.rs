@@ -1,0 +1,84 @@
+//! A fault *after* the restore (releasing the hold on the destination
+//! namespace fails): the tree already running at the destination is killed
+//! there and restored at the source from the same images; the vnode is
+//! back, once, with its pid, in its old namespace, linked and running.
+
+mod testbed_support;
+
+use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+use netbalance::testbed::{deploy, execute, names, teardown, Cmd, Executor, Fleet, Layout, LocalExecutor, Output, Paths, SshOptions, VmHandle};
+use std::path::Path;
+use testbed_support::*;
+
+/// Runs everything for real, except `nft delete table …` (the hold's release).
+struct ReleaseFails(LocalExecutor);
+
+impl Executor for ReleaseFails {
+    fn label(&self) -> String {
+        "local (hold release fails)".into()
+    }
+    fn machine(&self) -> Option<String> {
+        Some("local".into())
+    }
+    fn output(&mut self, cmd: &Cmd) -> netbalance::Result<Output> {
+        let argv = cmd.argv();
+        if argv.contains(&"nft") && argv.contains(&"delete") {
+            return Ok(Output { status: 1, stdout: vec![], stderr: b"injected failure".to_vec() });
+        }
+        self.0.output(cmd)
+    }
+    fn read_file(&mut self, p: &Path) -> netbalance::Result<Vec<u8>> {
+        self.0.read_file(p)
+    }
+    fn write_file(&mut self, p: &Path, d: &[u8]) -> netbalance::Result<()> {
+        self.0.write_file(p, d)
+    }
+}
+
+#[test]
+fn failure_after_restore_puts_the_vnode_back_once() {
+    if !require(&["ip", "tc", "nsenter", "criu", "nft"]) {
+        return;
+    }
+    let tag = tag();
+    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
+    let mut va = Vnode::new(&a);
+    va.run = Some(format!("exec sleep 301{}", std::process::id()));
+    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, 30.0)] };
+    let testbed = Testbed::generate(1, 3, 1000.0);
+    let mut placement = Placement::default();
+    placement.vm_of.insert(a.clone(), "h0-v0".into());
+    placement.vm_of.insert(b.clone(), "h0-v1".into());
+    let layout = Layout::new(&topo).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
+    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
+    fleet.insert("h0-v2", VmHandle { exec: Box::new(ReleaseFails(LocalExecutor)), underlay: None });
+    let pid = deploy(&mut fleet, &layout, &placement).unwrap().started[&a];
+
+    let mut to = placement.clone();
+    to.vm_of.insert(a.clone(), "h0-v2".into());
+    let (partial, result) = execute(&mut fleet, &layout, &placement, &to);
+    let checks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let err = result.unwrap_err();
+        eprintln!("expected failure: {err}");
+        assert_eq!(err.exit_code(), 3, "not recovered: {err}");
+        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert_eq!(partial.reached, placement);
+        // Back on h0-v0: same pid, in the old namespace, link re-made, running, thawed.
+        let ns = names::netns_name(&a, "h0-v0");
+        assert_eq!(ns_id(&format!("/proc/{pid}/ns/net")), ns_id(&format!("/run/netns/{ns}")), "pid {pid} is not in {ns}");
+        assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(&a, "h0-v2"))).exists());
+        let addrs = sh_ok(&["ip", "-n", &ns, "-br", "addr"]);
+        assert!(addrs.contains("10.64.0.1/30"), "{addrs}");
+        let cg = names::cgroup_name(&a);
+        assert_eq!(std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap().trim(), "THAWED");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        assert!(!stat.contains(") Z") && !stat.contains(") T"), "{stat}");
+        // Once: the vnode's group holds only its one process.
+        let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
+        assert_eq!(procs.split_whitespace().collect::<Vec<_>>(), vec![pid.to_string()], "{procs}");
+    }));
+    teardown(&mut fleet, &layout, &placement).unwrap();
+    checks.unwrap_or_else(|p| std::panic::resume_unwind(p));
+}
