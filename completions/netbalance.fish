@@ -217,7 +217,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l detec
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l costs -d 'A costs profile [default: the paper profile of SPEC §6]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l c-proc -d 'CPU-seconds a vnode spends per Mbit it receives or sends' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l nic-mbps -d 'NIC bandwidth of every host, Mbit/s' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l format -d 'Output format of the window records' -r -f -a "ndjson\t''
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l format -d 'Output format of the window records (csv: one row per window; the summary line goes to stderr)' -r -f -a "ndjson\t''
 csv\t''"
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot -d 'Also plot τ over time of run 0 (with vs without), .svg or .png' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threads -d 'Worker threads [default: the number of CPUs]; the output does not depend on it' -r

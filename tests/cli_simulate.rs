@@ -136,3 +136,18 @@ fn bad_usage_exits_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("links[0].b"));
 }
+
+#[test]
+fn named_paper_topology_at_paper_size() {
+    let out = bin()
+        .args(["simulate", "--topology", "grid", "--runs", "1", "--epochs", "2", "--moves-per-s", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out.stdout);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!((summary["parameters"]["vnodes"].as_u64(), summary["parameters"]["links"].as_u64()), (Some(1600), Some(3120)));
+    // 2 epochs of 120 s in windows of 10 s
+    assert_eq!(recs.iter().filter(|r| r["type"] == "window").count(), 24);
+}

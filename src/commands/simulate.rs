@@ -68,7 +68,7 @@ pub struct Args {
     /// NIC bandwidth of every host, Mbit/s
     #[arg(long, value_name = "X", default_value_t = scenario::PAPER_NIC_MBPS)]
     pub nic_mbps: f64,
-    /// Output format of the window records
+    /// Output format of the window records (csv: one row per window; the summary line goes to stderr)
     #[arg(long, value_enum, default_value_t = Format::Ndjson)]
     pub format: Format,
     /// Also plot τ over time of run 0 (with vs without), .svg or .png

@@ -138,8 +138,8 @@ pub fn predict(method: Method, history: &[Vec<f64>]) -> Vec<f64> {
             s
         }
         Method::Periodic { max_lag } => {
-            let sketches: Vec<[f64; SKETCH]> = history.iter().map(|x| sketch(x)).collect();
-            match best_lag(&sketches, max_lag) {
+            let sketches: Vec<Sketch> = history.iter().map(|x| sketch(x)).collect();
+            match LagTable::new(&sketches, max_lag).best(0, history.len()) {
                 Some(p) => history[history.len() - p].clone(),
                 None => last.clone(),
             }
@@ -149,9 +149,12 @@ pub fn predict(method: Method, history: &[Vec<f64>]) -> Vec<f64> {
 
 const SKETCH: usize = 64;
 
-/// A count sketch of a vector: equal vectors give equal sketches, and the
-/// L1 distance of sketches approximates (never exceeds) that of the vectors.
-pub fn sketch(x: &[f64]) -> [f64; SKETCH] {
+/// A count sketch of S = 64 buckets.
+pub type Sketch = [f64; SKETCH];
+
+/// Equal vectors give equal sketches; the L1 distance of sketches never
+/// exceeds that of the vectors.
+pub fn sketch(x: &[f64]) -> Sketch {
     let mut s = [0.0; SKETCH];
     for (i, &v) in x.iter().enumerate() {
         let h = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -161,28 +164,54 @@ pub fn sketch(x: &[f64]) -> [f64; SKETCH] {
     s
 }
 
-fn dist(a: &[f64; SKETCH], b: &[f64; SKETCH]) -> f64 {
+fn dist(a: &Sketch, b: &Sketch) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
 }
 
-/// The lag p ≥ 2 (at most `max_lag` and half the history) whose forecast
-/// x̂_t = x_{t−p} had a lower mean error than last value (p = 1) over the
-/// same samples; `None` if none does.
-pub fn best_lag(sk: &[[f64; SKETCH]], max_lag: usize) -> Option<usize> {
-    let n = sk.len();
-    let top = max_lag.min(n / 2);
-    if top < 2 {
-        return None;
+/// Per-lag prefix sums of sketch distances d_p(t) = |sk[t] − sk[t−p]|, so
+/// that the mean error of any lag over any range costs O(1).
+/// Building it costs O(n · max_lag · S).
+pub struct LagTable {
+    /// `prefix[p - 1][t]` = Σ_{p ≤ s < t} d_p(s).
+    prefix: Vec<Vec<f64>>,
+}
+
+impl LagTable {
+    pub fn new(sk: &[Sketch], max_lag: usize) -> LagTable {
+        let lags = max_lag.min(sk.len() / 2).max(1);
+        let prefix = (1..=lags)
+            .map(|p| {
+                let mut acc = vec![0.0; sk.len() + 1];
+                for t in 0..sk.len() {
+                    acc[t + 1] = acc[t] + if t >= p { dist(&sk[t], &sk[t - p]) } else { 0.0 };
+                }
+                acc
+            })
+            .collect();
+        LagTable { prefix }
     }
-    // compare every lag on the same samples: t ∈ [top, n)
-    let err = |p: usize| (top..n).map(|t| dist(&sk[t], &sk[t - p])).sum::<f64>() / (n - top) as f64;
-    let base = err(1);
-    let mut best: Option<(f64, usize)> = None;
-    for p in 2..=top {
-        let e = err(p);
-        if e < base * 0.999 && best.map_or(true, |(b, _)| e < b) {
-            best = Some((e, p));
+
+    /// The lag p ≥ 2 (at most the table's and half of the history
+    /// `start..end`) whose forecast x̂_t = x_{t−p} had a lower mean error
+    /// than last value (p = 1) over the same samples of that history;
+    /// `None` if none does.
+    pub fn best(&self, start: usize, end: usize) -> Option<usize> {
+        let n = end.saturating_sub(start);
+        let top = self.prefix.len().min(n / 2);
+        if top < 2 {
+            return None;
         }
+        // compare every lag on the same samples: t ∈ [start + top, end)
+        let from = start + top;
+        let err = |p: usize| (self.prefix[p - 1][end] - self.prefix[p - 1][from]) / (end - from) as f64;
+        let base = err(1);
+        let mut best: Option<(f64, usize)> = None;
+        for p in 2..=top {
+            let e = err(p);
+            if e < base * 0.999 && best.map_or(true, |(b, _)| e < b) {
+                best = Some((e, p));
+            }
+        }
+        best.map(|(_, p)| p)
     }
-    best.map(|(_, p)| p)
 }

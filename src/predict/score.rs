@@ -1,7 +1,7 @@
 //! Scoring predictors on a recorded stream: for every snapshot i ≥ 1,
 //! predict it from snapshots 0..i and measure the error.
 
-use super::{predict, Method, Series};
+use super::{predict, sketch, LagTable, Method, Series, Sketch};
 use serde::Serialize;
 
 /// The error of one method on one window.
@@ -31,14 +31,25 @@ pub struct MethodScore {
     pub relative: f64,
 }
 
-/// Errors of `method` predicting each snapshot from the ones before it.
-/// Complexity: n predictions, each as [`predict`] on a growing history
-/// (`history` bounds it to the last `history` snapshots).
+/// Errors of `method` predicting each snapshot from the (at most `history`)
+/// ones before it. Complexity: O(n·k) for last value, O(n·h·k) for EWMA
+/// (h = history), O(n·(k + L·S)) for periodic (one [`LagTable`]).
 pub fn evaluate(method: Method, series: &Series, history: usize) -> Vec<WindowError> {
+    // the periodic method's lag search runs on one table for the whole stream
+    let table = match method {
+        Method::Periodic { max_lag } => {
+            let sketches: Vec<Sketch> = series.values.iter().map(|x| sketch(x)).collect();
+            Some(LagTable::new(&sketches, max_lag))
+        }
+        _ => None,
+    };
     (1..series.values.len())
         .map(|i| {
             let from = i.saturating_sub(history.max(1));
-            let guess = predict(method, &series.values[from..i]);
+            let guess = match &table {
+                Some(t) => series.values[i - t.best(from, i).unwrap_or(1)].clone(),
+                None => predict(method, &series.values[from..i]),
+            };
             let actual = &series.values[i];
             let abs: f64 = guess.iter().zip(actual).map(|(g, a)| (g - a).abs()).sum();
             let total: f64 = actual.iter().map(|a| a.abs()).sum();
@@ -106,5 +117,29 @@ mod tests {
         let e = evaluate(Method::Ewma { alpha: 0.5 }, &s, 1000);
         // predicting index 3 from [0, 0, 10]: 5, actual 0
         assert_eq!(e[2].mae, 5.0);
+    }
+}
+
+#[cfg(test)]
+mod agree {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The stream-wide lag table predicts exactly what `predict` does on each history.
+        #[test]
+        fn evaluate_matches_predict_on_each_history(
+            values in prop::collection::vec(prop::collection::vec(0u8..4, 3), 2..40), history in 1usize..30,
+        ) {
+            let values: Vec<Vec<f64>> = values.into_iter().map(|v| v.into_iter().map(f64::from).collect()).collect();
+            let s = Series { keys: Vec::new(), t: (0..values.len()).map(|i| i as f64).collect(), values };
+            let m = Method::Periodic { max_lag: 8 };
+            for e in evaluate(m, &s, history) {
+                let from = e.index.saturating_sub(history);
+                let guess = predict(m, &s.values[from..e.index]);
+                let abs: f64 = guess.iter().zip(&s.values[e.index]).map(|(g, a)| (g - a).abs()).sum();
+                prop_assert!((e.abs_error - abs).abs() < 1e-9);
+            }
+        }
     }
 }
