@@ -262,3 +262,126 @@ fn killed_midway(flag: &str) {
     let yards = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!yards.contains(d.to_str().unwrap()), "mounts left under the test dir");
 }
+
+/// Echo server: answers every line on one accepted connection.
+const ECHO_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+c, _ = s.accept(); f = c.makefile('rwb')
+for line in f:
+    f.write(line); f.flush()
+"#;
+
+/// Client: one connection, a numbered line every 20 ms, each echo checked;
+/// writes "N ok" (or "N BROKEN …" / "N MISMATCH …", then stops) to argv[3].
+const COUNTING_CLIENT: &str = r#"
+import socket, sys, time, os
+for attempt in range(250):  # the server vnode may start after us
+    try:
+        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break
+    except OSError:
+        time.sleep(0.02)
+f = c.makefile('rwb')
+i = 0
+while True:
+    i += 1
+    try:
+        f.write(b"%d\n" % i); f.flush()
+        r = f.readline().strip().decode()
+        state = "ok" if r == str(i) else "MISMATCH " + r
+    except Exception as e:
+        state = "BROKEN %r" % e
+    tmp = sys.argv[3] + ".tmp"
+    with open(tmp, "w") as o:
+        o.write("%d %s\n" % (i, state))
+    os.rename(tmp, sys.argv[3])
+    if state != "ok":
+        break
+    time.sleep(0.02)
+"#;
+
+/// The client's last report: its counter and "ok" (or what broke).
+fn echo_progress(p: &Path) -> (u64, String) {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let mut it = text.trim().splitn(2, ' ');
+    (it.next().and_then(|s| s.parse().ok()).unwrap_or(0), it.next().unwrap_or("").to_string())
+}
+
+/// Wait until the client's counter passes `beyond` with every echo right.
+fn echoing(p: &Path, beyond: u64) -> u64 {
+    let t0 = Instant::now();
+    loop {
+        let (n, state) = echo_progress(p);
+        assert!(state.is_empty() || state == "ok", "the connection broke: client reports {n} {state}");
+        if n > beyond {
+            return n;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "client stuck at {n} (waiting for > {beyond})");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `netbalance migrate` moves a TCP client vnode back and forth between two
+/// VMs (5 moves) while it talks to a server vnode on a third: the one
+/// connection survives every move (no reset: the destination namespace
+/// holds incoming packets until the restore is done) and the counter goes on.
+#[test]
+fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft", "/usr/bin/python3"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (srv, cli, prog) = (d.join("server.py"), d.join("client.py"), d.join("progress"));
+    std::fs::write(&srv, ECHO_SERVER).unwrap();
+    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
+    let tag = tag();
+    let (c, s) = (format!("{tag}tc"), format!("{tag}ts"));
+    let mut cv = Vnode::new(&c);
+    // The link's first address (10.64.0.1) is the client's end, the second the server's.
+    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
+    let mut sv = Vnode::new(&s);
+    sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
+    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&c, &s, 100.0)] };
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let at = |vm: &str| Placement { vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h0-v1".to_string())].into(), ..Placement::default() };
+    let (pa, pb) = (at("h0-v0"), at("h0-v2"));
+    let state_root = d.join("vnodes");
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![pa.clone(), pb.clone()] };
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
+    for (name, p) in [("pa.json", &pa), ("pb.json", &pb)] {
+        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
+        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
+    }
+    let migrate = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+            .current_dir(d)
+            .env_remove("NETBALANCE_TEST_DRIVER")
+            .args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "migrate {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Placement>(&out.stdout).unwrap()
+    };
+    assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
+    let pid = pid_of(&paths, &c);
+    echoing(&prog, 3);
+    let mut walls = Vec::new();
+    for (i, (file, want)) in [("pb.json", &pb), ("pa.json", &pa)].iter().cycle().take(5).enumerate() {
+        let before = echo_progress(&prog).0;
+        let t0 = Instant::now();
+        assert_eq!(migrate(&["--target", file]).vm_of, want.vm_of, "move {i}");
+        walls.push(t0.elapsed().as_secs_f64());
+        assert_eq!(pid_of(&paths, &c), pid, "move {i}: pid kept");
+        assert_eq!(netns_of(pid), names::netns_name(&c, &want.vm_of[&c]), "move {i}: runs in its new namespace");
+        echoing(&prog, before + 5);
+    }
+    let walls: Vec<String> = walls.iter().map(|w| format!("{w:.2}")).collect();
+    eprintln!("5 moves of a TCP client through `netbalance migrate`, wall per call (s): {}", walls.join(" "));
+    assert!(migrate(&["--teardown"]).vm_of.is_empty());
+    assert_clean(&topo, &paths);
+}
