@@ -35,6 +35,8 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "calibrate" -d
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "keeper" -d 'Run a command under a reaping daemon (used on the VMs by migrations)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts -d 'Number of physical hosts' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l cpus -d 'CPUs (= VMs) per host' -r
@@ -158,6 +160,12 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l replay
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l interval -d 'Monitor sampling interval, seconds (with --replay: how long the last sample stands)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l to -d 'Optimisation budget T_o, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l predictor -d 'How the window\'s load is predicted from the samples (the paper\'s choice: last value)' -r -f -a "last\t'The last sample'
+ewma\t'Exponentially weighted moving average (--alpha)'
+periodic\t'Seasonal naive over the period that fits the history best (--max-lag), else last value'"
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l alpha -d 'EWMA weight of the newest sample, in (0, 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-lag -d 'Periodic: the longest period tried, in samples' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l history -d 'Samples the predictor keeps' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l moves -d 'Search each window for N moves instead of T_o of wall clock (same seed: same log)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-moves -d 'Migrate at most N vnodes per window' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l min-gain -d 'Re-place only if it saves at least this fraction of the window\'s rest (−χ / ((T_p − T_o)·τ))' -r
@@ -175,7 +183,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
@@ -192,16 +200,49 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollba
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'No progress bar or log lines on stderr (errors are still printed)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "keeper" -d 'Run a command under a reaping daemon (used on the VMs by migrations)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l topology -d 'grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l hosts -d 'Physical hosts of the simulated testbed' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l cpus -d 'CPUs (= VMs) per host' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l tp -d 'Prediction window T_p, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l to -d 'Optimisation budget T_o, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l memory-mb -d 'Memory of the software under test in every vnode, MB (state a migration moves)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l rate -d 'R: Mbit/s every vnode streams to the sink' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l epochs -d 'Epochs (the sink changes epochs − 1 times)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l epoch-s -d 'Virtual seconds between sink changes' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l runs -d 'Independent runs (sinks and optimiser seeds differ per run)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l moves-per-s -d 'Placer moves per second of T_o: the optimiser budget is T_o × this (ours measured 0.5–1.7 M/s; the default is lower to keep runs short)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l initial-s -d 'Seconds of placer time (× --moves-per-s) for the initial placement' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l detect-s -d 'Virtual seconds before a sink change is seen (0: at once)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l costs -d 'A costs profile [default: the paper profile of SPEC §6]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l c-proc -d 'CPU-seconds a vnode spends per Mbit it receives or sends' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l nic-mbps -d 'NIC bandwidth of every host, Mbit/s' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l format -d 'Output format of the window records (csv: one row per window; the summary line goes to stderr)' -r -f -a "ndjson\t''
+csv\t''"
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot -d 'Also plot τ over time of run 0 (with vs without), .svg or .png' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threads -d 'Worker threads [default: the number of CPUs]; the output does not depend on it' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l load -d 'Load snapshots (NDJSON) [default: stdin]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l method -d 'Prediction method [default: last; with --evaluate: all three]' -r -f -a "last\t'The last measured value (the paper\'s choice)'
+ewma\t'Exponentially weighted moving average (--alpha)'
+periodic\t'Seasonal: the value one detected period back, else the last value'"
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l alpha -d 'EWMA weight of the newest snapshot, 0 < α ≤ 1' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l max-lag -d 'Longest period the periodic method looks for, in snapshots' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l history -d 'Snapshots of history a prediction uses (the most recent)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l evaluate -d 'Score the method(s) on the stream instead: error per window, then a summary'
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "keeper" -d 'Run a command under a reaping daemon (used on the VMs by migrations)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper balance migrate simulate predict help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'

@@ -44,6 +44,10 @@ pub enum Command {
     Balance(commands::balance::Args),
     /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
     Migrate(commands::migrate::Args),
+    /// Rerun the paper's evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime
+    Simulate(commands::simulate::Args),
+    /// Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors
+    Predict(commands::predict::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

@@ -12,6 +12,8 @@ pub mod io;
 pub mod migrate;
 pub mod model;
 pub mod place;
+pub mod predict;
+pub mod simulate;
 pub mod state;
 pub mod testbed;
 pub mod topology;

@@ -8,6 +8,8 @@ pub mod keeper;
 pub mod monitor;
 pub mod migrate;
 pub mod place;
+pub mod predict;
+pub mod simulate;
 pub mod testbed;
 pub mod topology;
 
@@ -44,5 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Calibrate(args) => calibrate::run(args),
         Command::Keeper(args) => keeper::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Predict(args) => predict::run(args),
     }
 }

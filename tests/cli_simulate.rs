@@ -1,0 +1,153 @@
+//! `netbalance simulate` from the command line: tagged NDJSON records that
+//! add up, CSV, plots, reproducibility across thread counts, bad usage.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+fn bin() -> Command {
+    Command::cargo_bin("netbalance").unwrap()
+}
+
+/// A w×h grid topology file.
+fn grid(dir: &Path, w: usize, h: usize) -> String {
+    let vnodes: Vec<Value> = (0..w * h).map(|i| serde_json::json!({"id": format!("n{i}")})).collect();
+    let mut links = Vec::new();
+    for r in 0..h {
+        for c in 0..w {
+            let i = r * w + c;
+            if c + 1 < w {
+                links.push(serde_json::json!({"a": format!("n{i}"), "b": format!("n{}", i + 1), "mbps": 1000}));
+            }
+            if r + 1 < h {
+                links.push(serde_json::json!({"a": format!("n{i}"), "b": format!("n{}", i + w), "mbps": 1000}));
+            }
+        }
+    }
+    let path = dir.join("grid.json");
+    std::fs::write(&path, serde_json::json!({"vnodes": vnodes, "links": links}).to_string()).unwrap();
+    path.display().to_string()
+}
+
+const SMALL: [&str; 12] = ["--hosts", "2", "--cpus", "2", "--epochs", "4", "--epoch-s", "40", "--runs", "3", "--moves-per-s", "5000"];
+
+fn simulate(topo: &str, extra: &[&str]) -> std::process::Output {
+    bin().args(["simulate", "--topology", topo]).args(SMALL).args(extra).output().unwrap()
+}
+
+fn records(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+#[test]
+fn ndjson_windows_runs_and_summary_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = grid(dir.path(), 6, 6);
+    let out = simulate(&topo, &["--rate", "40"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out.stdout);
+    let of = |t: &str| recs.iter().filter(|r| r["type"] == t).collect::<Vec<_>>();
+    let (windows, runs, summary) = (of("window"), of("run"), of("summary"));
+    // 4 epochs of 40 s in windows of T_p = 10 s, for each of 3 runs
+    assert_eq!((windows.len(), runs.len(), summary.len()), (48, 3, 1));
+    assert_eq!(recs.last().unwrap()["type"], "summary");
+    for (r, run) in runs.iter().enumerate() {
+        let ws: Vec<_> = windows.iter().filter(|w| w["run"] == r).collect();
+        // real time adds up to the run's runtime, windows tile virtual time
+        let real: f64 = ws.iter().map(|w| w["real_s"].as_f64().unwrap()).sum();
+        assert!((real - run["runtime_with_s"].as_f64().unwrap()).abs() < 1e-6);
+        assert!(ws.windows(2).all(|p| p[0]["t_end"] == p[1]["t"]));
+        let without: f64 = ws.iter().map(|w| w["tau_without"].as_f64().unwrap() * 10.0).sum();
+        assert!((without - run["runtime_without_s"].as_f64().unwrap()).abs() < 1e-6);
+        for w in &ws {
+            let d = w["decision"].as_str().unwrap();
+            assert!(["skip", "stay", "migrate", "short"].contains(&d));
+            assert_eq!(d == "migrate", w["t_r"].as_f64().unwrap() > 0.0);
+        }
+    }
+    let rel: Vec<f64> = runs.iter().map(|r| r["relative_runtime"].as_f64().unwrap()).collect();
+    let mean = rel.iter().sum::<f64>() / 3.0;
+    let sd = (rel.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    let s = &summary[0];
+    assert!((s["relative_runtime"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!((s["relative_runtime"]["stddev"].as_f64().unwrap() - sd).abs() < 1e-12);
+    assert_eq!(s["parameters"]["vnodes"], 36);
+    assert_eq!(s["parameters"]["moves"], 5000);
+}
+
+#[test]
+fn output_does_not_depend_on_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = grid(dir.path(), 5, 5);
+    let one = simulate(&topo, &["--threads", "1"]);
+    let two = simulate(&topo, &["--threads", "2"]);
+    assert!(one.status.success());
+    assert_eq!(one.stdout, two.stdout);
+    let other_seed = simulate(&topo, &["--threads", "2", "--seed", "9"]);
+    assert_ne!(one.stdout, other_seed.stdout);
+}
+
+#[test]
+fn csv_has_one_row_per_window_and_the_summary_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = grid(dir.path(), 5, 5);
+    let out = simulate(&topo, &["--format", "csv"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("run,t,t_end,"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 48);
+    assert!(rows.iter().all(|r| r.split(',').count() == 15));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"type\":\"summary\""));
+}
+
+#[test]
+fn plot_writes_an_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = grid(dir.path(), 5, 5);
+    let svg = dir.path().join("tau.svg");
+    let out = simulate(&topo, &["--runs", "1", "--plot", svg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("without NETbalance"));
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = grid(dir.path(), 3, 3);
+    for (args, needle) in [
+        (vec!["--runs", "0"], "at least 1"),
+        (vec!["--tp", "1", "--to", "2"], "T_o <= T_p"),
+        (vec!["--rate=-1"], "--rate"),
+        (vec!["--plot", "x.txt"], ".svg or .png"),
+    ] {
+        let out = bin().args(["simulate", "--topology", &topo]).args(SMALL).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let out = bin().args(["simulate", "--topology", "nosuchtopology"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"vnodes":[{"id":"a"}],"links":[{"a":"a","b":"zz","mbps":1}]}"#).unwrap();
+    let out = bin().args(["simulate", "--topology", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("links[0].b"));
+}
+
+#[test]
+fn named_paper_topology_at_paper_size() {
+    let out = bin()
+        .args(["simulate", "--topology", "grid", "--runs", "1", "--epochs", "2", "--moves-per-s", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out.stdout);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!((summary["parameters"]["vnodes"].as_u64(), summary["parameters"]["links"].as_u64()), (Some(1600), Some(3120)));
+    // 2 epochs of 120 s in windows of 10 s
+    assert_eq!(recs.iter().filter(|r| r["type"] == "window").count(), 24);
+}
