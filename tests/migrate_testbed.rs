@@ -385,3 +385,87 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
     assert!(migrate(&["--teardown"]).vm_of.is_empty());
     assert_clean(&topo, &paths);
 }
+
+/// Runs everything for real, except `nft delete …`: releasing the hold on a
+/// restored vnode's namespace fails.
+struct HoldReleaseFails(netbalance::testbed::LocalExecutor);
+
+impl netbalance::testbed::Executor for HoldReleaseFails {
+    fn label(&self) -> String {
+        "local (hold release fails)".into()
+    }
+    fn machine(&self) -> Option<String> {
+        Some("local".into())
+    }
+    fn output(&mut self, cmd: &netbalance::testbed::Cmd) -> netbalance::Result<netbalance::testbed::Output> {
+        let argv = cmd.argv();
+        if argv.contains(&"nft") && argv.contains(&"delete") {
+            return Ok(netbalance::testbed::Output { status: 1, stdout: vec![], stderr: b"injected failure".to_vec() });
+        }
+        self.0.output(cmd)
+    }
+    fn read_file(&mut self, p: &Path) -> netbalance::Result<Vec<u8>> {
+        self.0.read_file(p)
+    }
+    fn write_file(&mut self, p: &Path, d: &[u8]) -> netbalance::Result<()> {
+        self.0.write_file(p, d)
+    }
+}
+
+/// A step after a successful `criu restore` fails on the destination (the
+/// hold cannot be released): the tree restored there is stopped and the
+/// engine restores the vnode at its source from the same images — once,
+/// with its pid, in its old VM's namespace, counting.
+#[test]
+fn a_failure_after_the_restore_puts_the_vnode_back_once() {
+    if !require(TOOLS) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topo = topology(&tag(), d);
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
+    let mut p2 = p1.clone();
+    let id = topo.vnodes[0].id.as_str();
+    p2.vm_of.insert(id.to_string(), "h0-v2".into());
+    let paths = Paths { state_root: d.join("vnodes"), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
+    let problem = Problem::resolve(Some(&d.join("topo.json")), Some(&d.join("testbed.json")), None, None).unwrap();
+    let state = StateDir::open(d.join("state")).unwrap();
+    let lock = state.lock().unwrap();
+    let progress = Progress::hidden();
+    let (a1, a2) = (problem.assignment(&p1, "p1").unwrap(), problem.assignment(&p2, "p2").unwrap());
+    let fleet = |faulty: bool| {
+        let mut f = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone());
+        if faulty {
+            f.insert("h0-v2", netbalance::testbed::VmHandle { exec: Box::new(HoldReleaseFails(netbalance::testbed::LocalExecutor)), underlay: None });
+        }
+        f
+    };
+    let driver = TestbedDriver::new(fleet(false), &topo, None).unwrap();
+    assert!(Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.apply(None, &a1).unwrap().complete);
+    let pid = pid_of(&paths, id);
+    let before = counting(d, 0, 5);
+    let driver = TestbedDriver::new(fleet(true), &topo, Some(&p1)).unwrap();
+    let applied = Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.apply(Some(&a1), &a2).unwrap();
+    assert!(!applied.complete, "the injected failure after the restore was seen");
+    assert_eq!(applied.placement.as_ref().unwrap().vm_of, p1.vm_of);
+    assert_eq!(applied.into_result(&state).unwrap_err().exit_code(), 3);
+    assert_eq!(pid_of(&paths, id), pid, "restored on its source with its pid");
+    let ns = names::netns_name(id, "h0-v0");
+    assert_eq!(netns_of(pid), ns);
+    assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(id, "h0-v2"))).exists(), "destination namespace left");
+    // Once: no task of the vnode runs anywhere but in its source namespace.
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{}/cgroup.procs", names::cgroup_name(id))).unwrap();
+    for p in procs.split_whitespace() {
+        let in_ns = netns_of(p.parse().unwrap());
+        assert!(in_ns.is_empty() || in_ns == ns, "task {p} of {id} runs in {in_ns:?}");
+    }
+    counting(d, 0, before + 10);
+    let driver = TestbedDriver::new(fleet(false), &topo, Some(&p1)).unwrap();
+    Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.teardown(&a1).unwrap();
+    assert_clean(&topo, &paths);
+}
