@@ -217,25 +217,8 @@ impl VnodeDriver for TestbedDriver {
             let pid = d.pid_in(vm, vnode, &ns)?.ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
             safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
-            // A task frozen in the middle of a fork can be unseizable for criu
-            // ("Unseizable non-zombie ... state D"); criu then leaves the tree
-            // as it was. Thaw it briefly and try again (3 attempts).
-            let mut attempt = 0;
-            let tree = loop {
-                attempt += 1;
-                paths.cgroups.freeze(ex, &cg)?;
-                let tree = paths.cgroups.pids(ex, &cg)?;
-                match criu::dump(ex, &paths, &cg, &ns, pid) {
-                    Ok(()) => break tree,
-                    Err(e) if attempt >= 3 => return Err(e),
-                    Err(e) => {
-                        eprintln!("netbalance: {vm}: checkpoint of {vnode}, attempt {attempt}: {e}; retrying");
-                        paths.cgroups.thaw(ex, &cg)?;
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-            };
-            Ok(Some(std::iter::once(pid).chain(tree).collect::<Vec<u32>>()))
+            paths.cgroups.freeze(ex, &cg)?;
+            criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS).map(Some)
         })?;
         // The dumped tasks must be reaped before the vnode can be restored
         // (their pids): up to seconds when pid 1 reaps. Waited for without

@@ -61,6 +61,9 @@ impl MigrationTimes {
     }
 }
 
+/// How often a move tries `criu dump` (see [`dump_frozen`]).
+pub const DUMP_ATTEMPTS: u32 = 3;
+
 fn images_dir(paths: &Paths, cgroup: &str) -> std::path::PathBuf {
     paths.vnode_dir(cgroup).join("images")
 }
@@ -122,6 +125,31 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
         return Err(Error::Host(format!("{}: criu dump of pid {pid} in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
     }
     Ok(())
+}
+
+/// [`dump`] a vnode's tree, which the caller has frozen; returns the pids
+/// to wait for before a restore (root first, then every task of its group).
+///
+/// A task frozen in the middle of a fork can be unseizable for criu
+/// ("Unseizable non-zombie ... state D"); criu then leaves the tree as it
+/// was. The tree is thawed briefly and dumped again, `attempts` times in
+/// all. After the last failure it is left frozen.
+pub fn dump_frozen(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32, attempts: u32) -> Result<Vec<u32>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tree = paths.cgroups.pids(ex, cgroup)?;
+        match dump(ex, paths, cgroup, netns, pid) {
+            Ok(()) => return Ok(std::iter::once(pid).chain(tree).collect()),
+            Err(e) if attempt >= attempts => return Err(e),
+            Err(e) => {
+                eprintln!("netbalance: {}: dump of pid {pid} in {netns}, attempt {attempt}: {e}; retrying", ex.label());
+                paths.cgroups.thaw(ex, cgroup)?;
+                std::thread::sleep(Duration::from_millis(50));
+                paths.cgroups.freeze(ex, cgroup)?;
+            }
+        }
+    }
 }
 
 /// `criu restore -d` from the vnode's images, inside `netns`; returns the
@@ -227,20 +255,22 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         let t = Instant::now();
         paths.cgroups.freeze(src, &cg)?;
         times.suspend_s = t.elapsed().as_secs_f64();
-        // Every task of the tree: all their pids must be free before the restore.
-        let tree = paths.cgroups.pids(src, &cg)?;
         let t = Instant::now();
-        if let Err(e) = dump(src, &paths, &cg, &from.netns, pid) {
+        // Every task of the tree: all their pids must be free before the restore.
+        let tree = match dump_frozen(src, &paths, &cg, &from.netns, pid, DUMP_ATTEMPTS) {
+            Ok(tree) => tree,
             // CRIU resumes the tasks after a failed dump; thaw our freeze too.
-            return match paths.cgroups.thaw(src, &cg) {
-                Ok(()) => Err(Error::HostRecovered { message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm) }),
-                Err(e2) => Err(Error::Host(format!("migrating {vnode}: {e}; and thawing it failed: {e2}"))),
-            };
-        }
+            Err(e) => {
+                return match paths.cgroups.thaw(src, &cg) {
+                    Ok(()) => Err(Error::HostRecovered { message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm) }),
+                    Err(e2) => Err(Error::Host(format!("migrating {vnode}: {e}; and thawing it failed: {e2}"))),
+                }
+            }
+        };
         times.snapshot_s = t.elapsed().as_secs_f64();
         times.image_bytes = du_bytes(src, &images_dir(&paths, &cg))?;
         let t = Instant::now();
-        for p in std::iter::once(pid).chain(tree) {
+        for p in tree {
             wait_gone(src, p, Duration::from_secs(10))?;
         }
         times.reap_s = t.elapsed().as_secs_f64();
