@@ -8,7 +8,6 @@
 //! bound, each as a ratio to the best τ found; then a re-placement after a
 //! sink change (SPEC §6) with T_o = 0.125 s.
 
-mod support;
 
 use criterion::{black_box, Criterion};
 use netbalance::cost::{self, Instance, Load, Window};
@@ -27,11 +26,11 @@ const C_PROC: f64 = 4e-5;
 fn scenario(name: &str) -> Instance {
     let topo = netbalance::topology::generate::paper(name, 1).expect("known topology");
     let tb = Testbed::generate(8, 8, 40_000.0);
-    Instance::new(&topo, &tb, support::paper_costs())
+    Instance::new(&topo, &tb, netbalance::simulate::scenario::paper_costs())
 }
 
 fn load_for_sink(inst: &Instance, sink: u32) -> Load {
-    support::sink_load(inst, &support::routes_to(inst, sink), RATE_MBPS, C_PROC)
+    netbalance::simulate::scenario::sink_load(inst, &netbalance::simulate::scenario::routes_to(inst, sink), RATE_MBPS, C_PROC)
 }
 
 /// max(ΣL_min/ΣC, max_n L_min(n)/max C): every link at its cheapest class.

@@ -160,6 +160,12 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l replay
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l interval -d 'Monitor sampling interval, seconds (with --replay: how long the last sample stands)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l to -d 'Optimisation budget T_o, seconds' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l predictor -d 'How the window\'s load is predicted from the samples (the paper\'s choice: last value)' -r -f -a "last\t'The last sample'
+ewma\t'Exponentially weighted moving average (--alpha)'
+periodic\t'Seasonal naive over the period that fits the history best (--max-lag), else last value'"
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l alpha -d 'EWMA weight of the newest sample, in (0, 1]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-lag -d 'Periodic: the longest period tried, in samples' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l history -d 'Samples the predictor keeps' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l moves -d 'Search each window for N moves instead of T_o of wall clock (same seed: same log)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-moves -d 'Migrate at most N vnodes per window' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l min-gain -d 'Re-place only if it saves at least this fraction of the window\'s rest (−χ / ((T_p − T_o)·τ))' -r
@@ -177,7 +183,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F

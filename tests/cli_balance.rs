@@ -337,3 +337,31 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
     let p0: serde_json::Value = serde_json::from_slice(&place.stdout).unwrap();
     assert_ne!(serde_json::to_value(&vm_of).unwrap(), p0["vm_of"], "the live run migrated");
 }
+
+#[test]
+fn other_predictors_drive_the_loop_and_bad_parameters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(dir.path());
+    for (state, predictor) in [("ewma", ["--predictor", "ewma", "--alpha", "0.5"]), ("periodic", ["--predictor", "periodic", "--max-lag", "64"])] {
+        let out = balance(dir.path(), &[&["--state-dir", state][..], &predictor[..]].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (windows, summary) = decode(&out.stdout);
+        assert_eq!(windows.len(), END / 10);
+        assert!(summary.changes >= 3 && summary.relative_runtime < 0.9, "{predictor:?}: {summary:?}");
+    }
+    // EWMA lags a sink change: its first window after a change predicts a mix of both sinks.
+    let last = balance(dir.path(), &["--state-dir", "last2"]);
+    let ewma = balance(dir.path(), &["--state-dir", "ewma2", "--predictor", "ewma", "--alpha", "0.2"]);
+    let (lw, _) = decode(&last.stdout);
+    let (ew, _) = decode(&ewma.stdout);
+    assert_ne!(
+        lw.iter().map(|w| w.tau_now.to_bits()).collect::<Vec<_>>(),
+        ew.iter().map(|w| w.tau_now.to_bits()).collect::<Vec<_>>(),
+        "the predictor changes what the decisions see"
+    );
+    for bad in [["--alpha", "0"], ["--history", "0"]] {
+        let out = balance(dir.path(), &[&["--predictor", "ewma"][..], &bad[..]].concat());
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(bad[0]));
+    }
+}

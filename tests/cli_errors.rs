@@ -131,3 +131,47 @@ fn oversized_input_is_refused_not_loaded() {
         .code(2)
         .stderr(predicates::str::contains("input larger than 64 bytes"));
 }
+
+/// Hostile names given to `migrate` (which would run commands on hosts):
+/// refused with exit 2 before any state dir, namespace or command exists.
+#[test]
+fn hostile_names_never_reach_a_host() {
+    let hostile_topologies = [
+        r#"{"vnodes":[{"id":"a;rm -rf /"}]}"#,
+        r#"{"vnodes":[{"id":"$(reboot)"}]}"#,
+        r#"{"vnodes":[{"id":"`id`"}]}"#,
+        r#"{"vnodes":[{"id":"a b"}]}"#,
+        r#"{"vnodes":[{"id":"--help"}]}"#,
+        r#"{"vnodes":[{"id":"../../etc"}]}"#,
+        r#"{"vnodes":[{"id":"a\nb"}]}"#,
+        r#"{"vnodes":[{"id":"日本"}]}"#,
+    ];
+    let hostile_testbeds = [
+        r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v","ssh":"root@$(reboot)"}]}]}"#,
+        r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v","ssh":"-oProxyCommand=sh@x"}]}]}"#,
+        r#"{"hosts":[{"name":"h0;reboot","nic_mbps":1,"vms":[{"name":"v"}]}]}"#,
+    ];
+    let mut cases: Vec<(String, String, &str)> =
+        hostile_topologies.iter().map(|t| (t.to_string(), TESTBED.to_string(), "topo.json")).collect();
+    cases.extend(hostile_testbeds.iter().map(|tb| (TOPO.to_string(), tb.to_string(), "testbed.json")));
+    for (topo, testbed, culprit) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "testbed.json", &testbed);
+        write(dir.path(), "topo.json", &topo);
+        let target = r#"{"vm_of":{"a":"h0-v0"},"topology":"topo.json"}"#;
+        let out = Command::cargo_bin("netbalance")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("NETBALANCE_TESTBED")
+            .args(["migrate"])
+            .write_stdin(target)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{topo} / {testbed}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+        assert!(stderr.contains(culprit), "{topo} / {testbed}: the error does not name {culprit}: {stderr}");
+        assert!(!dir.path().join(".netbalance").join("placement.json").exists(), "{topo}: a placement in force was written");
+        assert!(out.stdout.is_empty());
+    }
+}

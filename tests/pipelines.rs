@@ -96,3 +96,26 @@ fn place_pipes_into_migrate_which_deploys_then_converges() {
     assert!(down.status.success(), "teardown: {}", String::from_utf8_lossy(&down.stderr));
     assert!(ok_json(&down, "teardown")["vm_of"].as_object().unwrap().is_empty());
 }
+
+#[test]
+fn monitor_pipes_through_predict_into_place_and_the_pipe_ends() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let deployed = bash(dir.path(), "netbalance place --topology waxman.json | netbalance migrate > cur.json");
+    assert!(deployed.status.success(), "deploy: {}", String::from_utf8_lossy(&deployed.stderr));
+    let out = bash(
+        dir.path(),
+        "timeout 60 bash -c 'netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json; echo \"${PIPESTATUS[*]}\" >&2'",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let codes = stderr.lines().last().unwrap_or_default().to_string();
+    // monitor and predict see a closed pipe (exit 0); place answers 0 (re-placed) or 1 (kept)
+    assert!(codes == "0 0 0" || codes == "0 0 1", "exit codes {codes:?}; stderr {stderr}");
+    let p: netbalance::model::Placement = serde_json::from_slice(&out.stdout).expect("place wrote a placement");
+    assert_eq!(p.vm_of.len(), 12);
+    let down = bash(dir.path(), "netbalance migrate --teardown");
+    assert!(down.status.success(), "teardown: {}", String::from_utf8_lossy(&down.stderr));
+}

@@ -8,7 +8,7 @@
 //! The loop ([`engine::Balancer`]) is a state machine over traits, so that it
 //! runs the same against a recorded stream and a live testbed, and in tests:
 //! [`LoadSource`] (a [`ReplaySource`], or the live monitor), [`Predictor`]
-//! ([`LastValue`]), [`Clock`]
+//! ([`LastValue`], or a [`Forecast`] of `--predictor`), [`Clock`]
 //! ([`FakeClock`] jumps, [`RealClock`] waits), [`Replacer`] (the placer) and
 //! [`Actuator`] ([`WhatIf`] touches nothing; live, the migrate engine).
 //!
@@ -56,7 +56,7 @@ pub use clock::{Clock, FakeClock, RealClock};
 pub use decide::{decide, Limits, Verdict};
 pub use engine::{Balancer, Config, Output, Progress, TauPoint};
 pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};
-pub use predictor::{LastValue, Predictor};
+pub use predictor::{Forecast, LastValue, Predictor};
 pub use replacer::{Placer, Replacer, Request};
 pub use source::{LoadSource, ReplaySource, Sample};
 pub use state::{BalanceState, RunMode, SavedState};

@@ -6,8 +6,8 @@
 use super::Status;
 use crate::balance::report;
 use crate::balance::{
-    signal, BalanceState, Balancer, Config, Decision, FakeClock, LastValue, Limits, LoadSource, LogLine, MigrateActuator,
-    MonitorSource, Output, Placer,
+    signal, BalanceState, Balancer, Config, Decision, FakeClock, Forecast, LastValue, Limits, LoadSource, LogLine, MigrateActuator,
+    MonitorSource, Output, Placer, Predictor,
     Progress, RealClock, ReplaySource, RunMode, SavedState, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
 use crate::cli::{CostsArg, SeedArg, StateDirArg, TestbedArg, TopologyArg, WindowArgs};
@@ -17,6 +17,7 @@ use crate::inputs::{at_most_one_stdin, read_load_stream, read_placement, Problem
 use crate::io::Source;
 use crate::migrate::{self, Job};
 use crate::place::Budget;
+use crate::predict::Method;
 use crate::state::{StateDir, StateLock};
 use crate::testbed::{Fleet, Paths, SshArgs};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -37,6 +38,18 @@ pub struct Args {
     pub interval: f64,
     #[command(flatten)]
     pub window: WindowArgs,
+    /// How the window's load is predicted from the samples (the paper's choice: last value)
+    #[arg(long, value_enum, default_value_t = PredictorArg::Last)]
+    pub predictor: PredictorArg,
+    /// EWMA weight of the newest sample, in (0, 1]
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f64,
+    /// Periodic: the longest period tried, in samples
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_lag: usize,
+    /// Samples the predictor keeps
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub history: usize,
     /// Search each window for N moves instead of T_o of wall clock (same seed: same log)
     #[arg(long, value_name = "N")]
     pub moves: Option<u64>,
@@ -78,6 +91,17 @@ pub struct Args {
     pub report: Option<PathBuf>,
 }
 
+/// `--predictor` (the methods of [`crate::predict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PredictorArg {
+    /// The last sample
+    Last,
+    /// Exponentially weighted moving average (--alpha)
+    Ewma,
+    /// Seasonal naive over the period that fits the history best (--max-lag), else last value
+    Periodic,
+}
+
 /// The validated settings of one `balance` run.
 struct Settings {
     /// `Some`: what-if from a recorded stream; `None`: live.
@@ -87,6 +111,8 @@ struct Settings {
     placement: Option<Source>,
     config: Config,
     placer: Placer,
+    /// `None`: last value.
+    forecast: Option<Method>,
 }
 
 impl Settings {
@@ -107,6 +133,17 @@ impl Settings {
         if !(args.min_gain.is_finite() && args.min_gain >= 0.0) {
             return Err(Error::usage(format!("--min-gain {}: need a finite number >= 0", args.min_gain)));
         }
+        if !(args.alpha > 0.0 && args.alpha <= 1.0) {
+            return Err(Error::usage(format!("--alpha {}: need a number in (0, 1]", args.alpha)));
+        }
+        if args.history == 0 {
+            return Err(Error::usage("--history 0: the predictor needs at least one sample"));
+        }
+        let forecast = match args.predictor {
+            PredictorArg::Last => None,
+            PredictorArg::Ewma => Some(Method::Ewma { alpha: args.alpha }),
+            PredictorArg::Periodic => Some(Method::Periodic { max_lag: args.max_lag }),
+        };
         let replay = args.replay.as_deref().map(Source::from_arg);
         let placement = args.placement.as_deref().map(Source::from_arg);
         at_most_one_stdin(
@@ -142,7 +179,15 @@ impl Settings {
                 interval_s,
             },
             placer: Placer { budget, seed: args.seed.seed },
+            forecast,
         })
+    }
+
+    fn predictor(&self, keep: usize) -> Box<dyn Predictor> {
+        match self.forecast {
+            None => Box::new(LastValue::default()),
+            Some(method) => Box::new(Forecast::new(method, keep)),
+        }
     }
 
     fn mode(&self) -> RunMode {
@@ -225,7 +270,7 @@ fn run_replay(args: &Args, settings: &Settings, replay: &Source, state: &Balance
         inst,
         config: settings.config,
         source: &mut source,
-        predictor: &mut LastValue::default(),
+        predictor: settings.predictor(args.history).as_mut(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut WhatIf,
@@ -291,7 +336,7 @@ fn run_live(
         inst: &problem.instance,
         config: settings.config,
         source: source.as_mut(),
-        predictor: &mut LastValue::default(),
+        predictor: settings.predictor(args.history).as_mut(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut actuator,

@@ -218,10 +218,13 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
         targets.dedup();
         let members: Vec<u32> = ev.members(from).iter().copied().filter(|&n| proposer.is_movable[n as usize]).collect();
         let mut best: Option<(f64, f64, Move)> = None;
-        for &n in &members {
+        'sweep: for &n in &members {
             for &to in &targets {
                 if to == from {
                     continue;
+                }
+                if evaluated >= max_evals {
+                    break 'sweep;
                 }
                 let mv = Move::Relocate { vnode: n, to };
                 let s = ev.evaluate(mv);
