@@ -32,7 +32,7 @@ BUILD_ROOT=${NETBALANCE_BUILD_ROOT:-/var/tmp/netbalance-deps}
 APT_PACKAGES=(
   # runtime of the testbed layer
   openssh-server openssh-client iproute2 nftables iptables procps psmisc util-linux
-  xz-utils ca-certificates curl patch python3
+  xz-utils ca-certificates curl patch python3 fonts-dejavu-core
   # CRIU build
   build-essential pkg-config libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libnl-3-dev libnet1-dev libcap-dev libnftables-dev libgnutls28-dev uuid-dev libbsd-dev

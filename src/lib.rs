@@ -12,6 +12,7 @@ pub mod io;
 pub mod migrate;
 pub mod model;
 pub mod place;
+pub mod plot_font;
 pub mod predict;
 pub mod simulate;
 pub mod state;

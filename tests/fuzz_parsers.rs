@@ -142,3 +142,37 @@ fn fuzz_node_link() {
 fn fuzz_edge_list() {
     fuzz_importer("edge list", EDGE_LIST, netbalance::topology::Format::EdgeList);
 }
+
+/// The state dir's journal and placement in force: seeds written by the
+/// real code, then mutated files read back (torn, edited, garbage).
+#[test]
+fn fuzz_state_journal_and_placement() {
+    use netbalance::state::journal::{PlannedMove, RunKind};
+    use netbalance::state::StateDir;
+    // on tmpfs where there is one: the journal fsyncs what it repairs
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
+    let state = StateDir::open(dir.path()).unwrap();
+    let from: Placement = parse_json(PLACEMENT, "p").unwrap();
+    let mut to = from.clone();
+    to.vm_of.insert("a".into(), "h0-v1".into());
+    let mut journal = state.journal().unwrap();
+    journal
+        .begin(RunKind::Migrate, Some(&from), Some(&to), vec![PlannedMove { vnode: "a".into(), from: "h0-v0".into(), to: "h0-v1".into() }])
+        .unwrap();
+    drop(journal);
+    state.set_placement(&to).unwrap();
+    let journal_seed = std::fs::read_to_string(state.journal_path()).unwrap();
+    let placement_seed = std::fs::read_to_string(state.placement_path()).unwrap();
+    let sums = std::fs::read(state.sum_path()).unwrap();
+
+    fuzz("journal", &[&journal_seed], |s| {
+        std::fs::write(state.journal_path(), s).unwrap();
+        state.journal().is_ok()
+    });
+    fuzz("placement in force", &[&placement_seed], |s| {
+        std::fs::write(state.placement_path(), s).unwrap();
+        std::fs::write(state.sum_path(), &sums).unwrap();
+        state.placement().is_ok()
+    });
+}

@@ -11,8 +11,8 @@ use netbalance::migrate::testbed_driver::TestbedDriver;
 use netbalance::migrate::{Job, Progress};
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::state::StateDir;
-use netbalance::testbed::{names, Fleet, Layout, Paths, SshOptions};
-use std::path::{Path, PathBuf};
+use netbalance::testbed::{names, Fleet, Layout, Paths, SshOptions, VmHandle};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
@@ -93,6 +93,31 @@ fn assert_clean(topo: &Topology, paths: &Paths) {
     }
 }
 
+/// Write `testbed.json`, `topo.json` and each named placement (recording
+/// `topo.json`) into `d`, as `netbalance migrate` finds its inputs there.
+fn write_inputs(d: &Path, testbed: &Testbed, topo: &Topology, placements: &[(&str, &Placement)]) {
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(topo).unwrap()).unwrap();
+    for (name, p) in placements {
+        let p = Placement { topology: Some("topo.json".into()), ..(*p).clone() };
+        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
+    }
+}
+
+/// `netbalance migrate ARGS` in `d` with the real driver; asserts success
+/// and returns the placement it printed.
+fn migrate_cli(d: &Path, state_root: &Path, args: &[&str]) -> Placement {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+        .current_dir(d)
+        .env_remove("NETBALANCE_TEST_DRIVER")
+        .args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "migrate {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Placement>(&out.stdout).unwrap()
+}
+
 #[test]
 fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
     if !require(TOOLS) {
@@ -107,23 +132,8 @@ fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
     let state_root = d.join("vnodes");
     let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
     let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
-    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
-    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
-    for (name, p) in [("p1.json", &p1), ("p2.json", &p2)] {
-        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
-        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
-    }
-    let migrate = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
-            .current_dir(d)
-            .env_remove("NETBALANCE_TEST_DRIVER")
-            .args(["migrate", "--state-root", state_root.to_str().unwrap()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "migrate {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Placement>(&out.stdout).unwrap()
-    };
+    write_inputs(d, &testbed, &topo, &[("p1.json", &p1), ("p2.json", &p2)]);
+    let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
     assert_eq!(migrate(&["--target", "p1.json"]).vm_of, p1.vm_of);
     let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
     let pids = [pid_of(&paths, ids[0]), pid_of(&paths, ids[1])];
@@ -142,57 +152,6 @@ fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
     assert!(links.contains("eth0") && links.contains("eth1"), "{links}");
     assert!(migrate(&["--teardown"]).vm_of.is_empty());
     assert_clean(&topo, &paths);
-}
-
-#[test]
-fn a_failed_restore_on_the_destination_puts_the_vnode_back() {
-    if !require(TOOLS) {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    let topo = topology(&tag(), d);
-    let testbed = Testbed::generate(1, 3, 10_000.0);
-    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
-    let mut p2 = p1.clone();
-    p2.vm_of.insert(topo.vnodes[0].id.clone(), "h0-v2".into());
-    // criu whose first restore fails (as on a full disk), then the real one.
-    let criu = d.join("criu");
-    let real = which("criu").unwrap();
-    std::fs::write(&criu, format!("#!/bin/sh\nif [ \"$1\" = restore ] && [ ! -e {0}/failed ]; then touch {0}/failed; echo injected >&2; exit 1; fi\nexec {1} \"$@\"\n", d.display(), real.display())).unwrap();
-    sh_ok(&["chmod", "+x", criu.to_str().unwrap()]);
-    let paths = Paths { state_root: d.join("vnodes"), criu: criu.display().to_string(), ..Paths::default() };
-    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
-    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
-    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
-    let problem = Problem::resolve(Some(&d.join("topo.json")), Some(&d.join("testbed.json")), None, None).unwrap();
-    let state = StateDir::open(d.join("state")).unwrap();
-    let lock = state.lock().unwrap();
-    let progress = Progress::hidden();
-    let (a1, a2) = (problem.assignment(&p1, "p1").unwrap(), problem.assignment(&p2, "p2").unwrap());
-    let run = |current: Option<&Placement>, from: Option<&[u32]>, to: &[u32]| {
-        let fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone());
-        let driver = TestbedDriver::new(fleet, &topo, current).unwrap();
-        Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.apply(from, to).unwrap()
-    };
-    assert!(run(None, None, &a1).complete);
-    let id = topo.vnodes[0].id.as_str();
-    let pid = pid_of(&paths, id);
-    let before = counting(d, 0, 5);
-    let applied = run(Some(&p1), Some(&a1), &a2);
-    assert!(!applied.complete, "the injected restore failure was seen");
-    assert!(d.join("failed").exists());
-    assert_eq!(applied.placement.as_ref().unwrap().vm_of, p1.vm_of);
-    assert_eq!(state.placement().unwrap().unwrap().vm_of, p1.vm_of);
-    assert_eq!(applied.into_result(&state).unwrap_err().exit_code(), 3);
-    assert_eq!(pid_of(&paths, id), pid, "restored on its source with its pid");
-    assert_eq!(netns_of(pid), names::netns_name(id, "h0-v0"));
-    counting(d, 0, before + 10);
-    let fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone());
-    let driver = TestbedDriver::new(fleet, &topo, Some(&p1)).unwrap();
-    Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.teardown(&a1).unwrap();
-    assert_clean(&topo, &paths);
-    let _: PathBuf = d.to_path_buf();
 }
 
 #[test]
@@ -219,12 +178,7 @@ fn killed_midway(flag: &str) {
     let state_root = d.join("vnodes");
     let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
     let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
-    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
-    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
-    for (name, p) in [("p1.json", &p1), ("p2.json", &p2)] {
-        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
-        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
-    }
+    write_inputs(d, &testbed, &topo, &[("p1.json", &p1), ("p2.json", &p2)]);
     let migrate = |args: &[&str]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
         c.current_dir(d).env_remove("NETBALANCE_TEST_DRIVER").args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()]).args(args);
@@ -261,4 +215,143 @@ fn killed_midway(flag: &str) {
     assert_clean(&topo, &paths);
     let yards = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!yards.contains(d.to_str().unwrap()), "mounts left under the test dir");
+}
+
+/// `netbalance migrate` moves a TCP client vnode back and forth between two
+/// VMs (5 moves) while it talks to a server vnode on a third: the one
+/// connection survives every move (no reset: the destination namespace
+/// holds incoming packets until the restore is done) and the counter goes on.
+#[test]
+fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft", "/usr/bin/python3"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (srv, cli, prog) = (d.join("server.py"), d.join("client.py"), d.join("progress"));
+    std::fs::write(&srv, ECHO_SERVER).unwrap();
+    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
+    let tag = tag();
+    let (c, s) = (format!("{tag}tc"), format!("{tag}ts"));
+    let mut cv = Vnode::new(&c);
+    // The link's first address (10.64.0.1) is the client's end, the second the server's.
+    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
+    let mut sv = Vnode::new(&s);
+    sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
+    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&c, &s, 100.0)] };
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let at = |vm: &str| Placement { vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h0-v1".to_string())].into(), ..Placement::default() };
+    let (pa, pb) = (at("h0-v0"), at("h0-v2"));
+    let state_root = d.join("vnodes");
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![pa.clone(), pb.clone()] };
+    write_inputs(d, &testbed, &topo, &[("pa.json", &pa), ("pb.json", &pb)]);
+    let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
+    assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
+    let pid = pid_of(&paths, &c);
+    wait_client(&prog, 3, Duration::from_secs(10));
+    let mut walls = Vec::new();
+    for (i, (file, want)) in [("pb.json", &pb), ("pa.json", &pa)].iter().cycle().take(5).enumerate() {
+        let before = client_progress(&prog).0;
+        let t0 = Instant::now();
+        assert_eq!(migrate(&["--target", file]).vm_of, want.vm_of, "move {i}");
+        walls.push(t0.elapsed().as_secs_f64());
+        assert_eq!(pid_of(&paths, &c), pid, "move {i}: pid kept");
+        assert_eq!(netns_of(pid), names::netns_name(&c, &want.vm_of[&c]), "move {i}: runs in its new namespace");
+        wait_client(&prog, before + 5, Duration::from_secs(10));
+    }
+    let walls: Vec<String> = walls.iter().map(|w| format!("{w:.2}")).collect();
+    eprintln!("5 moves of a TCP client through `netbalance migrate`, wall per call (s): {}", walls.join(" "));
+    assert!(migrate(&["--teardown"]).vm_of.is_empty());
+    assert_clean(&topo, &paths);
+}
+
+/// A fault in the restore step on the destination, and how it is injected.
+#[derive(Clone, Copy, PartialEq)]
+enum RestoreFault {
+    /// `criu restore` itself fails, the first time (as on a full disk).
+    Criu,
+    /// Releasing the hold fails after a successful `criu restore`: the tree
+    /// restored there must be stopped again.
+    HoldRelease,
+}
+
+#[test]
+fn a_failed_restore_on_the_destination_puts_the_vnode_back() {
+    restore_fault_puts_the_vnode_back(RestoreFault::Criu);
+}
+
+#[test]
+fn a_failure_after_the_restore_puts_the_vnode_back_once() {
+    restore_fault_puts_the_vnode_back(RestoreFault::HoldRelease);
+}
+
+/// Through the engine and the real driver, the move of a counting vnode
+/// h0-v0 -> h0-v2 fails in its restore step: the engine restores it at its
+/// source from the same images — once, with its pid, in its old VM's
+/// namespace, counting — and reports exit 3.
+fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
+    if !require(TOOLS) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topo = topology(&tag(), d);
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
+    let mut p2 = p1.clone();
+    let id = topo.vnodes[0].id.as_str();
+    p2.vm_of.insert(id.to_string(), "h0-v2".into());
+    let mut criu = which("criu").unwrap();
+    if fault == RestoreFault::Criu {
+        // criu whose first restore fails, then the real one.
+        let real = std::mem::replace(&mut criu, d.join("criu"));
+        std::fs::write(&criu, format!("#!/bin/sh\nif [ \"$1\" = restore ] && [ ! -e {0}/failed ]; then touch {0}/failed; echo injected >&2; exit 1; fi\nexec {1} \"$@\"\n", d.display(), real.display())).unwrap();
+        sh_ok(&["chmod", "+x", criu.to_str().unwrap()]);
+    }
+    let paths = Paths { state_root: d.join("vnodes"), criu: criu.display().to_string(), keeper: keeper(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    write_inputs(d, &testbed, &topo, &[]);
+    let problem = Problem::resolve(Some(&d.join("topo.json")), Some(&d.join("testbed.json")), None, None).unwrap();
+    let state = StateDir::open(d.join("state")).unwrap();
+    let lock = state.lock().unwrap();
+    let progress = Progress::hidden();
+    let (a1, a2) = (problem.assignment(&p1, "p1").unwrap(), problem.assignment(&p2, "p2").unwrap());
+    let driver = |current: Option<&Placement>, faulty: bool| {
+        let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone());
+        if faulty && fault == RestoreFault::HoldRelease {
+            fleet.insert("h0-v2", VmHandle { exec: Box::new(FailingOn(&["nft", "delete"])), underlay: None });
+        }
+        TestbedDriver::new(fleet, &topo, current).unwrap()
+    };
+    let (deployer, mover, remover) = (driver(None, false), driver(Some(&p1), true), driver(Some(&p1), false));
+    let job = |driver| Job { problem: &problem, driver, state: &state, lock: &lock, progress: &progress };
+    assert!(job(&deployer).apply(None, &a1).unwrap().complete);
+    let pid = pid_of(&paths, id);
+    let before = counting(d, 0, 5);
+    let applied = job(&mover).apply(Some(&a1), &a2).unwrap();
+    assert!(!applied.complete, "the injected failure was seen");
+    if fault == RestoreFault::Criu {
+        assert!(d.join("failed").exists());
+    }
+    assert_eq!(applied.placement.as_ref().unwrap().vm_of, p1.vm_of);
+    assert_eq!(state.placement().unwrap().unwrap().vm_of, p1.vm_of);
+    assert_eq!(applied.into_result(&state).unwrap_err().exit_code(), 3);
+    assert_eq!(pid_of(&paths, id), pid, "restored on its source with its pid");
+    let ns = names::netns_name(id, "h0-v0");
+    assert_eq!(netns_of(pid), ns);
+    assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(id, "h0-v2"))).exists(), "destination namespace left");
+    // Once: no task of the vnode runs anywhere but in its source namespace.
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{}/cgroup.procs", names::cgroup_name(id))).unwrap();
+    for p in procs.split_whitespace() {
+        let out = sh(&["ip", "netns", "identify", p]);
+        if !out.status.success() {
+            continue; // a short-lived child (sleep, mv) that ended meanwhile
+        }
+        let in_ns = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(in_ns.is_empty() || in_ns == ns, "task {p} of {id} runs in {in_ns:?}");
+    }
+    counting(d, 0, before + 10);
+    job(&remover).teardown(&a1).unwrap();
+    assert_clean(&topo, &paths);
 }

@@ -6,34 +6,9 @@
 mod testbed_support;
 
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
-use netbalance::testbed::{deploy, execute, names, teardown, Cmd, Executor, Fleet, Layout, LocalExecutor, Output, Paths, SshOptions, VmHandle};
+use netbalance::testbed::{deploy, execute, names, teardown, Fleet, Layout, Paths, SshOptions, VmHandle};
 use std::path::Path;
 use testbed_support::*;
-
-/// Runs everything for real, except `nft delete table …` (the hold's release).
-struct ReleaseFails(LocalExecutor);
-
-impl Executor for ReleaseFails {
-    fn label(&self) -> String {
-        "local (hold release fails)".into()
-    }
-    fn machine(&self) -> Option<String> {
-        Some("local".into())
-    }
-    fn output(&mut self, cmd: &Cmd) -> netbalance::Result<Output> {
-        let argv = cmd.argv();
-        if argv.contains(&"nft") && argv.contains(&"delete") {
-            return Ok(Output { status: 1, stdout: vec![], stderr: b"injected failure".to_vec() });
-        }
-        self.0.output(cmd)
-    }
-    fn read_file(&mut self, p: &Path) -> netbalance::Result<Vec<u8>> {
-        self.0.read_file(p)
-    }
-    fn write_file(&mut self, p: &Path, d: &[u8]) -> netbalance::Result<()> {
-        self.0.write_file(p, d)
-    }
-}
 
 #[test]
 fn failure_after_restore_puts_the_vnode_back_once() {
@@ -53,7 +28,7 @@ fn failure_after_restore_puts_the_vnode_back_once() {
     let state = tempfile::tempdir().unwrap();
     let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
     let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
-    fleet.insert("h0-v2", VmHandle { exec: Box::new(ReleaseFails(LocalExecutor)), underlay: None });
+    fleet.insert("h0-v2", VmHandle { exec: Box::new(FailingOn(&["nft", "delete"])), underlay: None });
     let pid = deploy(&mut fleet, &layout, &placement).unwrap().started[&a];
 
     let mut to = placement.clone();

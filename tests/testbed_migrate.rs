@@ -12,41 +12,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
-const SERVER: &str = r#"
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
-c, _ = s.accept(); f = c.makefile('rwb')
-for line in f:
-    f.write(line); f.flush()
-"#;
-
-const CLIENT: &str = r#"
-import socket, sys, time, os
-for attempt in range(250):  # the server vnode may start after us
-    try:
-        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break
-    except OSError:
-        time.sleep(0.02)
-f = c.makefile('rwb')
-i = 0
-while True:
-    i += 1
-    try:
-        f.write(b"%d\n" % i); f.flush()
-        r = f.readline().strip().decode()
-        state = "ok" if r == str(i) else "MISMATCH " + r
-    except Exception as e:
-        state = "BROKEN %r" % e
-    tmp = sys.argv[3] + ".tmp"
-    with open(tmp, "w") as o:
-        o.write("%d %s\n" % (i, state))
-    os.rename(tmp, sys.argv[3])
-    if state != "ok":
-        break
-    time.sleep(0.02)
-"#;
-
 struct Deployed<'a> {
     fleet: Fleet,
     layout: &'a Layout,
@@ -61,26 +26,6 @@ impl Drop for Deployed<'_> {
     }
 }
 
-fn progress(p: &Path) -> (u64, String) {
-    let text = std::fs::read_to_string(p).unwrap_or_default();
-    let mut it = text.trim().splitn(2, ' ');
-    let n = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    (n, it.next().unwrap_or("").to_string())
-}
-
-fn wait_progress(p: &Path, beyond: u64) -> u64 {
-    let t0 = Instant::now();
-    loop {
-        let (n, state) = progress(p);
-        assert!(state.is_empty() || state == "ok", "client reports {n} {state}");
-        if n > beyond {
-            return n;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "client stuck at {n} (waiting for > {beyond})");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft", "/usr/bin/python3"]) {
@@ -88,8 +33,8 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (srv, cli, prog) = (tmp.path().join("server.py"), tmp.path().join("client.py"), tmp.path().join("progress"));
-    std::fs::write(&srv, SERVER).unwrap();
-    std::fs::write(&cli, CLIENT).unwrap();
+    std::fs::write(&srv, ECHO_SERVER).unwrap();
+    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
 
     let tag = tag();
     let (s, c, r) = (format!("{tag}srv"), format!("{tag}cli"), format!("{tag}rtr"));
@@ -117,19 +62,19 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
     let pid = report.started[&c];
     let t0 = Instant::now();
-    while progress(&prog).0 == 0 {
+    while client_progress(&prog).0 == 0 {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             panic!("client exited early: {}", std::fs::read_to_string(paths.vnode_dir(&names::cgroup_name(&c)).join("out.log")).unwrap_or_default());
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "client never talked");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let n0 = wait_progress(&prog, 3);
+    let n0 = wait_client(&prog, 3, Duration::from_secs(10));
 
     // Move the client h0-v0 -> h0-v2 (same VM as its other peer), then back.
     let mut at = sites(&layout, &placement).unwrap();
     for to in ["h0-v2", "h0-v0"] {
-        let before = progress(&prog).0;
+        let before = client_progress(&prog).0;
         let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
         d.placement.vm_of.insert(c.clone(), to.to_string());
         eprintln!("migration timing: {}", serde_json::to_string(&times).unwrap());
@@ -153,7 +98,7 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
         assert!(procs.split_whitespace().any(|p| p == pid.to_string()), "not in its freezer group after restore: {procs}");
         assert_eq!(std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap().trim(), "THAWED");
         // The same TCP connection goes on: the counter keeps rising, echoes match.
-        let n = wait_progress(&prog, before + 5);
+        let n = wait_client(&prog, before + 5, Duration::from_secs(10));
         assert!(n > n0);
     }
 
@@ -164,7 +109,7 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     eprintln!("migration timing (links only): {}", serde_json::to_string(&times).unwrap());
     let addrs = sh_ok(&["ip", "-n", &names::netns_name(&r, "h0-v1"), "-br", "addr"]);
     assert!(addrs.contains("10.64.0.6/30"), "{addrs}");
-    wait_progress(&prog, progress(&prog).0 + 3);
+    wait_client(&prog, client_progress(&prog).0 + 3, Duration::from_secs(10));
 
     teardown(&mut d.fleet, &layout, &d.placement).unwrap();
     assert!(!Path::new(&format!("/proc/{pid}/ns")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z"));
@@ -228,32 +173,6 @@ fn monitor_samples_cpu_and_link_rates() {
     assert!((slow.mbps[0].rate - 2.0 * rate).abs() < 1e-6 * rate);
 }
 
-/// Runs everything for real, except that `criu restore` fails (fault injection).
-struct RestoreFails(netbalance::testbed::LocalExecutor);
-
-impl netbalance::testbed::Executor for RestoreFails {
-    fn label(&self) -> String {
-        "local (restore fails)".into()
-    }
-    fn machine(&self) -> Option<String> {
-        Some("local".into())
-    }
-    fn output(&mut self, cmd: &netbalance::testbed::Cmd) -> netbalance::Result<netbalance::testbed::Output> {
-        // `nsenter … criu restore …`, directly or under the keeper.
-        let argv = cmd.argv();
-        if argv.contains(&"nsenter") && argv.contains(&"restore") {
-            return Ok(netbalance::testbed::Output { status: 1, stdout: vec![], stderr: b"injected failure".to_vec() });
-        }
-        self.0.output(cmd)
-    }
-    fn read_file(&mut self, p: &Path) -> netbalance::Result<Vec<u8>> {
-        self.0.read_file(p)
-    }
-    fn write_file(&mut self, p: &Path, d: &[u8]) -> netbalance::Result<()> {
-        self.0.write_file(p, d)
-    }
-}
-
 #[test]
 fn failed_restore_puts_the_vnode_back() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
@@ -272,7 +191,7 @@ fn failed_restore_puts_the_vnode_back() {
     let state = tempfile::tempdir().unwrap();
     let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
     let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
-    fleet.insert("h0-v2", netbalance::testbed::VmHandle { exec: Box::new(RestoreFails(Default::default())), underlay: None });
+    fleet.insert("h0-v2", netbalance::testbed::VmHandle { exec: Box::new(FailingOn(&["nsenter", "restore"])), underlay: None });
     let mut d = Deployed { fleet, layout: &layout, placement: placement.clone() };
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
     let pid = report.started[&a];

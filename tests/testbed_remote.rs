@@ -8,45 +8,9 @@ mod testbed_support;
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::testbed::vnode::sites;
 use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use testbed_support::*;
-
-const SERVER: &str = r#"
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
-c, _ = s.accept(); f = c.makefile('rwb')
-for line in f:
-    f.write(line); f.flush()
-"#;
-
-const CLIENT: &str = r#"
-import socket, sys, time, os
-for attempt in range(250):
-    try:
-        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break
-    except OSError:
-        time.sleep(0.02)
-f = c.makefile('rwb')
-i = 0
-while True:
-    i += 1
-    try:
-        f.write(b"%d\n" % i); f.flush()
-        r = f.readline().strip().decode()
-        state = "ok" if r == str(i) else "MISMATCH " + r
-    except Exception as e:
-        state = "BROKEN %r" % e
-    tmp = sys.argv[3] + ".tmp"
-    with open(tmp, "w") as o:
-        o.write("%d %s\n" % (i, state))
-    os.rename(tmp, sys.argv[3])
-    if state != "ok":
-        break
-    time.sleep(0.02)
-"#;
 
 /// A bridge in the root namespace, removed on drop.
 struct Bridge(String);
@@ -66,25 +30,6 @@ impl Drop for Deployed<'_> {
         if let Err(e) = teardown(&mut self.fleet, self.layout, &self.placement) {
             eprintln!("teardown: {e}");
         }
-    }
-}
-
-fn progress(p: &Path) -> (u64, String) {
-    let text = std::fs::read_to_string(p).unwrap_or_default();
-    let mut it = text.trim().splitn(2, ' ');
-    (it.next().and_then(|s| s.parse().ok()).unwrap_or(0), it.next().unwrap_or("").to_string())
-}
-
-fn wait_progress(p: &Path, beyond: u64) -> u64 {
-    let t0 = Instant::now();
-    loop {
-        let (n, state) = progress(p);
-        assert!(state.is_empty() || state == "ok", "client reports {n} {state}");
-        if n > beyond {
-            return n;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(15), "client stuck at {n} (waiting for > {beyond})");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -126,8 +71,8 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
 
     let tmp = tempfile::tempdir().unwrap();
     let (srv, cli, prog) = (tmp.path().join("server.py"), tmp.path().join("client.py"), tmp.path().join("progress"));
-    std::fs::write(&srv, SERVER).unwrap();
-    std::fs::write(&cli, CLIENT).unwrap();
+    std::fs::write(&srv, ECHO_SERVER).unwrap();
+    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
     let (s, c) = (format!("{tag}srv"), format!("{tag}cli"));
     let mut sv = Vnode::new(&s);
     sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
@@ -171,7 +116,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     eprintln!("ssh exec round trip: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0 / 20.0);
 
     let pid = report.started[&c];
-    wait_progress(&prog, 3);
+    wait_client(&prog, 3, Duration::from_secs(15));
 
     // Monitor over SSH: two commands per VM; the echo traffic shows on the link.
     let t = Instant::now();
@@ -185,14 +130,14 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     assert!(snap.cpu[&c] > 0.0 && snap.cpu[&s] > 0.0, "{snap:?}");
     let mut at = sites(&layout, &placement).unwrap();
     for to in ["h1-v0", "h0-v0"] {
-        let before = progress(&prog).0;
+        let before = client_progress(&prog).0;
         let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
         d.placement.vm_of.insert(c.clone(), to.to_string());
         eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
         assert_eq!(times.pid, Some(pid));
         assert!(times.reap_s < 1.0, "waited {:.3} s for the dumped tasks to be reaped", times.reap_s);
         assert!(times.wire_bytes >= times.image_bytes && times.image_bytes > 100_000, "{times:?}");
-        wait_progress(&prog, before + 5);
+        wait_client(&prog, before + 5, Duration::from_secs(15));
     }
     // Back on VM 1: the link is a tunnel again; the state dir is on VM 1 only.
     let cg = names::cgroup_name(&c);

@@ -8,49 +8,12 @@ use crate::error::{Error, Result};
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::OnceLock;
-
-/// Fonts tried for the plot's text (plotters needs one registered).
-const FONT_PATHS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/liberation/LiberationSans-Regular.ttf",
-];
-
-/// Register a sans-serif font once; `$NETBALANCE_FONT` names one explicitly.
-fn register_font() -> Result<()> {
-    static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            let candidates: Vec<String> = std::env::var("NETBALANCE_FONT")
-                .ok()
-                .into_iter()
-                .chain(FONT_PATHS.iter().map(|s| s.to_string()))
-                .collect();
-            for path in &candidates {
-                if let Ok(bytes) = std::fs::read(path) {
-                    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                    if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
-                        return Ok(());
-                    }
-                }
-            }
-            Err(format!(
-                "--report: no usable font found (tried {}); install fonts-dejavu-core or set NETBALANCE_FONT=FILE.ttf",
-                candidates.join(", ")
-            ))
-        })
-        .clone()
-        .map_err(Error::Usage)
-}
 
 /// Draw τ over time into `path` (SVG; PNG when the name ends in `.png`):
 /// `points` are step starts (τ holds until the next point, the last until
 /// `t_end`); `changes` are migration instants.
 pub fn write_plot(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64]) -> Result<()> {
-    register_font()?;
+    crate::plot_font::ensure_font()?;
     let fail = |e: String| Error::io(path.display().to_string(), std::io::Error::other(e));
     let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
     if png {

@@ -10,7 +10,7 @@
 //! | suspend / resume | freezer `FROZEN` / `THAWED` of each vnode with a process |
 //! | checkpoint | `criu dump` in the source namespace, then wait until the dumped tasks are reaped; a vnode without `run` only gets an empty image (a marker) |
 //! | transfer | copy of the vnode's state dir (images) between machines; nothing between VMs of one machine (shared dir) |
-//! | restore | a fresh namespace with the vnode's links to its peers, `criu restore` in it, then frozen |
+//! | restore | `criu::restore_moved`, as a standalone move: a fresh namespace that drops incoming packets, the vnode's links to its peers (their old veth ends retired, not deleted), `criu restore --network-lock skip` in it, frozen, the hold released; a failure after the restore stops the restored tree again |
 //! | reattach | the vnode's links made again to the peers' namespaces (skipped when the restore just made them to the same places) |
 //! | remove | kill the vnode's tasks if they run in this VM's namespace, delete the namespace |
 //!
@@ -217,25 +217,8 @@ impl VnodeDriver for TestbedDriver {
             let pid = d.pid_in(vm, vnode, &ns)?.ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
             safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
-            // A task frozen in the middle of a fork can be unseizable for criu
-            // ("Unseizable non-zombie ... state D"); criu then leaves the tree
-            // as it was. Thaw it briefly and try again (3 attempts).
-            let mut attempt = 0;
-            let tree = loop {
-                attempt += 1;
-                paths.cgroups.freeze(ex, &cg)?;
-                let tree = paths.cgroups.pids(ex, &cg)?;
-                match criu::dump(ex, &paths, &cg, &ns, pid) {
-                    Ok(()) => break tree,
-                    Err(e) if attempt >= 3 => return Err(e),
-                    Err(e) => {
-                        eprintln!("netbalance: {vm}: checkpoint of {vnode}, attempt {attempt}: {e}; retrying");
-                        paths.cgroups.thaw(ex, &cg)?;
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-            };
-            Ok(Some(std::iter::once(pid).chain(tree).collect::<Vec<u32>>()))
+            paths.cgroups.freeze(ex, &cg)?;
+            criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS).map(Some)
         })?;
         // The dumped tasks must be reaped before the vnode can be restored
         // (their pids): up to seconds when pid 1 reaps. Waited for without
@@ -278,11 +261,7 @@ impl VnodeDriver for TestbedDriver {
                 let left = paths.cgroups.pids(ex, &cg).unwrap_or_default();
                 if !left.is_empty() {
                     eprintln!("netbalance: {vm}: killing {} task(s) left in the group of {id} by an unfinished restore", left.len());
-                    let _ = paths.cgroups.thaw(ex, &cg);
-                    let _ = ex.output(&Cmd::new("kill").arg("-KILL").args(left.iter().map(|p| p.to_string())))?;
-                    for p in left {
-                        criu::wait_gone(ex, p, Duration::from_secs(10))?;
-                    }
+                    criu::kill_tree(ex, &paths, &cg)?;
                 }
             }
             if d.layout.vnode(id)?.run.is_some() {
@@ -295,17 +274,16 @@ impl VnodeDriver for TestbedDriver {
                     }
                 }
             }
+            // The links' old ends are retired from where the driver last had
+            // the vnode (for one it never placed: where it goes now).
             let before = d.at.insert(id.to_string(), site.clone());
-            let made = (|| -> Result<()> {
-                reattach(&mut d.fleet, &d.layout, &d.at, id, true)?;
-                if d.layout.vnode(id)?.run.is_some() {
-                    let ex = d.fleet.exec(vm)?;
-                    criu::restore(ex, &paths, &cg, &site.netns)?;
-                    paths.cgroups.freeze(ex, &cg)?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = made {
+            let old = before.clone().unwrap_or_else(|| site.clone());
+            let with_process = d.layout.vnode(id)?.run.is_some();
+            // The namespace is always a fresh one (any earlier one was deleted
+            // above), so `restore_moved`'s `criu restore` skips the network
+            // unlock; on a failure after it, the tree is stopped again here
+            // and the engine restores the vnode at its source from its images.
+            if let Err(e) = criu::restore_moved(&mut d.fleet, &d.layout, &d.at, id, &old, with_process, true) {
                 match before {
                     Some(s) => d.at.insert(id.to_string(), s),
                     None => d.at.remove(id),

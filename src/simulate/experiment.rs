@@ -14,9 +14,10 @@ use std::path::PathBuf;
 /// Placer moves per second of T_o by default. `place::replace` evaluated
 /// 0.5–0.95 M moves/s on the 40×40 grid on the development machine (2 cores
 /// shared, load ≈ 8) and 1.45–1.75 M/s when it was quieter; 250 k — about a
-/// quarter of that — keeps the default 30-run grid simulation at ~2 minutes
-/// there (1 M took well over 6). It models a placer 4× slower than ours (or
-/// T_o/4 of ours); pass `--moves-per-s 1000000` for the measured rate.
+/// quarter of that — keeps the default 30-run grid simulation at 1–2 minutes
+/// there (55 s and 2 min measured; 1 M took 8 min with an earlier placer).
+/// It models a placer 4× slower than ours (or T_o/4 of ours); pass
+/// `--moves-per-s 1000000` for the measured rate.
 pub const DEFAULT_MOVES_PER_S: f64 = 250_000.0;
 
 /// Seconds of placer time the initial placement gets by default (it is

@@ -8,35 +8,6 @@ use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
-use std::sync::OnceLock;
-
-const FONT_PATHS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-];
-
-/// Register a font as "sans-serif" once; the error names what to install.
-fn ensure_font() -> Result<()> {
-    static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    FONT.get_or_init(|| {
-        let env = std::env::var("NETBALANCE_FONT").ok();
-        let candidates = env.iter().map(String::as_str).chain(FONT_PATHS.iter().copied());
-        for path in candidates {
-            if let Ok(bytes) = std::fs::read(path) {
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
-                    return Ok(());
-                }
-            }
-        }
-        Err("plots need a TrueType font for their labels: install fonts-dejavu-core or set NETBALANCE_FONT=/path/to/font.ttf".to_string())
-    })
-    .clone()
-    .map_err(Error::Usage)
-}
 
 fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| Error::io(path.display().to_string(), std::io::Error::other(format!("plot: {e:?}")))
@@ -49,7 +20,7 @@ fn with_backend(
     draw: impl Fn(DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String>,
     draw_png: impl Fn(DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String>,
 ) -> Result<()> {
-    ensure_font()?;
+    crate::plot_font::ensure_font()?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "svg" => draw(SVGBackend::new(path, size).into_drawing_area()).map_err(draw_err(path)),

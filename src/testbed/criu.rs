@@ -61,6 +61,9 @@ impl MigrationTimes {
     }
 }
 
+/// How often a move tries `criu dump` (see [`dump_frozen`]).
+pub const DUMP_ATTEMPTS: u32 = 3;
+
 fn images_dir(paths: &Paths, cgroup: &str) -> std::path::PathBuf {
     paths.vnode_dir(cgroup).join("images")
 }
@@ -122,6 +125,31 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
         return Err(Error::Host(format!("{}: criu dump of pid {pid} in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
     }
     Ok(())
+}
+
+/// [`dump`] a vnode's tree, which the caller has frozen; returns the pids
+/// to wait for before a restore (root first, then every task of its group).
+///
+/// A task frozen in the middle of a fork can be unseizable for criu
+/// ("Unseizable non-zombie ... state D"); criu then leaves the tree as it
+/// was. The tree is thawed briefly and dumped again, `attempts` times in
+/// all. After the last failure it is left frozen.
+pub fn dump_frozen(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32, attempts: u32) -> Result<Vec<u32>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tree = paths.cgroups.pids(ex, cgroup)?;
+        match dump(ex, paths, cgroup, netns, pid) {
+            Ok(()) => return Ok(std::iter::once(pid).chain(tree).collect()),
+            Err(e) if attempt >= attempts => return Err(e),
+            Err(e) => {
+                eprintln!("netbalance: {}: dump of pid {pid} in {netns}, attempt {attempt}: {e}; retrying", ex.label());
+                paths.cgroups.thaw(ex, cgroup)?;
+                std::thread::sleep(Duration::from_millis(50));
+                paths.cgroups.freeze(ex, cgroup)?;
+            }
+        }
+    }
 }
 
 /// `criu restore -d` from the vnode's images, inside `netns`; returns the
@@ -227,20 +255,22 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         let t = Instant::now();
         paths.cgroups.freeze(src, &cg)?;
         times.suspend_s = t.elapsed().as_secs_f64();
-        // Every task of the tree: all their pids must be free before the restore.
-        let tree = paths.cgroups.pids(src, &cg)?;
         let t = Instant::now();
-        if let Err(e) = dump(src, &paths, &cg, &from.netns, pid) {
+        // Every task of the tree: all their pids must be free before the restore.
+        let tree = match dump_frozen(src, &paths, &cg, &from.netns, pid, DUMP_ATTEMPTS) {
+            Ok(tree) => tree,
             // CRIU resumes the tasks after a failed dump; thaw our freeze too.
-            return match paths.cgroups.thaw(src, &cg) {
-                Ok(()) => Err(Error::HostRecovered { message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm) }),
-                Err(e2) => Err(Error::Host(format!("migrating {vnode}: {e}; and thawing it failed: {e2}"))),
-            };
-        }
+            Err(e) => {
+                return match paths.cgroups.thaw(src, &cg) {
+                    Ok(()) => Err(Error::HostRecovered { message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm) }),
+                    Err(e2) => Err(Error::Host(format!("migrating {vnode}: {e}; and thawing it failed: {e2}"))),
+                }
+            }
+        };
         times.snapshot_s = t.elapsed().as_secs_f64();
         times.image_bytes = du_bytes(src, &images_dir(&paths, &cg))?;
         let t = Instant::now();
-        for p in std::iter::once(pid).chain(tree) {
+        for p in tree {
             wait_gone(src, p, Duration::from_secs(10))?;
         }
         times.reap_s = t.elapsed().as_secs_f64();
@@ -265,20 +295,14 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
             })?;
         }
         times.transfer_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        paths.cgroups.create(fleet.exec(&to.vm)?, &cg)?;
-        reattach_after_move(fleet, layout, &new_at, vnode, &from, pid.is_some())?;
-        times.reattach_s = t.elapsed().as_secs_f64();
-        if pid.is_some() {
-            let dst = fleet.exec(&to.vm)?;
-            let t = Instant::now();
-            let restored = restore_fresh(dst, &paths, &cg, &to.netns)?;
+        let up = restore_moved(fleet, layout, &new_at, vnode, &from, pid.is_some(), false)?;
+        (times.reattach_s, times.restore_s) = (up.reattach_s, up.restore_s);
+        if let Some(restored) = up.pid {
             restored_at_dst = true;
-            release_hold(dst, &to.netns)?;
-            times.restore_s = t.elapsed().as_secs_f64();
             if Some(restored) != pid {
                 return Err(Error::Host(format!("{vnode}: restored as pid {restored}, not {pid:?}")));
             }
+            let dst = fleet.exec(&to.vm)?;
             let t = Instant::now();
             paths.cgroups.thaw(dst, &cg)?;
             times.resume_s = t.elapsed().as_secs_f64();
@@ -310,9 +334,60 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     Ok(times)
 }
 
+/// What [`restore_moved`] did, and how long its two phases took (s).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Restored {
+    /// The restored root pid (none for a vnode without a process).
+    pub pid: Option<u32>,
+    pub reattach_s: f64,
+    pub restore_s: f64,
+}
+
+/// Bring a dumped vnode up at its site in `at` after a move from `old`:
+/// its cgroups there, a fresh namespace that holds incoming packets, its
+/// links to the peers where `at` puts them (the peers' old veth ends
+/// retired, see [`reattach_after_move`]), then, if `with_process`,
+/// [`restore_fresh`] from its images (frozen again if `frozen`) and the
+/// hold released. The one path both `migrate` and the engine's driver take.
+///
+/// A failure after the restore succeeded kills the restored tree there
+/// again ([`kill_tree`]; the images stay), so that on any error the vnode
+/// runs nowhere new and can be restored at its source from the same images.
+pub fn restore_moved(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, old: &Site, with_process: bool, frozen: bool) -> Result<Restored> {
+    let cg = layout.vnode(vnode)?.cgroup.clone();
+    let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
+    let paths = fleet.paths.clone();
+    let mut done = Restored::default();
+    let t = Instant::now();
+    paths.cgroups.create(fleet.exec(&site.vm)?, &cg)?;
+    reattach_after_move(fleet, layout, at, vnode, old, with_process)?;
+    done.reattach_s = t.elapsed().as_secs_f64();
+    if !with_process {
+        return Ok(done);
+    }
+    let ex = fleet.exec(&site.vm)?;
+    let t = Instant::now();
+    let pid = restore_fresh(ex, &paths, &cg, &site.netns)?;
+    let after = (|| -> Result<()> {
+        if frozen {
+            paths.cgroups.freeze(ex, &cg)?;
+        }
+        release_hold(ex, &site.netns)
+    })();
+    if let Err(e) = after {
+        return Err(match kill_tree(ex, &paths, &cg) {
+            Ok(_) => e,
+            Err(e2) => Error::Host(format!("{e}; and stopping the restored tree on {} failed: {e2}", site.vm)),
+        });
+    }
+    done.restore_s = t.elapsed().as_secs_f64();
+    done.pid = Some(pid);
+    Ok(done)
+}
+
 /// Kill every task of a vnode's cgroup on one VM (frozen first, so none
 /// forks away) and wait until their pids are free. Returns the pids.
-fn kill_tree(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<Vec<u32>> {
+pub fn kill_tree(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<Vec<u32>> {
     paths.cgroups.freeze(ex, cgroup)?;
     let pids = paths.cgroups.pids(ex, cgroup)?;
     if !pids.is_empty() {

@@ -252,3 +252,95 @@ pub fn throughput(from_ns: &str, to_ns: &str, addr: std::net::Ipv4Addr, port: u1
     let (n, dt) = rx.join().unwrap();
     n as f64 * 8.0 / 1e6 / dt
 }
+
+/// A vnode `run` script (python3 SERVER.py ADDR PORT): accepts one TCP
+/// connection and echoes every line on it.
+pub const ECHO_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+c, _ = s.accept(); f = c.makefile('rwb')
+for line in f:
+    f.write(line); f.flush()
+"#;
+
+/// A vnode `run` script (python3 CLIENT.py ADDR PORT FILE): one TCP
+/// connection to [`ECHO_SERVER`], a numbered line every 20 ms, each echo
+/// checked; writes "N ok" (or "N BROKEN …" / "N MISMATCH …", then stops)
+/// to FILE. The server vnode may start after it: connecting is retried.
+pub const COUNTING_CLIENT: &str = r#"
+import socket, sys, time, os
+for attempt in range(250):
+    try:
+        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break
+    except OSError:
+        time.sleep(0.02)
+f = c.makefile('rwb')
+i = 0
+while True:
+    i += 1
+    try:
+        f.write(b"%d\n" % i); f.flush()
+        r = f.readline().strip().decode()
+        state = "ok" if r == str(i) else "MISMATCH " + r
+    except Exception as e:
+        state = "BROKEN %r" % e
+    tmp = sys.argv[3] + ".tmp"
+    with open(tmp, "w") as o:
+        o.write("%d %s\n" % (i, state))
+    os.rename(tmp, sys.argv[3])
+    if state != "ok":
+        break
+    time.sleep(0.02)
+"#;
+
+/// The [`COUNTING_CLIENT`]'s last report: its counter and "ok" (or what broke).
+pub fn client_progress(p: &Path) -> (u64, String) {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let mut it = text.trim().splitn(2, ' ');
+    (it.next().and_then(|s| s.parse().ok()).unwrap_or(0), it.next().unwrap_or("").to_string())
+}
+
+/// Wait (up to `timeout`) until the client's counter passes `beyond`, every
+/// echo right; panics if the connection broke. Returns the counter.
+pub fn wait_client(p: &Path, beyond: u64, timeout: Duration) -> u64 {
+    let t0 = Instant::now();
+    loop {
+        let (n, state) = client_progress(p);
+        assert!(state.is_empty() || state == "ok", "client reports {n} {state}");
+        if n > beyond {
+            return n;
+        }
+        assert!(t0.elapsed() < timeout, "client stuck at {n} (waiting for > {beyond})");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A local executor that runs everything for real except the commands
+/// whose argv holds all of `words`: those fail (status 1, "injected
+/// failure" on stderr). E.g. `["nft", "delete"]`: releasing the hold on a
+/// restored vnode's namespace fails; `["nsenter", "restore"]`: `criu
+/// restore` fails, directly or under the keeper.
+pub struct FailingOn(pub &'static [&'static str]);
+
+impl netbalance::testbed::Executor for FailingOn {
+    fn label(&self) -> String {
+        format!("local (failing on {})", self.0.join(" "))
+    }
+    fn machine(&self) -> Option<String> {
+        Some("local".into())
+    }
+    fn output(&mut self, cmd: &netbalance::testbed::Cmd) -> netbalance::Result<netbalance::testbed::Output> {
+        let argv = cmd.argv();
+        if self.0.iter().all(|w| argv.contains(w)) {
+            return Ok(netbalance::testbed::Output { status: 1, stdout: vec![], stderr: b"injected failure".to_vec() });
+        }
+        netbalance::testbed::LocalExecutor.output(cmd)
+    }
+    fn read_file(&mut self, p: &Path) -> netbalance::Result<Vec<u8>> {
+        netbalance::testbed::LocalExecutor.read_file(p)
+    }
+    fn write_file(&mut self, p: &Path, d: &[u8]) -> netbalance::Result<()> {
+        netbalance::testbed::LocalExecutor.write_file(p, d)
+    }
+}
