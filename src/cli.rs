@@ -66,6 +66,40 @@ pub struct TopologyArg {
     pub topology: Option<PathBuf>,
 }
 
+/// `--topology`, `--testbed` and `--costs` together: what a command needs
+/// to resolve its [`Problem`](crate::inputs::Problem).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ProblemArgs {
+    #[command(flatten)]
+    pub topology: TopologyArg,
+    #[command(flatten)]
+    pub testbed: TestbedArg,
+    #[command(flatten)]
+    pub costs: CostsArg,
+}
+
+impl ProblemArgs {
+    /// Resolve topology, testbed and costs (SPEC §7 fallbacks, using the
+    /// placement's recorded paths where flags are absent).
+    pub fn resolve(&self, placement: Option<&crate::model::Placement>) -> crate::Result<crate::inputs::Problem> {
+        crate::inputs::Problem::resolve(
+            self.topology.topology.as_deref(),
+            self.testbed.testbed.as_deref(),
+            self.costs.costs.as_deref(),
+            placement,
+        )
+    }
+
+    /// The three flags, named, for [`crate::inputs::at_most_one_stdin`].
+    pub fn stdin_flags(&self) -> [(&'static str, Option<&std::path::Path>); 3] {
+        [
+            ("--topology", self.topology.topology.as_deref()),
+            ("--testbed", self.testbed.testbed.as_deref()),
+            ("--costs", self.costs.costs.as_deref()),
+        ]
+    }
+}
+
 /// `--costs FILE` (SPEC §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct CostsArg {

@@ -10,7 +10,7 @@ use crate::balance::{
     MonitorSource, Output, Placer, Predictor,
     Progress, RealClock, ReplaySource, RunMode, SavedState, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
-use crate::cli::{CostsArg, SeedArg, StateDirArg, TestbedArg, TopologyArg, WindowArgs};
+use crate::cli::{ProblemArgs, SeedArg, StateDirArg, WindowArgs};
 use crate::cost::Window;
 use crate::error::{Error, Location, Result};
 use crate::inputs::{at_most_one_stdin, read_load_stream, read_placement, Problem};
@@ -69,11 +69,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub placement: Option<PathBuf>,
     #[command(flatten)]
-    pub topology: TopologyArg,
-    #[command(flatten)]
-    pub testbed: TestbedArg,
-    #[command(flatten)]
-    pub costs: CostsArg,
+    pub problem: ProblemArgs,
     #[command(flatten)]
     pub state_dir: StateDirArg,
     #[command(flatten)]
@@ -151,10 +147,10 @@ impl Settings {
                 ("--replay", args.replay.as_deref()),
                 ("--loads", args.loads.as_deref()),
                 ("--placement", args.placement.as_deref()),
-                ("--topology", args.topology.topology.as_deref()),
-                ("--testbed", args.testbed.testbed.as_deref()),
-                ("--costs", args.costs.costs.as_deref()),
-            ],
+            ]
+            .into_iter()
+            .chain(args.problem.stdin_flags())
+            .collect::<Vec<_>>(),
             None,
         )?;
         if replay.is_none() && placement.is_some() {
@@ -231,11 +227,7 @@ fn mode_name(mode: RunMode) -> &'static str {
 /// What-if: the recorded stream, a clock that jumps, an actuator that touches nothing.
 fn run_replay(args: &Args, settings: &Settings, replay: &Source, state: &BalanceState, saved: Option<&SavedState>) -> Result<Status> {
     let given = settings.placement.as_ref().map(read_placement).transpose()?;
-    let problem = Problem::resolve(
-        args.topology.topology.as_deref(),
-        args.testbed.testbed.as_deref(),
-        args.costs.costs.as_deref(),
-        given.as_ref().or(saved.map(|s| &s.placement)),
+    let problem = args.problem.resolve(given.as_ref().or(saved.map(|s| &s.placement)),
     )?;
     let inst = &problem.instance;
     let snapshots = read_load_stream(replay)?;
@@ -296,11 +288,7 @@ fn run_live(
             state_dir.path().display()
         )));
     };
-    let problem = Problem::resolve(
-        args.topology.topology.as_deref(),
-        args.testbed.testbed.as_deref(),
-        args.costs.costs.as_deref(),
-        Some(&in_force),
+    let problem = args.problem.resolve(Some(&in_force),
     )?;
     let current = problem.assignment(&in_force, &state_dir.placement_path().display().to_string())?;
     let progress = match saved {

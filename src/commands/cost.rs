@@ -2,10 +2,10 @@
 //! breakdown; with `--target`, also T_r (by phase and VM) and χ.
 
 use super::Status;
-use crate::cli::{CostsArg, TestbedArg, TopologyArg, WindowArgs};
+use crate::cli::{ProblemArgs, WindowArgs};
 use crate::cost::{self, TauReport, Window};
 use crate::error::Result;
-use crate::inputs::{at_most_one_stdin, read_placement, Problem};
+use crate::inputs::{at_most_one_stdin, read_placement};
 use crate::io::Source;
 use crate::model::MigrationPlan;
 use serde::Serialize;
@@ -25,11 +25,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
     #[command(flatten)]
-    pub topology: TopologyArg,
-    #[command(flatten)]
-    pub testbed: TestbedArg,
-    #[command(flatten)]
-    pub costs: CostsArg,
+    pub problem: ProblemArgs,
     #[command(flatten)]
     pub window: WindowArgs,
     /// Print a table for people instead of JSON
@@ -53,10 +49,10 @@ impl Settings {
                 ("--placement", args.placement.as_deref()),
                 ("--target", args.target.as_deref()),
                 ("--load", args.load.as_deref()),
-                ("--topology", args.topology.topology.as_deref()),
-                ("--testbed", args.testbed.testbed.as_deref()),
-                ("--costs", args.costs.costs.as_deref()),
-            ],
+            ]
+            .into_iter()
+            .chain(args.problem.stdin_flags())
+            .collect::<Vec<_>>(),
             Some("--placement"),
         )?;
         Ok(Settings { placement, target, window: args.window.resolve()? })
@@ -80,11 +76,7 @@ pub struct Comparison {
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
     let placement = read_placement(&settings.placement)?;
-    let problem = Problem::resolve(
-        args.topology.topology.as_deref(),
-        args.testbed.testbed.as_deref(),
-        args.costs.costs.as_deref(),
-        Some(&placement),
+    let problem = args.problem.resolve(Some(&placement),
     )?;
     let from = problem.assignment(&placement, &settings.placement.name())?;
     let (load, _) = problem.load(args.load.as_deref(), false)?;

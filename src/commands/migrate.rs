@@ -5,7 +5,7 @@
 //! vnode in force; `--resume`/`--rollback` take up a crashed run.
 
 use super::Status;
-use crate::cli::{CostsArg, StateDirArg, TestbedArg, TopologyArg};
+use crate::cli::{ProblemArgs, StateDirArg};
 use crate::error::{Error, Result};
 use crate::inputs::{read_placement, Problem};
 use crate::io::Source;
@@ -27,11 +27,7 @@ pub struct Args {
     #[command(flatten)]
     pub state_dir: StateDirArg,
     #[command(flatten)]
-    pub topology: TopologyArg,
-    #[command(flatten)]
-    pub testbed: TestbedArg,
-    #[command(flatten)]
-    pub costs: CostsArg,
+    pub problem: ProblemArgs,
     /// Print the plan (a migration plan, or a deployment plan when nothing is in force) and touch nothing
     #[arg(long, conflicts_with_all = ["resume", "rollback"])]
     pub dry_run: bool,
@@ -84,10 +80,10 @@ impl Settings {
             &[
                 ("--target", args.target.as_deref()),
                 ("--placement", args.placement.as_deref()),
-                ("--topology", args.topology.topology.as_deref()),
-                ("--testbed", args.testbed.testbed.as_deref()),
-                ("--costs", args.costs.costs.as_deref()),
-            ],
+            ]
+            .into_iter()
+            .chain(args.problem.stdin_flags())
+            .collect::<Vec<_>>(),
             matches!(mode, Mode::Apply(_)).then_some("--target"),
         )?;
         Ok(Settings { mode, placement, state: StateDir::at(&args.state_dir.state_dir) })
@@ -110,7 +106,7 @@ fn problem(args: &Args, placements: &[Option<&Placement>]) -> Result<Problem> {
         testbed: placements.iter().flatten().find_map(|p| p.testbed.clone()),
         ..Placement::default()
     };
-    Problem::resolve(args.topology.topology.as_deref(), args.testbed.testbed.as_deref(), args.costs.costs.as_deref(), Some(&hints))
+    args.problem.resolve(Some(&hints))
 }
 
 pub fn run(args: Args) -> Result<Status> {

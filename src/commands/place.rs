@@ -3,7 +3,7 @@
 //! prints a Placement JSON with `tau`, `chi` and the files it was made for.
 
 use super::Status;
-use crate::cli::{CostsArg, SeedArg, TestbedArg, TopologyArg, WindowArgs};
+use crate::cli::{ProblemArgs, SeedArg, WindowArgs};
 use crate::cost::Window;
 use crate::error::{Error, Result};
 use crate::inputs::{read_placement, Problem};
@@ -22,11 +22,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
     #[command(flatten)]
-    pub topology: TopologyArg,
-    #[command(flatten)]
-    pub testbed: TestbedArg,
-    #[command(flatten)]
-    pub costs: CostsArg,
+    pub problem: ProblemArgs,
     /// Prediction window T_p, seconds
     #[arg(long, value_name = "S", default_value_t = 10.0)]
     pub tp: f64,
@@ -107,11 +103,7 @@ fn constraints(args: &Args, problem: &Problem) -> Result<Constraints> {
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
     let current = settings.placement.as_ref().map(read_placement).transpose()?;
-    let problem = Problem::resolve(
-        args.topology.topology.as_deref(),
-        args.testbed.testbed.as_deref(),
-        args.costs.costs.as_deref(),
-        current.as_ref(),
+    let problem = args.problem.resolve(current.as_ref(),
     )?;
     let current = match (&current, &settings.placement) {
         (Some(p), Some(src)) => Some(problem.assignment(p, &src.name())?),
