@@ -164,8 +164,35 @@ fn a_migrate_killed_midway_is_rolled_back_on_the_real_testbed() {
     killed_midway("--rollback");
 }
 
+/// Every phase the real driver's crash hook (`NETBALANCE_TEST_CRASH`) can
+/// kill a migrate at; each is taken up with `--rollback` and with `--resume`.
+const CRASH_PHASES: &[&str] = &["suspended", "in-dump", "dumped", "in-restore", "restored", "reattached"];
+
+#[test]
+fn a_migrate_killed_at_every_phase_is_rolled_back_on_the_real_testbed() {
+    for phase in CRASH_PHASES {
+        eprintln!("killed at {phase}, --rollback");
+        killed_at("--rollback", Some(phase));
+    }
+}
+
+#[test]
+fn a_migrate_killed_at_every_phase_is_resumed_on_the_real_testbed() {
+    for phase in CRASH_PHASES {
+        eprintln!("killed at {phase}, --resume");
+        killed_at("--resume", Some(phase));
+    }
+}
+
 /// Deploy p1, kill a migrate to p2 midway, take it up with `flag`.
 fn killed_midway(flag: &str) {
+    killed_at(flag, None)
+}
+
+/// Deploy p1, kill a migrate to p2 (after 1.6 s, or at `phase` by the
+/// driver's crash hook, when the run is then unfinished for sure), take it
+/// up with `flag`; every vnode then runs once, thawed, where the state dir says.
+fn killed_at(flag: &str, phase: Option<&str>) {
     if !require(TOOLS) {
         return;
     }
@@ -188,13 +215,24 @@ fn killed_midway(flag: &str) {
     counting(d, 0, 5);
     // Killed in the middle of the moves (the first dump waits ~1.4 s for
     // its tasks to be reaped, so 1.6 s lands inside the run).
-    let mut child = migrate(&["--target", "p2.json"]).stdout(std::process::Stdio::null()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1600));
-    let _ = child.kill();
-    let _ = child.wait();
+    let mut run = migrate(&["--target", "p2.json"]);
+    if let Some(phase) = phase {
+        run.env("NETBALANCE_TEST_CRASH", phase);
+    }
+    let mut child = run.stdout(std::process::Stdio::null()).spawn().unwrap();
+    if phase.is_none() {
+        std::thread::sleep(Duration::from_millis(1600));
+        let _ = child.kill();
+    }
+    let status = child.wait().unwrap();
+    if phase.is_some() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "the crash hook did not kill the run at {phase:?}: {status}");
+    }
     let out = migrate(&[flag]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
+        assert!(phase.is_none(), "{flag} after a kill at {phase:?} failed: {err}");
         assert!(err.contains("no unfinished run"), "{flag} failed: {err}");
         eprintln!("the run had finished before the kill");
     }

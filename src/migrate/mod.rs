@@ -12,6 +12,7 @@
 //! is the run left unfinished in the journal, with an [`crate::Error::Host`]
 //! saying to take it up with `--resume` or `--rollback`.
 
+pub mod crash;
 pub mod dispatch;
 pub mod driver;
 pub mod engine;

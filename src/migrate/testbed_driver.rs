@@ -22,6 +22,7 @@
 //! except the wait for dumped or killed tasks to be reaped (up to seconds
 //! when pid 1 reaps), which on local VMs holds no lock.
 
+use super::crash;
 use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
 use crate::error::{Error, Result};
 use crate::model::{Placement, Topology};
@@ -176,6 +177,41 @@ fn safe_remove(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Wait until no `criu` on this VM works on `images` (30 s at most).
+///
+/// A `criu dump` or `criu restore` started by a run that was then killed
+/// (SIGKILL, a crash) is not killed with it: it goes on, and ends a while
+/// later by killing the dumped tree or by leaving a restored one running.
+/// Looking at the vnode (probe) or restoring it while that criu still works
+/// races with it: a probe sees the vnode frozen on its source, the recovery
+/// thaws it, then the dump ends and kills it (the vnode runs nowhere); or
+/// two restores fight over the same pids. Once that criu is done, what the
+/// VM holds is one of the states the recovery knows (tree running, or a
+/// complete image).
+fn wait_criu_done(ex: &mut dyn Executor, images: &Path) -> Result<()> {
+    let needle = path_str(images)?.as_bytes().to_vec();
+    let t0 = std::time::Instant::now();
+    loop {
+        let out = ex.output(&Cmd::new("pgrep").args(["-x", "criu"]))?;
+        let busy: Vec<u32> = out
+            .stdout_str()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|pid: &u32| {
+                let cmd = ex.read_file(Path::new(&format!("/proc/{pid}/cmdline"))).unwrap_or_default();
+                cmd.split(|&b| b == 0).any(|a| a == needle.as_slice())
+            })
+            .collect();
+        if busy.is_empty() {
+            return Ok(());
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            return Err(Error::Host(format!("{}: criu (pid {busy:?}) still works on {} after 30 s", ex.label(), images.display())));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// True if `pid` is a zombie (state `Z` in `/proc/PID/stat`).
 fn is_zombie(ex: &mut dyn Executor, pid: u32) -> bool {
     let stat = ex.read_file(Path::new(&format!("/proc/{pid}/stat"))).unwrap_or_default();
@@ -197,7 +233,9 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()> {
-        self.with(|d| d.set_frozen(vm, vnodes, true))
+        self.with(|d| d.set_frozen(vm, vnodes, true))?;
+        crash::after("suspended");
+        Ok(())
     }
 
     fn resume(&self, vm: &str, vnodes: &[String]) -> Result<()> {
@@ -218,15 +256,17 @@ impl VnodeDriver for TestbedDriver {
             let ex = d.fleet.exec(vm)?;
             safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
             paths.cgroups.freeze(ex, &cg)?;
+            crash::during("in-dump", &images);
             criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS).map(Some)
         })?;
         // The dumped tasks must be reaped before the vnode can be restored
         // (their pids): up to seconds when pid 1 reaps. Waited for without
         // the fleet lock, so that other moves go on meanwhile.
-        match dumped {
-            Some(pids) => self.wait_reaped(vm, &pids),
-            None => Ok(()),
+        if let Some(pids) = dumped {
+            self.wait_reaped(vm, &pids)?;
         }
+        crash::after("dumped");
+        Ok(())
     }
 
     fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
@@ -249,6 +289,7 @@ impl VnodeDriver for TestbedDriver {
             if !ex.exists(&images.join(NO_PROCESS))? && !ex.exists(&images.join("inventory.img"))? {
                 return Err(Error::Host(format!("{vm}: no image of {id} to restore")));
             }
+            wait_criu_done(ex, &images)?;
             if ex.exists(&ns_path(&site.netns))? {
                 ex.run(&Cmd::new("ip").args(["netns", "del", &site.netns]))?;
             }
@@ -283,6 +324,7 @@ impl VnodeDriver for TestbedDriver {
             // above), so `restore_moved`'s `criu restore` skips the network
             // unlock; on a failure after it, the tree is stopped again here
             // and the engine restores the vnode at its source from its images.
+            crash::during("in-restore", &images);
             if let Err(e) = criu::restore_moved(&mut d.fleet, &d.layout, &d.at, id, &old, with_process, true) {
                 match before {
                     Some(s) => d.at.insert(id.to_string(), s),
@@ -293,7 +335,9 @@ impl VnodeDriver for TestbedDriver {
             let peers = d.layout.vnode(id)?.ifaces.iter().map(|f| (f.peer.clone(), d.at[&f.peer].vm.clone())).collect();
             d.linked.insert(id.to_string(), peers);
             Ok(())
-        })
+        })?;
+        crash::after("restored");
+        Ok(())
     }
 
     fn reattach(&self, vnode: &str, links: &[LinkSpec]) -> Result<()> {
@@ -308,7 +352,9 @@ impl VnodeDriver for TestbedDriver {
                 return Ok(()); // made by the restore, to the same places
             }
             reattach(&mut d.fleet, &d.layout, &d.at, vnode, false).map(|_| ())
-        })
+        })?;
+        crash::after("reattached");
+        Ok(())
     }
 
     fn remove(&self, vm: &str, vnode: &str) -> Result<()> {
@@ -356,8 +402,9 @@ impl VnodeDriver for TestbedDriver {
 
     fn probe(&self, vm: &str, vnode: &str) -> Result<Presence> {
         self.with(|d| {
-            let running = d.runs_at(vm, vnode)?;
             let images = d.images(vnode)?;
+            wait_criu_done(d.fleet.exec(vm)?, &images)?;
+            let running = d.runs_at(vm, vnode)?;
             let ex: &mut dyn Executor = d.fleet.exec(vm)?;
             let image = ex.exists(&images.join(NO_PROCESS))? || ex.exists(&images.join("inventory.img"))?;
             Ok(Presence { running, image })
