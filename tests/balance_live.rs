@@ -24,12 +24,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
-struct Bridge(String);
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
-    }
-}
 
 /// Runs `netbalance migrate --teardown` (in the work dir, with the test's flags) when dropped.
 struct Teardown(PathBuf, Vec<String>);
@@ -52,36 +46,9 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
     if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen"]) {
         return;
     }
-    let k = std::process::id() % 200 + 20; // 10.252.k.0/24, on links made here only
-    let tag = tag();
-    let short = format!("{}", std::process::id() % 100_000);
-    let mut nets = NetnsGuard::default();
-    let vm_ns = [nets.add(&format!("{tag}bv1")), nets.add(&format!("{tag}bv2"))];
-    let br = Bridge(format!("nbbb{short}"));
-    sh_ok(&["ip", "link", "add", &br.0, "type", "bridge"]);
-    sh_ok(&["ip", "addr", "add", &format!("10.252.{k}.1/24"), "dev", &br.0]);
-    sh_ok(&["ip", "link", "set", &br.0, "up"]);
-    let mut addrs = Vec::new();
-    for (i, ns) in vm_ns.iter().enumerate() {
-        let host_end = format!("nbb{i}x{short}");
-        sh_ok(&["ip", "link", "add", &host_end, "type", "veth", "peer", "name", "eth0", "netns", ns]);
-        sh_ok(&["ip", "link", "set", &host_end, "master", &br.0, "up"]);
-        let a = format!("10.252.{k}.{}", i + 2);
-        sh_ok(&["ip", "-n", ns, "addr", "add", &format!("{a}/24"), "dev", "eth0"]);
-        sh_ok(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
-        addrs.push(a);
-    }
-    let root = tempfile::tempdir().unwrap();
-    let state_root = root.path().join("state");
-    std::fs::create_dir_all(&state_root).unwrap();
-    let mut sshds = Vec::new();
-    for (i, ns) in vm_ns.iter().enumerate() {
-        let own = root.path().join(format!("vm{i}"));
-        std::fs::create_dir_all(&own).unwrap();
-        sshds.push(Sshd::start_in(&addrs[i], 22, Some(ns), Some((&state_root, &own))));
-    }
-    let ak2 = sshds[1].dir.path().join("authorized_keys");
-    std::fs::write(&ak2, std::fs::read(sshds[0].dir.path().join("user_key.pub")).unwrap()).unwrap();
+    let vms = two_ssh_vms(252, "b");
+    let (addrs, sshds, state_root, root) = (&vms.addrs, &vms.sshds, &vms.state_root, &vms.root);
+    let tag = vms.tag.clone();
 
     // Four vnodes: busy while hot, idle otherwise; a0-b0 and a1-b1 linked.
     let work = tempfile::tempdir().unwrap();

@@ -8,17 +8,9 @@ mod testbed_support;
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::testbed::vnode::sites;
 use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
-/// A bridge in the root namespace, removed on drop.
-struct Bridge(String);
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
-    }
-}
 
 struct Deployed<'a> {
     fleet: Fleet,
@@ -38,37 +30,9 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen", "/usr/bin/python3"]) {
         return;
     }
-    let k = std::process::id() % 200 + 20; // 10.253.k.0/24, on links made here only
-    let tag = tag();
-    let short = format!("{}", std::process::id() % 100_000);
-    let mut nets = NetnsGuard::default();
-    let vm_ns = [nets.add(&format!("{tag}vm1")), nets.add(&format!("{tag}vm2"))];
-    let br = Bridge(format!("nbbr{short}"));
-    sh_ok(&["ip", "link", "add", &br.0, "type", "bridge"]);
-    sh_ok(&["ip", "addr", "add", &format!("10.253.{k}.1/24"), "dev", &br.0]);
-    sh_ok(&["ip", "link", "set", &br.0, "up"]);
-    let mut addrs = Vec::new();
-    for (i, ns) in vm_ns.iter().enumerate() {
-        let host_end = format!("nbv{i}x{short}");
-        sh_ok(&["ip", "link", "add", &host_end, "type", "veth", "peer", "name", "eth0", "netns", ns]);
-        sh_ok(&["ip", "link", "set", &host_end, "master", &br.0, "up"]);
-        let a = format!("10.253.{k}.{}", i + 2);
-        sh_ok(&["ip", "-n", ns, "addr", "add", &format!("{a}/24"), "dev", "eth0"]);
-        sh_ok(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
-        addrs.push(a);
-    }
-
-    // Each VM: sshd in its namespace, with a private mount of the state root.
-    let root = tempfile::tempdir().unwrap();
-    let state_root = root.path().join("state");
-    std::fs::create_dir_all(&state_root).unwrap();
-    let mut sshds = Vec::new();
-    for (i, ns) in vm_ns.iter().enumerate() {
-        let own = root.path().join(format!("vm{i}"));
-        std::fs::create_dir_all(&own).unwrap();
-        sshds.push(Sshd::start_in(&addrs[i], 22, Some(ns), Some((&state_root, &own))));
-    }
-
+    let vms = two_ssh_vms(253, "r");
+    let (addrs, sshds, state_root, root) = (&vms.addrs, &vms.sshds, &vms.state_root, &vms.root);
+    let tag = vms.tag.clone();
     let tmp = tempfile::tempdir().unwrap();
     let (srv, cli, prog) = (tmp.path().join("server.py"), tmp.path().join("client.py"), tmp.path().join("progress"));
     std::fs::write(&srv, ECHO_SERVER).unwrap();
@@ -89,8 +53,6 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     let layout = Layout::new(&topo).unwrap();
 
     // One key for both VMs: authorize VM 1's user key on VM 2 as well.
-    let ak2 = sshds[1].dir.path().join("authorized_keys");
-    std::fs::write(&ak2, std::fs::read(sshds[0].dir.path().join("user_key.pub")).unwrap()).unwrap();
     let mut opts = SshOptions::new(sshds[0].dir.path().join("known_hosts"));
     opts.accept_new = true;
     opts.identity = Some(sshds[0].user_key.clone());

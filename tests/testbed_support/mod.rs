@@ -344,3 +344,64 @@ impl netbalance::testbed::Executor for FailingOn {
         netbalance::testbed::LocalExecutor.write_file(p, d)
     }
 }
+
+/// A bridge in the root namespace, removed on drop.
+pub struct Bridge(pub String);
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+/// Two "VMs" reached over SSH: network namespaces on a bridge of their own
+/// (10.`net`.k.0/24, k from the pid; links made here only), each running
+/// its own sshd on port 22 with a private mount of `state_root` (VM i sees
+/// `root/vm{i}` there). VM 2 accepts VM 1's user key. Fields drop in order:
+/// the sshds first, then the files, the bridge and the namespaces.
+pub struct SshVms {
+    pub sshds: Vec<Sshd>,
+    /// The [`tag`] the namespaces were named with, for the test's own names.
+    pub tag: String,
+    pub root: tempfile::TempDir,
+    pub state_root: PathBuf,
+    pub addrs: Vec<String>,
+    pub vm_ns: [String; 2],
+    pub bridge: Bridge,
+    pub nets: NetnsGuard,
+}
+
+/// Start [`SshVms`]; `label` (one letter) keeps interface names apart
+/// between test files.
+pub fn two_ssh_vms(net: u8, label: &str) -> SshVms {
+    let k = std::process::id() % 200 + 20;
+    let tag = tag();
+    let short = format!("{}", std::process::id() % 100_000);
+    let mut nets = NetnsGuard::default();
+    let vm_ns = [nets.add(&format!("{tag}{label}v1")), nets.add(&format!("{tag}{label}v2"))];
+    let bridge = Bridge(format!("nbb{label}{short}"));
+    sh_ok(&["ip", "link", "add", &bridge.0, "type", "bridge"]);
+    sh_ok(&["ip", "addr", "add", &format!("10.{net}.{k}.1/24"), "dev", &bridge.0]);
+    sh_ok(&["ip", "link", "set", &bridge.0, "up"]);
+    let mut addrs = Vec::new();
+    for (i, ns) in vm_ns.iter().enumerate() {
+        let host_end = format!("nb{label}{i}x{short}");
+        sh_ok(&["ip", "link", "add", &host_end, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+        sh_ok(&["ip", "link", "set", &host_end, "master", &bridge.0, "up"]);
+        let a = format!("10.{net}.{k}.{}", i + 2);
+        sh_ok(&["ip", "-n", ns, "addr", "add", &format!("{a}/24"), "dev", "eth0"]);
+        sh_ok(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
+        addrs.push(a);
+    }
+    let root = tempfile::tempdir().unwrap();
+    let state_root = root.path().join("state");
+    std::fs::create_dir_all(&state_root).unwrap();
+    let mut sshds = Vec::new();
+    for (i, ns) in vm_ns.iter().enumerate() {
+        let own = root.path().join(format!("vm{i}"));
+        std::fs::create_dir_all(&own).unwrap();
+        sshds.push(Sshd::start_in(&addrs[i], 22, Some(ns), Some((&state_root, &own))));
+    }
+    let ak2 = sshds[1].dir.path().join("authorized_keys");
+    std::fs::write(&ak2, std::fs::read(sshds[0].dir.path().join("user_key.pub")).unwrap()).unwrap();
+    SshVms { sshds, tag, root, state_root, addrs, vm_ns, bridge, nets }
+}
