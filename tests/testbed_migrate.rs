@@ -12,19 +12,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
-struct Deployed<'a> {
-    fleet: Fleet,
-    layout: &'a Layout,
-    placement: Placement,
-}
-
-impl Drop for Deployed<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = teardown(&mut self.fleet, self.layout, &self.placement) {
-            eprintln!("teardown: {e}");
-        }
-    }
-}
 
 #[test]
 fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {

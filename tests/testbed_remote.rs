@@ -12,19 +12,6 @@ use std::time::{Duration, Instant};
 use testbed_support::*;
 
 
-struct Deployed<'a> {
-    fleet: Fleet,
-    layout: &'a Layout,
-    placement: Placement,
-}
-impl Drop for Deployed<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = teardown(&mut self.fleet, self.layout, &self.placement) {
-            eprintln!("teardown: {e}");
-        }
-    }
-}
-
 #[test]
 fn remote_vms_over_ssh_vxlan_and_migration() {
     if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen", "/usr/bin/python3"]) {

@@ -405,3 +405,18 @@ pub fn two_ssh_vms(net: u8, label: &str) -> SshVms {
     std::fs::write(&ak2, std::fs::read(sshds[0].dir.path().join("user_key.pub")).unwrap()).unwrap();
     SshVms { sshds, tag, root, state_root, addrs, vm_ns, bridge, nets }
 }
+
+/// A deployment that is torn down when dropped (whatever the test's outcome).
+pub struct Deployed<'a> {
+    pub fleet: netbalance::testbed::Fleet,
+    pub layout: &'a netbalance::testbed::Layout,
+    pub placement: netbalance::model::Placement,
+}
+
+impl Drop for Deployed<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = netbalance::testbed::teardown(&mut self.fleet, self.layout, &self.placement) {
+            eprintln!("teardown: {e}");
+        }
+    }
+}
