@@ -233,7 +233,26 @@ fn criterion_benches(c: &mut Criterion) {
     });
 }
 
+/// One initial placement of `name` with a fixed move count: for
+/// `valgrind --tool=callgrind`, whose instruction counts do not depend on
+/// what else the machine runs (instructions per move = the difference of
+/// two counts over the difference of the moves).
+fn single_run(spec: &str) {
+    let (name, moves) = spec.split_once(':').unwrap_or(("campus", spec));
+    let moves: u64 = moves.parse().expect("NETBALANCE_BENCH_SINGLE=[topology:]moves");
+    let inst = scenario(name);
+    let load = load_for_sink(&inst, 0);
+    let cpu = thread_cpu_s();
+    let out = place::initial(&inst, &load, &opts(Budget::Moves(moves)));
+    let took = thread_cpu_s() - cpu;
+    println!("{name}: {} moves, tau {:.4}, {:.3e} moves/cpu-s", out.moves_evaluated, out.tau, out.moves_evaluated as f64 / took);
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("NETBALANCE_BENCH_SINGLE") {
+        single_run(&spec);
+        return;
+    }
     if std::env::var_os("NETBALANCE_BENCH_TABLE").is_some() {
         table();
         return;
