@@ -107,7 +107,16 @@ fn write_inputs(d: &Path, testbed: &Testbed, topo: &Topology, placements: &[(&st
 /// `netbalance migrate ARGS` in `d` with the real driver; asserts success
 /// and returns the placement it printed.
 fn migrate_cli(d: &Path, state_root: &Path, args: &[&str]) -> Placement {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+    migrate_cli_path(d, state_root, args, None)
+}
+
+/// [`migrate_cli`] with `dir` first in `$PATH`, if given.
+fn migrate_cli_path(d: &Path, state_root: &Path, args: &[&str], dir: Option<&Path>) -> Placement {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
+    if let Some(dir) = dir {
+        cmd.env("PATH", format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default()));
+    }
+    let out = cmd
         .current_dir(d)
         .env_remove("NETBALANCE_TEST_DRIVER")
         .args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()])
@@ -391,5 +400,125 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
     }
     counting(d, 0, before + 10);
     job(&remover).teardown(&a1).unwrap();
+    assert_clean(&topo, &paths);
+}
+
+/// The records of the last run in the state dir's journal: (ms since the
+/// epoch, step, vnode or VM).
+fn journal_times(d: &Path) -> Vec<(u64, String, String)> {
+    let text = std::fs::read_to_string(d.join(".netbalance/journal.ndjson")).unwrap();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let rec = &v["rec"];
+            let who = rec["vnode"].as_str().or(rec["vm"].as_str()).unwrap_or("").to_string();
+            (v["t_ms"].as_u64().unwrap(), rec["step"].as_str().unwrap().to_string(), who)
+        })
+        .collect()
+}
+
+/// The moves of the last run, as the journal timed them: from the last
+/// `suspended` record (the moves start then) to the last `reattached` (s).
+fn moves_window(d: &Path) -> f64 {
+    let recs = journal_times(d);
+    let last = |step: &str| recs.iter().filter(|r| r.1 == step).map(|r| r.0).max().unwrap_or_else(|| panic!("no {step} record: {recs:?}"));
+    (last("reattached") - last("suspended")) as f64 / 1e3
+}
+
+/// `criu` calls logged by the wrapper of [`moves_on_disjoint_vms_run_in_parallel`]:
+/// (start, end, the vnode's cgroup name found in the arguments, subcommand).
+fn criu_calls(log: &Path, cgroups: &[String]) -> Vec<(f64, f64, String, String)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let cg = cgroups.iter().find(|c| l.contains(c.as_str()))?;
+            Some((f[0].parse().ok()?, f[1].parse().ok()?, cg.clone(), f[3].to_string()))
+        })
+        .collect()
+}
+
+/// Two counting vnodes move between disjoint VM pairs in one `migrate` run
+/// (h0-v0 -> h0-v1 and h0-v2 -> h0-v3), each linked to a vnode that stays
+/// on its destination: their `criu dump`s and `criu restore`s overlap in
+/// time (a wrapper around criu logs when each ran), the moves take clearly
+/// less than the same two moves one per run, and both processes keep their
+/// pid and go on counting.
+#[test]
+fn moves_on_disjoint_vms_run_in_parallel() {
+    if !require(TOOLS) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tag = tag();
+    let ids: Vec<String> = ["a", "b", "pa", "pb"].iter().map(|s| format!("{tag}{s}")).collect();
+    let mut topo = Topology::default();
+    for (i, id) in ids.iter().enumerate() {
+        let mut v = Vnode::new(id);
+        if i < 2 {
+            let f = d.join(format!("count{i}"));
+            v.run = Some(format!("exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > {}.t; mv {}.t {}; sleep 0.02; done'", f.display(), f.display(), f.display()));
+        }
+        topo.vnodes.push(v);
+    }
+    topo.links = vec![Link::new(&ids[0], &ids[2], 100.0), Link::new(&ids[1], &ids[3], 100.0)];
+    let testbed = Testbed::generate(1, 4, 10_000.0);
+    let both_out = placement(&topo, ["h0-v0", "h0-v2", "h0-v1", "h0-v3"]);
+    let both_in = placement(&topo, ["h0-v1", "h0-v3", "h0-v1", "h0-v3"]);
+    let a_out = placement(&topo, ["h0-v0", "h0-v3", "h0-v1", "h0-v3"]);
+    // criu that logs "START END STATUS ARGS…" of every call.
+    let real = which("criu").unwrap();
+    let bin = d.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let (criu, log) = (bin.join("criu"), d.join("criu.log"));
+    std::fs::write(&criu, format!("#!/bin/sh\ns=$(date +%s.%N)\n{} \"$@\"\nrc=$?\necho \"$s $(date +%s.%N) $rc $*\" >> {}\nexit $rc\n", real.display(), log.display())).unwrap();
+    sh_ok(&["chmod", "+x", criu.to_str().unwrap()]);
+    let state_root = d.join("vnodes");
+    let paths = Paths { state_root: state_root.clone(), ..Paths::default() };
+    let placements = vec![both_out.clone(), both_in.clone(), a_out.clone()];
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements };
+    write_inputs(d, &testbed, &topo, &[("out.json", &both_out), ("in.json", &both_in), ("a_out.json", &a_out)]);
+    let migrate = |args: &[&str]| migrate_cli_path(d, &state_root, args, Some(&bin));
+    assert_eq!(migrate(&["--target", "out.json"]).vm_of, both_out.vm_of);
+    let pids = [pid_of(&paths, &ids[0]), pid_of(&paths, &ids[1])];
+    let cgroups: Vec<String> = ids[..2].iter().map(|id| names::cgroup_name(id)).collect();
+    let (mut par, mut ser) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        let before = [counting(d, 0, 5), counting(d, 1, 5)];
+        // Both move, in one run.
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(migrate(&["--target", "in.json"]).vm_of, both_in.vm_of);
+        par.push(moves_window(d));
+        let calls = criu_calls(&log, &cgroups);
+        for i in 0..2 {
+            assert_eq!(pid_of(&paths, &ids[i]), pids[i], "round {round}: pid of {} kept", ids[i]);
+            assert_eq!(netns_of(pids[i]), names::netns_name(&ids[i], &both_in.vm_of[&ids[i]]));
+            counting(d, i, before[i] + 5);
+        }
+        // Each of the two vnodes' dump overlaps the other's, and so do the restores.
+        for op in ["dump", "restore"] {
+            let of = |cg: &String| calls.iter().find(|c| &c.2 == cg && c.3 == op).unwrap_or_else(|| panic!("no {op} of {cg}: {calls:?}")).clone();
+            let (x, y) = (of(&cgroups[0]), of(&cgroups[1]));
+            eprintln!("round {round}: criu {op}: {:.3}-{:.3} s and {:.3}-{:.3} s", 0.0, x.1 - x.0, y.0 - x.0, y.1 - x.0);
+            assert!(x.0 < y.1 && y.0 < x.1, "round {round}: the two criu {op}s did not overlap: {calls:?}");
+        }
+        // The same two moves back, one per run.
+        assert_eq!(migrate(&["--target", "a_out.json"]).vm_of, a_out.vm_of);
+        let t_a = moves_window(d);
+        assert_eq!(migrate(&["--target", "out.json"]).vm_of, both_out.vm_of);
+        ser.push(t_a + moves_window(d));
+        for i in 0..2 {
+            assert_eq!(pid_of(&paths, &ids[i]), pids[i]);
+            counting(d, i, before[i] + 10);
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("2 moves on disjoint VMs: {:.3?} s in one run vs {:.3?} s one per run (load {})", par, ser, load.trim());
+    for (p, s) in par.iter().zip(&ser) {
+        assert!(*p < 0.8 * s, "in one run {p:.3} s, one per run {s:.3} s: not parallel");
+    }
+    assert!(migrate(&["--teardown"]).vm_of.is_empty());
     assert_clean(&topo, &paths);
 }
