@@ -596,6 +596,7 @@ fn moves_on_disjoint_vms_run_in_parallel() {
         v[v.len() / 2]
     };
     let (p, s) = (median(&mut par), median(&mut ser));
+    eprintln!("medians: {p:.3} s in one run, {s:.3} s one per run");
     assert!(p < 0.8 * s, "median in one run {p:.3} s, one per run {s:.3} s: not parallel");
     assert!(pair.migrate(&["--teardown"]).status.success());
     assert_clean(&pair.topo, &pair.paths);
