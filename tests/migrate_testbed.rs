@@ -570,8 +570,8 @@ fn moves_on_disjoint_vms_run_in_parallel() {
         par.push(moves_window(d));
         pair.running(&pair.into, pids, before);
         // Both first dumps start as the moves do, so they overlap (criu
-        // sometimes fails a dump after 10 s, the freezer group stuck
-        // FREEZING, and the driver dumps again); the restores (~50 ms each)
+        // sometimes fails a dump after 10 s, a task unseizable in state D,
+        // and the driver dumps again); the restores (~50 ms each)
         // overlap when the two moves stay in step.
         for op in ["dump", "restore"] {
             let status = if op == "dump" { "*" } else { "0" };
