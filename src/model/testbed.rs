@@ -15,6 +15,27 @@ pub struct Testbed {
     /// A known_hosts file for the VMs' SSH host keys (default: the user's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<String>,
+    /// How a migration's images go from one machine to another (default `direct`).
+    #[serde(default, skip_serializing_if = "is_default_transfer")]
+    pub transfer: TransferMode,
+}
+
+/// How images move between two VMs on different machines (docs/testbed.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    /// A plain TCP stream from the source VM to the destination VM's SSH
+    /// address (`netbalance xfer` at both ends, started over SSH; the
+    /// netbalance binary must be on both VMs). Unauthenticated, unencrypted:
+    /// for a private testbed LAN. Falls back to `ssh` where it cannot run.
+    #[default]
+    Direct,
+    /// A tar archive streamed through this process, from one SSH session into the other.
+    Ssh,
+}
+
+fn is_default_transfer(t: &TransferMode) -> bool {
+    *t == TransferMode::default()
 }
 
 fn is_default_costs(c: &Costs) -> bool {
@@ -68,6 +89,7 @@ impl Testbed {
                 .collect(),
             costs: Costs::default(),
             known_hosts: None,
+            transfer: TransferMode::default(),
         }
     }
 

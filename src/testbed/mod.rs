@@ -14,6 +14,8 @@ pub mod monitor;
 pub mod names;
 pub mod quote;
 pub mod ssh;
+pub mod stream;
+pub mod transfer;
 pub mod vnode;
 
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};

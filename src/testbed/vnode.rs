@@ -11,6 +11,7 @@ use super::cgroup::Cgroups;
 use super::exec::{path_str, Cmd, DryRunExecutor, Executor, LocalExecutor};
 use super::names::{self, checked};
 use super::ssh::{SshExecutor, SshOptions};
+use super::transfer::{Route, TransferMode};
 use crate::error::{Error, Result};
 use crate::model::testbed::parse_ssh_target;
 use crate::model::{Placement, Testbed, Topology};
@@ -35,7 +36,8 @@ pub struct Paths {
     pub cgroups: Cgroups,
     /// The `netbalance` binary whose hidden `keeper` subcommand adopts and
     /// reaps a vnode's processes (see [`super::keeper`]); used on every VM
-    /// where this path exists. `None`: vnodes and restored trees are
+    /// where this path exists. Its `xfer` subcommand is the direct image
+    /// transfer between VMs ([`super::transfer`]). `None`: vnodes and restored trees are
     /// orphans of pid 1, and a checkpoint waits for it to reap them.
     pub keeper: Option<String>,
 }
@@ -203,20 +205,22 @@ pub struct Fleet {
     ssh: Option<SshOptions>,
     vms: BTreeMap<String, VmHandle>,
     dry_log: Option<Arc<Mutex<Vec<String>>>>,
+    /// How images move between machines (the testbed's `"transfer"`).
+    pub transfer: TransferMode,
 }
 
 impl Fleet {
     /// Real executors: local VMs (no `ssh`) run here, the others over SSH.
     pub fn new(testbed: &Testbed, ssh: SshOptions, paths: Paths) -> Fleet {
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None }
+        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None, transfer: testbed.transfer }
     }
 
     /// Dry run: every VM records its commands into the returned log.
     pub fn dry_run(testbed: &Testbed, paths: Paths) -> (Fleet, Arc<Mutex<Vec<String>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()) }, log)
+        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()), transfer: testbed.transfer }, log)
     }
 
     /// Use this handle for VM `name` (tests; custom transports).
@@ -269,6 +273,13 @@ impl Fleet {
     fn underlay(&mut self, vm: &str) -> Result<Option<Ipv4Addr>> {
         self.open(vm)?;
         Ok(self.vms[vm].underlay)
+    }
+
+    /// How a state directory goes from VM `from` to VM `to`
+    /// ([`super::transfer::copy`]): the testbed's mode, `to`'s address
+    /// (the host of its SSH target) and the netbalance binary.
+    pub fn route(&mut self, _from: &str, to: &str) -> Result<Route> {
+        Ok(Route { mode: self.transfer, dst_addr: self.underlay(to)?, binary: self.paths.keeper.clone() })
     }
 
     /// Run `f` with the executors of two different VMs at once.
