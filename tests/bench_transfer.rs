@@ -4,6 +4,7 @@
 mod testbed_support;
 
 use netbalance::model::testbed::parse_ssh_target;
+use netbalance::testbed::transfer::{self, Route, TransferMode, Via};
 use netbalance::testbed::{copy_dir, Executor, SshExecutor, SshOptions};
 use ssh2::{MethodType, Session};
 use std::io::{Read, Write};
@@ -95,7 +96,8 @@ fn where_transfer_time_goes() {
     for &mb in &sizes {
         let f = format!("{state}/img{mb}/pages-1.img");
         eprintln!("== {mb} MB (load {})", load());
-        for (c, m) in [(None, None), (Some("aes128-ctr"), Some("hmac-sha2-256")), (Some("aes128-gcm@openssh.com"), None), (Some("chacha20-poly1305@openssh.com"), None)] {
+        let matrix = std::env::var_os("CIPHERS").is_some();
+        for (c, m) in if !matrix { vec![] } else { vec![(None, None), (Some("aes128-ctr"), Some("hmac-sha2-256")), (Some("aes128-gcm@openssh.com"), None), (Some("chacha20-poly1305@openssh.com"), None)] } {
             let s = session(&vms.addrs[0], &key, c, m);
             let name = format!("{:?}/{:?}", s.methods(MethodType::CryptSc), s.methods(MethodType::MacSc));
             for buf in [32 << 10, 256 << 10, 1 << 20] {
@@ -123,6 +125,16 @@ fn where_transfer_time_goes() {
             let n = copy_dir(&mut a, &vms.state_root.join(format!("img{mb}")), &mut b, &dst).unwrap();
             eprintln!("copy_dir (tar pipe): {:6.1} ms/MB  (load {})", ms_per_mb(n, t.elapsed().as_secs_f64()), load());
             b.run(&netbalance::testbed::Cmd::new("rm").args(["-rf", dst.to_str().unwrap()])).unwrap();
+        }
+        // The direct path as migrations take it: xfer recv / xfer send started over the sessions.
+        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: keeper() };
+        for _ in 0..3 {
+            let dir = vms.state_root.join(format!("img{mb}"));
+            let t = Instant::now();
+            let c = transfer::copy(&mut a, &mut b, &dir, &route).unwrap();
+            assert_eq!(c.via, Via::Direct);
+            eprintln!("transfer::copy direct: {:6.1} ms/MB  (load {})", ms_per_mb(c.bytes, t.elapsed().as_secs_f64()), load());
+            b.run(&netbalance::testbed::Cmd::new("rm").args(["-rf", dir.to_str().unwrap()])).unwrap();
         }
         // Direct TCP between the namespaces: tar -c | socket (VM 0) -> socket | tar -x (VM 1).
         for _ in 0..3 {

@@ -1,11 +1,13 @@
 //! Two "remote VMs" on this machine: each a network namespace with its own
 //! sshd, mount namespace and state directory, joined by a bridge. Deploys
 //! over SSH with a VXLAN link between the VMs, then live-migrates a TCP
-//! client across (images copied through the SSH sessions) and back.
+//! client across (images sent directly from VM to VM over TCP) and back
+//! (images copied through the SSH sessions, the fallback).
 
 mod testbed_support;
 
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+use netbalance::testbed::transfer::{TransferMode, Via};
 use netbalance::testbed::vnode::sites;
 use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
 use std::time::{Duration, Instant};
@@ -78,9 +80,18 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     assert!(snap.mbps[0].rate > 0.0, "no traffic seen on the VXLAN link");
     assert!(snap.cpu[&c] > 0.0 && snap.cpu[&s] > 0.0, "{snap:?}");
     let mut at = sites(&layout, &placement).unwrap();
-    for to in ["h1-v0", "h0-v0"] {
+    // Out over the direct TCP path (the default), back over SSH (the fallback).
+    for (to, mode, via) in [("h1-v0", TransferMode::Direct, Via::Direct), ("h0-v0", TransferMode::Ssh, Via::Ssh)] {
+        d.fleet.transfer = mode;
         let before = client_progress(&prog).0;
         let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
+        assert_eq!(times.transfer_via, via);
+        eprintln!(
+            "transfer {via:?}: {:.1} MB in {:.1} ms ({:.1} ms/MB)",
+            times.image_bytes as f64 / 1048576.0,
+            times.transfer_s * 1e3,
+            times.transfer_s * 1e3 / (times.image_bytes as f64 / 1048576.0)
+        );
         d.placement.vm_of.insert(c.clone(), to.to_string());
         eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
         assert_eq!(times.pid, Some(pid));

@@ -37,6 +37,18 @@ pub enum Via {
     Direct,
 }
 
+impl Via {
+    /// The name used in JSON and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::None => "none",
+            Via::Local => "local",
+            Via::Ssh => "ssh",
+            Via::Direct => "direct",
+        }
+    }
+}
+
 /// What [`copy`] needs to know beyond the two executors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
