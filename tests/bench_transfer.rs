@@ -93,6 +93,33 @@ fn where_transfer_time_goes() {
     let s0 = session(&vms.addrs[0], &key, None, None);
     eprintln!("negotiated default: {:?} / {:?}", s0.methods(MethodType::CryptSc), s0.methods(MethodType::MacSc));
     let state = vms.state_root.display().to_string();
+    {
+        // The fixed part: an (almost) empty directory, copied 5 times each way.
+        let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
+        opts.accept_new = true;
+        opts.identity = Some(key.clone());
+        let mut a = SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[0])).unwrap(), &opts).unwrap();
+        let mut b = SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[1])).unwrap(), &opts).unwrap();
+        std::fs::create_dir_all(vms.root.path().join("vm0/empty")).unwrap();
+        std::fs::write(vms.root.path().join("vm0/empty/f"), b"x").unwrap();
+        let dir = vms.state_root.join("empty");
+        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: keeper() };
+        for _ in 0..5 {
+            let t = Instant::now();
+            b.run(&netbalance::testbed::Cmd::new("true")).unwrap();
+            let t1 = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            copy_dir(&mut a, &dir, &mut b, &dir).unwrap();
+            let t2 = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            transfer::copy(&mut a, &mut b, &dir, &route).unwrap();
+            let t3 = t.elapsed().as_secs_f64() * 1e3;
+            eprintln!("fixed part: one ssh command {t1:.1} ms, copy_dir (ssh) {t2:.1} ms, direct {t3:.1} ms (load {})", load());
+        }
+        if std::env::var_os("FIXED_ONLY").is_some() {
+            return;
+        }
+    }
     for &mb in &sizes {
         let f = format!("{state}/img{mb}/pages-1.img");
         eprintln!("== {mb} MB (load {})", load());
