@@ -187,3 +187,21 @@ pub fn parse_ssh_target(s: &str) -> Result<SshTarget, String> {
 fn check_ssh_target(s: &str) -> Result<(), String> {
     parse_ssh_target(s).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_defaults_to_direct_and_round_trips() {
+        let base = r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"h0-v0"}]}]"#;
+        let tb: Testbed = serde_json::from_str(&format!("{base}}}")).unwrap();
+        assert_eq!(tb.transfer, TransferMode::Direct);
+        assert!(!serde_json::to_string(&tb).unwrap().contains("transfer"), "the default is not written");
+        let tb: Testbed = serde_json::from_str(&format!(r#"{base},"transfer":"ssh"}}"#)).unwrap();
+        assert_eq!(tb.transfer, TransferMode::Ssh);
+        assert!(serde_json::to_string(&tb).unwrap().contains(r#""transfer":"ssh""#));
+        let err = serde_json::from_str::<Testbed>(&format!(r#"{base},"transfer":"ftp"}}"#)).unwrap_err().to_string();
+        assert!(err.contains("unknown variant"), "{err}");
+    }
+}
