@@ -10,11 +10,16 @@ use netbalance::testbed::transfer::TransferMode;
 use netbalance::testbed::{Fleet, Paths, SshOptions};
 use testbed_support::*;
 
+/// The probes' names are unique per process, not per call (`measure_pair`):
+/// the two tests of this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn calibrate_local_vms_measures_phases() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let testbed = Testbed::generate(1, 2, 1000.0);
     let state = tempfile::tempdir().unwrap();
     let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
@@ -59,6 +64,7 @@ fn calibrate_ssh_vms_reports_the_transfer_path() {
     if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen"]) {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let vms = two_ssh_vms(251, "c");
     let mut testbed = Testbed::generate(2, 1, 1000.0);
     testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[0]));

@@ -276,7 +276,7 @@ impl VnodeDriver for TestbedDriver {
             if a.is_some() && a == b {
                 return Ok(()); // one machine: the state dir is shared
             }
-            let route = d.fleet.route(from, to)?;
+            let route = d.fleet.route(to)?;
             d.fleet.with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route).map(|_| ()))
         })
     }

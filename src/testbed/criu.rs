@@ -288,7 +288,7 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         let dir = paths.vnode_dir(&cg);
         let t = Instant::now();
         if !same_machine || pid.is_none() {
-            let route = fleet.route(&from.vm, &to.vm)?;
+            let route = fleet.route(&to.vm)?;
             let copied = fleet.with_pair(&from.vm, &to.vm, |s, d| {
                 if pid.is_some() {
                     transfer::copy(s, d, &dir, &route)

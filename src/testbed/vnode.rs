@@ -275,10 +275,10 @@ impl Fleet {
         Ok(self.vms[vm].underlay)
     }
 
-    /// How a state directory goes from VM `from` to VM `to`
+    /// How a state directory goes to VM `to` from another machine
     /// ([`super::transfer::copy`]): the testbed's mode, `to`'s address
     /// (the host of its SSH target) and the netbalance binary.
-    pub fn route(&mut self, _from: &str, to: &str) -> Result<Route> {
+    pub fn route(&mut self, to: &str) -> Result<Route> {
         Ok(Route { mode: self.transfer, dst_addr: self.underlay(to)?, binary: self.paths.keeper.clone() })
     }
 
