@@ -75,6 +75,12 @@ fn load() -> String {
     std::fs::read_to_string("/proc/loadavg").unwrap().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
+/// The netbalance binary at both ends of the direct path: `$XFER_BIN`
+/// (e.g. target/release/netbalance), else this build's.
+fn xfer_bin() -> Option<String> {
+    std::env::var("XFER_BIN").ok().or_else(keeper)
+}
+
 #[test]
 #[ignore]
 fn where_transfer_time_goes() {
@@ -103,7 +109,7 @@ fn where_transfer_time_goes() {
         std::fs::create_dir_all(vms.root.path().join("vm0/empty")).unwrap();
         std::fs::write(vms.root.path().join("vm0/empty/f"), b"x").unwrap();
         let dir = vms.state_root.join("empty");
-        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: keeper() };
+        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: xfer_bin() };
         for _ in 0..5 {
             let t = Instant::now();
             b.run(&netbalance::testbed::Cmd::new("true")).unwrap();
@@ -154,7 +160,7 @@ fn where_transfer_time_goes() {
             b.run(&netbalance::testbed::Cmd::new("rm").args(["-rf", dst.to_str().unwrap()])).unwrap();
         }
         // The direct path as migrations take it: xfer recv / xfer send started over the sessions.
-        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: keeper() };
+        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: xfer_bin() };
         for _ in 0..3 {
             let dir = vms.state_root.join(format!("img{mb}"));
             let t = Instant::now();
