@@ -233,7 +233,55 @@ fn criterion_benches(c: &mut Criterion) {
     });
 }
 
+/// One initial placement of `name` with a fixed move count: for
+/// `valgrind --tool=callgrind`, whose instruction counts do not depend on
+/// what else the machine runs (instructions per move = the difference of
+/// two counts over the difference of the moves).
+fn single_run(spec: &str) {
+    let (name, moves) = spec.split_once(':').unwrap_or(("campus", spec));
+    let moves: u64 = moves.parse().expect("NETBALANCE_BENCH_SINGLE=[topology:]moves");
+    let inst = scenario(name);
+    let load = load_for_sink(&inst, 0);
+    let cpu = thread_cpu_s();
+    let out = place::initial(&inst, &load, &opts(Budget::Moves(moves)));
+    let took = thread_cpu_s() - cpu;
+    println!("{name}: {} moves, tau {:.4}, {:.3e} moves/cpu-s", out.moves_evaluated, out.tau, out.moves_evaluated as f64 / took);
+}
+
+/// The table's re-placement after a sink change, for seeds 1..=`seeds`,
+/// with budgets as move counts (`NETBALANCE_BENCH_MOVES_PER_S`, default
+/// 5,000,000 per second): reproducible, so variants of the placer can be
+/// compared on the same starting placements. Prints χ per seed.
+fn replace_sweep(spec: &str) {
+    let (name, seeds) = spec.split_once(':').unwrap_or((spec, "8"));
+    let seeds: u64 = seeds.parse().expect("NETBALANCE_BENCH_REPLACE=topology[:seeds]");
+    let rate: f64 = std::env::var("NETBALANCE_BENCH_MOVES_PER_S").ok().and_then(|r| r.parse().ok()).unwrap_or(5e6);
+    let inst = scenario(name);
+    let load = load_for_sink(&inst, 0);
+    let new_load = load_for_sink(&inst, inst.n_vnodes() as u32 - 1);
+    let window = Window { tp: 10.0, to: 0.125 };
+    let mut found = 0;
+    for seed in 1..=seeds {
+        let o = |moves: f64| PlaceOptions { budget: Budget::Moves(moves as u64), seed, constraints: Default::default() };
+        let first = place::initial(&inst, &load, &o(rate));
+        let out = place::replace(&inst, &new_load, window, &first.assignment, &o(0.125 * rate));
+        let chi = out.chi.unwrap_or(0.0);
+        found += usize::from(out.changed);
+        let before = cost::tau(&inst, &new_load, &first.assignment);
+        println!("{name} seed {seed}: tau {before:.4} -> {:.4}, chi {chi:.4}, {} moves evaluated", out.tau, out.moves_evaluated);
+    }
+    println!("{name}: chi < 0 for {found} of {seeds} seeds");
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("NETBALANCE_BENCH_REPLACE") {
+        replace_sweep(&spec);
+        return;
+    }
+    if let Ok(spec) = std::env::var("NETBALANCE_BENCH_SINGLE") {
+        single_run(&spec);
+        return;
+    }
     if std::env::var_os("NETBALANCE_BENCH_TABLE").is_some() {
         table();
         return;

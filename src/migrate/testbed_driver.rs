@@ -2,25 +2,35 @@
 //! [`crate::testbed`] (network namespaces, veth/VXLAN links, cgroup freezer,
 //! CRIU). Local VMs (no `ssh`) run on this machine, as root.
 //!
-//! Mapping of the steps:
+//! Mapping of the steps, and the VMs each holds while it runs:
 //!
-//! | step | on the VM |
-//! |---|---|
-//! | deploy | `testbed::deploy`: namespaces, cgroups, links, `run` commands |
-//! | suspend / resume | freezer `FROZEN` / `THAWED` of each vnode with a process |
-//! | checkpoint | `criu dump` in the source namespace, then wait until the dumped tasks are reaped; a vnode without `run` only gets an empty image (a marker) |
-//! | transfer | copy of the vnode's state dir (images) between machines (`testbed::transfer::copy`: direct TCP between the VMs, or tar over SSH); nothing between VMs of one machine (shared dir) |
-//! | restore | `criu::restore_moved`, as a standalone move: a fresh namespace that drops incoming packets, the vnode's links to its peers (their old veth ends retired, not deleted), `criu restore --network-lock skip` in it, frozen, the hold released; a failure after the restore stops the restored tree again |
-//! | reattach | the vnode's links made again to the peers' namespaces (skipped when the restore just made them to the same places) |
-//! | remove | kill the vnode's tasks if they run in this VM's namespace, delete the namespace |
+//! | step | on the VM | holds |
+//! |---|---|---|
+//! | deploy | `testbed::deploy`: namespaces, cgroups, links, `run` commands | every VM |
+//! | suspend / resume | freezer `FROZEN` / `THAWED` of each vnode with a process | its VM |
+//! | checkpoint | `criu dump` in the source namespace, then wait until the dumped tasks are reaped; a vnode without `run` only gets an empty image (a marker) | the source (not during a local reap wait) |
+//! | transfer | copy of the vnode's state dir (images) between machines (`testbed::transfer::copy`: direct TCP between the VMs, or tar over SSH); nothing between VMs of one machine (shared dir) | source and destination |
+//! | restore | `criu::restore_moved`, as a standalone move: a fresh namespace that drops incoming packets, the vnode's links to its peers (their old veth ends retired, not deleted), `criu restore --network-lock skip` in it, frozen, the hold released; a failure after the restore stops the restored tree again | the destination, the VM the driver last had the vnode on, its peers' VMs |
+//! | reattach | the vnode's links made again to the peers' namespaces (skipped when the restore just made them to the same places) | the VMs of both ends of its links, before and after |
+//! | remove | kill the vnode's tasks if they run in this VM's namespace, delete the namespace | its VM |
+//! | discard_image / probe | delete the images / look at namespace, pid, images | its VM |
 //!
 //! A vnode "runs" on a VM if its namespace there exists and, for a vnode
 //! with `run`, its recorded pid is alive inside that namespace.
 //!
-//! All steps share one lock on the fleet (its executors are `&mut`): moves
-//! the engine starts in parallel are carried out one step at a time here,
-//! except the wait for dumped or killed tasks to be reaped (up to seconds
-//! when pid 1 reaps), which on local VMs holds no lock.
+//! Concurrency: each VM's executor is behind its own lock
+//! ([`FleetPool`]); a step takes the locks of the VMs it touches in sorted
+//! order (no deadlock between steps that need several), so steps on
+//! disjoint VMs run at once and steps sharing a VM one after another. The
+//! driver's bookkeeping (where each vnode's namespace is, which links a
+//! restore made) is under a separate lock held only to copy it at the
+//! start of a step and to write its changes back at the end (O(n) for n
+//! vnodes); a vnode's entry changes only in a step holding its VM, before
+//! and after, so it is stable while a step holds that VM. Host-wide
+//! commands of one machine that must not interleave (`ip netns add` with
+//! the `/run/netns` remount) take a per-machine lock
+//! ([`crate::testbed::vnode::machine_lock`]); `criu` runs on one machine in
+//! parallel (docs/migrate.md).
 
 use super::crash;
 use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
@@ -29,8 +39,8 @@ use crate::model::{Placement, Topology};
 use crate::testbed::criu;
 use crate::testbed::exec::Cmd;
 use crate::testbed::vnode::{reattach, running_pid, sites};
-use crate::testbed::{Executor, Fleet, Layout, Paths, Site};
-use std::collections::{BTreeMap, HashMap};
+use crate::testbed::{Executor, Fleet, FleetPool, Layout, Paths, Site};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -38,17 +48,27 @@ use std::time::Duration;
 /// The file standing for the image of a vnode without a process.
 const NO_PROCESS: &str = "no-process";
 
-struct Inner {
-    fleet: Fleet,
-    layout: Layout,
+/// What the driver keeps between steps.
+#[derive(Clone, Default)]
+struct Book {
     /// Where each vnode's namespace is, as this driver last made or was told.
     at: BTreeMap<String, Site>,
     /// Per vnode, the peers' VMs its links were made to by its last restore.
-    linked: HashMap<String, Vec<(String, String)>>,
+    linked: BTreeMap<String, Vec<(String, String)>>,
+}
+
+/// One step's view: a fleet of the VMs it holds, and its own copy of the book.
+struct Inner<'a> {
+    fleet: &'a mut Fleet,
+    layout: &'a Layout,
+    at: BTreeMap<String, Site>,
+    linked: BTreeMap<String, Vec<(String, String)>>,
 }
 
 pub struct TestbedDriver {
-    inner: Mutex<Inner>,
+    pool: FleetPool,
+    layout: Layout,
+    book: Mutex<Book>,
 }
 
 fn ns_path(ns: &str) -> PathBuf {
@@ -57,6 +77,20 @@ fn ns_path(ns: &str) -> PathBuf {
 
 fn path_str(p: &Path) -> Result<&str> {
     p.to_str().ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
+}
+
+/// Write into `live` the entries `new` changed relative to `old`: O(n log n).
+fn merge<V: PartialEq + Clone>(live: &mut BTreeMap<String, V>, old: &BTreeMap<String, V>, new: &BTreeMap<String, V>) {
+    for (k, v) in new {
+        if old.get(k) != Some(v) {
+            live.insert(k.clone(), v.clone());
+        }
+    }
+    for k in old.keys() {
+        if !new.contains_key(k) {
+            live.remove(k);
+        }
+    }
 }
 
 impl TestbedDriver {
@@ -68,24 +102,73 @@ impl TestbedDriver {
             Some(p) => sites(&layout, p)?,
             None => BTreeMap::new(),
         };
-        Ok(TestbedDriver { inner: Mutex::new(Inner { fleet, layout, at, linked: HashMap::new() }) })
+        Ok(TestbedDriver { pool: FleetPool::new(fleet), layout, book: Mutex::new(Book { at, linked: BTreeMap::new() }) })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut inner)
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run step `f` holding the VMs `needs` names (given the book). The
+    /// book may change while the locks are awaited: it is read again once
+    /// they are held, and if the step now needs a VM it does not hold, all
+    /// are released and taken again with that one. `f`'s changes to its
+    /// copy of the book are written back before the VMs are released, also
+    /// when it fails.
+    fn with<T>(&self, needs: impl Fn(&Book) -> BTreeSet<String>, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        let mut want = needs(&self.book());
+        loop {
+            let mut held = self.pool.hold(&want)?;
+            let old = self.book().clone();
+            let now = needs(&old);
+            if !now.is_subset(&want) {
+                drop(held);
+                want.extend(now);
+                continue;
+            }
+            let mut d = Inner { fleet: &mut held.fleet, layout: &self.layout, at: old.at.clone(), linked: old.linked.clone() };
+            let r = f(&mut d);
+            let (at, linked) = (d.at, d.linked);
+            let mut book = self.book();
+            merge(&mut book.at, &old.at, &at);
+            merge(&mut book.linked, &old.linked, &linked);
+            return r;
+        }
+    }
+
+    /// [`Self::with`] holding one VM.
+    fn on<T>(&self, vm: &str, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        self.with(|_| BTreeSet::from([vm.to_string()]), f)
+    }
+
+    /// The VMs a step on `vnode` touches besides its own: where the book
+    /// has it now, and its peers.
+    fn around(&self, book: &Book, vnode: &str) -> BTreeSet<String> {
+        let mut vms = BTreeSet::new();
+        let mut add = |id: &str| {
+            if let Some(s) = book.at.get(id) {
+                vms.insert(s.vm.clone());
+            }
+        };
+        add(vnode);
+        if let Ok(v) = self.layout.vnode(vnode) {
+            for f in &v.ifaces {
+                add(&f.peer);
+            }
+        }
+        vms
     }
 
     /// Wait until `pids` have left the process table of `vm` (10 s at
     /// most). On this machine the wait holds no lock; on a remote VM it
-    /// polls over the fleet's connection.
+    /// polls over the VM's connection, holding it.
     fn wait_reaped(&self, vm: &str, pids: &[u32]) -> Result<()> {
         if pids.is_empty() {
             return Ok(());
         }
-        let local = self.with(|d| Ok(d.fleet.machine(vm)?.as_deref() == Some("local")))?;
+        let local = self.on(vm, |d| Ok(d.fleet.machine(vm)?.as_deref() == Some("local")))?;
         if !local {
-            return self.with(|d| {
+            return self.on(vm, |d| {
                 let ex = d.fleet.exec(vm)?;
                 pids.iter().try_for_each(|&p| criu::wait_gone(ex, p, Duration::from_secs(10)))
             });
@@ -103,7 +186,7 @@ impl TestbedDriver {
     }
 }
 
-impl Inner {
+impl Inner<'_> {
     fn paths(&self) -> Paths {
         self.fleet.paths.clone()
     }
@@ -221,29 +304,29 @@ fn is_zombie(ex: &mut dyn Executor, pid: u32) -> bool {
 
 impl VnodeDriver for TestbedDriver {
     fn deploy(&self, vnodes: &[(VnodeSpec, String)], _links: &[LinkSpec]) -> Result<()> {
-        self.with(|d| {
+        self.with(|_| self.pool.vm_names().cloned().collect(), |d| {
             let placement = Placement { vm_of: vnodes.iter().map(|(n, vm)| (n.id.clone(), vm.clone())).collect(), ..Placement::default() };
-            let report = crate::testbed::deploy(&mut d.fleet, &d.layout, &placement)?;
+            let report = crate::testbed::deploy(d.fleet, d.layout, &placement)?;
             if report.delay_not_applied > 0 {
                 eprintln!("netbalance: {} link(s) have a delay, which this testbed cannot emulate (no netem): not applied", report.delay_not_applied);
             }
-            d.at = sites(&d.layout, &placement)?;
+            d.at = sites(d.layout, &placement)?;
             Ok(())
         })
     }
 
     fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()> {
-        self.with(|d| d.set_frozen(vm, vnodes, true))?;
+        self.on(vm, |d| d.set_frozen(vm, vnodes, true))?;
         crash::after("suspended");
         Ok(())
     }
 
     fn resume(&self, vm: &str, vnodes: &[String]) -> Result<()> {
-        self.with(|d| d.set_frozen(vm, vnodes, false))
+        self.on(vm, |d| d.set_frozen(vm, vnodes, false))
     }
 
     fn checkpoint(&self, vm: &str, vnode: &str) -> Result<()> {
-        let dumped = self.with(|d| {
+        let dumped = self.on(vm, |d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
             let ns = Site::of(vnode, vm).netns;
             if !d.has_process(vnode)? {
@@ -270,7 +353,7 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
-        self.with(|d| {
+        self.with(|_| BTreeSet::from([from.to_string(), to.to_string()]), |d| {
             let dir = d.paths().vnode_dir(&d.cgroup(vnode)?);
             let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
             if a.is_some() && a == b {
@@ -282,7 +365,12 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn restore(&self, vm: &str, vnode: &VnodeSpec) -> Result<()> {
-        self.with(|d| {
+        let needs = |b: &Book| {
+            let mut vms = self.around(b, &vnode.id);
+            vms.insert(vm.to_string());
+            vms
+        };
+        self.with(needs, |d| {
             let id = vnode.id.as_str();
             let (paths, cg, images) = (d.paths(), d.cgroup(id)?, d.images(id)?);
             let site = Site::of(id, vm);
@@ -326,7 +414,7 @@ impl VnodeDriver for TestbedDriver {
             // unlock; on a failure after it, the tree is stopped again here
             // and the engine restores the vnode at its source from its images.
             crash::during("in-restore", &images);
-            if let Err(e) = criu::restore_moved(&mut d.fleet, &d.layout, &d.at, id, &old, with_process, true) {
+            if let Err(e) = criu::restore_moved(d.fleet, d.layout, &d.at, id, &old, with_process, true) {
                 match before {
                     Some(s) => d.at.insert(id.to_string(), s),
                     None => d.at.remove(id),
@@ -342,7 +430,15 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn reattach(&self, vnode: &str, links: &[LinkSpec]) -> Result<()> {
-        self.with(|d| {
+        let needs = |b: &Book| {
+            let mut vms = self.around(b, vnode);
+            for l in links {
+                vms.extend([l.a_vm.clone(), l.b_vm.clone()]);
+                vms.extend([&l.a, &l.b].into_iter().filter_map(|x| b.at.get(x.as_str())).map(|s| s.vm.clone()));
+            }
+            vms
+        };
+        self.with(needs, |d| {
             for l in links {
                 d.at.insert(l.a.clone(), Site::of(&l.a, &l.a_vm));
                 d.at.insert(l.b.clone(), Site::of(&l.b, &l.b_vm));
@@ -352,14 +448,14 @@ impl VnodeDriver for TestbedDriver {
             if d.linked.remove(vnode).as_ref() == Some(&peers) {
                 return Ok(()); // made by the restore, to the same places
             }
-            reattach(&mut d.fleet, &d.layout, &d.at, vnode, false).map(|_| ())
+            reattach(d.fleet, d.layout, &d.at, vnode, false).map(|_| ())
         })?;
         crash::after("reattached");
         Ok(())
     }
 
     fn remove(&self, vm: &str, vnode: &str) -> Result<()> {
-        let killed = self.with(|d| {
+        let killed = self.on(vm, |d| {
             let (paths, cg) = (d.paths(), d.cgroup(vnode)?);
             let ns = Site::of(vnode, vm).netns;
             let mut tasks = Vec::new();
@@ -381,7 +477,7 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn discard_image(&self, vm: &str, vnode: &str) -> Result<()> {
-        self.with(|d| {
+        self.on(vm, |d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
             let ex = d.fleet.exec(vm)?;
             let alive = match running_pid(ex, &paths, &cg)? {
@@ -402,7 +498,7 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn probe(&self, vm: &str, vnode: &str) -> Result<Presence> {
-        self.with(|d| {
+        self.on(vm, |d| {
             let images = d.images(vnode)?;
             wait_criu_done(d.fleet.exec(vm)?, &images)?;
             let running = d.runs_at(vm, vnode)?;

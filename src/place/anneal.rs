@@ -16,13 +16,13 @@
 //! T₀·10⁻⁴ over the budget: a move count, or the wall clock checked every
 //! [`CHECK_EVERY`] moves.
 //!
-//! Complexity: O(deg + log V) per move evaluated (see [`super::evaluator`]),
+//! Complexity: O(deg + k) per move touching k VMs (see [`super::evaluator`]),
 //! plus O(|vnodes|) per new best state left behind (a copy).
 
 use super::evaluator::{Evaluator, Move, Score};
 use super::{Budget, Constraints, Progress};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use super::rng::FastRng;
 use std::time::{Duration, Instant};
 
 /// Moves between clock checks (and progress reports).
@@ -87,12 +87,12 @@ impl Proposer {
     }
 
     /// A random movable vnode on VM `v`, if one is found quickly.
-    fn member_of(&self, ev: &Evaluator, v: u32, rng: &mut ChaCha8Rng) -> Option<u32> {
+    fn member_of(&self, ev: &Evaluator, v: u32, rng: &mut FastRng) -> Option<u32> {
         let members = ev.members(v);
         if members.is_empty() {
             return None;
         }
-        (0..4).map(|_| members[rng.gen_range(0..members.len())]).find(|&n| self.is_movable[n as usize])
+        (0..4).map(|_| members[rng.below(members.len())]).find(|&n| self.is_movable[n as usize])
     }
 
     /// The allowed VM with the lowest utilisation among `vms`.
@@ -101,37 +101,37 @@ impl Proposer {
     }
 
     /// The VM of a neighbour of `n` on another (allowed) VM, if a few draws find one.
-    fn foreign_vm(&self, ev: &Evaluator, n: u32, rng: &mut ChaCha8Rng) -> Option<u32> {
+    fn foreign_vm(&self, ev: &Evaluator, n: u32, rng: &mut FastRng) -> Option<u32> {
         let nbrs = ev.neighbours(n);
         let own = ev.assignment()[n as usize];
         (0..4)
-            .map(|_| ev.assignment()[nbrs[rng.gen_range(0..nbrs.len())].0 as usize])
+            .map(|_| ev.assignment()[nbrs[rng.below(nbrs.len())].0 as usize])
             .find(|&v| v != own && self.is_allowed[v as usize])
     }
 
     /// A target VM for vnode `n`: a neighbour's VM, else a random allowed VM.
-    fn target_for(&self, ev: &Evaluator, n: u32, prefer_neighbour: bool, rng: &mut ChaCha8Rng) -> u32 {
+    fn target_for(&self, ev: &Evaluator, n: u32, prefer_neighbour: bool, rng: &mut FastRng) -> u32 {
         let nbrs = ev.neighbours(n);
         if prefer_neighbour && !nbrs.is_empty() {
-            let v = ev.assignment()[nbrs[rng.gen_range(0..nbrs.len())].0 as usize];
+            let v = ev.assignment()[nbrs[rng.below(nbrs.len())].0 as usize];
             if v != ev.assignment()[n as usize] && self.is_allowed[v as usize] {
                 return v;
             }
         }
-        self.allowed[rng.gen_range(0..self.allowed.len())]
+        self.allowed[rng.below(self.allowed.len())]
     }
 
     /// Propose a move (never a no-op), or `None` after a few failed tries.
-    fn propose(&self, ev: &Evaluator, rng: &mut ChaCha8Rng) -> Option<Move> {
+    fn propose(&self, ev: &Evaluator, rng: &mut FastRng) -> Option<Move> {
         let assign = ev.assignment();
         for _ in 0..8 {
-            let roll: u32 = rng.gen_range(0..100);
+            let roll = rng.below(100) as u32;
             let (n, to) = if roll < 10 {
                 // Off the bottleneck: the busiest VM, or a VM of the busiest NIC's host.
                 let v = match ev.nic_bottleneck() {
                     Some(h) => {
                         let vms = &self.host_vms[h as usize];
-                        vms[rng.gen_range(0..vms.len())]
+                        vms[rng.below(vms.len())]
                     }
                     None => ev.busiest_vm(),
                 };
@@ -145,30 +145,30 @@ impl Proposer {
                     // Same host first: links to the rest stay off the NIC and cheaper.
                     1 => {
                         let vms = &self.host_vms[ev.instance().vm_host[v as usize] as usize];
-                        self.least_utilised((0..3).map(|_| vms[rng.gen_range(0..vms.len())]), ev).unwrap_or(v)
+                        self.least_utilised((0..3).map(|_| vms[rng.below(vms.len())]), ev).unwrap_or(v)
                     }
                     _ => self
-                        .least_utilised((0..3).map(|_| self.allowed[rng.gen_range(0..self.allowed.len())]), ev)
+                        .least_utilised((0..3).map(|_| self.allowed[rng.below(self.allowed.len())]), ev)
                         .unwrap_or(v),
                 };
                 (n, to)
             } else if roll < 85 && !ev.boundary().is_empty() {
                 // Along a link that crosses VMs: to the neighbour's VM.
                 let boundary = ev.boundary();
-                let n = boundary[rng.gen_range(0..boundary.len())];
+                let n = boundary[rng.below(boundary.len())];
                 if !self.is_movable[n as usize] {
                     continue;
                 }
                 let Some(v) = self.foreign_vm(ev, n, rng) else { continue };
                 (n, v)
             } else {
-                let n = self.movable[rng.gen_range(0..self.movable.len())];
+                let n = self.movable[rng.below(self.movable.len())];
                 (n, self.target_for(ev, n, roll < 95, rng))
             };
             if to == assign[n as usize] {
                 continue;
             }
-            if rng.gen_range(0..5) == 0 {
+            if rng.below(5) == 0 {
                 if let Some(m) = self.member_of(ev, to, rng) {
                     return Some(Move::Swap { a: n, b: m });
                 }
@@ -177,6 +177,13 @@ impl Proposer {
         }
         None
     }
+}
+
+/// The temperature at `fraction` of the budget: T₀·ratio^fraction. Kept
+/// out of line: inlined, the compiler hoisted the `powf` into every move.
+#[inline(never)]
+fn cooled(t0: f64, fraction: f64) -> f64 {
+    t0 * COOLING_RATIO.powf(fraction)
 }
 
 fn objective(score: &Score, w: f64) -> f64 {
@@ -204,7 +211,7 @@ fn energy(score: &Score, w: f64, leaves: f64) -> f64 {
 /// by ≥ 9.5 ms per vnode there and only a run of moves pays it back (the
 /// Internet-like topology: 302 vnodes on the bottleneck, ≥ 2.9 s).
 ///
-/// Complexity: O(|members| · (V/H + 8) · (deg + log V) + V log V) per step.
+/// Complexity: O(|members| · (V/H + 8) · (deg + V/H) + V log V) per step.
 fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, max_evals: u64, deadline: Option<Instant>) -> u64 {
     let inst = ev.instance();
     let leaves = (inst.n_vms() + inst.n_hosts()) as f64;
@@ -278,7 +285,7 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
 }
 
 /// Anneal from the evaluator's current assignment.
-pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progress: &mut dyn FnMut(&Progress)) -> Found {
+pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut FastRng, progress: &mut dyn FnMut(&Progress)) -> Found {
     let started = Instant::now();
     let proposer = Proposer::new(ev, params.constraints);
     let inst = ev.instance();
@@ -333,14 +340,14 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
     let mut temperature = t0;
     let mut fraction = 0.0;
     let mut idle = 0u64;
-    let mut iterations = 0u64;
+    let mut until_check = 0u64;
     let mut last_report = Instant::now();
     loop {
         if evaluated >= limit_moves {
             break;
         }
-        iterations += 1;
-        if iterations % CHECK_EVERY == 1 {
+        if until_check == 0 {
+            until_check = CHECK_EVERY;
             fraction = match limit_time {
                 Some(d) => started.elapsed().as_secs_f64() / d.as_secs_f64().max(1e-9),
                 None => evaluated as f64 / limit_moves as f64,
@@ -348,12 +355,13 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut ChaCha8Rng, progres
             if fraction >= 1.0 {
                 break;
             }
-            temperature = t0 * COOLING_RATIO.powf(fraction);
+            temperature = cooled(t0, fraction);
             if last_report.elapsed() >= Duration::from_millis(100) {
                 last_report = Instant::now();
                 progress(&Progress { fraction, moves_evaluated: evaluated, best_tau: best.score.tau, best_t_r: best.score.t_r });
             }
         }
+        until_check -= 1;
         let Some(mv) = proposer.propose(ev, rng) else {
             // Nothing to propose in many tries (e.g. everything pinned to few VMs).
             idle += 1;

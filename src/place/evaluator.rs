@@ -3,7 +3,7 @@
 //! every VM's T_r(v) — and the score of a relocate or swap move computed from
 //! the VMs and hosts the move touches only (SPEC §5).
 //!
-//! Three tournament trees ([`MaxTree`]) hold L_v/capacity_v, N_h/nic_h and
+//! Three tournament trees ([`TopList`]) hold L_v/capacity_v, N_h/nic_h and
 //! T_r(v), so that τ and T_r after a move are a query over the untouched
 //! leaves plus the few touched values.
 //!
@@ -28,11 +28,12 @@
 //! assert_eq!(ev.assignment(), &[0, 0]);
 //! ```
 //!
-//! Complexity: `evaluate` O(deg(n) + k log V) for a move of vnode n touching
-//! k VMs (O(deg) when the bottleneck VM is untouched); `apply` O(deg(n) +
-//! k log V); `resync` O(|vnodes| + |links| + V).
+//! Complexity: `evaluate` O(deg(n) + k) for a move of vnode n touching k
+//! VMs (O(V) in the rare case that the k touched VMs are all the leaders
+//! [`TopList`] keeps); `apply` O(deg(n) + k·CAP) plus an occasional O(V)
+//! rebuild of a leader list; `resync` O(|vnodes| + |links| + V log V).
 
-use super::max_tree::MaxTree;
+use super::top_list::TopList;
 use crate::cost::{self, migration::move_time_s, Instance, Load};
 
 /// A change of the assignment.
@@ -70,7 +71,7 @@ struct Migration {
     /// Σ mig(n) over the moves from or to each VM, seconds.
     mig_sum: Vec<f64>,
     /// T_r(v) (0 for untouched VMs).
-    tree: MaxTree,
+    tree: TopList,
     /// mig(n) within a host and across hosts, seconds.
     mig_host: Vec<f64>,
     mig_net: Vec<f64>,
@@ -93,8 +94,8 @@ struct Scratch {
     tr_touch: Vec<i32>,
     trs: Vec<u32>,
     moved_delta: isize,
-    /// The move the scratch describes.
-    pending: Option<Move>,
+    /// The move the scratch describes, and its score.
+    pending: Option<(Move, Score)>,
 }
 
 impl Scratch {
@@ -194,8 +195,8 @@ pub struct Evaluator<'a> {
     /// Vnodes with a foreign neighbour, and each vnode's place in it.
     boundary: Vec<u32>,
     boundary_slot: Vec<u32>,
-    vm_tree: MaxTree,
-    nic_tree: MaxTree,
+    vm_tree: TopList,
+    nic_tree: TopList,
     spread: f64,
     mig: Option<Migration>,
     scratch: Scratch,
@@ -255,8 +256,8 @@ impl<'a> Evaluator<'a> {
             foreign: vec![0; n],
             boundary: Vec::new(),
             boundary_slot: vec![u32::MAX; n],
-            vm_tree: MaxTree::new(&[]),
-            nic_tree: MaxTree::new(&[]),
+            vm_tree: TopList::new(&[]),
+            nic_tree: TopList::new(&[]),
             spread: 0.0,
             mig,
             scratch: Scratch::new(inst.n_vms(), inst.n_hosts()),
@@ -274,8 +275,8 @@ impl<'a> Evaluator<'a> {
         let vm_util: Vec<f64> = self.vm_load.iter().zip(&self.inv_cap).map(|(l, c)| l * c).collect();
         let nic_util: Vec<f64> = self.nic_load.iter().zip(&self.inv_nic).map(|(l, c)| l * c).collect();
         self.spread = vm_util.iter().chain(&nic_util).map(|u| u * u).sum();
-        self.vm_tree = MaxTree::new(&vm_util);
-        self.nic_tree = MaxTree::new(&nic_util);
+        self.vm_tree = TopList::new(&vm_util);
+        self.nic_tree = TopList::new(&nic_util);
         if let Some(m) = &mut self.mig {
             m.recompute(self.inst, &self.assign);
         }
@@ -382,8 +383,9 @@ impl<'a> Evaluator<'a> {
                 self.assign[a as usize] = va;
             }
         }
-        self.scratch.pending = Some(mv);
-        self.score_of_scratch()
+        let score = self.score_of_scratch();
+        self.scratch.pending = Some((mv, score));
+        score
     }
 
     /// Add the deltas of moving vnode `n` from VM `a` to VM `b` to the scratch.
@@ -394,33 +396,29 @@ impl<'a> Evaluator<'a> {
         let (ha, hb) = (host[a as usize], host[b as usize]);
         let cpu = self.load.cpu[n as usize];
         let (mut da, mut db, mut dha, mut dhb) = (-cpu, cpu, 0.0, 0.0);
+        // CPU per Mbit charged to the VM of n by class (same VM, same host,
+        // across hosts) and to the VM of the other end (nothing on one VM).
+        let own = [self.per_vm, self.per_host, self.per_net];
+        let other = [0.0, self.per_host, self.per_net];
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
         for &(m, rate) in &self.adj[range] {
             let c = self.assign[m as usize];
             let hc = host[c as usize];
-            // Before: the link (n, m) from a.
-            if c == a {
-                da -= rate * self.per_vm;
-            } else if hc == ha {
-                da -= rate * self.per_host;
-                s.add_vm(c, -rate * self.per_host);
-            } else {
-                da -= rate * self.per_net;
-                s.add_vm(c, -rate * self.per_net);
-                dha -= rate;
-                s.add_host(hc, -rate);
+            // Class of the link (n, m) before (from a) and after (from b):
+            // 0 one VM, 1 one host, 2 across hosts.
+            let before = (c != a) as usize + (hc != ha) as usize;
+            let after = (c != b) as usize + (hc != hb) as usize;
+            da -= rate * own[before];
+            db += rate * own[after];
+            let dc = rate * (other[after] - other[before]);
+            if dc != 0.0 {
+                s.add_vm(c, dc);
             }
-            // After: the link from b.
-            if c == b {
-                db += rate * self.per_vm;
-            } else if hc == hb {
-                db += rate * self.per_host;
-                s.add_vm(c, rate * self.per_host);
-            } else {
-                db += rate * self.per_net;
-                s.add_vm(c, rate * self.per_net);
-                dhb += rate;
-                s.add_host(hc, rate);
+            let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
+            dha -= rate * crossed;
+            dhb += rate * crosses;
+            if crossed != crosses {
+                s.add_host(hc, rate * (crosses - crossed));
             }
         }
         s.add_vm(a, da);
@@ -482,10 +480,10 @@ impl<'a> Evaluator<'a> {
 
     /// Make `mv` the current assignment.
     pub fn apply(&mut self, mv: Move) {
-        if self.scratch.pending != Some(mv) {
-            self.evaluate(mv);
-        }
-        let spread = self.score_of_scratch().spread;
+        let spread = match self.scratch.pending {
+            Some((m, score)) if m == mv => score.spread,
+            _ => self.evaluate(mv).spread,
+        };
         match mv {
             Move::Relocate { vnode, to } => self.relocate(vnode, to),
             Move::Swap { a, b } => {
@@ -523,17 +521,26 @@ impl<'a> Evaluator<'a> {
     fn relocate(&mut self, n: u32, to: u32) {
         let from = self.assign[n as usize];
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
+        let mut own = self.foreign[n as usize] as i32;
+        let was_boundary = own > 0;
         for j in range {
             let m = self.adj[j].0;
             let c = self.assign[m as usize];
-            let (before, after) = ((c != from) as i32, (c != to) as i32);
-            if before != after {
-                self.foreign[m as usize] = (self.foreign[m as usize] as i32 + after - before) as u32;
-                self.foreign[n as usize] = (self.foreign[n as usize] as i32 + after - before) as u32;
-                self.mark_boundary(m);
+            let change = (c != to) as i32 - (c != from) as i32;
+            if change != 0 {
+                let f = &mut self.foreign[m as usize];
+                let before = *f;
+                *f = (before as i32 + change) as u32;
+                own += change;
+                if (before == 0) != (*f == 0) {
+                    self.mark_boundary(m);
+                }
             }
         }
-        self.mark_boundary(n);
+        self.foreign[n as usize] = own as u32;
+        if was_boundary != (own > 0) {
+            self.mark_boundary(n);
+        }
         let list = &mut self.members[from as usize];
         let at = self.slot[n as usize] as usize;
         list.swap_remove(at);
@@ -564,7 +571,7 @@ impl Migration {
             fixed_s: count.iter().map(|&k| per_vnode_s * k as f64).collect(),
             touches: vec![0; inst.n_vms()],
             mig_sum: vec![0.0; inst.n_vms()],
-            tree: MaxTree::new(&vec![0.0; inst.n_vms()]),
+            tree: TopList::new(&vec![0.0; inst.n_vms()]),
             mig_host,
             mig_net,
             moved: 0,
@@ -596,6 +603,6 @@ impl Migration {
             }
         }
         let values: Vec<f64> = (0..self.touches.len()).map(|v| self.value_after(v, 0.0, 0)).collect();
-        self.tree = MaxTree::new(&values);
+        self.tree = TopList::new(&values);
     }
 }

@@ -27,14 +27,15 @@
 pub mod anneal;
 pub mod evaluator;
 pub mod greedy;
-pub mod max_tree;
+pub mod rng;
+pub mod top_list;
 
 pub use greedy::greedy;
 
 use crate::cost::{self, Assignment, Instance, Load, Window};
 use evaluator::{Evaluator, Move};
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rng::FastRng;
 use std::collections::VecDeque;
 
 /// When the search stops.
@@ -137,7 +138,7 @@ pub fn initial_with_progress(
 ) -> Outcome {
     let start = start_assignment(inst, load, &opts.constraints);
     let mut ev = Evaluator::new(inst, load, start, None);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut rng = FastRng::seed_from_u64(opts.seed);
     let params = anneal::Params { budget: opts.budget, tau_weight: 1.0, constraints: &opts.constraints };
     let found = anneal::anneal(&mut ev, &params, &mut rng, progress);
     Outcome {
@@ -185,7 +186,7 @@ pub fn replace_with_progress(
     if ev.score().moved > c.max_moves.unwrap_or(usize::MAX) {
         return unchanged(0);
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut rng = FastRng::seed_from_u64(opts.seed);
     let params = anneal::Params { budget: opts.budget, tau_weight: rest, constraints: c };
     let found = anneal::anneal(&mut ev, &params, &mut rng, progress);
     let chi = cost::chi_of(inst, load, window, current, &found.assignment);

@@ -1,5 +1,6 @@
 //! Invariants of the placer, checked against the cost model (`crate::cost`).
 
+use rand_chacha::ChaCha8Rng;
 use super::evaluator::{Evaluator, Move};
 use super::*;
 use crate::model::{Costs, Link, PerClass, Testbed, Topology, Vnode};

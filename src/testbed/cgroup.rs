@@ -85,13 +85,27 @@ impl Cgroups {
             return Ok(());
         }
         let t0 = Instant::now();
+        let mut round = 0u32;
         loop {
+            round += 1;
             let state = String::from_utf8_lossy(&ex.read_file(&f)?).trim().to_string();
             if state == want {
                 return Ok(());
             }
             if t0.elapsed() > Duration::from_secs(5) {
                 return Err(Error::Host(format!("{}: {} stays {state}, not {want}", ex.label(), f.display())));
+            }
+            if want == "FROZEN" {
+                // The v1 freezer asks each task once per write: a task
+                // between fork and exec, or a new child, can be missed and
+                // the group stays FREEZING. Ask again, and now and then thaw
+                // briefly first (what runc does; cgroup-v1 freezer docs of
+                // old: "retry or thaw").
+                if round % 50 == 0 {
+                    ex.write_file(&f, b"THAWED")?;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                ex.write_file(&f, want.as_bytes())?;
             }
             std::thread::sleep(Duration::from_millis(2));
         }

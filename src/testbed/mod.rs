@@ -12,6 +12,7 @@ pub mod exec;
 pub mod keeper;
 pub mod monitor;
 pub mod names;
+pub mod pool;
 pub mod quote;
 pub mod ssh;
 pub mod stream;
@@ -20,5 +21,6 @@ pub mod vnode;
 
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
 pub use ssh::{SshArgs, SshExecutor, SshOptions};
+pub use pool::{FleetPool, Held};
 pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};
 pub use criu::{execute, migrate, ExecReport, MigrationTimes};

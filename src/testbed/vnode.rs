@@ -198,13 +198,16 @@ pub struct VmHandle {
 }
 
 /// The VMs of a testbed, each with its executor (SSH sessions opened on
-/// first use, one per VM).
+/// first use, one per VM, also for two VMs of one machine).
 pub struct Fleet {
     pub paths: Paths,
     specs: BTreeMap<String, Option<String>>,
     ssh: Option<SshOptions>,
     vms: BTreeMap<String, VmHandle>,
     dry_log: Option<Arc<Mutex<Vec<String>>>>,
+    /// A part of a [`super::pool::FleetPool`]: only these VMs may be
+    /// reached (the ones a step holds); `None`: all of the testbed's.
+    only: Option<BTreeSet<String>>,
     /// How images move between machines (the testbed's `"transfer"`).
     pub transfer: TransferMode,
 }
@@ -213,14 +216,14 @@ impl Fleet {
     /// Real executors: local VMs (no `ssh`) run here, the others over SSH.
     pub fn new(testbed: &Testbed, ssh: SshOptions, paths: Paths) -> Fleet {
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None, transfer: testbed.transfer }
+        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None, only: None, transfer: testbed.transfer }
     }
 
     /// Dry run: every VM records its commands into the returned log.
     pub fn dry_run(testbed: &Testbed, paths: Paths) -> (Fleet, Arc<Mutex<Vec<String>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()), transfer: testbed.transfer }, log)
+        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()), only: None, transfer: testbed.transfer }, log)
     }
 
     /// Use this handle for VM `name` (tests; custom transports).
@@ -233,9 +236,34 @@ impl Fleet {
         self.specs.keys()
     }
 
+    /// The handles opened so far, moved out (a [`super::pool::FleetPool`] keeps them).
+    pub(crate) fn take_handles(&mut self) -> BTreeMap<String, VmHandle> {
+        std::mem::take(&mut self.vms)
+    }
+
+    /// A fleet with this one's paths, SSH options and dry-run log that
+    /// reaches only `vms` (any other is an error), starting with `handles`;
+    /// the others of `vms` connect on first use.
+    pub(crate) fn part(&self, vms: BTreeSet<String>, handles: BTreeMap<String, VmHandle>) -> Fleet {
+        Fleet {
+            paths: self.paths.clone(),
+            specs: self.specs.clone(),
+            ssh: self.ssh.clone(),
+            vms: handles,
+            dry_log: self.dry_log.clone(),
+            only: Some(vms),
+            transfer: self.transfer,
+        }
+    }
+
     fn open(&mut self, vm: &str) -> Result<()> {
         if self.vms.contains_key(vm) {
             return Ok(());
+        }
+        if let Some(only) = &self.only {
+            if !only.contains(vm) {
+                return Err(Error::Host(format!("VM {vm} is used by a step that does not hold it (held: {only:?}); a bug")));
+            }
         }
         let spec = self.specs.get(vm).ok_or_else(|| Error::Host(format!("VM {vm:?} is not in the testbed")))?.clone();
         checked("VM", vm)?;
@@ -388,14 +416,32 @@ fn netns_path(ns: &str) -> String {
 
 /// Create namespaces (with `lo` up) on one VM, then make `/run/netns`
 /// private (CRIU refuses shared bind mounts there).
+///
+/// Host-wide: every `ip netns add` makes `/run/netns` shared again, and the
+/// first one on a machine bind-mounts it on itself (two at once can stack
+/// two mounts, hiding the first one's namespace). Steps on different VMs of
+/// one machine run in parallel, so this pair of commands takes that
+/// machine's [`machine_lock`].
 fn create_netns(ex: &mut dyn Executor, netns: &[String]) -> Result<()> {
     if netns.is_empty() {
         return Ok(());
     }
+    let lock = machine_lock(ex);
+    let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
     let batch: String = netns.iter().map(|n| format!("netns add {n}\n")).collect();
     ex.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
     ex.run(&Cmd::new("mount").args(["--make-rprivate", "/run/netns"]))?;
     Ok(())
+}
+
+/// A lock per machine ([`Executor::machine`], else the executor's label),
+/// for host-wide commands that must not interleave between VMs of one
+/// machine. Held only around such commands, never while taking another lock.
+pub fn machine_lock(ex: &dyn Executor) -> Arc<Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = std::sync::OnceLock::new();
+    let key = ex.machine().unwrap_or_else(|| ex.label());
+    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(key).or_default().clone()
 }
 
 /// Build links `ids` (topology indices) between the sites given, and
