@@ -52,6 +52,9 @@ _netbalance() {
             netbalance,topology)
                 cmd="netbalance__subcmd__topology"
                 ;;
+            netbalance,xfer)
+                cmd="netbalance__subcmd__xfer"
+                ;;
             netbalance__subcmd__help,balance)
                 cmd="netbalance__subcmd__help__subcmd__balance"
                 ;;
@@ -88,6 +91,9 @@ _netbalance() {
             netbalance__subcmd__help,topology)
                 cmd="netbalance__subcmd__help__subcmd__topology"
                 ;;
+            netbalance__subcmd__help,xfer)
+                cmd="netbalance__subcmd__help__subcmd__xfer"
+                ;;
             netbalance__subcmd__help__subcmd__topology,campus)
                 cmd="netbalance__subcmd__help__subcmd__topology__subcmd__campus"
                 ;;
@@ -105,6 +111,12 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help__subcmd__topology,waxman)
                 cmd="netbalance__subcmd__help__subcmd__topology__subcmd__waxman"
+                ;;
+            netbalance__subcmd__help__subcmd__xfer,recv)
+                cmd="netbalance__subcmd__help__subcmd__xfer__subcmd__recv"
+                ;;
+            netbalance__subcmd__help__subcmd__xfer,send)
+                cmd="netbalance__subcmd__help__subcmd__xfer__subcmd__send"
                 ;;
             netbalance__subcmd__topology,campus)
                 cmd="netbalance__subcmd__topology__subcmd__campus"
@@ -148,6 +160,24 @@ _netbalance() {
             netbalance__subcmd__topology__subcmd__help,waxman)
                 cmd="netbalance__subcmd__topology__subcmd__help__subcmd__waxman"
                 ;;
+            netbalance__subcmd__xfer,help)
+                cmd="netbalance__subcmd__xfer__subcmd__help"
+                ;;
+            netbalance__subcmd__xfer,recv)
+                cmd="netbalance__subcmd__xfer__subcmd__recv"
+                ;;
+            netbalance__subcmd__xfer,send)
+                cmd="netbalance__subcmd__xfer__subcmd__send"
+                ;;
+            netbalance__subcmd__xfer__subcmd__help,help)
+                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__help"
+                ;;
+            netbalance__subcmd__xfer__subcmd__help,recv)
+                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__recv"
+                ;;
+            netbalance__subcmd__xfer__subcmd__help,send)
+                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__send"
+                ;;
             *)
                 ;;
         esac
@@ -155,7 +185,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper balance migrate simulate predict help"
+            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -383,7 +413,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place monitor calibrate keeper balance migrate simulate predict help"
+            opts="testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -635,6 +665,48 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__topology__subcmd__waxman)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__xfer)
+            opts="recv send"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__xfer__subcmd__recv)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__xfer__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1330,6 +1402,124 @@ _netbalance() {
                     return 0
                     ;;
                 --delay-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__xfer)
+            opts="-h --help recv send help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__xfer__subcmd__help)
+            opts="recv send help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__xfer__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__xfer__subcmd__help__subcmd__recv)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__xfer__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__xfer__subcmd__recv)
+            opts="-h --listen --dir --timeout-s --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout-s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__xfer__subcmd__send)
+            opts="-h --to --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -40,6 +40,9 @@ pub enum Command {
     /// Run a command under a reaping daemon (used on the VMs by migrations)
     #[command(hide = true)]
     Keeper(commands::keeper::Args),
+    /// One end of a direct VM-to-VM image copy (used on the VMs by migrations)
+    #[command(hide = true)]
+    Xfer(commands::xfer::Args),
     /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
     Balance(commands::balance::Args),
     /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached

@@ -1,18 +1,25 @@
 //! `calibrate` on local VMs: probes of two sizes are migrated between two
-//! VMs of one host and the per-MB costs come out of the measurements.
+//! VMs of one host and the per-MB costs come out of the measurements; and
+//! between two SSH "VMs", over each transfer path.
 
 mod testbed_support;
 
 use netbalance::model::{Costs, Testbed};
 use netbalance::testbed::calibrate::calibrate;
+use netbalance::testbed::transfer::TransferMode;
 use netbalance::testbed::{Fleet, Paths, SshOptions};
 use testbed_support::*;
+
+/// The probes' names are unique per process, not per call (`measure_pair`):
+/// the two tests of this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn calibrate_local_vms_measures_phases() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let testbed = Testbed::generate(1, 2, 1000.0);
     let state = tempfile::tempdir().unwrap();
     let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
@@ -47,4 +54,46 @@ fn calibrate_local_vms_measures_phases() {
     // Nothing is left behind.
     let left = sh_ok(&["ip", "netns", "list"]);
     assert!(!left.contains(&netbalance::testbed::names::cgroup_name(&format!("nbcal{}x0p", std::process::id()))), "{left}");
+}
+
+/// `calibrate` between the two SSH "VMs" (two hosts, one VM each): the
+/// "net" transfer figure is measured the way migrations transfer, first
+/// directly from VM to VM (the default), then with `"transfer": "ssh"`.
+#[test]
+fn calibrate_ssh_vms_reports_the_transfer_path() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen"]) {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let vms = two_ssh_vms(251, "c");
+    let mut testbed = Testbed::generate(2, 1, 1000.0);
+    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[0]));
+    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[1]));
+    let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
+    opts.accept_new = true;
+    opts.identity = Some(vms.sshds[0].user_key.clone());
+    let paths = Paths { state_root: vms.state_root.clone(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
+    let sizes: Vec<f64> = std::env::var("NB_CAL_SIZES").ok().map(|s| s.split(',').map(|x| x.parse().unwrap()).collect()).unwrap_or(vec![4.0, 32.0]);
+    for (mode, via, row) in [(TransferMode::Direct, "direct", "transfer, other host (direct TCP)"), (TransferMode::Ssh, "ssh", "transfer, other host (tar over SSH)")] {
+        testbed.transfer = mode;
+        let mut fleet = Fleet::new(&testbed, opts.clone(), paths.clone());
+        let cal = calibrate(&mut fleet, &testbed, &sizes, 1, &Costs::default()).unwrap();
+        eprintln!("calibration over ssh ({via}), load {}:\n{}", std::fs::read_to_string("/proc/loadavg").unwrap().trim(), cal.breakdown.table());
+        assert_eq!(cal.pairs.len(), 1);
+        let p = &cal.pairs[0];
+        assert_eq!((p.class.as_str(), p.via.as_str()), ("net", via));
+        assert!(p.runs.iter().all(|r| r.checkpointed && r.wire_bytes >= r.image_bytes && r.transfer_s > 0.0), "{:?}", p.runs);
+        let big = p.runs.last().unwrap();
+        assert!(big.image_bytes as f64 > 0.9 * sizes.last().unwrap() * 1048576.0, "{big:?}");
+        // The profile's net figure is the measured slope of this path, not the default.
+        let tr = cal.breakdown.get(row).unwrap_or_else(|| panic!("no row {row:?}:\n{}", cal.breakdown.table()));
+        assert_eq!(cal.costs.transfer_ms_per_mb.net, tr.max(0.0));
+        assert_ne!(cal.costs.transfer_ms_per_mb.net, Costs::default().transfer_ms_per_mb.net);
+        assert!(cal.costs.source.as_deref().unwrap().contains(&format!("(transfer: {via})")));
+    }
+    // Nothing is left in either VM's state dir.
+    for i in 0..2 {
+        let left: Vec<_> = std::fs::read_dir(vms.root.path().join(format!("vm{i}"))).unwrap().collect();
+        assert!(left.is_empty(), "vm{i} kept {left:?}");
+    }
 }

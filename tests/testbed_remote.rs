@@ -1,11 +1,13 @@
 //! Two "remote VMs" on this machine: each a network namespace with its own
 //! sshd, mount namespace and state directory, joined by a bridge. Deploys
 //! over SSH with a VXLAN link between the VMs, then live-migrates a TCP
-//! client across (images copied through the SSH sessions) and back.
+//! client across (images sent directly from VM to VM over TCP) and back
+//! (images copied through the SSH sessions, the fallback).
 
 mod testbed_support;
 
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+use netbalance::testbed::transfer::{TransferMode, Via};
 use netbalance::testbed::vnode::sites;
 use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
 use std::time::{Duration, Instant};
@@ -78,9 +80,18 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     assert!(snap.mbps[0].rate > 0.0, "no traffic seen on the VXLAN link");
     assert!(snap.cpu[&c] > 0.0 && snap.cpu[&s] > 0.0, "{snap:?}");
     let mut at = sites(&layout, &placement).unwrap();
-    for to in ["h1-v0", "h0-v0"] {
+    // Out over the direct TCP path (the default), back over SSH (the fallback).
+    for (to, mode, via) in [("h1-v0", TransferMode::Direct, Via::Direct), ("h0-v0", TransferMode::Ssh, Via::Ssh)] {
+        d.fleet.transfer = mode;
         let before = client_progress(&prog).0;
         let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
+        assert_eq!(times.transfer_via, via);
+        eprintln!(
+            "transfer {via:?}: {:.1} MB in {:.1} ms ({:.1} ms/MB)",
+            times.image_bytes as f64 / 1048576.0,
+            times.transfer_s * 1e3,
+            times.transfer_s * 1e3 / (times.image_bytes as f64 / 1048576.0)
+        );
         d.placement.vm_of.insert(c.clone(), to.to_string());
         eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
         assert_eq!(times.pid, Some(pid));
@@ -95,4 +106,78 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
 
     teardown(&mut d.fleet, &layout, &d.placement).unwrap();
     assert!(!root.path().join("vm0").join(&cg).exists());
+}
+
+/// `netbalance migrate` (the engine with the real driver) moves a TCP
+/// client vnode from SSH VM 1 to SSH VM 2, next to its server, and back:
+/// the driver's transfer step sends the images directly from VM to VM (no
+/// fallback to SSH is reported), the pid is kept and the connection goes on.
+#[test]
+fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen", "/usr/bin/python3"]) {
+        return;
+    }
+    let vms = two_ssh_vms(250, "e");
+    let tag = vms.tag.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (srv, cli, prog) = (d.join("server.py"), d.join("client.py"), d.join("progress"));
+    std::fs::write(&srv, ECHO_SERVER).unwrap();
+    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
+    let (s, c) = (format!("{tag}srv"), format!("{tag}cli"));
+    let mut sv = Vnode::new(&s);
+    sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
+    let mut cv = Vnode::new(&c);
+    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
+    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&c, &s, 200.0)] };
+    let mut testbed = Testbed::generate(2, 1, 1000.0);
+    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[0]));
+    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[1]));
+    let kh = vms.sshds[0].dir.path().join("known_hosts");
+    testbed.known_hosts = Some(kh.display().to_string());
+    let at = |vm: &str| Placement { vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h1-v0".to_string())].into(), ..Placement::default() };
+    let (pa, pb) = (at("h0-v0"), at("h1-v0"));
+    std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
+    std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
+    for (name, p) in [("pa.json", &pa), ("pb.json", &pb)] {
+        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
+        std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
+    }
+    // Whatever happens, the vnodes go (under either placement).
+    let layout = Layout::new(&topo).unwrap();
+    let mut opts = SshOptions::new(&kh);
+    opts.accept_new = true;
+    opts.identity = Some(vms.sshds[0].user_key.clone());
+    let paths = Paths { state_root: vms.state_root.clone(), keeper: keeper(), ..Paths::default() };
+    let _a = Deployed { fleet: Fleet::new(&testbed, opts.clone(), paths.clone()), layout: &layout, placement: pa.clone() };
+    let _b = Deployed { fleet: Fleet::new(&testbed, opts, paths), layout: &layout, placement: pb.clone() };
+    let key = vms.sshds[0].user_key.display().to_string();
+    let state_root = vms.state_root.display().to_string();
+    let migrate = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+            .current_dir(d)
+            .env_remove("NETBALANCE_TEST_DRIVER")
+            .args(["migrate", "-q", "--state-root", &state_root, "--accept-new", "-i", &key])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "migrate {args:?}: {err}");
+        assert!(!err.contains("not possible"), "migrate {args:?} fell back to SSH: {err}");
+        serde_json::from_slice::<Placement>(&out.stdout).unwrap()
+    };
+    assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
+    wait_client(&prog, 3, Duration::from_secs(15));
+    let pid_file = vms.root.path().join("vm0").join(names::cgroup_name(&c)).join("pid");
+    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    for (file, want, vm) in [("pb.json", &pb, "vm1"), ("pa.json", &pa, "vm0")] {
+        let before = client_progress(&prog).0;
+        let t0 = Instant::now();
+        assert_eq!(migrate(&["--target", file]).vm_of, want.vm_of);
+        eprintln!("netbalance migrate --target {file} over SSH VMs: {:.2} s wall", t0.elapsed().as_secs_f64());
+        let now = vms.root.path().join(vm).join(names::cgroup_name(&c)).join("pid");
+        assert_eq!(std::fs::read_to_string(&now).unwrap().trim().parse::<u32>().unwrap(), pid, "pid kept on {vm}");
+        wait_client(&prog, before + 5, Duration::from_secs(15));
+    }
+    assert!(migrate(&["--teardown"]).vm_of.is_empty());
 }

@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<Status> {
     for p in &cal.pairs {
         for r in &p.runs {
             eprintln!(
-                "calibrate: {} {}->{}: {:.1} MB image, suspend {:.1} ms, snapshot {:.1} ms, reap {:.1} ms, transfer {:.1} ms, reattach {:.1} ms, restore {:.1} ms, resume {:.1} ms",
+                "calibrate: {} {}->{}: {:.1} MB image, suspend {:.1} ms, snapshot {:.1} ms, reap {:.1} ms, transfer {:.1} ms ({}), reattach {:.1} ms, restore {:.1} ms, resume {:.1} ms",
                 p.class,
                 p.from,
                 p.to,
@@ -56,6 +56,7 @@ pub fn run(args: Args) -> Result<Status> {
                 r.snapshot_s * 1e3,
                 r.reap_s * 1e3,
                 r.transfer_s * 1e3,
+                r.transfer_via.name(),
                 r.reattach_s * 1e3,
                 r.restore_s * 1e3,
                 r.resume_s * 1e3

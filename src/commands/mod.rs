@@ -12,6 +12,7 @@ pub mod predict;
 pub mod simulate;
 pub mod testbed;
 pub mod topology;
+pub mod xfer;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -48,5 +49,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Migrate(args) => migrate::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Xfer(args) => xfer::run(args),
     }
 }

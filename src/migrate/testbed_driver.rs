@@ -9,7 +9,7 @@
 //! | deploy | `testbed::deploy`: namespaces, cgroups, links, `run` commands | every VM |
 //! | suspend / resume | freezer `FROZEN` / `THAWED` of each vnode with a process | its VM |
 //! | checkpoint | `criu dump` in the source namespace, then wait until the dumped tasks are reaped; a vnode without `run` only gets an empty image (a marker) | the source (not during a local reap wait) |
-//! | transfer | copy of the vnode's state dir (images) between machines; nothing between VMs of one machine (shared dir) | source and destination |
+//! | transfer | copy of the vnode's state dir (images) between machines (`testbed::transfer::copy`: direct TCP between the VMs, or tar over SSH); nothing between VMs of one machine (shared dir) | source and destination |
 //! | restore | `criu::restore_moved`, as a standalone move: a fresh namespace that drops incoming packets, the vnode's links to its peers (their old veth ends retired, not deleted), `criu restore --network-lock skip` in it, frozen, the hold released; a failure after the restore stops the restored tree again | the destination, the VM the driver last had the vnode on, its peers' VMs |
 //! | reattach | the vnode's links made again to the peers' namespaces (skipped when the restore just made them to the same places) | the VMs of both ends of its links, before and after |
 //! | remove | kill the vnode's tasks if they run in this VM's namespace, delete the namespace | its VM |
@@ -359,7 +359,8 @@ impl VnodeDriver for TestbedDriver {
             if a.is_some() && a == b {
                 return Ok(()); // one machine: the state dir is shared
             }
-            d.fleet.with_pair(from, to, |s, t| crate::testbed::copy_dir(s, &dir, t, &dir).map(|_| ()))
+            let route = d.fleet.route(to)?;
+            d.fleet.with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route).map(|_| ()))
         })
     }
 

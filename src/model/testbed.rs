@@ -15,6 +15,27 @@ pub struct Testbed {
     /// A known_hosts file for the VMs' SSH host keys (default: the user's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<String>,
+    /// How a migration's images go from one machine to another (default `direct`).
+    #[serde(default, skip_serializing_if = "is_default_transfer")]
+    pub transfer: TransferMode,
+}
+
+/// How images move between two VMs on different machines (docs/testbed.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    /// A plain TCP stream from the source VM to the destination VM's SSH
+    /// address (`netbalance xfer` at both ends, started over SSH; the
+    /// netbalance binary must be on both VMs). Unauthenticated, unencrypted:
+    /// for a private testbed LAN. Falls back to `ssh` where it cannot run.
+    #[default]
+    Direct,
+    /// A tar archive streamed through this process, from one SSH session into the other.
+    Ssh,
+}
+
+fn is_default_transfer(t: &TransferMode) -> bool {
+    *t == TransferMode::default()
 }
 
 fn is_default_costs(c: &Costs) -> bool {
@@ -68,6 +89,7 @@ impl Testbed {
                 .collect(),
             costs: Costs::default(),
             known_hosts: None,
+            transfer: TransferMode::default(),
         }
     }
 
@@ -164,4 +186,22 @@ pub fn parse_ssh_target(s: &str) -> Result<SshTarget, String> {
 
 fn check_ssh_target(s: &str) -> Result<(), String> {
     parse_ssh_target(s).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_defaults_to_direct_and_round_trips() {
+        let base = r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"h0-v0"}]}]"#;
+        let tb: Testbed = serde_json::from_str(&format!("{base}}}")).unwrap();
+        assert_eq!(tb.transfer, TransferMode::Direct);
+        assert!(!serde_json::to_string(&tb).unwrap().contains("transfer"), "the default is not written");
+        let tb: Testbed = serde_json::from_str(&format!(r#"{base},"transfer":"ssh"}}"#)).unwrap();
+        assert_eq!(tb.transfer, TransferMode::Ssh);
+        assert!(serde_json::to_string(&tb).unwrap().contains(r#""transfer":"ssh""#));
+        let err = serde_json::from_str::<Testbed>(&format!(r#"{base},"transfer":"ftp"}}"#)).unwrap_err().to_string();
+        assert!(err.contains("unknown variant"), "{err}");
+    }
 }

@@ -33,7 +33,21 @@ pub struct PairResult {
     pub to: String,
     /// "host" (two VMs of one host) or "net" (two hosts).
     pub class: String,
+    /// How the images went in these runs (`direct`, `ssh`, `local`, or
+    /// `mixed` if the runs differ): the transfer figure is for this path.
+    pub via: String,
     pub runs: Vec<MigrationTimes>,
+}
+
+/// The transfer path the runs took: one name if all agree, else `mixed`.
+pub fn via_of(runs: &[MigrationTimes]) -> String {
+    let mut names: Vec<&str> = runs.iter().map(|t| t.transfer_via.name()).collect();
+    names.dedup();
+    match names[..] {
+        [] => "none".into(),
+        [one] => one.into(),
+        _ => "mixed".into(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,12 +81,12 @@ pub struct Breakdown {
 impl Breakdown {
     /// The rows as an aligned text table (for stderr and docs).
     pub fn table(&self) -> String {
-        let mut out = format!("{:<34} {:>9} {:>10} {:>8}\n", "phase", "unit", "measured", "Table 1");
+        let mut out = format!("{:<46} {:>9} {:>10} {:>8}\n", "phase", "unit", "measured", "Table 1");
         for r in &self.rows {
             let paper = r.paper.map(|p| format!("{p:.1}")).unwrap_or_else(|| "-".into());
             // A noisy fit of ~0 prints as 0.0, not "-0.0".
             let measured = if r.measured.abs() < 0.05 { 0.0 } else { r.measured };
-            out.push_str(&format!("{:<34} {:>9} {:>10.1} {:>8}\n", r.phase, r.unit, measured, paper));
+            out.push_str(&format!("{:<46} {:>9} {:>10.1} {:>8}\n", r.phase, r.unit, measured, paper));
         }
         out
     }
@@ -105,10 +119,18 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
     ];
     for p in pairs {
         let (tr, tr0) = fit(&p.runs.iter().map(|t| (mb(t), ms(t.transfer_s))).collect::<Vec<_>>());
-        let (name, paper_tr) = match p.class.as_str() {
+        let (class, paper_tr) = match p.class.as_str() {
             "host" => ("transfer, same host", paper.transfer_ms_per_mb.host),
             _ => ("transfer, other host", paper.transfer_ms_per_mb.net),
         };
+        // Between machines the path is part of the figure's name.
+        let name = match p.via.as_str() {
+            "direct" => format!("{class} (direct TCP)"),
+            "ssh" => format!("{class} (tar over SSH)"),
+            "mixed" => format!("{class} (mixed paths)"),
+            _ => class.to_string(),
+        };
+        let name = name.as_str();
         rows.push(row(name, "ms/MB", tr, Some(paper_tr)));
         rows.push(row(&format!("{name}, fixed part"), "ms/move", tr0, None));
     }
@@ -210,7 +232,7 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
     c.source = Some(format!(
         "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, fixed parts in reattach_ms",
         all.len(),
-        pairs.iter().map(|p| format!("{} {}->{}", p.class, p.from, p.to)).collect::<Vec<_>>().join(", ")
+        pairs.iter().map(|p| format!("{} {}->{} (transfer: {})", p.class, p.from, p.to, p.via)).collect::<Vec<_>>().join(", ")
     ));
     c
 }
@@ -255,7 +277,8 @@ pub fn calibrate(fleet: &mut Fleet, testbed: &Testbed, sizes_mb: &[f64], repeats
             let reps = measure_pair(fleet, &from, &to, &vec![mb; repeats.max(1)])?;
             runs.extend(fastest(&reps));
         }
-        pairs.push(PairResult { from, to, class, runs });
+        let via = via_of(&runs);
+        pairs.push(PairResult { from, to, class, via, runs });
     }
     if pairs.is_empty() {
         return Err(Error::usage("calibrate needs a testbed with two VMs"));
@@ -296,7 +319,7 @@ mod tests {
             ..Default::default()
         };
         // snapshot = 30 ms + 5 ms/MB, restore = 20 ms + 2 ms/MB, no transfer (one machine).
-        let pairs = vec![PairResult { from: "a".into(), to: "b".into(), class: "host".into(), runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)] }];
+        let pairs = vec![PairResult { from: "a".into(), to: "b".into(), class: "host".into(), via: "local".into(), runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)] }];
         let costs = costs_from(&Costs::default(), &pairs);
         let b = breakdown(&pairs, &costs);
         let near = |k: &str, v: f64| assert!((b.get(k).unwrap() - v).abs() < 1e-6, "{k}: {:?} vs {v}\n{}", b.get(k), b.table());
@@ -331,6 +354,7 @@ mod tests {
             from: "a".into(),
             to: "b".into(),
             class: "net".into(),
+            via: "direct".into(),
             runs: vec![run(10.0, 0.15, 0.2, 0.06), run(50.0, 0.35, 1.0, 0.14)],
         }];
         let c = costs_from(&Costs::default(), &pairs);

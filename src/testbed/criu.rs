@@ -12,7 +12,8 @@
 //! restored from the same images in its old namespace) and returns
 //! [`Error::HostRecovered`]; only if that fails too is it [`Error::Host`].
 
-use super::exec::{copy_dir, path_str, Cmd, Executor};
+use super::exec::{path_str, Cmd, Executor};
+use super::transfer::{self, Via};
 use super::vnode::{reattach, reattach_after_move, release_hold, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
 use crate::error::{Error, Result};
 use crate::model::PhaseTimes;
@@ -42,6 +43,8 @@ pub struct MigrationTimes {
     pub image_bytes: u64,
     /// Bytes sent between machines (0 when source and destination share one).
     pub wire_bytes: u64,
+    /// How the images went: `none`, `local`, `ssh` or `direct` ([`transfer::copy`]).
+    pub transfer_via: Via,
     /// The vnode's root pid (kept across the migration).
     pub pid: Option<u32>,
 }
@@ -285,14 +288,16 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
         let dir = paths.vnode_dir(&cg);
         let t = Instant::now();
         if !same_machine || pid.is_none() {
-            times.wire_bytes = fleet.with_pair(&from.vm, &to.vm, |s, d| {
-                d.run(&Cmd::new("mkdir").args(["-p", "--", path_str(&dir)?]))?;
+            let route = fleet.route(&to.vm)?;
+            let copied = fleet.with_pair(&from.vm, &to.vm, |s, d| {
                 if pid.is_some() {
-                    copy_dir(s, &dir, d, &dir)
+                    transfer::copy(s, d, &dir, &route)
                 } else {
-                    Ok(0)
+                    d.run(&Cmd::new("mkdir").args(["-p", "--", path_str(&dir)?]))?;
+                    Ok(transfer::Copied::default())
                 }
             })?;
+            (times.wire_bytes, times.transfer_via) = (copied.bytes, copied.via);
         }
         times.transfer_s = t.elapsed().as_secs_f64();
         let up = restore_moved(fleet, layout, &new_at, vnode, &from, pid.is_some(), false)?;

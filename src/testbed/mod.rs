@@ -15,6 +15,8 @@ pub mod names;
 pub mod pool;
 pub mod quote;
 pub mod ssh;
+pub mod stream;
+pub mod transfer;
 pub mod vnode;
 
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};

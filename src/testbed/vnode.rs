@@ -11,6 +11,7 @@ use super::cgroup::Cgroups;
 use super::exec::{path_str, Cmd, DryRunExecutor, Executor, LocalExecutor};
 use super::names::{self, checked};
 use super::ssh::{SshExecutor, SshOptions};
+use super::transfer::{Route, TransferMode};
 use crate::error::{Error, Result};
 use crate::model::testbed::parse_ssh_target;
 use crate::model::{Placement, Testbed, Topology};
@@ -35,7 +36,8 @@ pub struct Paths {
     pub cgroups: Cgroups,
     /// The `netbalance` binary whose hidden `keeper` subcommand adopts and
     /// reaps a vnode's processes (see [`super::keeper`]); used on every VM
-    /// where this path exists. `None`: vnodes and restored trees are
+    /// where this path exists. Its `xfer` subcommand is the direct image
+    /// transfer between VMs ([`super::transfer`]). `None`: vnodes and restored trees are
     /// orphans of pid 1, and a checkpoint waits for it to reap them.
     pub keeper: Option<String>,
 }
@@ -206,20 +208,22 @@ pub struct Fleet {
     /// A part of a [`super::pool::FleetPool`]: only these VMs may be
     /// reached (the ones a step holds); `None`: all of the testbed's.
     only: Option<BTreeSet<String>>,
+    /// How images move between machines (the testbed's `"transfer"`).
+    pub transfer: TransferMode,
 }
 
 impl Fleet {
     /// Real executors: local VMs (no `ssh`) run here, the others over SSH.
     pub fn new(testbed: &Testbed, ssh: SshOptions, paths: Paths) -> Fleet {
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None, only: None }
+        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None, only: None, transfer: testbed.transfer }
     }
 
     /// Dry run: every VM records its commands into the returned log.
     pub fn dry_run(testbed: &Testbed, paths: Paths) -> (Fleet, Arc<Mutex<Vec<String>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()), only: None }, log)
+        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()), only: None, transfer: testbed.transfer }, log)
     }
 
     /// Use this handle for VM `name` (tests; custom transports).
@@ -248,6 +252,7 @@ impl Fleet {
             vms: handles,
             dry_log: self.dry_log.clone(),
             only: Some(vms),
+            transfer: self.transfer,
         }
     }
 
@@ -296,6 +301,13 @@ impl Fleet {
     fn underlay(&mut self, vm: &str) -> Result<Option<Ipv4Addr>> {
         self.open(vm)?;
         Ok(self.vms[vm].underlay)
+    }
+
+    /// How a state directory goes to VM `to` from another machine
+    /// ([`super::transfer::copy`]): the testbed's mode, `to`'s address
+    /// (the host of its SSH target) and the netbalance binary.
+    pub fn route(&mut self, to: &str) -> Result<Route> {
+        Ok(Route { mode: self.transfer, dst_addr: self.underlay(to)?, binary: self.paths.keeper.clone() })
     }
 
     /// Run `f` with the executors of two different VMs at once.
