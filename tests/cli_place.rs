@@ -143,7 +143,7 @@ fn bad_constraints_are_usage_errors() {
         (vec!["--tp", "1e300", "--budget", "1e300"], "--budget 1e300: not a usable number of seconds"),
         (vec!["--tp", "1", "--budget", "2"], "T_o <= T_p"),
     ] {
-        let time_budget = args.iter().any(|a| *a == "--budget");
+        let time_budget = args.contains(&"--budget");
         let budget: &[&str] = if time_budget { &[] } else { &["--moves", "10"] };
         let out = bin().current_dir(dir.path()).args(["place", "--topology", "t.json"]).args(budget).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");

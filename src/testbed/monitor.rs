@@ -37,8 +37,11 @@ pub fn parse_proc_net_dev(text: &str) -> Result<BTreeMap<String, (u64, u64)>> {
     Ok(out)
 }
 
+/// Per interface name, (received, transmitted) bytes.
+pub type IfaceBytes = BTreeMap<String, (u64, u64)>;
+
 /// Split `netns: NAME` + /proc/net/dev sections (also the output of `ip -all netns exec cat /proc/net/dev`).
-pub fn parse_all_netns(text: &str) -> Result<BTreeMap<String, BTreeMap<String, (u64, u64)>>> {
+pub fn parse_all_netns(text: &str) -> Result<BTreeMap<String, IfaceBytes>> {
     let mut out = BTreeMap::new();
     let mut name: Option<&str> = None;
     let mut body = String::new();
