@@ -43,6 +43,10 @@ pub enum Move {
     Relocate { vnode: u32, to: u32 },
     /// Exchange the VMs of two vnodes.
     Swap { a: u32, b: u32 },
+    /// Move vnode `a` to VM `a_to`, then vnode `b` (≠ `a`) to VM `b_to`
+    /// (an ejection: `b` makes room on `a_to` for `a`). Scored at once, so
+    /// a pair pays when neither move alone does.
+    Pair { a: u32, a_to: u32, b: u32, b_to: u32 },
 }
 
 /// The figures of an assignment (current or after a move).
@@ -366,7 +370,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The score after `mv`, without changing the state. `mv` must name
-    /// vnodes on different VMs (relocate: `to` ≠ its VM).
+    /// vnodes on different VMs (relocate: `to` ≠ its VM; pair: `a` ≠ `b`,
+    /// each target ≠ that vnode's VM).
     pub fn evaluate(&mut self, mv: Move) -> Score {
         self.scratch.begin();
         match mv {
@@ -380,6 +385,14 @@ impl<'a> Evaluator<'a> {
                 // b's links are charged against a's new VM.
                 self.assign[a as usize] = vb;
                 self.delta_relocate(b, vb, va);
+                self.assign[a as usize] = va;
+            }
+            Move::Pair { a, a_to, b, b_to } => {
+                let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
+                self.delta_relocate(a, va, a_to);
+                // b's links are charged against a's new VM.
+                self.assign[a as usize] = a_to;
+                self.delta_relocate(b, vb, b_to);
                 self.assign[a as usize] = va;
             }
         }
@@ -490,6 +503,10 @@ impl<'a> Evaluator<'a> {
                 let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
                 self.relocate(a, vb);
                 self.relocate(b, va);
+            }
+            Move::Pair { a, a_to, b, b_to } => {
+                self.relocate(a, a_to);
+                self.relocate(b, b_to);
             }
         }
         let s = &self.scratch;
