@@ -277,7 +277,7 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
             Some((_, _, tau, mv)) if lookahead && trail.len() < LOOKAHEAD && tau < now.tau => {
                 match mv {
                     Move::Relocate { vnode, .. } => trail.push((vnode, ev.assignment()[vnode as usize])),
-                    Move::Pair { a, b, .. } => {
+                    Move::Eject { a, b, .. } => {
                         trail.push((a, ev.assignment()[a as usize]));
                         trail.push((b, ev.assignment()[b as usize]));
                     }
@@ -315,7 +315,7 @@ fn ejections(ev: &Evaluator, proposer: &Proposer, from: u32, members: &[u32], ta
     for &to in targets.iter().filter(|&&to| to != from) {
         for b in heaviest(ev.members(to), EJECT_WHOM) {
             for &a in &movers {
-                out.extend(targets.iter().filter(|&&b_to| b_to != to).map(|&b_to| Move::Pair { a, a_to: to, b, b_to }));
+                out.extend(targets.iter().filter(|&&b_to| b_to != to).map(|&b_to| Move::Eject { a, b, to: b_to }));
             }
         }
     }

@@ -77,13 +77,11 @@ proptest! {
                 if assign[a as usize] == assign[b as usize] { continue; }
                 Move::Swap { a, b }
             } else if roll < 5 {
-                // An ejection pair: often b sits where a goes, or goes where a was.
+                // An ejection: b leaves for a third VM, or for a's (a swap).
                 let b = rng.gen_range(0..n as u32);
-                let vms = inst.n_vms() as u32;
-                let a_to = if rng.gen_bool(0.5) { assign[b as usize] } else { rng.gen_range(0..vms) };
-                let b_to = if rng.gen_bool(0.3) { assign[a as usize] } else { rng.gen_range(0..vms) };
-                if a == b || a_to == assign[a as usize] || b_to == assign[b as usize] { continue; }
-                Move::Pair { a, a_to, b, b_to }
+                let to = if rng.gen_bool(0.3) { assign[a as usize] } else { rng.gen_range(0..inst.n_vms() as u32) };
+                if assign[a as usize] == assign[b as usize] || to == assign[b as usize] { continue; }
+                Move::Eject { a, b, to }
             } else {
                 let to = rng.gen_range(0..inst.n_vms() as u32);
                 if to == assign[a as usize] { continue; }
@@ -93,9 +91,9 @@ proptest! {
             match mv {
                 Move::Relocate { vnode, to } => next[vnode as usize] = to,
                 Move::Swap { a, b } => next.swap(a as usize, b as usize),
-                Move::Pair { a, a_to, b, b_to } => {
-                    next[a as usize] = a_to;
-                    next[b as usize] = b_to;
+                Move::Eject { a, b, to } => {
+                    next[a as usize] = assign[b as usize];
+                    next[b as usize] = to;
                 }
             }
             let score = ev.evaluate(mv);
