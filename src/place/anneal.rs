@@ -214,8 +214,10 @@ fn energy(score: &Score, w: f64, leaves: f64) -> f64 {
 /// many leave it, so the first move off a crowded bottleneck VM is uphill
 /// by ≥ 9.5 ms per vnode there and only a run of moves pays it back (the
 /// Internet-like topology: 302 vnodes on the bottleneck, ≥ 2.9 s).
+/// A re-placement also weighs [`ejections`] at every step.
 ///
-/// Complexity: O(|members| · (V/H + 8) · (deg + V/H) + V log V) per step.
+/// Complexity: O((|members| + EJECT_FROM·EJECT_WHOM·(V/H + 8)) · (V/H + 8)
+/// · (deg + V/H) + V log V) per step.
 fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, max_evals: u64, deadline: Option<Instant>) -> u64 {
     let inst = ev.instance();
     let leaves = (inst.n_vms() + inst.n_hosts()) as f64;
