@@ -36,6 +36,10 @@ const COOLING_RATIO: f64 = 1e-4;
 /// Uphill moves the descent of a re-placement may chain before it must
 /// beat the best state it left.
 const LOOKAHEAD: usize = 32;
+/// Ejection pairs in the descent of a re-placement: the heaviest vnodes
+/// of the bottleneck VM that may move, and of a target VM that may leave.
+const EJECT_FROM: usize = 4;
+const EJECT_WHOM: usize = 2;
 /// Proposals sampled to set the initial temperature.
 const CALIBRATION_SAMPLES: u64 = 200;
 
@@ -210,8 +214,10 @@ fn energy(score: &Score, w: f64, leaves: f64) -> f64 {
 /// many leave it, so the first move off a crowded bottleneck VM is uphill
 /// by ≥ 9.5 ms per vnode there and only a run of moves pays it back (the
 /// Internet-like topology: 302 vnodes on the bottleneck, ≥ 2.9 s).
+/// A re-placement also weighs [`ejections`] at every step.
 ///
-/// Complexity: O(|members| · (V/H + 8) · (deg + V/H) + V log V) per step.
+/// Complexity: O((|members| + EJECT_FROM·EJECT_WHOM·(V/H + 8)) · (V/H + 8)
+/// · (deg + V/H) + V log V) per step.
 fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, max_evals: u64, deadline: Option<Instant>) -> u64 {
     let inst = ev.instance();
     let leaves = (inst.n_vms() + inst.n_hosts()) as f64;
@@ -240,25 +246,26 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
         targets.sort_unstable();
         targets.dedup();
         let members: Vec<u32> = ev.members(from).iter().copied().filter(|&n| proposer.is_movable[n as usize]).collect();
+        let mut candidates: Vec<Move> = Vec::new();
+        for &n in &members {
+            candidates.extend(targets.iter().filter(|&&to| to != from).map(|&to| Move::Relocate { vnode: n, to }));
+        }
+        if lookahead {
+            ejections(ev, proposer, from, &members, &targets, &mut candidates);
+        }
         let mut best: Option<(f64, f64, f64, Move)> = None;
-        'sweep: for &n in &members {
-            for &to in &targets {
-                if to == from {
-                    continue;
-                }
-                if evaluated >= max_evals {
-                    break 'sweep;
-                }
-                let mv = Move::Relocate { vnode: n, to };
-                let s = ev.evaluate(mv);
-                evaluated += 1;
-                if s.moved > max_moves {
-                    continue;
-                }
-                let key = (objective(&s, w), energy(&s, w, leaves));
-                if best.map_or(true, |(o, e, _, _)| key < (o, e)) {
-                    best = Some((key.0, key.1, s.tau, mv));
-                }
+        for &mv in &candidates {
+            if evaluated >= max_evals {
+                break;
+            }
+            let s = ev.evaluate(mv);
+            evaluated += 1;
+            if s.moved > max_moves {
+                continue;
+            }
+            let key = (objective(&s, w), energy(&s, w, leaves));
+            if best.map_or(true, |(o, e, _, _)| key < (o, e)) {
+                best = Some((key.0, key.1, s.tau, mv));
             }
         }
         match best {
@@ -270,8 +277,13 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
             // Uphill while τ falls: the suspend/resume of a VM is paid once
             // for all its moves, so a run of moves may pay where one does not.
             Some((_, _, tau, mv)) if lookahead && trail.len() < LOOKAHEAD && tau < now.tau => {
-                if let Move::Relocate { vnode, .. } = mv {
-                    trail.push((vnode, ev.assignment()[vnode as usize]));
+                match mv {
+                    Move::Relocate { vnode, .. } => trail.push((vnode, ev.assignment()[vnode as usize])),
+                    Move::Eject { a, b, .. } => {
+                        trail.push((a, ev.assignment()[a as usize]));
+                        trail.push((b, ev.assignment()[b as usize]));
+                    }
+                    Move::Swap { .. } => unreachable!("the descent proposes no swaps"),
                 }
                 ev.apply(mv);
             }
@@ -282,6 +294,33 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
         ev.apply(Move::Relocate { vnode, to });
     }
     evaluated
+}
+
+/// Ejection pairs for the descent of a re-placement: one of the
+/// [`EJECT_FROM`] heaviest `members` of `from` to a VM `to` of `targets`,
+/// and one of the [`EJECT_WHOM`] heaviest movable vnodes of `to` out to
+/// another VM of `targets`. Moving a heavy vnode onto a lightly loaded VM
+/// with few vnodes (small fixed T_r) often overloads that VM unless its
+/// occupant leaves in the same step: on the Internet-like topology after a
+/// sink change, the hub belongs on the old sink's VM (one vnode) and the old
+/// sink elsewhere; neither move pays alone.
+///
+/// Complexity: O(EJECT_FROM · EJECT_WHOM · |targets|² + |members| + Σ_to |members of to|).
+fn ejections(ev: &Evaluator, proposer: &Proposer, from: u32, members: &[u32], targets: &[u32], out: &mut Vec<Move>) {
+    let heaviest = |list: &[u32], k: usize| {
+        let mut top: Vec<u32> = list.iter().copied().filter(|&n| proposer.is_movable[n as usize]).collect();
+        top.sort_by(|&x, &y| ev.vnode_cpu(y).total_cmp(&ev.vnode_cpu(x)).then(x.cmp(&y)));
+        top.truncate(k);
+        top
+    };
+    let movers = heaviest(members, EJECT_FROM);
+    for &to in targets.iter().filter(|&&to| to != from) {
+        for b in heaviest(ev.members(to), EJECT_WHOM) {
+            for &a in &movers {
+                out.extend(targets.iter().filter(|&&b_to| b_to != to).map(|&b_to| Move::Eject { a, b, to: b_to }));
+            }
+        }
+    }
 }
 
 /// Anneal from the evaluator's current assignment.

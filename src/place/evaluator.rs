@@ -43,6 +43,10 @@ pub enum Move {
     Relocate { vnode: u32, to: u32 },
     /// Exchange the VMs of two vnodes.
     Swap { a: u32, b: u32 },
+    /// An ejection: vnode `a` moves to the VM of vnode `b`, and `b` leaves
+    /// it for VM `to` (≠ that VM; `to` may be `a`'s VM: then it is a swap).
+    /// Scored at once, so it pays where neither move alone does.
+    Eject { a: u32, b: u32, to: u32 },
 }
 
 /// The figures of an assignment (current or after a move).
@@ -366,7 +370,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The score after `mv`, without changing the state. `mv` must name
-    /// vnodes on different VMs (relocate: `to` ≠ its VM).
+    /// vnodes on different VMs (relocate and eject: `to` ≠ the VM of the
+    /// vnode sent there).
     pub fn evaluate(&mut self, mv: Move) -> Score {
         self.scratch.begin();
         match mv {
@@ -382,10 +387,23 @@ impl<'a> Evaluator<'a> {
                 self.delta_relocate(b, vb, va);
                 self.assign[a as usize] = va;
             }
+            Move::Eject { a, b, to } => self.delta_eject(a, b, to),
         }
         let score = self.score_of_scratch();
         self.scratch.pending = Some((mv, score));
         score
+    }
+
+    /// Add the deltas of [`Move::Eject`] to the scratch (out of line: it
+    /// is rare, the descent of a re-placement).
+    #[inline(never)]
+    fn delta_eject(&mut self, a: u32, b: u32, to: u32) {
+        let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
+        self.delta_relocate(a, va, vb);
+        // b's links are charged against a's new VM.
+        self.assign[a as usize] = vb;
+        self.delta_relocate(b, vb, to);
+        self.assign[a as usize] = va;
     }
 
     /// Add the deltas of moving vnode `n` from VM `a` to VM `b` to the scratch.
@@ -490,6 +508,10 @@ impl<'a> Evaluator<'a> {
                 let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
                 self.relocate(a, vb);
                 self.relocate(b, va);
+            }
+            Move::Eject { a, b, to } => {
+                self.relocate(a, self.assign[b as usize]);
+                self.relocate(b, to);
             }
         }
         let s = &self.scratch;

@@ -71,10 +71,17 @@ proptest! {
         let mut assign = base.clone();
         for _ in 0..steps {
             let a = rng.gen_range(0..n as u32);
-            let mv = if rng.gen_bool(0.3) {
+            let roll = rng.gen_range(0..10);
+            let mv = if roll < 3 {
                 let b = rng.gen_range(0..n as u32);
                 if assign[a as usize] == assign[b as usize] { continue; }
                 Move::Swap { a, b }
+            } else if roll < 5 {
+                // An ejection: b leaves for a third VM, or for a's (a swap).
+                let b = rng.gen_range(0..n as u32);
+                let to = if rng.gen_bool(0.3) { assign[a as usize] } else { rng.gen_range(0..inst.n_vms() as u32) };
+                if assign[a as usize] == assign[b as usize] || to == assign[b as usize] { continue; }
+                Move::Eject { a, b, to }
             } else {
                 let to = rng.gen_range(0..inst.n_vms() as u32);
                 if to == assign[a as usize] { continue; }
@@ -84,6 +91,10 @@ proptest! {
             match mv {
                 Move::Relocate { vnode, to } => next[vnode as usize] = to,
                 Move::Swap { a, b } => next.swap(a as usize, b as usize),
+                Move::Eject { a, b, to } => {
+                    next[a as usize] = assign[b as usize];
+                    next[b as usize] = to;
+                }
             }
             let score = ev.evaluate(mv);
             prop_assert!(close(score.tau, cost::tau(&inst, &load, &next)), "evaluated tau {} vs {}", score.tau, cost::tau(&inst, &load, &next));
