@@ -123,7 +123,7 @@ fn cell(tau: f64, best: f64) -> String {
 
 fn table() {
     println!("placer bench: 8 hosts x 8 VMs (64), NIC 40000 Mbit/s, paper costs, sink load 10 Mbit/s per vnode to vnode 0, seed 1");
-    println!("(topologies: topology::generate::paper(name, 1); scenario load: bench-local stand-in, benches/support/mod.rs)");
+    println!("(topologies: topology::generate::paper(name, 1); load: simulate::scenario::sink_load, paper costs)");
     println!("tau (ratio to the best tau found for that topology; lower is better); moves/cpu-s: moves evaluated per CPU second of the 1 s run");
     if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average at start: {}", l.trim());

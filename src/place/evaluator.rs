@@ -422,6 +422,14 @@ impl<'a> Evaluator<'a> {
         for &(m, rate) in &self.adj[range] {
             let c = self.assign[m as usize];
             let hc = host[c as usize];
+            if hc != ha && hc != hb {
+                // Across hosts before and after: only a, b and their hosts change.
+                da -= rate * self.per_net;
+                db += rate * self.per_net;
+                dha -= rate;
+                dhb += rate;
+                continue;
+            }
             // Class of the link (n, m) before (from a) and after (from b):
             // 0 one VM, 1 one host, 2 across hosts.
             let before = (c != a) as usize + (hc != ha) as usize;
