@@ -14,6 +14,33 @@ use std::time::{Duration, Instant};
 use testbed_support::*;
 
 
+/// A counting TCP client vnode and its echo server, linked, on a testbed of
+/// the two SSH VMs at `addrs` (one VM each).
+struct EchoPair {
+    topo: Topology,
+    testbed: Testbed,
+    client: String,
+    server: String,
+    /// Where the client writes how many echoes it got.
+    progress: std::path::PathBuf,
+}
+
+fn echo_pair(tag: &str, dir: &std::path::Path, addrs: &[impl std::fmt::Display]) -> EchoPair {
+    let (srv, cli, progress) = (dir.join("server.py"), dir.join("client.py"), dir.join("progress"));
+    std::fs::write(&srv, ECHO_SERVER).unwrap();
+    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
+    let (server, client) = (format!("{tag}srv"), format!("{tag}cli"));
+    let mut sv = Vnode::new(&server);
+    sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
+    let mut cv = Vnode::new(&client);
+    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), progress.display()));
+    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&client, &server, 200.0)] };
+    let mut testbed = Testbed::generate(2, 1, 1000.0);
+    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", addrs[0]));
+    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", addrs[1]));
+    EchoPair { topo, testbed, client, server, progress }
+}
+
 #[test]
 fn remote_vms_over_ssh_vxlan_and_migration() {
     if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen", "/usr/bin/python3"]) {
@@ -23,19 +50,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     let (addrs, sshds, state_root, root) = (&vms.addrs, &vms.sshds, &vms.state_root, &vms.root);
     let tag = vms.tag.clone();
     let tmp = tempfile::tempdir().unwrap();
-    let (srv, cli, prog) = (tmp.path().join("server.py"), tmp.path().join("client.py"), tmp.path().join("progress"));
-    std::fs::write(&srv, ECHO_SERVER).unwrap();
-    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
-    let (s, c) = (format!("{tag}srv"), format!("{tag}cli"));
-    let mut sv = Vnode::new(&s);
-    sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
-    let mut cv = Vnode::new(&c);
-    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
-    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&c, &s, 200.0)] };
-
-    let mut testbed = Testbed::generate(2, 1, 1000.0);
-    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", addrs[0]));
-    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", addrs[1]));
+    let EchoPair { topo, testbed, client: c, server: s, progress: prog } = echo_pair(&tag, tmp.path(), addrs);
     let mut placement = Placement::default();
     placement.vm_of.insert(c.clone(), "h0-v0".into());
     placement.vm_of.insert(s.clone(), "h1-v0".into());
@@ -121,18 +136,7 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
     let tag = vms.tag.clone();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let (srv, cli, prog) = (d.join("server.py"), d.join("client.py"), d.join("progress"));
-    std::fs::write(&srv, ECHO_SERVER).unwrap();
-    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
-    let (s, c) = (format!("{tag}srv"), format!("{tag}cli"));
-    let mut sv = Vnode::new(&s);
-    sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
-    let mut cv = Vnode::new(&c);
-    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
-    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&c, &s, 200.0)] };
-    let mut testbed = Testbed::generate(2, 1, 1000.0);
-    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[0]));
-    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[1]));
+    let EchoPair { topo, mut testbed, client: c, server: s, progress: prog } = echo_pair(&tag, d, &vms.addrs);
     let kh = vms.sshds[0].dir.path().join("known_hosts");
     testbed.known_hosts = Some(kh.display().to_string());
     let at = |vm: &str| Placement { vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h1-v0".to_string())].into(), ..Placement::default() };

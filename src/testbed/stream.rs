@@ -17,7 +17,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Length of the token (hex characters).
@@ -101,14 +102,15 @@ pub fn serve(l: &TcpListener, dir: &Path, token: &str, deadline: Instant) -> Res
     }
 }
 
-/// `tar -C dir -xf -` fed from `input` to its end; its stderr in the error.
-fn untar(input: &mut dyn Read, dir: &Path) -> Result<u64> {
+/// `tar -C dir ARGS` with the given stdin and stdout, and a thread that
+/// collects its stderr (so it cannot block on a full pipe).
+fn spawn_tar(dir: &Path, args: &[&str], stdin: Stdio, stdout: Stdio) -> Result<(Child, JoinHandle<String>)> {
     let mut tar = Command::new("tar")
         .arg("-C")
         .arg(dir)
-        .args(["-xf", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| host_err("cannot start tar", e))?;
@@ -118,6 +120,12 @@ fn untar(input: &mut dyn Read, dir: &Path) -> Result<u64> {
         let _ = err.read_to_string(&mut s);
         s
     });
+    Ok((tar, errs))
+}
+
+/// `tar -C dir -xf -` fed from `input` to its end; its stderr in the error.
+fn untar(input: &mut dyn Read, dir: &Path) -> Result<u64> {
+    let (mut tar, errs) = spawn_tar(dir, &["-xf", "-"], Stdio::piped(), Stdio::null())?;
     let copied = copy_big(input, tar.stdin.as_mut().expect("piped"));
     drop(tar.stdin.take());
     let status = tar.wait().map_err(|e| host_err("tar", e))?;
@@ -151,21 +159,7 @@ pub fn send(to: SocketAddr, dir: &Path, token: &str, connect_timeout: Duration) 
     conn.set_read_timeout(Some(IDLE_TIMEOUT)).map_err(|e| host_err("socket", e))?;
     conn.set_write_timeout(Some(IDLE_TIMEOUT)).map_err(|e| host_err("socket", e))?;
     conn.write_all(format!("{token}\n").as_bytes()).map_err(|e| host_err("send", e))?;
-    let mut tar = Command::new("tar")
-        .arg("-C")
-        .arg(dir)
-        .args(["-cf", "-", "."])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| host_err("cannot start tar", e))?;
-    let mut err = tar.stderr.take().expect("piped");
-    let errs = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    let (mut tar, errs) = spawn_tar(dir, &["-cf", "-", "."], Stdio::null(), Stdio::piped())?;
     let mut out = tar.stdout.take().expect("piped");
     let sent = copy_big(&mut out, &mut conn);
     drop(out);
