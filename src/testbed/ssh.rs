@@ -14,7 +14,7 @@ use super::exec::{path_str, Cmd, Executor, Output};
 use crate::error::{Error, Result};
 use crate::model::testbed::SshTarget;
 use ssh2::{CheckResult, HashType, KnownHostFileKind, Session};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -185,7 +185,7 @@ impl Executor for SshExecutor {
         let t = self.target.clone();
         let mut ch = self.session.channel_session().map_err(|e| ssh_err(&t, "open channel", e))?;
         ch.exec(&line).map_err(|e| ssh_err(&t, &format!("exec `{line}`"), e))?;
-        copy_in(input, &mut ch).map_err(|e| Error::Host(format!("{}: writing the stdin of `{line}`: {e}", self.label())))?;
+        super::stream::copy_big(input, &mut ch).map_err(|e| Error::Host(format!("{}: writing the stdin of `{line}`: {e}", self.label())))?;
         ch.send_eof().map_err(|e| ssh_err(&t, "send eof", e))?;
         finish(&t, ch)
     }
@@ -220,23 +220,6 @@ impl Executor for SshExecutor {
         // dd copies stdin to the file whole (no count=, so short pipe reads are harmless).
         self.run(&Cmd::new("dd").args([format!("of={p}"), "bs=65536".into(), "status=none".into()]).stdin(data.to_vec()))
             .map(|_| ())
-    }
-}
-
-/// Copy `input` into a channel in large writes (libssh2 sends at most one
-/// 32 KB packet per call; a bigger buffer means fewer calls).
-fn copy_in(input: &mut dyn Read, ch: &mut ssh2::Channel) -> std::io::Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = match input.read(&mut buf) {
-            Ok(0) => return Ok(n),
-            Ok(k) => k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        ch.write_all(&buf[..k])?;
-        n += k as u64;
     }
 }
 

@@ -136,8 +136,10 @@ fn untar(input: &mut dyn Read, dir: &Path) -> Result<u64> {
     copied.map_err(|e| host_err("receiving", e))
 }
 
-/// `io::copy` with a 256 KB buffer (fewer system calls than its 8 KB).
-fn copy_big(from: &mut dyn Read, to: &mut dyn Write) -> std::io::Result<u64> {
+/// `io::copy` with a 256 KB buffer: fewer system calls than its 8 KB, and
+/// into an SSH channel fewer calls (libssh2 sends at most one 32 KB packet
+/// per call).
+pub(crate) fn copy_big(from: &mut dyn Read, to: &mut dyn Write) -> std::io::Result<u64> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
     loop {
