@@ -384,9 +384,24 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Move the running copy of vnode `n` from VM `from` to VM `to` (where
+    /// it does not run): suspend, checkpoint, transfer, restore, then remove
+    /// what is left on `from`.
+    fn move_back(&self, n: usize, from: &str, to: &str) -> Result<()> {
+        let (id, spec) = (self.id(n), &self.specs.vnodes[n]);
+        retry(|| self.driver.suspend(from, &[id.to_string()]))?;
+        self.driver.checkpoint(from, id)?;
+        retry(|| self.driver.transfer(id, from, to))?;
+        retry(|| self.driver.restore(to, spec))?;
+        if let Err(e) = retry(|| self.driver.remove(from, id)) {
+            self.progress.log(&format!("{id}: what is left on {from} could not be removed: {e}"));
+        }
+        Ok(())
+    }
+
     /// Make vnode `n` run exactly once, on `prefer` if possible, else on
     /// `other`, looking at what each VM holds. With `strict`, a copy running
-    /// on `other` is replaced by one restored on `prefer` from its image.
+    /// on `other` is moved to `prefer` (checkpointed there and restored).
     /// Returns the VM it runs on; its links are re-attached there.
     pub(crate) fn settle(&self, n: usize, prefer: u32, other: u32, strict: bool) -> Result<u32> {
         let id = self.id(n);
@@ -404,17 +419,28 @@ impl<'a> Engine<'a> {
             }
             prefer
         } else if running(&po) {
-            if strict && image(&pp) && retry(|| self.driver.remove(o, id)).is_ok() {
-                match retry(|| self.driver.restore(p, spec)) {
+            if !strict {
+                other
+            } else {
+                // The copy on `other` may have run since its restore: move it
+                // back with its current state, not the older image `prefer`
+                // may hold (files it changed would no longer match that image).
+                match self.move_back(n, o, p) {
                     Ok(()) => prefer,
                     Err(e) => {
-                        self.progress.log(&format!("restoring {id} on {p} failed ({e}); restoring it on {o}"));
-                        retry(|| self.driver.restore(o, spec))?;
-                        other
+                        self.progress.log(&format!("moving {id} back from {o} to {p} failed ({e})"));
+                        // Still running there (the checkpoint failed), or
+                        // back up there from the image it just left.
+                        let stays = retry(|| self.driver.probe(o, id)).is_ok_and(|x| x.running)
+                            || retry(|| self.driver.restore(o, spec)).is_ok();
+                        if stays {
+                            other
+                        } else {
+                            retry(|| self.driver.restore(p, spec))?;
+                            prefer
+                        }
                     }
                 }
-            } else {
-                other
             }
         } else if image(&pp) {
             let _ = self.driver.remove(p, id);

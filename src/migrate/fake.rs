@@ -23,6 +23,10 @@ use std::time::Duration;
 pub struct Copy {
     pub vm: String,
     pub frozen: bool,
+    /// How far the vnode's own state has come: +1 at every restore (a
+    /// restored tree runs a little before it is frozen).
+    #[serde(default)]
+    pub state: u32,
 }
 
 /// Everything the fake testbed holds.
@@ -36,6 +40,13 @@ pub struct World {
     pub links: BTreeMap<String, (String, String)>,
     /// Things a real testbed must never see.
     pub violations: Vec<String>,
+    /// Per vnode, per VM holding an image: the state it was taken at.
+    #[serde(default)]
+    pub image_state: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Per vnode, the furthest state any copy of it reached: restoring an
+    /// older image loses what the vnode did since (a violation).
+    #[serde(default)]
+    pub newest: BTreeMap<String, u32>,
 }
 
 impl World {
@@ -291,7 +302,7 @@ impl VnodeDriver for FakeDriver {
                     let msg = format!("deploy of {} on {vm} while it runs on {:?}", n.id, copies);
                     w.violations.push(msg);
                 }
-                w.running.entry(n.id.clone()).or_default().push(Copy { vm: vm.clone(), frozen: false });
+                w.running.entry(n.id.clone()).or_default().push(Copy { vm: vm.clone(), frozen: false, state: 0 });
             }
             attach(w, links);
             Ok(())
@@ -318,8 +329,9 @@ impl VnodeDriver for FakeDriver {
             if !copies[k].frozen {
                 w.violations.push(format!("checkpoint of {vnode} on {vm} while not frozen"));
             }
-            copies.remove(k);
+            let copy = copies.remove(k);
             w.images.entry(vnode.into()).or_default().insert(vm.into());
+            w.image_state.entry(vnode.into()).or_default().insert(vm.into(), copy.state);
             Ok(())
         })
     }
@@ -336,6 +348,9 @@ impl VnodeDriver for FakeDriver {
                 return Err(host_err(format!("transfer: no image of {vnode} on {from}")));
             }
             imgs.insert(to.into());
+            let states = w.image_state.entry(vnode.into()).or_default();
+            let at = states.get(from).copied().unwrap_or(0);
+            states.insert(to.into(), at);
             Ok(())
         })
     }
@@ -354,7 +369,14 @@ impl VnodeDriver for FakeDriver {
                 let msg = format!("restore of {} on {vm} while it runs on {:?}", vnode.id, copies);
                 w.violations.push(msg);
             }
-            w.running.entry(vnode.id.clone()).or_default().push(Copy { vm: vm.into(), frozen: true });
+            let state = w.image_state.get(&vnode.id).and_then(|s| s.get(vm)).copied().unwrap_or(0);
+            let newest = w.newest.entry(vnode.id.clone()).or_default();
+            if state < *newest {
+                let msg = format!("restore of {} on {vm} from an image of state {state}, older than a copy that ran ({newest})", vnode.id);
+                w.violations.push(msg);
+            }
+            *newest = (*newest).max(state + 1);
+            w.running.entry(vnode.id.clone()).or_default().push(Copy { vm: vm.into(), frozen: true, state: state + 1 });
             Ok(())
         })
     }
@@ -389,6 +411,12 @@ impl VnodeDriver for FakeDriver {
                 imgs.remove(vm);
                 if imgs.is_empty() {
                     w.images.remove(vnode);
+                }
+            }
+            if let Some(states) = w.image_state.get_mut(vnode) {
+                states.remove(vm);
+                if states.is_empty() {
+                    w.image_state.remove(vnode);
                 }
             }
             Ok(())
