@@ -5,8 +5,7 @@
 
 mod testbed_support;
 
-use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
-use netbalance::testbed::{deploy, execute, names, teardown, Fleet, Layout, Paths, SshOptions, VmHandle};
+use netbalance::testbed::{deploy, execute, names, teardown, VmHandle};
 use std::path::Path;
 use testbed_support::*;
 
@@ -15,19 +14,7 @@ fn failure_after_restore_puts_the_vnode_back_once() {
     if !require(&["ip", "tc", "nsenter", "criu", "nft"]) {
         return;
     }
-    let tag = tag();
-    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
-    let mut va = Vnode::new(&a);
-    va.run = Some(format!("exec sleep 301{}", std::process::id()));
-    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, 30.0)] };
-    let testbed = Testbed::generate(1, 3, 1000.0);
-    let mut placement = Placement::default();
-    placement.vm_of.insert(a.clone(), "h0-v0".into());
-    placement.vm_of.insert(b.clone(), "h0-v1".into());
-    let layout = Layout::new(&topo).unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
-    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
+    let LocalPair { a, placement, layout, state: _state, mut fleet, .. } = local_pair(&format!("exec sleep 301{}", std::process::id()), 30.0);
     fleet.insert("h0-v2", VmHandle { exec: Box::new(FailingOn(&["nft", "delete"])), underlay: None });
     let pid = deploy(&mut fleet, &layout, &placement).unwrap().started[&a];
 

@@ -165,19 +165,7 @@ fn failed_restore_puts_the_vnode_back() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
         return;
     }
-    let tag = tag();
-    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
-    let mut va = Vnode::new(&a);
-    va.run = Some("exec sleep 300".into());
-    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, 30.0)] };
-    let testbed = Testbed::generate(1, 3, 1000.0);
-    let mut placement = Placement::default();
-    placement.vm_of.insert(a.clone(), "h0-v0".into());
-    placement.vm_of.insert(b.clone(), "h0-v1".into());
-    let layout = Layout::new(&topo).unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
-    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
+    let LocalPair { a, b, placement, layout, state: _state, mut fleet } = local_pair("exec sleep 300", 30.0);
     fleet.insert("h0-v2", netbalance::testbed::VmHandle { exec: Box::new(FailingOn(&["nsenter", "restore"])), underlay: None });
     let mut d = Deployed { fleet, layout: &layout, placement: placement.clone() };
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();

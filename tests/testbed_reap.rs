@@ -5,9 +5,8 @@
 
 mod testbed_support;
 
-use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::testbed::vnode::sites;
-use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
+use netbalance::testbed::{deploy, migrate, names, teardown};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use testbed_support::*;
@@ -28,21 +27,9 @@ fn repeated_migrations_wait_for_no_reaper() {
     if !require(&["ip", "tc", "nsenter", "criu", "nft"]) {
         return;
     }
-    let tag = tag();
-    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
-    let mut va = Vnode::new(&a);
     // Root `sleep 301` with a child `sleep 300` it never waits for: the
     // child becomes an orphan when the dump kills the tree.
-    va.run = Some("sleep 300 & exec sleep 301".into());
-    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, 20.0)] };
-    let testbed = Testbed::generate(1, 3, 1000.0);
-    let mut placement = Placement::default();
-    placement.vm_of.insert(a.clone(), "h0-v0".into());
-    placement.vm_of.insert(b.clone(), "h0-v1".into());
-    let layout = Layout::new(&topo).unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
-    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
+    let LocalPair { a, placement, layout, state: _state, mut fleet, .. } = local_pair("sleep 300 & exec sleep 301", 20.0);
     let report = deploy(&mut fleet, &layout, &placement);
     let mut current = placement.clone();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -420,3 +420,38 @@ impl Drop for Deployed<'_> {
         }
     }
 }
+
+/// Two linked vnodes on local VMs of a 1×3 testbed: `a` (running `run`) on
+/// h0-v0, `b` on h0-v1, h0-v2 free for a move; a fleet whose state dir is
+/// `state`, with criu and the keeper as found on this machine. Not deployed.
+pub struct LocalPair {
+    pub a: String,
+    pub b: String,
+    pub placement: netbalance::model::Placement,
+    pub layout: netbalance::testbed::Layout,
+    pub state: tempfile::TempDir,
+    pub fleet: netbalance::testbed::Fleet,
+}
+
+pub fn local_pair(run: &str, mbps: f64) -> LocalPair {
+    use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+    let tag = tag();
+    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
+    let mut va = Vnode::new(&a);
+    va.run = Some(run.to_string());
+    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, mbps)] };
+    let testbed = Testbed::generate(1, 3, 1000.0);
+    let mut placement = Placement::default();
+    placement.vm_of.insert(a.clone(), "h0-v0".into());
+    placement.vm_of.insert(b.clone(), "h0-v1".into());
+    let layout = netbalance::testbed::Layout::new(&topo).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let paths = netbalance::testbed::Paths {
+        state_root: state.path().to_path_buf(),
+        criu: which("criu").unwrap().display().to_string(),
+        keeper: keeper(),
+        ..Default::default()
+    };
+    let fleet = netbalance::testbed::Fleet::new(&testbed, netbalance::testbed::SshOptions::new("/dev/null"), paths);
+    LocalPair { a, b, placement, layout, state, fleet }
+}
