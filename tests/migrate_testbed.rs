@@ -111,6 +111,30 @@ fn write_inputs(d: &Path, testbed: &Testbed, topo: &Topology, placements: &[(&st
 
 /// `netbalance migrate ARGS` in `d` with the real driver; asserts success
 /// and returns the placement it printed.
+/// The ring of [`topology`] for `netbalance migrate` runs in `d`: p1 and p2
+/// (every vnode moves) written beside the testbed and topology, the state
+/// under `d/vnodes`, and a guard that tears down under either placement.
+struct RingRun {
+    topo: Topology,
+    p1: Placement,
+    p2: Placement,
+    state_root: std::path::PathBuf,
+    paths: Paths,
+    _cleanup: Cleanup,
+}
+
+fn ring_run(d: &Path) -> RingRun {
+    let topo = topology(&tag(), d);
+    let testbed = Testbed::generate(1, 3, 10_000.0);
+    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
+    let p2 = placement(&topo, ["h0-v1", "h0-v2", "h0-v0", "h0-v1"]);
+    let state_root = d.join("vnodes");
+    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    write_inputs(d, &testbed, &topo, &[("p1.json", &p1), ("p2.json", &p2)]);
+    RingRun { topo, p1, p2, state_root, paths, _cleanup }
+}
+
 fn migrate_cli(d: &Path, state_root: &Path, args: &[&str]) -> Placement {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
         .current_dir(d)
@@ -130,14 +154,7 @@ fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let topo = topology(&tag(), d);
-    let testbed = Testbed::generate(1, 3, 10_000.0);
-    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
-    let p2 = placement(&topo, ["h0-v1", "h0-v2", "h0-v0", "h0-v1"]);
-    let state_root = d.join("vnodes");
-    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
-    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
-    write_inputs(d, &testbed, &topo, &[("p1.json", &p1), ("p2.json", &p2)]);
+    let RingRun { topo, p1, p2, state_root, paths, _cleanup } = ring_run(d);
     let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
     assert_eq!(migrate(&["--target", "p1.json"]).vm_of, p1.vm_of);
     let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
@@ -203,14 +220,7 @@ fn killed_at(flag: &str, phase: Option<&str>) {
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let topo = topology(&tag(), d);
-    let testbed = Testbed::generate(1, 3, 10_000.0);
-    let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
-    let p2 = placement(&topo, ["h0-v1", "h0-v2", "h0-v0", "h0-v1"]);
-    let state_root = d.join("vnodes");
-    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
-    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
-    write_inputs(d, &testbed, &topo, &[("p1.json", &p1), ("p2.json", &p2)]);
+    let RingRun { topo, p1, p2, state_root, paths, _cleanup } = ring_run(d);
     let migrate = |args: &[&str]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
         c.current_dir(d).env_remove("NETBALANCE_TEST_DRIVER").args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()]).args(args);
