@@ -8,7 +8,6 @@
 //! bound, each as a ratio to the best τ found; then a re-placement after a
 //! sink change (SPEC §6) with T_o = 0.125 s.
 
-
 use criterion::{black_box, Criterion};
 use netbalance::cost::{self, Instance, Load, Window};
 use netbalance::model::Testbed;
@@ -30,7 +29,12 @@ fn scenario(name: &str) -> Instance {
 }
 
 fn load_for_sink(inst: &Instance, sink: u32) -> Load {
-    netbalance::simulate::scenario::sink_load(inst, &netbalance::simulate::scenario::routes_to(inst, sink), RATE_MBPS, C_PROC)
+    netbalance::simulate::scenario::sink_load(
+        inst,
+        &netbalance::simulate::scenario::routes_to(inst, sink),
+        RATE_MBPS,
+        C_PROC,
+    )
 }
 
 /// max(ΣL_min/ΣC, max_n L_min(n)/max C): every link at its cheapest class.
@@ -88,7 +92,8 @@ print(json.dumps([int(p) for p in parts]))";
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or("");
-    let parts: Vec<u32> = serde_json::from_str(last).map_err(|e| format!("{e} in pymetis output {:?}", &stdout[..stdout.len().min(120)]))?;
+    let parts: Vec<u32> = serde_json::from_str(last)
+        .map_err(|e| format!("{e} in pymetis output {:?}", &stdout[..stdout.len().min(120)]))?;
     if parts.len() != n || parts.iter().any(|&p| p as usize >= inst.n_vms()) {
         return Err("pymetis returned a malformed partition".into());
     }
@@ -106,15 +111,25 @@ fn thread_cpu_s() -> f64 {
 /// `s` seconds of wall clock, or with NETBALANCE_BENCH_MOVES_PER_S=R the
 /// move budget s·R (reproducible, independent of what else runs).
 fn budget(s: f64) -> Budget {
-    match std::env::var("NETBALANCE_BENCH_MOVES_PER_S").ok().and_then(|r| r.parse::<f64>().ok()) {
+    match std::env::var("NETBALANCE_BENCH_MOVES_PER_S")
+        .ok()
+        .and_then(|r| r.parse::<f64>().ok())
+    {
         Some(rate) => Budget::Moves((s * rate) as u64),
         None => Budget::Time(Duration::from_secs_f64(s)),
     }
 }
 
 fn opts(budget: Budget) -> PlaceOptions {
-    let seed = std::env::var("NETBALANCE_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
-    PlaceOptions { budget, seed, constraints: Default::default() }
+    let seed = std::env::var("NETBALANCE_BENCH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    PlaceOptions {
+        budget,
+        seed,
+        constraints: Default::default(),
+    }
 }
 
 fn cell(tau: f64, best: f64) -> String {
@@ -135,7 +150,10 @@ fn table() {
     );
     let mut replacements = Vec::new();
     let only = std::env::var("NETBALANCE_BENCH_ONLY").ok();
-    for name in TOPOLOGIES.into_iter().filter(|n| only.as_deref().map_or(true, |o| o.split(',').any(|x| x == *n))) {
+    for name in TOPOLOGIES
+        .into_iter()
+        .filter(|n| only.as_deref().map_or(true, |o| o.split(',').any(|x| x == *n)))
+    {
         let inst = scenario(name);
         let load = load_for_sink(&inst, 0);
         let start = place::start_assignment(&inst, &load, &Default::default());
@@ -165,7 +183,10 @@ fn table() {
             cell(runs[1].1.tau, best),
             cell(runs[2].1.tau, best),
             cell(greedy, best),
-            metis.as_ref().map(|&m| cell(m, best)).unwrap_or_else(|_| "unavailable".into()),
+            metis
+                .as_ref()
+                .map(|&m| cell(m, best))
+                .unwrap_or_else(|_| "unavailable".into()),
             cell(start_tau, best),
             lower_bound(&inst, &load),
         );
@@ -191,12 +212,23 @@ fn table() {
             let chi = cost::chi_of(&inst, &new_load, window, &runs[1].1.assignment, &fresh.assignment);
             eprintln!("{name}: bottleneck {:?}, top VM utilisations {:?}, top NIC {:?}; a fresh 1 s placement for the new sink: tau {:.4}, chi {:.3}", r.bottleneck, &u[..4], &h[..3], fresh.tau, chi);
         }
-        let moved = runs[1].1.assignment.iter().zip(&out.assignment).filter(|(a, b)| a != b).count();
+        let moved = runs[1]
+            .1
+            .assignment
+            .iter()
+            .zip(&out.assignment)
+            .filter(|(a, b)| a != b)
+            .count();
         let t_r = cost::t_r(&inst, &runs[1].1.assignment, &out.assignment);
         replacements.push((name, new_sink, before, out, moved, t_r, took));
     }
-    println!("\nre-placement after a sink change (sink 0 -> last vnode), T_p 10 s, T_o 0.125 s, from the SA 1 s placement");
-    println!("{:<9} {:>8} {:>10} {:>10} {:>7} {:>9} {:>11} {:>8}", "topology", "new sink", "tau before", "tau after", "moved", "T_r s", "chi", "took s");
+    println!(
+        "\nre-placement after a sink change (sink 0 -> last vnode), T_p 10 s, T_o 0.125 s, from the SA 1 s placement"
+    );
+    println!(
+        "{:<9} {:>8} {:>10} {:>10} {:>7} {:>9} {:>11} {:>8}",
+        "topology", "new sink", "tau before", "tau after", "moved", "T_r s", "chi", "took s"
+    );
     for (name, sink, before, out, moved, t_r, took) in replacements {
         println!(
             "{:<9} {:>8} {:>10.4} {:>10.4} {:>7} {:>9.3} {:>11.4} {:>8.3}{}",
@@ -208,7 +240,11 @@ fn table() {
             t_r,
             out.chi.unwrap_or(0.0),
             took,
-            if out.changed { "" } else { "  (no beneficial re-placement)" }
+            if out.changed {
+                ""
+            } else {
+                "  (no beneficial re-placement)"
+            }
         );
     }
 }
@@ -223,8 +259,16 @@ fn criterion_benches(c: &mut Criterion) {
         b.iter(|| {
             let n = rng.gen_range(0..inst.n_vnodes() as u32);
             let nb = ev.neighbours(n);
-            let to = if nb.is_empty() { 0 } else { ev.assignment()[nb[rng.gen_range(0..nb.len())].0 as usize] };
-            let to = if to == ev.assignment()[n as usize] { (to + 1) % inst.n_vms() as u32 } else { to };
+            let to = if nb.is_empty() {
+                0
+            } else {
+                ev.assignment()[nb[rng.gen_range(0..nb.len())].0 as usize]
+            };
+            let to = if to == ev.assignment()[n as usize] {
+                (to + 1) % inst.n_vms() as u32
+            } else {
+                to
+            };
             black_box(ev.evaluate(Move::Relocate { vnode: n, to }))
         })
     });
@@ -245,7 +289,12 @@ fn single_run(spec: &str) {
     let cpu = thread_cpu_s();
     let out = place::initial(&inst, &load, &opts(Budget::Moves(moves)));
     let took = thread_cpu_s() - cpu;
-    println!("{name}: {} moves, tau {:.4}, {:.3e} moves/cpu-s", out.moves_evaluated, out.tau, out.moves_evaluated as f64 / took);
+    println!(
+        "{name}: {} moves, tau {:.4}, {:.3e} moves/cpu-s",
+        out.moves_evaluated,
+        out.tau,
+        out.moves_evaluated as f64 / took
+    );
 }
 
 /// The table's re-placement after a sink change, for seeds 1..=`seeds`,
@@ -255,20 +304,30 @@ fn single_run(spec: &str) {
 fn replace_sweep(spec: &str) {
     let (name, seeds) = spec.split_once(':').unwrap_or((spec, "8"));
     let seeds: u64 = seeds.parse().expect("NETBALANCE_BENCH_REPLACE=topology[:seeds]");
-    let rate: f64 = std::env::var("NETBALANCE_BENCH_MOVES_PER_S").ok().and_then(|r| r.parse().ok()).unwrap_or(5e6);
+    let rate: f64 = std::env::var("NETBALANCE_BENCH_MOVES_PER_S")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5e6);
     let inst = scenario(name);
     let load = load_for_sink(&inst, 0);
     let new_load = load_for_sink(&inst, inst.n_vnodes() as u32 - 1);
     let window = Window { tp: 10.0, to: 0.125 };
     let mut found = 0;
     for seed in 1..=seeds {
-        let o = |moves: f64| PlaceOptions { budget: Budget::Moves(moves as u64), seed, constraints: Default::default() };
+        let o = |moves: f64| PlaceOptions {
+            budget: Budget::Moves(moves as u64),
+            seed,
+            constraints: Default::default(),
+        };
         let first = place::initial(&inst, &load, &o(rate));
         let out = place::replace(&inst, &new_load, window, &first.assignment, &o(0.125 * rate));
         let chi = out.chi.unwrap_or(0.0);
         found += usize::from(out.changed);
         let before = cost::tau(&inst, &new_load, &first.assignment);
-        println!("{name} seed {seed}: tau {before:.4} -> {:.4}, chi {chi:.4}, {} moves evaluated", out.tau, out.moves_evaluated);
+        println!(
+            "{name} seed {seed}: tau {before:.4} -> {:.4}, chi {chi:.4}, {} moves evaluated",
+            out.tau, out.moves_evaluated
+        );
     }
     println!("{name}: chi < 0 for {found} of {seeds} seeds");
 }

@@ -131,7 +131,10 @@ impl WindowArgs {
                 self.tp, self.to
             )));
         }
-        Ok(crate::cost::Window { tp: self.tp, to: self.to })
+        Ok(crate::cost::Window {
+            tp: self.tp,
+            to: self.to,
+        })
     }
 }
 

@@ -16,7 +16,12 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: impl Into<String>) -> Self {
-        Location { file: file.into(), line: None, column: None, path: None }
+        Location {
+            file: file.into(),
+            line: None,
+            column: None,
+            path: None,
+        }
     }
     pub fn at_path(mut self, path: impl Into<String>) -> Self {
         let p = path.into();
@@ -71,13 +76,19 @@ pub enum Error {
 
 impl Error {
     pub fn input(location: Location, message: impl Into<String>) -> Self {
-        Error::Input { location, message: message.into() }
+        Error::Input {
+            location,
+            message: message.into(),
+        }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
     }
     pub fn io(path: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     /// The process exit code this error maps to (SPEC §7).
     pub fn exit_code(&self) -> u8 {

@@ -19,7 +19,11 @@ fn is_stdin(p: &Path) -> bool {
 /// flags naming `-`, or one naming `-` where stdin is already the default
 /// input (`default_stdin`: the flag name that falls back to stdin, if absent).
 pub fn at_most_one_stdin(flags: &[(&str, Option<&Path>)], default_stdin: Option<&str>) -> Result<()> {
-    let mut users: Vec<&str> = flags.iter().filter(|(_, p)| p.is_some_and(is_stdin)).map(|(n, _)| *n).collect();
+    let mut users: Vec<&str> = flags
+        .iter()
+        .filter(|(_, p)| p.is_some_and(is_stdin))
+        .map(|(n, _)| *n)
+        .collect();
     if let Some(d) = default_stdin {
         if flags.iter().any(|(n, p)| *n == d && p.is_none()) {
             users.push(d);
@@ -39,7 +43,11 @@ pub fn at_most_one_stdin(flags: &[(&str, Option<&Path>)], default_stdin: Option<
 pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Result<(Testbed, PathBuf)> {
     let path = flag
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("NETBALANCE_TESTBED").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("NETBALANCE_TESTBED")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .or_else(|| Some(PathBuf::from("testbed.json")).filter(|p| p.is_file()))
         .or_else(|| placement.and_then(|p| p.testbed.clone()))
         .ok_or_else(|| Error::usage(TESTBED_HINT))?;
@@ -108,12 +116,19 @@ pub fn read_stdin_until_settled(settle: std::time::Duration) -> Result<String> {
     });
     let mut text = String::new();
     loop {
-        let next = if text.trim().is_empty() { rx.recv().map_err(|_| ()) } else { rx.recv_timeout(settle).map_err(|_| ()) };
+        let next = if text.trim().is_empty() {
+            rx.recv().map_err(|_| ())
+        } else {
+            rx.recv_timeout(settle).map_err(|_| ())
+        };
         match next {
             Ok(Ok(line)) => {
                 text.push_str(&line);
                 if text.len() as u64 > limit {
-                    return Err(Error::input(crate::error::Location::file("<stdin>"), format!("input larger than {limit} bytes")));
+                    return Err(Error::input(
+                        crate::error::Location::file("<stdin>"),
+                        format!("input larger than {limit} bytes"),
+                    ));
                 }
             }
             Ok(Err(e)) => return Err(Error::io("<stdin>", e)),
@@ -151,7 +166,10 @@ pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Opt
     };
     match snaps.pop() {
         Some(s) => Ok(Some((s, name))),
-        None if flag.is_some() => Err(Error::input(crate::error::Location::file(name), "no load snapshot in the stream")),
+        None if flag.is_some() => Err(Error::input(
+            crate::error::Location::file(name),
+            "no load snapshot in the stream",
+        )),
         None => Ok(None),
     }
 }
@@ -180,7 +198,13 @@ impl Problem {
         let (testbed, testbed_path) = resolve_testbed(testbed, placement)?;
         let costs = resolve_costs(costs, &testbed)?;
         let instance = crate::cost::Instance::new(&topology, &testbed, costs);
-        Ok(Problem { topology, topology_path, testbed, testbed_path, instance })
+        Ok(Problem {
+            topology,
+            topology_path,
+            testbed,
+            testbed_path,
+            instance,
+        })
     }
 
     /// The load: the last snapshot of `--load` (or of piped stdin when
@@ -192,7 +216,10 @@ impl Problem {
                 let load = self.instance.load_from_snapshot(&snap, &name)?;
                 Ok((load, format!("{name} (t={})", snap.t)))
             }
-            None => Ok((self.instance.expected_load(&self.topology), "expected load of the topology".into())),
+            None => Ok((
+                self.instance.expected_load(&self.topology),
+                "expected load of the topology".into(),
+            )),
         }
     }
 

@@ -47,7 +47,10 @@ impl Source {
             Source::File(p) => Box::new(std::fs::File::open(p).map_err(|e| Error::io(&name, e))?),
         };
         let mut bytes = Vec::new();
-        reader.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io(&name, e))?;
+        reader
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&name, e))?;
         if bytes.len() as u64 > limit {
             return Err(Error::input(
                 Location::file(&name),
@@ -62,7 +65,10 @@ impl Source {
 /// a 1,000,000-vnode topology of 80 MB peaks at about 0.6 GB of memory).
 /// `NETBALANCE_MAX_INPUT_BYTES` overrides it.
 pub fn max_input_bytes() -> u64 {
-    std::env::var("NETBALANCE_MAX_INPUT_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 30)
+    std::env::var("NETBALANCE_MAX_INPUT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 30)
 }
 
 /// True when stdin is a pipe or file rather than a terminal.
@@ -79,9 +85,7 @@ pub fn parse_json<T: DeserializeOwned>(text: &str, source_name: &str) -> Result<
 pub fn parse_json_at<T: DeserializeOwned>(text: &str, base: Location) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => {
-            Ok(v)
-        }
+        Ok(v) => Ok(v),
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -145,8 +149,14 @@ pub fn write_text_stdout(text: &str) -> Result<()> {
 
 /// Write a file atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;

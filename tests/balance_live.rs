@@ -24,12 +24,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
-
 /// Runs `netbalance migrate --teardown` (in the work dir, with the test's flags) when dropped.
 struct Teardown(PathBuf, Vec<String>);
 impl Drop for Teardown {
     fn drop(&mut self) {
-        let out = Command::new(assert_cmd::cargo::cargo_bin("netbalance")).current_dir(&self.0).args(&self.1).output();
+        let out = Command::new(assert_cmd::cargo::cargo_bin("netbalance"))
+            .current_dir(&self.0)
+            .args(&self.1)
+            .output();
         if let Ok(o) = out {
             if !o.status.success() {
                 eprintln!("teardown: {}", String::from_utf8_lossy(&o.stderr));
@@ -43,7 +45,17 @@ const DURATION_S: f64 = 27.0;
 
 #[test]
 fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
-    if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen"]) {
+    if !require(&[
+        "ip",
+        "tc",
+        "nsenter",
+        "setsid",
+        "unshare",
+        "criu",
+        "nft",
+        "sshd",
+        "ssh-keygen",
+    ]) {
         return;
     }
     let vms = two_ssh_vms(252, "b");
@@ -67,13 +79,17 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
             v
         })
         .collect();
-    let topo = Topology { vnodes, links: vec![Link::new(&ids[0], &ids[2], 100.0), Link::new(&ids[1], &ids[3], 100.0)] };
+    let topo = Topology {
+        vnodes,
+        links: vec![Link::new(&ids[0], &ids[2], 100.0), Link::new(&ids[1], &ids[3], 100.0)],
+    };
     let mut testbed = Testbed::generate(2, 1, 1000.0);
     testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", addrs[0]));
     testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", addrs[1]));
     let mut p0 = Placement::default();
     for (i, id) in ids.iter().enumerate() {
-        p0.vm_of.insert(id.clone(), if i < 2 { "h0-v0" } else { "h1-v0" }.to_string());
+        p0.vm_of
+            .insert(id.clone(), if i < 2 { "h0-v0" } else { "h1-v0" }.to_string());
     }
     let d = work.path();
     std::fs::write(d.join("topology.json"), serde_json::to_string(&topo).unwrap()).unwrap();
@@ -104,7 +120,11 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
         .args(&common)
         .output()
         .unwrap();
-    assert!(deploy.status.success(), "deploy: {}", String::from_utf8_lossy(&deploy.stderr));
+    assert!(
+        deploy.status.success(),
+        "deploy: {}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
     let mut teardown_args = vec!["migrate".to_string(), "--teardown".into(), "--quiet".into()];
     teardown_args.extend(common.iter().cloned());
     let _teardown = Teardown(d.to_path_buf(), teardown_args);
@@ -124,8 +144,23 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
     let mut child = ChildGuard(
         Command::new(&netbalance)
             .current_dir(d)
-            .args(["balance", "--tp", "3", "--to", "0.2", "--interval", "1", "--moves", "2000"])
-            .args(["--duration", &DURATION_S.to_string(), "--report", out_dir.join("tau.svg").to_str().unwrap()])
+            .args([
+                "balance",
+                "--tp",
+                "3",
+                "--to",
+                "0.2",
+                "--interval",
+                "1",
+                "--moves",
+                "2000",
+            ])
+            .args([
+                "--duration",
+                &DURATION_S.to_string(),
+                "--report",
+                out_dir.join("tau.svg").to_str().unwrap(),
+            ])
             .args(&common)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -164,9 +199,14 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
     assert!(status.success(), "balance: {status:?}\n{stderr}");
 
     let parsed: Vec<LogLine> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let Some((LogLine::Summary(summary), rest)) = parsed.split_last() else { panic!("no summary") };
+    let Some((LogLine::Summary(summary), rest)) = parsed.split_last() else {
+        panic!("no summary")
+    };
     assert_eq!(summary.stopped_by, StopCause::Duration);
-    let windows: Vec<&WindowRecord> = rest.iter().map(|l| if let LogLine::Window(w) = l { w } else { panic!() }).collect();
+    let windows: Vec<&WindowRecord> = rest
+        .iter()
+        .map(|l| if let LogLine::Window(w) = l { w } else { panic!() })
+        .collect();
     // Each hotspot is answered by migrations, and by the end of its phase τ is
     // well below the deployed placement's at the same measured load (robust to
     // how busy the machine is). Phase 1 ends on the clock about PHASE_S after
@@ -175,7 +215,9 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
     let phase2: Vec<_> = windows.iter().filter(|w| w.t >= PHASE_S + 0.5).collect();
     for (name, phase) in [("a0/a1", phase1), ("b0/b1", phase2)] {
         assert!(
-            phase.iter().any(|w| w.decision == Decision::Changed && w.t_r_measured.is_some()),
+            phase
+                .iter()
+                .any(|w| w.decision == Decision::Changed && w.t_r_measured.is_some()),
             "hotspot {name}: no migration: {phase:?}"
         );
         let last = phase.last().unwrap();
@@ -190,25 +232,38 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
     // No vnode lost: each runs (thawed) in its cgroup, its state dir on the VM the placement names only.
     let in_force: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("sd/placement.json")).unwrap()).unwrap();
-    let vm_of: std::collections::BTreeMap<String, String> =
-        serde_json::from_value(in_force["vm_of"].clone()).unwrap();
+    let vm_of: std::collections::BTreeMap<String, String> = serde_json::from_value(in_force["vm_of"].clone()).unwrap();
     assert_eq!(vm_of.len(), ids.len());
     for id in &ids {
         let cg = names::cgroup_name(id);
         let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
         let cmdlines: Vec<String> = procs
             .split_whitespace()
-            .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " "))
+            .map(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .unwrap_or_default()
+                    .replace('\0', " ")
+            })
             .collect();
         let loops = cmdlines.iter().filter(|c| c.starts_with("sh -c while")).count();
         assert_eq!(loops, 1, "{id} should run exactly once: {cmdlines:?}");
         let state = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap();
         assert_eq!(state.trim(), "THAWED", "{id}");
-        let (here, there) = if vm_of[id] == "h0-v0" { ("vm0", "vm1") } else { ("vm1", "vm0") };
+        let (here, there) = if vm_of[id] == "h0-v0" {
+            ("vm0", "vm1")
+        } else {
+            ("vm1", "vm0")
+        };
         let listing = |vm: &str| sh(&["find", root.path().join(vm).join(&cg).to_str().unwrap()]);
-        assert!(root.path().join(here).join(&cg).join("pid").exists(), "{id}: no pid file on {here}: {:?}", listing(here));
-        eprintln!("{id} on {here}; {there} holds: {}", String::from_utf8_lossy(&listing(there).stdout));
+        assert!(
+            root.path().join(here).join(&cg).join("pid").exists(),
+            "{id}: no pid file on {here}: {:?}",
+            listing(here)
+        );
+        eprintln!(
+            "{id} on {here}; {there} holds: {}",
+            String::from_utf8_lossy(&listing(there).stdout)
+        );
     }
     assert!(out_dir.join("tau.svg").exists());
 }
-

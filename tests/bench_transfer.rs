@@ -72,7 +72,12 @@ fn ms_per_mb(bytes: u64, s: f64) -> f64 {
 }
 
 fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The netbalance binary at both ends of the direct path: `$XFER_BIN`
@@ -89,27 +94,44 @@ fn where_transfer_time_goes() {
     }
     let vms = two_ssh_vms(252, "b");
     let key = vms.sshds[0].user_key.clone();
-    let sizes: Vec<u64> = std::env::var("SIZES").ok().map(|s| s.split(',').map(|x| x.parse().unwrap()).collect()).unwrap_or(vec![10, 50, 100]);
+    let sizes: Vec<u64> = std::env::var("SIZES")
+        .ok()
+        .map(|s| s.split(',').map(|x| x.parse().unwrap()).collect())
+        .unwrap_or(vec![10, 50, 100]);
     // Image-like files: urandom (incompressible) in VM 0's state dir.
     for &mb in &sizes {
         let d = vms.root.path().join(format!("vm0/img{mb}"));
         std::fs::create_dir_all(&d).unwrap();
-        sh_ok(&["sh", "-c", &format!("head -c {}M /dev/urandom > {}/pages-1.img", mb, d.display())]);
+        sh_ok(&[
+            "sh",
+            "-c",
+            &format!("head -c {}M /dev/urandom > {}/pages-1.img", mb, d.display()),
+        ]);
     }
     let s0 = session(&vms.addrs[0], &key, None, None);
-    eprintln!("negotiated default: {:?} / {:?}", s0.methods(MethodType::CryptSc), s0.methods(MethodType::MacSc));
+    eprintln!(
+        "negotiated default: {:?} / {:?}",
+        s0.methods(MethodType::CryptSc),
+        s0.methods(MethodType::MacSc)
+    );
     let state = vms.state_root.display().to_string();
     {
         // The fixed part: an (almost) empty directory, copied 5 times each way.
         let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
         opts.accept_new = true;
         opts.identity = Some(key.clone());
-        let mut a = SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[0])).unwrap(), &opts).unwrap();
-        let mut b = SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[1])).unwrap(), &opts).unwrap();
+        let mut a =
+            SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[0])).unwrap(), &opts).unwrap();
+        let mut b =
+            SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[1])).unwrap(), &opts).unwrap();
         std::fs::create_dir_all(vms.root.path().join("vm0/empty")).unwrap();
         std::fs::write(vms.root.path().join("vm0/empty/f"), b"x").unwrap();
         let dir = vms.state_root.join("empty");
-        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: xfer_bin() };
+        let route = Route {
+            mode: TransferMode::Direct,
+            dst_addr: Some(vms.addrs[1].parse().unwrap()),
+            binary: xfer_bin(),
+        };
         for _ in 0..5 {
             let t = Instant::now();
             b.run(&netbalance::testbed::Cmd::new("true")).unwrap();
@@ -120,7 +142,10 @@ fn where_transfer_time_goes() {
             let t = Instant::now();
             transfer::copy(&mut a, &mut b, &dir, &route).unwrap();
             let t3 = t.elapsed().as_secs_f64() * 1e3;
-            eprintln!("fixed part: one ssh command {t1:.1} ms, copy_dir (ssh) {t2:.1} ms, direct {t3:.1} ms (load {})", load());
+            eprintln!(
+                "fixed part: one ssh command {t1:.1} ms, copy_dir (ssh) {t2:.1} ms, direct {t3:.1} ms (load {})",
+                load()
+            );
         }
         if std::env::var_os("FIXED_ONLY").is_some() {
             return;
@@ -130,9 +155,22 @@ fn where_transfer_time_goes() {
         let f = format!("{state}/img{mb}/pages-1.img");
         eprintln!("== {mb} MB (load {})", load());
         let matrix = std::env::var_os("CIPHERS").is_some();
-        for (c, m) in if !matrix { vec![] } else { vec![(None, None), (Some("aes128-ctr"), Some("hmac-sha2-256")), (Some("aes128-gcm@openssh.com"), None), (Some("chacha20-poly1305@openssh.com"), None)] } {
+        for (c, m) in if !matrix {
+            vec![]
+        } else {
+            vec![
+                (None, None),
+                (Some("aes128-ctr"), Some("hmac-sha2-256")),
+                (Some("aes128-gcm@openssh.com"), None),
+                (Some("chacha20-poly1305@openssh.com"), None),
+            ]
+        } {
             let s = session(&vms.addrs[0], &key, c, m);
-            let name = format!("{:?}/{:?}", s.methods(MethodType::CryptSc), s.methods(MethodType::MacSc));
+            let name = format!(
+                "{:?}/{:?}",
+                s.methods(MethodType::CryptSc),
+                s.methods(MethodType::MacSc)
+            );
             for buf in [32 << 10, 256 << 10, 1 << 20] {
                 let (n, t) = read_rate(&s, &format!("cat {f}"), buf, None);
                 eprintln!("read  {name:<45} buf {:>5}K: {:6.1} ms/MB", buf >> 10, ms_per_mb(n, t));
@@ -144,30 +182,56 @@ fn where_transfer_time_goes() {
         }
         // The remote side alone: cat to /dev/null, tar to /dev/null (local, in VM 0's files).
         let t = Instant::now();
-        sh_ok(&["sh", "-c", &format!("tar -C {}/vm0/img{mb} -cf - . | cat > /dev/null", vms.root.path().display())]);
-        eprintln!("local tar -c | cat: {:6.1} ms/MB", ms_per_mb(mb << 20, t.elapsed().as_secs_f64()));
+        sh_ok(&[
+            "sh",
+            "-c",
+            &format!(
+                "tar -C {}/vm0/img{mb} -cf - . | cat > /dev/null",
+                vms.root.path().display()
+            ),
+        ]);
+        eprintln!(
+            "local tar -c | cat: {:6.1} ms/MB",
+            ms_per_mb(mb << 20, t.elapsed().as_secs_f64())
+        );
         // The current path: copy_dir between the two SshExecutors.
         let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
         opts.accept_new = true;
         opts.identity = Some(key.clone());
-        let mut a = SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[0])).unwrap(), &opts).unwrap();
-        let mut b = SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[1])).unwrap(), &opts).unwrap();
+        let mut a =
+            SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[0])).unwrap(), &opts).unwrap();
+        let mut b =
+            SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[1])).unwrap(), &opts).unwrap();
         for _ in 0..3 {
             let dst = vms.state_root.join(format!("dst{mb}"));
             let t = Instant::now();
             let n = copy_dir(&mut a, &vms.state_root.join(format!("img{mb}")), &mut b, &dst).unwrap();
-            eprintln!("copy_dir (tar pipe): {:6.1} ms/MB  (load {})", ms_per_mb(n, t.elapsed().as_secs_f64()), load());
-            b.run(&netbalance::testbed::Cmd::new("rm").args(["-rf", dst.to_str().unwrap()])).unwrap();
+            eprintln!(
+                "copy_dir (tar pipe): {:6.1} ms/MB  (load {})",
+                ms_per_mb(n, t.elapsed().as_secs_f64()),
+                load()
+            );
+            b.run(&netbalance::testbed::Cmd::new("rm").args(["-rf", dst.to_str().unwrap()]))
+                .unwrap();
         }
         // The direct path as migrations take it: xfer recv / xfer send started over the sessions.
-        let route = Route { mode: TransferMode::Direct, dst_addr: Some(vms.addrs[1].parse().unwrap()), binary: xfer_bin() };
+        let route = Route {
+            mode: TransferMode::Direct,
+            dst_addr: Some(vms.addrs[1].parse().unwrap()),
+            binary: xfer_bin(),
+        };
         for _ in 0..3 {
             let dir = vms.state_root.join(format!("img{mb}"));
             let t = Instant::now();
             let c = transfer::copy(&mut a, &mut b, &dir, &route).unwrap();
             assert_eq!(c.via, Via::Direct);
-            eprintln!("transfer::copy direct: {:6.1} ms/MB  (load {})", ms_per_mb(c.bytes, t.elapsed().as_secs_f64()), load());
-            b.run(&netbalance::testbed::Cmd::new("rm").args(["-rf", dir.to_str().unwrap()])).unwrap();
+            eprintln!(
+                "transfer::copy direct: {:6.1} ms/MB  (load {})",
+                ms_per_mb(c.bytes, t.elapsed().as_secs_f64()),
+                load()
+            );
+            b.run(&netbalance::testbed::Cmd::new("rm").args(["-rf", dir.to_str().unwrap()]))
+                .unwrap();
         }
         // Direct TCP between the namespaces: tar -c | socket (VM 0) -> socket | tar -x (VM 1).
         for _ in 0..3 {
@@ -175,25 +239,43 @@ fn where_transfer_time_goes() {
             let dst = vms.root.path().join(format!("vm1/dst{mb}"));
             std::fs::create_dir_all(&dst).unwrap();
             let addr: std::net::Ipv4Addr = vms.addrs[1].parse().unwrap();
-            let l = in_netns(&vms.vm_ns[1], move || std::net::TcpListener::bind((addr, 7411)).unwrap());
+            let l = in_netns(&vms.vm_ns[1], move || {
+                std::net::TcpListener::bind((addr, 7411)).unwrap()
+            });
             let t = Instant::now();
             let dst2 = dst.clone();
             let rx = std::thread::spawn(move || {
                 let (mut c, _) = l.accept().unwrap();
-                let mut tar = std::process::Command::new("tar").arg("-C").arg(&dst2).args(["-xf", "-"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+                let mut tar = std::process::Command::new("tar")
+                    .arg("-C")
+                    .arg(&dst2)
+                    .args(["-xf", "-"])
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
                 std::io::copy(&mut c, tar.stdin.as_mut().unwrap()).unwrap();
                 drop(tar.stdin.take());
                 assert!(tar.wait().unwrap().success());
             });
             in_netns(&vms.vm_ns[0], move || {
                 let mut s = TcpStream::connect((addr, 7411)).unwrap();
-                let mut tar = std::process::Command::new("tar").arg("-C").arg(&src).args(["-cf", "-", "."]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+                let mut tar = std::process::Command::new("tar")
+                    .arg("-C")
+                    .arg(&src)
+                    .args(["-cf", "-", "."])
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
                 std::io::copy(tar.stdout.as_mut().unwrap(), &mut s).unwrap();
                 assert!(tar.wait().unwrap().success());
                 s.flush().unwrap();
             });
             rx.join().unwrap();
-            eprintln!("direct TCP tar|tar: {:6.1} ms/MB  (load {})", ms_per_mb(mb << 20, t.elapsed().as_secs_f64()), load());
+            eprintln!(
+                "direct TCP tar|tar: {:6.1} ms/MB  (load {})",
+                ms_per_mb(mb << 20, t.elapsed().as_secs_f64()),
+                load()
+            );
             std::fs::remove_dir_all(&dst).unwrap();
         }
     }

@@ -5,14 +5,14 @@
 //! input is refused with exit 2.
 
 use assert_cmd::Command;
-use netbalance::migrate::fake::World;
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 use netbalance::balance::{Decision, LogLine, Reason, StopCause, Summary, WindowRecord};
+use netbalance::migrate::fake::World;
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 const W: usize = 6;
 const RATE: f64 = 10.0;
@@ -66,8 +66,9 @@ fn snapshot(t: f64, sink: usize, links: &[(usize, usize)]) -> serde_json::Value 
             }
         }
     }
-    let parent: Vec<Option<usize>> =
-        (0..n).map(|v| adj[v].iter().copied().filter(|&w| dist[w] + 1 == dist[v]).min()).collect();
+    let parent: Vec<Option<usize>> = (0..n)
+        .map(|v| adj[v].iter().copied().filter(|&w| dist[w] + 1 == dist[v]).min())
+        .collect();
     let mut subtree = vec![1usize; n];
     for &v in order.iter().rev() {
         if let Some(p) = parent[v] {
@@ -84,7 +85,10 @@ fn snapshot(t: f64, sink: usize, links: &[(usize, usize)]) -> serde_json::Value 
             rates.insert((v.min(p), v.max(p)), subtree[v] as f64 * RATE);
         }
     }
-    let mbps: Vec<_> = rates.iter().map(|(&(a, b), &r)| json!({"a": id(a), "b": id(b), "rate": r})).collect();
+    let mbps: Vec<_> = rates
+        .iter()
+        .map(|(&(a, b), &r)| json!({"a": id(a), "b": id(b), "rate": r}))
+        .collect();
     json!({"t": t, "cpu": cpu, "mbps": mbps})
 }
 
@@ -96,7 +100,11 @@ fn scenario(dir: &Path) {
         "links": links.iter().map(|&(a, b)| json!({"a": id(a), "b": id(b), "mbps": 1000.0})).collect::<Vec<_>>(),
     });
     std::fs::write(dir.join("topology.json"), topo.to_string()).unwrap();
-    let out = Command::cargo_bin("netbalance").unwrap().args(["testbed", "--hosts", "2", "--cpus", "2"]).output().unwrap();
+    let out = Command::cargo_bin("netbalance")
+        .unwrap()
+        .args(["testbed", "--hosts", "2", "--cpus", "2"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     std::fs::write(dir.join("testbed.json"), &out.stdout).unwrap();
     let mut lines = String::new();
@@ -112,7 +120,15 @@ fn balance(dir: &Path, extra: &[&str]) -> std::process::Output {
     Command::cargo_bin("netbalance")
         .unwrap()
         .current_dir(dir)
-        .args(["balance", "--replay", "loads.ndjson", "--topology", "topology.json", "--testbed", "testbed.json"])
+        .args([
+            "balance",
+            "--replay",
+            "loads.ndjson",
+            "--topology",
+            "topology.json",
+            "--testbed",
+            "testbed.json",
+        ])
         .args(["--moves", "3000", "--seed", "7"])
         .args(extra)
         .output()
@@ -126,7 +142,9 @@ fn decode(stdout: &[u8]) -> (Vec<WindowRecord>, Summary) {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     let (last, windows) = lines.split_last().expect("no output");
-    let LogLine::Summary(summary) = last.clone() else { panic!("the last line is not the summary") };
+    let LogLine::Summary(summary) = last.clone() else {
+        panic!("the last line is not the summary")
+    };
     let windows = windows
         .iter()
         .map(|l| match l {
@@ -147,7 +165,10 @@ fn tau_recovers_after_each_sink_change_and_no_vnode_is_lost() {
     assert_eq!(windows.len(), END / 10);
     assert_eq!(summary.stopped_by, StopCause::EndOfStream);
     for w in &windows {
-        assert!(w.decision == Decision::Kept || (w.chi < 0.0 && w.reason == Reason::Beneficial), "{w:?}");
+        assert!(
+            w.decision == Decision::Kept || (w.chi < 0.0 && w.reason == Reason::Beneficial),
+            "{w:?}"
+        );
     }
     for &(_, change) in &SINKS[1..] {
         // The window that sees the new sink first (last-value prediction)...
@@ -157,7 +178,12 @@ fn tau_recovers_after_each_sink_change_and_no_vnode_is_lost() {
         assert_eq!(react.decision, Decision::Changed, "{react:?}");
         // ...and τ in the next window is back near where it was, far below the baseline's.
         let after = windows.iter().find(|w| w.t >= react.t + 10.0).unwrap();
-        assert!(after.tau_actual < react.tau_now * 0.8, "τ recovers: {} vs {}", after.tau_actual, react.tau_now);
+        assert!(
+            after.tau_actual < react.tau_now * 0.8,
+            "τ recovers: {} vs {}",
+            after.tau_actual,
+            react.tau_now
+        );
         assert!(after.tau_actual < after.tau_baseline, "{after:?}");
     }
     assert!(summary.relative_runtime < 0.9, "{summary:?}");
@@ -170,7 +196,11 @@ fn tau_recovers_after_each_sink_change_and_no_vnode_is_lost() {
     let mut vm_of: BTreeMap<String, String> = serde_json::from_value(state["baseline"]["vm_of"].clone()).unwrap();
     for w in &windows {
         for m in &w.moved {
-            assert_eq!(vm_of.insert(m.vnode.clone(), m.to.clone()).as_deref(), Some(m.from.as_str()), "{m:?}");
+            assert_eq!(
+                vm_of.insert(m.vnode.clone(), m.to.clone()).as_deref(),
+                Some(m.from.as_str()),
+                "{m:?}"
+            );
         }
     }
     let in_force: BTreeMap<String, String> = serde_json::from_value(state["placement"]["vm_of"].clone()).unwrap();
@@ -179,7 +209,11 @@ fn tau_recovers_after_each_sink_change_and_no_vnode_is_lost() {
     assert_eq!(state["window"], json!(windows.len()));
 
     let svg = std::fs::read_to_string(dir.path().join("tau.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "{}", &svg[..svg.len().min(200)]);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline"),
+        "{}",
+        &svg[..svg.len().min(200)]
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("WINDOW") && stderr.contains("changed"), "{stderr}");
 }
@@ -192,7 +226,11 @@ fn a_restarted_run_continues_where_it_stopped() {
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     let first = balance(dir.path(), &["--state-dir", "parts", "--windows", "9"]);
     let second = balance(dir.path(), &["--state-dir", "parts"]);
-    assert!(first.status.success() && second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        first.status.success() && second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let (w1, s1) = decode(&first.stdout);
     let (w2, s2) = decode(&second.stdout);
     assert_eq!((s1.stopped_by, s1.next_window), (StopCause::Windows, 9));
@@ -226,11 +264,23 @@ fn max_moves_and_min_gain_hold() {
 fn bad_input_and_live_mode_exit_2_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     scenario(dir.path());
-    std::fs::write(dir.path().join("bad.ndjson"), "{\"t\":0,\"cpu\":{\"n0\":0.1}}\n{\"t\":1,\"cpu\":{\"nope\":0.1}}\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.ndjson"),
+        "{\"t\":0,\"cpu\":{\"n0\":0.1}}\n{\"t\":1,\"cpu\":{\"nope\":0.1}}\n",
+    )
+    .unwrap();
     let out = Command::cargo_bin("netbalance")
         .unwrap()
         .current_dir(dir.path())
-        .args(["balance", "--replay", "bad.ndjson", "--topology", "topology.json", "--testbed", "testbed.json"])
+        .args([
+            "balance",
+            "--replay",
+            "bad.ndjson",
+            "--topology",
+            "topology.json",
+            "--testbed",
+            "testbed.json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -245,18 +295,38 @@ fn bad_input_and_live_mode_exit_2_with_one_clear_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "live with nothing deployed");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing deployed"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing deployed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A what-if state dir is not continued by a live run.
-    assert!(balance(dir.path(), &["--state-dir", "whatif", "--windows", "1"]).status.success());
+    assert!(balance(dir.path(), &["--state-dir", "whatif", "--windows", "1"])
+        .status
+        .success());
     let out = Command::cargo_bin("netbalance")
         .unwrap()
         .current_dir(dir.path())
-        .args(["balance", "--loads", "-", "--state-dir", "whatif", "--topology", "topology.json", "--testbed", "testbed.json"])
+        .args([
+            "balance",
+            "--loads",
+            "-",
+            "--state-dir",
+            "whatif",
+            "--topology",
+            "topology.json",
+            "--testbed",
+            "testbed.json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("what-if"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("what-if"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = balance(dir.path(), &["--interval", "0"]);
     assert_eq!(out.status.code(), Some(2));
@@ -275,7 +345,15 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
     let place = Command::cargo_bin("netbalance")
         .unwrap()
         .current_dir(dir.path())
-        .args(["place", "--topology", "topology.json", "--testbed", "testbed.json", "--moves", "2000"])
+        .args([
+            "place",
+            "--topology",
+            "topology.json",
+            "--testbed",
+            "testbed.json",
+            "--moves",
+            "2000",
+        ])
         .output()
         .unwrap();
     assert!(place.status.success(), "{}", String::from_utf8_lossy(&place.stderr));
@@ -292,7 +370,19 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("netbalance"))
         .current_dir(dir.path())
         .env("NETBALANCE_TEST_DRIVER", &driver)
-        .args(["balance", "--loads", "-", "--tp", "2", "--to", "0.1", "--moves", "3000", "--interval", "0.1"])
+        .args([
+            "balance",
+            "--loads",
+            "-",
+            "--tp",
+            "2",
+            "--to",
+            "0.1",
+            "--moves",
+            "3000",
+            "--interval",
+            "0.1",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -307,7 +397,9 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    let LogLine::Window(w0) = serde_json::from_str(&first).unwrap() else { panic!("{first}") };
+    let LogLine::Window(w0) = serde_json::from_str(&first).unwrap() else {
+        panic!("{first}")
+    };
     assert_eq!(w0.decision, Decision::Changed, "{w0:?}");
     assert!(w0.t_r_measured.is_some(), "a live migration is timed");
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
@@ -316,7 +408,10 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "balance did not stop on SIGINT");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "balance did not stop on SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     drop(stdin);
@@ -335,23 +430,36 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
     let world: World = serde_json::from_str(&std::fs::read_to_string(dir.path().join("world.json")).unwrap()).unwrap();
     world.check(&vm_of).unwrap();
     let p0: serde_json::Value = serde_json::from_slice(&place.stdout).unwrap();
-    assert_ne!(serde_json::to_value(&vm_of).unwrap(), p0["vm_of"], "the live run migrated");
+    assert_ne!(
+        serde_json::to_value(&vm_of).unwrap(),
+        p0["vm_of"],
+        "the live run migrated"
+    );
 }
 
 #[test]
 fn other_predictors_drive_the_loop_and_bad_parameters_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     scenario(dir.path());
-    for (state, predictor) in [("ewma", ["--predictor", "ewma", "--alpha", "0.5"]), ("periodic", ["--predictor", "periodic", "--max-lag", "64"])] {
+    for (state, predictor) in [
+        ("ewma", ["--predictor", "ewma", "--alpha", "0.5"]),
+        ("periodic", ["--predictor", "periodic", "--max-lag", "64"]),
+    ] {
         let out = balance(dir.path(), &[&["--state-dir", state][..], &predictor[..]].concat());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let (windows, summary) = decode(&out.stdout);
         assert_eq!(windows.len(), END / 10);
-        assert!(summary.changes >= 3 && summary.relative_runtime < 0.9, "{predictor:?}: {summary:?}");
+        assert!(
+            summary.changes >= 3 && summary.relative_runtime < 0.9,
+            "{predictor:?}: {summary:?}"
+        );
     }
     // EWMA lags a sink change: its first window after a change predicts a mix of both sinks.
     let last = balance(dir.path(), &["--state-dir", "last2"]);
-    let ewma = balance(dir.path(), &["--state-dir", "ewma2", "--predictor", "ewma", "--alpha", "0.2"]);
+    let ewma = balance(
+        dir.path(),
+        &["--state-dir", "ewma2", "--predictor", "ewma", "--alpha", "0.2"],
+    );
     let (lw, _) = decode(&last.stdout);
     let (ew, _) = decode(&ewma.stdout);
     assert_ne!(

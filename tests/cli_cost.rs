@@ -15,12 +15,23 @@ fn bin() -> Command {
 }
 
 fn setup(dir: &Path) {
-    let out = bin().args(["testbed", "--hosts", "1", "--cpus", "2", "--nic-mbps", "1000"]).output().unwrap();
+    let out = bin()
+        .args(["testbed", "--hosts", "1", "--cpus", "2", "--nic-mbps", "1000"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     std::fs::write(dir.join("testbed.json"), out.stdout).unwrap();
     std::fs::write(dir.join("topo.json"), TOPO).unwrap();
-    std::fs::write(dir.join("p.json"), r#"{"vm_of":{"a":"h0-v0","b":"h0-v1","c":"h0-v1"},"topology":"topo.json"}"#).unwrap();
-    std::fs::write(dir.join("q.json"), r#"{"vm_of":{"a":"h0-v0","b":"h0-v0","c":"h0-v1"},"topology":"topo.json"}"#).unwrap();
+    std::fs::write(
+        dir.join("p.json"),
+        r#"{"vm_of":{"a":"h0-v0","b":"h0-v1","c":"h0-v1"},"topology":"topo.json"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("q.json"),
+        r#"{"vm_of":{"a":"h0-v0","b":"h0-v0","c":"h0-v1"},"topology":"topo.json"}"#,
+    )
+    .unwrap();
 }
 
 fn json(out: &[u8]) -> Value {
@@ -31,7 +42,12 @@ fn json(out: &[u8]) -> Value {
 fn cost_reads_the_placement_from_stdin_and_finds_topology_and_testbed() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let out = bin().current_dir(dir.path()).arg("cost").write_stdin(std::fs::read(dir.path().join("p.json")).unwrap()).output().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .arg("cost")
+        .write_stdin(std::fs::read(dir.path().join("p.json")).unwrap())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out.stdout);
     // h0-v1: 0.3 + 100·0.002 + 5·0.0005 = 0.5025
@@ -44,12 +60,29 @@ fn cost_reads_the_placement_from_stdin_and_finds_topology_and_testbed() {
 fn cost_with_target_reports_t_r_and_chi() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let out = bin().current_dir(dir.path()).args(["cost", "--placement", "p.json", "--target", "q.json", "--tp", "10", "--to", "1"]).output().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args([
+            "cost",
+            "--placement",
+            "p.json",
+            "--target",
+            "q.json",
+            "--tp",
+            "10",
+            "--to",
+            "1",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v = json(&out.stdout);
     // b moves h0-v1 → h0-v0: 10·(4.6+13.1+1.8) + 200 = 395 ms; h0-v1 holds 2 vnodes: +2·6 + 2·3.5
     assert!((v["t_r"].as_f64().unwrap() - 0.414).abs() < 1e-12);
-    let (now, next) = (v["current"]["tau"].as_f64().unwrap(), v["target"]["tau"].as_f64().unwrap());
+    let (now, next) = (
+        v["current"]["tau"].as_f64().unwrap(),
+        v["target"]["tau"].as_f64().unwrap(),
+    );
     assert!((next - 0.56).abs() < 1e-12);
     let chi = v["chi"].as_f64().unwrap();
     assert!((chi - (9.0 * next + 0.414 - 9.0 * now)).abs() < 1e-12);
@@ -62,7 +95,8 @@ fn cost_with_target_reports_t_r_and_chi() {
 fn cost_human_is_a_table() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    bin().current_dir(dir.path())
+    bin()
+        .current_dir(dir.path())
         .args(["cost", "--placement", "p.json", "--target", "q.json", "--human"])
         .assert()
         .success()
@@ -79,7 +113,11 @@ fn cost_uses_the_last_load_snapshot() {
         "{\"t\":1,\"cpu\":{\"a\":5}}\n\n{\"t\":2,\"cpu\":{\"c\":0.25},\"mbps\":[{\"a\":\"c\",\"b\":\"b\",\"rate\":10}]}\n",
     )
     .unwrap();
-    let out = bin().current_dir(dir.path()).args(["cost", "--placement", "p.json", "--load", "load.ndjson"]).output().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["cost", "--placement", "p.json", "--load", "load.ndjson"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out.stdout);
     // only the last snapshot counts: h0-v1 = 0.25 + 10·0.0005; a–b carries 0
@@ -94,10 +132,20 @@ fn testbed_env_var_and_placement_field_are_honoured() {
     std::fs::create_dir(&sub).unwrap();
     std::fs::rename(dir.path().join("testbed.json"), sub.join("tb.json")).unwrap();
     // via the environment
-    bin().current_dir(dir.path()).env("NETBALANCE_TESTBED", sub.join("tb.json")).args(["cost", "--placement", "p.json"]).assert().success();
+    bin()
+        .current_dir(dir.path())
+        .env("NETBALANCE_TESTBED", sub.join("tb.json"))
+        .args(["cost", "--placement", "p.json"])
+        .assert()
+        .success();
     // via the placement's "testbed"
     let p = r#"{"vm_of":{"a":"h0-v0","b":"h0-v1","c":"h0-v1"},"topology":"topo.json","testbed":"elsewhere/tb.json"}"#;
-    bin().current_dir(dir.path()).arg("cost").write_stdin(p).assert().success();
+    bin()
+        .current_dir(dir.path())
+        .arg("cost")
+        .write_stdin(p)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -113,7 +161,12 @@ fn a_broken_pipe_exits_0() {
     stdout.read_exact(&mut buf).unwrap();
     drop(stdout);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stderr.is_empty());
 }
 
@@ -131,17 +184,30 @@ fn a_generated_topology_pipes_into_place_and_cost() {
     let dir = tempfile::tempdir().unwrap();
     let tb = bin().args(["testbed", "--hosts", "2", "--cpus", "4"]).output().unwrap();
     std::fs::write(dir.path().join("testbed.json"), tb.stdout).unwrap();
-    let grid = bin().args(["topology", "grid", "--width", "40", "--height", "40"]).output().unwrap();
+    let grid = bin()
+        .args(["topology", "grid", "--width", "40", "--height", "40"])
+        .output()
+        .unwrap();
     assert!(grid.status.success());
     // topology on stdin of place: the placement must not record "-" as its topology
-    let placed = bin().current_dir(dir.path()).args(["place", "--topology", "-", "--moves", "20000"]).write_stdin(grid.stdout.clone()).output().unwrap();
+    let placed = bin()
+        .current_dir(dir.path())
+        .args(["place", "--topology", "-", "--moves", "20000"])
+        .write_stdin(grid.stdout.clone())
+        .output()
+        .unwrap();
     assert!(placed.status.success(), "{}", String::from_utf8_lossy(&placed.stderr));
     let p: Value = json(&placed.stdout);
     assert!(p.get("topology").is_none());
     assert_eq!(p["vm_of"].as_object().unwrap().len(), 1600);
     std::fs::write(dir.path().join("p.json"), &placed.stdout).unwrap();
     // topology on stdin of cost, placement from a file
-    let out = bin().current_dir(dir.path()).args(["cost", "--placement", "p.json", "--topology", "-"]).write_stdin(grid.stdout).output().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["cost", "--placement", "p.json", "--topology", "-"])
+        .write_stdin(grid.stdout)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out.stdout);
     assert!((v["tau"].as_f64().unwrap() - p["tau"].as_f64().unwrap()).abs() < 1e-9);

@@ -13,35 +13,170 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
     vec![
         ("empty testbed file", "testbed.json", "", "empty input"),
         ("testbed not JSON", "testbed.json", "hosts: [h0]", "testbed.json:1:1"),
-        ("testbed unknown field", "testbed.json", r#"{"hosts":[],"extra":1}"#, "unknown field `extra`"),
-        ("testbed without hosts", "testbed.json", r#"{"hosts":[]}"#, "hosts: a testbed needs at least one host"),
-        ("negative capacity", "testbed.json", r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"v","capacity":-1}]}]}"#, "hosts[0].vms[0].capacity"),
-        ("zero NIC", "testbed.json", r#"{"hosts":[{"name":"h0","nic_mbps":0,"vms":[{"name":"v"}]}]}"#, "hosts[0].nic_mbps"),
-        ("duplicate VM", "testbed.json", r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v"},{"name":"v"}]}]}"#, "duplicate VM name"),
-        ("nic as string", "testbed.json", r#"{"hosts":[{"name":"h0","nic_mbps":"fast","vms":[{"name":"v"}]}]}"#, "hosts[0].nic_mbps"),
-        ("password in ssh", "testbed.json", r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v","ssh":"root:hunter2@10.0.0.1"}]}]}"#, "password"),
-        ("shell in VM name", "testbed.json", r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v;reboot"}]}]}"#, "hosts[0].vms[0].name"),
-        ("negative costs", "testbed.json", r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v"}]}],"costs":{"suspend_ms":-1}}"#, "costs.suspend_ms"),
-        ("duplicate vnode", "topo.json", r#"{"vnodes":[{"id":"a"},{"id":"a"}]}"#, "vnodes[1].id: duplicate vnode id"),
-        ("dangling link", "topo.json", r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"zz","mbps":1}]}"#, "links[0].b: dangling link"),
-        ("negative rate", "topo.json", r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":1,"rate":-3}]}"#, "links[0].rate: negative"),
-        ("self loop", "topo.json", r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"a","mbps":1}]}"#, "to itself"),
-        ("duplicate link", "topo.json", r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":1},{"a":"b","b":"a","mbps":1}]}"#, "duplicate link"),
-        ("injection in vnode id", "topo.json", r#"{"vnodes":[{"id":"$(reboot)"}]}"#, "vnodes[0].id"),
-        ("id with spaces", "topo.json", r#"{"vnodes":[{"id":"a b"}]}"#, "vnodes[0].id"),
-        ("non-ASCII id", "topo.json", r#"{"vnodes":[{"id":"zürich"}]}"#, "vnodes[0].id"),
+        (
+            "testbed unknown field",
+            "testbed.json",
+            r#"{"hosts":[],"extra":1}"#,
+            "unknown field `extra`",
+        ),
+        (
+            "testbed without hosts",
+            "testbed.json",
+            r#"{"hosts":[]}"#,
+            "hosts: a testbed needs at least one host",
+        ),
+        (
+            "negative capacity",
+            "testbed.json",
+            r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"v","capacity":-1}]}]}"#,
+            "hosts[0].vms[0].capacity",
+        ),
+        (
+            "zero NIC",
+            "testbed.json",
+            r#"{"hosts":[{"name":"h0","nic_mbps":0,"vms":[{"name":"v"}]}]}"#,
+            "hosts[0].nic_mbps",
+        ),
+        (
+            "duplicate VM",
+            "testbed.json",
+            r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v"},{"name":"v"}]}]}"#,
+            "duplicate VM name",
+        ),
+        (
+            "nic as string",
+            "testbed.json",
+            r#"{"hosts":[{"name":"h0","nic_mbps":"fast","vms":[{"name":"v"}]}]}"#,
+            "hosts[0].nic_mbps",
+        ),
+        (
+            "password in ssh",
+            "testbed.json",
+            r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v","ssh":"root:hunter2@10.0.0.1"}]}]}"#,
+            "password",
+        ),
+        (
+            "shell in VM name",
+            "testbed.json",
+            r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v;reboot"}]}]}"#,
+            "hosts[0].vms[0].name",
+        ),
+        (
+            "negative costs",
+            "testbed.json",
+            r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v"}]}],"costs":{"suspend_ms":-1}}"#,
+            "costs.suspend_ms",
+        ),
+        (
+            "duplicate vnode",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a"},{"id":"a"}]}"#,
+            "vnodes[1].id: duplicate vnode id",
+        ),
+        (
+            "dangling link",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"zz","mbps":1}]}"#,
+            "links[0].b: dangling link",
+        ),
+        (
+            "negative rate",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":1,"rate":-3}]}"#,
+            "links[0].rate: negative",
+        ),
+        (
+            "self loop",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"a","mbps":1}]}"#,
+            "to itself",
+        ),
+        (
+            "duplicate link",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":1},{"a":"b","b":"a","mbps":1}]}"#,
+            "duplicate link",
+        ),
+        (
+            "injection in vnode id",
+            "topo.json",
+            r#"{"vnodes":[{"id":"$(reboot)"}]}"#,
+            "vnodes[0].id",
+        ),
+        (
+            "id with spaces",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a b"}]}"#,
+            "vnodes[0].id",
+        ),
+        (
+            "non-ASCII id",
+            "topo.json",
+            r#"{"vnodes":[{"id":"zürich"}]}"#,
+            "vnodes[0].id",
+        ),
         ("overlong id", "topo.json", "LONG_ID", "bytes long"),
-        ("missing mbps", "topo.json", r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"b"}]}"#, "missing field `mbps`"),
-        ("truncated topology", "topo.json", r#"{"vnodes":[{"id":"a"}"#, "topo.json:1:"),
-        ("unknown vnode in placement", "p.json", r#"{"vm_of":{"a":"h0-v0","b":"h0-v1","zz":"h0-v0"}}"#, "vm_of.zz: unknown vnode"),
-        ("VM not in testbed", "p.json", r#"{"vm_of":{"a":"h0-v0","b":"h9-v9"}}"#, "vm_of.b: VM \"h9-v9\" is not in the testbed"),
-        ("incomplete placement", "p.json", r#"{"vm_of":{"a":"h0-v0"}}"#, "incomplete placement"),
+        (
+            "missing mbps",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"b"}]}"#,
+            "missing field `mbps`",
+        ),
+        (
+            "truncated topology",
+            "topo.json",
+            r#"{"vnodes":[{"id":"a"}"#,
+            "topo.json:1:",
+        ),
+        (
+            "unknown vnode in placement",
+            "p.json",
+            r#"{"vm_of":{"a":"h0-v0","b":"h0-v1","zz":"h0-v0"}}"#,
+            "vm_of.zz: unknown vnode",
+        ),
+        (
+            "VM not in testbed",
+            "p.json",
+            r#"{"vm_of":{"a":"h0-v0","b":"h9-v9"}}"#,
+            "vm_of.b: VM \"h9-v9\" is not in the testbed",
+        ),
+        (
+            "incomplete placement",
+            "p.json",
+            r#"{"vm_of":{"a":"h0-v0"}}"#,
+            "incomplete placement",
+        ),
         ("placement is an array", "p.json", r#"["a","b"]"#, "invalid type"),
-        ("placement unknown field", "p.json", r#"{"vm_of":{},"where":"x"}"#, "unknown field `where`"),
-        ("load on unknown link", "load.ndjson", "{\"t\":1,\"cpu\":{},\"mbps\":[]}\n{\"t\":2,\"mbps\":[{\"a\":\"a\",\"b\":\"c\",\"rate\":1}]}\n", "load.ndjson"),
-        ("load line not JSON", "load.ndjson", "{\"t\":1}\nnot json\n", "load.ndjson:2:"),
-        ("negative load", "load.ndjson", "{\"t\":1,\"cpu\":{\"a\":-0.5}}\n", "load.ndjson:1: cpu.a"),
-        ("costs profile typo", "costs.json", r#"{"suspend":6}"#, "unknown field `suspend`"),
+        (
+            "placement unknown field",
+            "p.json",
+            r#"{"vm_of":{},"where":"x"}"#,
+            "unknown field `where`",
+        ),
+        (
+            "load on unknown link",
+            "load.ndjson",
+            "{\"t\":1,\"cpu\":{},\"mbps\":[]}\n{\"t\":2,\"mbps\":[{\"a\":\"a\",\"b\":\"c\",\"rate\":1}]}\n",
+            "load.ndjson",
+        ),
+        (
+            "load line not JSON",
+            "load.ndjson",
+            "{\"t\":1}\nnot json\n",
+            "load.ndjson:2:",
+        ),
+        (
+            "negative load",
+            "load.ndjson",
+            "{\"t\":1,\"cpu\":{\"a\":-0.5}}\n",
+            "load.ndjson:1: cpu.a",
+        ),
+        (
+            "costs profile typo",
+            "costs.json",
+            r#"{"suspend":6}"#,
+            "unknown field `suspend`",
+        ),
     ]
 }
 
@@ -58,10 +193,20 @@ fn each_malformed_input_gives_one_line_and_exit_2() {
         write(dir.path(), "testbed.json", TESTBED);
         write(dir.path(), "topo.json", TOPO);
         write(dir.path(), "p.json", PLACEMENT);
-        let content = if content == "LONG_ID" { format!(r#"{{"vnodes":[{{"id":"{}"}}]}}"#, "x".repeat(300)) } else { content.to_string() };
+        let content = if content == "LONG_ID" {
+            format!(r#"{{"vnodes":[{{"id":"{}"}}]}}"#, "x".repeat(300))
+        } else {
+            content.to_string()
+        };
         write(dir.path(), file, &content);
         let mut cmd = Command::cargo_bin("netbalance").unwrap();
-        cmd.current_dir(dir.path()).env_remove("NETBALANCE_TESTBED").args(["cost", "--placement", "p.json", "--topology", "topo.json"]);
+        cmd.current_dir(dir.path()).env_remove("NETBALANCE_TESTBED").args([
+            "cost",
+            "--placement",
+            "p.json",
+            "--topology",
+            "topo.json",
+        ]);
         if file == "load.ndjson" {
             cmd.args(["--load", "load.ndjson"]);
         }
@@ -91,7 +236,9 @@ fn missing_testbed_gives_the_hint() {
         .args(["cost", "--placement", "p.json", "--topology", "topo.json"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("netbalance testbed --hosts 8 --cpus 8 > testbed.json"));
+        .stderr(predicates::str::contains(
+            "netbalance testbed --hosts 8 --cpus 8 > testbed.json",
+        ));
 }
 
 #[test]
@@ -113,7 +260,9 @@ fn two_stdin_inputs_are_refused() {
         .args(["cost", "--target", "-"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("only one input can come from stdin, but --target, --placement all read it"));
+        .stderr(predicates::str::contains(
+            "only one input can come from stdin, but --target, --placement all read it",
+        ));
 }
 
 #[test]
@@ -151,9 +300,15 @@ fn hostile_names_never_reach_a_host() {
         r#"{"hosts":[{"name":"h0","nic_mbps":1,"vms":[{"name":"v","ssh":"-oProxyCommand=sh@x"}]}]}"#,
         r#"{"hosts":[{"name":"h0;reboot","nic_mbps":1,"vms":[{"name":"v"}]}]}"#,
     ];
-    let mut cases: Vec<(String, String, &str)> =
-        hostile_topologies.iter().map(|t| (t.to_string(), TESTBED.to_string(), "topo.json")).collect();
-    cases.extend(hostile_testbeds.iter().map(|tb| (TOPO.to_string(), tb.to_string(), "testbed.json")));
+    let mut cases: Vec<(String, String, &str)> = hostile_topologies
+        .iter()
+        .map(|t| (t.to_string(), TESTBED.to_string(), "topo.json"))
+        .collect();
+    cases.extend(
+        hostile_testbeds
+            .iter()
+            .map(|tb| (TOPO.to_string(), tb.to_string(), "testbed.json")),
+    );
     for (topo, testbed, culprit) in cases {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "testbed.json", &testbed);
@@ -170,8 +325,14 @@ fn hostile_names_never_reach_a_host() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{topo} / {testbed}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
-        assert!(stderr.contains(culprit), "{topo} / {testbed}: the error does not name {culprit}: {stderr}");
-        assert!(!dir.path().join(".netbalance").join("placement.json").exists(), "{topo}: a placement in force was written");
+        assert!(
+            stderr.contains(culprit),
+            "{topo} / {testbed}: the error does not name {culprit}: {stderr}"
+        );
+        assert!(
+            !dir.path().join(".netbalance").join("placement.json").exists(),
+            "{topo}: a placement in force was written"
+        );
         assert!(out.stdout.is_empty());
     }
 }

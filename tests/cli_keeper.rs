@@ -6,7 +6,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn keeper(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_netbalance")).arg("keeper").args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_netbalance"))
+        .arg("keeper")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// (state, ppid) of a process, or None once it is gone.
@@ -27,7 +31,11 @@ fn passes_output_and_exit_status_through() {
     // A program that cannot start: the keeper's own failure status.
     let out = keeper(&["--", "/nonexistent/program"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot start"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot start"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -39,16 +47,26 @@ fn adopts_and_reaps_orphans_then_leaves() {
     let (_, daemon) = stat(orphan).expect("the orphan runs");
     assert_ne!(daemon, 1, "the orphan went to pid 1");
     let cmdline = std::fs::read(format!("/proc/{daemon}/cmdline")).unwrap_or_default();
-    assert!(String::from_utf8_lossy(&cmdline).contains("keeper"), "parent {daemon} is not the keeper");
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("keeper"),
+        "parent {daemon} is not the keeper"
+    );
     // Killed, it is reaped at once (no zombie left for pid 1), and the keeper leaves.
     unsafe { libc::kill(orphan as i32, libc::SIGKILL) };
     let t0 = Instant::now();
     while stat(orphan).is_some() {
-        assert!(t0.elapsed() < Duration::from_secs(1), "orphan {orphan} not reaped: {:?}", stat(orphan));
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "orphan {orphan} not reaped: {:?}",
+            stat(orphan)
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     while !matches!(stat(daemon), None | Some(('Z', _))) {
-        assert!(t0.elapsed() < Duration::from_secs(2), "keeper {daemon} still runs with nothing to keep");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "keeper {daemon} still runs with nothing to keep"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -58,19 +76,36 @@ fn detach_returns_while_the_command_runs() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pid");
     let t0 = Instant::now();
-    let out = keeper(&["--detach", "--", "sh", "-c", "echo $$ > \"$1\"; exec sleep 30", "sh", pidfile.to_str().unwrap()]);
+    let out = keeper(&[
+        "--detach",
+        "--",
+        "sh",
+        "-c",
+        "echo $$ > \"$1\"; exec sleep 30",
+        "sh",
+        pidfile.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     assert!(t0.elapsed() < Duration::from_secs(10));
     let pid = loop {
-        if let Some(p) = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse::<u32>().ok()) {
+        if let Some(p) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
             break p;
         }
-        assert!(t0.elapsed() < Duration::from_secs(5), "the detached command never started");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the detached command never started"
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
     let (state, parent) = stat(pid).expect("the detached command runs");
     assert_ne!(state, 'Z');
     let cmdline = std::fs::read(format!("/proc/{parent}/cmdline")).unwrap_or_default();
-    assert!(String::from_utf8_lossy(&cmdline).contains("keeper"), "parent {parent} is not the keeper");
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("keeper"),
+        "parent {parent} is not the keeper"
+    );
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
 }

@@ -13,7 +13,9 @@ use std::process::Output;
 
 fn bin(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("netbalance").unwrap();
-    c.current_dir(dir).env_remove("NETBALANCE_TESTBED").env_remove("NETBALANCE_TEST_DRIVER");
+    c.current_dir(dir)
+        .env_remove("NETBALANCE_TESTBED")
+        .env_remove("NETBALANCE_TEST_DRIVER");
     c
 }
 
@@ -24,12 +26,19 @@ fn setup() -> tempfile::TempDir {
     let d = dir.path();
     let run = |args: &[&str], file: &str| {
         let out = bin(d).args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::write(d.join(file), out.stdout).unwrap();
     };
     run(&["testbed", "--hosts", "2", "--cpus", "3"], "testbed.json");
     run(&["topology", "waxman", "--nodes", "30", "--seed", "3"], "waxman.json");
-    run(&["place", "--topology", "waxman.json", "--moves", "500", "--seed", "1"], "a.json");
+    run(
+        &["place", "--topology", "waxman.json", "--moves", "500", "--seed", "1"],
+        "a.json",
+    );
     let mut b: Placement = serde_json::from_slice(&std::fs::read(d.join("a.json")).unwrap()).unwrap();
     let vms = ["h0-v0", "h0-v1", "h0-v2", "h1-v0", "h1-v1", "h1-v2"];
     for (i, vm) in b.vm_of.values_mut().enumerate() {
@@ -56,30 +65,49 @@ fn stderr(out: &Output) -> String {
 }
 /// The state file's placement, read by the library (checksum verified).
 fn in_force(dir: &Path) -> Option<Placement> {
-    netbalance::state::StateDir::at(dir.join(".netbalance")).placement().unwrap()
+    netbalance::state::StateDir::at(dir.join(".netbalance"))
+        .placement()
+        .unwrap()
 }
 /// The world runs exactly what the state dir says, with the journal closed.
 fn assert_consistent(dir: &Path) -> Placement {
     let p = in_force(dir).expect("a placement in force");
     world(dir).check(&p.vm_of).unwrap();
-    let journal = netbalance::state::StateDir::at(dir.join(".netbalance")).journal().unwrap();
+    let journal = netbalance::state::StateDir::at(dir.join(".netbalance"))
+        .journal()
+        .unwrap();
     assert!(journal.unfinished().is_none(), "journal left open");
     p
 }
 
 fn migrate(dir: &Path, driver: &str, args: &[&str]) -> Output {
-    bin(dir).env("NETBALANCE_TEST_DRIVER", format!("fake:world.json{driver}")).arg("migrate").args(args).output().unwrap()
+    bin(dir)
+        .env("NETBALANCE_TEST_DRIVER", format!("fake:world.json{driver}"))
+        .arg("migrate")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn place_pipe_dry_run_prints_a_deployment_plan_and_touches_nothing() {
     let dir = setup();
     let d = dir.path();
-    let out = bin(d).arg("migrate").arg("--dry-run").write_stdin(std::fs::read(d.join("a.json")).unwrap()).output().unwrap();
+    let out = bin(d)
+        .arg("migrate")
+        .arg("--dry-run")
+        .write_stdin(std::fs::read(d.join("a.json")).unwrap())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["vnodes"], 30);
-    let deployed: usize = plan["deploy"].as_object().unwrap().values().map(|v| v.as_array().unwrap().len()).sum();
+    let deployed: usize = plan["deploy"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_array().unwrap().len())
+        .sum();
     assert_eq!(deployed, 30);
     assert!(!d.join(".netbalance").exists(), "--dry-run created the state dir");
 }
@@ -93,7 +121,14 @@ fn the_documented_pipes_work_as_typed() {
             .arg("-c")
             .arg(line)
             .current_dir(d)
-            .env("PATH", format!("{}:{}", Path::new(env!("CARGO_BIN_EXE_netbalance")).parent().unwrap().display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    Path::new(env!("CARGO_BIN_EXE_netbalance")).parent().unwrap().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
             .env("NETBALANCE_TEST_DRIVER", "fake:world.json")
             .output()
             .unwrap()
@@ -106,7 +141,11 @@ fn the_documented_pipes_work_as_typed() {
     assert!(out.status.success(), "{}", stderr(&out));
     let plan: netbalance::model::MigrationPlan = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!plan.moves.is_empty() && plan.makespan_s > 0.0);
-    assert_eq!(in_force(d).unwrap().vm_of, deployed.vm_of, "--dry-run changed the state");
+    assert_eq!(
+        in_force(d).unwrap().vm_of,
+        deployed.vm_of,
+        "--dry-run changed the state"
+    );
 }
 
 #[test]
@@ -137,7 +176,12 @@ fn deploy_migrate_teardown() {
 
 #[test]
 fn an_injected_host_failure_exits_3_with_the_placement_in_force_consistent() {
-    for fault in [",fail=restore:2", ",fail=transfer:1", ",fail-after=reattach:3", ",unreachable=h1-v1:3:3"] {
+    for fault in [
+        ",fail=restore:2",
+        ",fail=transfer:1",
+        ",fail-after=reattach:3",
+        ",unreachable=h1-v1:3:3",
+    ] {
         let dir = setup();
         let d = dir.path();
         assert!(migrate(d, "", &["--target", "a.json"]).status.success());
@@ -155,20 +199,40 @@ fn an_injected_host_failure_exits_3_with_the_placement_in_force_consistent() {
 
 #[test]
 fn a_crashed_migrate_is_resumed_or_rolled_back() {
-    for (step, flag, want) in [("restore:2", "--resume", "b.json"), ("transfer:3", "--rollback", "a.json"), ("checkpoint:1", "--resume", "b.json")] {
+    for (step, flag, want) in [
+        ("restore:2", "--resume", "b.json"),
+        ("transfer:3", "--rollback", "a.json"),
+        ("checkpoint:1", "--resume", "b.json"),
+    ] {
         let dir = setup();
         let d = dir.path();
         assert!(migrate(d, "", &["--target", "a.json"]).status.success());
         let out = migrate(d, &format!(",crash={step}"), &["--target", "b.json"]);
-        assert!(!out.status.success() && out.status.code() != Some(3), "crash expected: {:?}", out.status);
+        assert!(
+            !out.status.success() && out.status.code() != Some(3),
+            "crash expected: {:?}",
+            out.status
+        );
         assert!(d.join(".netbalance/lock").exists(), "a crash leaves its lock");
         let out = migrate(d, "", &["--target", "b.json"]);
         assert_eq!(out.status.code(), Some(2));
-        assert!(stderr(&out).contains("stale lock") && stderr(&out).contains("--resume"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("stale lock") && stderr(&out).contains("--resume"),
+            "{}",
+            stderr(&out)
+        );
         let journal = std::fs::read(d.join(".netbalance/journal.ndjson")).unwrap();
         let out = migrate(d, "", &["--dry-run", "--target", "b.json"]);
-        assert!(out.status.success() && stderr(&out).contains("did not finish"), "{}", stderr(&out));
-        assert_eq!(std::fs::read(d.join(".netbalance/journal.ndjson")).unwrap(), journal, "--dry-run touched the journal");
+        assert!(
+            out.status.success() && stderr(&out).contains("did not finish"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            std::fs::read(d.join(".netbalance/journal.ndjson")).unwrap(),
+            journal,
+            "--dry-run touched the journal"
+        );
         let out = migrate(d, "", &[flag]);
         assert!(out.status.success(), "{step} {flag}: {}", stderr(&out));
         let now = assert_consistent(d);
@@ -186,7 +250,11 @@ fn two_concurrent_migrates_one_is_locked_out_and_the_state_stays_consistent() {
     let mut c: Placement = file_placement(&d.join("a.json"));
     for (i, vm) in c.vm_of.values_mut().enumerate() {
         if i % 2 == 1 {
-            *vm = if vm.as_str() == "h1-v2" { "h0-v0".into() } else { "h1-v2".into() };
+            *vm = if vm.as_str() == "h1-v2" {
+                "h0-v0".into()
+            } else {
+                "h1-v2".into()
+            };
         }
     }
     std::fs::write(d.join("c.json"), serde_json::to_vec(&c).unwrap()).unwrap();
@@ -210,9 +278,17 @@ fn two_concurrent_migrates_one_is_locked_out_and_the_state_stays_consistent() {
     let (winner, loser, winner_pid, want) = match codes {
         (Some(0), Some(2)) => (&o1, &o2, pid1, "b.json"),
         (Some(2), Some(0)) => (&o2, &o1, pid2, "c.json"),
-        _ => panic!("expected one 0 and one 2, got {codes:?}: {} / {}", stderr(&o1), stderr(&o2)),
+        _ => panic!(
+            "expected one 0 and one 2, got {codes:?}: {} / {}",
+            stderr(&o1),
+            stderr(&o2)
+        ),
     };
-    assert!(stderr(loser).contains(&format!("locked by pid {winner_pid}")), "{}", stderr(loser));
+    assert!(
+        stderr(loser).contains(&format!("locked by pid {winner_pid}")),
+        "{}",
+        stderr(loser)
+    );
     assert_eq!(placement(&winner.stdout).vm_of, file_placement(&d.join(want)).vm_of);
     assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join(want)).vm_of);
     assert!(!d.join(".netbalance/lock").exists(), "the lock was released");
@@ -229,13 +305,19 @@ fn torn_or_hand_edited_state_is_named_and_not_trusted() {
     let other = if vm == "h0-v0" { "h0-v1" } else { "h0-v0" };
     let edited = good.replacen(&format!("\"n0\": \"{vm}\""), &format!("\"n0\": \"{other}\""), 1);
     assert_ne!(edited, good);
-    for (text, what) in [(&good[..good.len() / 2], "torn"), (edited.as_str(), "checksum mismatch")] {
+    for (text, what) in [
+        (&good[..good.len() / 2], "torn"),
+        (edited.as_str(), "checksum mismatch"),
+    ] {
         std::fs::write(&state, text).unwrap();
         for args in [&["--target", "b.json"][..], &["--dry-run", "--target", "b.json"][..]] {
             let out = migrate(d, "", args);
             assert_eq!(out.status.code(), Some(2), "{args:?}");
             let err = stderr(&out);
-            assert!(err.contains(".netbalance/placement.json") && err.contains(what), "{err}");
+            assert!(
+                err.contains(".netbalance/placement.json") && err.contains(what),
+                "{err}"
+            );
             assert!(out.stdout.is_empty());
         }
     }

@@ -10,7 +10,9 @@ use std::path::Path;
 /// A 4×4 grid with traffic and CPU, so placement matters.
 fn grid_topology() -> String {
     let id = |x: usize, y: usize| format!("n{}", y * 4 + x);
-    let vnodes: Vec<String> = (0..16).map(|i| format!(r#"{{"id":"n{i}","cpu":0.{}}}"#, 1 + i % 4)).collect();
+    let vnodes: Vec<String> = (0..16)
+        .map(|i| format!(r#"{{"id":"n{i}","cpu":0.{}}}"#, 1 + i % 4))
+        .collect();
     let mut links = Vec::new();
     for y in 0..4 {
         for x in 0..4 {
@@ -32,7 +34,10 @@ fn bin() -> Command {
 }
 
 fn setup(dir: &Path) {
-    let out = bin().args(["testbed", "--hosts", "2", "--cpus", "2", "--nic-mbps", "1000"]).output().unwrap();
+    let out = bin()
+        .args(["testbed", "--hosts", "2", "--cpus", "2", "--nic-mbps", "1000"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     std::fs::write(dir.join("testbed.json"), out.stdout).unwrap();
     std::fs::write(dir.join("t.json"), grid_topology()).unwrap();
@@ -53,7 +58,11 @@ fn initial_placement_is_complete_and_deterministic_with_moves() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     let run = |seed: &str| {
-        let out = bin().current_dir(dir.path()).args(["place", "--topology", "t.json", "--moves", "20000", "--seed", seed]).output().unwrap();
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["place", "--topology", "t.json", "--moves", "20000", "--seed", seed])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
@@ -62,7 +71,9 @@ fn initial_placement_is_complete_and_deterministic_with_moves() {
     let v = json(&first);
     let placed = vm_of(&v);
     assert_eq!(placed.len(), 16);
-    assert!((0..16).all(|i| placed.get(&format!("n{i}")).is_some_and(|vm| VMS.contains(&vm.as_str()))));
+    assert!((0..16).all(|i| placed
+        .get(&format!("n{i}"))
+        .is_some_and(|vm| VMS.contains(&vm.as_str()))));
     assert_eq!(v["topology"], "t.json");
     assert_eq!(v["testbed"], "testbed.json");
     assert!(v["tau"].as_f64().unwrap() > 0.0);
@@ -73,9 +84,18 @@ fn initial_placement_is_complete_and_deterministic_with_moves() {
 fn place_pipes_into_cost_without_flags() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let placed = bin().current_dir(dir.path()).args(["place", "--topology", "t.json", "--moves", "5000"]).output().unwrap();
+    let placed = bin()
+        .current_dir(dir.path())
+        .args(["place", "--topology", "t.json", "--moves", "5000"])
+        .output()
+        .unwrap();
     assert!(placed.status.success());
-    let cost = bin().current_dir(dir.path()).arg("cost").write_stdin(placed.stdout.clone()).output().unwrap();
+    let cost = bin()
+        .current_dir(dir.path())
+        .arg("cost")
+        .write_stdin(placed.stdout.clone())
+        .output()
+        .unwrap();
     assert!(cost.status.success(), "{}", String::from_utf8_lossy(&cost.stderr));
     let (p, c) = (json(&placed.stdout), json(&cost.stdout));
     assert!((p["tau"].as_f64().unwrap() - c["tau"].as_f64().unwrap()).abs() < 1e-12);
@@ -86,10 +106,22 @@ fn replacement_from_an_overloaded_vm_pays_and_respects_max_moves() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     let all_on_one: Vec<String> = (0..16).map(|i| format!(r#""n{i}":"h0-v0""#)).collect();
-    std::fs::write(dir.path().join("cur.json"), format!(r#"{{"vm_of":{{{}}},"topology":"t.json"}}"#, all_on_one.join(","))).unwrap();
+    std::fs::write(
+        dir.path().join("cur.json"),
+        format!(r#"{{"vm_of":{{{}}},"topology":"t.json"}}"#, all_on_one.join(",")),
+    )
+    .unwrap();
     let out = bin()
         .current_dir(dir.path())
-        .args(["place", "--placement", "cur.json", "--moves", "20000", "--max-moves", "3"])
+        .args([
+            "place",
+            "--placement",
+            "cur.json",
+            "--moves",
+            "20000",
+            "--max-moves",
+            "3",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -104,14 +136,25 @@ fn no_beneficial_replacement_exits_1_with_the_current_placement() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     // Two idle-linked vnodes, one per VM on one host: every move costs T_r and cannot lower τ.
-    std::fs::write(dir.path().join("two.json"), r#"{"vnodes":[{"id":"a","cpu":0.5},{"id":"b","cpu":0.5}]}"#).unwrap();
+    std::fs::write(
+        dir.path().join("two.json"),
+        r#"{"vnodes":[{"id":"a","cpu":0.5},{"id":"b","cpu":0.5}]}"#,
+    )
+    .unwrap();
     let cur = r#"{"vm_of":{"a":"h0-v0","b":"h1-v1"},"topology":"two.json"}"#;
     std::fs::write(dir.path().join("cur.json"), cur).unwrap();
-    let out = bin().current_dir(dir.path()).args(["place", "--placement", "cur.json", "--moves", "2000"]).output().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["place", "--placement", "cur.json", "--moves", "2000"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no beneficial re-placement"));
     let v = json(&out.stdout);
-    assert_eq!(vm_of(&v), BTreeMap::from([("a".into(), "h0-v0".into()), ("b".into(), "h1-v1".into())]));
+    assert_eq!(
+        vm_of(&v),
+        BTreeMap::from([("a".into(), "h0-v0".into()), ("b".into(), "h1-v1".into())])
+    );
 }
 
 #[test]
@@ -120,7 +163,19 @@ fn pins_and_forbidden_vms_are_respected() {
     setup(dir.path());
     let out = bin()
         .current_dir(dir.path())
-        .args(["place", "--topology", "t.json", "--moves", "20000", "--pin", "n0=h1-v1", "--pin", "n15=h1-v1", "--forbid", "h0-v0"])
+        .args([
+            "place",
+            "--topology",
+            "t.json",
+            "--moves",
+            "20000",
+            "--pin",
+            "n0=h1-v1",
+            "--pin",
+            "n15=h1-v1",
+            "--forbid",
+            "h0-v0",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -139,13 +194,27 @@ fn bad_constraints_are_usage_errors() {
         (vec!["--pin", "zz=h0-v0"], "no vnode \"zz\""),
         (vec!["--pin", "n0"], "expected VNODE=VM"),
         (vec!["--pin", "n0=h0-v0", "--forbid", "h0-v0"], "forbidden"),
-        (vec!["--forbid", "h0-v0", "--forbid", "h0-v1", "--forbid", "h1-v0", "--forbid", "h1-v1"], "every VM is forbidden"),
-        (vec!["--tp", "1e300", "--budget", "1e300"], "--budget 1e300: not a usable number of seconds"),
+        (
+            vec![
+                "--forbid", "h0-v0", "--forbid", "h0-v1", "--forbid", "h1-v0", "--forbid", "h1-v1",
+            ],
+            "every VM is forbidden",
+        ),
+        (
+            vec!["--tp", "1e300", "--budget", "1e300"],
+            "--budget 1e300: not a usable number of seconds",
+        ),
         (vec!["--tp", "1", "--budget", "2"], "T_o <= T_p"),
     ] {
         let time_budget = args.contains(&"--budget");
         let budget: &[&str] = if time_budget { &[] } else { &["--moves", "10"] };
-        let out = bin().current_dir(dir.path()).args(["place", "--topology", "t.json"]).args(budget).args(&args).output().unwrap();
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["place", "--topology", "t.json"])
+            .args(budget)
+            .args(&args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");

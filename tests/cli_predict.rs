@@ -11,12 +11,21 @@ fn bin() -> Command {
 /// Snapshots at t = 0, 1, …: the link rate cycles 0, 10, 20.
 fn cyclic(n: usize) -> String {
     (0..n)
-        .map(|i| format!(r#"{{"t":{i},"cpu":{{"n0":{}}},"mbps":[{{"a":"n1","b":"n0","rate":{}}}]}}"#, i % 3, (i % 3) * 10) + "\n")
+        .map(|i| {
+            format!(
+                r#"{{"t":{i},"cpu":{{"n0":{}}},"mbps":[{{"a":"n1","b":"n0","rate":{}}}]}}"#,
+                i % 3,
+                (i % 3) * 10
+            ) + "\n"
+        })
         .collect()
 }
 
 fn lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -34,17 +43,29 @@ fn last_value_by_default_one_prediction_per_snapshot() {
 
 #[test]
 fn periodic_predicts_the_next_step_of_a_cycle() {
-    let out = bin().args(["predict", "--method", "periodic"]).write_stdin(cyclic(9)).output().unwrap();
+    let out = bin()
+        .args(["predict", "--method", "periodic"])
+        .write_stdin(cyclic(9))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     // history 0,10,20,…,20 (t = 8): the next is 0
     assert_eq!(lines(&out.stdout).last().unwrap()["mbps"][0]["rate"], 0.0);
-    let out = bin().args(["predict", "--method", "periodic"]).write_stdin(cyclic(10)).output().unwrap();
+    let out = bin()
+        .args(["predict", "--method", "periodic"])
+        .write_stdin(cyclic(10))
+        .output()
+        .unwrap();
     assert_eq!(lines(&out.stdout).last().unwrap()["mbps"][0]["rate"], 10.0);
 }
 
 #[test]
 fn evaluate_scores_all_methods() {
-    let out = bin().args(["predict", "--evaluate"]).write_stdin(cyclic(30)).output().unwrap();
+    let out = bin()
+        .args(["predict", "--evaluate"])
+        .write_stdin(cyclic(30))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let recs = lines(&out.stdout);
     let windows = recs.iter().filter(|r| r["type"] == "window").count();
@@ -52,7 +73,16 @@ fn evaluate_scores_all_methods() {
     let summary = recs.last().unwrap();
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["best"], "periodic");
-    let mae = |m: &str| summary["methods"].as_array().unwrap().iter().find(|s| s["method"] == m).unwrap()["mae"].as_f64().unwrap();
+    let mae = |m: &str| {
+        summary["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["method"] == m)
+            .unwrap()["mae"]
+            .as_f64()
+            .unwrap()
+    };
     assert!(mae("periodic") < mae("last"));
 }
 
@@ -63,8 +93,16 @@ fn bad_snapshots_exit_2_naming_the_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("<stdin>:3") && err.contains("cpu.n0"), "{err}");
-    let out = bin().args(["predict", "--evaluate"]).write_stdin(cyclic(1)).output().unwrap();
+    let out = bin()
+        .args(["predict", "--evaluate"])
+        .write_stdin(cyclic(1))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = bin().args(["predict", "--alpha", "0"]).write_stdin(cyclic(3)).output().unwrap();
+    let out = bin()
+        .args(["predict", "--alpha", "0"])
+        .write_stdin(cyclic(3))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -29,14 +29,35 @@ fn grid(dir: &Path, w: usize, h: usize) -> String {
     path.display().to_string()
 }
 
-const SMALL: [&str; 12] = ["--hosts", "2", "--cpus", "2", "--epochs", "4", "--epoch-s", "40", "--runs", "3", "--moves-per-s", "5000"];
+const SMALL: [&str; 12] = [
+    "--hosts",
+    "2",
+    "--cpus",
+    "2",
+    "--epochs",
+    "4",
+    "--epoch-s",
+    "40",
+    "--runs",
+    "3",
+    "--moves-per-s",
+    "5000",
+];
 
 fn simulate(topo: &str, extra: &[&str]) -> std::process::Output {
-    bin().args(["simulate", "--topology", topo]).args(SMALL).args(extra).output().unwrap()
+    bin()
+        .args(["simulate", "--topology", topo])
+        .args(SMALL)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 fn records(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
 }
 
 #[test]
@@ -123,16 +144,27 @@ fn bad_usage_exits_2_with_one_line() {
         (vec!["--rate=-1"], "--rate"),
         (vec!["--plot", "x.txt"], ".svg or .png"),
     ] {
-        let out = bin().args(["simulate", "--topology", &topo]).args(SMALL).args(&args).output().unwrap();
+        let out = bin()
+            .args(["simulate", "--topology", &topo])
+            .args(SMALL)
+            .args(&args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
-    let out = bin().args(["simulate", "--topology", "nosuchtopology"]).output().unwrap();
+    let out = bin()
+        .args(["simulate", "--topology", "nosuchtopology"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"vnodes":[{"id":"a"}],"links":[{"a":"a","b":"zz","mbps":1}]}"#).unwrap();
-    let out = bin().args(["simulate", "--topology", bad.to_str().unwrap()]).output().unwrap();
+    let out = bin()
+        .args(["simulate", "--topology", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("links[0].b"));
 }
@@ -140,14 +172,30 @@ fn bad_usage_exits_2_with_one_line() {
 #[test]
 fn named_paper_topology_at_paper_size() {
     let out = bin()
-        .args(["simulate", "--topology", "grid", "--runs", "1", "--epochs", "2", "--moves-per-s", "1000"])
+        .args([
+            "simulate",
+            "--topology",
+            "grid",
+            "--runs",
+            "1",
+            "--epochs",
+            "2",
+            "--moves-per-s",
+            "1000",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let recs = records(&out.stdout);
     let summary = recs.last().unwrap();
     assert_eq!(summary["type"], "summary");
-    assert_eq!((summary["parameters"]["vnodes"].as_u64(), summary["parameters"]["links"].as_u64()), (Some(1600), Some(3120)));
+    assert_eq!(
+        (
+            summary["parameters"]["vnodes"].as_u64(),
+            summary["parameters"]["links"].as_u64()
+        ),
+        (Some(1600), Some(3120))
+    );
     // 2 epochs of 120 s in windows of 10 s
     assert_eq!(recs.iter().filter(|r| r["type"] == "window").count(), 24);
 }

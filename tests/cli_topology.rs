@@ -18,7 +18,11 @@ fn data(name: &str) -> PathBuf {
 /// Run `netbalance topology ARGS`, expect success, decode and validate stdout.
 fn topology(args: &[&str]) -> Topology {
     let out = netbalance().arg("topology").args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let t: Topology = serde_json::from_slice(&out.stdout).expect("stdout is one topology JSON document");
     t.validate("<stdout>").unwrap();
     t
@@ -64,7 +68,21 @@ fn seeds_decide_everything_random() {
 #[test]
 fn attribute_flags_set_every_vnode_and_link_and_stats_go_to_stderr() {
     let out = netbalance()
-        .args(["topology", "grid", "--width", "3", "--height", "2", "--memory-mb", "100", "--mbps", "10", "--delay-ms", "5", "--stats"])
+        .args([
+            "topology",
+            "grid",
+            "--width",
+            "3",
+            "--height",
+            "2",
+            "--memory-mb",
+            "100",
+            "--mbps",
+            "10",
+            "--delay-ms",
+            "5",
+            "--stats",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -72,10 +90,16 @@ fn attribute_flags_set_every_vnode_and_link_and_stats_go_to_stderr() {
     assert!(t.vnodes.iter().all(|n| n.memory_mb == 100.0));
     assert!(t.links.iter().all(|l| l.mbps == 10.0 && l.delay_ms == 5.0));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("6 nodes, 7 links, degree min 2 / mean 2.33 / max 3, 1 component(s), diameter >= 3 hops"), "{err}");
+    assert!(
+        err.contains("6 nodes, 7 links, degree min 2 / mean 2.33 / max 3, 1 component(s), diameter >= 3 hops"),
+        "{err}"
+    );
     // Without flags: SPEC defaults.
     let t = topology(&["grid", "--width", "2", "--height", "1"]);
-    assert_eq!((t.vnodes[0].memory_mb, t.links[0].mbps, t.links[0].delay_ms), (10.0, 1000.0, 1.0));
+    assert_eq!(
+        (t.vnodes[0].memory_mb, t.links[0].mbps, t.links[0].delay_ms),
+        (10.0, 1000.0, 1.0)
+    );
 }
 
 #[test]
@@ -84,7 +108,8 @@ fn bad_arguments_are_usage_errors() {
     assert!(topology_fails(&["waxman", "--alpha", "1.5"]).contains("need 0 < alpha <= 1 and beta > 0"));
     assert!(topology_fails(&["internet", "--nodes", "10", "--mbps=-3"]).contains("--mbps -3: must be a number >= 0"));
     let huge = (1u64 << 40).to_string();
-    assert!(topology_fails(&["grid", "--width", &huge, "--height", &huge]).contains("at most 10000000 vnodes can be generated"));
+    assert!(topology_fails(&["grid", "--width", &huge, "--height", &huge])
+        .contains("at most 10000000 vnodes can be generated"));
     assert!(topology_fails(&["campus", "--campuses", "20000"]).contains("at most 10000000 vnodes"));
     let out = netbalance().args(["topology", "paper", "torus"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -115,7 +140,11 @@ fn topohub_node_link_files_import_with_their_own_figures() {
 fn gml_graphml_and_edge_list_give_the_same_graph_as_the_node_link_file() {
     let reference = read_topology(&Source::File(data("topohub-topozoo-Abilene.json"))).unwrap();
     let pairs = |t: &Topology| {
-        let mut p: Vec<(String, String)> = t.links.iter().map(|l| (l.a.clone().min(l.b.clone()), l.a.clone().max(l.b.clone()))).collect();
+        let mut p: Vec<(String, String)> = t
+            .links
+            .iter()
+            .map(|l| (l.a.clone().min(l.b.clone()), l.a.clone().max(l.b.clone())))
+            .collect();
         p.sort();
         p
     };
@@ -127,21 +156,51 @@ fn gml_graphml_and_edge_list_give_the_same_graph_as_the_node_link_file() {
         assert_eq!((fast, t.links.len() - fast), (7, 7), "{file}");
     }
     // Content sniffing on stdin, and an explicit --format.
-    for (file, format) in [("zoo-abilene.gml", "gml"), ("zoo-abilene.graphml", "graphml"), ("topohub-sndlib-abilene.json", "node-link"), ("abilene.edges", "edge-list")] {
-        let sniffed = netbalance().args(["topology", "import", "-"]).pipe_stdin(data(file)).unwrap().output().unwrap();
-        assert!(sniffed.status.success(), "{file}: {}", String::from_utf8_lossy(&sniffed.stderr));
+    for (file, format) in [
+        ("zoo-abilene.gml", "gml"),
+        ("zoo-abilene.graphml", "graphml"),
+        ("topohub-sndlib-abilene.json", "node-link"),
+        ("abilene.edges", "edge-list"),
+    ] {
+        let sniffed = netbalance()
+            .args(["topology", "import", "-"])
+            .pipe_stdin(data(file))
+            .unwrap()
+            .output()
+            .unwrap();
+        assert!(
+            sniffed.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&sniffed.stderr)
+        );
         let named = topology(&["import", "--format", format, data(file).to_str().unwrap()]);
-        assert_eq!(serde_json::from_slice::<Topology>(&sniffed.stdout).unwrap(), named, "{file}");
+        assert_eq!(
+            serde_json::from_slice::<Topology>(&sniffed.stdout).unwrap(),
+            named,
+            "{file}"
+        );
     }
 }
 
 #[test]
 fn malformed_files_fail_with_one_line_naming_file_and_line_or_path() {
     let cases = [
-        ("broken-unclosed.gml", "broken-unclosed.gml:6: list `node [` opened here is never closed"),
-        ("broken-dangling.graphml", "broken-dangling.graphml:7: edge target \"2\" is not a node id"),
-        ("broken-speed.edges", "broken-speed.edges:3: bandwidth \"1Gbit\" is not a number >= 0 (Mbit/s)"),
-        ("broken-node-link.json", "broken-node-link.json: links[1].target: 5 is not a node id"),
+        (
+            "broken-unclosed.gml",
+            "broken-unclosed.gml:6: list `node [` opened here is never closed",
+        ),
+        (
+            "broken-dangling.graphml",
+            "broken-dangling.graphml:7: edge target \"2\" is not a node id",
+        ),
+        (
+            "broken-speed.edges",
+            "broken-speed.edges:3: bandwidth \"1Gbit\" is not a number >= 0 (Mbit/s)",
+        ),
+        (
+            "broken-node-link.json",
+            "broken-node-link.json: links[1].target: 5 is not a node id",
+        ),
     ];
     for (file, expected) in cases {
         let err = topology_fails(&["import", data(file).to_str().unwrap()]);
@@ -153,15 +212,33 @@ fn malformed_files_fail_with_one_line_naming_file_and_line_or_path() {
 fn other_commands_read_imported_formats_through_topology_flag() {
     let dir = tempfile::tempdir().unwrap();
     let testbed = dir.path().join("testbed.json");
-    let tb = netbalance().args(["testbed", "--hosts", "1", "--cpus", "2"]).output().unwrap();
+    let tb = netbalance()
+        .args(["testbed", "--hosts", "1", "--cpus", "2"])
+        .output()
+        .unwrap();
     std::fs::write(&testbed, tb.stdout).unwrap();
     let t = read_topology(&Source::File(data("zoo-abilene.gml"))).unwrap();
-    let vm_of: serde_json::Map<String, serde_json::Value> =
-        t.vnodes.iter().enumerate().map(|(i, n)| (n.id.clone(), format!("h0-v{}", i % 2).into())).collect();
+    let vm_of: serde_json::Map<String, serde_json::Value> = t
+        .vnodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.clone(), format!("h0-v{}", i % 2).into()))
+        .collect();
     let placement = serde_json::json!({ "vm_of": vm_of }).to_string();
-    for file in ["zoo-abilene.gml", "zoo-abilene.graphml", "abilene.edges", "topohub-topozoo-Abilene.json"] {
+    for file in [
+        "zoo-abilene.gml",
+        "zoo-abilene.graphml",
+        "abilene.edges",
+        "topohub-topozoo-Abilene.json",
+    ] {
         let out = netbalance()
-            .args(["cost", "--testbed", testbed.to_str().unwrap(), "--topology", data(file).to_str().unwrap()])
+            .args([
+                "cost",
+                "--testbed",
+                testbed.to_str().unwrap(),
+                "--topology",
+                data(file).to_str().unwrap(),
+            ])
             .write_stdin(placement.clone())
             .output()
             .unwrap();

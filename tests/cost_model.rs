@@ -11,11 +11,22 @@ fn topo(vnodes: &[(&str, f64, f64)], links: &[(&str, &str, f64, Option<f64>)]) -
     Topology {
         vnodes: vnodes
             .iter()
-            .map(|&(id, cpu, mem)| Vnode { id: id.into(), memory_mb: mem, cpu: Some(cpu), run: None })
+            .map(|&(id, cpu, mem)| Vnode {
+                id: id.into(),
+                memory_mb: mem,
+                cpu: Some(cpu),
+                run: None,
+            })
             .collect(),
         links: links
             .iter()
-            .map(|&(a, b, mbps, rate)| Link { a: a.into(), b: b.into(), mbps, delay_ms: 0.0, rate })
+            .map(|&(a, b, mbps, rate)| Link {
+                a: a.into(),
+                b: b.into(),
+                mbps,
+                delay_ms: 0.0,
+                rate,
+            })
             .collect(),
     }
 }
@@ -26,7 +37,11 @@ fn tau_by_hand_across_classes() {
     let tb = Testbed::generate(2, 2, 100.0);
     let t = topo(
         &[("a", 0.1, 10.0), ("b", 0.2, 10.0), ("c", 0.05, 10.0), ("d", 0.0, 10.0)],
-        &[("a", "b", 100.0, Some(40.0)), ("b", "c", 100.0, Some(30.0)), ("c", "d", 100.0, Some(20.0))],
+        &[
+            ("a", "b", 100.0, Some(40.0)),
+            ("b", "c", 100.0, Some(30.0)),
+            ("c", "d", 100.0, Some(20.0)),
+        ],
     );
     let inst = Instance::new(&t, &tb, Costs::default());
     let load = inst.expected_load(&t);
@@ -63,7 +78,10 @@ fn nic_can_be_the_bottleneck() {
 fn t_r_by_hand() {
     // 2 hosts × 2 VMs. h0-v0 holds a (10 MB), b (20 MB), c (5 MB); h0-v1 holds d.
     let tb = Testbed::generate(2, 2, 1000.0);
-    let t = topo(&[("a", 0.0, 10.0), ("b", 0.0, 20.0), ("c", 0.0, 5.0), ("d", 0.0, 1.0)], &[]);
+    let t = topo(
+        &[("a", 0.0, 10.0), ("b", 0.0, 20.0), ("c", 0.0, 5.0), ("d", 0.0, 1.0)],
+        &[],
+    );
     let inst = Instance::new(&t, &tb, Costs::default());
     let from = [0, 0, 0, 1];
     // a → h0-v1 (same host), b → h1-v0 (other host)
@@ -101,7 +119,10 @@ fn chi_by_hand() {
 fn costs_profile_overrides_defaults() {
     let tb = Testbed::generate(1, 2, 1000.0);
     let t = topo(&[("a", 0.0, 10.0)], &[]);
-    let costs = Costs { reattach_ms: 0.0, ..Costs::default() };
+    let costs = Costs {
+        reattach_ms: 0.0,
+        ..Costs::default()
+    };
     let inst = Instance::new(&t, &tb, costs);
     let expected = 6.0 + 10.0 * (4.6 + 13.1 + 1.8) + 3.5;
     assert!((cost::t_r(&inst, &[0], &[1]) - expected / 1000.0).abs() < 1e-12);
@@ -110,7 +131,11 @@ fn costs_profile_overrides_defaults() {
 // ---- reference implementation, straight from SPEC §2–3 -------------------------
 
 fn reference_tau(t: &Topology, tb: &Testbed, p: &Placement, c: &Costs) -> f64 {
-    let host_of: HashMap<&str, &str> = tb.hosts.iter().flat_map(|h| h.vms.iter().map(move |v| (v.name.as_str(), h.name.as_str()))).collect();
+    let host_of: HashMap<&str, &str> = tb
+        .hosts
+        .iter()
+        .flat_map(|h| h.vms.iter().map(move |v| (v.name.as_str(), h.name.as_str())))
+        .collect();
     let mut l: BTreeMap<&str, f64> = BTreeMap::new();
     let mut nic: BTreeMap<&str, f64> = BTreeMap::new();
     for n in &t.vnodes {
@@ -120,7 +145,13 @@ fn reference_tau(t: &Topology, tb: &Testbed, p: &Placement, c: &Costs) -> f64 {
         let (va, vb) = (p.vm_of[&e.a].as_str(), p.vm_of[&e.b].as_str());
         let (ha, hb) = (host_of[va], host_of[vb]);
         let rate = e.rate.unwrap_or(e.mbps);
-        let k = if va == vb { c.cpu_per_mbit.vm } else if ha == hb { c.cpu_per_mbit.host } else { c.cpu_per_mbit.net };
+        let k = if va == vb {
+            c.cpu_per_mbit.vm
+        } else if ha == hb {
+            c.cpu_per_mbit.host
+        } else {
+            c.cpu_per_mbit.net
+        };
         *l.entry(va).or_default() += rate * k;
         if va != vb {
             *l.entry(vb).or_default() += rate * k;
@@ -141,14 +172,22 @@ fn reference_tau(t: &Topology, tb: &Testbed, p: &Placement, c: &Costs) -> f64 {
 }
 
 fn reference_t_r(t: &Topology, tb: &Testbed, p: &Placement, q: &Placement, c: &Costs) -> f64 {
-    let host_of: HashMap<&str, &str> = tb.hosts.iter().flat_map(|h| h.vms.iter().map(move |v| (v.name.as_str(), h.name.as_str()))).collect();
+    let host_of: HashMap<&str, &str> = tb
+        .hosts
+        .iter()
+        .flat_map(|h| h.vms.iter().map(move |v| (v.name.as_str(), h.name.as_str())))
+        .collect();
     let mut per_vm: BTreeMap<&str, f64> = BTreeMap::new();
     for n in &t.vnodes {
         let (from, to) = (p.vm_of[&n.id].as_str(), q.vm_of[&n.id].as_str());
         if from == to {
             continue;
         }
-        let tr = if host_of[from] == host_of[to] { c.transfer_ms_per_mb.host } else { c.transfer_ms_per_mb.net };
+        let tr = if host_of[from] == host_of[to] {
+            c.transfer_ms_per_mb.host
+        } else {
+            c.transfer_ms_per_mb.net
+        };
         let mig = n.memory_mb * (c.snapshot_ms_per_mb + tr + c.restore_ms_per_mb) + c.reattach_ms;
         *per_vm.entry(from).or_default() += mig;
         *per_vm.entry(to).or_default() += mig;
@@ -183,7 +222,15 @@ fn case() -> impl Strategy<Value = Case> {
             prop::collection::vec(0..vms, n),
             prop::collection::vec(0..vms, n),
         )
-            .prop_map(|((hosts, cpus, nic), vnodes, links, from, to)| Case { hosts, cpus, nic, vnodes, links, from, to })
+            .prop_map(|((hosts, cpus, nic), vnodes, links, from, to)| Case {
+                hosts,
+                cpus,
+                nic,
+                vnodes,
+                links,
+                from,
+                to,
+            })
     })
 }
 
@@ -192,17 +239,32 @@ impl Case {
         let tb = Testbed::generate(self.hosts, self.cpus, self.nic);
         let mut t = Topology::default();
         for (i, &(cpu, mem)) in self.vnodes.iter().enumerate() {
-            t.vnodes.push(Vnode { id: format!("n{i}"), memory_mb: mem, cpu: Some(cpu), run: None });
+            t.vnodes.push(Vnode {
+                id: format!("n{i}"),
+                memory_mb: mem,
+                cpu: Some(cpu),
+                run: None,
+            });
         }
         let mut seen = std::collections::HashSet::new();
         for &(a, b, rate) in &self.links {
             if a != b && seen.insert((a.min(b), a.max(b))) {
-                t.links.push(Link { a: format!("n{a}"), b: format!("n{b}"), mbps: 1000.0, delay_ms: 0.0, rate: Some(rate) });
+                t.links.push(Link {
+                    a: format!("n{a}"),
+                    b: format!("n{b}"),
+                    mbps: 1000.0,
+                    delay_ms: 0.0,
+                    rate: Some(rate),
+                });
             }
         }
         let names: Vec<String> = tb.vms().map(|(_, v)| v.name.clone()).collect();
         let place = |a: &[usize]| Placement {
-            vm_of: a.iter().enumerate().map(|(i, &v)| (format!("n{i}"), names[v].clone())).collect(),
+            vm_of: a
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (format!("n{i}"), names[v].clone()))
+                .collect(),
             ..Placement::default()
         };
         let (p, q) = (place(&self.from), place(&self.to));

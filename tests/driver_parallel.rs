@@ -87,7 +87,8 @@ struct Steps {
 impl Steps {
     fn run<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         STEP.with(|s| s.set(self.next.fetch_add(1, Ordering::SeqCst) + 1));
-        self.peak.fetch_max(self.now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+        self.peak
+            .fetch_max(self.now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
         let r = f();
         self.now.fetch_sub(1, Ordering::SeqCst);
         STEP.with(|s| s.set(0));
@@ -155,20 +156,56 @@ fn run(topo: &Topology, testbed: &Testbed, p1: &Placement, p2: &Placement) -> (V
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("testbed.json"), serde_json::to_vec(testbed).unwrap()).unwrap();
     std::fs::write(d.path().join("topo.json"), serde_json::to_vec(topo).unwrap()).unwrap();
-    let problem = Problem::resolve(Some(&d.path().join("topo.json")), Some(&d.path().join("testbed.json")), None, None).unwrap();
+    let problem = Problem::resolve(
+        Some(&d.path().join("topo.json")),
+        Some(&d.path().join("testbed.json")),
+        None,
+        None,
+    )
+    .unwrap();
     let state = StateDir::open(d.path().join("state")).unwrap();
     let lock = state.lock().unwrap();
     let progress = Progress::hidden();
     let trace: Trace = Default::default();
-    let paths = Paths { state_root: d.path().join("vnodes"), keeper: None, ..Paths::default() };
+    let paths = Paths {
+        state_root: d.path().join("vnodes"),
+        keeper: None,
+        ..Paths::default()
+    };
     let (mut fleet, log) = Fleet::dry_run(testbed, paths);
     for (_, vm) in testbed.vms() {
         let inner = DryRunExecutor::new(vm.name.clone(), log.clone()).on_machine("local");
-        fleet.insert(&vm.name, VmHandle { exec: Box::new(Watch { inner, vm: vm.name.clone(), trace: trace.clone() }), underlay: None });
+        fleet.insert(
+            &vm.name,
+            VmHandle {
+                exec: Box::new(Watch {
+                    inner,
+                    vm: vm.name.clone(),
+                    trace: trace.clone(),
+                }),
+                underlay: None,
+            },
+        );
     }
-    let driver = Steps { inner: TestbedDriver::new(fleet, topo, Some(p1)).unwrap(), next: AtomicU64::new(0), now: AtomicUsize::new(0), peak: AtomicUsize::new(0) };
-    let (a1, a2) = (problem.assignment(p1, "p1").unwrap(), problem.assignment(p2, "p2").unwrap());
-    let applied = Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress }.apply(Some(&a1), &a2).unwrap();
+    let driver = Steps {
+        inner: TestbedDriver::new(fleet, topo, Some(p1)).unwrap(),
+        next: AtomicU64::new(0),
+        now: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+    };
+    let (a1, a2) = (
+        problem.assignment(p1, "p1").unwrap(),
+        problem.assignment(p2, "p2").unwrap(),
+    );
+    let applied = Job {
+        problem: &problem,
+        driver: &driver,
+        state: &state,
+        lock: &lock,
+        progress: &progress,
+    }
+    .apply(Some(&a1), &a2)
+    .unwrap();
     assert!(applied.complete, "{:?}", applied.failures);
     assert_eq!(applied.placement.unwrap().vm_of, p2.vm_of);
     let trace = trace.lock().unwrap().clone();
@@ -177,13 +214,23 @@ fn run(topo: &Topology, testbed: &Testbed, p1: &Placement, p2: &Placement) -> (V
 }
 
 fn placement(ids: &[String], vms: &[usize]) -> Placement {
-    Placement { vm_of: ids.iter().zip(vms).map(|(id, v)| (id.clone(), format!("h0-v{v}"))).collect(), ..Placement::default() }
+    Placement {
+        vm_of: ids
+            .iter()
+            .zip(vms)
+            .map(|(id, v)| (id.clone(), format!("h0-v{v}")))
+            .collect(),
+        ..Placement::default()
+    }
 }
 
 #[test]
 fn the_checker_sees_an_interleaving() {
     let t = |v: &[(&str, u64)]| v.iter().map(|(a, b)| (a.to_string(), *b)).collect::<Vec<_>>();
-    assert_eq!(interleaved(&t(&[("a", 1), ("b", 2), ("a", 1), ("b", 2), ("a", 3)])), None);
+    assert_eq!(
+        interleaved(&t(&[("a", 1), ("b", 2), ("a", 1), ("b", 2), ("a", 3)])),
+        None
+    );
     assert!(interleaved(&t(&[("a", 1), ("a", 2), ("a", 1)])).is_some());
 }
 
@@ -197,9 +244,17 @@ fn disjoint_moves_run_at_once_and_never_share_a_vm() {
         links: vec![Link::new("a", "c", 10.0), Link::new("b", "c", 10.0)],
     };
     let testbed = Testbed::generate(1, 5, 1000.0);
-    let (trace, peak) = run(&topo, &testbed, &placement(&ids, &[0, 2, 4]), &placement(&ids, &[1, 3, 4]));
+    let (trace, peak) = run(
+        &topo,
+        &testbed,
+        &placement(&ids, &[0, 2, 4]),
+        &placement(&ids, &[1, 3, 4]),
+    );
     assert_eq!(interleaved(&trace), None);
-    assert!(peak >= 2, "the two moves never overlapped (at most {peak} step at a time)");
+    assert!(
+        peak >= 2,
+        "the two moves never overlapped (at most {peak} step at a time)"
+    );
 }
 
 proptest! {

@@ -11,13 +11,54 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "-1", "1e999", "NaN", "0.0", "\"h0-v0\"", "\"a\"", "\\u0000",
-    "\n", "\"vm_of\"", "\"hosts\"", "\"vnodes\"", "\"links\"", "\"mbps\"", "\"rate\"", "[", "\"$(reboot)\"", "\u{00e9}", "\u{1F600}",
-    "graph", "node", "edge", "id", "source", "target", "<", ">", "</", "=", "#", " ", "\t", "99999999999999999999",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "null",
+    "true",
+    "-1",
+    "1e999",
+    "NaN",
+    "0.0",
+    "\"h0-v0\"",
+    "\"a\"",
+    "\\u0000",
+    "\n",
+    "\"vm_of\"",
+    "\"hosts\"",
+    "\"vnodes\"",
+    "\"links\"",
+    "\"mbps\"",
+    "\"rate\"",
+    "[",
+    "\"$(reboot)\"",
+    "\u{00e9}",
+    "\u{1F600}",
+    "graph",
+    "node",
+    "edge",
+    "id",
+    "source",
+    "target",
+    "<",
+    ">",
+    "</",
+    "=",
+    "#",
+    " ",
+    "\t",
+    "99999999999999999999",
 ];
 
 fn cases() -> usize {
-    std::env::var("NETBALANCE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+    std::env::var("NETBALANCE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
 }
 
 /// Mutate a seed document: flip, delete, duplicate or insert bytes and tokens.
@@ -52,7 +93,9 @@ fn mutate(rng: &mut ChaCha8Rng, seed: &str) -> String {
 }
 
 fn random_text(rng: &mut ChaCha8Rng) -> String {
-    (0..rng.gen_range(0..40)).map(|_| TOKENS[rng.gen_range(0..TOKENS.len())]).collect()
+    (0..rng.gen_range(0..40))
+        .map(|_| TOKENS[rng.gen_range(0..TOKENS.len())])
+        .collect()
 }
 
 /// Run `parse` on `cases()` inputs derived from `seeds`; fail on a panic or
@@ -64,7 +107,11 @@ pub fn fuzz(name: &str, seeds: &[&str], parse: impl Fn(&str) -> bool) -> usize {
         assert!(parse(seed), "{name}: a seed must parse: {seed}");
     }
     for i in 0..cases() {
-        let input = if i % 5 == 4 { random_text(&mut rng) } else { mutate(&mut rng, seeds[i % seeds.len()]) };
+        let input = if i % 5 == 4 {
+            random_text(&mut rng)
+        } else {
+            mutate(&mut rng, seeds[i % seeds.len()])
+        };
         let start = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| parse(&input)));
         let took = start.elapsed();
@@ -80,25 +127,35 @@ pub fn fuzz(name: &str, seeds: &[&str], parse: impl Fn(&str) -> bool) -> usize {
 
 const TESTBED: &str = r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"h0-v0","capacity":1.0,"ssh":"root@127.0.0.1:22"},{"name":"h0-v1"}]}],"costs":{"suspend_ms":6}}"#;
 const TOPOLOGY: &str = r#"{"vnodes":[{"id":"a","memory_mb":10,"cpu":0.1,"run":"sleep 1"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":100,"delay_ms":1,"rate":5}]}"#;
-const PLACEMENT: &str = r#"{"vm_of":{"a":"h0-v0","b":"h0-v1"},"tau":0.5,"chi":-1,"topology":"t.json","testbed":"tb.json"}"#;
+const PLACEMENT: &str =
+    r#"{"vm_of":{"a":"h0-v0","b":"h0-v1"},"tau":0.5,"chi":-1,"topology":"t.json","testbed":"tb.json"}"#;
 const LOADS: &str = "{\"t\":1,\"cpu\":{\"a\":0.5},\"mbps\":[{\"a\":\"a\",\"b\":\"b\",\"rate\":3}]}\n{\"t\":2}\n";
-const COSTS: &str = r#"{"cpu_per_mbit":{"vm":1e-5,"host":4e-5,"net":8e-5},"transfer_ms_per_mb":{"host":1,"net":2},"source":"x"}"#;
+const COSTS: &str =
+    r#"{"cpu_per_mbit":{"vm":1e-5,"host":4e-5,"net":8e-5},"transfer_ms_per_mb":{"host":1,"net":2},"source":"x"}"#;
 
 #[test]
 fn fuzz_testbed_json() {
-    fuzz("testbed", &[TESTBED], |s| parse_json::<Testbed>(s, "f").and_then(|t| t.validate("f")).is_ok());
+    fuzz("testbed", &[TESTBED], |s| {
+        parse_json::<Testbed>(s, "f").and_then(|t| t.validate("f")).is_ok()
+    });
 }
 
 #[test]
 fn fuzz_topology_json() {
-    fuzz("topology", &[TOPOLOGY], |s| parse_json::<Topology>(s, "f").and_then(|t| t.validate("f")).is_ok());
+    fuzz("topology", &[TOPOLOGY], |s| {
+        parse_json::<Topology>(s, "f").and_then(|t| t.validate("f")).is_ok()
+    });
 }
 
 #[test]
 fn fuzz_placement_json() {
     let topo: Topology = parse_json(TOPOLOGY, "t").unwrap();
     let tb: Testbed = parse_json(TESTBED, "tb").unwrap();
-    fuzz("placement", &[PLACEMENT], |s| parse_json::<Placement>(s, "f").and_then(|p| p.validate("f", &topo, &tb)).is_ok());
+    fuzz("placement", &[PLACEMENT], |s| {
+        parse_json::<Placement>(s, "f")
+            .and_then(|p| p.validate("f", &topo, &tb))
+            .is_ok()
+    });
 }
 
 #[test]
@@ -108,14 +165,18 @@ fn fuzz_load_stream() {
 
 #[test]
 fn fuzz_costs_profile() {
-    fuzz("costs", &[COSTS], |s| parse_json::<Costs>(s, "f").map(|c| c.check().is_ok()).unwrap_or(false));
+    fuzz("costs", &[COSTS], |s| {
+        parse_json::<Costs>(s, "f").map(|c| c.check().is_ok()).unwrap_or(false)
+    });
 }
 
 /// The topology importers, each on its own format and on format detection.
 fn fuzz_importer(name: &str, seed: &str, format: netbalance::topology::Format) {
     use netbalance::topology::parse_topology;
     fuzz(name, &[seed], |s| parse_topology(s, "f", None, Some(format)).is_ok());
-    fuzz(&format!("{name} (detected)"), &[seed], |s| parse_topology(s, "f", None, None).is_ok());
+    fuzz(&format!("{name} (detected)"), &[seed], |s| {
+        parse_topology(s, "f", None, None).is_ok()
+    });
 }
 
 const GML: &str = "# c\ngraph [\n  directed 0\n  node [ id 0 label \"New York\" ]\n  node [ id 1 label \"AT&amp;T\" ]\n  node [ id 2 ]\n  edge [ source 0 target 1 LinkSpeed \"10\" LinkSpeedUnits \"G\" LinkSpeedRaw 1e10 ]\n  edge [ source 2 target 1 ]\n]\n";
@@ -151,14 +212,27 @@ fn fuzz_state_journal_and_placement() {
     use netbalance::state::StateDir;
     // on tmpfs where there is one: the journal fsyncs what it repairs
     let shm = std::path::Path::new("/dev/shm");
-    let dir = if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
     let state = StateDir::open(dir.path()).unwrap();
     let from: Placement = parse_json(PLACEMENT, "p").unwrap();
     let mut to = from.clone();
     to.vm_of.insert("a".into(), "h0-v1".into());
     let mut journal = state.journal().unwrap();
     journal
-        .begin(RunKind::Migrate, Some(&from), Some(&to), vec![PlannedMove { vnode: "a".into(), from: "h0-v0".into(), to: "h0-v1".into() }])
+        .begin(
+            RunKind::Migrate,
+            Some(&from),
+            Some(&to),
+            vec![PlannedMove {
+                vnode: "a".into(),
+                from: "h0-v0".into(),
+                to: "h0-v1".into(),
+            }],
+        )
         .unwrap();
     drop(journal);
     state.set_placement(&to).unwrap();

@@ -9,7 +9,11 @@ use std::path::Path;
 
 fn generated() -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
-    for (shell, name) in [(Shell::Bash, "netbalance.bash"), (Shell::Zsh, "_netbalance"), (Shell::Fish, "netbalance.fish")] {
+    for (shell, name) in [
+        (Shell::Bash, "netbalance.bash"),
+        (Shell::Zsh, "_netbalance"),
+        (Shell::Fish, "netbalance.fish"),
+    ] {
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "netbalance", &mut buf);
         files.insert(format!("completions/{name}"), buf);
@@ -56,5 +60,8 @@ fn completions_and_man_pages_are_up_to_date() {
             }
         }
     }
-    assert!(stale.is_empty(), "stale generated files {stale:?}: run NETBALANCE_REGENERATE=1 cargo test --test generated_docs");
+    assert!(
+        stale.is_empty(),
+        "stale generated files {stale:?}: run NETBALANCE_REGENERATE=1 cargo test --test generated_docs"
+    );
 }

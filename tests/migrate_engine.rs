@@ -3,8 +3,8 @@
 //! exactly once where the state dir says, and the journal is closed.
 
 use netbalance::inputs::Problem;
-use netbalance::migrate::fake::{Fault, FakeDriver, World};
 use netbalance::migrate::dispatch::Dispatcher;
+use netbalance::migrate::fake::{FakeDriver, Fault, World};
 use netbalance::migrate::{Applied, Direction, Job, Progress};
 use netbalance::model::{Link, Testbed, Topology, Vnode};
 use netbalance::state::journal::Step;
@@ -14,17 +14,28 @@ use std::path::Path;
 
 /// 12 vnodes in a ring with chords; 2 hosts × 3 VMs.
 fn problem(dir: &Path) -> Problem {
-    let mut topo = Topology { vnodes: (0..12).map(|i| Vnode::new(format!("n{i}"))).collect(), links: vec![] };
+    let mut topo = Topology {
+        vnodes: (0..12).map(|i| Vnode::new(format!("n{i}"))).collect(),
+        links: vec![],
+    };
     for i in 0..12 {
-        topo.links.push(Link::new(format!("n{i}"), format!("n{}", (i + 1) % 12), 100.0));
+        topo.links
+            .push(Link::new(format!("n{i}"), format!("n{}", (i + 1) % 12), 100.0));
         if i % 3 == 0 {
-            topo.links.push(Link::new(format!("n{i}"), format!("n{}", (i + 5) % 12), 10.0));
+            topo.links
+                .push(Link::new(format!("n{i}"), format!("n{}", (i + 5) % 12), 10.0));
         }
     }
     let tb = Testbed::generate(2, 3, 10_000.0);
     std::fs::write(dir.join("topology.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
     std::fs::write(dir.join("testbed.json"), serde_json::to_vec(&tb).unwrap()).unwrap();
-    Problem::resolve(Some(&dir.join("topology.json")), Some(&dir.join("testbed.json")), None, None).unwrap()
+    Problem::resolve(
+        Some(&dir.join("topology.json")),
+        Some(&dir.join("testbed.json")),
+        None,
+        None,
+    )
+    .unwrap()
 }
 
 /// Deploy `from` with a driver without faults; the world it leaves.
@@ -32,7 +43,13 @@ fn deployed(problem: &Problem, state: &StateDir, from: &[u32]) -> World {
     let driver = FakeDriver::new(World::default());
     let lock = state.lock().unwrap();
     let progress = Progress::hidden();
-    let job = Job { problem, driver: &driver, state, lock: &lock, progress: &progress };
+    let job = Job {
+        problem,
+        driver: &driver,
+        state,
+        lock: &lock,
+        progress: &progress,
+    };
     let applied = job.apply(None, from).unwrap();
     assert!(applied.complete);
     let world = driver.world();
@@ -40,17 +57,32 @@ fn deployed(problem: &Problem, state: &StateDir, from: &[u32]) -> World {
     world
 }
 
-fn migrate(problem: &Problem, state: &StateDir, driver: &FakeDriver, from: &[u32], to: &[u32]) -> netbalance::Result<Applied> {
+fn migrate(
+    problem: &Problem,
+    state: &StateDir,
+    driver: &FakeDriver,
+    from: &[u32],
+    to: &[u32],
+) -> netbalance::Result<Applied> {
     let lock = state.lock().unwrap();
     let progress = Progress::hidden();
-    Job { problem, driver, state, lock: &lock, progress: &progress }.apply(Some(from), to)
+    Job {
+        problem,
+        driver,
+        state,
+        lock: &lock,
+        progress: &progress,
+    }
+    .apply(Some(from), to)
 }
 
 /// The state dir holds a placement, the journal is closed, and the world
 /// runs exactly that placement with every image cleaned up.
 fn assert_consistent(state: &StateDir, world: &World) -> std::collections::BTreeMap<String, String> {
     let placement = state.placement().unwrap().expect("a placement in force");
-    world.check(&placement.vm_of).unwrap_or_else(|e| panic!("world != state: {e}\n{world:#?}"));
+    world
+        .check(&placement.vm_of)
+        .unwrap_or_else(|e| panic!("world != state: {e}\n{world:#?}"));
     assert!(state.journal().unwrap().unfinished().is_none(), "journal left open");
     assert_eq!(world.image_count(), 0, "images left over: {:?}", world.images);
     placement.vm_of
@@ -78,18 +110,32 @@ fn migration_without_faults_reaches_the_target() {
 /// its effect: the migration ends consistent, and exit 3 when incomplete.
 #[test]
 fn every_injected_step_failure_leaves_a_consistent_placement() {
-    let steps = [Step::Suspend, Step::Checkpoint, Step::Transfer, Step::Restore, Step::Reattach, Step::Resume, Step::Remove, Step::Probe];
+    let steps = [
+        Step::Suspend,
+        Step::Checkpoint,
+        Step::Transfer,
+        Step::Restore,
+        Step::Reattach,
+        Step::Resume,
+        Step::Remove,
+        Step::Probe,
+    ];
     let mut incomplete = 0;
     for step in steps {
         for nth in 1..=3 {
             for after in [false, true] {
-                let fault = if after { Fault::FailAfter { step, nth } } else { Fault::Fail { step, nth } };
+                let fault = if after {
+                    Fault::FailAfter { step, nth }
+                } else {
+                    Fault::Fail { step, nth }
+                };
                 let dir = tempfile::tempdir().unwrap();
                 let problem = problem(dir.path());
                 let state = StateDir::open(dir.path().join("state")).unwrap();
                 let world = deployed(&problem, &state, &FROM);
                 let driver = FakeDriver::new(world).with_fault(fault.clone());
-                let applied = migrate(&problem, &state, &driver, &FROM, &TO).unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+                let applied =
+                    migrate(&problem, &state, &driver, &FROM, &TO).unwrap_or_else(|e| panic!("{fault:?}: {e}"));
                 let vm_of = assert_consistent(&state, &driver.world());
                 assert_eq!(Some(&vm_of), applied.placement.as_ref().map(|p| &p.vm_of), "{fault:?}");
                 if !applied.complete {
@@ -102,7 +148,10 @@ fn every_injected_step_failure_leaves_a_consistent_placement() {
         }
     }
     // Faults in the move steps must have hit: they end incomplete.
-    assert!(incomplete >= 4 * 3 * 2 - 6, "only {incomplete} incomplete runs: faults not injected?");
+    assert!(
+        incomplete >= 4 * 3 * 2 - 6,
+        "only {incomplete} incomplete runs: faults not injected?"
+    );
 }
 
 #[test]
@@ -114,11 +163,19 @@ fn a_destination_that_drops_its_ssh_connection_for_good_is_avoided() {
     let from = [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1];
     let to = [5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 0, 5];
     let world = deployed(&problem, &state, &from);
-    let driver = FakeDriver::new(world).with_fault(Fault::Unreachable { vm: "h1-v2".into(), from: 1, calls: usize::MAX });
+    let driver = FakeDriver::new(world).with_fault(Fault::Unreachable {
+        vm: "h1-v2".into(),
+        from: 1,
+        calls: usize::MAX,
+    });
     let applied = migrate(&problem, &state, &driver, &from, &to).unwrap();
     assert!(!applied.complete);
     let vm_of = assert_consistent(&state, &driver.world());
-    assert_eq!(vm_of, problem.placement_of(&from).vm_of, "every vnode back on its source");
+    assert_eq!(
+        vm_of,
+        problem.placement_of(&from).vm_of,
+        "every vnode back on its source"
+    );
 }
 
 #[test]
@@ -129,7 +186,11 @@ fn a_short_ssh_drop_during_the_moves_is_rolled_back() {
         let problem = problem(dir.path());
         let state = StateDir::open(dir.path().join("state")).unwrap();
         let world = deployed(&problem, &state, &FROM);
-        let driver = FakeDriver::new(world).with_fault(Fault::Unreachable { vm: "h1-v0".into(), from: from_call, calls: 2 });
+        let driver = FakeDriver::new(world).with_fault(Fault::Unreachable {
+            vm: "h1-v0".into(),
+            from: from_call,
+            calls: 2,
+        });
         hit += usize::from(!migrate(&problem, &state, &driver, &FROM, &TO).unwrap().complete);
         assert_consistent(&state, &driver.world());
     }
@@ -146,7 +207,9 @@ fn a_crashed_migration_is_resumed_or_rolled_back_from_the_journal() {
                 let state = StateDir::open(dir.path().join("state")).unwrap();
                 let world = deployed(&problem, &state, &FROM);
                 let driver = FakeDriver::new(world).with_fault(Fault::Crash { step, nth });
-                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| migrate(&problem, &state, &driver, &FROM, &TO)));
+                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    migrate(&problem, &state, &driver, &FROM, &TO)
+                }));
                 assert!(crashed.is_err(), "the injected crash happened");
                 assert!(state.journal().unwrap().unfinished().is_some());
                 // A new run is refused until the crashed one is taken up.
@@ -155,8 +218,16 @@ fn a_crashed_migration_is_resumed_or_rolled_back_from_the_journal() {
                 let driver = FakeDriver::new(driver.world());
                 let lock = state.lock().unwrap();
                 let progress = Progress::hidden();
-                let job = Job { problem: &problem, driver: &driver, state: &state, lock: &lock, progress: &progress };
-                let applied = job.recover(direction).unwrap_or_else(|e| panic!("{step:?} {nth} {direction:?}: {e}"));
+                let job = Job {
+                    problem: &problem,
+                    driver: &driver,
+                    state: &state,
+                    lock: &lock,
+                    progress: &progress,
+                };
+                let applied = job
+                    .recover(direction)
+                    .unwrap_or_else(|e| panic!("{step:?} {nth} {direction:?}: {e}"));
                 assert!(applied.complete, "{:?}", applied.failures);
                 let vm_of = assert_consistent(&state, &driver.world());
                 let want = if direction == Direction::Resume { &TO } else { &FROM };
@@ -182,13 +253,19 @@ fn moves_sharing_a_vm_run_in_sequence_others_in_parallel_near_the_planned_makesp
     assert!(applied.complete);
     // The fake records a violation if two moves ever share a VM at once.
     assert_consistent(&state, &driver.world());
-    assert!(driver.max_parallel_moves() >= 2, "moves on distinct VMs ran in parallel");
+    assert!(
+        driver.max_parallel_moves() >= 2,
+        "moves on distinct VMs ran in parallel"
+    );
     // What the dispatcher expects (the better of the plan's order and the
     // greedy rule), the lower bound (the busiest VM's moves back to back)
     // and the serial sum, all at the modelled durations.
     let inst = &problem.instance;
-    let timed: Vec<(u32, u32, f64)> =
-        plan.moves.iter().map(|m| (inst.vm(&m.from).unwrap(), inst.vm(&m.to).unwrap(), m.duration_s)).collect();
+    let timed: Vec<(u32, u32, f64)> = plan
+        .moves
+        .iter()
+        .map(|m| (inst.vm(&m.from).unwrap(), inst.vm(&m.to).unwrap(), m.duration_s))
+        .collect();
     let d = Dispatcher::new(&timed, inst.n_vms(), &plan, |vm| inst.vm(vm).unwrap());
     let expected = d.simulate(&timed) * scale;
     let mut load = vec![0.0; inst.n_vms()];
@@ -201,8 +278,14 @@ fn moves_sharing_a_vm_run_in_sequence_others_in_parallel_near_the_planned_makesp
     let planned_moves = plan.moves.iter().map(|m| m.start_s + m.duration_s).fold(0.0, f64::max) * scale;
     eprintln!("moves: lower bound {bound:.3} s, dispatcher {expected:.3} s, cost::plan order {planned_moves:.3} s, serial {serial:.3} s; measured (with suspend/resume) {elapsed:.3} s");
     assert!(expected <= planned_moves + 1e-9);
-    assert!(elapsed >= 0.95 * bound, "faster than the busiest VM allows: {elapsed} < {bound}");
-    assert!(elapsed < expected + 0.5 * (serial - expected), "not parallel enough: {elapsed} s vs expected {expected} s, serial {serial} s");
+    assert!(
+        elapsed >= 0.95 * bound,
+        "faster than the busiest VM allows: {elapsed} < {bound}"
+    );
+    assert!(
+        elapsed < expected + 0.5 * (serial - expected),
+        "not parallel enough: {elapsed} s vs expected {expected} s, serial {serial} s"
+    );
 }
 
 proptest! {

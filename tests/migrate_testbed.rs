@@ -20,7 +20,12 @@ const TOOLS: &[&str] = &["ip", "tc", "nsenter", "setsid", "criu", "nft"];
 
 /// A shell that counts into file `f` every 20 ms (write, then rename).
 fn counter(f: &Path) -> String {
-    format!("exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > {}.t; mv {}.t {}; sleep 0.02; done'", f.display(), f.display(), f.display())
+    format!(
+        "exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > {}.t; mv {}.t {}; sleep 0.02; done'",
+        f.display(),
+        f.display(),
+        f.display()
+    )
 }
 
 /// A ring of 4 vnodes; the first two count into a file every 20 ms.
@@ -42,11 +47,22 @@ fn topology(tag: &str, dir: &Path) -> Topology {
 }
 
 fn placement(topo: &Topology, vms: [&str; 4]) -> Placement {
-    Placement { vm_of: topo.vnodes.iter().zip(vms).map(|(v, vm)| (v.id.clone(), vm.to_string())).collect(), ..Placement::default() }
+    Placement {
+        vm_of: topo
+            .vnodes
+            .iter()
+            .zip(vms)
+            .map(|(v, vm)| (v.id.clone(), vm.to_string()))
+            .collect(),
+        ..Placement::default()
+    }
 }
 
 fn count(dir: &Path, i: usize) -> u64 {
-    std::fs::read_to_string(dir.join(format!("count{i}"))).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    std::fs::read_to_string(dir.join(format!("count{i}")))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Wait until counter `i` passes `beyond`.
@@ -63,7 +79,11 @@ fn counting(dir: &Path, i: usize, beyond: u64) -> u64 {
 }
 
 fn pid_of(paths: &Paths, vnode: &str) -> u32 {
-    std::fs::read_to_string(paths.vnode_dir(&names::cgroup_name(vnode)).join("pid")).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(paths.vnode_dir(&names::cgroup_name(vnode)).join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn netns_of(pid: u32) -> String {
@@ -93,7 +113,11 @@ fn assert_clean(topo: &Topology, paths: &Paths) {
     for v in &topo.vnodes {
         let cg = names::cgroup_name(&v.id);
         assert!(!netns.contains(&cg), "namespace of {} left: {netns}", v.id);
-        assert!(!Path::new("/sys/fs/cgroup/freezer").join(&cg).exists(), "cgroup of {} left", v.id);
+        assert!(
+            !Path::new("/sys/fs/cgroup/freezer").join(&cg).exists(),
+            "cgroup of {} left",
+            v.id
+        );
         assert!(!paths.vnode_dir(&cg).exists(), "state dir of {} left", v.id);
     }
 }
@@ -104,7 +128,10 @@ fn write_inputs(d: &Path, testbed: &Testbed, topo: &Topology, placements: &[(&st
     std::fs::write(d.join("testbed.json"), serde_json::to_vec(testbed).unwrap()).unwrap();
     std::fs::write(d.join("topo.json"), serde_json::to_vec(topo).unwrap()).unwrap();
     for (name, p) in placements {
-        let p = Placement { topology: Some("topo.json".into()), ..(*p).clone() };
+        let p = Placement {
+            topology: Some("topo.json".into()),
+            ..(*p).clone()
+        };
         std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
     }
 }
@@ -129,10 +156,26 @@ fn ring_run(d: &Path) -> RingRun {
     let p1 = placement(&topo, ["h0-v0", "h0-v1", "h0-v2", "h0-v0"]);
     let p2 = placement(&topo, ["h0-v1", "h0-v2", "h0-v0", "h0-v1"]);
     let state_root = d.join("vnodes");
-    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
-    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    let paths = Paths {
+        state_root: state_root.clone(),
+        criu: which("criu").unwrap().display().to_string(),
+        ..Paths::default()
+    };
+    let _cleanup = Cleanup {
+        testbed: testbed.clone(),
+        layout: Layout::new(&topo).unwrap(),
+        paths: paths.clone(),
+        placements: vec![p1.clone(), p2.clone()],
+    };
     write_inputs(d, &testbed, &topo, &[("p1.json", &p1), ("p2.json", &p2)]);
-    RingRun { topo, p1, p2, state_root, paths, _cleanup }
+    RingRun {
+        topo,
+        p1,
+        p2,
+        state_root,
+        paths,
+        _cleanup,
+    }
 }
 
 fn migrate_cli(d: &Path, state_root: &Path, args: &[&str]) -> Placement {
@@ -143,7 +186,11 @@ fn migrate_cli(d: &Path, state_root: &Path, args: &[&str]) -> Placement {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "migrate {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "migrate {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice::<Placement>(&out.stdout).unwrap()
 }
 
@@ -154,7 +201,14 @@ fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let RingRun { topo, p1, p2, state_root, paths, _cleanup } = ring_run(d);
+    let RingRun {
+        topo,
+        p1,
+        p2,
+        state_root,
+        paths,
+        _cleanup,
+    } = ring_run(d);
     let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
     assert_eq!(migrate(&["--target", "p1.json"]).vm_of, p1.vm_of);
     let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
@@ -162,10 +216,18 @@ fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
     let before = [counting(d, 0, 5), counting(d, 1, 5)];
     let t0 = Instant::now();
     assert_eq!(migrate(&["--target", "p2.json"]).vm_of, p2.vm_of);
-    eprintln!("4 moves on local VMs (2 with CRIU): {:.2} s wall", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "4 moves on local VMs (2 with CRIU): {:.2} s wall",
+        t0.elapsed().as_secs_f64()
+    );
     for i in 0..2 {
         assert_eq!(pid_of(&paths, ids[i]), pids[i], "pid of {} kept", ids[i]);
-        assert_eq!(netns_of(pids[i]), names::netns_name(ids[i], &p2.vm_of[ids[i]]), "{} runs in its new namespace", ids[i]);
+        assert_eq!(
+            netns_of(pids[i]),
+            names::netns_name(ids[i], &p2.vm_of[ids[i]]),
+            "{} runs in its new namespace",
+            ids[i]
+        );
         counting(d, i, before[i] + 10);
     }
     // Links follow: the moved vnodes' ends are in their new namespaces.
@@ -220,10 +282,20 @@ fn killed_at(flag: &str, phase: Option<&str>) {
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let RingRun { topo, p1, p2, state_root, paths, _cleanup } = ring_run(d);
+    let RingRun {
+        topo,
+        p1,
+        p2,
+        state_root,
+        paths,
+        _cleanup,
+    } = ring_run(d);
     let migrate = |args: &[&str]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"));
-        c.current_dir(d).env_remove("NETBALANCE_TEST_DRIVER").args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()]).args(args);
+        c.current_dir(d)
+            .env_remove("NETBALANCE_TEST_DRIVER")
+            .args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()])
+            .args(args);
         c
     };
     assert!(migrate(&["--target", "p1.json"]).output().unwrap().status.success());
@@ -242,7 +314,11 @@ fn killed_at(flag: &str, phase: Option<&str>) {
     let status = child.wait().unwrap();
     if phase.is_some() {
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(9), "the crash hook did not kill the run at {phase:?}: {status}");
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the crash hook did not kill the run at {phase:?}: {status}"
+        );
     }
     let out = migrate(&[flag]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -288,16 +364,35 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
     let (c, s) = (format!("{tag}tc"), format!("{tag}ts"));
     let mut cv = Vnode::new(&c);
     // The link's first address (10.64.0.1) is the client's end, the second the server's.
-    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
+    cv.run = Some(format!(
+        "exec /usr/bin/python3 {} 10.64.0.2 7000 {}",
+        cli.display(),
+        prog.display()
+    ));
     let mut sv = Vnode::new(&s);
     sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
-    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&c, &s, 100.0)] };
+    let topo = Topology {
+        vnodes: vec![cv, sv],
+        links: vec![Link::new(&c, &s, 100.0)],
+    };
     let testbed = Testbed::generate(1, 3, 10_000.0);
-    let at = |vm: &str| Placement { vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h0-v1".to_string())].into(), ..Placement::default() };
+    let at = |vm: &str| Placement {
+        vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h0-v1".to_string())].into(),
+        ..Placement::default()
+    };
     let (pa, pb) = (at("h0-v0"), at("h0-v2"));
     let state_root = d.join("vnodes");
-    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
-    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![pa.clone(), pb.clone()] };
+    let paths = Paths {
+        state_root: state_root.clone(),
+        criu: which("criu").unwrap().display().to_string(),
+        ..Paths::default()
+    };
+    let _cleanup = Cleanup {
+        testbed: testbed.clone(),
+        layout: Layout::new(&topo).unwrap(),
+        paths: paths.clone(),
+        placements: vec![pa.clone(), pb.clone()],
+    };
     write_inputs(d, &testbed, &topo, &[("pa.json", &pa), ("pb.json", &pb)]);
     let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
     assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
@@ -310,11 +405,18 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
         assert_eq!(migrate(&["--target", file]).vm_of, want.vm_of, "move {i}");
         walls.push(t0.elapsed().as_secs_f64());
         assert_eq!(pid_of(&paths, &c), pid, "move {i}: pid kept");
-        assert_eq!(netns_of(pid), names::netns_name(&c, &want.vm_of[&c]), "move {i}: runs in its new namespace");
+        assert_eq!(
+            netns_of(pid),
+            names::netns_name(&c, &want.vm_of[&c]),
+            "move {i}: runs in its new namespace"
+        );
         wait_client(&prog, before + 5, Duration::from_secs(10));
     }
     let walls: Vec<String> = walls.iter().map(|w| format!("{w:.2}")).collect();
-    eprintln!("5 moves of a TCP client through `netbalance migrate`, wall per call (s): {}", walls.join(" "));
+    eprintln!(
+        "5 moves of a TCP client through `netbalance migrate`, wall per call (s): {}",
+        walls.join(" ")
+    );
     assert!(migrate(&["--teardown"]).vm_of.is_empty());
     assert_clean(&topo, &paths);
 }
@@ -362,23 +464,48 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
         std::fs::write(&criu, format!("#!/bin/sh\nif [ \"$1\" = restore ] && [ ! -e {0}/failed ]; then touch {0}/failed; echo injected >&2; exit 1; fi\nexec {1} \"$@\"\n", d.display(), real.display())).unwrap();
         sh_ok(&["chmod", "+x", criu.to_str().unwrap()]);
     }
-    let paths = Paths { state_root: d.join("vnodes"), criu: criu.display().to_string(), keeper: keeper(), ..Paths::default() };
-    let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements: vec![p1.clone(), p2.clone()] };
+    let paths = Paths {
+        state_root: d.join("vnodes"),
+        criu: criu.display().to_string(),
+        keeper: keeper(),
+        ..Paths::default()
+    };
+    let _cleanup = Cleanup {
+        testbed: testbed.clone(),
+        layout: Layout::new(&topo).unwrap(),
+        paths: paths.clone(),
+        placements: vec![p1.clone(), p2.clone()],
+    };
     write_inputs(d, &testbed, &topo, &[]);
     let problem = Problem::resolve(Some(&d.join("topo.json")), Some(&d.join("testbed.json")), None, None).unwrap();
     let state = StateDir::open(d.join("state")).unwrap();
     let lock = state.lock().unwrap();
     let progress = Progress::hidden();
-    let (a1, a2) = (problem.assignment(&p1, "p1").unwrap(), problem.assignment(&p2, "p2").unwrap());
+    let (a1, a2) = (
+        problem.assignment(&p1, "p1").unwrap(),
+        problem.assignment(&p2, "p2").unwrap(),
+    );
     let driver = |current: Option<&Placement>, faulty: bool| {
         let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone());
         if faulty && fault == RestoreFault::HoldRelease {
-            fleet.insert("h0-v2", VmHandle { exec: Box::new(FailingOn(&["nft", "delete"])), underlay: None });
+            fleet.insert(
+                "h0-v2",
+                VmHandle {
+                    exec: Box::new(FailingOn(&["nft", "delete"])),
+                    underlay: None,
+                },
+            );
         }
         TestbedDriver::new(fleet, &topo, current).unwrap()
     };
     let (deployer, mover, remover) = (driver(None, false), driver(Some(&p1), true), driver(Some(&p1), false));
-    let job = |driver| Job { problem: &problem, driver, state: &state, lock: &lock, progress: &progress };
+    let job = |driver| Job {
+        problem: &problem,
+        driver,
+        state: &state,
+        lock: &lock,
+        progress: &progress,
+    };
     assert!(job(&deployer).apply(None, &a1).unwrap().complete);
     let pid = pid_of(&paths, id);
     let before = counting(d, 0, 5);
@@ -393,9 +520,16 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
     assert_eq!(pid_of(&paths, id), pid, "restored on its source with its pid");
     let ns = names::netns_name(id, "h0-v0");
     assert_eq!(netns_of(pid), ns);
-    assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(id, "h0-v2"))).exists(), "destination namespace left");
+    assert!(
+        !Path::new(&format!("/run/netns/{}", names::netns_name(id, "h0-v2"))).exists(),
+        "destination namespace left"
+    );
     // Once: no task of the vnode runs anywhere but in its source namespace.
-    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{}/cgroup.procs", names::cgroup_name(id))).unwrap();
+    let procs = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/freezer/{}/cgroup.procs",
+        names::cgroup_name(id)
+    ))
+    .unwrap();
     for p in procs.split_whitespace() {
         let out = sh(&["ip", "netns", "identify", p]);
         if !out.status.success() {
@@ -418,7 +552,11 @@ fn journal_times(d: &Path) -> Vec<(u64, String, String)> {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             let rec = &v["rec"];
             let who = rec["vnode"].as_str().or(rec["vm"].as_str()).unwrap_or("").to_string();
-            (v["t_ms"].as_u64().unwrap(), rec["step"].as_str().unwrap().to_string(), who)
+            (
+                v["t_ms"].as_u64().unwrap(),
+                rec["step"].as_str().unwrap().to_string(),
+                who,
+            )
         })
         .collect()
 }
@@ -427,10 +565,19 @@ fn journal_times(d: &Path) -> Vec<(u64, String, String)> {
 /// `suspended` record (the moves start then) to the last `reattached` (s).
 fn moves_window(d: &Path) -> f64 {
     let recs = journal_times(d);
-    let last = |step: &str| recs.iter().filter(|r| r.1 == step).map(|r| r.0).max().unwrap_or_else(|| panic!("no {step} record: {recs:?}"));
+    let last = |step: &str| {
+        recs.iter()
+            .filter(|r| r.1 == step)
+            .map(|r| r.0)
+            .max()
+            .unwrap_or_else(|| panic!("no {step} record: {recs:?}"))
+    };
     let t = (last("reattached") - last("suspended")) as f64 / 1e3;
     if t > 5.0 {
-        eprintln!("slow moves ({t:.3} s): {recs:?}; criu calls: {}", std::fs::read_to_string(d.join("criu.log")).unwrap_or_default());
+        eprintln!(
+            "slow moves ({t:.3} s): {recs:?}; criu calls: {}",
+            std::fs::read_to_string(d.join("criu.log")).unwrap_or_default()
+        );
     }
     t
 }
@@ -485,15 +632,44 @@ impl Pair {
         } else {
             String::new()
         };
-        let script = format!("#!/bin/sh\ns=$(date +%s.%N)\n{fail}{} \"$@\"\nrc=$?\necho \"$s $(date +%s.%N) $rc $*\" >> {}\nexit $rc\n", real.display(), log.display());
+        let script = format!(
+            "#!/bin/sh\ns=$(date +%s.%N)\n{fail}{} \"$@\"\nrc=$?\necho \"$s $(date +%s.%N) $rc $*\" >> {}\nexit $rc\n",
+            real.display(),
+            log.display()
+        );
         std::fs::write(bin.join("criu"), script).unwrap();
         sh_ok(&["chmod", "+x", bin.join("criu").to_str().unwrap()]);
-        let paths = Paths { state_root: d.join("vnodes"), ..Paths::default() };
+        let paths = Paths {
+            state_root: d.join("vnodes"),
+            ..Paths::default()
+        };
         let placements = vec![out.clone(), into.clone(), a_out.clone()];
-        let _cleanup = Cleanup { testbed: testbed.clone(), layout: Layout::new(&topo).unwrap(), paths: paths.clone(), placements };
-        write_inputs(d, &testbed, &topo, &[("out.json", &out), ("in.json", &into), ("a_out.json", &a_out)]);
+        let _cleanup = Cleanup {
+            testbed: testbed.clone(),
+            layout: Layout::new(&topo).unwrap(),
+            paths: paths.clone(),
+            placements,
+        };
+        write_inputs(
+            d,
+            &testbed,
+            &topo,
+            &[("out.json", &out), ("in.json", &into), ("a_out.json", &a_out)],
+        );
         let cgroups = ids[..2].iter().map(|id| names::cgroup_name(id)).collect();
-        let pair = Pair { _cleanup, topo, ids, cgroups, out, into, a_out, bin, log, paths, tmp };
+        let pair = Pair {
+            _cleanup,
+            topo,
+            ids,
+            cgroups,
+            out,
+            into,
+            a_out,
+            bin,
+            log,
+            paths,
+            tmp,
+        };
         assert_eq!(pair.migrate(&["--target", "out.json"]).status.code(), Some(0));
         pair
     }
@@ -505,7 +681,10 @@ impl Pair {
     /// `netbalance migrate ARGS` with the wrapper; its output.
     fn migrate(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
-            .env("PATH", format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .env(
+                "PATH",
+                format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default()),
+            )
             .current_dir(self.dir())
             .env_remove("NETBALANCE_TEST_DRIVER")
             .args(["migrate", "-q", "--state-root", self.paths.state_root.to_str().unwrap()])
@@ -517,8 +696,15 @@ impl Pair {
     /// [`Pair::migrate`] to `target`, which must succeed and be reached.
     fn reach(&self, file: &str, target: &Placement) {
         let out = self.migrate(&["--target", file]);
-        assert!(out.status.success(), "migrate to {file}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(serde_json::from_slice::<Placement>(&out.stdout).unwrap().vm_of, target.vm_of);
+        assert!(
+            out.status.success(),
+            "migrate to {file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            serde_json::from_slice::<Placement>(&out.stdout).unwrap().vm_of,
+            target.vm_of
+        );
     }
 
     /// The first logged criu `op` ("dump", "restore") of vnode `i` that
@@ -536,8 +722,16 @@ impl Pair {
     /// and go on counting past `before`.
     fn running(&self, p: &Placement, pids: [u32; 2], before: [u64; 2]) {
         for i in 0..2 {
-            assert_eq!(pid_of(&self.paths, &self.ids[i]), pids[i], "pid of {} kept", self.ids[i]);
-            assert_eq!(netns_of(pids[i]), names::netns_name(&self.ids[i], &p.vm_of[&self.ids[i]]));
+            assert_eq!(
+                pid_of(&self.paths, &self.ids[i]),
+                pids[i],
+                "pid of {} kept",
+                self.ids[i]
+            );
+            assert_eq!(
+                netns_of(pids[i]),
+                names::netns_name(&self.ids[i], &p.vm_of[&self.ids[i]])
+            );
             counting(self.dir(), i, before[i] + 5);
         }
     }
@@ -552,7 +746,13 @@ fn criu_calls(log: &Path, cgroups: &[String]) -> Vec<(f64, f64, String, String, 
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let cg = cgroups.iter().find(|c| l.contains(c.as_str()))?;
-            Some((f[0].parse().ok()?, f[1].parse().ok()?, cg.clone(), f[3].to_string(), f[2].to_string()))
+            Some((
+                f[0].parse().ok()?,
+                f[1].parse().ok()?,
+                cg.clone(),
+                f[3].to_string(),
+                f[2].to_string(),
+            ))
         })
         .collect()
 }
@@ -591,9 +791,18 @@ fn moves_on_disjoint_vms_run_in_parallel() {
         for op in ["dump", "restore"] {
             let status = if op == "dump" { "*" } else { "0" };
             let (x, y) = (pair.call(0, op, status), pair.call(1, op, status));
-            eprintln!("round {round}: criu {op}s: {:.3}-{:.3} s and {:.3}-{:.3} s", 0.0, x.1 - x.0, y.0 - x.0, y.1 - x.0);
+            eprintln!(
+                "round {round}: criu {op}s: {:.3}-{:.3} s and {:.3}-{:.3} s",
+                0.0,
+                x.1 - x.0,
+                y.0 - x.0,
+                y.1 - x.0
+            );
             if op == "dump" {
-                assert!(overlap(x, y), "round {round}: the two criu dumps did not overlap: {x:?} {y:?}");
+                assert!(
+                    overlap(x, y),
+                    "round {round}: the two criu dumps did not overlap: {x:?} {y:?}"
+                );
             }
         }
         // The same two moves back, one per run.
@@ -604,7 +813,10 @@ fn moves_on_disjoint_vms_run_in_parallel() {
         pair.running(&pair.out, pids, before);
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    eprintln!("2 moves on disjoint VMs: {par:.3?} s in one run vs {ser:.3?} s one per run (load {})", load.trim());
+    eprintln!(
+        "2 moves on disjoint VMs: {par:.3?} s in one run vs {ser:.3?} s one per run (load {})",
+        load.trim()
+    );
     // Medians, so that one slow round on this shared machine does not decide.
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -612,7 +824,10 @@ fn moves_on_disjoint_vms_run_in_parallel() {
     };
     let (p, s) = (median(&mut par), median(&mut ser));
     eprintln!("medians: {p:.3} s in one run, {s:.3} s one per run");
-    assert!(p < 0.8 * s, "median in one run {p:.3} s, one per run {s:.3} s: not parallel");
+    assert!(
+        p < 0.8 * s,
+        "median in one run {p:.3} s, one per run {s:.3} s: not parallel"
+    );
     assert!(pair.migrate(&["--teardown"]).status.success());
     assert_clean(&pair.topo, &pair.paths);
 }
@@ -633,34 +848,58 @@ fn concurrent_failures_of_parallel_moves_lose_nothing() {
     let out = pair.migrate(&["--target", "in.json"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert_eq!(serde_json::from_slice::<Placement>(&out.stdout).unwrap().vm_of, pair.out.vm_of, "{err}");
+    assert_eq!(
+        serde_json::from_slice::<Placement>(&out.stdout).unwrap().vm_of,
+        pair.out.vm_of,
+        "{err}"
+    );
     let (x, y) = (pair.call(0, "restore", "1"), pair.call(1, "restore", "1"));
     // The restores start when the dumps end; a dump criu stalls on (its 10 s
     // timeout on a task it cannot seize, docs/migrate.md) ends later, and
     // then its restore is expected later too.
     let (dx, dy) = (pair.call(0, "dump", "0"), pair.call(1, "dump", "0"));
     if (dx.1 - dy.1).abs() < 0.15 {
-        assert!(overlap(x, y), "the two failing restores did not overlap: {x:?} {y:?} (dumps {dx:?} {dy:?})");
+        assert!(
+            overlap(x, y),
+            "the two failing restores did not overlap: {x:?} {y:?} (dumps {dx:?} {dy:?})"
+        );
     } else {
-        eprintln!("dumps ended {:.3} s apart (a stalled dump): restores not compared", (dx.1 - dy.1).abs());
+        eprintln!(
+            "dumps ended {:.3} s apart (a stalled dump): restores not compared",
+            (dx.1 - dy.1).abs()
+        );
     }
     let recs = journal_times(d);
     for id in &pair.ids[..2] {
-        assert!(recs.iter().any(|r| r.1 == "failed" && &r.2 == id), "{id}: no failed record: {recs:?}");
-        assert!(recs.iter().any(|r| r.1 == "rolled_back" && &r.2 == id), "{id}: not rolled back: {recs:?}");
+        assert!(
+            recs.iter().any(|r| r.1 == "failed" && &r.2 == id),
+            "{id}: no failed record: {recs:?}"
+        );
+        assert!(
+            recs.iter().any(|r| r.1 == "rolled_back" && &r.2 == id),
+            "{id}: not rolled back: {recs:?}"
+        );
     }
     pair.running(&pair.out, pids, before);
     for (id, vm) in [(&pair.ids[0], "h0-v1"), (&pair.ids[1], "h0-v3")] {
-        assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(id, vm))).exists(), "{id}: namespace left on {vm}");
+        assert!(
+            !Path::new(&format!("/run/netns/{}", names::netns_name(id, vm))).exists(),
+            "{id}: namespace left on {vm}"
+        );
     }
     // Once: every task of each vnode's group runs in its source namespace.
     for i in 0..2 {
         let ns = names::netns_name(&pair.ids[i], &pair.out.vm_of[&pair.ids[i]]);
-        let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{}/cgroup.procs", pair.cgroups[i])).unwrap();
+        let procs =
+            std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{}/cgroup.procs", pair.cgroups[i])).unwrap();
         for p in procs.split_whitespace() {
             let o = sh(&["ip", "netns", "identify", p]);
             let in_ns = String::from_utf8_lossy(&o.stdout).trim().to_string();
-            assert!(!o.status.success() || in_ns.is_empty() || in_ns == ns, "task {p} of {} runs in {in_ns:?}", pair.ids[i]);
+            assert!(
+                !o.status.success() || in_ns.is_empty() || in_ns == ns,
+                "task {p} of {} runs in {in_ns:?}",
+                pair.ids[i]
+            );
         }
     }
     // The same moves then succeed (the wrapper fails only once per vnode).

@@ -23,7 +23,12 @@ fn bash(dir: &Path, line: &str) -> Output {
 }
 
 fn ok_json(out: &Output, what: &str) -> Value {
-    assert!(out.status.success(), "{what}: exit {:?}, stderr {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}, stderr {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: stdout is not JSON ({e})"))
 }
 
@@ -31,7 +36,9 @@ fn ok_json(out: &Output, what: &str) -> Value {
 /// a tag unique to this test, so namespaces never collide with other tests.
 fn setup(dir: &Path) -> String {
     let t = tag();
-    assert!(bash(dir, "netbalance testbed --hosts 2 --cpus 2 > testbed.json").status.success());
+    assert!(bash(dir, "netbalance testbed --hosts 2 --cpus 2 > testbed.json")
+        .status
+        .success());
     let out = bash(dir, "netbalance topology waxman --nodes 12 --seed 3");
     let text = String::from_utf8(out.stdout).unwrap();
     let mut topo: netbalance::model::Topology = serde_json::from_str(&text).unwrap();
@@ -50,7 +57,10 @@ fn setup(dir: &Path) -> String {
 fn place_pipes_into_cost() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let v = ok_json(&bash(dir.path(), "netbalance place --topology waxman.json | netbalance cost"), "place | cost");
+    let v = ok_json(
+        &bash(dir.path(), "netbalance place --topology waxman.json | netbalance cost"),
+        "place | cost",
+    );
     assert!(v["tau"].as_f64().unwrap() > 0.0);
     assert_eq!(v["vms"].as_array().unwrap().len(), 4);
 }
@@ -59,9 +69,18 @@ fn place_pipes_into_cost() {
 fn place_pipes_into_migrate_dry_run_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let v = ok_json(&bash(dir.path(), "netbalance place --topology waxman.json | netbalance migrate --dry-run"), "place | migrate --dry-run");
+    let v = ok_json(
+        &bash(
+            dir.path(),
+            "netbalance place --topology waxman.json | netbalance migrate --dry-run",
+        ),
+        "place | migrate --dry-run",
+    );
     assert_eq!(v["vnodes"], 12);
-    assert!(!dir.path().join(".netbalance").join("placement.json").exists(), "a dry run wrote a placement in force");
+    assert!(
+        !dir.path().join(".netbalance").join("placement.json").exists(),
+        "a dry run wrote a placement in force"
+    );
 }
 
 #[test]
@@ -71,9 +90,18 @@ fn place_pipes_into_migrate_which_deploys_then_converges() {
     }
     let dir = tempfile::tempdir().unwrap();
     let t = setup(dir.path());
-    let placed = ok_json(&bash(dir.path(), "netbalance place --topology waxman.json | tee placed.json | netbalance migrate"), "place | migrate");
+    let placed = ok_json(
+        &bash(
+            dir.path(),
+            "netbalance place --topology waxman.json | tee placed.json | netbalance migrate",
+        ),
+        "place | migrate",
+    );
     let wanted: Value = serde_json::from_slice(&std::fs::read(dir.path().join("placed.json")).unwrap()).unwrap();
-    assert_eq!(placed["vm_of"], wanted["vm_of"], "deploy reached the placement asked for");
+    assert_eq!(
+        placed["vm_of"], wanted["vm_of"],
+        "deploy reached the placement asked for"
+    );
     let ns = String::from_utf8(bash(dir.path(), "ip netns list").stdout).unwrap();
     let ours = ns.lines().count();
     assert!(ours >= 12, "expected at least 12 namespaces, saw {ours}");
@@ -85,15 +113,36 @@ fn place_pipes_into_migrate_which_deploys_then_converges() {
     let to = if from == "h1-v1" { "h0-v0" } else { "h1-v1" };
     target["vm_of"][&first] = Value::from(to);
     std::fs::write(dir.path().join("target.json"), serde_json::to_string(&target).unwrap()).unwrap();
-    let reached = ok_json(&bash(dir.path(), "netbalance migrate < target.json"), "migrate to target");
+    let reached = ok_json(
+        &bash(dir.path(), "netbalance migrate < target.json"),
+        "migrate to target",
+    );
     assert_eq!(reached["vm_of"], target["vm_of"]);
-    let again = ok_json(&bash(dir.path(), "netbalance migrate --dry-run < target.json"), "dry run at the target");
-    assert_eq!(again["moves"].as_array().expect("a plan with moves").len(), 0, "nothing left to move: {again}");
-    let back = ok_json(&bash(dir.path(), "netbalance migrate --dry-run < placed.json"), "dry run back");
-    assert_eq!(back["moves"].as_array().expect("a plan with moves").len(), 1, "one vnode to move back: {back}");
+    let again = ok_json(
+        &bash(dir.path(), "netbalance migrate --dry-run < target.json"),
+        "dry run at the target",
+    );
+    assert_eq!(
+        again["moves"].as_array().expect("a plan with moves").len(),
+        0,
+        "nothing left to move: {again}"
+    );
+    let back = ok_json(
+        &bash(dir.path(), "netbalance migrate --dry-run < placed.json"),
+        "dry run back",
+    );
+    assert_eq!(
+        back["moves"].as_array().expect("a plan with moves").len(),
+        1,
+        "one vnode to move back: {back}"
+    );
 
     let down = bash(dir.path(), "netbalance migrate --teardown");
-    assert!(down.status.success(), "teardown: {}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        down.status.success(),
+        "teardown: {}",
+        String::from_utf8_lossy(&down.stderr)
+    );
     assert!(ok_json(&down, "teardown")["vm_of"].as_object().unwrap().is_empty());
 }
 
@@ -104,8 +153,15 @@ fn monitor_pipes_through_predict_into_place_and_the_pipe_ends() {
     }
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
-    let deployed = bash(dir.path(), "netbalance place --topology waxman.json | netbalance migrate > cur.json");
-    assert!(deployed.status.success(), "deploy: {}", String::from_utf8_lossy(&deployed.stderr));
+    let deployed = bash(
+        dir.path(),
+        "netbalance place --topology waxman.json | netbalance migrate > cur.json",
+    );
+    assert!(
+        deployed.status.success(),
+        "deploy: {}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
     let out = bash(
         dir.path(),
         "timeout 60 bash -c 'netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json; echo \"${PIPESTATUS[*]}\" >&2'",
@@ -113,9 +169,16 @@ fn monitor_pipes_through_predict_into_place_and_the_pipe_ends() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let codes = stderr.lines().last().unwrap_or_default().to_string();
     // monitor and predict see a closed pipe (exit 0); place answers 0 (re-placed) or 1 (kept)
-    assert!(codes == "0 0 0" || codes == "0 0 1", "exit codes {codes:?}; stderr {stderr}");
+    assert!(
+        codes == "0 0 0" || codes == "0 0 1",
+        "exit codes {codes:?}; stderr {stderr}"
+    );
     let p: netbalance::model::Placement = serde_json::from_slice(&out.stdout).expect("place wrote a placement");
     assert_eq!(p.vm_of.len(), 12);
     let down = bash(dir.path(), "netbalance migrate --teardown");
-    assert!(down.status.success(), "teardown: {}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        down.status.success(),
+        "teardown: {}",
+        String::from_utf8_lossy(&down.stderr)
+    );
 }

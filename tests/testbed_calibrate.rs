@@ -22,7 +22,11 @@ fn calibrate_local_vms_measures_phases() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let testbed = Testbed::generate(1, 2, 1000.0);
     let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), ..Paths::default() };
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        criu: which("criu").unwrap().display().to_string(),
+        ..Paths::default()
+    };
     let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
     let cal = calibrate(&mut fleet, &testbed, &[4.0, 64.0], 2, &Costs::default()).unwrap();
     eprintln!("calibration: {}", serde_json::to_string(&cal).unwrap());
@@ -34,7 +38,9 @@ fn calibrate_local_vms_measures_phases() {
     let mb = |i: usize| runs[i].image_bytes as f64 / 1048576.0;
     assert!(mb(0) > 3.5 && mb(0) < 12.0, "4 MB probe: {} MB image", mb(0));
     assert!(mb(1) > 63.0 && mb(1) < 80.0, "64 MB probe: {} MB image", mb(1));
-    assert!(runs.iter().all(|r| r.checkpointed && r.snapshot_s > 0.0 && r.restore_s > 0.0));
+    assert!(runs
+        .iter()
+        .all(|r| r.checkpointed && r.snapshot_s > 0.0 && r.restore_s > 0.0));
     let c = &cal.costs;
     assert!(c.check().is_ok());
     assert!(c.snapshot_ms_per_mb >= 0.0 && c.snapshot_ms_per_mb < 200.0, "{c:?}");
@@ -43,17 +49,36 @@ fn calibrate_local_vms_measures_phases() {
     // folded into reattach_ms; clamping a noisy negative slope can only add).
     let model = |r: &netbalance::testbed::MigrationTimes| {
         let m = r.image_bytes as f64 / 1048576.0;
-        c.suspend_ms + m * (c.snapshot_ms_per_mb + c.transfer_ms_per_mb.host + c.restore_ms_per_mb) + c.reattach_ms + c.resume_ms
+        c.suspend_ms
+            + m * (c.snapshot_ms_per_mb + c.transfer_ms_per_mb.host + c.restore_ms_per_mb)
+            + c.reattach_ms
+            + c.resume_ms
     };
-    let measured: f64 = runs.iter().map(|r| (r.suspend_s + r.snapshot_s + r.reap_s + r.transfer_s + r.reattach_s + r.restore_s + r.resume_s) * 1e3).sum();
+    let measured: f64 = runs
+        .iter()
+        .map(|r| (r.suspend_s + r.snapshot_s + r.reap_s + r.transfer_s + r.reattach_s + r.restore_s + r.resume_s) * 1e3)
+        .sum();
     let modelled: f64 = runs.iter().map(model).sum();
     eprintln!("calibration check: measured {measured:.0} ms, modelled {modelled:.0} ms");
-    assert!(modelled >= 0.95 * measured && modelled < 2.0 * measured, "modelled {modelled} vs measured {measured}");
-    assert_eq!(c.transfer_ms_per_mb.net, Costs::default().transfer_ms_per_mb.net, "net transfer was not measured");
+    assert!(
+        modelled >= 0.95 * measured && modelled < 2.0 * measured,
+        "modelled {modelled} vs measured {measured}"
+    );
+    assert_eq!(
+        c.transfer_ms_per_mb.net,
+        Costs::default().transfer_ms_per_mb.net,
+        "net transfer was not measured"
+    );
     assert!(c.source.as_deref().unwrap().contains("host h0-v0->h0-v1"));
     // Nothing is left behind.
     let left = sh_ok(&["ip", "netns", "list"]);
-    assert!(!left.contains(&netbalance::testbed::names::cgroup_name(&format!("nbcal{}x0p", std::process::id()))), "{left}");
+    assert!(
+        !left.contains(&netbalance::testbed::names::cgroup_name(&format!(
+            "nbcal{}x0p",
+            std::process::id()
+        ))),
+        "{left}"
+    );
 }
 
 /// `calibrate` between the two SSH "VMs" (two hosts, one VM each): the
@@ -61,7 +86,17 @@ fn calibrate_local_vms_measures_phases() {
 /// directly from VM to VM (the default), then with `"transfer": "ssh"`.
 #[test]
 fn calibrate_ssh_vms_reports_the_transfer_path() {
-    if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen"]) {
+    if !require(&[
+        "ip",
+        "tc",
+        "nsenter",
+        "setsid",
+        "unshare",
+        "criu",
+        "nft",
+        "sshd",
+        "ssh-keygen",
+    ]) {
         return;
     }
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -72,28 +107,65 @@ fn calibrate_ssh_vms_reports_the_transfer_path() {
     let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
     opts.accept_new = true;
     opts.identity = Some(vms.sshds[0].user_key.clone());
-    let paths = Paths { state_root: vms.state_root.clone(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
-    let sizes: Vec<f64> = std::env::var("NB_CAL_SIZES").ok().map(|s| s.split(',').map(|x| x.parse().unwrap()).collect()).unwrap_or(vec![4.0, 32.0]);
-    for (mode, via, row) in [(TransferMode::Direct, "direct", "transfer, other host (direct TCP)"), (TransferMode::Ssh, "ssh", "transfer, other host (tar over SSH)")] {
+    let paths = Paths {
+        state_root: vms.state_root.clone(),
+        criu: which("criu").unwrap().display().to_string(),
+        keeper: keeper(),
+        ..Paths::default()
+    };
+    let sizes: Vec<f64> = std::env::var("NB_CAL_SIZES")
+        .ok()
+        .map(|s| s.split(',').map(|x| x.parse().unwrap()).collect())
+        .unwrap_or(vec![4.0, 32.0]);
+    for (mode, via, row) in [
+        (TransferMode::Direct, "direct", "transfer, other host (direct TCP)"),
+        (TransferMode::Ssh, "ssh", "transfer, other host (tar over SSH)"),
+    ] {
         testbed.transfer = mode;
         let mut fleet = Fleet::new(&testbed, opts.clone(), paths.clone());
         let cal = calibrate(&mut fleet, &testbed, &sizes, 1, &Costs::default()).unwrap();
-        eprintln!("calibration over ssh ({via}), load {}:\n{}", std::fs::read_to_string("/proc/loadavg").unwrap().trim(), cal.breakdown.table());
+        eprintln!(
+            "calibration over ssh ({via}), load {}:\n{}",
+            std::fs::read_to_string("/proc/loadavg").unwrap().trim(),
+            cal.breakdown.table()
+        );
         assert_eq!(cal.pairs.len(), 1);
         let p = &cal.pairs[0];
         assert_eq!((p.class.as_str(), p.via.as_str()), ("net", via));
-        assert!(p.runs.iter().all(|r| r.checkpointed && r.wire_bytes >= r.image_bytes && r.transfer_s > 0.0), "{:?}", p.runs);
+        assert!(
+            p.runs
+                .iter()
+                .all(|r| r.checkpointed && r.wire_bytes >= r.image_bytes && r.transfer_s > 0.0),
+            "{:?}",
+            p.runs
+        );
         let big = p.runs.last().unwrap();
-        assert!(big.image_bytes as f64 > 0.9 * sizes.last().unwrap() * 1048576.0, "{big:?}");
+        assert!(
+            big.image_bytes as f64 > 0.9 * sizes.last().unwrap() * 1048576.0,
+            "{big:?}"
+        );
         // The profile's net figure is the measured slope of this path, not the default.
-        let tr = cal.breakdown.get(row).unwrap_or_else(|| panic!("no row {row:?}:\n{}", cal.breakdown.table()));
+        let tr = cal
+            .breakdown
+            .get(row)
+            .unwrap_or_else(|| panic!("no row {row:?}:\n{}", cal.breakdown.table()));
         assert_eq!(cal.costs.transfer_ms_per_mb.net, tr.max(0.0));
-        assert_ne!(cal.costs.transfer_ms_per_mb.net, Costs::default().transfer_ms_per_mb.net);
-        assert!(cal.costs.source.as_deref().unwrap().contains(&format!("(transfer: {via})")));
+        assert_ne!(
+            cal.costs.transfer_ms_per_mb.net,
+            Costs::default().transfer_ms_per_mb.net
+        );
+        assert!(cal
+            .costs
+            .source
+            .as_deref()
+            .unwrap()
+            .contains(&format!("(transfer: {via})")));
     }
     // Nothing is left in either VM's state dir.
     for i in 0..2 {
-        let left: Vec<_> = std::fs::read_dir(vms.root.path().join(format!("vm{i}"))).unwrap().collect();
+        let left: Vec<_> = std::fs::read_dir(vms.root.path().join(format!("vm{i}")))
+            .unwrap()
+            .collect();
         assert!(left.is_empty(), "vm{i} kept {left:?}");
     }
 }

@@ -10,11 +10,21 @@ use std::process::{Command, Output};
 use testbed_support::*;
 
 fn nb(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netbalance")).current_dir(dir).args(args).stdin(std::process::Stdio::null()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_netbalance"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
@@ -53,7 +63,10 @@ fn cli_monitor_and_calibrate() {
     let (a, b) = (format!("{tag}a"), format!("{tag}b"));
     let mut va = Vnode::new(&a);
     va.run = Some("while :; do :; done".into());
-    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, 20.0)] };
+    let topo = Topology {
+        vnodes: vec![va, Vnode::new(&b)],
+        links: vec![Link::new(&a, &b, 20.0)],
+    };
     let testbed = Testbed::generate(1, 2, 1000.0);
     std::fs::write(d.join("testbed.json"), serde_json::to_string(&testbed).unwrap()).unwrap();
     std::fs::write(d.join("topo.json"), serde_json::to_string(&topo).unwrap()).unwrap();
@@ -64,24 +77,71 @@ fn cli_monitor_and_calibrate() {
     placement.testbed = Some("testbed.json".into());
     std::fs::write(d.join("cur.json"), serde_json::to_string(&placement).unwrap()).unwrap();
     let layout = Layout::new(&topo).unwrap();
-    let paths = Paths { state_root: state.clone(), ..Paths::default() };
-    let mut dep = Deployed { fleet: Fleet::new(&testbed, SshOptions::new("/dev/null"), paths), layout, placement: placement.clone() };
+    let paths = Paths {
+        state_root: state.clone(),
+        ..Paths::default()
+    };
+    let mut dep = Deployed {
+        fleet: Fleet::new(&testbed, SshOptions::new("/dev/null"), paths),
+        layout,
+        placement: placement.clone(),
+    };
     deploy(&mut dep.fleet, &dep.layout, &placement).unwrap();
 
     // monitor: two snapshots, then exit; rates per virtual second scale with --dilation.
-    let out = ok(&nb(d, &["monitor", "--placement", "cur.json", "--count", "2", "--interval", "0.3", "--state-root", st]));
+    let out = ok(&nb(
+        d,
+        &[
+            "monitor",
+            "--placement",
+            "cur.json",
+            "--count",
+            "2",
+            "--interval",
+            "0.3",
+            "--state-root",
+            st,
+        ],
+    ));
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[1]["t"].as_f64().unwrap() > lines[0]["t"].as_f64().unwrap());
     assert!(lines[0]["cpu"][&a].as_f64().unwrap() > 0.01, "{out}");
     assert_eq!(lines[0]["cpu"][&b].as_f64().unwrap(), 0.0, "{out}");
     assert_eq!(lines[0]["mbps"][0]["a"], a.as_str());
-    let e = nb(d, &["monitor", "--placement", "cur.json", "--interval", "0", "--state-root", st]);
+    let e = nb(
+        d,
+        &[
+            "monitor",
+            "--placement",
+            "cur.json",
+            "--interval",
+            "0",
+            "--state-root",
+            st,
+        ],
+    );
     assert_eq!(e.status.code(), Some(2));
     drop(dep);
 
     // calibrate prints a costs profile.
-    let costs = ok(&nb(d, &["calibrate", "--sizes-mb", "2,8", "--repeats", "1", "--state-root", st, "--criu", &criu]));
+    let costs = ok(&nb(
+        d,
+        &[
+            "calibrate",
+            "--sizes-mb",
+            "2,8",
+            "--repeats",
+            "1",
+            "--state-root",
+            st,
+            "--criu",
+            &criu,
+        ],
+    ));
     let c: serde_json::Value = serde_json::from_str(&costs).unwrap();
-    assert!(c["restore_ms_per_mb"].as_f64().unwrap() >= 0.0 && c["source"].as_str().unwrap().contains("calibrate"), "{costs}");
+    assert!(
+        c["restore_ms_per_mb"].as_f64().unwrap() >= 0.0 && c["source"].as_str().unwrap().contains("calibrate"),
+        "{costs}"
+    );
 }

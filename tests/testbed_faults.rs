@@ -14,8 +14,21 @@ fn failure_after_restore_puts_the_vnode_back_once() {
     if !require(&["ip", "tc", "nsenter", "criu", "nft"]) {
         return;
     }
-    let LocalPair { a, placement, layout, state: _state, mut fleet, .. } = local_pair(&format!("exec sleep 301{}", std::process::id()), 30.0);
-    fleet.insert("h0-v2", VmHandle { exec: Box::new(FailingOn(&["nft", "delete"])), underlay: None });
+    let LocalPair {
+        a,
+        placement,
+        layout,
+        state: _state,
+        mut fleet,
+        ..
+    } = local_pair(&format!("exec sleep 301{}", std::process::id()), 30.0);
+    fleet.insert(
+        "h0-v2",
+        VmHandle {
+            exec: Box::new(FailingOn(&["nft", "delete"])),
+            underlay: None,
+        },
+    );
     let pid = deploy(&mut fleet, &layout, &placement).unwrap().started[&a];
 
     let mut to = placement.clone();
@@ -29,17 +42,30 @@ fn failure_after_restore_puts_the_vnode_back_once() {
         assert_eq!(partial.reached, placement);
         // Back on h0-v0: same pid, in the old namespace, link re-made, running, thawed.
         let ns = names::netns_name(&a, "h0-v0");
-        assert_eq!(ns_id(&format!("/proc/{pid}/ns/net")), ns_id(&format!("/run/netns/{ns}")), "pid {pid} is not in {ns}");
+        assert_eq!(
+            ns_id(&format!("/proc/{pid}/ns/net")),
+            ns_id(&format!("/run/netns/{ns}")),
+            "pid {pid} is not in {ns}"
+        );
         assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(&a, "h0-v2"))).exists());
         let addrs = sh_ok(&["ip", "-n", &ns, "-br", "addr"]);
         assert!(addrs.contains("10.64.0.1/30"), "{addrs}");
         let cg = names::cgroup_name(&a);
-        assert_eq!(std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap().trim(), "THAWED");
+        assert_eq!(
+            std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state"))
+                .unwrap()
+                .trim(),
+            "THAWED"
+        );
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
         assert!(!stat.contains(") Z") && !stat.contains(") T"), "{stat}");
         // Once: the vnode's group holds only its one process.
         let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
-        assert_eq!(procs.split_whitespace().collect::<Vec<_>>(), vec![pid.to_string()], "{procs}");
+        assert_eq!(
+            procs.split_whitespace().collect::<Vec<_>>(),
+            vec![pid.to_string()],
+            "{procs}"
+        );
     }));
     teardown(&mut fleet, &layout, &placement).unwrap();
     checks.unwrap_or_else(|p| std::panic::resume_unwind(p));

@@ -12,14 +12,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
-
 #[test]
 fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft", "/usr/bin/python3"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (srv, cli, prog) = (tmp.path().join("server.py"), tmp.path().join("client.py"), tmp.path().join("progress"));
+    let (srv, cli, prog) = (
+        tmp.path().join("server.py"),
+        tmp.path().join("client.py"),
+        tmp.path().join("progress"),
+    );
     std::fs::write(&srv, ECHO_SERVER).unwrap();
     std::fs::write(&cli, COUNTING_CLIENT).unwrap();
 
@@ -31,7 +34,11 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     let mut sv = Vnode::new(&s);
     sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
     let mut cv = Vnode::new(&c);
-    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), prog.display()));
+    cv.run = Some(format!(
+        "exec /usr/bin/python3 {} 10.64.0.2 7000 {}",
+        cli.display(),
+        prog.display()
+    ));
     topo.vnodes = vec![cv, sv, Vnode::new(&r)];
     topo.links = vec![Link::new(&c, &s, 100.0), Link::new(&c, &r, 50.0)];
     let testbed = Testbed::generate(1, 3, 1000.0);
@@ -41,8 +48,17 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     placement.vm_of.insert(r.clone(), "h0-v2".into());
     let layout = Layout::new(&topo).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
-    let mut d = Deployed { fleet: Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone()), layout: &layout, placement: placement.clone() };
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        criu: which("criu").unwrap().display().to_string(),
+        keeper: keeper(),
+        ..Paths::default()
+    };
+    let mut d = Deployed {
+        fleet: Fleet::new(&testbed, SshOptions::new("/dev/null"), paths.clone()),
+        layout: &layout,
+        placement: placement.clone(),
+    };
 
     // The server must listen before the client starts: deploy, then the
     // client's first connect may race; the script exits on failure, so retry.
@@ -51,7 +67,10 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     let t0 = Instant::now();
     while client_progress(&prog).0 == 0 {
         if !Path::new(&format!("/proc/{pid}")).exists() {
-            panic!("client exited early: {}", std::fs::read_to_string(paths.vnode_dir(&names::cgroup_name(&c)).join("out.log")).unwrap_or_default());
+            panic!(
+                "client exited early: {}",
+                std::fs::read_to_string(paths.vnode_dir(&names::cgroup_name(&c)).join("out.log")).unwrap_or_default()
+            );
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "client never talked");
         std::thread::sleep(Duration::from_millis(20));
@@ -69,21 +88,51 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
         assert_eq!(times.pid, Some(pid));
         // The keeper reaps the dumped tasks at once, on the way back too
         // (pid 1 here takes 1.4–1.9 s); the bound is generous for loaded CI.
-        assert!(times.reap_s < 1.0, "waited {:.3} s for the dumped tasks to be reaped", times.reap_s);
+        assert!(
+            times.reap_s < 1.0,
+            "waited {:.3} s for the dumped tasks to be reaped",
+            times.reap_s
+        );
         assert!(times.image_bytes > 100_000, "{times:?}");
         let ns = names::netns_name(&c, to);
-        assert_eq!(ns_id(&format!("/proc/{pid}/ns/net")), ns_id(&format!("/run/netns/{ns}")), "pid {pid} not in {ns}");
+        assert_eq!(
+            ns_id(&format!("/proc/{pid}/ns/net")),
+            ns_id(&format!("/run/netns/{ns}")),
+            "pid {pid} not in {ns}"
+        );
         let old = names::netns_name(&c, if to == "h0-v2" { "h0-v0" } else { "h0-v2" });
-        assert!(!Path::new(&format!("/run/netns/{old}")).exists(), "old namespace {old} left");
+        assert!(
+            !Path::new(&format!("/run/netns/{old}")).exists(),
+            "old namespace {old} left"
+        );
         // Both links are back, with their addresses and rate limits.
         let addrs = sh_ok(&["ip", "-n", &ns, "-br", "addr"]);
-        assert!(addrs.contains("10.64.0.1/30") && addrs.contains("10.64.0.5/30"), "{addrs}");
-        let q = sh_ok(&["tc", "-n", &names::netns_name(&s, "h0-v1"), "qdisc", "show", "dev", "eth0"]);
+        assert!(
+            addrs.contains("10.64.0.1/30") && addrs.contains("10.64.0.5/30"),
+            "{addrs}"
+        );
+        let q = sh_ok(&[
+            "tc",
+            "-n",
+            &names::netns_name(&s, "h0-v1"),
+            "qdisc",
+            "show",
+            "dev",
+            "eth0",
+        ]);
         assert!(q.contains("rate 100Mbit"), "server end lost its tbf: {q}");
         let cg = names::cgroup_name(&c);
         let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
-        assert!(procs.split_whitespace().any(|p| p == pid.to_string()), "not in its freezer group after restore: {procs}");
-        assert_eq!(std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap().trim(), "THAWED");
+        assert!(
+            procs.split_whitespace().any(|p| p == pid.to_string()),
+            "not in its freezer group after restore: {procs}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state"))
+                .unwrap()
+                .trim(),
+            "THAWED"
+        );
         // The same TCP connection goes on: the counter keeps rising, echoes match.
         let n = wait_client(&prog, before + 5, Duration::from_secs(10));
         assert!(n > n0);
@@ -93,13 +142,21 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     let times = migrate(&mut d.fleet, &layout, &mut at, &r, "h0-v1").unwrap();
     d.placement.vm_of.insert(r.clone(), "h0-v1".into());
     assert!(!times.checkpointed);
-    eprintln!("migration timing (links only): {}", serde_json::to_string(&times).unwrap());
+    eprintln!(
+        "migration timing (links only): {}",
+        serde_json::to_string(&times).unwrap()
+    );
     let addrs = sh_ok(&["ip", "-n", &names::netns_name(&r, "h0-v1"), "-br", "addr"]);
     assert!(addrs.contains("10.64.0.6/30"), "{addrs}");
     wait_client(&prog, client_progress(&prog).0 + 3, Duration::from_secs(10));
 
     teardown(&mut d.fleet, &layout, &d.placement).unwrap();
-    assert!(!Path::new(&format!("/proc/{pid}/ns")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z"));
+    assert!(
+        !Path::new(&format!("/proc/{pid}/ns")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z")
+    );
 }
 
 #[test]
@@ -120,8 +177,15 @@ fn monitor_samples_cpu_and_link_rates() {
     placement.vm_of.insert(b.clone(), "h0-v1".into());
     let layout = Layout::new(&topo).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), ..Paths::default() };
-    let mut d = Deployed { fleet: Fleet::new(&testbed, SshOptions::new("/dev/null"), paths), layout: &layout, placement: placement.clone() };
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        ..Paths::default()
+    };
+    let mut d = Deployed {
+        fleet: Fleet::new(&testbed, SshOptions::new("/dev/null"), paths),
+        layout: &layout,
+        placement: placement.clone(),
+    };
     deploy(&mut d.fleet, &layout, &placement).unwrap();
 
     let pidfile = d.fleet.paths.vnode_dir(&names::cgroup_name(&a)).join("pid");
@@ -132,7 +196,8 @@ fn monitor_samples_cpu_and_link_rates() {
         let stat = std::fs::read_to_string(format!("/proc/{busy_pid}/stat")).unwrap();
         let rest = &stat[stat.rfind(')').unwrap() + 2..];
         let f: Vec<&str> = rest.split_whitespace().collect();
-        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap())
+            / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
     };
     let c0 = ticks();
     let s0 = sample(&mut d.fleet, &layout, &placement).unwrap();
@@ -143,13 +208,19 @@ fn monitor_samples_cpu_and_link_rates() {
     let c1 = ticks();
     let snap = snapshot(&s0, &s1, &layout, 1.0, 1.0);
     let by_proc = (c1 - c0) / s1.at.duration_since(s0.at).as_secs_f64();
-    eprintln!("snapshot: {}  (receiver saw {measured:.1} Mbit/s)", serde_json::to_string(&snap).unwrap());
+    eprintln!(
+        "snapshot: {}  (receiver saw {measured:.1} Mbit/s)",
+        serde_json::to_string(&snap).unwrap()
+    );
     let cpu_a = snap.cpu[&a];
     // cpuacct agrees with the kernel's own account of the process (to a few
     // clock ticks), whatever share of the CPU the loop got.
     eprintln!("busy loop: cpuacct {cpu_a:.3}, /proc/PID/stat {by_proc:.3} CPU-s/s");
     assert!(cpu_a > 0.02 && cpu_a < 1.2, "busy loop used {cpu_a} CPU-s/s");
-    assert!((cpu_a - by_proc).abs() < 0.15 * by_proc + 0.05, "cpuacct {cpu_a} vs /proc {by_proc}");
+    assert!(
+        (cpu_a - by_proc).abs() < 0.15 * by_proc + 0.05,
+        "cpuacct {cpu_a} vs /proc {by_proc}"
+    );
     assert!(snap.cpu[&b] < 0.05, "idle vnode used {} CPU-s/s", snap.cpu[&b]);
     assert_eq!(snap.mbps.len(), 1);
     let rate = snap.mbps[0].rate;
@@ -165,9 +236,26 @@ fn failed_restore_puts_the_vnode_back() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
         return;
     }
-    let LocalPair { a, b, placement, layout, state: _state, mut fleet } = local_pair("exec sleep 300", 30.0);
-    fleet.insert("h0-v2", netbalance::testbed::VmHandle { exec: Box::new(FailingOn(&["nsenter", "restore"])), underlay: None });
-    let mut d = Deployed { fleet, layout: &layout, placement: placement.clone() };
+    let LocalPair {
+        a,
+        b,
+        placement,
+        layout,
+        state: _state,
+        mut fleet,
+    } = local_pair("exec sleep 300", 30.0);
+    fleet.insert(
+        "h0-v2",
+        netbalance::testbed::VmHandle {
+            exec: Box::new(FailingOn(&["nsenter", "restore"])),
+            underlay: None,
+        },
+    );
+    let mut d = Deployed {
+        fleet,
+        layout: &layout,
+        placement: placement.clone(),
+    };
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
     let pid = report.started[&a];
 
@@ -181,14 +269,30 @@ fn failed_restore_puts_the_vnode_back() {
     assert_eq!(partial.reached, placement, "the placement reached is the old one");
     // Back on h0-v0: same pid, in the old namespace, link re-made, running.
     let ns = names::netns_name(&a, "h0-v0");
-    assert_eq!(ns_id(&format!("/proc/{pid}/ns/net")), ns_id(&format!("/run/netns/{ns}")));
+    assert_eq!(
+        ns_id(&format!("/proc/{pid}/ns/net")),
+        ns_id(&format!("/run/netns/{ns}"))
+    );
     assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(&a, "h0-v2"))).exists());
     let addrs = sh_ok(&["ip", "-n", &ns, "-br", "addr"]);
     assert!(addrs.contains("10.64.0.1/30"), "{addrs}");
-    let q = sh_ok(&["tc", "-n", &names::netns_name(&b, "h0-v1"), "qdisc", "show", "dev", "eth0"]);
+    let q = sh_ok(&[
+        "tc",
+        "-n",
+        &names::netns_name(&b, "h0-v1"),
+        "qdisc",
+        "show",
+        "dev",
+        "eth0",
+    ]);
     assert!(q.contains("rate 30Mbit"), "{q}");
     let cg = names::cgroup_name(&a);
-    assert_eq!(std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap().trim(), "THAWED");
+    assert_eq!(
+        std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state"))
+            .unwrap()
+            .trim(),
+        "THAWED"
+    );
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert!(!stat.contains(") Z") && !stat.contains(") T"), "{stat}");
 }

@@ -29,7 +29,14 @@ fn repeated_migrations_wait_for_no_reaper() {
     }
     // Root `sleep 301` with a child `sleep 300` it never waits for: the
     // child becomes an orphan when the dump kills the tree.
-    let LocalPair { a, placement, layout, state: _state, mut fleet, .. } = local_pair("sleep 300 & exec sleep 301", 20.0);
+    let LocalPair {
+        a,
+        placement,
+        layout,
+        state: _state,
+        mut fleet,
+        ..
+    } = local_pair("sleep 300 & exec sleep 301", 20.0);
     let report = deploy(&mut fleet, &layout, &placement);
     let mut current = placement.clone();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -39,11 +46,19 @@ fn repeated_migrations_wait_for_no_reaper() {
         let tree = || std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
         // Wait for the child (the start-up shell leaves the group on its own).
         let child = loop {
-            let kids: Vec<u32> = tree().split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| stat_fields(p).map(|f| f.1) == Some(pid)).collect();
+            let kids: Vec<u32> = tree()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .filter(|&p| stat_fields(p).map(|f| f.1) == Some(pid))
+                .collect();
             if let [c] = kids[..] {
                 break c;
             }
-            assert!(t0.elapsed() < Duration::from_secs(5), "the child never started: {}", tree());
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the child never started: {}",
+                tree()
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
         let pids_before = vec![pid.to_string(), child.to_string()];
@@ -63,7 +78,11 @@ fn repeated_migrations_wait_for_no_reaper() {
             );
             assert_eq!(t.pid, Some(pid));
             // Generous bound (pid 1 here takes 1.4–1.9 s); a loaded CI box still passes.
-            assert!(t.reap_s < 1.0, "move to {to} waited {:.3} s for the dumped tasks to be reaped", t.reap_s);
+            assert!(
+                t.reap_s < 1.0,
+                "move to {to} waited {:.3} s for the dumped tasks to be reaped",
+                t.reap_s
+            );
             let mut pids_after: Vec<String> = tree().split_whitespace().map(String::from).collect();
             pids_after.sort();
             let mut want = pids_before.clone();
@@ -72,7 +91,11 @@ fn repeated_migrations_wait_for_no_reaper() {
             // The restored root is the keeper's child, not pid 1's.
             let (_, ppid) = stat_fields(pid).unwrap();
             let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
-            assert!(String::from_utf8_lossy(&cmdline).contains("keeper"), "parent {ppid} of {pid} is not a keeper: {:?}", String::from_utf8_lossy(&cmdline));
+            assert!(
+                String::from_utf8_lossy(&cmdline).contains("keeper"),
+                "parent {ppid} of {pid} is not a keeper: {:?}",
+                String::from_utf8_lossy(&cmdline)
+            );
             keepers.push(ppid);
         }
         keepers
@@ -82,7 +105,10 @@ fn repeated_migrations_wait_for_no_reaper() {
     // Each keeper leaves once its tree is gone: none lingers after teardown.
     let t0 = Instant::now();
     while !keepers.iter().all(|&k| ended(k)) {
-        assert!(t0.elapsed() < Duration::from_secs(5), "keepers {keepers:?} still run after teardown");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "keepers {keepers:?} still run after teardown"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(!Path::new(&format!("/run/netns/{}", names::netns_name(&a, "h0-v2"))).exists());

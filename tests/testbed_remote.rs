@@ -13,7 +13,6 @@ use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
-
 /// A counting TCP client vnode and its echo server, linked, on a testbed of
 /// the two SSH VMs at `addrs` (one VM each).
 struct EchoPair {
@@ -33,24 +32,54 @@ fn echo_pair(tag: &str, dir: &std::path::Path, addrs: &[impl std::fmt::Display])
     let mut sv = Vnode::new(&server);
     sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));
     let mut cv = Vnode::new(&client);
-    cv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000 {}", cli.display(), progress.display()));
-    let topo = Topology { vnodes: vec![cv, sv], links: vec![Link::new(&client, &server, 200.0)] };
+    cv.run = Some(format!(
+        "exec /usr/bin/python3 {} 10.64.0.2 7000 {}",
+        cli.display(),
+        progress.display()
+    ));
+    let topo = Topology {
+        vnodes: vec![cv, sv],
+        links: vec![Link::new(&client, &server, 200.0)],
+    };
     let mut testbed = Testbed::generate(2, 1, 1000.0);
     testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", addrs[0]));
     testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", addrs[1]));
-    EchoPair { topo, testbed, client, server, progress }
+    EchoPair {
+        topo,
+        testbed,
+        client,
+        server,
+        progress,
+    }
 }
 
 #[test]
 fn remote_vms_over_ssh_vxlan_and_migration() {
-    if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen", "/usr/bin/python3"]) {
+    if !require(&[
+        "ip",
+        "tc",
+        "nsenter",
+        "setsid",
+        "unshare",
+        "criu",
+        "nft",
+        "sshd",
+        "ssh-keygen",
+        "/usr/bin/python3",
+    ]) {
         return;
     }
     let vms = two_ssh_vms(253, "r");
     let (addrs, sshds, state_root, root) = (&vms.addrs, &vms.sshds, &vms.state_root, &vms.root);
     let tag = vms.tag.clone();
     let tmp = tempfile::tempdir().unwrap();
-    let EchoPair { topo, testbed, client: c, server: s, progress: prog } = echo_pair(&tag, tmp.path(), addrs);
+    let EchoPair {
+        topo,
+        testbed,
+        client: c,
+        server: s,
+        progress: prog,
+    } = echo_pair(&tag, tmp.path(), addrs);
     let mut placement = Placement::default();
     placement.vm_of.insert(c.clone(), "h0-v0".into());
     placement.vm_of.insert(s.clone(), "h1-v0".into());
@@ -61,8 +90,17 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     opts.accept_new = true;
     opts.identity = Some(sshds[0].user_key.clone());
     // The keeper runs on the "VMs" too (the binary's path is visible in their mount namespaces).
-    let paths = Paths { state_root: state_root.clone(), criu: which("criu").unwrap().display().to_string(), keeper: keeper(), ..Paths::default() };
-    let mut d = Deployed { fleet: Fleet::new(&testbed, opts, paths), layout: &layout, placement: placement.clone() };
+    let paths = Paths {
+        state_root: state_root.clone(),
+        criu: which("criu").unwrap().display().to_string(),
+        keeper: keeper(),
+        ..Paths::default()
+    };
+    let mut d = Deployed {
+        fleet: Fleet::new(&testbed, opts, paths),
+        layout: &layout,
+        placement: placement.clone(),
+    };
 
     let t = Instant::now();
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
@@ -71,15 +109,28 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     // The link is a VXLAN device inside the client's namespace, seen from VM 1.
     let vm1 = d.fleet.exec("h0-v0").unwrap();
     let link = vm1
-        .run(&netbalance::testbed::Cmd::new("ip").args(["-n", &names::netns_name(&c, "h0-v0"), "-d", "link", "show", "eth0"]))
+        .run(&netbalance::testbed::Cmd::new("ip").args([
+            "-n",
+            &names::netns_name(&c, "h0-v0"),
+            "-d",
+            "link",
+            "show",
+            "eth0",
+        ]))
         .unwrap();
-    assert!(link.contains("vxlan id 1") && link.contains(&format!("remote {}", addrs[1])), "{link}");
+    assert!(
+        link.contains("vxlan id 1") && link.contains(&format!("remote {}", addrs[1])),
+        "{link}"
+    );
     // Timing of one command over the session (for the report).
     let t = Instant::now();
     for _ in 0..20 {
         vm1.run(&netbalance::testbed::Cmd::new("true")).unwrap();
     }
-    eprintln!("ssh exec round trip: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0 / 20.0);
+    eprintln!(
+        "ssh exec round trip: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0 / 20.0
+    );
 
     let pid = report.started[&c];
     wait_client(&prog, 3, Duration::from_secs(15));
@@ -91,12 +142,19 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     std::thread::sleep(Duration::from_millis(300));
     let s1 = netbalance::testbed::monitor::sample(&mut d.fleet, &layout, &placement).unwrap();
     let snap = netbalance::testbed::monitor::snapshot(&s0, &s1, &layout, 0.3, 1.0);
-    eprintln!("monitor over ssh: sample {:.0} ms, {}", sample_s * 1e3, serde_json::to_string(&snap).unwrap());
+    eprintln!(
+        "monitor over ssh: sample {:.0} ms, {}",
+        sample_s * 1e3,
+        serde_json::to_string(&snap).unwrap()
+    );
     assert!(snap.mbps[0].rate > 0.0, "no traffic seen on the VXLAN link");
     assert!(snap.cpu[&c] > 0.0 && snap.cpu[&s] > 0.0, "{snap:?}");
     let mut at = sites(&layout, &placement).unwrap();
     // Out over the direct TCP path (the default), back over SSH (the fallback).
-    for (to, mode, via) in [("h1-v0", TransferMode::Direct, Via::Direct), ("h0-v0", TransferMode::Ssh, Via::Ssh)] {
+    for (to, mode, via) in [
+        ("h1-v0", TransferMode::Direct, Via::Direct),
+        ("h0-v0", TransferMode::Ssh, Via::Ssh),
+    ] {
         d.fleet.transfer = mode;
         let before = client_progress(&prog).0;
         let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
@@ -110,8 +168,15 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
         d.placement.vm_of.insert(c.clone(), to.to_string());
         eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
         assert_eq!(times.pid, Some(pid));
-        assert!(times.reap_s < 1.0, "waited {:.3} s for the dumped tasks to be reaped", times.reap_s);
-        assert!(times.wire_bytes >= times.image_bytes && times.image_bytes > 100_000, "{times:?}");
+        assert!(
+            times.reap_s < 1.0,
+            "waited {:.3} s for the dumped tasks to be reaped",
+            times.reap_s
+        );
+        assert!(
+            times.wire_bytes >= times.image_bytes && times.image_bytes > 100_000,
+            "{times:?}"
+        );
         wait_client(&prog, before + 5, Duration::from_secs(15));
     }
     // Back on VM 1: the link is a tunnel again; the state dir is on VM 1 only.
@@ -129,22 +194,45 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
 /// fallback to SSH is reported), the pid is kept and the connection goes on.
 #[test]
 fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
-    if !require(&["ip", "tc", "nsenter", "setsid", "unshare", "criu", "nft", "sshd", "ssh-keygen", "/usr/bin/python3"]) {
+    if !require(&[
+        "ip",
+        "tc",
+        "nsenter",
+        "setsid",
+        "unshare",
+        "criu",
+        "nft",
+        "sshd",
+        "ssh-keygen",
+        "/usr/bin/python3",
+    ]) {
         return;
     }
     let vms = two_ssh_vms(250, "e");
     let tag = vms.tag.clone();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let EchoPair { topo, mut testbed, client: c, server: s, progress: prog } = echo_pair(&tag, d, &vms.addrs);
+    let EchoPair {
+        topo,
+        mut testbed,
+        client: c,
+        server: s,
+        progress: prog,
+    } = echo_pair(&tag, d, &vms.addrs);
     let kh = vms.sshds[0].dir.path().join("known_hosts");
     testbed.known_hosts = Some(kh.display().to_string());
-    let at = |vm: &str| Placement { vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h1-v0".to_string())].into(), ..Placement::default() };
+    let at = |vm: &str| Placement {
+        vm_of: [(c.clone(), vm.to_string()), (s.clone(), "h1-v0".to_string())].into(),
+        ..Placement::default()
+    };
     let (pa, pb) = (at("h0-v0"), at("h1-v0"));
     std::fs::write(d.join("testbed.json"), serde_json::to_vec(&testbed).unwrap()).unwrap();
     std::fs::write(d.join("topo.json"), serde_json::to_vec(&topo).unwrap()).unwrap();
     for (name, p) in [("pa.json", &pa), ("pb.json", &pb)] {
-        let p = Placement { topology: Some("topo.json".into()), ..p.clone() };
+        let p = Placement {
+            topology: Some("topo.json".into()),
+            ..p.clone()
+        };
         std::fs::write(d.join(name), serde_json::to_vec(&p).unwrap()).unwrap();
     }
     // Whatever happens, the vnodes go (under either placement).
@@ -152,9 +240,21 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
     let mut opts = SshOptions::new(&kh);
     opts.accept_new = true;
     opts.identity = Some(vms.sshds[0].user_key.clone());
-    let paths = Paths { state_root: vms.state_root.clone(), keeper: keeper(), ..Paths::default() };
-    let _a = Deployed { fleet: Fleet::new(&testbed, opts.clone(), paths.clone()), layout: &layout, placement: pa.clone() };
-    let _b = Deployed { fleet: Fleet::new(&testbed, opts, paths), layout: &layout, placement: pb.clone() };
+    let paths = Paths {
+        state_root: vms.state_root.clone(),
+        keeper: keeper(),
+        ..Paths::default()
+    };
+    let _a = Deployed {
+        fleet: Fleet::new(&testbed, opts.clone(), paths.clone()),
+        layout: &layout,
+        placement: pa.clone(),
+    };
+    let _b = Deployed {
+        fleet: Fleet::new(&testbed, opts, paths),
+        layout: &layout,
+        placement: pb.clone(),
+    };
     let key = vms.sshds[0].user_key.display().to_string();
     let state_root = vms.state_root.display().to_string();
     let migrate = |args: &[&str]| {
@@ -167,7 +267,10 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "migrate {args:?}: {err}");
-        assert!(!err.contains("not possible"), "migrate {args:?} fell back to SSH: {err}");
+        assert!(
+            !err.contains("not possible"),
+            "migrate {args:?} fell back to SSH: {err}"
+        );
         serde_json::from_slice::<Placement>(&out.stdout).unwrap()
     };
     assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
@@ -178,9 +281,16 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
         let before = client_progress(&prog).0;
         let t0 = Instant::now();
         assert_eq!(migrate(&["--target", file]).vm_of, want.vm_of);
-        eprintln!("netbalance migrate --target {file} over SSH VMs: {:.2} s wall", t0.elapsed().as_secs_f64());
+        eprintln!(
+            "netbalance migrate --target {file} over SSH VMs: {:.2} s wall",
+            t0.elapsed().as_secs_f64()
+        );
         let now = vms.root.path().join(vm).join(names::cgroup_name(&c)).join("pid");
-        assert_eq!(std::fs::read_to_string(&now).unwrap().trim().parse::<u32>().unwrap(), pid, "pid kept on {vm}");
+        assert_eq!(
+            std::fs::read_to_string(&now).unwrap().trim().parse::<u32>().unwrap(),
+            pid,
+            "pid kept on {vm}"
+        );
         wait_client(&prog, before + 5, Duration::from_secs(15));
     }
     assert!(migrate(&["--teardown"]).vm_of.is_empty());

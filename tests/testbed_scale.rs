@@ -41,7 +41,10 @@ fn grid_of_100_vnodes_deploys_samples_moves_and_goes() {
     }
     let layout = Layout::new(&topo).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), ..Paths::default() };
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        ..Paths::default()
+    };
     let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
 
     let t = Instant::now();

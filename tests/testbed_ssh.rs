@@ -24,7 +24,10 @@ fn ssh_host_keys_auth_quoting_and_copies() {
     let kh = sshd.dir.path().join("known_hosts");
 
     // Unknown host, no accept-new: refused, with the fingerprint in the message.
-    let err = SshExecutor::connect(&target, &opts(&sshd, &kh, false)).err().expect("unknown host accepted").to_string();
+    let err = SshExecutor::connect(&target, &opts(&sshd, &kh, false))
+        .err()
+        .expect("unknown host accepted")
+        .to_string();
     assert!(err.contains("unknown host key"), "{err}");
     assert!(err.contains(&sshd.fingerprint()), "{err} lacks {}", sshd.fingerprint());
     assert!(!kh.exists());
@@ -43,7 +46,10 @@ fn ssh_host_keys_auth_quoting_and_copies() {
     for _ in 0..20 {
         ex2.run(&Cmd::new("true")).unwrap();
     }
-    eprintln!("ssh exec round trip on 127.0.0.1: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0 / 20.0);
+    eprintln!(
+        "ssh exec round trip on 127.0.0.1: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0 / 20.0
+    );
 
     // Hostile arguments arrive byte for byte, nothing is executed.
     let marker = sshd.dir.path().join("pwned");
@@ -62,7 +68,9 @@ fn ssh_host_keys_auth_quoting_and_copies() {
         "".into(),
         " spaced  out ".into(),
     ];
-    let out = ex.output(&Cmd::new("printf").arg("<%s>\\n").args(hostile.iter().cloned())).unwrap();
+    let out = ex
+        .output(&Cmd::new("printf").arg("<%s>\\n").args(hostile.iter().cloned()))
+        .unwrap();
     assert!(out.success(), "{}", out.stderr_str());
     let expect: String = hostile.iter().map(|h| format!("<{h}>\n")).collect();
     assert_eq!(out.stdout_str(), expect);
@@ -77,7 +85,10 @@ fn ssh_host_keys_auth_quoting_and_copies() {
 
     // stdin, files.
     let big = vec![b'z'; 3 << 20];
-    assert_eq!(ex.run(&Cmd::new("wc").arg("-c").stdin(big.clone())).unwrap().trim(), (3u64 << 20).to_string());
+    assert_eq!(
+        ex.run(&Cmd::new("wc").arg("-c").stdin(big.clone())).unwrap().trim(),
+        (3u64 << 20).to_string()
+    );
     let f = sshd.dir.path().join("a file; with $pecial chars");
     ex.write_file(&f, b"payload\n").unwrap();
     assert_eq!(std::fs::read(&f).unwrap(), b"payload\n");
@@ -100,9 +111,21 @@ fn ssh_host_keys_auth_quoting_and_copies() {
     // Wrong key: authentication fails.
     let mut bad = opts(&sshd, &kh, false);
     let other = sshd.dir.path().join("other_key");
-    sh_ok(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other.to_str().unwrap()]);
+    sh_ok(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-f",
+        other.to_str().unwrap(),
+    ]);
     bad.identity = Some(other);
-    let e = SshExecutor::connect(&target, &bad).err().expect("wrong key accepted").to_string();
+    let e = SshExecutor::connect(&target, &bad)
+        .err()
+        .expect("wrong key accepted")
+        .to_string();
     assert!(e.contains("authentication failed"), "{e}");
 }
 
@@ -120,7 +143,10 @@ fn ssh_changed_host_key_is_refused_even_with_accept_new() {
     first.stop();
     // Same address and port, new host key.
     let second = Sshd::start("127.0.0.1", port, None);
-    let e = SshExecutor::connect(&target, &opts(&second, &kh, true)).err().expect("changed key accepted").to_string();
+    let e = SshExecutor::connect(&target, &opts(&second, &kh, true))
+        .err()
+        .expect("changed key accepted")
+        .to_string();
     assert!(e.contains("HOST KEY CHANGED"), "{e}");
     assert!(e.contains(&second.fingerprint()), "{e}");
 }

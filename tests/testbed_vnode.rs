@@ -46,14 +46,35 @@ fn deploy_links_rate_limits_processes_and_teardown() {
     placement.vm_of.insert(id(2), "h0-v1".into());
     let layout = Layout::new(&topo).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), ..Paths::default() };
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        ..Paths::default()
+    };
 
-    let mut d = Deployed { fleet: Fleet::new(&testbed, netbalance::testbed::SshOptions::new("/dev/null"), paths.clone()), layout: &layout, placement: &placement };
+    let mut d = Deployed {
+        fleet: Fleet::new(
+            &testbed,
+            netbalance::testbed::SshOptions::new("/dev/null"),
+            paths.clone(),
+        ),
+        layout: &layout,
+        placement: &placement,
+    };
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
     eprintln!("deploy: {report:?}");
-    assert_eq!((report.vnodes, report.veth_links, report.vxlan_links, report.delay_not_applied), (3, 2, 0, 1));
+    assert_eq!(
+        (
+            report.vnodes,
+            report.veth_links,
+            report.vxlan_links,
+            report.delay_not_applied
+        ),
+        (3, 2, 0, 1)
+    );
 
-    let ns: Vec<String> = (0..3).map(|i| names::netns_name(&id(i), &placement.vm_of[&id(i)])).collect();
+    let ns: Vec<String> = (0..3)
+        .map(|i| names::netns_name(&id(i), &placement.vm_of[&id(i)]))
+        .collect();
     for n in &ns {
         assert!(Path::new(&format!("/run/netns/{n}")).exists(), "{n} missing");
         let lo = sh_ok(&["ip", "-n", n, "-br", "link", "show", "lo"]);
@@ -76,12 +97,21 @@ fn deploy_links_rate_limits_processes_and_teardown() {
 
     // The run command: in n2's namespace and cgroups, its output logged.
     let pid = report.started[&id(2)];
-    assert_eq!(ns_id(&format!("/proc/{pid}/ns/net")), ns_id(&format!("/run/netns/{}", ns[2])));
+    assert_eq!(
+        ns_id(&format!("/proc/{pid}/ns/net")),
+        ns_id(&format!("/run/netns/{}", ns[2]))
+    );
     let cg = names::cgroup_name(&id(2));
     let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
-    assert!(procs.split_whitespace().any(|p| p == pid.to_string()), "{pid} not in freezer group: {procs}");
+    assert!(
+        procs.split_whitespace().any(|p| p == pid.to_string()),
+        "{pid} not in freezer group: {procs}"
+    );
     let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/cpuacct/{cg}/cgroup.procs")).unwrap();
-    assert!(procs.split_whitespace().any(|p| p == pid.to_string()), "{pid} not in cpuacct group: {procs}");
+    assert!(
+        procs.split_whitespace().any(|p| p == pid.to_string()),
+        "{pid} not in cpuacct group: {procs}"
+    );
     let log = std::fs::read_to_string(paths.vnode_dir(&cg).join("out.log")).unwrap();
     assert_eq!(log, "started\n");
 
@@ -91,12 +121,18 @@ fn deploy_links_rate_limits_processes_and_teardown() {
         assert!(!Path::new(&format!("/run/netns/{n}")).exists(), "{n} left behind");
     }
     for c in ["cpuacct", "freezer"] {
-        assert!(!Path::new(&format!("/sys/fs/cgroup/{c}/{cg}")).exists(), "cgroup {c}/{cg} left behind");
+        assert!(
+            !Path::new(&format!("/sys/fs/cgroup/{c}/{cg}")).exists(),
+            "cgroup {c}/{cg} left behind"
+        );
     }
     assert!(!paths.vnode_dir(&cg).exists());
     std::thread::sleep(std::time::Duration::from_millis(50));
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(stat.is_empty() || stat.contains(") Z"), "vnode process {pid} still alive: {stat}");
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "vnode process {pid} still alive: {stat}"
+    );
     teardown(&mut d.fleet, &layout, &placement).unwrap();
 }
 
@@ -107,15 +143,29 @@ fn deploy_refuses_a_second_copy_and_cleans_up_after_a_failure() {
     }
     let tag = tag();
     let (a, b) = (format!("{tag}a"), format!("{tag}b"));
-    let mut topo = Topology { vnodes: vec![Vnode::new(&a), Vnode::new(&b)], links: vec![Link::new(&a, &b, 10.0)] };
+    let mut topo = Topology {
+        vnodes: vec![Vnode::new(&a), Vnode::new(&b)],
+        links: vec![Link::new(&a, &b, 10.0)],
+    };
     let testbed = Testbed::generate(1, 2, 1000.0);
     let mut placement = Placement::default();
     placement.vm_of.insert(a.clone(), "h0-v0".into());
     placement.vm_of.insert(b.clone(), "h0-v1".into());
     let state = tempfile::tempdir().unwrap();
-    let paths = Paths { state_root: state.path().to_path_buf(), ..Paths::default() };
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        ..Paths::default()
+    };
     let layout = Layout::new(&topo).unwrap();
-    let mut d = Deployed { fleet: Fleet::new(&testbed, netbalance::testbed::SshOptions::new("/dev/null"), paths.clone()), layout: &layout, placement: &placement };
+    let mut d = Deployed {
+        fleet: Fleet::new(
+            &testbed,
+            netbalance::testbed::SshOptions::new("/dev/null"),
+            paths.clone(),
+        ),
+        layout: &layout,
+        placement: &placement,
+    };
     deploy(&mut d.fleet, &layout, &placement).unwrap();
     let ns_a = names::netns_name(&a, "h0-v0");
 
@@ -123,7 +173,10 @@ fn deploy_refuses_a_second_copy_and_cleans_up_after_a_failure() {
     let e = deploy(&mut d.fleet, &layout, &placement).unwrap_err();
     assert_eq!(e.exit_code(), 2, "{e}");
     assert!(e.to_string().contains("already has namespace"), "{e}");
-    assert!(sh_ok(&["ip", "-n", &ns_a, "-br", "addr"]).contains("10.64.0.1/30"), "first deployment damaged");
+    assert!(
+        sh_ok(&["ip", "-n", &ns_a, "-br", "addr"]).contains("10.64.0.1/30"),
+        "first deployment damaged"
+    );
     teardown(&mut d.fleet, &layout, &placement).unwrap();
 
     // A failure half-way (tc refuses an absurd rate): everything made is removed.
@@ -131,6 +184,9 @@ fn deploy_refuses_a_second_copy_and_cleans_up_after_a_failure() {
     let bad = Layout::new(&topo).unwrap();
     let e = deploy(&mut d.fleet, &bad, &placement).unwrap_err();
     assert_eq!(e.exit_code(), 3, "{e}");
-    assert!(!Path::new(&format!("/run/netns/{ns_a}")).exists(), "{ns_a} left after a failed deploy");
+    assert!(
+        !Path::new(&format!("/run/netns/{ns_a}")).exists(),
+        "{ns_a} left after a failed deploy"
+    );
     assert!(!Path::new(&format!("/sys/fs/cgroup/freezer/{}", names::cgroup_name(&a))).exists());
 }

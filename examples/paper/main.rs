@@ -35,7 +35,11 @@ fn options() -> Result<Options, String> {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
             "--runs" => o.runs = value("--runs")?.parse().map_err(|e| format!("--runs: {e}"))?,
-            "--moves-per-s" => o.moves_per_s = value("--moves-per-s")?.parse().map_err(|e| format!("--moves-per-s: {e}"))?,
+            "--moves-per-s" => {
+                o.moves_per_s = value("--moves-per-s")?
+                    .parse()
+                    .map_err(|e| format!("--moves-per-s: {e}"))?
+            }
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--threads" => o.threads = value("--threads")?.parse().map_err(|e| format!("--threads: {e}"))?,
             f if f.starts_with("fig") => o.figures.push(f.to_string()),
@@ -70,7 +74,11 @@ fn run_point(p: &Point, o: &Options) -> Option<Summary> {
         Ok((_, s)) => {
             eprintln!(
                 "  {:<10} x={:<6} relative {:.3} ± {:.3}  ({:.1} s)",
-                p.series, p.x, s.relative_runtime.mean, s.relative_runtime.stddev, started.elapsed().as_secs_f64()
+                p.series,
+                p.x,
+                s.relative_runtime.mean,
+                s.relative_runtime.stddev,
+                started.elapsed().as_secs_f64()
             );
             Some(s)
         }
@@ -95,14 +103,26 @@ fn sweep(f: Figure, o: &Options) {
     let mut series: Vec<Series> = Vec::new();
     for p in &f.points {
         let Some(s) = run_point(p, o) else {
-            let _ = writeln!(md, "| {} | {} | (not run: topology unavailable) | | | | |", p.series, p.x);
+            let _ = writeln!(
+                md,
+                "| {} | {} | (not run: topology unavailable) | | | | |",
+                p.series, p.x
+            );
             continue;
         };
         let r = s.relative_runtime;
         let _ = writeln!(
             csv,
             "{},{},{:.4},{:.4},{:.1},{:.1},{:.2},{},{}",
-            p.series, p.x, r.mean, r.stddev, s.runtime_with_s.mean, s.runtime_without_s.mean, s.migrations.mean, s.runs, s.parameters.moves
+            p.series,
+            p.x,
+            r.mean,
+            r.stddev,
+            s.runtime_with_s.mean,
+            s.runtime_without_s.mean,
+            s.migrations.mean,
+            s.runs,
+            s.parameters.moves
         );
         let _ = writeln!(
             md,
@@ -111,7 +131,10 @@ fn sweep(f: Figure, o: &Options) {
         );
         match series.iter_mut().find(|x| x.name == p.series) {
             Some(x) => x.points.push((p.x, r.mean, r.stddev)),
-            None => series.push(Series { name: p.series.clone(), points: vec![(p.x, r.mean, r.stddev)] }),
+            None => series.push(Series {
+                name: p.series.clone(),
+                points: vec![(p.x, r.mean, r.stddev)],
+            }),
         }
     }
     write(&o.out.join(format!("{}.csv", f.name)), &csv);
@@ -125,7 +148,10 @@ fn sweep(f: Figure, o: &Options) {
 }
 
 fn base(o: &Options) -> Experiment {
-    Experiment { moves_per_s: o.moves_per_s, ..Experiment::default() }
+    Experiment {
+        moves_per_s: o.moves_per_s,
+        ..Experiment::default()
+    }
 }
 
 fn fig5(o: &Options) {
@@ -138,14 +164,31 @@ fn fig5(o: &Options) {
     let r = &results[0];
     let mut csv = String::from("t,t_end,epoch,sink,tau_without,tau_before,tau,decision,t_r\n");
     for w in &r.windows {
-        let _ = writeln!(csv, "{},{},{},{},{:.4},{:.4},{:.4},{:?},{:.3}", w.t, w.t_end, w.epoch, w.sink, w.tau_without, w.tau_before, w.tau, w.decision, w.t_r);
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{:.4},{:.4},{:.4},{:?},{:.3}",
+            w.t, w.t_end, w.epoch, w.sink, w.tau_without, w.tau_before, w.tau, w.decision, w.t_r
+        );
     }
     write(&o.out.join("fig5.csv"), &csv);
-    let mut md = String::from("| epoch | sink | τ without | τ with (after the decision) | T_r (s) |\n|---|---|---|---|---|\n");
-    for w in r.windows.iter().filter(|w| w.decision != netbalance::simulate::engine::Decision::Skip || w.t == 0.0) {
-        let _ = writeln!(md, "| {} | {} | {:.3} | {:.3} | {:.3} |", w.epoch, w.sink, w.tau_without, w.tau, w.t_r);
+    let mut md =
+        String::from("| epoch | sink | τ without | τ with (after the decision) | T_r (s) |\n|---|---|---|---|---|\n");
+    for w in r
+        .windows
+        .iter()
+        .filter(|w| w.decision != netbalance::simulate::engine::Decision::Skip || w.t == 0.0)
+    {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.3} | {:.3} | {:.3} |",
+            w.epoch, w.sink, w.tau_without, w.tau, w.t_r
+        );
     }
-    let _ = writeln!(md, "\nruntime with {:.0} s, without {:.0} s: relative {:.3}", r.runtime_with, r.runtime_without, s.relative_runtime.mean);
+    let _ = writeln!(
+        md,
+        "\nruntime with {:.0} s, without {:.0} s: relative {:.3}",
+        r.runtime_with, r.runtime_without, s.relative_runtime.mean
+    );
     write(&o.out.join("fig5.md"), &md);
     for ext in ["svg", "png"] {
         let path = o.out.join(format!("fig5.{ext}"));
@@ -161,7 +204,13 @@ const TOPOLOGIES: [&str; 4] = ["grid", "waxman", "campus", "internet"];
 fn figure(name: &str, o: &Options) -> Option<Figure> {
     let b = base(o);
     let pts = |series: &str, xs: &[f64], f: &dyn Fn(f64) -> Experiment| -> Vec<Point> {
-        xs.iter().map(|&x| Point { series: series.to_string(), x, experiment: f(x) }).collect()
+        xs.iter()
+            .map(|&x| Point {
+                series: series.to_string(),
+                x,
+                experiment: f(x),
+            })
+            .collect()
     };
     Some(match name {
         "fig6" => Figure {
@@ -196,7 +245,11 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             title: "Fig. 8: relative runtime vs testbed size (8 CPUs per host)",
             x_label: "CPUs",
             band: Some((0.30, 0.50)),
-            points: pts("grid", &[16.0, 32.0, 64.0, 128.0, 256.0], &|cpus| Experiment { hosts: cpus as usize / 8, cpus: 8, ..b.clone() }),
+            points: pts("grid", &[16.0, 32.0, 64.0, 128.0, 256.0], &|cpus| Experiment {
+                hosts: cpus as usize / 8,
+                cpus: 8,
+                ..b.clone()
+            }),
         },
         "fig9" => Figure {
             name: "fig9",
@@ -219,7 +272,10 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             title: "Fig. 10: relative runtime vs data rate R",
             x_label: "R (Mbit/s per vnode)",
             band: None,
-            points: pts("grid", &[2.5, 5.0, 10.0, 20.0], &|rate| Experiment { rate_mbps: rate, ..b.clone() }),
+            points: pts("grid", &[2.5, 5.0, 10.0, 20.0], &|rate| Experiment {
+                rate_mbps: rate,
+                ..b.clone()
+            }),
         },
         _ => return None,
     })

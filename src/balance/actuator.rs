@@ -32,6 +32,10 @@ pub struct WhatIf;
 
 impl Actuator for WhatIf {
     fn apply(&mut self, _inst: &Instance, _from: &[u32], to: &[u32]) -> Result<Applied> {
-        Ok(Applied { reached: to.to_vec(), pause_s: None, failure: None })
+        Ok(Applied {
+            reached: to.to_vec(),
+            pause_s: None,
+            failure: None,
+        })
     }
 }

@@ -24,7 +24,10 @@ pub struct RealClock {
 
 impl RealClock {
     pub fn starting_at(origin: f64) -> Self {
-        RealClock { started: Instant::now(), origin }
+        RealClock {
+            started: Instant::now(),
+            origin,
+        }
     }
     /// The clock that reads `origin` at the instant `started`.
     pub fn new(started: Instant, origin: f64) -> Self {

@@ -17,7 +17,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_moves: None, min_gain: 0.0 }
+        Limits {
+            max_moves: None,
+            min_gain: 0.0,
+        }
     }
 }
 
@@ -61,7 +64,14 @@ pub struct Verdict {
 ///
 /// Complexity: O(V + E) for τ and T_r; with `max_moves = k` below the
 /// candidate's m moves, O(k·m·(V + E)) for the cut (greedy, see [`trim`]).
-pub fn decide(inst: &Instance, load: &Load, window: Window, current: &[u32], candidate: Assignment, limits: Limits) -> Verdict {
+pub fn decide(
+    inst: &Instance,
+    load: &Load,
+    window: Window,
+    current: &[u32],
+    candidate: Assignment,
+    limits: Limits,
+) -> Verdict {
     let mut candidate = candidate;
     let mut trimmed = false;
     if let Some(k) = limits.max_moves {
@@ -86,7 +96,18 @@ pub fn decide(inst: &Instance, load: &Load, window: Window, current: &[u32], can
     } else {
         Reason::Beneficial
     };
-    Verdict { candidate, tau_now, tau_candidate, t_r, chi, gain, moves, trimmed, change: reason == Reason::Beneficial, reason }
+    Verdict {
+        candidate,
+        tau_now,
+        tau_candidate,
+        t_r,
+        chi,
+        gain,
+        moves,
+        trimmed,
+        change: reason == Reason::Beneficial,
+        reason,
+    }
 }
 
 /// Number of vnodes whose VM differs.

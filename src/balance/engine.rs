@@ -18,8 +18,8 @@
 use super::actuator::Actuator;
 use super::clock::Clock;
 use super::decide::{decide, Limits};
-use super::record::{Decision, MovedVnode, Reason, StopCause, Summary, WindowRecord};
 use super::predictor::Predictor;
+use super::record::{Decision, MovedVnode, Reason, StopCause, Summary, WindowRecord};
 use super::replacer::{Replacer, Request};
 use super::source::LoadSource;
 use crate::cost::{self, Assignment, Instance, Load, Window};
@@ -102,8 +102,16 @@ impl Balancer<'_> {
     /// Run windows from `progress` until the stream ends, a bound is reached
     /// or a stop is requested. Returns the summary (also sent to `out`).
     pub fn run(&mut self, mut progress: Progress, out: &mut dyn Output) -> Result<Summary> {
-        let Config { max_windows, duration_s, interval_s, .. } = self.config;
-        let t_start = progress.t.or_else(|| self.source.start()).unwrap_or_else(|| self.clock.now());
+        let Config {
+            max_windows,
+            duration_s,
+            interval_s,
+            ..
+        } = self.config;
+        let t_start = progress
+            .t
+            .or_else(|| self.source.start())
+            .unwrap_or_else(|| self.clock.now());
         let deadline = duration_s.map(|d| t_start + d);
         let mut t = t_start;
         let mut latest: Option<Load> = None;
@@ -132,7 +140,16 @@ impl Balancer<'_> {
                 t = self.clock.wait_until(next, self.stop);
                 continue;
             };
-            let record = self.window(&mut progress, t, end, predicted, in_force, &mut latest, &mut totals, out)?;
+            let record = self.window(
+                &mut progress,
+                t,
+                end,
+                predicted,
+                in_force,
+                &mut latest,
+                &mut totals,
+                out,
+            )?;
             t = record.t + record.length_s;
             out.window(&record)?;
         };
@@ -143,7 +160,11 @@ impl Balancer<'_> {
             moves: totals.moves,
             real_s: totals.real_s,
             baseline_s: totals.baseline_s,
-            relative_runtime: if totals.baseline_s > 0.0 { totals.real_s / totals.baseline_s } else { 1.0 },
+            relative_runtime: if totals.baseline_s > 0.0 {
+                totals.real_s / totals.baseline_s
+            } else {
+                1.0
+            },
             t_r_total: totals.t_r_total,
             stopped_by,
         };
@@ -237,12 +258,19 @@ impl Balancer<'_> {
         let (mut area, mut area_base) = (0.0, 0.0);
         for (i, (from, load)) in steps.iter().enumerate() {
             let to = steps.get(i + 1).map_or(reached, |s| s.0).min(reached);
-            let pieces = [(*from, switch.min(to), &old), (switch.max(*from), to, &progress.current)];
+            let pieces = [
+                (*from, switch.min(to), &old),
+                (switch.max(*from), to, &progress.current),
+            ];
             for (a, b, placement) in pieces {
                 if b > a {
                     let tau = cost::tau(inst, load, placement);
                     let tau_baseline = cost::tau(inst, load, &progress.baseline);
-                    out.sample(&TauPoint { t: a, tau, tau_baseline })?;
+                    out.sample(&TauPoint {
+                        t: a,
+                        tau,
+                        tau_baseline,
+                    })?;
                     area += tau * (b - a);
                     area_base += tau_baseline * (b - a);
                 }
@@ -252,7 +280,10 @@ impl Balancer<'_> {
         let (tau_actual, tau_baseline) = if length > 0.0 {
             (area / length, area_base / length)
         } else {
-            (cost::tau(inst, &steps[0].1, &progress.current), cost::tau(inst, &steps[0].1, &progress.baseline))
+            (
+                cost::tau(inst, &steps[0].1, &progress.current),
+                cost::tau(inst, &steps[0].1, &progress.baseline),
+            )
         };
         let moved: Vec<MovedVnode> = if change {
             (0..old.len())

@@ -36,7 +36,13 @@ pub struct StreamSource {
 
 impl StreamSource {
     /// Start reading `input` (named `name` in errors) on a thread.
-    pub fn spawn<R: BufRead + Send + 'static>(inst: &Instance, name: &str, input: R, origin: Instant, origin_t: f64) -> Self {
+    pub fn spawn<R: BufRead + Send + 'static>(
+        inst: &Instance,
+        name: &str,
+        input: R,
+        origin: Instant,
+        origin_t: f64,
+    ) -> Self {
         let (tx, rx) = channel();
         let file = name.to_string();
         let inst = inst.clone();
@@ -57,7 +63,14 @@ impl StreamSource {
             }
             let _ = tx.send(Message::End(Instant::now()));
         });
-        StreamSource { name: name.to_string(), rx, origin, origin_t, pending: Vec::new(), ended: None }
+        StreamSource {
+            name: name.to_string(),
+            rx,
+            origin,
+            origin_t,
+            pending: Vec::new(),
+            ended: None,
+        }
     }
 
     fn stamp(&self, at: Instant) -> f64 {
@@ -71,13 +84,19 @@ impl LoadSource for StreamSource {
             match self.rx.try_recv() {
                 Ok(Message::Snapshot(at, load)) => {
                     let load = load?;
-                    self.pending.push(Sample { t: self.stamp(at), load });
+                    self.pending.push(Sample {
+                        t: self.stamp(at),
+                        load,
+                    });
                 }
                 Ok(Message::End(at)) => self.ended = Some(self.stamp(at)),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     if self.ended.is_none() {
-                        return Err(Error::io(self.name.clone(), std::io::Error::other("the load stream broke off")));
+                        return Err(Error::io(
+                            self.name.clone(),
+                            std::io::Error::other("the load stream broke off"),
+                        ));
                     }
                     break;
                 }
@@ -130,7 +149,14 @@ pub struct MonitorSource<'a> {
 const MAX_SAMPLE_FAILURES: usize = 5;
 
 impl<'a> MonitorSource<'a> {
-    pub fn new(problem: &Problem, fleet: Fleet, state: &'a StateDir, interval_s: f64, origin: Instant, origin_t: f64) -> Result<Self> {
+    pub fn new(
+        problem: &Problem,
+        fleet: Fleet,
+        state: &'a StateDir,
+        interval_s: f64,
+        origin: Instant,
+        origin_t: f64,
+    ) -> Result<Self> {
         Ok(MonitorSource {
             inst: problem.instance.clone(),
             fleet,
@@ -175,7 +201,10 @@ impl LoadSource for MonitorSource<'_> {
             Some((prev, prev_t)) => {
                 let t = prev_t.max(last_poll).min(until);
                 let snap = monitor::snapshot(&prev, &cur, &self.layout, t, 1.0);
-                vec![Sample { t, load: self.inst.load_from_snapshot(&snap, "<monitor>")? }]
+                vec![Sample {
+                    t,
+                    load: self.inst.load_from_snapshot(&snap, "<monitor>")?,
+                }]
             }
             None => Vec::new(),
         };
@@ -204,11 +233,17 @@ impl Actuator for MigrateActuator<'_> {
         let pause_s = Some(started.elapsed().as_secs_f64());
         let state = self.job.state;
         let reached = match &applied.placement {
-            Some(p) => self.problem.assignment(p, &state.placement_path().display().to_string())?,
+            Some(p) => self
+                .problem
+                .assignment(p, &state.placement_path().display().to_string())?,
             None => return Err(Error::Host("the migration left nothing deployed".into())),
         };
         let failure = applied.into_result(state).err();
-        Ok(Applied { reached, pause_s, failure })
+        Ok(Applied {
+            reached,
+            pause_s,
+            failure,
+        })
     }
 }
 
@@ -219,7 +254,10 @@ mod tests {
     use std::io::Cursor;
 
     fn inst() -> Instance {
-        let topo = Topology { vnodes: vec![Vnode::new("a"), Vnode::new("b")], links: vec![] };
+        let topo = Topology {
+            vnodes: vec![Vnode::new("a"), Vnode::new("b")],
+            links: vec![],
+        };
         Instance::new(&topo, &Testbed::generate(1, 2, 1000.0), Costs::default())
     }
 
@@ -243,7 +281,10 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].load.cpu, vec![0.5, 0.0]);
         assert_eq!(got[1].load.cpu, vec![0.0, 0.25]);
-        assert!(got.iter().all(|s| (7.0..12.0).contains(&s.t)), "stamped on the run's clock, not the monitor's t");
+        assert!(
+            got.iter().all(|s| (7.0..12.0).contains(&s.t)),
+            "stamped on the run's clock, not the monitor's t"
+        );
         assert!(src.end().is_some());
         let mut early = StreamSource::spawn(&inst(), "s.ndjson", Cursor::new(input), Instant::now(), 7.0);
         std::thread::sleep(std::time::Duration::from_millis(50));

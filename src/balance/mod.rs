@@ -42,8 +42,8 @@ pub mod actuator;
 pub mod clock;
 pub mod decide;
 pub mod engine;
-pub mod predictor;
 pub mod live;
+pub mod predictor;
 pub mod record;
 pub mod replacer;
 pub mod report;
@@ -51,17 +51,17 @@ pub mod signal;
 pub mod source;
 pub mod state;
 
+pub use actuator::Applied;
 pub use actuator::{Actuator, WhatIf};
 pub use clock::{Clock, FakeClock, RealClock};
 pub use decide::{decide, Limits, Verdict};
 pub use engine::{Balancer, Config, Output, Progress, TauPoint};
-pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};
+pub use live::{MigrateActuator, MonitorSource, StreamSource};
 pub use predictor::{Forecast, LastValue, Predictor};
+pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};
 pub use replacer::{Placer, Replacer, Request};
 pub use source::{LoadSource, ReplaySource, Sample};
 pub use state::{BalanceState, RunMode, SavedState};
-pub use live::{MigrateActuator, MonitorSource, StreamSource};
-pub use actuator::Applied;
 
 #[cfg(test)]
 mod tests;

@@ -53,7 +53,12 @@ pub struct Forecast {
 
 impl Forecast {
     pub fn new(method: crate::predict::Method, keep: usize) -> Self {
-        Forecast { method, keep: keep.max(1), history: Vec::new(), n_cpu: 0 }
+        Forecast {
+            method,
+            keep: keep.max(1),
+            history: Vec::new(),
+            n_cpu: 0,
+        }
     }
 }
 

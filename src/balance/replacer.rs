@@ -51,7 +51,10 @@ impl Placer {
         PlaceOptions {
             budget: self.budget,
             seed: self.seed.wrapping_add(number),
-            constraints: Constraints { max_moves, ..Constraints::default() },
+            constraints: Constraints {
+                max_moves,
+                ..Constraints::default()
+            },
         }
     }
 

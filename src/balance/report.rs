@@ -36,7 +36,12 @@ fn draw<DB: DrawingBackend>(
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let t0 = points.first().map_or(0.0, |p| p.t);
     let t1 = t_end.max(t0 + 1e-9);
-    let top = points.iter().map(|p| p.tau.max(p.tau_baseline)).fold(0.0, f64::max).max(1e-9) * 1.15;
+    let top = points
+        .iter()
+        .map(|p| p.tau.max(p.tau_baseline))
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.15;
     root.fill(&WHITE).map_err(e)?;
     let mut chart = ChartBuilder::on(root)
         .caption("time dilation factor τ over time", ("sans-serif", 20))
@@ -45,7 +50,12 @@ fn draw<DB: DrawingBackend>(
         .y_label_area_size(56)
         .build_cartesian_2d(t0..t1, 0.0..top)
         .map_err(e)?;
-    chart.configure_mesh().x_desc("time (s)").y_desc("τ").draw().map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("τ")
+        .draw()
+        .map_err(e)?;
     let steps = |f: fn(&TauPoint) -> f64| -> Vec<(f64, f64)> {
         let mut v = Vec::with_capacity(points.len() * 2);
         for (i, p) in points.iter().enumerate() {
@@ -66,7 +76,11 @@ fn draw<DB: DrawingBackend>(
         .label("with netbalance")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
     chart
-        .draw_series(changes.iter().map(|&t| TriangleMarker::new((t, top * 0.97), 6, BLACK.filled())))
+        .draw_series(
+            changes
+                .iter()
+                .map(|&t| TriangleMarker::new((t, top * 0.97), 6, BLACK.filled())),
+        )
         .map_err(e)?
         .label("migration")
         .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, BLACK.filled()));
@@ -91,12 +105,26 @@ pub fn table(records: &[WindowRecord]) -> String {
     for r in records {
         let decision = match r.decision {
             Decision::Changed => "changed".to_string(),
-            Decision::Kept => format!("kept ({})", serde_json::to_value(r.reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+            Decision::Kept => format!(
+                "kept ({})",
+                serde_json::to_value(r.reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            ),
         };
         let _ = writeln!(
             s,
             "{:>6} {:>9.1} {:>9.4} {:>9.4} {:>9.4} {:>8.3} {:>10.3} {:>5}  {}",
-            r.window, r.t, r.tau_now, r.tau_actual, r.tau_baseline, r.t_r, r.chi, r.moved.len(), decision
+            r.window,
+            r.t,
+            r.tau_now,
+            r.tau_actual,
+            r.tau_baseline,
+            r.t_r,
+            r.chi,
+            r.moved.len(),
+            decision
         );
     }
     s

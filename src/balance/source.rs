@@ -64,7 +64,10 @@ fn at_record(err: Error, record: usize) -> Error {
     match err {
         Error::Input { mut location, message } => {
             location.line.get_or_insert(record);
-            Error::Input { location, message: format!("{message} (record {record})") }
+            Error::Input {
+                location,
+                message: format!("{message} (record {record})"),
+            }
         }
         other => other,
     }

@@ -49,7 +49,9 @@ pub struct BalanceState {
 
 impl BalanceState {
     pub fn new(state_dir: &Path) -> Self {
-        BalanceState { path: state_dir.join("balance.json") }
+        BalanceState {
+            path: state_dir.join("balance.json"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -67,7 +69,10 @@ impl BalanceState {
         }
         let saved: SavedState = crate::io::read_json(&crate::io::Source::File(self.path.clone()))?;
         if saved.t.is_some_and(|t| !t.is_finite()) {
-            return Err(Error::input(Location::file(self.name()).at_path("t"), "t must be a finite number"));
+            return Err(Error::input(
+                Location::file(self.name()).at_path("t"),
+                "t must be a finite number",
+            ));
         }
         Ok(Some(saved))
     }
@@ -75,9 +80,18 @@ impl BalanceState {
     /// The progress of a saved state, checked against the problem.
     pub fn progress(&self, saved: &SavedState, problem: &Problem) -> Result<Progress> {
         let name = self.name();
-        let current = problem.assignment(&saved.placement, &name).map_err(|e| nest(e, "placement"))?;
-        let baseline = problem.assignment(&saved.baseline, &name).map_err(|e| nest(e, "baseline"))?;
-        Ok(Progress { window: saved.window, t: saved.t, current, baseline })
+        let current = problem
+            .assignment(&saved.placement, &name)
+            .map_err(|e| nest(e, "placement"))?;
+        let baseline = problem
+            .assignment(&saved.baseline, &name)
+            .map_err(|e| nest(e, "baseline"))?;
+        Ok(Progress {
+            window: saved.window,
+            t: saved.t,
+            current,
+            baseline,
+        })
     }
 
     /// Write the progress atomically (creating the state dir).

@@ -11,7 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 fn instance(memory_mb: f64) -> Instance {
     let tb = Testbed::generate(2, 2, 10_000.0);
     let topo = Topology {
-        vnodes: (0..8).map(|i| Vnode { memory_mb, ..Vnode::new(format!("n{i}")) }).collect(),
+        vnodes: (0..8)
+            .map(|i| Vnode {
+                memory_mb,
+                ..Vnode::new(format!("n{i}"))
+            })
+            .collect(),
         links: vec![],
     };
     Instance::new(&topo, &tb, Costs::default())
@@ -19,8 +24,13 @@ fn instance(memory_mb: f64) -> Instance {
 
 /// vnodes in `hot` use 0.8 CPU, the others 0.1.
 fn hotspot(inst: &Instance, hot: &[usize]) -> Load {
-    let cpu = (0..inst.n_vnodes()).map(|n| if hot.contains(&n) { 0.8 } else { 0.1 }).collect();
-    Load { cpu, rate: vec![0.0; inst.links.len()] }
+    let cpu = (0..inst.n_vnodes())
+        .map(|n| if hot.contains(&n) { 0.8 } else { 0.1 })
+        .collect();
+    Load {
+        cpu,
+        rate: vec![0.0; inst.links.len()],
+    }
 }
 
 /// Hot pairs (0,1) from t=0, (2,3) from t=30, (4,5) from t=60; the stream
@@ -33,7 +43,10 @@ fn moving_hotspot(inst: &Instance) -> ReplaySource {
             30..=59 => &[2, 3],
             _ => &[4, 5],
         };
-        samples.push(Sample { t: t as f64, load: hotspot(inst, hot) });
+        samples.push(Sample {
+            t: t as f64,
+            load: hotspot(inst, hot),
+        });
     }
     ReplaySource::from_samples(samples, 1.0)
 }
@@ -83,7 +96,11 @@ impl Actuator for Counting {
         if let Some(flag) = self.stop_on_apply {
             flag.store(true, Ordering::SeqCst); // a signal arrives mid-migration
         }
-        Ok(actuator::Applied { reached: to.to_vec(), pause_s: None, failure: None })
+        Ok(actuator::Applied {
+            reached: to.to_vec(),
+            pause_s: None,
+            failure: None,
+        })
     }
 }
 
@@ -114,11 +131,22 @@ impl Output for Recorder {
 }
 
 fn config() -> Config {
-    Config { window: Window { tp: 10.0, to: 1.0 }, limits: Limits::default(), max_windows: None, duration_s: None, interval_s: 1.0 }
+    Config {
+        window: Window { tp: 10.0, to: 1.0 },
+        limits: Limits::default(),
+        max_windows: None,
+        duration_s: None,
+        interval_s: 1.0,
+    }
 }
 
 fn fresh(start: Assignment) -> Progress {
-    Progress { window: 0, t: None, baseline: start.clone(), current: start }
+    Progress {
+        window: 0,
+        t: None,
+        baseline: start.clone(),
+        current: start,
+    }
 }
 
 fn run_with(
@@ -133,7 +161,16 @@ fn run_with(
     let mut clock = FakeClock::starting_at(progress.t.or(source.start()).unwrap_or(0.0));
     let mut out = Recorder::default();
     let mut predictor = LastValue::default();
-    let mut b = Balancer { inst, config, source, predictor: &mut predictor, clock: &mut clock, replacer, actuator, stop };
+    let mut b = Balancer {
+        inst,
+        config,
+        source,
+        predictor: &mut predictor,
+        clock: &mut clock,
+        replacer,
+        actuator,
+        stop,
+    };
     b.run(progress, &mut out).unwrap();
     out
 }
@@ -143,7 +180,15 @@ fn a_moving_hotspot_is_followed_and_tau_recovers() {
     let inst = instance(10.0);
     let stop = AtomicBool::new(false);
     let mut act = Counting::default();
-    let out = run_with(&inst, config(), &mut moving_hotspot(&inst), &mut greedy, &mut act, &stop, fresh(spread_for_01()));
+    let out = run_with(
+        &inst,
+        config(),
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut act,
+        &stop,
+        fresh(spread_for_01()),
+    );
     let w = &out.windows;
     assert_eq!(w.len(), 9, "90 s of stream in windows of 10 s");
     assert_eq!(out.summary.as_ref().unwrap().stopped_by, StopCause::EndOfStream);
@@ -155,7 +200,12 @@ fn a_moving_hotspot_is_followed_and_tau_recovers() {
         assert_eq!(r.decision, Decision::Changed, "{r:?}");
         assert!(r.chi < 0.0 && r.tau_after < r.tau_now, "{r:?}");
         let next = w.iter().find(|r| r.t == start + 10.0).unwrap();
-        assert!(next.tau_actual < r.tau_now - 0.5, "τ recovers: {} after {}", next.tau_actual, r.tau_now);
+        assert!(
+            next.tau_actual < r.tau_now - 0.5,
+            "τ recovers: {} after {}",
+            next.tau_actual,
+            r.tau_now
+        );
     }
     assert_eq!(act.calls as u64, out.summary.as_ref().unwrap().changes);
     assert!(out.summary.unwrap().relative_runtime < 1.0);
@@ -166,13 +216,26 @@ fn the_window_is_accounted_old_placement_for_to_then_pause_then_new() {
     let inst = instance(10.0);
     let stop = AtomicBool::new(false);
     let load = hotspot(&inst, &[0, 1]);
-    let samples = vec![Sample { t: 0.0, load: load.clone() }];
+    let samples = vec![Sample {
+        t: 0.0,
+        load: load.clone(),
+    }];
     let mut source = ReplaySource::from_samples(samples, 10.0);
-    let out = run_with(&inst, config(), &mut source, &mut greedy, &mut WhatIf, &stop, fresh(paired()));
+    let out = run_with(
+        &inst,
+        config(),
+        &mut source,
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        fresh(paired()),
+    );
     let r = &out.windows[0];
     assert_eq!(r.decision, Decision::Changed);
     let after = greedy(&inst, &load, &paired());
-    let expected = 1.0 * cost::tau(&inst, &load, &paired()) + cost::t_r(&inst, &paired(), &after) + 9.0 * cost::tau(&inst, &load, &after);
+    let expected = 1.0 * cost::tau(&inst, &load, &paired())
+        + cost::t_r(&inst, &paired(), &after)
+        + 9.0 * cost::tau(&inst, &load, &after);
     assert!((r.real_s - expected).abs() < 1e-9, "{} vs {expected}", r.real_s);
     assert!((r.baseline_s - 10.0 * cost::tau(&inst, &load, &paired())).abs() < 1e-9);
     assert_eq!(out.points.len(), 2, "one τ step before the switch at T_o, one after");
@@ -185,8 +248,19 @@ fn chi_not_negative_never_applies() {
     let inst = instance(20_000.0);
     let stop = AtomicBool::new(false);
     let mut act = Counting::default();
-    let out = run_with(&inst, config(), &mut moving_hotspot(&inst), &mut greedy, &mut act, &stop, fresh(paired()));
-    assert!(out.windows.iter().any(|r| r.moves > 0), "the optimiser did propose moves");
+    let out = run_with(
+        &inst,
+        config(),
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut act,
+        &stop,
+        fresh(paired()),
+    );
+    assert!(
+        out.windows.iter().any(|r| r.moves > 0),
+        "the optimiser did propose moves"
+    );
     for r in &out.windows {
         assert_eq!(r.decision, Decision::Kept);
         assert!(r.moves == 0 || r.chi >= 0.0);
@@ -202,8 +276,19 @@ fn max_moves_is_respected_even_when_the_optimiser_ignores_it() {
     let stop = AtomicBool::new(false);
     let mut cfg = config();
     cfg.limits.max_moves = Some(1);
-    let out = run_with(&inst, cfg, &mut moving_hotspot(&inst), &mut greedy, &mut WhatIf, &stop, fresh(paired()));
-    assert!(out.windows.iter().any(|r| r.trimmed), "greedy proposes more than one move here");
+    let out = run_with(
+        &inst,
+        cfg,
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        fresh(paired()),
+    );
+    assert!(
+        out.windows.iter().any(|r| r.trimmed),
+        "greedy proposes more than one move here"
+    );
     assert!(out.windows.iter().any(|r| r.decision == Decision::Changed));
     for r in &out.windows {
         assert!(r.moves <= 1 && r.moved.len() <= 1, "{r:?}");
@@ -216,7 +301,15 @@ fn min_gain_holds_back_small_gains() {
     let stop = AtomicBool::new(false);
     let mut cfg = config();
     cfg.limits.min_gain = 0.99;
-    let out = run_with(&inst, cfg, &mut moving_hotspot(&inst), &mut greedy, &mut WhatIf, &stop, fresh(paired()));
+    let out = run_with(
+        &inst,
+        cfg,
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        fresh(paired()),
+    );
     assert!(out.windows.iter().any(|r| r.reason == Reason::BelowMinGain));
     assert!(out.windows.iter().all(|r| r.decision == Decision::Kept));
 }
@@ -225,15 +318,39 @@ fn min_gain_holds_back_small_gains() {
 fn a_restart_continues_from_the_checkpoint_as_if_never_stopped() {
     let inst = instance(10.0);
     let stop = AtomicBool::new(false);
-    let whole = run_with(&inst, config(), &mut moving_hotspot(&inst), &mut greedy, &mut WhatIf, &stop, fresh(spread_for_01()));
+    let whole = run_with(
+        &inst,
+        config(),
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        fresh(spread_for_01()),
+    );
     let mut first_cfg = config();
     first_cfg.max_windows = Some(4);
-    let first = run_with(&inst, first_cfg, &mut moving_hotspot(&inst), &mut greedy, &mut WhatIf, &stop, fresh(spread_for_01()));
+    let first = run_with(
+        &inst,
+        first_cfg,
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        fresh(spread_for_01()),
+    );
     assert_eq!(first.summary.as_ref().unwrap().stopped_by, StopCause::Windows);
     let saved = first.checkpoints.last().unwrap().clone();
     assert_eq!(saved.window, 4);
     assert_eq!(saved.t, Some(40.0));
-    let second = run_with(&inst, config(), &mut moving_hotspot(&inst), &mut greedy, &mut WhatIf, &stop, saved);
+    let second = run_with(
+        &inst,
+        config(),
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        saved,
+    );
     assert_eq!(second.windows[0].window, 4);
     let joined: Vec<_> = first.windows.iter().chain(&second.windows).cloned().collect();
     assert_eq!(joined, whole.windows);
@@ -243,15 +360,34 @@ fn a_restart_continues_from_the_checkpoint_as_if_never_stopped() {
 fn a_stop_during_a_migration_lets_it_finish_and_ends_the_run() {
     static STOP: AtomicBool = AtomicBool::new(false);
     let inst = instance(10.0);
-    let mut act = Counting { calls: 0, stop_on_apply: Some(&STOP) };
-    let out = run_with(&inst, config(), &mut moving_hotspot(&inst), &mut greedy, &mut act, &STOP, fresh(paired()));
+    let mut act = Counting {
+        calls: 0,
+        stop_on_apply: Some(&STOP),
+    };
+    let out = run_with(
+        &inst,
+        config(),
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut act,
+        &STOP,
+        fresh(paired()),
+    );
     assert_eq!(act.calls, 1);
-    assert_eq!(out.windows.len(), 1, "the window in flight is logged, no new one starts");
+    assert_eq!(
+        out.windows.len(),
+        1,
+        "the window in flight is logged, no new one starts"
+    );
     let r = &out.windows[0];
     assert_eq!(r.decision, Decision::Changed);
     let last = out.checkpoints.last().unwrap();
     assert_eq!(last.window, 1);
-    assert_eq!(last.t, Some(0.0), "stopped at once: the next window starts where it stopped");
+    assert_eq!(
+        last.t,
+        Some(0.0),
+        "stopped at once: the next window starts where it stopped"
+    );
     assert_ne!(last.current, paired(), "the migration completed and is recorded");
     assert_eq!(out.summary.unwrap().stopped_by, StopCause::Signal);
 }
@@ -265,7 +401,15 @@ fn a_stop_before_the_migration_keeps_the_placement() {
         stop.store(true, Ordering::SeqCst); // the signal arrives while optimising
         greedy(inst, load, cur)
     };
-    let out = run_with(&inst, config(), &mut moving_hotspot(&inst), &mut replacer, &mut act, &stop, fresh(paired()));
+    let out = run_with(
+        &inst,
+        config(),
+        &mut moving_hotspot(&inst),
+        &mut replacer,
+        &mut act,
+        &stop,
+        fresh(paired()),
+    );
     assert_eq!(act.calls, 0);
     assert_eq!(out.windows[0].reason, Reason::Stopping);
     assert_eq!(out.checkpoints.last().unwrap().current, paired());
@@ -277,7 +421,15 @@ fn duration_and_windows_bound_the_run() {
     let stop = AtomicBool::new(false);
     let mut cfg = config();
     cfg.duration_s = Some(25.0);
-    let out = run_with(&inst, cfg, &mut moving_hotspot(&inst), &mut greedy, &mut WhatIf, &stop, fresh(paired()));
+    let out = run_with(
+        &inst,
+        cfg,
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        fresh(paired()),
+    );
     let lengths: Vec<f64> = out.windows.iter().map(|r| r.length_s).collect();
     assert_eq!(lengths, vec![10.0, 10.0, 5.0]);
     assert_eq!(out.summary.unwrap().stopped_by, StopCause::Duration);
@@ -287,13 +439,26 @@ fn duration_and_windows_bound_the_run() {
 fn log_lines_carry_their_type_tag_and_decode() {
     let inst = instance(10.0);
     let stop = AtomicBool::new(false);
-    let out = run_with(&inst, config(), &mut moving_hotspot(&inst), &mut greedy, &mut WhatIf, &stop, fresh(paired()));
+    let out = run_with(
+        &inst,
+        config(),
+        &mut moving_hotspot(&inst),
+        &mut greedy,
+        &mut WhatIf,
+        &stop,
+        fresh(paired()),
+    );
     let line = serde_json::to_string(&LogLine::Window(out.windows[0].clone())).unwrap();
     assert!(line.starts_with(r#"{"type":"window","window":0,"#), "{line}");
     let decoded: LogLine = serde_json::from_str(&line).unwrap();
-    let LogLine::Window(r) = decoded else { panic!("not a window: {line}") };
+    let LogLine::Window(r) = decoded else {
+        panic!("not a window: {line}")
+    };
     let w = &out.windows[0];
-    assert_eq!((r.window, r.decision, r.reason, &r.moved), (w.window, w.decision, w.reason, &w.moved));
+    assert_eq!(
+        (r.window, r.decision, r.reason, &r.moved),
+        (w.window, w.decision, w.reason, &w.moved)
+    );
     assert!((r.tau_actual - w.tau_actual).abs() < 1e-12 && (r.chi - w.chi).abs() < 1e-12);
     let line = serde_json::to_string(&LogLine::Summary(out.summary.clone().unwrap())).unwrap();
     assert!(line.starts_with(r#"{"type":"summary","#), "{line}");
@@ -340,8 +505,14 @@ impl Actuator for HalfThenFail {
         for &n in &moving[..moving.len() / 2] {
             reached[n] = to[n];
         }
-        let failure = crate::Error::HostRecovered { message: "h1 unreachable".into() };
-        Ok(actuator::Applied { reached, pause_s: Some(0.5), failure: Some(failure) })
+        let failure = crate::Error::HostRecovered {
+            message: "h1 unreachable".into(),
+        };
+        Ok(actuator::Applied {
+            reached,
+            pause_s: Some(0.5),
+            failure: Some(failure),
+        })
     }
 }
 
@@ -367,8 +538,16 @@ fn a_recovered_host_failure_records_the_placement_reached_and_exits_3() {
     let last = out.checkpoints.last().unwrap();
     let target = greedy(&inst, &hotspot(&inst, &[0, 1]), &paired());
     let moved = decide::count_moves(&paired(), &last.current);
-    assert_eq!(moved, decide::count_moves(&paired(), &target) / 2, "half of the moves are in force");
-    assert_eq!((last.window, last.t), (0, Some(0.0)), "the window is taken up again on restart");
+    assert_eq!(
+        moved,
+        decide::count_moves(&paired(), &target) / 2,
+        "half of the moves are in force"
+    );
+    assert_eq!(
+        (last.window, last.t),
+        (0, Some(0.0)),
+        "the window is taken up again on restart"
+    );
     assert!(out.summary.is_none());
 }
 
@@ -399,7 +578,13 @@ fn decisions_rest_on_the_prediction_and_windows_are_paid_at_the_measured_load() 
         stop: &stop,
     };
     b.run(fresh(spread_for_01()), &mut out).unwrap();
-    assert!(out.windows.iter().all(|r| r.decision == Decision::Kept && r.tau_now == out.windows[0].tau_now));
+    assert!(out
+        .windows
+        .iter()
+        .all(|r| r.decision == Decision::Kept && r.tau_now == out.windows[0].tau_now));
     let late = out.windows.last().unwrap();
-    assert!(late.tau_actual > late.tau_now + 0.5, "the wrong prediction is paid for: {late:?}");
+    assert!(
+        late.tau_actual > late.tau_now + 0.5,
+        "the wrong prediction is paid for: {late:?}"
+    );
 }

@@ -6,9 +6,9 @@
 use super::Status;
 use crate::balance::report;
 use crate::balance::{
-    signal, BalanceState, Balancer, Config, Decision, FakeClock, Forecast, LastValue, Limits, LoadSource, LogLine, MigrateActuator,
-    MonitorSource, Output, Placer, Predictor,
-    Progress, RealClock, ReplaySource, RunMode, SavedState, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
+    signal, BalanceState, Balancer, Config, Decision, FakeClock, Forecast, LastValue, Limits, LoadSource, LogLine,
+    MigrateActuator, MonitorSource, Output, Placer, Predictor, Progress, RealClock, ReplaySource, RunMode, SavedState,
+    StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
 use crate::cli::{ProblemArgs, SeedArg, StateDirArg, WindowArgs};
 use crate::cost::Window;
@@ -25,10 +25,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  sudo netbalance balance --duration 600 --report tau.svg      # live: sample the testbed, migrate\n  netbalance monitor | netbalance balance --loads -            # live, load from a stream\n\n\
+#[command(
+    after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  sudo netbalance balance --duration 600 --report tau.svg      # live: sample the testbed, migrate\n  netbalance monitor | netbalance balance --loads -            # live, load from a stream\n\n\
 stdout: one NDJSON record per window ({\"type\":\"window\",...}: τ now, τ predicted after, T_r, χ, moves, decision and reason), then {\"type\":\"summary\",...}; stderr: a live status line.\n\n\
 The state dir keeps the window counter and the placement in force: run the same command again to continue where it stopped. Live, the placement in force is the state dir's (deploy first: netbalance place ... | netbalance migrate).\n\n\
-SIGINT/SIGTERM: finish the migration in flight, write the state, print the summary (a second one ends at once).")]
+SIGINT/SIGTERM: finish the migration in flight, write the state, print the summary (a second one ends at once)."
+)]
 pub struct Args {
     /// What-if: drive the loop from a recorded load stream (NDJSON, `-` for stdin); touches no host
     #[arg(long, value_name = "FILE")]
@@ -127,7 +129,10 @@ impl Settings {
             return Err(Error::usage(format!("--tp {}: need T_p > 0", window.tp)));
         }
         if !(args.min_gain.is_finite() && args.min_gain >= 0.0) {
-            return Err(Error::usage(format!("--min-gain {}: need a finite number >= 0", args.min_gain)));
+            return Err(Error::usage(format!(
+                "--min-gain {}: need a finite number >= 0",
+                args.min_gain
+            )));
         }
         if !(args.alpha > 0.0 && args.alpha <= 1.0) {
             return Err(Error::usage(format!("--alpha {}: need a number in (0, 1]", args.alpha)));
@@ -169,12 +174,18 @@ impl Settings {
             placement,
             config: Config {
                 window,
-                limits: Limits { max_moves: args.max_moves, min_gain: args.min_gain },
+                limits: Limits {
+                    max_moves: args.max_moves,
+                    min_gain: args.min_gain,
+                },
                 max_windows: args.windows,
                 duration_s,
                 interval_s,
             },
-            placer: Placer { budget, seed: args.seed.seed },
+            placer: Placer {
+                budget,
+                seed: args.seed.seed,
+            },
             forecast,
         })
     }
@@ -225,15 +236,23 @@ fn mode_name(mode: RunMode) -> &'static str {
 }
 
 /// What-if: the recorded stream, a clock that jumps, an actuator that touches nothing.
-fn run_replay(args: &Args, settings: &Settings, replay: &Source, state: &BalanceState, saved: Option<&SavedState>) -> Result<Status> {
+fn run_replay(
+    args: &Args,
+    settings: &Settings,
+    replay: &Source,
+    state: &BalanceState,
+    saved: Option<&SavedState>,
+) -> Result<Status> {
     let given = settings.placement.as_ref().map(read_placement).transpose()?;
-    let problem = args.problem.resolve(given.as_ref().or(saved.map(|s| &s.placement)),
-    )?;
+    let problem = args.problem.resolve(given.as_ref().or(saved.map(|s| &s.placement)))?;
     let inst = &problem.instance;
     let snapshots = read_load_stream(replay)?;
     let mut source = ReplaySource::new(inst, &snapshots, &replay.name(), settings.config.interval_s)?;
     let Some(first) = snapshots.first() else {
-        return Err(Error::input(Location::file(replay.name()), "no load snapshot in the stream"));
+        return Err(Error::input(
+            Location::file(replay.name()),
+            "no load snapshot in the stream",
+        ));
     };
     let progress = match (saved, &given) {
         (Some(saved), given) => {
@@ -252,7 +271,11 @@ fn run_replay(args: &Args, settings: &Settings, replay: &Source, state: &Balance
         }
         (None, None) => {
             eprintln!("netbalance: no placement given: starting from an initial placement for the first sample");
-            fresh(settings.placer.initial(inst, &inst.load_from_snapshot(first, &replay.name())?))
+            fresh(
+                settings
+                    .placer
+                    .initial(inst, &inst.load_from_snapshot(first, &replay.name())?),
+            )
         }
     };
     let mut clock = FakeClock::starting_at(progress.t.or(source.start()).unwrap_or(0.0));
@@ -288,32 +311,60 @@ fn run_live(
             state_dir.path().display()
         )));
     };
-    let problem = args.problem.resolve(Some(&in_force),
-    )?;
+    let problem = args.problem.resolve(Some(&in_force))?;
     let current = problem.assignment(&in_force, &state_dir.placement_path().display().to_string())?;
     let progress = match saved {
-        Some(saved) => Progress { current, ..state.progress(saved, &problem)? },
+        Some(saved) => Progress {
+            current,
+            ..state.progress(saved, &problem)?
+        },
         None => fresh(current),
     };
-    let paths = Paths { state_root: args.state_root.clone(), ..Paths::default() };
+    let paths = Paths {
+        state_root: args.state_root.clone(),
+        ..Paths::default()
+    };
     let ssh = args.ssh.options(&problem.testbed);
     let driver = migrate::driver_for(&problem, Some(&in_force), ssh.clone(), paths.clone())?;
     let migrate_progress = migrate::Progress::hidden();
-    let job = Job { problem: &problem, driver: driver.as_ref(), state: state_dir, lock, progress: &migrate_progress };
+    let job = Job {
+        problem: &problem,
+        driver: driver.as_ref(),
+        state: state_dir,
+        lock,
+        progress: &migrate_progress,
+    };
     let origin = Instant::now();
     let origin_t = progress.t.unwrap_or(0.0);
     let mut source: Box<dyn LoadSource> = match &settings.loads {
-        Some(Source::Stdin) => {
-            Box::new(StreamSource::spawn(&problem.instance, "<stdin>", std::io::BufReader::new(std::io::stdin()), origin, origin_t))
-        }
+        Some(Source::Stdin) => Box::new(StreamSource::spawn(
+            &problem.instance,
+            "<stdin>",
+            std::io::BufReader::new(std::io::stdin()),
+            origin,
+            origin_t,
+        )),
         Some(Source::File(path)) => {
             let file = std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
             let name = path.display().to_string();
-            Box::new(StreamSource::spawn(&problem.instance, &name, std::io::BufReader::new(file), origin, origin_t))
+            Box::new(StreamSource::spawn(
+                &problem.instance,
+                &name,
+                std::io::BufReader::new(file),
+                origin,
+                origin_t,
+            ))
         }
         None => {
             let fleet = Fleet::new(&problem.testbed, ssh, paths);
-            Box::new(MonitorSource::new(&problem, fleet, state_dir, settings.config.interval_s, origin, origin_t)?)
+            Box::new(MonitorSource::new(
+                &problem,
+                fleet,
+                state_dir,
+                settings.config.interval_s,
+                origin,
+                origin_t,
+            )?)
         }
     };
     let mut clock = RealClock::new(origin, origin_t);
@@ -335,7 +386,12 @@ fn run_live(
 }
 
 fn fresh(start: Vec<u32>) -> Progress {
-    Progress { window: 0, t: None, current: start.clone(), baseline: start }
+    Progress {
+        window: 0,
+        t: None,
+        current: start.clone(),
+        baseline: start,
+    }
 }
 
 /// Where the loop's output goes: NDJSON on stdout, the state file, the
@@ -364,7 +420,17 @@ impl<'a> CliOutput<'a> {
             bar.set_message("waiting for the first load sample");
             bar.enable_steady_tick(Duration::from_millis(250));
         }
-        CliOutput { problem, state, mode, bar, keep, records: Vec::new(), points: Vec::new(), real_s: 0.0, baseline_s: 0.0 }
+        CliOutput {
+            problem,
+            state,
+            mode,
+            bar,
+            keep,
+            records: Vec::new(),
+            points: Vec::new(),
+            real_s: 0.0,
+            baseline_s: 0.0,
+        }
     }
 
     /// Clear the status line; with `--report`, write the plot and the table.
@@ -421,7 +487,11 @@ impl Output for CliOutput<'_> {
             r.tau_after,
             r.tau_baseline,
             what,
-            if self.baseline_s > 0.0 { self.real_s / self.baseline_s } else { 1.0 }
+            if self.baseline_s > 0.0 {
+                self.real_s / self.baseline_s
+            } else {
+                1.0
+            }
         ));
         self.bar.tick();
         self.emit(&LogLine::Window(r.clone()))?;

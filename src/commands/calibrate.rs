@@ -10,7 +10,9 @@ use crate::testbed::{Fleet, Paths, SshArgs};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  sudo netbalance calibrate > costs.json\n  sudo netbalance calibrate --sizes-mb 4,64 --repeats 3 --report phases.json > costs.json\n  sudo netbalance calibrate --sizes-mb 8,64,256 --accept-new -i ~/.ssh/id_ed25519 > costs.json\n  netbalance cost --costs costs.json --placement cur.json --target new.json")]
+#[command(
+    after_help = "Examples:\n  sudo netbalance calibrate > costs.json\n  sudo netbalance calibrate --sizes-mb 4,64 --repeats 3 --report phases.json > costs.json\n  sudo netbalance calibrate --sizes-mb 8,64,256 --accept-new -i ~/.ssh/id_ed25519 > costs.json\n  netbalance cost --costs costs.json --placement cur.json --target new.json"
+)]
 pub struct Args {
     #[command(flatten)]
     pub testbed: TestbedArg,
@@ -36,12 +38,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Status> {
-    if args.sizes_mb.is_empty() || args.sizes_mb.iter().any(|m| !(m.is_finite() && *m > 0.0 && *m <= 65536.0)) {
+    if args.sizes_mb.is_empty()
+        || args
+            .sizes_mb
+            .iter()
+            .any(|m| !(m.is_finite() && *m > 0.0 && *m <= 65536.0))
+    {
         return Err(Error::usage("--sizes-mb: give sizes in MB, each > 0 and <= 65536"));
     }
     let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
     let base = resolve_costs(args.costs.costs.as_deref(), &testbed)?;
-    let paths = Paths { state_root: args.state_root.clone(), criu: args.criu.clone(), ..Paths::default() };
+    let paths = Paths {
+        state_root: args.state_root.clone(),
+        criu: args.criu.clone(),
+        ..Paths::default()
+    };
     let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
     let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, args.repeats, &base)?;
     for p in &cal.pairs {
@@ -63,10 +74,15 @@ pub fn run(args: Args) -> Result<Status> {
             );
         }
     }
-    eprint!("calibrate: each phase apart (fixed parts are per move; the profile folds them into reattach_ms):\n{}", cal.breakdown.table());
+    eprint!(
+        "calibrate: each phase apart (fixed parts are per move; the profile folds them into reattach_ms):\n{}",
+        cal.breakdown.table()
+    );
     if let Some(path) = &args.report {
-        let json = serde_json::to_vec_pretty(&serde_json::json!({ "breakdown": cal.breakdown, "pairs": cal.pairs, "costs": cal.costs }))
-            .map_err(|e| Error::Host(format!("--report: {e}")))?;
+        let json = serde_json::to_vec_pretty(
+            &serde_json::json!({ "breakdown": cal.breakdown, "pairs": cal.pairs, "costs": cal.costs }),
+        )
+        .map_err(|e| Error::Host(format!("--report: {e}")))?;
         crate::io::write_atomic(path, &json)?;
     }
     crate::io::write_json_stdout(&cal.costs)?;

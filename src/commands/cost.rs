@@ -13,7 +13,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance place --topology waxman.json | netbalance cost\n  netbalance cost --placement cur.json --target new.json --tp 10 --to 1 --human\n  netbalance cost --placement cur.json --load loads.ndjson")]
+#[command(
+    after_help = "Examples:\n  netbalance place --topology waxman.json | netbalance cost\n  netbalance cost --placement cur.json --target new.json --tp 10 --to 1 --human\n  netbalance cost --placement cur.json --load loads.ndjson"
+)]
 pub struct Args {
     /// The current placement φ [default: stdin]
     #[arg(long, value_name = "FILE")]
@@ -55,7 +57,11 @@ impl Settings {
             .collect::<Vec<_>>(),
             Some("--placement"),
         )?;
-        Ok(Settings { placement, target, window: args.window.resolve()? })
+        Ok(Settings {
+            placement,
+            target,
+            window: args.window.resolve()?,
+        })
     }
 }
 
@@ -76,8 +82,7 @@ pub struct Comparison {
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
     let placement = read_placement(&settings.placement)?;
-    let problem = args.problem.resolve(Some(&placement),
-    )?;
+    let problem = args.problem.resolve(Some(&placement))?;
     let from = problem.assignment(&placement, &settings.placement.name())?;
     let (load, _) = problem.load(args.load.as_deref(), false)?;
     let inst = &problem.instance;
@@ -96,7 +101,16 @@ pub fn run(args: Args) -> Result<Status> {
     let plan = cost::plan(inst, &from, &to);
     let t_r = plan.estimate.total_s;
     let chi = cost::chi(settings.window, current.tau, target.tau, t_r);
-    let cmp = Comparison { current, target, plan, t_r, tp: settings.window.tp, to: settings.window.to, chi, beneficial: chi < 0.0 };
+    let cmp = Comparison {
+        current,
+        target,
+        plan,
+        t_r,
+        tp: settings.window.tp,
+        to: settings.window.to,
+        chi,
+        beneficial: chi < 0.0,
+    };
     if args.human {
         crate::io::write_text_stdout(&human_comparison(&cmp))?;
     } else {
@@ -107,14 +121,34 @@ pub fn run(args: Args) -> Result<Status> {
 
 fn human_tau(r: &TauReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "tau {:.6}  (bottleneck: {} {}, utilisation {:.4})", r.tau, r.bottleneck.kind, r.bottleneck.name, r.bottleneck.utilisation);
-    let _ = writeln!(s, "{:<16} {:<10} {:>7} {:>12} {:>9} {:>8}", "VM", "HOST", "VNODES", "LOAD", "CAPACITY", "UTIL");
+    let _ = writeln!(
+        s,
+        "tau {:.6}  (bottleneck: {} {}, utilisation {:.4})",
+        r.tau, r.bottleneck.kind, r.bottleneck.name, r.bottleneck.utilisation
+    );
+    let _ = writeln!(
+        s,
+        "{:<16} {:<10} {:>7} {:>12} {:>9} {:>8}",
+        "VM", "HOST", "VNODES", "LOAD", "CAPACITY", "UTIL"
+    );
     for vm in &r.vms {
-        let _ = writeln!(s, "{:<16} {:<10} {:>7} {:>12.6} {:>9.3} {:>8.4}", vm.name, vm.host, vm.vnodes, vm.load, vm.capacity, vm.utilisation);
+        let _ = writeln!(
+            s,
+            "{:<16} {:<10} {:>7} {:>12.6} {:>9.3} {:>8.4}",
+            vm.name, vm.host, vm.vnodes, vm.load, vm.capacity, vm.utilisation
+        );
     }
-    let _ = writeln!(s, "{:<16} {:>14} {:>12} {:>8}", "HOST", "NIC MBIT/S", "NIC MBPS", "UTIL");
+    let _ = writeln!(
+        s,
+        "{:<16} {:>14} {:>12} {:>8}",
+        "HOST", "NIC MBIT/S", "NIC MBPS", "UTIL"
+    );
     for h in &r.hosts {
-        let _ = writeln!(s, "{:<16} {:>14.3} {:>12.1} {:>8.4}", h.name, h.nic_mbit, h.nic_mbps, h.utilisation);
+        let _ = writeln!(
+            s,
+            "{:<16} {:>14.3} {:>12.1} {:>8.4}",
+            h.name, h.nic_mbit, h.nic_mbps, h.utilisation
+        );
     }
     s
 }
@@ -126,12 +160,29 @@ fn human_comparison(c: &Comparison) -> String {
     let _ = writeln!(s, "\ntarget:");
     s.push_str(&human_tau(&c.target));
     let p = &c.plan.estimate.by_phase;
-    let _ = writeln!(s, "\nmoves {}  T_r {:.4} s (critical VM {})", c.plan.moves.len(), c.t_r, c.plan.estimate.critical_vm.as_deref().unwrap_or("-"));
+    let _ = writeln!(
+        s,
+        "\nmoves {}  T_r {:.4} s (critical VM {})",
+        c.plan.moves.len(),
+        c.t_r,
+        c.plan.estimate.critical_vm.as_deref().unwrap_or("-")
+    );
     let _ = writeln!(
         s,
         "  suspend {:.4}  snapshot {:.4}  transfer {:.4}  restore {:.4}  reattach {:.4}  resume {:.4}",
         p.suspend_s, p.snapshot_s, p.transfer_s, p.restore_s, p.reattach_s, p.resume_s
     );
-    let _ = writeln!(s, "chi {:.6} (T_p {} s, T_o {} s): {}", c.chi, c.tp, c.to, if c.beneficial { "re-placement pays" } else { "keep the current placement" });
+    let _ = writeln!(
+        s,
+        "chi {:.6} (T_p {} s, T_o {} s): {}",
+        c.chi,
+        c.tp,
+        c.to,
+        if c.beneficial {
+            "re-placement pays"
+        } else {
+            "keep the current placement"
+        }
+    );
     s
 }

@@ -8,13 +8,20 @@ use super::Status;
 use crate::error::Result;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance keeper -- nsenter --net=/run/netns/X criu restore -d -D DIR\n  netbalance keeper --detach -- nsenter --net=/run/netns/X sh -c SCRIPT")]
+#[command(
+    after_help = "Examples:\n  netbalance keeper -- nsenter --net=/run/netns/X criu restore -d -D DIR\n  netbalance keeper --detach -- nsenter --net=/run/netns/X sh -c SCRIPT"
+)]
 pub struct Args {
     /// Return as soon as CMD has started (its output goes to /dev/null)
     #[arg(long)]
     pub detach: bool,
     /// The command and its arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
 }
 

@@ -16,7 +16,9 @@ use crate::testbed::{Paths, SshArgs};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance place --topology waxman.json | netbalance migrate --dry-run\n  netbalance place --topology waxman.json | netbalance migrate          # root; local VMs\n  netbalance migrate --target new.json --state-dir run1/.netbalance\n  netbalance migrate --resume            # take up a migrate that crashed\n  netbalance migrate --teardown")]
+#[command(
+    after_help = "Examples:\n  netbalance place --topology waxman.json | netbalance migrate --dry-run\n  netbalance place --topology waxman.json | netbalance migrate          # root; local VMs\n  netbalance migrate --target new.json --state-dir run1/.netbalance\n  netbalance migrate --resume            # take up a migrate that crashed\n  netbalance migrate --teardown"
+)]
 pub struct Args {
     /// The placement to reach [default: stdin]
     #[arg(long, value_name = "FILE")]
@@ -86,7 +88,11 @@ impl Settings {
             .collect::<Vec<_>>(),
             matches!(mode, Mode::Apply(_)).then_some("--target"),
         )?;
-        Ok(Settings { mode, placement, state: StateDir::at(&args.state_dir.state_dir) })
+        Ok(Settings {
+            mode,
+            placement,
+            state: StateDir::at(&args.state_dir.state_dir),
+        })
     }
 
     /// The placement in force: `--placement`, else the state dir's; `None`
@@ -94,7 +100,10 @@ impl Settings {
     fn current(&self) -> Result<Option<(Placement, String)>> {
         match &self.placement {
             Some(src) => Ok(Some((read_placement(src)?, src.name()))),
-            None => Ok(self.state.placement()?.map(|p| (p, self.state.placement_path().display().to_string()))),
+            None => Ok(self
+                .state
+                .placement()?
+                .map(|p| (p, self.state.placement_path().display().to_string()))),
         }
     }
 }
@@ -143,7 +152,11 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
                 if !args.quiet && !plan.moves.is_empty() {
                     let inst = &problem.instance;
                     let vm = |name: &str| inst.vm(name).expect("a VM of the plan");
-                    let timed: Vec<(u32, u32, f64)> = plan.moves.iter().map(|m| (vm(&m.from), vm(&m.to), m.duration_s)).collect();
+                    let timed: Vec<(u32, u32, f64)> = plan
+                        .moves
+                        .iter()
+                        .map(|m| (vm(&m.from), vm(&m.to), m.duration_s))
+                        .collect();
                     let ends = migrate::dispatch::Dispatcher::new(&timed, inst.n_vms(), &plan, vm).simulate(&timed);
                     let planned = plan.moves.iter().map(|m| m.start_s + m.duration_s).fold(0.0, f64::max);
                     eprintln!(
@@ -162,17 +175,33 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
     let current = settings.current()?;
     let problem = problem(args, &[Some(&target), current.as_ref().map(|c| &c.0)])?;
     let to = problem.assignment(&target, &target_src.name())?;
-    let from = current.as_ref().map(|(p, name)| problem.assignment(p, name)).transpose()?;
+    let from = current
+        .as_ref()
+        .map(|(p, name)| problem.assignment(p, name))
+        .transpose()?;
     let driver = driver(args, &problem, current.as_ref().map(|c| &c.0))?;
-    let job = Job { problem: &problem, driver: driver.as_ref(), state: &state, lock: &lock, progress };
+    let job = Job {
+        problem: &problem,
+        driver: driver.as_ref(),
+        state: &state,
+        lock: &lock,
+        progress,
+    };
     finish(job.apply(from.as_deref(), &to)?, &state)
 }
 
 fn teardown(args: &Args, settings: &Settings, progress: &Progress) -> Result<Status> {
-    let state = if args.dry_run { settings.state.clone() } else { StateDir::open(settings.state.path())? };
+    let state = if args.dry_run {
+        settings.state.clone()
+    } else {
+        StateDir::open(settings.state.path())?
+    };
     let lock = if args.dry_run { None } else { Some(state.lock()?) };
     let Some((current, name)) = settings.current()? else {
-        progress.log(&format!("nothing in force in {}: nothing to tear down", state.path().display()));
+        progress.log(&format!(
+            "nothing in force in {}: nothing to tear down",
+            state.path().display()
+        ));
         crate::io::write_json_stdout(&Placement::default())?;
         return Ok(Status::Done);
     };
@@ -183,7 +212,13 @@ fn teardown(args: &Args, settings: &Settings, progress: &Progress) -> Result<Sta
         return Ok(Status::Done);
     };
     let driver = driver(args, &problem, Some(&current))?;
-    let job = Job { problem: &problem, driver: driver.as_ref(), state: &state, lock: &lock, progress };
+    let job = Job {
+        problem: &problem,
+        driver: driver.as_ref(),
+        state: &state,
+        lock: &lock,
+        progress,
+    };
     finish(job.teardown(&from)?, &state)
 }
 
@@ -192,18 +227,30 @@ fn recover(args: &Args, settings: &Settings, direction: Direction, progress: &Pr
     let lock = state.lock()?;
     let journal = state.journal()?;
     let Some(run) = journal.unfinished() else {
-        return Err(Error::usage(format!("{}: no unfinished run to take up (nothing to resume or roll back)", journal.path().display())));
+        return Err(Error::usage(format!(
+            "{}: no unfinished run to take up (nothing to resume or roll back)",
+            journal.path().display()
+        )));
     };
     drop(journal);
     let problem = problem(args, &[run.to.as_ref(), run.from.as_ref()])?;
     let driver = driver(args, &problem, run.from.as_ref())?;
-    let job = Job { problem: &problem, driver: driver.as_ref(), state: &state, lock: &lock, progress };
+    let job = Job {
+        problem: &problem,
+        driver: driver.as_ref(),
+        state: &state,
+        lock: &lock,
+        progress,
+    };
     finish(job.recover(direction)?, &state)
 }
 
 /// The driver reaching the VMs of `problem`, with `current` in force.
 fn driver(args: &Args, problem: &Problem, current: Option<&Placement>) -> Result<Box<dyn migrate::VnodeDriver>> {
-    let paths = Paths { state_root: args.state_root.clone(), ..Paths::default() };
+    let paths = Paths {
+        state_root: args.state_root.clone(),
+        ..Paths::default()
+    };
     migrate::driver_for(problem, current, args.ssh.options(&problem.testbed), paths)
 }
 

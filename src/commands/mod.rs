@@ -1,12 +1,12 @@
 //! One module per subcommand: its `Args` and `pub fn run` (parse → resolve →
 //! call the library). Commands never import one another.
 
-pub mod calibrate;
 pub mod balance;
+pub mod calibrate;
 pub mod cost;
 pub mod keeper;
-pub mod monitor;
 pub mod migrate;
+pub mod monitor;
 pub mod place;
 pub mod predict;
 pub mod simulate;

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  sudo netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  sudo netbalance monitor --placement cur.json --count 10 > load.ndjson")]
+#[command(
+    after_help = "Examples:\n  sudo netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  sudo netbalance monitor --placement cur.json --count 10 > load.ndjson"
+)]
 pub struct Args {
     /// Seconds between snapshots (real time)
     #[arg(long, value_name = "S", default_value_t = 1.0)]
@@ -44,12 +46,18 @@ pub fn run(args: Args) -> Result<Status> {
     if !(args.interval.is_finite() && args.interval > 0.0 && args.dilation.is_finite() && args.dilation > 0.0) {
         return Err(Error::usage("--interval and --dilation must be numbers > 0"));
     }
-    let placement_file = args.placement.clone().unwrap_or_else(|| args.state_dir.state_dir.join("placement.json"));
+    let placement_file = args
+        .placement
+        .clone()
+        .unwrap_or_else(|| args.state_dir.state_dir.join("placement.json"));
     let placement = read_placement(&Source::from_arg(&placement_file))?;
     let (topology, _) = resolve_topology(args.topology.topology.as_deref(), Some(&placement))?;
     let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), Some(&placement))?;
     let layout = Layout::new(&topology)?;
-    let paths = Paths { state_root: args.state_root.clone(), ..Paths::default() };
+    let paths = Paths {
+        state_root: args.state_root.clone(),
+        ..Paths::default()
+    };
     let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
     let stdout = std::io::stdout();
     let mut prev = sample(&mut fleet, &layout, &placement)?;

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance place --topology waxman.json | netbalance cost\n  netbalance place --topology waxman.json --budget 10 --pin n0=h0-v0 --forbid h7-v7 > placement.json\n  netbalance place --placement cur.json --load loads.ndjson --tp 10 --budget 1 --max-moves 20\n  netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n\nExit status: 0 a placement was printed; 1 (with --placement) no re-placement with χ < 0 was found and the current placement is printed unchanged; 2 bad input or usage.")]
+#[command(
+    after_help = "Examples:\n  netbalance place --topology waxman.json | netbalance cost\n  netbalance place --topology waxman.json --budget 10 --pin n0=h0-v0 --forbid h7-v7 > placement.json\n  netbalance place --placement cur.json --load loads.ndjson --tp 10 --budget 1 --max-moves 20\n  netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n\nExit status: 0 a placement was printed; 1 (with --placement) no re-placement with χ < 0 was found and the current placement is printed unchanged; 2 bad input or usage."
+)]
 pub struct Args {
     /// The current placement φ: re-place from it (minimise χ) [default: none, initial placement]
     #[arg(long, value_name = "FILE")]
@@ -54,11 +56,17 @@ struct Settings {
 
 impl Settings {
     fn resolve(args: &Args) -> Result<Settings> {
-        let window = WindowArgs { tp: args.tp, to: args.budget }.resolve()?;
+        let window = WindowArgs {
+            tp: args.tp,
+            to: args.budget,
+        }
+        .resolve()?;
         let placement = args.placement.as_deref().map(Source::from_arg);
         let load_is_stdin = args.load.as_deref().is_some_and(|p| p.as_os_str() == "-");
         if load_is_stdin && placement == Some(Source::Stdin) {
-            return Err(Error::usage("only one input can come from stdin (give --placement or --load a file)"));
+            return Err(Error::usage(
+                "only one input can come from stdin (give --placement or --load a file)",
+            ));
         }
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
@@ -67,16 +75,24 @@ impl Settings {
                     .map_err(|_| Error::usage(format!("--budget {:?}: not a usable number of seconds", window.to)))?,
             ),
         };
-        Ok(Settings { placement, window, budget })
+        Ok(Settings {
+            placement,
+            window,
+            budget,
+        })
     }
 }
 
 /// Turn `--pin`, `--forbid` and `--max-moves` into indices.
 fn constraints(args: &Args, problem: &Problem) -> Result<Constraints> {
     let inst = &problem.instance;
-    let mut c = Constraints { max_moves: args.max_moves, ..Constraints::default() };
+    let mut c = Constraints {
+        max_moves: args.max_moves,
+        ..Constraints::default()
+    };
     let vm = |name: &str, flag: &str| {
-        inst.vm(name).ok_or_else(|| Error::usage(format!("{flag}: no VM {name:?} in {}", problem.testbed_path.display())))
+        inst.vm(name)
+            .ok_or_else(|| Error::usage(format!("{flag}: no VM {name:?} in {}", problem.testbed_path.display())))
     };
     if !args.forbid.is_empty() {
         c.forbidden = vec![false; inst.n_vms()];
@@ -91,27 +107,34 @@ fn constraints(args: &Args, problem: &Problem) -> Result<Constraints> {
                 .split_once('=')
                 .ok_or_else(|| Error::usage(format!("--pin {pin}: expected VNODE=VM")))?;
             let n = inst.vnode(node).ok_or_else(|| {
-                Error::usage(format!("--pin {pin}: no vnode {node:?} in {}", problem.topology_path.display()))
+                Error::usage(format!(
+                    "--pin {pin}: no vnode {node:?} in {}",
+                    problem.topology_path.display()
+                ))
             })?;
             c.pinned[n as usize] = Some(vm(to, "--pin")?);
         }
     }
-    c.check(inst).map_err(|m| Error::usage(format!("--pin/--forbid: {m}")))?;
+    c.check(inst)
+        .map_err(|m| Error::usage(format!("--pin/--forbid: {m}")))?;
     Ok(c)
 }
 
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
     let current = settings.placement.as_ref().map(read_placement).transpose()?;
-    let problem = args.problem.resolve(current.as_ref(),
-    )?;
+    let problem = args.problem.resolve(current.as_ref())?;
     let current = match (&current, &settings.placement) {
         (Some(p), Some(src)) => Some(problem.assignment(p, &src.name())?),
         _ => None,
     };
     let stdin_free = settings.placement != Some(Source::Stdin);
     let (load, load_label) = problem.load(args.load.as_deref(), stdin_free)?;
-    let opts = PlaceOptions { budget: settings.budget, seed: args.seed.seed, constraints: constraints(&args, &problem)? };
+    let opts = PlaceOptions {
+        budget: settings.budget,
+        seed: args.seed.seed,
+        constraints: constraints(&args, &problem)?,
+    };
     let inst = &problem.instance;
     let bar = progress_bar(settings.budget);
     let mut report = |p: &Progress| {
@@ -120,7 +143,11 @@ pub fn run(args: Args) -> Result<Status> {
             bar.set_message(format!("τ {:.4}  moves {}", p.best_tau, p.moves_evaluated));
         }
     };
-    eprintln!("netbalance place: {} vnodes on {} VMs, load: {load_label}", inst.n_vnodes(), inst.n_vms());
+    eprintln!(
+        "netbalance place: {} vnodes on {} VMs, load: {load_label}",
+        inst.n_vnodes(),
+        inst.n_vms()
+    );
     let outcome = match &current {
         None => place::initial_with_progress(inst, &load, &opts, &mut report),
         Some(cur) => place::replace_with_progress(inst, &load, settings.window, cur, &opts, &mut report),

@@ -24,7 +24,9 @@ pub enum MethodArg {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  netbalance predict --method ewma --alpha 0.3 --load loads.ndjson | tail -n 1 > next.json\n  netbalance predict --evaluate --load recorded.ndjson | tail -n 1")]
+#[command(
+    after_help = "Examples:\n  netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  netbalance predict --method ewma --alpha 0.3 --load loads.ndjson | tail -n 1 > next.json\n  netbalance predict --evaluate --load recorded.ndjson | tail -n 1"
+)]
 pub struct Args {
     /// Load snapshots (NDJSON) [default: stdin]
     #[arg(long, value_name = "FILE")]
@@ -79,7 +81,10 @@ impl Settings {
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Record<'a> {
     Window(&'a WindowError),
-    Summary { methods: &'a [MethodScore], best: &'static str },
+    Summary {
+        methods: &'a [MethodScore],
+        best: &'static str,
+    },
 }
 
 pub fn run(args: Args) -> Result<Status> {
@@ -91,7 +96,9 @@ pub fn run(args: Args) -> Result<Status> {
     let name = s.source.name();
     let reader: Box<dyn BufRead> = match &s.source {
         Source::Stdin => Box::new(std::io::stdin().lock()),
-        Source::File(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).map_err(|e| Error::io(name.clone(), e))?)),
+        Source::File(p) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p).map_err(|e| Error::io(name.clone(), e))?,
+        )),
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -105,7 +112,10 @@ pub fn run(args: Args) -> Result<Status> {
         snap.validate(&name, Some(i + 1))?;
         if let Some(prev) = history.back() {
             if snap.t < prev.t {
-                return Err(Error::input(Location::file(&name).at_line(i + 1).at_path("t"), format!("time goes backwards ({} after {})", snap.t, prev.t)));
+                return Err(Error::input(
+                    Location::file(&name).at_line(i + 1).at_path("t"),
+                    format!("time goes backwards ({} after {})", snap.t, prev.t),
+                ));
             }
         }
         history.push_back(snap);
@@ -128,7 +138,10 @@ pub fn run(args: Args) -> Result<Status> {
 fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
     let snaps = crate::inputs::read_load_stream(&s.source)?;
     if snaps.len() < 2 {
-        return Err(Error::input(Location::file(s.source.name()), "--evaluate needs at least 2 load snapshots"));
+        return Err(Error::input(
+            Location::file(s.source.name()),
+            "--evaluate needs at least 2 load snapshots",
+        ));
     }
     let series = Series::from_snapshots(&snaps);
     let stdout = std::io::stdout();
@@ -141,7 +154,10 @@ fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
         }
         scores.push(summarise(m, &errors));
     }
-    let best = scores.iter().min_by(|a, b| a.mae.total_cmp(&b.mae)).map_or("last", |b| b.method);
+    let best = scores
+        .iter()
+        .min_by(|a, b| a.mae.total_cmp(&b.mae))
+        .map_or("last", |b| b.method);
     write_ndjson_line(&mut out, &Record::Summary { methods: &scores, best })?;
     Ok(Status::Done)
 }

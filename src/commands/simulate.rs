@@ -20,7 +20,10 @@ pub enum Format {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(args_override_self = true, after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv")]
+#[command(
+    args_override_self = true,
+    after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv"
+)]
 pub struct Args {
     /// grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE
     #[arg(long, value_name = "NAME|FILE", default_value = "grid")]
@@ -92,7 +95,8 @@ impl Settings {
             Some(p) => {
                 let src = Source::from_arg(p);
                 let c: Costs = read_json(&src)?;
-                c.check().map_err(|(f, m)| Error::input(crate::error::Location::file(src.name()).at_path(f), m))?;
+                c.check()
+                    .map_err(|(f, m)| Error::input(crate::error::Location::file(src.name()).at_path(f), m))?;
                 c
             }
         };
@@ -159,7 +163,10 @@ pub fn run(args: Args) -> Result<Status> {
         }
     }
     if let Some(path) = &args.plot {
-        let title = format!("τ over time, run 0 ({}, T_p {} s, T_o {} s)", args.topology, args.window.tp, args.window.to);
+        let title = format!(
+            "τ over time, run 0 ({}, T_p {} s, T_o {} s)",
+            args.topology, args.window.tp, args.window.to
+        );
         sim::plot::tau_over_time(path, &results[0], args.window.to, &title)?;
     }
     eprintln!(

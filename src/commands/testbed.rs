@@ -5,7 +5,9 @@ use crate::error::{Error, Result};
 use crate::model::Testbed;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance testbed --hosts 8 --cpus 8 > testbed.json\n  netbalance testbed --hosts 2 --cpus 4 --nic-mbps 1000")]
+#[command(
+    after_help = "Examples:\n  netbalance testbed --hosts 8 --cpus 8 > testbed.json\n  netbalance testbed --hosts 2 --cpus 4 --nic-mbps 1000"
+)]
 pub struct Args {
     /// Number of physical hosts
     #[arg(long, default_value_t = 8)]

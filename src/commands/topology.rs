@@ -10,7 +10,9 @@ use crate::topology::{self, generate, stats::Stats, Format};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  netbalance topology grid --width 40 --height 40 > grid.json\n  netbalance topology waxman --nodes 2500 --alpha 0.15 --beta 0.03 --seed 1 > waxman.json\n  netbalance topology paper campus --stats > campus.json\n  netbalance topology import Abilene.gml --mbps 100 > abilene.json")]
+#[command(
+    after_help = "Examples:\n  netbalance topology grid --width 40 --height 40 > grid.json\n  netbalance topology waxman --nodes 2500 --alpha 0.15 --beta 0.03 --seed 1 > waxman.json\n  netbalance topology paper campus --stats > campus.json\n  netbalance topology import Abilene.gml --mbps 100 > abilene.json"
+)]
 pub struct Args {
     #[command(subcommand)]
     pub kind: Kind,
@@ -99,7 +101,11 @@ struct Settings {
 
 impl Settings {
     fn resolve(args: &Args) -> Result<Settings> {
-        for (flag, value) in [("--memory-mb", args.memory_mb), ("--mbps", args.mbps), ("--delay-ms", args.delay_ms)] {
+        for (flag, value) in [
+            ("--memory-mb", args.memory_mb),
+            ("--mbps", args.mbps),
+            ("--delay-ms", args.delay_ms),
+        ] {
             if let Some(v) = value.filter(|v| !(v.is_finite() && *v >= 0.0)) {
                 return Err(Error::usage(format!("{flag} {v}: must be a number >= 0")));
             }
@@ -121,10 +127,14 @@ impl Settings {
                 Err(Error::usage("--nodes must be at least 1"))
             }
             Kind::Waxman { alpha, beta, .. } if !(*alpha > 0.0 && *alpha <= 1.0 && beta.is_finite() && *beta > 0.0) => {
-                Err(Error::usage(format!("--alpha {alpha} --beta {beta}: need 0 < alpha <= 1 and beta > 0")))
+                Err(Error::usage(format!(
+                    "--alpha {alpha} --beta {beta}: need 0 < alpha <= 1 and beta > 0"
+                )))
             }
             Kind::Campus { campuses: 0, .. } => Err(Error::usage("--campuses must be at least 1")),
-            _ => Ok(Settings { overrides: [args.memory_mb, args.mbps, args.delay_ms] }),
+            _ => Ok(Settings {
+                overrides: [args.memory_mb, args.mbps, args.delay_ms],
+            }),
         }
     }
 }
@@ -133,11 +143,17 @@ pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
     let (mut topo, name) = match &args.kind {
         Kind::Grid { width, height } => (generate::grid(*width, *height), "<grid>".to_string()),
-        Kind::Waxman { nodes, alpha, beta, seed } => (generate::waxman(*nodes, *alpha, *beta, seed.seed), "<waxman>".into()),
+        Kind::Waxman {
+            nodes,
+            alpha,
+            beta,
+            seed,
+        } => (generate::waxman(*nodes, *alpha, *beta, seed.seed), "<waxman>".into()),
         Kind::Campus { campuses, seed } => (generate::campus(*campuses, seed.seed), "<campus>".into()),
         Kind::Internet { nodes, seed } => (generate::internet(*nodes, seed.seed), "<internet>".into()),
         Kind::Paper { name, seed } => {
-            let t = generate::paper(name, seed.seed).ok_or_else(|| Error::usage(format!("no paper topology {name:?}")))?;
+            let t =
+                generate::paper(name, seed.seed).ok_or_else(|| Error::usage(format!("no paper topology {name:?}")))?;
             (t, format!("<paper {name}>"))
         }
         Kind::Import { file, format } => {

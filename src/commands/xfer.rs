@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  echo TOKEN | netbalance xfer recv --listen 10.0.0.6:0 --dir /var/lib/netbalance/vnodes/nb1234abcd\n  echo TOKEN | netbalance xfer send --to 10.0.0.6:40123 --dir /var/lib/netbalance/vnodes/nb1234abcd")]
+#[command(
+    after_help = "Examples:\n  echo TOKEN | netbalance xfer recv --listen 10.0.0.6:0 --dir /var/lib/netbalance/vnodes/nb1234abcd\n  echo TOKEN | netbalance xfer send --to 10.0.0.6:40123 --dir /var/lib/netbalance/vnodes/nb1234abcd"
+)]
 pub struct Args {
     #[command(subcommand)]
     pub end: End,
@@ -42,7 +44,10 @@ pub enum End {
 
 fn read_token() -> Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::Host(format!("xfer: reading the token: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Host(format!("xfer: reading the token: {e}")))?;
     stream::parse_token(&line)
 }
 
@@ -54,7 +59,9 @@ pub fn run(args: Args) -> Result<Status> {
             let port = l.local_addr().map_err(|e| Error::Host(format!("xfer: {e}")))?.port();
             let deadline = Instant::now() + Duration::from_secs(timeout_s);
             let mut out = std::io::stdout();
-            writeln!(out, "{port}").and_then(|_| out.flush()).map_err(|e| Error::Host(format!("xfer: stdout: {e}")))?;
+            writeln!(out, "{port}")
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Host(format!("xfer: stdout: {e}")))?;
             // The caller (an SSH exec) returns once this process and every
             // holder of its stdio have gone: the child serves detached.
             // SAFETY: a CLI process with one thread; the child only calls

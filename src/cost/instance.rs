@@ -39,10 +39,16 @@ impl Instance {
     /// `costs`, or a `--costs` file). Inputs must already be validated.
     pub fn new(topology: &Topology, testbed: &Testbed, costs: Costs) -> Instance {
         let vnode_ids: Vec<String> = topology.vnodes.iter().map(|n| n.id.clone()).collect();
-        let vnode_index: HashMap<String, u32> =
-            vnode_ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
-        let links: Vec<(u32, u32)> =
-            topology.links.iter().map(|l| (vnode_index[&l.a], vnode_index[&l.b])).collect();
+        let vnode_index: HashMap<String, u32> = vnode_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        let links: Vec<(u32, u32)> = topology
+            .links
+            .iter()
+            .map(|l| (vnode_index[&l.a], vnode_index[&l.b]))
+            .collect();
         let link_index = links
             .iter()
             .enumerate()
@@ -56,7 +62,11 @@ impl Instance {
             vm_host.push(h as u32);
             vm_capacity.push(vm.capacity);
         }
-        let vm_index = vm_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+        let vm_index = vm_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
         Instance {
             memory_mb: topology.vnodes.iter().map(|n| n.memory_mb).collect(),
             vnode_ids,
@@ -105,19 +115,28 @@ impl Instance {
     /// The load of a measured snapshot. Vnodes and links it does not name
     /// carry 0; a name not in the topology is an error.
     pub fn load_from_snapshot(&self, snap: &LoadSnapshot, file: &str) -> Result<Load> {
-        let mut load = Load { cpu: vec![0.0; self.n_vnodes()], rate: vec![0.0; self.links.len()] };
+        let mut load = Load {
+            cpu: vec![0.0; self.n_vnodes()],
+            rate: vec![0.0; self.links.len()],
+        };
         for (id, &c) in &snap.cpu {
             let i = self.vnode(id).ok_or_else(|| {
-                Error::input(Location::file(file).at_path(format!("cpu.{id}")), format!("unknown vnode {id:?} (not in the topology)"))
+                Error::input(
+                    Location::file(file).at_path(format!("cpu.{id}")),
+                    format!("unknown vnode {id:?} (not in the topology)"),
+                )
             })?;
             load.cpu[i as usize] = c;
         }
         for (k, r) in snap.mbps.iter().enumerate() {
-            let unknown = |what: &str| {
-                Error::input(Location::file(file).at_path(format!("mbps[{k}]")), what.to_string())
-            };
-            let a = self.vnode(&r.a).ok_or_else(|| unknown(&format!("unknown vnode {:?}", r.a)))?;
-            let b = self.vnode(&r.b).ok_or_else(|| unknown(&format!("unknown vnode {:?}", r.b)))?;
+            let unknown =
+                |what: &str| Error::input(Location::file(file).at_path(format!("mbps[{k}]")), what.to_string());
+            let a = self
+                .vnode(&r.a)
+                .ok_or_else(|| unknown(&format!("unknown vnode {:?}", r.a)))?;
+            let b = self
+                .vnode(&r.b)
+                .ok_or_else(|| unknown(&format!("unknown vnode {:?}", r.b)))?;
             let l = self
                 .link(a, b)
                 .ok_or_else(|| unknown(&format!("no link between {:?} and {:?} in the topology", r.a, r.b)))?;
@@ -128,7 +147,10 @@ impl Instance {
 
     /// The assignment of a validated placement.
     pub fn assignment(&self, placement: &Placement) -> Assignment {
-        self.vnode_ids.iter().map(|id| self.vm_index[&placement.vm_of[id]]).collect()
+        self.vnode_ids
+            .iter()
+            .map(|id| self.vm_index[&placement.vm_of[id]])
+            .collect()
     }
 
     /// The placement of an assignment (no metadata).

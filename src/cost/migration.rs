@@ -18,7 +18,11 @@ pub fn move_phases(inst: &Instance, n: usize, from: u32, to: u32) -> PhaseTimes 
     let c = &inst.costs;
     let m = inst.memory_mb[n];
     let same_host = inst.vm_host[from as usize] == inst.vm_host[to as usize];
-    let transfer = if same_host { c.transfer_ms_per_mb.host } else { c.transfer_ms_per_mb.net };
+    let transfer = if same_host {
+        c.transfer_ms_per_mb.host
+    } else {
+        c.transfer_ms_per_mb.net
+    };
     PhaseTimes {
         snapshot_s: m * c.snapshot_ms_per_mb / 1000.0,
         transfer_s: m * transfer / 1000.0,
@@ -80,7 +84,11 @@ pub fn per_vm_phases(inst: &Instance, from: &[u32], to: &[u32]) -> Vec<Option<Ph
 
 /// T_r(φ→φ′) in seconds.
 pub fn t_r(inst: &Instance, from: &[u32], to: &[u32]) -> f64 {
-    per_vm_phases(inst, from, to).iter().flatten().map(|p| p.total()).fold(0.0, f64::max)
+    per_vm_phases(inst, from, to)
+        .iter()
+        .flatten()
+        .map(|p| p.total())
+        .fold(0.0, f64::max)
 }
 
 /// T_r with its breakdown by phase (of the critical VM) and by VM.
@@ -119,12 +127,20 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationPlan {
             duration_s: move_time_s(inst, n, a, b),
         })
         .collect();
-    moves.sort_by(|x, y| y.duration_s.total_cmp(&x.duration_s).then_with(|| x.vnode.cmp(&y.vnode)));
+    moves.sort_by(|x, y| {
+        y.duration_s
+            .total_cmp(&x.duration_s)
+            .then_with(|| x.vnode.cmp(&y.vnode))
+    });
     let mut ready: BTreeMap<String, f64> = BTreeMap::new();
     let mut schedule: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut end = 0.0f64;
     for (i, m) in moves.iter_mut().enumerate() {
-        let start = ready.get(&m.from).copied().unwrap_or(0.0).max(ready.get(&m.to).copied().unwrap_or(0.0));
+        let start = ready
+            .get(&m.from)
+            .copied()
+            .unwrap_or(0.0)
+            .max(ready.get(&m.to).copied().unwrap_or(0.0));
         m.start_s = start;
         let finish = start + m.duration_s;
         end = end.max(finish);
@@ -139,5 +155,10 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationPlan {
         .flatten()
         .fold((0.0f64, 0.0f64), |(s, r), p| (s.max(p.suspend_s), r.max(p.resume_s)));
     let makespan_s = if moves.is_empty() { 0.0 } else { suspend + end + resume };
-    MigrationPlan { moves, schedule, makespan_s, estimate: est }
+    MigrationPlan {
+        moves,
+        schedule,
+        makespan_s,
+        estimate: est,
+    }
 }

@@ -65,7 +65,11 @@ pub fn loads(inst: &Instance, load: &Load, assign: &[u32]) -> Loads {
 
 /// τ from per-VM and per-host loads.
 pub fn tau_of_loads(inst: &Instance, l: &Loads) -> f64 {
-    let vm = l.vm.iter().zip(&inst.vm_capacity).map(|(x, c)| x / c).fold(0.0, f64::max);
+    let vm =
+        l.vm.iter()
+            .zip(&inst.vm_capacity)
+            .map(|(x, c)| x / c)
+            .fold(0.0, f64::max);
     let nic = l.nic.iter().zip(&inst.host_nic).map(|(x, c)| x / c).fold(0.0, f64::max);
     vm.max(nic)
 }
@@ -156,16 +160,33 @@ pub fn report(inst: &Instance, load: &Load, assign: &[u32]) -> TauReport {
             utilisation: l.nic[h] / inst.host_nic[h],
         })
         .collect();
-    let mut bottleneck = Bottleneck { kind: "vm", name: vms[0].name.clone(), utilisation: vms[0].utilisation };
+    let mut bottleneck = Bottleneck {
+        kind: "vm",
+        name: vms[0].name.clone(),
+        utilisation: vms[0].utilisation,
+    };
     for vm in &vms {
         if vm.utilisation > bottleneck.utilisation {
-            bottleneck = Bottleneck { kind: "vm", name: vm.name.clone(), utilisation: vm.utilisation };
+            bottleneck = Bottleneck {
+                kind: "vm",
+                name: vm.name.clone(),
+                utilisation: vm.utilisation,
+            };
         }
     }
     for h in &hosts {
         if h.utilisation > bottleneck.utilisation {
-            bottleneck = Bottleneck { kind: "nic", name: h.name.clone(), utilisation: h.utilisation };
+            bottleneck = Bottleneck {
+                kind: "nic",
+                name: h.name.clone(),
+                utilisation: h.utilisation,
+            };
         }
     }
-    TauReport { tau: tau_of_loads(inst, &l), bottleneck, vms, hosts }
+    TauReport {
+        tau: tau_of_loads(inst, &l),
+        bottleneck,
+        vms,
+        hosts,
+    }
 }

@@ -53,7 +53,9 @@ pub fn during(phase: &str, images: &Path) {
 /// Pids of the `criu` processes on this machine whose command line contains
 /// `needle` (a vnode's images dir).
 pub fn criu_using(needle: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();

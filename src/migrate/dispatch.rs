@@ -48,7 +48,12 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// The better of the plan's queues and the greedy rule for `moves`
     /// (from, to, modelled seconds), indexed like `plan.moves`.
-    pub fn new(moves: &[(u32, u32, f64)], n_vms: usize, plan: &MigrationPlan, vm_index: impl Fn(&str) -> u32) -> Dispatcher {
+    pub fn new(
+        moves: &[(u32, u32, f64)],
+        n_vms: usize,
+        plan: &MigrationPlan,
+        vm_index: impl Fn(&str) -> u32,
+    ) -> Dispatcher {
         let mut queues = vec![Vec::new(); n_vms];
         let by_name: BTreeMap<&String, &Vec<usize>> = plan.schedule.iter().collect();
         for (vm, q) in by_name {
@@ -72,7 +77,10 @@ impl Dispatcher {
         let mut priority: Vec<usize> = (0..moves.len()).collect();
         let key = |&(a, b, _): &(u32, u32, f64)| load[a as usize].max(load[b as usize]);
         priority.sort_by(|&x, &y| {
-            key(&moves[y]).total_cmp(&key(&moves[x])).then(moves[y].2.total_cmp(&moves[x].2)).then(x.cmp(&y))
+            key(&moves[y])
+                .total_cmp(&key(&moves[x]))
+                .then(moves[y].2.total_cmp(&moves[x].2))
+                .then(x.cmp(&y))
         });
         Dispatcher {
             order,
@@ -98,7 +106,9 @@ impl Dispatcher {
             Order::Greedy => self.priority.clone(),
             Order::Queues(q) => {
                 let q = q.clone();
-                (0..self.vms.len()).filter(|&m| self.heads(&q, self.vms[m].0, m) && self.heads(&q, self.vms[m].1, m)).collect()
+                (0..self.vms.len())
+                    .filter(|&m| self.heads(&q, self.vms[m].0, m) && self.heads(&q, self.vms[m].1, m))
+                    .collect()
             }
         };
         let mut out = Vec::new();
@@ -135,7 +145,12 @@ impl Dispatcher {
                 running.push((now + moves[m].2, m));
                 end = end.max(now + moves[m].2);
             }
-            let Some(k) = (0..running.len()).min_by(|&x, &y| running[x].0.total_cmp(&running[y].0).then(running[x].1.cmp(&running[y].1))) else {
+            let Some(k) = (0..running.len()).min_by(|&x, &y| {
+                running[x]
+                    .0
+                    .total_cmp(&running[y].0)
+                    .then(running[x].1.cmp(&running[y].1))
+            }) else {
                 break;
             };
             let (t, m) = running.swap_remove(k);

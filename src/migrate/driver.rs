@@ -88,7 +88,11 @@ impl Specs {
         let vnodes: Vec<VnodeSpec> = topology
             .vnodes
             .iter()
-            .map(|n| VnodeSpec { id: n.id.clone(), memory_mb: n.memory_mb, run: n.run.clone() })
+            .map(|n| VnodeSpec {
+                id: n.id.clone(),
+                memory_mb: n.memory_mb,
+                run: n.run.clone(),
+            })
             .collect();
         let mut links_of = vec![Vec::new(); vnodes.len()];
         let links = topology
@@ -102,7 +106,11 @@ impl Specs {
                 (a, b, l.mbps, l.delay_ms)
             })
             .collect();
-        Specs { vnodes, links, links_of }
+        Specs {
+            vnodes,
+            links,
+            links_of,
+        }
     }
 
     /// Link `e` with its ends at the VMs of `vm_of` (indices into `vm_names`).

@@ -57,8 +57,13 @@ enum MoveEnd {
     Moved,
     /// Failed; the vnode runs at the VM given (its source, unless it could
     /// only be brought up at the destination).
-    Settled { at: u32, error: String },
-    Lost { error: String },
+    Settled {
+        at: u32,
+        error: String,
+    },
+    Lost {
+        error: String,
+    },
 }
 
 /// Per-link locks, so two reattachments of one link never run at once.
@@ -81,7 +86,10 @@ impl LinkLocks {
             busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
         }
         busy.extend(links.iter().copied());
-        LinkGuard { locks: self, links: links.to_vec() }
+        LinkGuard {
+            locks: self,
+            links: links.to_vec(),
+        }
     }
 }
 
@@ -116,7 +124,15 @@ impl<'a> Engine<'a> {
         progress: &'a Progress,
         current: &[u32],
     ) -> Engine<'a> {
-        Engine { inst, specs, driver, progress, journal: Mutex::new(journal), live: Mutex::new(current.to_vec()), links: LinkLocks::default() }
+        Engine {
+            inst,
+            specs,
+            driver,
+            progress,
+            journal: Mutex::new(journal),
+            live: Mutex::new(current.to_vec()),
+            links: LinkLocks::default(),
+        }
     }
 
     fn record(&self, rec: Record) -> Result<()> {
@@ -153,28 +169,44 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|m| {
                 let n = self.inst.vnode(&m.vnode).expect("plan of this instance") as usize;
-                (n, self.inst.vm(&m.from).expect("plan VM"), self.inst.vm(&m.to).expect("plan VM"))
+                (
+                    n,
+                    self.inst.vm(&m.from).expect("plan VM"),
+                    self.inst.vm(&m.to).expect("plan VM"),
+                )
             })
             .collect();
-        let mut outcome = Outcome { reached: from.to_vec(), ..Outcome::default() };
+        let mut outcome = Outcome {
+            reached: from.to_vec(),
+            ..Outcome::default()
+        };
         let mut started = vec![false; moves.len()];
         if moves.is_empty() {
             return outcome;
         }
         let held = self.by_vm(from);
-        let in_force: Vec<u32> = (0..self.inst.n_vms() as u32).filter(|&v| !held[v as usize].is_empty()).collect();
+        let in_force: Vec<u32> = (0..self.inst.n_vms() as u32)
+            .filter(|&v| !held[v as usize].is_empty())
+            .collect();
         self.progress.add_steps((in_force.len() * 2 + moves.len() * 4) as u64);
 
         // 1. Suspend every vnode in force.
         let failed = on_vms(&in_force, |v| {
             self.driver.suspend(self.vm(v), &held[v as usize])?;
-            self.record(Record::Suspended { vm: self.vm(v).to_string() })?;
+            self.record(Record::Suspended {
+                vm: self.vm(v).to_string(),
+            })?;
             self.progress.step(&format!("suspended {}", self.vm(v)));
             Ok(())
         });
         if !failed.is_empty() {
             for (v, e) in &failed {
-                let _ = self.record(Record::Failed { vnode: None, vm: self.vm(*v).to_string(), during: Step::Suspend, error: e.clone() });
+                let _ = self.record(Record::Failed {
+                    vnode: None,
+                    vm: self.vm(*v).to_string(),
+                    during: Step::Suspend,
+                    error: e.clone(),
+                });
                 self.progress.log(&format!("suspend failed on {}: {e}", self.vm(*v)));
                 outcome.failures.push(format!("suspend on {}: {e}", self.vm(*v)));
             }
@@ -227,7 +259,8 @@ impl<'a> Engine<'a> {
             }
             for r in steps {
                 if let Err(e) = r {
-                    self.progress.log(&format!("cleanup of {id} (left over, harmless): {e}"));
+                    self.progress
+                        .log(&format!("cleanup of {id} (left over, harmless): {e}"));
                 }
             }
         }
@@ -238,19 +271,31 @@ impl<'a> Engine<'a> {
     /// every VM of `also`; the VMs that could not be resumed.
     pub fn resume_all(&self, assign: &[u32], also: &[u32], lost: &BTreeSet<&str>) -> Vec<String> {
         let now = self.by_vm(assign);
-        let vms: Vec<u32> =
-            (0..self.inst.n_vms() as u32).filter(|&v| !now[v as usize].is_empty() || also.contains(&v)).collect();
+        let vms: Vec<u32> = (0..self.inst.n_vms() as u32)
+            .filter(|&v| !now[v as usize].is_empty() || also.contains(&v))
+            .collect();
         let failed = on_vms(&vms, |v| {
-            let names: Vec<String> = now[v as usize].iter().filter(|id| !lost.contains(id.as_str())).cloned().collect();
+            let names: Vec<String> = now[v as usize]
+                .iter()
+                .filter(|id| !lost.contains(id.as_str()))
+                .cloned()
+                .collect();
             retry(|| self.driver.resume(self.vm(v), &names))?;
-            self.record(Record::Resumed { vm: self.vm(v).to_string() })?;
+            self.record(Record::Resumed {
+                vm: self.vm(v).to_string(),
+            })?;
             self.progress.step(&format!("resumed {}", self.vm(v)));
             Ok(())
         });
         failed
             .into_iter()
             .map(|(v, e)| {
-                let _ = self.record(Record::Failed { vnode: None, vm: self.vm(v).to_string(), during: Step::Resume, error: e.clone() });
+                let _ = self.record(Record::Failed {
+                    vnode: None,
+                    vm: self.vm(v).to_string(),
+                    during: Step::Resume,
+                    error: e.clone(),
+                });
                 self.progress.log(&format!("resume failed on {}: {e}", self.vm(v)));
                 self.vm(v).to_string()
             })
@@ -261,7 +306,11 @@ impl<'a> Engine<'a> {
     /// the others in parallel); after a failure no new move starts. `None`
     /// for moves not started.
     fn run_moves(&self, moves: &[(usize, u32, u32)], plan: &MigrationPlan) -> Vec<Option<MoveEnd>> {
-        let timed: Vec<(u32, u32, f64)> = moves.iter().zip(&plan.moves).map(|(&(_, a, b), m)| (a, b, m.duration_s)).collect();
+        let timed: Vec<(u32, u32, f64)> = moves
+            .iter()
+            .zip(&plan.moves)
+            .map(|(&(_, a, b), m)| (a, b, m.duration_s))
+            .collect();
         let mut dispatch = Dispatcher::new(&timed, self.inst.n_vms(), plan, |vm| self.inst.vm(vm).expect("plan VM"));
         let mut ends: Vec<Option<MoveEnd>> = (0..moves.len()).map(|_| None).collect();
         std::thread::scope(|s| {
@@ -312,17 +361,34 @@ impl<'a> Engine<'a> {
         let steps = || -> std::result::Result<(), (Step, Error)> {
             let at = |step: Step| move |e: Error| (step, e);
             self.driver.checkpoint(&s, &id).map_err(at(Step::Checkpoint))?;
-            self.record(Record::Dumped { vnode: id.clone(), vm: s.clone() }).map_err(at(Step::Checkpoint))?;
+            self.record(Record::Dumped {
+                vnode: id.clone(),
+                vm: s.clone(),
+            })
+            .map_err(at(Step::Checkpoint))?;
             self.progress.step(&format!("dumped {id} on {s}"));
             self.driver.transfer(&id, &s, &d).map_err(at(Step::Transfer))?;
-            self.record(Record::Transferred { vnode: id.clone(), from: s.clone(), to: d.clone() }).map_err(at(Step::Transfer))?;
+            self.record(Record::Transferred {
+                vnode: id.clone(),
+                from: s.clone(),
+                to: d.clone(),
+            })
+            .map_err(at(Step::Transfer))?;
             self.progress.step(&format!("transferred {id} to {d}"));
             self.driver.restore(&d, spec).map_err(at(Step::Restore))?;
             self.set_live(n, dst);
-            self.record(Record::Restored { vnode: id.clone(), vm: d.clone() }).map_err(at(Step::Restore))?;
+            self.record(Record::Restored {
+                vnode: id.clone(),
+                vm: d.clone(),
+            })
+            .map_err(at(Step::Restore))?;
             self.progress.step(&format!("restored {id} on {d}"));
             self.reattach(n).map_err(at(Step::Reattach))?;
-            self.record(Record::Reattached { vnode: id.clone(), vm: d.clone() }).map_err(at(Step::Reattach))?;
+            self.record(Record::Reattached {
+                vnode: id.clone(),
+                vm: d.clone(),
+            })
+            .map_err(at(Step::Reattach))?;
             self.progress.step(&format!("reattached {id}"));
             Ok(())
         };
@@ -330,7 +396,12 @@ impl<'a> Engine<'a> {
         let failed_vm = if matches!(step, Step::Checkpoint) { &s } else { &d };
         let error = format!("{step:?} of {id} ({s} -> {d}): {e}").to_lowercase_first();
         self.progress.log(&format!("{error}; rolling {id} back to {s}"));
-        let _ = self.record(Record::Failed { vnode: Some(id.clone()), vm: failed_vm.clone(), during: step, error: e.to_string() });
+        let _ = self.record(Record::Failed {
+            vnode: Some(id.clone()),
+            vm: failed_vm.clone(),
+            during: step,
+            error: e.to_string(),
+        });
         let settled = if step == Step::Checkpoint {
             self.after_failed_checkpoint(n, src)
         } else {
@@ -338,16 +409,23 @@ impl<'a> Engine<'a> {
         };
         match settled {
             Ok(at) => {
-                let _ = self.record(Record::RolledBack { vnode: id.clone(), vm: self.vm(at).to_string() });
+                let _ = self.record(Record::RolledBack {
+                    vnode: id.clone(),
+                    vm: self.vm(at).to_string(),
+                });
                 if at != src {
-                    self.progress.log(&format!("{id} could not go back to {s}; it runs on {}", self.vm(at)));
+                    self.progress
+                        .log(&format!("{id} could not go back to {s}; it runs on {}", self.vm(at)));
                 }
                 MoveEnd::Settled { at, error }
             }
             Err(e2) => {
                 let detail = format!("{error}; rollback failed: {e2}");
                 self.progress.log(&format!("{id} LOST: {detail}"));
-                let _ = self.record(Record::Lost { vnode: id, detail: detail.clone() });
+                let _ = self.record(Record::Lost {
+                    vnode: id,
+                    detail: detail.clone(),
+                });
                 MoveEnd::Lost { error: detail }
             }
         }
@@ -361,7 +439,10 @@ impl<'a> Engine<'a> {
         }
         let _guard = self.links.take(links);
         let live = self.live();
-        let specs: Vec<_> = links.iter().map(|&e| self.specs.link(e, &live, &self.inst.vm_names)).collect();
+        let specs: Vec<_> = links
+            .iter()
+            .map(|&e| self.specs.link(e, &live, &self.inst.vm_names))
+            .collect();
         self.driver.reattach(self.id(n), &specs)
     }
 
@@ -370,15 +451,22 @@ impl<'a> Engine<'a> {
     fn after_failed_checkpoint(&self, n: usize, src: u32) -> Result<u32> {
         let id = self.id(n);
         match retry(|| self.driver.probe(self.vm(src), id)) {
-            Ok(Presence { running: false, image: true }) => {
+            Ok(Presence {
+                running: false,
+                image: true,
+            }) => {
                 retry(|| self.driver.restore(self.vm(src), &self.specs.vnodes[n]))?;
                 self.set_live(n, src);
                 retry(|| self.reattach(n))?;
                 Ok(src)
             }
-            Ok(Presence { running: false, image: false }) => {
-                Err(Error::Host(format!("{id} neither runs on {} nor has an image there", self.vm(src))))
-            }
+            Ok(Presence {
+                running: false,
+                image: false,
+            }) => Err(Error::Host(format!(
+                "{id} neither runs on {} nor has an image there",
+                self.vm(src)
+            ))),
             // Running, or the source cannot be asked: it was never dumped.
             _ => Ok(src),
         }
@@ -394,7 +482,8 @@ impl<'a> Engine<'a> {
         retry(|| self.driver.transfer(id, from, to))?;
         retry(|| self.driver.restore(to, spec))?;
         if let Err(e) = retry(|| self.driver.remove(from, id)) {
-            self.progress.log(&format!("{id}: what is left on {from} could not be removed: {e}"));
+            self.progress
+                .log(&format!("{id}: what is left on {from} could not be removed: {e}"));
         }
         Ok(())
     }
@@ -414,7 +503,8 @@ impl<'a> Engine<'a> {
         let at = if running(&pp) {
             if running(&po) {
                 if let Err(e) = retry(|| self.driver.remove(o, id)) {
-                    self.progress.log(&format!("a second copy of {id} on {o} could not be removed: {e}"));
+                    self.progress
+                        .log(&format!("a second copy of {id} on {o} could not be removed: {e}"));
                 }
             }
             prefer
@@ -428,7 +518,8 @@ impl<'a> Engine<'a> {
                 match self.move_back(n, o, p) {
                     Ok(()) => prefer,
                     Err(e) => {
-                        self.progress.log(&format!("moving {id} back from {o} to {p} failed ({e})"));
+                        self.progress
+                            .log(&format!("moving {id} back from {o} to {p} failed ({e})"));
                         // Still running there (the checkpoint failed), or
                         // back up there from the image it just left.
                         let stays = retry(|| self.driver.probe(o, id)).is_ok_and(|x| x.running)
@@ -447,7 +538,8 @@ impl<'a> Engine<'a> {
             match retry(|| self.driver.restore(p, spec)) {
                 Ok(()) => prefer,
                 Err(e) if image(&po) => {
-                    self.progress.log(&format!("restoring {id} on {p} failed ({e}); restoring it on {o}"));
+                    self.progress
+                        .log(&format!("restoring {id} on {p} failed ({e}); restoring it on {o}"));
                     retry(|| self.driver.restore(o, spec))?;
                     other
                 }
@@ -461,7 +553,11 @@ impl<'a> Engine<'a> {
                 Ok(_) => "nothing there".to_string(),
                 Err(e) => format!("cannot ask: {e}"),
             };
-            return Err(Error::Host(format!("{id} runs nowhere and has no image ({p}: {}; {o}: {})", why(&pp), why(&po))));
+            return Err(Error::Host(format!(
+                "{id} runs nowhere and has no image ({p}: {}; {o}: {})",
+                why(&pp),
+                why(&po)
+            )));
         };
         self.set_live(n, at);
         retry(|| self.reattach(n))?;

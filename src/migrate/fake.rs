@@ -76,7 +76,10 @@ impl World {
         for (key, (a_vm, b_vm)) in &self.links {
             let (a, b) = key.split_once('|').expect("link key a|b");
             if vm_of.contains_key(a) && vm_of.contains_key(b) && (vm_of[a] != *a_vm || vm_of[b] != *b_vm) {
-                return Err(format!("link {key} attached at ({a_vm}, {b_vm}), ends run on ({}, {})", vm_of[a], vm_of[b]));
+                return Err(format!(
+                    "link {key} attached at ({a_vm}, {b_vm}), ends run on ({}, {})",
+                    vm_of[a], vm_of[b]
+                ));
             }
         }
         Ok(())
@@ -144,7 +147,9 @@ impl FakeDriver {
     /// after every step; `crash` aborts the process.
     pub fn from_spec(spec: &str, inst: &Instance) -> Result<FakeDriver> {
         let bad = |m: String| Error::usage(format!("NETBALANCE_TEST_DRIVER={spec:?}: {m}"));
-        let rest = spec.strip_prefix("fake:").ok_or_else(|| bad("expected fake:WORLD.json[,...]".into()))?;
+        let rest = spec
+            .strip_prefix("fake:")
+            .ok_or_else(|| bad("expected fake:WORLD.json[,...]".into()))?;
         let mut parts = rest.split(',');
         let path = PathBuf::from(parts.next().unwrap_or_default());
         let world = match std::fs::read_to_string(&path) {
@@ -155,21 +160,32 @@ impl FakeDriver {
         d.persist = Some(path);
         d.crash_aborts = true;
         let step_n = |v: &str| -> Result<(Step, usize)> {
-            let (s, n) = v.split_once(':').ok_or_else(|| bad(format!("{v:?}: expected STEP:N")))?;
-            let step: Step = serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| bad(format!("unknown step {s:?}")))?;
+            let (s, n) = v
+                .split_once(':')
+                .ok_or_else(|| bad(format!("{v:?}: expected STEP:N")))?;
+            let step: Step = serde_json::from_value(serde_json::Value::String(s.into()))
+                .map_err(|_| bad(format!("unknown step {s:?}")))?;
             Ok((step, n.parse().map_err(|_| bad(format!("bad count {n:?}")))?))
         };
         for part in parts {
-            let (k, v) = part.split_once('=').ok_or_else(|| bad(format!("{part:?}: expected KEY=VALUE")))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{part:?}: expected KEY=VALUE")))?;
             match k {
                 "fail" => step_n(v).map(|(step, nth)| d.faults.push(Fault::Fail { step, nth }))?,
                 "fail-after" => step_n(v).map(|(step, nth)| d.faults.push(Fault::FailAfter { step, nth }))?,
                 "crash" => step_n(v).map(|(step, nth)| d.faults.push(Fault::Crash { step, nth }))?,
                 "unreachable" => {
                     let f: Vec<&str> = v.split(':').collect();
-                    let [vm, from, calls] = f.as_slice() else { return Err(bad(format!("{v:?}: expected VM:FROM:CALLS"))) };
+                    let [vm, from, calls] = f.as_slice() else {
+                        return Err(bad(format!("{v:?}: expected VM:FROM:CALLS")));
+                    };
                     let num = |s: &str| s.parse::<usize>().map_err(|_| bad(format!("bad number {s:?}")));
-                    d.faults.push(Fault::Unreachable { vm: vm.to_string(), from: num(from)?, calls: num(calls)? });
+                    d.faults.push(Fault::Unreachable {
+                        vm: vm.to_string(),
+                        from: num(from)?,
+                        calls: num(calls)?,
+                    });
                 }
                 "scale" => {
                     let scale: f64 = v.parse().map_err(|_| bad(format!("bad scale {v:?}")))?;
@@ -212,11 +228,21 @@ impl FakeDriver {
         for f in &self.faults {
             match f {
                 Fault::Fail { step: s, nth: k } if *s == step && *k == nth => {
-                    return Err(Error::Host(format!("injected failure of {step:?} call {nth} on {}", vms.join(","))));
+                    return Err(Error::Host(format!(
+                        "injected failure of {step:?} call {nth} on {}",
+                        vms.join(",")
+                    )));
                 }
                 Fault::FailAfter { step: s, nth: k } if *s == step && *k == nth => after = true,
-                Fault::Unreachable { vm, from, calls: n } if calls.get(vm).is_some_and(|&k| k >= *from && k < from.saturating_add(*n)) => {
-                    return Err(Error::Host(format!("ssh to {vm}: connection dropped (injected, call {} to it)", calls[vm])));
+                Fault::Unreachable { vm, from, calls: n }
+                    if calls
+                        .get(vm)
+                        .is_some_and(|&k| k >= *from && k < from.saturating_add(*n)) =>
+                {
+                    return Err(Error::Host(format!(
+                        "ssh to {vm}: connection dropped (injected, call {} to it)",
+                        calls[vm]
+                    )));
                 }
                 Fault::Crash { step: s, nth: k } if *s == step && *k == nth => {
                     if self.crash_aborts {
@@ -242,7 +268,11 @@ impl FakeDriver {
                 let k = b.0.entry(vm.to_string()).or_insert(0);
                 *k += 1;
                 if *k > 1 {
-                    self.world.lock().unwrap_or_else(|e| e.into_inner()).violations.push(format!("two moves at once on {vm}"));
+                    self.world
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .violations
+                        .push(format!("two moves at once on {vm}"));
                 }
             }
             b.1 += 1;
@@ -269,7 +299,10 @@ impl FakeDriver {
         }
         result?;
         if fail_after {
-            return Err(Error::Host(format!("injected failure after {step:?} on {} (the step was done)", vms.join(","))));
+            return Err(Error::Host(format!(
+                "injected failure after {step:?} on {} (the step was done)",
+                vms.join(",")
+            )));
         }
         Ok(())
     }
@@ -302,7 +335,11 @@ impl VnodeDriver for FakeDriver {
                     let msg = format!("deploy of {} on {vm} while it runs on {:?}", n.id, copies);
                     w.violations.push(msg);
                 }
-                w.running.entry(n.id.clone()).or_default().push(Copy { vm: vm.clone(), frozen: false, state: 0 });
+                w.running.entry(n.id.clone()).or_default().push(Copy {
+                    vm: vm.clone(),
+                    frozen: false,
+                    state: 0,
+                });
             }
             attach(w, links);
             Ok(())
@@ -327,19 +364,30 @@ impl VnodeDriver for FakeDriver {
                 return Err(host_err(format!("checkpoint: {vnode} does not run on {vm}")));
             };
             if !copies[k].frozen {
-                w.violations.push(format!("checkpoint of {vnode} on {vm} while not frozen"));
+                w.violations
+                    .push(format!("checkpoint of {vnode} on {vm} while not frozen"));
             }
             let copy = copies.remove(k);
             w.images.entry(vnode.into()).or_default().insert(vm.into());
-            w.image_state.entry(vnode.into()).or_default().insert(vm.into(), copy.state);
+            w.image_state
+                .entry(vnode.into())
+                .or_default()
+                .insert(vm.into(), copy.state);
             Ok(())
         })
     }
 
     fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
         let t = self.secs(|i| {
-            let same_host = i.vm(from).zip(i.vm(to)).is_some_and(|(a, b)| i.vm_host[a as usize] == i.vm_host[b as usize]);
-            let per = if same_host { i.costs.transfer_ms_per_mb.host } else { i.costs.transfer_ms_per_mb.net };
+            let same_host = i
+                .vm(from)
+                .zip(i.vm(to))
+                .is_some_and(|(a, b)| i.vm_host[a as usize] == i.vm_host[b as usize]);
+            let per = if same_host {
+                i.costs.transfer_ms_per_mb.host
+            } else {
+                i.costs.transfer_ms_per_mb.net
+            };
             Self::mb(i, vnode) * per / 1000.0
         });
         self.act(Step::Transfer, &[from, to], t, |w| {
@@ -369,14 +417,26 @@ impl VnodeDriver for FakeDriver {
                 let msg = format!("restore of {} on {vm} while it runs on {:?}", vnode.id, copies);
                 w.violations.push(msg);
             }
-            let state = w.image_state.get(&vnode.id).and_then(|s| s.get(vm)).copied().unwrap_or(0);
+            let state = w
+                .image_state
+                .get(&vnode.id)
+                .and_then(|s| s.get(vm))
+                .copied()
+                .unwrap_or(0);
             let newest = w.newest.entry(vnode.id.clone()).or_default();
             if state < *newest {
-                let msg = format!("restore of {} on {vm} from an image of state {state}, older than a copy that ran ({newest})", vnode.id);
+                let msg = format!(
+                    "restore of {} on {vm} from an image of state {state}, older than a copy that ran ({newest})",
+                    vnode.id
+                );
                 w.violations.push(msg);
             }
             *newest = (*newest).max(state + 1);
-            w.running.entry(vnode.id.clone()).or_default().push(Copy { vm: vm.into(), frozen: true, state: state + 1 });
+            w.running.entry(vnode.id.clone()).or_default().push(Copy {
+                vm: vm.into(),
+                frozen: true,
+                state: state + 1,
+            });
             Ok(())
         })
     }
@@ -436,8 +496,16 @@ impl VnodeDriver for FakeDriver {
 
 fn attach(w: &mut World, links: &[LinkSpec]) {
     for l in links {
-        let key = if l.a < l.b { format!("{}|{}", l.a, l.b) } else { format!("{}|{}", l.b, l.a) };
-        let ends = if l.a < l.b { (l.a_vm.clone(), l.b_vm.clone()) } else { (l.b_vm.clone(), l.a_vm.clone()) };
+        let key = if l.a < l.b {
+            format!("{}|{}", l.a, l.b)
+        } else {
+            format!("{}|{}", l.b, l.a)
+        };
+        let ends = if l.a < l.b {
+            (l.a_vm.clone(), l.b_vm.clone())
+        } else {
+            (l.b_vm.clone(), l.a_vm.clone())
+        };
         w.links.insert(key, ends);
     }
 }

@@ -71,7 +71,9 @@ impl Applied {
             Some(_) => format!("the placement now in force is in {}", state.placement_path().display()),
             None => "nothing is deployed".to_string(),
         };
-        Err(Error::HostRecovered { message: format!("{}; {now}", self.failures.join("; ")) })
+        Err(Error::HostRecovered {
+            message: format!("{}; {now}", self.failures.join("; ")),
+        })
     }
 }
 
@@ -95,7 +97,11 @@ pub fn driver_for(
         return Ok(Box::new(fake::FakeDriver::from_spec(&spec, &problem.instance)?));
     }
     let fleet = crate::testbed::Fleet::new(&problem.testbed, ssh, paths);
-    Ok(Box::new(testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?))
+    Ok(Box::new(testbed_driver::TestbedDriver::new(
+        fleet,
+        &problem.topology,
+        current,
+    )?))
 }
 
 /// Which way to take up a crashed run.
@@ -132,11 +138,29 @@ impl Job<'_> {
         let target = self.problem.placement_of(to);
         if plan.moves.is_empty() {
             self.state.set_placement(&target)?;
-            return Ok(Applied { placement: Some(target), complete: true, failures: vec![], changed: 0 });
+            return Ok(Applied {
+                placement: Some(target),
+                complete: true,
+                failures: vec![],
+                changed: 0,
+            });
         }
         let mut journal = self.state.journal()?;
-        let moves = plan.moves.iter().map(|m| PlannedMove { vnode: m.vnode.clone(), from: m.from.clone(), to: m.to.clone() }).collect();
-        journal.begin(RunKind::Migrate, Some(&self.problem.placement_of(from)), Some(&target), moves)?;
+        let moves = plan
+            .moves
+            .iter()
+            .map(|m| PlannedMove {
+                vnode: m.vnode.clone(),
+                from: m.from.clone(),
+                to: m.to.clone(),
+            })
+            .collect();
+        journal.begin(
+            RunKind::Migrate,
+            Some(&self.problem.placement_of(from)),
+            Some(&target),
+            moves,
+        )?;
         let specs = self.specs();
         let outcome = Engine::new(inst, &specs, self.driver, &mut journal, self.progress, from).run(from, &plan);
         self.finish(&mut journal, outcome, Outcome::Committed)
@@ -157,12 +181,23 @@ impl Job<'_> {
         self.state.set_placement(&reached)?;
         let complete = outcome.is_complete();
         let outcome_tag = if complete { done } else { Outcome::Recovered };
-        journal.append(Record::Finished { outcome: outcome_tag, placement: Some(reached.clone()) })?;
+        journal.append(Record::Finished {
+            outcome: outcome_tag,
+            placement: Some(reached.clone()),
+        })?;
         let mut failures = outcome.failures;
         if outcome.not_started > 0 {
-            failures.push(format!("{} planned move(s) not started after the failure", outcome.not_started));
+            failures.push(format!(
+                "{} planned move(s) not started after the failure",
+                outcome.not_started
+            ));
         }
-        Ok(Applied { placement: Some(reached), complete, failures, changed: outcome.moved.len() })
+        Ok(Applied {
+            placement: Some(reached),
+            complete,
+            failures,
+            changed: outcome.moved.len(),
+        })
     }
 
     /// First deployment: every vnode of `to` on its VM, then every link.
@@ -178,9 +213,14 @@ impl Job<'_> {
         let inst = self.inst();
         let specs = self.specs();
         self.progress.add_steps(1);
-        let vnodes: Vec<(VnodeSpec, String)> =
-            to.iter().enumerate().map(|(n, &v)| (specs.vnodes[n].clone(), inst.vm_names[v as usize].clone())).collect();
-        let links: Vec<LinkSpec> = (0..specs.links.len() as u32).map(|e| specs.link(e, to, &inst.vm_names)).collect();
+        let vnodes: Vec<(VnodeSpec, String)> = to
+            .iter()
+            .enumerate()
+            .map(|(n, &v)| (specs.vnodes[n].clone(), inst.vm_names[v as usize].clone()))
+            .collect();
+        let links: Vec<LinkSpec> = (0..specs.links.len() as u32)
+            .map(|e| specs.link(e, to, &inst.vm_names))
+            .collect();
         match self.driver.deploy(&vnodes, &links) {
             Ok(()) => {
                 let mut vms: Vec<&String> = vnodes.iter().map(|(_, vm)| vm).collect();
@@ -192,16 +232,38 @@ impl Job<'_> {
                 self.progress.step("deployed");
                 let placement = self.problem.placement_of(to);
                 self.state.set_placement(&placement)?;
-                journal.append(Record::Finished { outcome: Outcome::Committed, placement: Some(placement.clone()) })?;
-                Ok(Applied { placement: Some(placement), complete: true, failures: vec![], changed: to.len() })
+                journal.append(Record::Finished {
+                    outcome: Outcome::Committed,
+                    placement: Some(placement.clone()),
+                })?;
+                Ok(Applied {
+                    placement: Some(placement),
+                    complete: true,
+                    failures: vec![],
+                    changed: to.len(),
+                })
             }
             Err(e) => {
-                let _ = journal.append(Record::Failed { vnode: None, vm: "*".into(), during: Step::Deploy, error: e.to_string() });
-                self.progress.log(&format!("deployment failed ({e}); removing what was deployed"));
+                let _ = journal.append(Record::Failed {
+                    vnode: None,
+                    vm: "*".into(),
+                    during: Step::Deploy,
+                    error: e.to_string(),
+                });
+                self.progress
+                    .log(&format!("deployment failed ({e}); removing what was deployed"));
                 self.remove_all(journal, to)?;
                 self.state.clear_placement()?;
-                journal.append(Record::Finished { outcome: Outcome::Recovered, placement: None })?;
-                Ok(Applied { placement: None, complete: false, failures: vec![format!("deploy: {e}")], changed: 0 })
+                journal.append(Record::Finished {
+                    outcome: Outcome::Recovered,
+                    placement: None,
+                })?;
+                Ok(Applied {
+                    placement: None,
+                    complete: false,
+                    failures: vec![format!("deploy: {e}")],
+                    changed: 0,
+                })
             }
         }
     }
@@ -212,7 +274,12 @@ impl Job<'_> {
         match journal.unfinished() {
             Some(run) if run.kind == RunKind::Teardown => {}
             _ => {
-                journal.begin(RunKind::Teardown, Some(&self.problem.placement_of(current)), None, vec![])?;
+                journal.begin(
+                    RunKind::Teardown,
+                    Some(&self.problem.placement_of(current)),
+                    None,
+                    vec![],
+                )?;
             }
         }
         self.teardown_in(&mut journal, current)
@@ -221,8 +288,16 @@ impl Job<'_> {
     fn teardown_in(&self, journal: &mut Journal, current: &[u32]) -> Result<Applied> {
         self.remove_all(journal, current)?;
         self.state.clear_placement()?;
-        journal.append(Record::Finished { outcome: Outcome::Committed, placement: None })?;
-        Ok(Applied { placement: None, complete: true, failures: vec![], changed: current.len() })
+        journal.append(Record::Finished {
+            outcome: Outcome::Committed,
+            placement: None,
+        })?;
+        Ok(Applied {
+            placement: None,
+            complete: true,
+            failures: vec![],
+            changed: current.len(),
+        })
     }
 
     /// Remove every vnode of `assign` (namespace, processes, images), VMs in
@@ -230,7 +305,9 @@ impl Job<'_> {
     fn remove_all(&self, journal: &mut Journal, assign: &[u32]) -> Result<()> {
         let inst = self.inst();
         let by_vm = vnodes_by_vm(inst, assign);
-        let vms: Vec<u32> = (0..inst.n_vms() as u32).filter(|&v| !by_vm[v as usize].is_empty()).collect();
+        let vms: Vec<u32> = (0..inst.n_vms() as u32)
+            .filter(|&v| !by_vm[v as usize].is_empty())
+            .collect();
         self.progress.add_steps(vms.len() as u64);
         let journal_m = std::sync::Mutex::new(journal);
         let failed = on_vms(&vms, |v| {
@@ -240,7 +317,10 @@ impl Job<'_> {
                 retry(|| self.driver.remove(vm, id))?;
                 retry(|| self.driver.discard_image(vm, id))?;
             }
-            journal_m.lock().unwrap_or_else(|e| e.into_inner()).append(Record::TornDown { vm: vm.clone() })?;
+            journal_m
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(Record::TornDown { vm: vm.clone() })?;
             self.progress.step(&format!("removed the vnodes of {vm}"));
             Ok(())
         });
@@ -251,7 +331,12 @@ impl Job<'_> {
         let mut msgs = Vec::new();
         for (v, e) in failed {
             let vm = &inst.vm_names[v as usize];
-            let _ = journal.append(Record::Failed { vnode: None, vm: vm.clone(), during: Step::Teardown, error: e.clone() });
+            let _ = journal.append(Record::Failed {
+                vnode: None,
+                vm: vm.clone(),
+                during: Step::Teardown,
+                error: e.clone(),
+            });
             msgs.push(format!("{vm}: {e}"));
         }
         Err(Error::Host(format!(
@@ -267,16 +352,32 @@ impl Job<'_> {
     pub fn recover(&self, direction: Direction) -> Result<Applied> {
         let mut journal = self.state.journal()?;
         let Some(run) = journal.unfinished() else {
-            return Err(Error::usage(format!("{}: no unfinished run to take up", journal.path().display())));
+            return Err(Error::usage(format!(
+                "{}: no unfinished run to take up",
+                journal.path().display()
+            )));
         };
-        self.progress.log(&format!("taking up run {} (pid {}, {:?}) from {}", run.run, run.pid, run.kind, journal.path().display()));
+        self.progress.log(&format!(
+            "taking up run {} (pid {}, {:?}) from {}",
+            run.run,
+            run.pid,
+            run.kind,
+            journal.path().display()
+        ));
         let name = journal.path().display().to_string();
         let assignment = |p: &Option<Placement>, what: &str| -> Result<Vec<u32>> {
-            let p = p.as_ref().ok_or_else(|| Error::input(crate::error::Location::file(&name), format!("run {} has no {what} placement", run.run)))?;
+            let p = p.as_ref().ok_or_else(|| {
+                Error::input(
+                    crate::error::Location::file(&name),
+                    format!("run {} has no {what} placement", run.run),
+                )
+            })?;
             self.problem.assignment(p, &format!("{name} (run {}, {what})", run.run))
         };
         match (run.kind, direction) {
-            (RunKind::Teardown, Direction::Rollback) => Err(Error::usage("a teardown cannot be rolled back (its vnodes are stopped); finish it with --resume")),
+            (RunKind::Teardown, Direction::Rollback) => Err(Error::usage(
+                "a teardown cannot be rolled back (its vnodes are stopped); finish it with --resume",
+            )),
             (RunKind::Teardown, Direction::Resume) => {
                 let from = assignment(&run.from, "from")?;
                 self.teardown_in(&mut journal, &from)
@@ -291,8 +392,16 @@ impl Job<'_> {
                 let to = assignment(&run.to, "to")?;
                 self.remove_all(&mut journal, &to)?;
                 self.state.clear_placement()?;
-                journal.append(Record::Finished { outcome: Outcome::RolledBack, placement: None })?;
-                Ok(Applied { placement: None, complete: true, failures: vec![], changed: 0 })
+                journal.append(Record::Finished {
+                    outcome: Outcome::RolledBack,
+                    placement: None,
+                })?;
+                Ok(Applied {
+                    placement: None,
+                    complete: true,
+                    failures: vec![],
+                    changed: 0,
+                })
             }
             (RunKind::Migrate, _) => {
                 let from = assignment(&run.from, "from")?;
@@ -302,7 +411,14 @@ impl Job<'_> {
         }
     }
 
-    fn recover_migration(&self, journal: &mut Journal, run: &RunLog, from: &[u32], to: &[u32], direction: Direction) -> Result<Applied> {
+    fn recover_migration(
+        &self,
+        journal: &mut Journal,
+        run: &RunLog,
+        from: &[u32],
+        to: &[u32],
+        direction: Direction,
+    ) -> Result<Applied> {
         let inst = self.inst();
         let specs = self.specs();
         let engine = Engine::new(inst, &specs, self.driver, journal, self.progress, from);
@@ -311,7 +427,10 @@ impl Job<'_> {
         self.progress.add_steps(run.moves.len() as u64);
         for mv in &run.moves {
             let (Some(n), Some(src), Some(dst)) = (inst.vnode(&mv.vnode), inst.vm(&mv.from), inst.vm(&mv.to)) else {
-                return Err(Error::input(crate::error::Location::file(journal_name(self.state)), format!("run {}: move {mv:?} does not fit the topology and testbed", run.run)));
+                return Err(Error::input(
+                    crate::error::Location::file(journal_name(self.state)),
+                    format!("run {}: move {mv:?} does not fit the topology and testbed", run.run),
+                ));
             };
             let settled = match direction {
                 Direction::Resume => engine.settle(n as usize, dst, src, false),
@@ -342,10 +461,15 @@ impl Job<'_> {
         for mv in &run.moves {
             for vm in [&mv.from, &mv.to] {
                 if let Err(e) = self.driver.discard_image(vm, &mv.vnode) {
-                    self.progress.log(&format!("cleanup of {} on {vm} (left over, harmless): {e}", mv.vnode));
+                    self.progress
+                        .log(&format!("cleanup of {} on {vm} (left over, harmless): {e}", mv.vnode));
                 }
             }
-            let (n, src, dst) = (inst.vnode(&mv.vnode).unwrap_or(0) as usize, inst.vm(&mv.from), inst.vm(&mv.to));
+            let (n, src, dst) = (
+                inst.vnode(&mv.vnode).unwrap_or(0) as usize,
+                inst.vm(&mv.from),
+                inst.vm(&mv.to),
+            );
             for vm in [src, dst].into_iter().flatten() {
                 if vm != outcome.reached[n] {
                     let _ = self.driver.remove(&inst.vm_names[vm as usize], &mv.vnode);

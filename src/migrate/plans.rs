@@ -33,7 +33,9 @@ pub struct LinkCount {
 fn by_vm(inst: &Instance, assign: &[u32]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (n, &v) in assign.iter().enumerate() {
-        out.entry(inst.vm_names[v as usize].clone()).or_default().push(inst.vnode_ids[n].clone());
+        out.entry(inst.vm_names[v as usize].clone())
+            .or_default()
+            .push(inst.vnode_ids[n].clone());
     }
     out
 }
@@ -48,10 +50,17 @@ pub fn deployment_plan(inst: &Instance, assign: &[u32]) -> DeploymentPlan {
             LinkClass::Net => links.net += 1,
         }
     }
-    DeploymentPlan { deploy: by_vm(inst, assign), vnodes: assign.len(), links }
+    DeploymentPlan {
+        deploy: by_vm(inst, assign),
+        vnodes: assign.len(),
+        links,
+    }
 }
 
 /// The teardown of `assign`. O(|vnodes|).
 pub fn teardown_plan(inst: &Instance, assign: &[u32]) -> TeardownPlan {
-    TeardownPlan { teardown: by_vm(inst, assign), vnodes: assign.len() }
+    TeardownPlan {
+        teardown: by_vm(inst, assign),
+        vnodes: assign.len(),
+    }
 }

@@ -11,7 +11,11 @@ pub struct Progress {
 impl Progress {
     /// A bar of `total` steps on stderr; `quiet` drops the log lines too.
     pub fn new(total: u64, what: &str, quiet: bool) -> Progress {
-        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
         let bar = ProgressBar::with_draw_target(Some(total), target);
         if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {elapsed} {wide_msg}") {
             bar.set_style(style.progress_chars("=> "));

@@ -76,7 +76,8 @@ fn ns_path(ns: &str) -> PathBuf {
 }
 
 fn path_str(p: &Path) -> Result<&str> {
-    p.to_str().ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
+    p.to_str()
+        .ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
 }
 
 /// Write into `live` the entries `new` changed relative to `old`: O(n log n).
@@ -102,7 +103,14 @@ impl TestbedDriver {
             Some(p) => sites(&layout, p)?,
             None => BTreeMap::new(),
         };
-        Ok(TestbedDriver { pool: FleetPool::new(fleet), layout, book: Mutex::new(Book { at, linked: BTreeMap::new() }) })
+        Ok(TestbedDriver {
+            pool: FleetPool::new(fleet),
+            layout,
+            book: Mutex::new(Book {
+                at,
+                linked: BTreeMap::new(),
+            }),
+        })
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -126,7 +134,12 @@ impl TestbedDriver {
                 want.extend(now);
                 continue;
             }
-            let mut d = Inner { fleet: &mut held.fleet, layout: &self.layout, at: old.at.clone(), linked: old.linked.clone() };
+            let mut d = Inner {
+                fleet: &mut held.fleet,
+                layout: &self.layout,
+                at: old.at.clone(),
+                linked: old.linked.clone(),
+            };
             let r = f(&mut d);
             let (at, linked) = (d.at, d.linked);
             let mut book = self.book();
@@ -170,14 +183,17 @@ impl TestbedDriver {
         if !local {
             return self.on(vm, |d| {
                 let ex = d.fleet.exec(vm)?;
-                pids.iter().try_for_each(|&p| criu::wait_gone(ex, p, Duration::from_secs(10)))
+                pids.iter()
+                    .try_for_each(|&p| criu::wait_gone(ex, p, Duration::from_secs(10)))
             });
         }
         let t0 = std::time::Instant::now();
         for &p in pids {
             while Path::new(&format!("/proc/{p}")).exists() {
                 if t0.elapsed() > Duration::from_secs(10) {
-                    return Err(Error::Host(format!("local: pid {p} still exists 10 s after it was stopped")));
+                    return Err(Error::Host(format!(
+                        "local: pid {p} still exists 10 s after it was stopped"
+                    )));
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -204,7 +220,9 @@ impl Inner<'_> {
     fn pid_in(&mut self, vm: &str, vnode: &str, ns: &str) -> Result<Option<u32>> {
         let (paths, cg) = (self.paths(), self.cgroup(vnode)?);
         let ex = self.fleet.exec(vm)?;
-        let Some(pid) = running_pid(ex, &paths, &cg)? else { return Ok(None) };
+        let Some(pid) = running_pid(ex, &paths, &cg)? else {
+            return Ok(None);
+        };
         let out = ex.output(&Cmd::new("ip").args(["netns", "identify", &pid.to_string()]))?;
         Ok(out.stdout_str().split_whitespace().any(|n| n == ns).then_some(pid))
     }
@@ -281,7 +299,9 @@ fn wait_criu_done(ex: &mut dyn Executor, images: &Path) -> Result<()> {
             .split_whitespace()
             .filter_map(|p| p.parse().ok())
             .filter(|pid: &u32| {
-                let cmd = ex.read_file(Path::new(&format!("/proc/{pid}/cmdline"))).unwrap_or_default();
+                let cmd = ex
+                    .read_file(Path::new(&format!("/proc/{pid}/cmdline")))
+                    .unwrap_or_default();
                 cmd.split(|&b| b == 0).any(|a| a == needle.as_slice())
             })
             .collect();
@@ -289,7 +309,11 @@ fn wait_criu_done(ex: &mut dyn Executor, images: &Path) -> Result<()> {
             return Ok(());
         }
         if t0.elapsed() > Duration::from_secs(30) {
-            return Err(Error::Host(format!("{}: criu (pid {busy:?}) still works on {} after 30 s", ex.label(), images.display())));
+            return Err(Error::Host(format!(
+                "{}: criu (pid {busy:?}) still works on {} after 30 s",
+                ex.label(),
+                images.display()
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -297,7 +321,9 @@ fn wait_criu_done(ex: &mut dyn Executor, images: &Path) -> Result<()> {
 
 /// True if `pid` is a zombie (state `Z` in `/proc/PID/stat`).
 fn is_zombie(ex: &mut dyn Executor, pid: u32) -> bool {
-    let stat = ex.read_file(Path::new(&format!("/proc/{pid}/stat"))).unwrap_or_default();
+    let stat = ex
+        .read_file(Path::new(&format!("/proc/{pid}/stat")))
+        .unwrap_or_default();
     let stat = String::from_utf8_lossy(&stat);
     stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) == Some("Z")
 }
@@ -335,7 +361,9 @@ impl VnodeDriver for TestbedDriver {
                 ex.write_file(&images.join(NO_PROCESS), b"")?;
                 return Ok(None);
             }
-            let pid = d.pid_in(vm, vnode, &ns)?.ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
+            let pid = d
+                .pid_in(vm, vnode, &ns)?
+                .ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
             safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
             paths.cgroups.freeze(ex, &cg)?;
@@ -353,15 +381,20 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
-        self.with(|_| BTreeSet::from([from.to_string(), to.to_string()]), |d| {
-            let dir = d.paths().vnode_dir(&d.cgroup(vnode)?);
-            let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
-            if a.is_some() && a == b {
-                return Ok(()); // one machine: the state dir is shared
-            }
-            let route = d.fleet.route(to)?;
-            d.fleet.with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route).map(|_| ()))
-        })
+        self.with(
+            |_| BTreeSet::from([from.to_string(), to.to_string()]),
+            |d| {
+                let dir = d.paths().vnode_dir(&d.cgroup(vnode)?);
+                let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
+                if a.is_some() && a == b {
+                    return Ok(()); // one machine: the state dir is shared
+                }
+                let route = d.fleet.route(to)?;
+                d.fleet.with_pair(from, to, |s, t| {
+                    crate::testbed::transfer::copy(s, t, &dir, &route).map(|_| ())
+                })
+            },
+        )
     }
 
     fn restore(&self, vm: &str, vnode: &VnodeSpec) -> Result<()> {
@@ -390,7 +423,10 @@ impl VnodeDriver for TestbedDriver {
                 let ex = d.fleet.exec(vm)?;
                 let left = paths.cgroups.pids(ex, &cg).unwrap_or_default();
                 if !left.is_empty() {
-                    eprintln!("netbalance: {vm}: killing {} task(s) left in the group of {id} by an unfinished restore", left.len());
+                    eprintln!(
+                        "netbalance: {vm}: killing {} task(s) left in the group of {id} by an unfinished restore",
+                        left.len()
+                    );
                     criu::kill_tree(ex, &paths, &cg)?;
                 }
             }
@@ -421,7 +457,13 @@ impl VnodeDriver for TestbedDriver {
                 };
                 return Err(e);
             }
-            let peers = d.layout.vnode(id)?.ifaces.iter().map(|f| (f.peer.clone(), d.at[&f.peer].vm.clone())).collect();
+            let peers = d
+                .layout
+                .vnode(id)?
+                .ifaces
+                .iter()
+                .map(|f| (f.peer.clone(), d.at[&f.peer].vm.clone()))
+                .collect();
             d.linked.insert(id.to_string(), peers);
             Ok(())
         })?;
@@ -434,7 +476,12 @@ impl VnodeDriver for TestbedDriver {
             let mut vms = self.around(b, vnode);
             for l in links {
                 vms.extend([l.a_vm.clone(), l.b_vm.clone()]);
-                vms.extend([&l.a, &l.b].into_iter().filter_map(|x| b.at.get(x.as_str())).map(|s| s.vm.clone()));
+                vms.extend(
+                    [&l.a, &l.b]
+                        .into_iter()
+                        .filter_map(|x| b.at.get(x.as_str()))
+                        .map(|s| s.vm.clone()),
+                );
             }
             vms
         };
@@ -443,8 +490,13 @@ impl VnodeDriver for TestbedDriver {
                 d.at.insert(l.a.clone(), Site::of(&l.a, &l.a_vm));
                 d.at.insert(l.b.clone(), Site::of(&l.b, &l.b_vm));
             }
-            let peers: Vec<(String, String)> =
-                d.layout.vnode(vnode)?.ifaces.iter().map(|f| (f.peer.clone(), d.at[&f.peer].vm.clone())).collect();
+            let peers: Vec<(String, String)> = d
+                .layout
+                .vnode(vnode)?
+                .ifaces
+                .iter()
+                .map(|f| (f.peer.clone(), d.at[&f.peer].vm.clone()))
+                .collect();
             if d.linked.remove(vnode).as_ref() == Some(&peers) {
                 return Ok(()); // made by the restore, to the same places
             }

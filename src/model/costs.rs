@@ -67,7 +67,11 @@ pub struct Costs {
 impl Default for Costs {
     fn default() -> Self {
         Costs {
-            cpu_per_mbit: PerClass { vm: 0.0005, host: 0.002, net: 0.004 },
+            cpu_per_mbit: PerClass {
+                vm: 0.0005,
+                host: 0.002,
+                net: 0.004,
+            },
             suspend_ms: 6.0,
             snapshot_ms_per_mb: 4.6,
             transfer_ms_per_mb: TransferCosts { host: 13.1, net: 15.0 },

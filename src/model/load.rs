@@ -40,12 +40,18 @@ impl LoadSnapshot {
         }
         for (id, c) in &self.cpu {
             if !(c.is_finite() && *c >= 0.0) {
-                return Err(Error::input(loc(format!("cpu.{id}")), format!("must be a number >= 0, got {c}")));
+                return Err(Error::input(
+                    loc(format!("cpu.{id}")),
+                    format!("must be a number >= 0, got {c}"),
+                ));
             }
         }
         for (i, r) in self.mbps.iter().enumerate() {
             if !(r.rate.is_finite() && r.rate >= 0.0) {
-                return Err(Error::input(loc(format!("mbps[{i}].rate")), format!("negative or invalid rate {}", r.rate)));
+                return Err(Error::input(
+                    loc(format!("mbps[{i}].rate")),
+                    format!("negative or invalid rate {}", r.rate),
+                ));
             }
         }
         Ok(())

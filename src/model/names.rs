@@ -25,8 +25,13 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.starts_with('-') || name.starts_with('.') {
         return Err(format!("name {name:?} must not start with '-' or '.'"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Err(format!("name {name:?} contains {c:?} (allowed: letters, digits, '.', '_', '-')"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "name {name:?} contains {c:?} (allowed: letters, digits, '.', '_', '-')"
+        ));
     }
     Ok(())
 }
@@ -36,7 +41,13 @@ pub fn check_name(name: &str) -> Result<(), String> {
 pub fn sanitize(label: &str) -> String {
     let mut s: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     while s.starts_with('-') || s.starts_with('.') {
         s.replace_range(0..1, "_");

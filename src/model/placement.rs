@@ -33,17 +33,27 @@ impl Placement {
         let ids: HashSet<&str> = topology.vnodes.iter().map(|n| n.id.as_str()).collect();
         for (id, vm) in &self.vm_of {
             if !ids.contains(id.as_str()) {
-                return Err(at(format!("vm_of.{id}"), format!("unknown vnode {id:?} (not in the topology)")));
+                return Err(at(
+                    format!("vm_of.{id}"),
+                    format!("unknown vnode {id:?} (not in the topology)"),
+                ));
             }
             if !vms.contains(vm.as_str()) {
                 return Err(at(format!("vm_of.{id}"), format!("VM {vm:?} is not in the testbed")));
             }
         }
         if let Some(missing) = topology.vnodes.iter().find(|n| !self.vm_of.contains_key(&n.id)) {
-            let n_missing = topology.vnodes.iter().filter(|n| !self.vm_of.contains_key(&n.id)).count();
+            let n_missing = topology
+                .vnodes
+                .iter()
+                .filter(|n| !self.vm_of.contains_key(&n.id))
+                .count();
             return Err(at(
                 "vm_of".into(),
-                format!("incomplete placement: vnode {:?} has no VM ({n_missing} vnode(s) missing)", missing.id),
+                format!(
+                    "incomplete placement: vnode {:?} has no VM ({n_missing} vnode(s) missing)",
+                    missing.id
+                ),
             ));
         }
         Ok(())

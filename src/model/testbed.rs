@@ -83,7 +83,11 @@ impl Testbed {
                     name: format!("h{h}"),
                     nic_mbps,
                     vms: (0..cpus)
-                        .map(|v| Vm { name: format!("h{h}-v{v}"), capacity: 1.0, ssh: None })
+                        .map(|v| Vm {
+                            name: format!("h{h}-v{v}"),
+                            capacity: 1.0,
+                            ssh: None,
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -99,7 +103,10 @@ impl Testbed {
 
     /// Every VM with the index of its host, in file order.
     pub fn vms(&self) -> impl Iterator<Item = (usize, &Vm)> {
-        self.hosts.iter().enumerate().flat_map(|(h, host)| host.vms.iter().map(move |vm| (h, vm)))
+        self.hosts
+            .iter()
+            .enumerate()
+            .flat_map(|(h, host)| host.vms.iter().map(move |vm| (h, vm)))
     }
 
     /// Check names, numbers and uniqueness; errors name the JSON path.
@@ -113,10 +120,16 @@ impl Testbed {
         for (i, host) in self.hosts.iter().enumerate() {
             check_name(&host.name).map_err(|m| at(format!("hosts[{i}].name"), m))?;
             if !hosts.insert(host.name.as_str()) {
-                return Err(at(format!("hosts[{i}].name"), format!("duplicate host name {:?}", host.name)));
+                return Err(at(
+                    format!("hosts[{i}].name"),
+                    format!("duplicate host name {:?}", host.name),
+                ));
             }
             if !(host.nic_mbps.is_finite() && host.nic_mbps > 0.0) {
-                return Err(at(format!("hosts[{i}].nic_mbps"), format!("must be a number > 0, got {}", host.nic_mbps)));
+                return Err(at(
+                    format!("hosts[{i}].nic_mbps"),
+                    format!("must be a number > 0, got {}", host.nic_mbps),
+                ));
             }
             if host.vms.is_empty() {
                 return Err(at(format!("hosts[{i}].vms"), "a host needs at least one VM".into()));
@@ -124,10 +137,16 @@ impl Testbed {
             for (j, vm) in host.vms.iter().enumerate() {
                 check_name(&vm.name).map_err(|m| at(format!("hosts[{i}].vms[{j}].name"), m))?;
                 if !vms.insert(vm.name.as_str()) {
-                    return Err(at(format!("hosts[{i}].vms[{j}].name"), format!("duplicate VM name {:?}", vm.name)));
+                    return Err(at(
+                        format!("hosts[{i}].vms[{j}].name"),
+                        format!("duplicate VM name {:?}", vm.name),
+                    ));
                 }
                 if !(vm.capacity.is_finite() && vm.capacity > 0.0) {
-                    return Err(at(format!("hosts[{i}].vms[{j}].capacity"), format!("must be a number > 0, got {}", vm.capacity)));
+                    return Err(at(
+                        format!("hosts[{i}].vms[{j}].capacity"),
+                        format!("must be a number > 0, got {}", vm.capacity),
+                    ));
                 }
                 if let Some(ssh) = &vm.ssh {
                     check_ssh_target(ssh).map_err(|m| at(format!("hosts[{i}].vms[{j}].ssh"), m))?;
@@ -170,18 +189,27 @@ pub fn parse_ssh_target(s: &str) -> Result<SshTarget, String> {
         }
         _ => (rest, 22),
     };
-    let ok_user = !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let ok_user = !user.is_empty()
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     let ok_host = !host.is_empty()
         && host.len() <= 253
         && !host.starts_with('-')
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
     if !ok_user {
         return Err(format!("bad user name in ssh target {s:?}"));
     }
     if !ok_host {
         return Err(format!("bad host in ssh target {s:?}"));
     }
-    Ok(SshTarget { user: user.to_string(), host: host.to_string(), port })
+    Ok(SshTarget {
+        user: user.to_string(),
+        host: host.to_string(),
+        port,
+    })
 }
 
 fn check_ssh_target(s: &str) -> Result<(), String> {
@@ -197,11 +225,16 @@ mod tests {
         let base = r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"h0-v0"}]}]"#;
         let tb: Testbed = serde_json::from_str(&format!("{base}}}")).unwrap();
         assert_eq!(tb.transfer, TransferMode::Direct);
-        assert!(!serde_json::to_string(&tb).unwrap().contains("transfer"), "the default is not written");
+        assert!(
+            !serde_json::to_string(&tb).unwrap().contains("transfer"),
+            "the default is not written"
+        );
         let tb: Testbed = serde_json::from_str(&format!(r#"{base},"transfer":"ssh"}}"#)).unwrap();
         assert_eq!(tb.transfer, TransferMode::Ssh);
         assert!(serde_json::to_string(&tb).unwrap().contains(r#""transfer":"ssh""#));
-        let err = serde_json::from_str::<Testbed>(&format!(r#"{base},"transfer":"ftp"}}"#)).unwrap_err().to_string();
+        let err = serde_json::from_str::<Testbed>(&format!(r#"{base},"transfer":"ftp"}}"#))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown variant"), "{err}");
     }
 }

@@ -56,13 +56,24 @@ impl Link {
 
 impl Vnode {
     pub fn new(id: impl Into<String>) -> Self {
-        Vnode { id: id.into(), memory_mb: default_memory_mb(), cpu: None, run: None }
+        Vnode {
+            id: id.into(),
+            memory_mb: default_memory_mb(),
+            cpu: None,
+            run: None,
+        }
     }
 }
 
 impl Link {
     pub fn new(a: impl Into<String>, b: impl Into<String>, mbps: f64) -> Self {
-        Link { a: a.into(), b: b.into(), mbps, delay_ms: 0.0, rate: None }
+        Link {
+            a: a.into(),
+            b: b.into(),
+            mbps,
+            delay_ms: 0.0,
+            rate: None,
+        }
     }
 }
 
@@ -73,7 +84,11 @@ fn non_negative(v: f64) -> bool {
 impl Topology {
     /// Index of every vnode id.
     pub fn index(&self) -> HashMap<&str, usize> {
-        self.vnodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect()
+        self.vnodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.as_str(), i))
+            .collect()
     }
 
     /// Check ids, numbers, dangling and duplicate links; errors name the JSON path.
@@ -86,16 +101,25 @@ impl Topology {
                 return Err(at(format!("vnodes[{i}].id"), format!("duplicate vnode id {:?}", n.id)));
             }
             if !non_negative(n.memory_mb) {
-                return Err(at(format!("vnodes[{i}].memory_mb"), format!("must be a number >= 0, got {}", n.memory_mb)));
+                return Err(at(
+                    format!("vnodes[{i}].memory_mb"),
+                    format!("must be a number >= 0, got {}", n.memory_mb),
+                ));
             }
             if let Some(c) = n.cpu {
                 if !non_negative(c) {
-                    return Err(at(format!("vnodes[{i}].cpu"), format!("must be a number >= 0, got {c}")));
+                    return Err(at(
+                        format!("vnodes[{i}].cpu"),
+                        format!("must be a number >= 0, got {c}"),
+                    ));
                 }
             }
             if let Some(run) = &n.run {
                 if run.trim().is_empty() || run.contains('\0') {
-                    return Err(at(format!("vnodes[{i}].run"), "must be a non-empty command line without NUL bytes".into()));
+                    return Err(at(
+                        format!("vnodes[{i}].run"),
+                        "must be a non-empty command line without NUL bytes".into(),
+                    ));
                 }
             }
         }
@@ -103,21 +127,37 @@ impl Topology {
         for (i, l) in self.links.iter().enumerate() {
             for (end, id) in [("a", &l.a), ("b", &l.b)] {
                 if !ids.contains(id.as_str()) {
-                    return Err(at(format!("links[{i}].{end}"), format!("dangling link: no vnode {id:?}")));
+                    return Err(at(
+                        format!("links[{i}].{end}"),
+                        format!("dangling link: no vnode {id:?}"),
+                    ));
                 }
             }
             if l.a == l.b {
                 return Err(at(format!("links[{i}]"), format!("link from {:?} to itself", l.a)));
             }
-            let key = if l.a < l.b { (l.a.as_str(), l.b.as_str()) } else { (l.b.as_str(), l.a.as_str()) };
+            let key = if l.a < l.b {
+                (l.a.as_str(), l.b.as_str())
+            } else {
+                (l.b.as_str(), l.a.as_str())
+            };
             if !pairs.insert(key) {
-                return Err(at(format!("links[{i}]"), format!("duplicate link between {:?} and {:?}", l.a, l.b)));
+                return Err(at(
+                    format!("links[{i}]"),
+                    format!("duplicate link between {:?} and {:?}", l.a, l.b),
+                ));
             }
             if !non_negative(l.mbps) {
-                return Err(at(format!("links[{i}].mbps"), format!("must be a number >= 0, got {}", l.mbps)));
+                return Err(at(
+                    format!("links[{i}].mbps"),
+                    format!("must be a number >= 0, got {}", l.mbps),
+                ));
             }
             if !non_negative(l.delay_ms) {
-                return Err(at(format!("links[{i}].delay_ms"), format!("must be a number >= 0, got {}", l.delay_ms)));
+                return Err(at(
+                    format!("links[{i}].delay_ms"),
+                    format!("must be a number >= 0, got {}", l.delay_ms),
+                ));
             }
             if let Some(r) = l.rate {
                 if !non_negative(r) {

@@ -20,9 +20,9 @@
 //! plus O(|vnodes|) per new best state left behind (a copy).
 
 use super::evaluator::{Evaluator, Move, Score};
+use super::rng::FastRng;
 use super::{Budget, Constraints, Progress};
 use rand::Rng;
-use super::rng::FastRng;
 use std::time::{Duration, Instant};
 
 /// Moves between clock checks (and progress reports).
@@ -78,7 +78,9 @@ impl Proposer {
             host_vms[h as usize].push(v as u32);
         }
         Proposer {
-            movable: (0..inst.n_vnodes() as u32).filter(|&n| is_movable[n as usize]).collect(),
+            movable: (0..inst.n_vnodes() as u32)
+                .filter(|&n| is_movable[n as usize])
+                .collect(),
             allowed: (0..inst.n_vms() as u32).filter(|&v| is_allowed[v as usize]).collect(),
             is_movable,
             is_allowed,
@@ -96,12 +98,15 @@ impl Proposer {
         if members.is_empty() {
             return None;
         }
-        (0..4).map(|_| members[rng.below(members.len())]).find(|&n| self.is_movable[n as usize])
+        (0..4)
+            .map(|_| members[rng.below(members.len())])
+            .find(|&n| self.is_movable[n as usize])
     }
 
     /// The allowed VM with the lowest utilisation among `vms`.
     fn least_utilised(&self, vms: impl Iterator<Item = u32>, ev: &Evaluator) -> Option<u32> {
-        vms.filter(|&v| self.is_allowed[v as usize]).min_by(|&x, &y| ev.vm_utilisation(x).total_cmp(&ev.vm_utilisation(y)))
+        vms.filter(|&v| self.is_allowed[v as usize])
+            .min_by(|&x, &y| ev.vm_utilisation(x).total_cmp(&ev.vm_utilisation(y)))
     }
 
     /// The VM of a neighbour of `n` on another (allowed) VM, if a few draws find one.
@@ -140,7 +145,9 @@ impl Proposer {
                     None => ev.busiest_vm(),
                 };
                 // The heaviest of a few members, to the least utilised of a few VMs.
-                let Some(n) = (0..3).filter_map(|_| self.member_of(ev, v, rng)).max_by(|&x, &y| ev.vnode_cpu(x).total_cmp(&ev.vnode_cpu(y)))
+                let Some(n) = (0..3)
+                    .filter_map(|_| self.member_of(ev, v, rng))
+                    .max_by(|&x, &y| ev.vnode_cpu(x).total_cmp(&ev.vnode_cpu(y)))
                 else {
                     continue;
                 };
@@ -149,7 +156,8 @@ impl Proposer {
                     // Same host first: links to the rest stay off the NIC and cheaper.
                     1 => {
                         let vms = &self.host_vms[ev.instance().vm_host[v as usize] as usize];
-                        self.least_utilised((0..3).map(|_| vms[rng.below(vms.len())]), ev).unwrap_or(v)
+                        self.least_utilised((0..3).map(|_| vms[rng.below(vms.len())]), ev)
+                            .unwrap_or(v)
                     }
                     _ => self
                         .least_utilised((0..3).map(|_| self.allowed[rng.below(self.allowed.len())]), ev)
@@ -218,7 +226,14 @@ fn energy(score: &Score, w: f64, leaves: f64) -> f64 {
 ///
 /// Complexity: O((|members| + EJECT_FROM·EJECT_WHOM·(V/H + 8)) · (V/H + 8)
 /// · (deg + V/H) + V log V) per step.
-fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, max_evals: u64, deadline: Option<Instant>) -> u64 {
+fn descend(
+    ev: &mut Evaluator,
+    proposer: &Proposer,
+    w: f64,
+    max_moves: usize,
+    max_evals: u64,
+    deadline: Option<Instant>,
+) -> u64 {
     let inst = ev.instance();
     let leaves = (inst.n_vms() + inst.n_hosts()) as f64;
     let mut evaluated = 0u64;
@@ -242,13 +257,28 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
         targets.sort_by(|&x, &y| ev.vm_utilisation(x).total_cmp(&ev.vm_utilisation(y)).then(x.cmp(&y)));
         targets.truncate(8);
         let host = inst.vm_host[from as usize];
-        targets.extend(proposer.host_vms[host as usize].iter().copied().filter(|&v| proposer.is_allowed[v as usize]));
+        targets.extend(
+            proposer.host_vms[host as usize]
+                .iter()
+                .copied()
+                .filter(|&v| proposer.is_allowed[v as usize]),
+        );
         targets.sort_unstable();
         targets.dedup();
-        let members: Vec<u32> = ev.members(from).iter().copied().filter(|&n| proposer.is_movable[n as usize]).collect();
+        let members: Vec<u32> = ev
+            .members(from)
+            .iter()
+            .copied()
+            .filter(|&n| proposer.is_movable[n as usize])
+            .collect();
         let mut candidates: Vec<Move> = Vec::new();
         for &n in &members {
-            candidates.extend(targets.iter().filter(|&&to| to != from).map(|&to| Move::Relocate { vnode: n, to }));
+            candidates.extend(
+                targets
+                    .iter()
+                    .filter(|&&to| to != from)
+                    .map(|&to| Move::Relocate { vnode: n, to }),
+            );
         }
         if lookahead {
             ejections(ev, proposer, from, &members, &targets, &mut candidates);
@@ -308,7 +338,11 @@ fn descend(ev: &mut Evaluator, proposer: &Proposer, w: f64, max_moves: usize, ma
 /// Complexity: O(EJECT_FROM · EJECT_WHOM · |targets|² + |members| + Σ_to |members of to|).
 fn ejections(ev: &Evaluator, proposer: &Proposer, from: u32, members: &[u32], targets: &[u32], out: &mut Vec<Move>) {
     let heaviest = |list: &[u32], k: usize| {
-        let mut top: Vec<u32> = list.iter().copied().filter(|&n| proposer.is_movable[n as usize]).collect();
+        let mut top: Vec<u32> = list
+            .iter()
+            .copied()
+            .filter(|&n| proposer.is_movable[n as usize])
+            .collect();
         top.sort_by(|&x, &y| ev.vnode_cpu(y).total_cmp(&ev.vnode_cpu(x)).then(x.cmp(&y)));
         top.truncate(k);
         top
@@ -317,7 +351,12 @@ fn ejections(ev: &Evaluator, proposer: &Proposer, from: u32, members: &[u32], ta
     for &to in targets.iter().filter(|&&to| to != from) {
         for b in heaviest(ev.members(to), EJECT_WHOM) {
             for &a in &movers {
-                out.extend(targets.iter().filter(|&&b_to| b_to != to).map(|&b_to| Move::Eject { a, b, to: b_to }));
+                out.extend(
+                    targets
+                        .iter()
+                        .filter(|&&b_to| b_to != to)
+                        .map(|&b_to| Move::Eject { a, b, to: b_to }),
+                );
             }
         }
     }
@@ -332,7 +371,11 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut FastRng, progress: 
     let w = params.tau_weight;
     let max_moves = params.constraints.max_moves.unwrap_or(usize::MAX);
     let mut current = ev.score();
-    let mut best = Found { assignment: ev.assignment().to_vec(), score: current, moves_evaluated: 0 };
+    let mut best = Found {
+        assignment: ev.assignment().to_vec(),
+        score: current,
+        moves_evaluated: 0,
+    };
     if !proposer.can_search() {
         return best;
     }
@@ -346,7 +389,11 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut FastRng, progress: 
         let deadline = limit_time.and_then(|d| started.checked_add(d / 2));
         evaluated += descend(ev, &proposer, w, max_moves, limit_moves.min(200_000) / 2, deadline);
         current = ev.score();
-        best = Found { assignment: ev.assignment().to_vec(), score: current, moves_evaluated: 0 };
+        best = Found {
+            assignment: ev.assignment().to_vec(),
+            score: current,
+            moves_evaluated: 0,
+        };
     }
 
     // T₀: the median uphill energy step of a sample of proposals.
@@ -397,7 +444,12 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut FastRng, progress: 
             temperature = cooled(t0, fraction);
             if last_report.elapsed() >= Duration::from_millis(100) {
                 last_report = Instant::now();
-                progress(&Progress { fraction, moves_evaluated: evaluated, best_tau: best.score.tau, best_t_r: best.score.t_r });
+                progress(&Progress {
+                    fraction,
+                    moves_evaluated: evaluated,
+                    best_tau: best.score.tau,
+                    best_t_r: best.score.t_r,
+                });
             }
         }
         until_check -= 1;

@@ -286,7 +286,11 @@ impl<'a> Evaluator<'a> {
         }
         for n in 0..self.assign.len() {
             let v = self.assign[n];
-            let f = self.neighbours(n as u32).iter().filter(|&&(m, _)| self.assign[m as usize] != v).count() as u32;
+            let f = self
+                .neighbours(n as u32)
+                .iter()
+                .filter(|&&(m, _)| self.assign[m as usize] != v)
+                .count() as u32;
             self.foreign[n] = f;
             self.mark_boundary(n as u32);
         }
@@ -458,7 +462,13 @@ impl<'a> Evaluator<'a> {
         if let Some(m) = &self.mig {
             let o = m.base[n as usize];
             let ho = host[o as usize];
-            let mig = |v: u32| if host[v as usize] == ho { m.mig_host[n as usize] } else { m.mig_net[n as usize] };
+            let mig = |v: u32| {
+                if host[v as usize] == ho {
+                    m.mig_host[n as usize]
+                } else {
+                    m.mig_net[n as usize]
+                }
+            };
             if a != o {
                 let t = mig(a);
                 s.add_tr(o, -t, -1);
@@ -501,7 +511,12 @@ impl<'a> Evaluator<'a> {
                 (t_r, (m.moved as isize + s.moved_delta) as usize)
             }
         };
-        Score { tau: vm_max.max(nic_max), t_r, moved, spread }
+        Score {
+            tau: vm_max.max(nic_max),
+            t_r,
+            moved,
+            spread,
+        }
     }
 
     /// Make `mv` the current assignment.
@@ -537,7 +552,11 @@ impl<'a> Evaluator<'a> {
             for &v in &s.trs {
                 let i = v as usize;
                 m.touches[i] = (m.touches[i] as i32 + s.tr_touch[i]) as u32;
-                m.mig_sum[i] = if m.touches[i] == 0 { 0.0 } else { m.mig_sum[i] + s.tr_delta[i] };
+                m.mig_sum[i] = if m.touches[i] == 0 {
+                    0.0
+                } else {
+                    m.mig_sum[i] + s.tr_delta[i]
+                };
                 let t = m.value_after(i, 0.0, 0);
                 m.tree.set(i, t);
             }
@@ -594,8 +613,9 @@ impl Migration {
         // A VM on another host than VM 0, if any: mig(n) across hosts.
         let other = (0..inst.n_vms() as u32).find(|&v| inst.vm_host[v as usize] != inst.vm_host[0]);
         let mig_host: Vec<f64> = (0..inst.n_vnodes()).map(|n| move_time_s(inst, n, 0, 0)).collect();
-        let mig_net: Vec<f64> =
-            (0..inst.n_vnodes()).map(|n| other.map_or(mig_host[n], |o| move_time_s(inst, n, 0, o))).collect();
+        let mig_net: Vec<f64> = (0..inst.n_vnodes())
+            .map(|n| other.map_or(mig_host[n], |o| move_time_s(inst, n, 0, o)))
+            .collect();
         Migration {
             base: base.to_vec(),
             fixed_s: count.iter().map(|&k| per_vnode_s * k as f64).collect(),
@@ -624,7 +644,11 @@ impl Migration {
         self.moved = 0;
         for (n, (&o, &v)) in self.base.iter().zip(assign).enumerate() {
             if o != v {
-                let t = if inst.vm_host[o as usize] == inst.vm_host[v as usize] { self.mig_host[n] } else { self.mig_net[n] };
+                let t = if inst.vm_host[o as usize] == inst.vm_host[v as usize] {
+                    self.mig_host[n]
+                } else {
+                    self.mig_net[n]
+                };
                 for x in [o, v] {
                     self.touches[x as usize] += 1;
                     self.mig_sum[x as usize] += t;

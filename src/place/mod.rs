@@ -139,7 +139,11 @@ pub fn initial_with_progress(
     let start = start_assignment(inst, load, &opts.constraints);
     let mut ev = Evaluator::new(inst, load, start, None);
     let mut rng = FastRng::seed_from_u64(opts.seed);
-    let params = anneal::Params { budget: opts.budget, tau_weight: 1.0, constraints: &opts.constraints };
+    let params = anneal::Params {
+        budget: opts.budget,
+        tau_weight: 1.0,
+        constraints: &opts.constraints,
+    };
     let found = anneal::anneal(&mut ev, &params, &mut rng, progress);
     Outcome {
         tau: cost::tau(inst, load, &found.assignment),
@@ -187,7 +191,11 @@ pub fn replace_with_progress(
         return unchanged(0);
     }
     let mut rng = FastRng::seed_from_u64(opts.seed);
-    let params = anneal::Params { budget: opts.budget, tau_weight: rest, constraints: c };
+    let params = anneal::Params {
+        budget: opts.budget,
+        tau_weight: rest,
+        constraints: c,
+    };
     let found = anneal::anneal(&mut ev, &params, &mut rng, progress);
     let chi = cost::chi_of(inst, load, window, current, &found.assignment);
     if chi < 0.0 && found.assignment != current {
@@ -247,7 +255,11 @@ pub fn start_assignment(inst: &Instance, load: &Load, c: &Constraints) -> Assign
         }
     }
     let allowed: Vec<u32> = (0..inst.n_vms() as u32).filter(|&v| c.allows(v as usize)).collect();
-    let allowed = if allowed.is_empty() { (0..inst.n_vms() as u32).collect() } else { allowed };
+    let allowed = if allowed.is_empty() {
+        (0..inst.n_vms() as u32).collect()
+    } else {
+        allowed
+    };
     let free: Vec<usize> = bfs_order(&adj).into_iter().filter(|&i| assign[i] == u32::MAX).collect();
     let total: f64 = free.iter().map(|&i| weight[i]).sum();
     let unit = |i: usize| if total > 0.0 { weight[i] } else { 1.0 };

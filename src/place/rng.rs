@@ -91,7 +91,14 @@ impl SeedableRng for FastRng {
     }
 
     fn seed_from_u64(mut seed: u64) -> FastRng {
-        FastRng { s: [splitmix64(&mut seed), splitmix64(&mut seed), splitmix64(&mut seed), splitmix64(&mut seed)] }
+        FastRng {
+            s: [
+                splitmix64(&mut seed),
+                splitmix64(&mut seed),
+                splitmix64(&mut seed),
+                splitmix64(&mut seed),
+            ],
+        }
     }
 }
 

@@ -1,11 +1,11 @@
 //! Invariants of the placer, checked against the cost model (`crate::cost`).
 
-use rand_chacha::ChaCha8Rng;
 use super::evaluator::{Evaluator, Move};
 use super::*;
 use crate::model::{Costs, Link, PerClass, Testbed, Topology, Vnode};
 use proptest::prelude::*;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 /// A random instance: `n` vnodes, about `n·density` links, `hosts × cpus`
 /// VMs of varied capacity and NIC, varied CPU prices, some idle links.
@@ -33,19 +33,41 @@ fn instance(seed: u64, n: usize, hosts: usize, cpus: usize) -> (Instance, Load) 
         }
     }
     let costs = Costs {
-        cpu_per_mbit: PerClass { vm: rng.gen_range(0.0..0.001), host: rng.gen_range(0.0..0.003), net: rng.gen_range(0.0..0.005) },
+        cpu_per_mbit: PerClass {
+            vm: rng.gen_range(0.0..0.001),
+            host: rng.gen_range(0.0..0.003),
+            net: rng.gen_range(0.0..0.005),
+        },
         ..Costs::default()
     };
     let inst = Instance::new(&topo, &tb, costs);
     let load = Load {
-        cpu: (0..n).map(|_| if rng.gen_bool(0.2) { 0.0 } else { rng.gen_range(0.0..0.5) }).collect(),
-        rate: (0..topo.links.len()).map(|_| if rng.gen_bool(0.2) { 0.0 } else { rng.gen_range(0.0..300.0) }).collect(),
+        cpu: (0..n)
+            .map(|_| {
+                if rng.gen_bool(0.2) {
+                    0.0
+                } else {
+                    rng.gen_range(0.0..0.5)
+                }
+            })
+            .collect(),
+        rate: (0..topo.links.len())
+            .map(|_| {
+                if rng.gen_bool(0.2) {
+                    0.0
+                } else {
+                    rng.gen_range(0.0..300.0)
+                }
+            })
+            .collect(),
     };
     (inst, load)
 }
 
 fn random_assignment(inst: &Instance, rng: &mut ChaCha8Rng) -> Vec<u32> {
-    (0..inst.n_vnodes()).map(|_| rng.gen_range(0..inst.n_vms() as u32)).collect()
+    (0..inst.n_vnodes())
+        .map(|_| rng.gen_range(0..inst.n_vms() as u32))
+        .collect()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -217,8 +239,15 @@ fn replace_finds_the_obvious_improvement() {
     let (mut inst, load) = instance(7, 20, 2, 2);
     inst.costs.reattach_ms = 0.0;
     let current = vec![0u32; 20];
-    let c = Constraints { max_moves: Some(5), ..Constraints::default() };
-    let opts = PlaceOptions { budget: Budget::Moves(5000), seed: 3, constraints: c };
+    let c = Constraints {
+        max_moves: Some(5),
+        ..Constraints::default()
+    };
+    let opts = PlaceOptions {
+        budget: Budget::Moves(5000),
+        seed: 3,
+        constraints: c,
+    };
     let out = replace(&inst, &load, Window::default(), &current, &opts);
     assert!(out.changed, "{out:?}");
     assert!(out.chi.unwrap() < 0.0);

@@ -47,7 +47,12 @@ pub struct TopList {
 
 impl TopList {
     pub fn new(values: &[f64]) -> TopList {
-        let mut t = TopList { values: values.to_vec(), top: Vec::with_capacity(CAP + 1), pos: vec![NONE; values.len()], order: Vec::new() };
+        let mut t = TopList {
+            values: values.to_vec(),
+            top: Vec::with_capacity(CAP + 1),
+            pos: vec![NONE; values.len()],
+            order: Vec::new(),
+        };
         t.rebuild();
         t
     }
@@ -174,7 +179,12 @@ impl TopList {
 
     #[cold]
     fn scan_excluding(&self, marked: impl Fn(usize) -> bool) -> f64 {
-        self.values.iter().enumerate().filter(|(i, _)| !marked(*i)).map(|(_, &v)| v).fold(f64::NEG_INFINITY, f64::max)
+        self.values
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !marked(*i))
+            .map(|(_, &v)| v)
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 }
 

@@ -88,18 +88,29 @@ impl Series {
                 x
             })
             .collect();
-        Series { keys: index.into_keys().collect(), t: snaps.iter().map(|s| s.t).collect(), values }
+        Series {
+            keys: index.into_keys().collect(),
+            t: snaps.iter().map(|s| s.t).collect(),
+            values,
+        }
     }
 
     /// A vector over `keys` back as a snapshot at time `t`.
     pub fn snapshot(&self, t: f64, x: &[f64]) -> LoadSnapshot {
-        let mut snap = LoadSnapshot { t, ..LoadSnapshot::default() };
+        let mut snap = LoadSnapshot {
+            t,
+            ..LoadSnapshot::default()
+        };
         for (k, &v) in self.keys.iter().zip(x) {
             match k {
                 Key::Cpu(id) => {
                     snap.cpu.insert(id.clone(), v);
                 }
-                Key::Link(a, b) => snap.mbps.push(LinkRate { a: a.clone(), b: b.clone(), rate: v }),
+                Key::Link(a, b) => snap.mbps.push(LinkRate {
+                    a: a.clone(),
+                    b: b.clone(),
+                    rate: v,
+                }),
             }
         }
         snap

@@ -57,7 +57,11 @@ pub fn evaluate(method: Method, series: &Series, history: usize) -> Vec<WindowEr
                 method: method.name(),
                 index: i,
                 t: series.t[i],
-                mae: if actual.is_empty() { 0.0 } else { abs / actual.len() as f64 },
+                mae: if actual.is_empty() {
+                    0.0
+                } else {
+                    abs / actual.len() as f64
+                },
                 relative: (total > 0.0).then(|| abs / total),
                 abs_error: abs,
                 total,
@@ -69,10 +73,23 @@ pub fn evaluate(method: Method, series: &Series, history: usize) -> Vec<WindowEr
 /// Mean errors of a method's windows.
 pub fn summarise(method: Method, errors: &[WindowError]) -> MethodScore {
     let n = errors.len();
-    let mean = |f: &dyn Fn(&WindowError) -> f64| if n == 0 { 0.0 } else { errors.iter().map(f).sum::<f64>() / n as f64 };
-    let (abs, total) = errors.iter().fold((0.0, 0.0), |(a, t), e| (a + e.abs_error, t + e.total));
+    let mean = |f: &dyn Fn(&WindowError) -> f64| {
+        if n == 0 {
+            0.0
+        } else {
+            errors.iter().map(f).sum::<f64>() / n as f64
+        }
+    };
+    let (abs, total) = errors
+        .iter()
+        .fold((0.0, 0.0), |(a, t), e| (a + e.abs_error, t + e.total));
     let relative = if total > 0.0 { abs / total } else { 0.0 };
-    MethodScore { method: method.name(), windows: n, mae: mean(&|e| e.mae), relative }
+    MethodScore {
+        method: method.name(),
+        windows: n,
+        mae: mean(&|e| e.mae),
+        relative,
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +97,11 @@ mod tests {
     use super::*;
 
     fn series(values: Vec<Vec<f64>>) -> Series {
-        Series { keys: Vec::new(), t: (0..values.len()).map(|i| i as f64).collect(), values }
+        Series {
+            keys: Vec::new(),
+            t: (0..values.len()).map(|i| i as f64).collect(),
+            values,
+        }
     }
 
     #[test]
@@ -94,7 +115,10 @@ mod tests {
         let pattern = [1.0, 1.0, 9.0, 4.0];
         let s = series((0..40).map(|i| vec![pattern[i % 4], 10.0 - pattern[i % 4]]).collect());
         let last = summarise(Method::Last, &evaluate(Method::Last, &s, 1000));
-        let periodic = summarise(Method::Periodic { max_lag: 16 }, &evaluate(Method::Periodic { max_lag: 16 }, &s, 1000));
+        let periodic = summarise(
+            Method::Periodic { max_lag: 16 },
+            &evaluate(Method::Periodic { max_lag: 16 }, &s, 1000),
+        );
         assert!(last.mae > 1.0, "{last:?}");
         // once two periods are seen, every prediction is exact
         let errs = evaluate(Method::Periodic { max_lag: 16 }, &s, 1000);
@@ -108,7 +132,10 @@ mod tests {
         let s = series((0..30).map(|i| vec![if i < 17 { 1.0 } else { 5.0 }]).collect());
         let a = evaluate(Method::Last, &s, 1000);
         let b = evaluate(Method::Periodic { max_lag: 16 }, &s, 1000);
-        assert_eq!(a.iter().map(|e| e.mae).collect::<Vec<_>>(), b.iter().map(|e| e.mae).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|e| e.mae).collect::<Vec<_>>(),
+            b.iter().map(|e| e.mae).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -17,9 +17,9 @@
 //! prediction), each bounded by the move budget, plus O(|vnodes| + |links|)
 //! per τ evaluation.
 
-use crate::place::{self as placer, Budget, PlaceOptions};
 use super::scenario::{routes_with, sink_load, sink_sequence};
 use crate::cost::{self, Instance, Load, Window};
+use crate::place::{self as placer, Budget, PlaceOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -115,7 +115,10 @@ pub fn epoch_loads(inst: &Instance, s: &Settings, run: usize, seed: u64) -> (Vec
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, run, 1));
     let sinks = sink_sequence(&mut rng, inst.n_vnodes(), s.epochs);
     let adj = super::scenario::adjacency(inst);
-    let loads = sinks.iter().map(|&k| sink_load(inst, &routes_with(&adj, k), s.rate_mbps, s.c_proc)).collect();
+    let loads = sinks
+        .iter()
+        .map(|&k| sink_load(inst, &routes_with(&adj, k), s.rate_mbps, s.c_proc))
+        .collect();
     (sinks, loads)
 }
 
@@ -123,10 +126,18 @@ pub fn epoch_loads(inst: &Instance, s: &Settings, run: usize, seed: u64) -> (Vec
 /// window by window.
 pub fn run(inst: &Instance, s: &Settings, run: usize, seed: u64) -> RunResult {
     let (sinks, loads) = epoch_loads(inst, s, run, seed);
-    let opts = PlaceOptions { budget: Budget::Moves(s.initial_moves), seed: derive_seed(seed, run, 2), constraints: Default::default() };
+    let opts = PlaceOptions {
+        budget: Budget::Moves(s.initial_moves),
+        seed: derive_seed(seed, run, 2),
+        constraints: Default::default(),
+    };
     let first = placer::initial(inst, &loads[0], &opts);
     let mut result = account(inst, s, &loads, first.assignment, |load, current, k| {
-        let opts = PlaceOptions { budget: Budget::Moves(s.moves), seed: derive_seed(seed, run, 3 + k as u64), constraints: Default::default() };
+        let opts = PlaceOptions {
+            budget: Budget::Moves(s.moves),
+            seed: derive_seed(seed, run, 3 + k as u64),
+            constraints: Default::default(),
+        };
         placer::replace(inst, load, s.window, current, &opts)
     });
     result.run = run;
@@ -148,7 +159,11 @@ struct TauCache<'a> {
 
 impl<'a> TauCache<'a> {
     fn new(inst: &'a Instance, loads: &'a [Load]) -> Self {
-        TauCache { inst, loads, tau: vec![None; loads.len()] }
+        TauCache {
+            inst,
+            loads,
+            tau: vec![None; loads.len()],
+        }
     }
     fn get(&mut self, assign: &[u32], k: usize) -> f64 {
         *self.tau[k].get_or_insert_with(|| cost::tau(self.inst, &self.loads[k], assign))
@@ -170,7 +185,10 @@ where
     let epoch_at = |t: f64| ((t / s.epoch_s).floor().max(0.0) as usize).min(epochs - 1);
     let mut without = TauCache::new(inst, loads);
     let runtime_without: f64 = (0..epochs).map(|k| s.epoch_s * without.get(&phi0, k)).sum();
-    let triggers: Vec<f64> = (1..epochs).map(|k| k as f64 * s.epoch_s + s.detect_s).filter(|&t| t < total).collect();
+    let triggers: Vec<f64> = (1..epochs)
+        .map(|k| k as f64 * s.epoch_s + s.detect_s)
+        .filter(|&t| t < total)
+        .collect();
 
     let mut phi = phi0.clone();
     let mut in_force = TauCache::new(inst, loads);
@@ -248,7 +266,11 @@ where
         windows,
         runtime_with: real,
         runtime_without,
-        relative_runtime: if runtime_without > 0.0 { real / runtime_without } else { 1.0 },
+        relative_runtime: if runtime_without > 0.0 {
+            real / runtime_without
+        } else {
+            1.0
+        },
         migrations,
         migration_s,
         moves_evaluated: evaluated,

@@ -82,7 +82,9 @@ pub fn topology(arg: &str, seed: u64) -> Result<Topology> {
     }
     let path = PathBuf::from(arg);
     if !path.exists() && !arg.contains(['/', '.']) {
-        return Err(Error::usage(format!("--topology {arg}: not a known topology (grid, waxman, campus, internet) nor a file")));
+        return Err(Error::usage(format!(
+            "--topology {arg}: not a known topology (grid, waxman, campus, internet) nor a file"
+        )));
     }
     crate::topology::read_topology(&Source::from_arg(&path))
 }
@@ -92,7 +94,10 @@ impl Experiment {
     pub fn check(&self) -> Result<()> {
         let w = self.window;
         if !(w.tp.is_finite() && w.to.is_finite() && w.to >= 0.0 && w.tp >= w.to && w.tp > 0.0) {
-            return Err(Error::usage(format!("--tp {} --to {}: need finite 0 <= T_o <= T_p, T_p > 0", w.tp, w.to)));
+            return Err(Error::usage(format!(
+                "--tp {} --to {}: need finite 0 <= T_o <= T_p, T_p > 0",
+                w.tp, w.to
+            )));
         }
         if self.hosts == 0 || self.cpus == 0 || self.epochs == 0 {
             return Err(Error::usage("--hosts, --cpus and --epochs must be at least 1"));
@@ -109,7 +114,9 @@ impl Experiment {
         ] {
             check(name, v, false)?;
         }
-        self.costs.check().map_err(|(f, m)| Error::usage(format!("costs: {f}: {m}")))
+        self.costs
+            .check()
+            .map_err(|(f, m)| Error::usage(format!("costs: {f}: {m}")))
     }
 
     /// The indexed instance: the topology with every vnode's memory set to

@@ -17,7 +17,14 @@ use std::sync::Mutex;
 /// from `seed` and r) on up to `threads` threads; `done` is called after
 /// each run (for a progress bar). The result is in run order and does not
 /// depend on `threads`.
-pub fn run_all(inst: &Instance, s: &Settings, runs: usize, seed: u64, threads: usize, done: &(dyn Fn() + Sync)) -> Vec<RunResult> {
+pub fn run_all(
+    inst: &Instance,
+    s: &Settings,
+    runs: usize,
+    seed: u64,
+    threads: usize,
+    done: &(dyn Fn() + Sync),
+) -> Vec<RunResult> {
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; runs]);
     std::thread::scope(|scope| {
@@ -33,7 +40,12 @@ pub fn run_all(inst: &Instance, s: &Settings, runs: usize, seed: u64, threads: u
             });
         }
     });
-    slots.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect()
+    slots
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 #[cfg(test)]
 mod tests;

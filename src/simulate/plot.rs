@@ -10,7 +10,12 @@ use plotters::prelude::*;
 use std::path::Path;
 
 fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> Error + '_ {
-    move |e| Error::io(path.display().to_string(), std::io::Error::other(format!("plot: {e:?}")))
+    move |e| {
+        Error::io(
+            path.display().to_string(),
+            std::io::Error::other(format!("plot: {e:?}")),
+        )
+    }
 }
 
 /// Draw on an SVG or PNG backend chosen by `path`'s extension.
@@ -21,11 +26,18 @@ fn with_backend(
     draw_png: impl Fn(DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String>,
 ) -> Result<()> {
     crate::plot_font::ensure_font()?;
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "svg" => draw(SVGBackend::new(path, size).into_drawing_area()).map_err(draw_err(path)),
         "png" => draw_png(BitMapBackend::new(path, size).into_drawing_area()).map_err(draw_err(path)),
-        _ => Err(Error::usage(format!("{}: plot file must end in .svg or .png", path.display()))),
+        _ => Err(Error::usage(format!(
+            "{}: plot file must end in .svg or .png",
+            path.display()
+        ))),
     }
 }
 
@@ -38,7 +50,13 @@ pub fn tau_over_time(path: &Path, r: &RunResult, to: f64, title: &str) -> Result
             let e = |x: &dyn std::fmt::Debug| format!("{x:?}");
             root.fill(&WHITE).map_err(|x| e(&x))?;
             let t_max = r.windows.last().map_or(1.0, |w| w.t_end);
-            let y_max = r.windows.iter().map(|w| w.tau_without.max(w.tau_before)).fold(0.0, f64::max) * 1.1 + 1e-9;
+            let y_max = r
+                .windows
+                .iter()
+                .map(|w| w.tau_without.max(w.tau_before))
+                .fold(0.0, f64::max)
+                * 1.1
+                + 1e-9;
             let mut chart = ChartBuilder::on(&root)
                 .caption(title, ("sans-serif", 20))
                 .margin(10)
@@ -46,7 +64,12 @@ pub fn tau_over_time(path: &Path, r: &RunResult, to: f64, title: &str) -> Result
                 .y_label_area_size(50)
                 .build_cartesian_2d(0.0..t_max, 0.0..y_max)
                 .map_err(|x| e(&x))?;
-            chart.configure_mesh().x_desc("virtual time (s)").y_desc("time dilation factor τ").draw().map_err(|x| e(&x))?;
+            chart
+                .configure_mesh()
+                .x_desc("virtual time (s)")
+                .y_desc("time dilation factor τ")
+                .draw()
+                .map_err(|x| e(&x))?;
             // step lines: the decision takes effect T_o into a window
             let steps = |f: &dyn Fn(&super::engine::WindowRecord) -> (f64, f64)| -> Vec<(f64, f64)> {
                 let mut pts = Vec::new();
@@ -58,7 +81,10 @@ pub fn tau_over_time(path: &Path, r: &RunResult, to: f64, title: &str) -> Result
                 pts
             };
             chart
-                .draw_series(LineSeries::new(steps(&|w| (w.tau_without, w.tau_without)), RED.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    steps(&|w| (w.tau_without, w.tau_without)),
+                    RED.stroke_width(2),
+                ))
                 .map_err(|x| e(&x))?
                 .label("without NETbalance")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
@@ -69,12 +95,20 @@ pub fn tau_over_time(path: &Path, r: &RunResult, to: f64, title: &str) -> Result
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
             chart
                 .draw_series(
-                    r.windows.iter().filter(|w| w.decision == Decision::Migrate).map(|w| Circle::new(((w.t + to).min(w.t_end), w.tau), 4, BLUE.filled())),
+                    r.windows
+                        .iter()
+                        .filter(|w| w.decision == Decision::Migrate)
+                        .map(|w| Circle::new(((w.t + to).min(w.t_end), w.tau), 4, BLUE.filled())),
                 )
                 .map_err(|x| e(&x))?
                 .label("migration")
                 .legend(|(x, y)| Circle::new((x + 10, y), 4, BLUE.filled()));
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|x| e(&x))?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|x| e(&x))?;
             root.present().map_err(|x| e(&x))?;
             Ok(())
         }};
@@ -100,9 +134,16 @@ pub fn sweep(path: &Path, title: &str, x_label: &str, series: &[Series], band: O
             root.fill(&WHITE).map_err(|x| e(&x))?;
             let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
             let (x_min, x_max) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
-            let (x_min, x_max) = if x_min.is_finite() { (x_min, x_max.max(x_min + 1e-9)) } else { (0.0, 1.0) };
+            let (x_min, x_max) = if x_min.is_finite() {
+                (x_min, x_max.max(x_min + 1e-9))
+            } else {
+                (0.0, 1.0)
+            };
             let pad = (x_max - x_min) * 0.05;
-            let y_max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1 + p.2)).fold(1.1, f64::max);
+            let y_max = series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1 + p.2))
+                .fold(1.1, f64::max);
             let mut chart = ChartBuilder::on(&root)
                 .caption(title, ("sans-serif", 20))
                 .margin(10)
@@ -110,10 +151,18 @@ pub fn sweep(path: &Path, title: &str, x_label: &str, series: &[Series], band: O
                 .y_label_area_size(50)
                 .build_cartesian_2d((x_min - pad)..(x_max + pad), 0.0..y_max)
                 .map_err(|x| e(&x))?;
-            chart.configure_mesh().x_desc(x_label).y_desc("relative runtime (with / without)").draw().map_err(|x| e(&x))?;
+            chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc("relative runtime (with / without)")
+                .draw()
+                .map_err(|x| e(&x))?;
             if let Some((lo, hi)) = band {
                 chart
-                    .draw_series(std::iter::once(Rectangle::new([(x_min - pad, lo), (x_max + pad, hi)], RGBColor(200, 200, 200).mix(0.4).filled())))
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x_min - pad, lo), (x_max + pad, hi)],
+                        RGBColor(200, 200, 200).mix(0.4).filled(),
+                    )))
                     .map_err(|x| e(&x))?
                     .label("paper's reported range")
                     .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], RGBColor(200, 200, 200).filled()));
@@ -126,11 +175,22 @@ pub fn sweep(path: &Path, title: &str, x_label: &str, series: &[Series], band: O
                     .label(s.name.as_str())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
                 chart
-                    .draw_series(s.points.iter().map(|&(x, m, sd)| PathElement::new(vec![(x, m - sd), (x, m + sd)], c.stroke_width(1))))
+                    .draw_series(
+                        s.points
+                            .iter()
+                            .map(|&(x, m, sd)| PathElement::new(vec![(x, m - sd), (x, m + sd)], c.stroke_width(1))),
+                    )
                     .map_err(|x| e(&x))?;
-                chart.draw_series(s.points.iter().map(|&(x, m, _)| Circle::new((x, m), 3, c.filled()))).map_err(|x| e(&x))?;
+                chart
+                    .draw_series(s.points.iter().map(|&(x, m, _)| Circle::new((x, m), 3, c.filled())))
+                    .map_err(|x| e(&x))?;
             }
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|x| e(&x))?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|x| e(&x))?;
             root.present().map_err(|x| e(&x))?;
             Ok(())
         }};

@@ -22,11 +22,21 @@ impl Stat {
     pub fn of(xs: &[f64]) -> Stat {
         let n = xs.len() as f64;
         if xs.is_empty() {
-            return Stat { mean: f64::NAN, stddev: f64::NAN };
+            return Stat {
+                mean: f64::NAN,
+                stddev: f64::NAN,
+            };
         }
         let mean = xs.iter().sum::<f64>() / n;
-        let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-        Stat { mean, stddev: var.sqrt() }
+        let var = if xs.len() > 1 {
+            xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Stat {
+            mean,
+            stddev: var.sqrt(),
+        }
     }
 }
 
@@ -114,7 +124,8 @@ pub fn run_records(r: &RunResult) -> Vec<Record<'_>> {
 }
 
 /// CSV header of [`csv_rows`].
-pub const CSV_HEADER: &str = "run,t,t_end,real_t,epoch,sink,predicted_epoch,tau_before,tau,tau_without,decision,chi,t_r,moved,real_s\n";
+pub const CSV_HEADER: &str =
+    "run,t,t_end,real_t,epoch,sink,predicted_epoch,tau_before,tau,tau_without,decision,chi,t_r,moved,real_s\n";
 
 fn decision_name(d: Decision) -> &'static str {
     match d {
@@ -133,8 +144,21 @@ pub fn csv_rows(r: &RunResult) -> String {
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            w.run, w.t, w.t_end, w.real_t, w.epoch, w.sink, w.predicted_epoch, w.tau_before, w.tau, w.tau_without,
-            decision_name(w.decision), chi, w.t_r, w.moved, w.real_s
+            w.run,
+            w.t,
+            w.t_end,
+            w.real_t,
+            w.epoch,
+            w.sink,
+            w.predicted_epoch,
+            w.tau_before,
+            w.tau,
+            w.tau_without,
+            decision_name(w.decision),
+            chi,
+            w.t_r,
+            w.moved,
+            w.real_s
         );
     }
     s

@@ -84,7 +84,10 @@ pub fn routes_with(adj: &[Vec<(u32, u32)>], sink: u32) -> Routes {
     for &v in &order[1..] {
         let d = dist[v as usize];
         // adjacency is sorted: the first neighbour one hop closer has the lowest index
-        parent[v as usize] = adj[v as usize].iter().copied().find(|&(w, _)| dist[w as usize] + 1 == d);
+        parent[v as usize] = adj[v as usize]
+            .iter()
+            .copied()
+            .find(|&(w, _)| dist[w as usize] + 1 == d);
     }
     let mut subtree = vec![0u32; n];
     for &v in order.iter().rev() {
@@ -98,7 +101,12 @@ pub fn routes_with(adj: &[Vec<(u32, u32)>], sink: u32) -> Routes {
             }
         }
     }
-    Routes { sink, parent, subtree, reachable: order.len() as u32 }
+    Routes {
+        sink,
+        parent,
+        subtree,
+        reachable: order.len() as u32,
+    }
 }
 
 /// The load while every vnode streams `rate_mbps` to the sink.
@@ -118,7 +126,10 @@ pub fn routes_with(adj: &[Vec<(u32, u32)>], sink: u32) -> Routes {
 /// assert!((load.cpu[1] - 0.030).abs() < 1e-12 && (load.cpu[2] - 0.020).abs() < 1e-12);
 /// ```
 pub fn sink_load(inst: &Instance, routes: &Routes, rate_mbps: f64, c_proc: f64) -> Load {
-    let mut load = Load { cpu: vec![0.0; inst.n_vnodes()], rate: vec![0.0; inst.links.len()] };
+    let mut load = Load {
+        cpu: vec![0.0; inst.n_vnodes()],
+        rate: vec![0.0; inst.links.len()],
+    };
     for (v, p) in routes.parent.iter().enumerate() {
         if let Some((_, e)) = *p {
             let sent = f64::from(routes.subtree[v]) * rate_mbps;
@@ -134,7 +145,11 @@ pub fn sink_load(inst: &Instance, routes: &Routes, rate_mbps: f64, c_proc: f64) 
 /// the single digits and migration costs matter; migration phases as §3.
 pub fn paper_costs() -> Costs {
     Costs {
-        cpu_per_mbit: PerClass { vm: 1e-5, host: 4e-5, net: 8e-5 },
+        cpu_per_mbit: PerClass {
+            vm: 1e-5,
+            host: 4e-5,
+            net: 8e-5,
+        },
         source: Some("SPEC §6 paper profile".to_string()),
         ..Costs::default()
     }
@@ -185,7 +200,11 @@ mod tests {
                 }
             }
         }
-        Instance::new(&Topology { vnodes, links }, &Testbed::generate(1, 2, 1e4), Costs::default())
+        Instance::new(
+            &Topology { vnodes, links },
+            &Testbed::generate(1, 2, 1e4),
+            Costs::default(),
+        )
     }
 
     /// 3×3 grid, sink in the centre (n4), worked out by hand:
@@ -196,11 +215,30 @@ mod tests {
         let inst = grid3();
         let r = routes_to(&inst, 4);
         let parents: Vec<Option<u32>> = r.parent.iter().map(|p| p.map(|(v, _)| v)).collect();
-        assert_eq!(parents, vec![Some(1), Some(4), Some(1), Some(4), None, Some(4), Some(3), Some(4), Some(5)]);
+        assert_eq!(
+            parents,
+            vec![
+                Some(1),
+                Some(4),
+                Some(1),
+                Some(4),
+                None,
+                Some(4),
+                Some(3),
+                Some(4),
+                Some(5)
+            ]
+        );
         let load = sink_load(&inst, &r, 10.0, 0.5);
         let rate = |a: u32, b: u32| load.rate[inst.link(a, b).unwrap() as usize];
-        assert_eq!((rate(1, 4), rate(3, 4), rate(5, 4), rate(7, 4)), (30.0, 20.0, 20.0, 10.0));
-        assert_eq!((rate(0, 1), rate(2, 1), rate(3, 6), rate(5, 8)), (10.0, 10.0, 10.0, 10.0));
+        assert_eq!(
+            (rate(1, 4), rate(3, 4), rate(5, 4), rate(7, 4)),
+            (30.0, 20.0, 20.0, 10.0)
+        );
+        assert_eq!(
+            (rate(0, 1), rate(2, 1), rate(3, 6), rate(5, 8)),
+            (10.0, 10.0, 10.0, 10.0)
+        );
         assert_eq!((rate(0, 3), rate(2, 5), rate(6, 7), rate(7, 8)), (0.0, 0.0, 0.0, 0.0));
         // cpu = 0.5 × (received + sent): sink receives 80; n1 receives 20, sends 30
         let expect = [5.0, 25.0, 5.0, 15.0, 40.0, 15.0, 5.0, 5.0, 5.0];

@@ -1,10 +1,10 @@
 //! The accounting checked by hand, and what the model guarantees, by proptest.
 
 use super::engine::{account, Decision, Settings};
-use crate::place::{self as placer, Budget, Outcome, PlaceOptions};
 use super::scenario::{routes_to, sink_load};
 use crate::cost::{self, Instance, Load, Window};
 use crate::model::{Costs, Link, Testbed, Topology, Vnode};
+use crate::place::{self as placer, Budget, Outcome, PlaceOptions};
 use proptest::prelude::*;
 
 fn settings(epoch_s: f64, detect_s: f64) -> Settings {
@@ -22,12 +22,18 @@ fn settings(epoch_s: f64, detect_s: f64) -> Settings {
 
 /// Three vnodes without links on one host with two VMs: τ is the larger VM's CPU.
 fn three() -> Instance {
-    let topo = Topology { vnodes: ["a", "b", "c"].map(Vnode::new).to_vec(), links: vec![] };
+    let topo = Topology {
+        vnodes: ["a", "b", "c"].map(Vnode::new).to_vec(),
+        links: vec![],
+    };
     Instance::new(&topo, &Testbed::generate(1, 2, 1e4), Costs::default())
 }
 
 fn cpu(v: [f64; 3]) -> Load {
-    Load { cpu: v.to_vec(), rate: vec![] }
+    Load {
+        cpu: v.to_vec(),
+        rate: vec![],
+    }
 }
 
 /// Always proposes `target`, with its true χ (as a placer would).
@@ -54,16 +60,29 @@ fn propose(inst: &Instance, target: Vec<u32>) -> impl FnMut(&Load, &[u32], usize
 fn two_epochs_by_hand() {
     let inst = three();
     let loads = [cpu([1.0, 0.0, 0.0]), cpu([1.0, 2.0, 0.0])];
-    let r = account(&inst, &settings(100.0, 0.0), &loads, vec![0, 0, 1], propose(&inst, vec![0, 1, 1]));
+    let r = account(
+        &inst,
+        &settings(100.0, 0.0),
+        &loads,
+        vec![0, 0, 1],
+        propose(&inst, vec![0, 1, 1]),
+    );
     assert!((r.runtime_without - 400.0).abs() < 1e-9);
     assert!((r.runtime_with - 301.414).abs() < 1e-9, "{}", r.runtime_with);
     assert!((r.relative_runtime - 301.414 / 400.0).abs() < 1e-12);
     assert_eq!(r.windows.len(), 20);
     let w = &r.windows[10];
-    assert_eq!((w.t, w.epoch, w.predicted_epoch, w.decision, w.moved), (100.0, 1, 1, Decision::Migrate, 1));
+    assert_eq!(
+        (w.t, w.epoch, w.predicted_epoch, w.decision, w.moved),
+        (100.0, 1, 1, Decision::Migrate, 1)
+    );
     assert!((w.t_r - 0.414).abs() < 1e-12 && (w.tau_before - 3.0).abs() < 1e-12 && (w.tau - 2.0).abs() < 1e-12);
     assert!((w.chi.unwrap() - (18.414 - 27.0)).abs() < 1e-9);
-    assert!(r.windows.iter().enumerate().all(|(i, w)| (i == 10) == (w.decision != Decision::Skip)));
+    assert!(r
+        .windows
+        .iter()
+        .enumerate()
+        .all(|(i, w)| (i == 10) == (w.decision != Decision::Skip)));
 }
 
 /// The change at 100 s is seen at 105 s: [100, 105) runs on φ0 at the new
@@ -73,12 +92,21 @@ fn two_epochs_by_hand() {
 fn detection_delay_is_paid_at_the_actual_load() {
     let inst = three();
     let loads = [cpu([1.0, 0.0, 0.0]), cpu([1.0, 2.0, 0.0])];
-    let r = account(&inst, &settings(100.0, 5.0), &loads, vec![0, 0, 1], propose(&inst, vec![0, 1, 1]));
+    let r = account(
+        &inst,
+        &settings(100.0, 5.0),
+        &loads,
+        vec![0, 0, 1],
+        propose(&inst, vec![0, 1, 1]),
+    );
     assert!((r.runtime_with - 306.414).abs() < 1e-9, "{}", r.runtime_with);
     let w = r.windows.iter().find(|w| w.decision == Decision::Migrate).unwrap();
     assert_eq!((w.t, w.t_end), (105.0, 115.0));
     let before = r.windows.iter().find(|w| w.t == 100.0).unwrap();
-    assert_eq!((before.t_end, before.epoch, before.predicted_epoch, before.decision), (105.0, 1, 0, Decision::Skip));
+    assert_eq!(
+        (before.t_end, before.epoch, before.predicted_epoch, before.decision),
+        (105.0, 1, 0, Decision::Skip)
+    );
 }
 
 /// When the gain cannot pay T_r (here: a tiny gain), nothing moves and the
@@ -87,7 +115,13 @@ fn detection_delay_is_paid_at_the_actual_load() {
 fn no_gain_no_migration() {
     let inst = three();
     let loads = [cpu([1.0, 0.0, 0.0]), cpu([1.0, 0.01, 0.0])];
-    let r = account(&inst, &settings(100.0, 0.0), &loads, vec![0, 0, 1], propose(&inst, vec![0, 1, 1]));
+    let r = account(
+        &inst,
+        &settings(100.0, 0.0),
+        &loads,
+        vec![0, 0, 1],
+        propose(&inst, vec![0, 1, 1]),
+    );
     assert_eq!(r.migrations, 0);
     assert!((r.runtime_with - r.runtime_without).abs() < 1e-9);
     assert_eq!(r.windows[10].decision, Decision::Stay);
@@ -98,16 +132,32 @@ fn no_gain_no_migration() {
 fn windows_shorter_than_t_o_discard_the_answer() {
     let inst = three();
     let loads = [cpu([1.0, 0.0, 0.0]), cpu([1.0, 2.0, 0.0])];
-    let r = account(&inst, &settings(0.5, 0.0), &loads, vec![0, 0, 1], propose(&inst, vec![0, 1, 1]));
-    assert_eq!(r.windows.iter().map(|w| w.decision).collect::<Vec<_>>(), vec![Decision::Skip, Decision::Short]);
+    let r = account(
+        &inst,
+        &settings(0.5, 0.0),
+        &loads,
+        vec![0, 0, 1],
+        propose(&inst, vec![0, 1, 1]),
+    );
+    assert_eq!(
+        r.windows.iter().map(|w| w.decision).collect::<Vec<_>>(),
+        vec![Decision::Skip, Decision::Short]
+    );
     assert_eq!(r.migrations, 0);
 }
 
 /// A small random connected topology (a path plus random chords) with
 /// loads from random sinks.
 fn instance(n: usize, chords: &[(usize, usize)], hosts: usize, cpus: usize, memory: f64) -> Instance {
-    let vnodes = (0..n).map(|i| Vnode { memory_mb: memory, ..Vnode::new(format!("n{i}")) }).collect();
-    let mut links: Vec<Link> = (1..n).map(|i| Link::new(format!("n{}", i - 1), format!("n{i}"), 1000.0)).collect();
+    let vnodes = (0..n)
+        .map(|i| Vnode {
+            memory_mb: memory,
+            ..Vnode::new(format!("n{i}"))
+        })
+        .collect();
+    let mut links: Vec<Link> = (1..n)
+        .map(|i| Link::new(format!("n{}", i - 1), format!("n{i}"), 1000.0))
+        .collect();
     let mut seen: std::collections::HashSet<(usize, usize)> = (1..n).map(|i| (i - 1, i)).collect();
     for &(a, b) in chords {
         let (a, b) = (a % n, b % n);
@@ -116,7 +166,11 @@ fn instance(n: usize, chords: &[(usize, usize)], hosts: usize, cpus: usize, memo
             links.push(Link::new(format!("n{}", key.0), format!("n{}", key.1), 1000.0));
         }
     }
-    Instance::new(&Topology { vnodes, links }, &Testbed::generate(hosts, cpus, 40_000.0), super::scenario::paper_costs())
+    Instance::new(
+        &Topology { vnodes, links },
+        &Testbed::generate(hosts, cpus, 40_000.0),
+        super::scenario::paper_costs(),
+    )
 }
 
 proptest! {

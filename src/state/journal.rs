@@ -96,7 +96,12 @@ pub enum Record {
     /// The vnode's links were re-attached at `vm`.
     Reattached { vnode: String, vm: String },
     /// A step failed.
-    Failed { vnode: Option<String>, vm: String, during: Step, error: String },
+    Failed {
+        vnode: Option<String>,
+        vm: String,
+        during: Step,
+        error: String,
+    },
     /// After a failure the vnode runs (frozen) on `vm`, its source.
     RolledBack { vnode: String, vm: String },
     /// The vnode could not be brought back anywhere (a human must look).
@@ -108,7 +113,10 @@ pub enum Record {
     /// The vnodes of a VM were thawed.
     Resumed { vm: String },
     /// The run ended; `placement` is in force (none after a teardown).
-    Finished { outcome: Outcome, placement: Option<Placement> },
+    Finished {
+        outcome: Outcome,
+        placement: Option<Placement>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -156,12 +164,26 @@ impl Journal {
         let read = read(&path)?;
         if let Some(line_no) = read.torn_line {
             eprintln!("netbalance: {name}:{line_no}: torn last journal record (a crash while writing it); it is ignored and cut off");
-            let f = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&name, e))?;
-            f.set_len(read.good_len as u64).and_then(|()| f.sync_all()).map_err(|e| Error::io(&name, e))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&name, e))?;
+            f.set_len(read.good_len as u64)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| Error::io(&name, e))?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io(&name, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&name, e))?;
         let next_seq = read.records.len() as u64;
-        Ok(Journal { path, file, records: read.records, next_seq })
+        Ok(Journal {
+            path,
+            file,
+            records: read.records,
+            next_seq,
+        })
     }
 
     /// The unfinished run of the journal at `path`, read without changing
@@ -205,7 +227,11 @@ impl Journal {
         if !self.records.is_empty() {
             let prev = self.path.with_file_name("journal.prev.ndjson");
             std::fs::rename(&self.path, &prev).map_err(|e| Error::io(&name, e))?;
-            self.file = OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| Error::io(&name, e))?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| Error::io(&name, e))?;
             if let Some(dir) = self.path.parent().and_then(|d| File::open(d).ok()) {
                 let _ = dir.sync_all();
             }
@@ -214,8 +240,19 @@ impl Journal {
         }
         let pid = std::process::id();
         let run = format!("{pid}-{}", now_ms());
-        let strip = |p: &Placement| Placement { tau: None, chi: None, ..p.clone() };
-        self.append(Record::Planned { run: run.clone(), pid, kind, from: from.map(strip), to: to.map(strip), moves })?;
+        let strip = |p: &Placement| Placement {
+            tau: None,
+            chi: None,
+            ..p.clone()
+        };
+        self.append(Record::Planned {
+            run: run.clone(),
+            pid,
+            kind,
+            from: from.map(strip),
+            to: to.map(strip),
+            moves,
+        })?;
         Ok(run)
     }
 
@@ -223,7 +260,12 @@ impl Journal {
     pub fn append(&mut self, rec: Record) -> Result<()> {
         let t_ms = now_ms();
         let sum = line_sum(self.next_seq, t_ms, &rec);
-        let line = Line { seq: self.next_seq, t_ms, rec, sum };
+        let line = Line {
+            seq: self.next_seq,
+            t_ms,
+            rec,
+            sum,
+        };
         let mut bytes = serde_json::to_vec(&line).map_err(|e| Error::io(self.path.display().to_string(), e.into()))?;
         bytes.push(b'\n');
         self.file
@@ -239,12 +281,30 @@ impl Journal {
 /// The last run of `records` if it has no `finished` record.
 fn unfinished_of(records: &[Record]) -> Option<RunLog> {
     let start = records.iter().rposition(|r| matches!(r, Record::Planned { .. }))?;
-    let Record::Planned { run, pid, kind, from, to, moves } = records[start].clone() else { unreachable!() };
+    let Record::Planned {
+        run,
+        pid,
+        kind,
+        from,
+        to,
+        moves,
+    } = records[start].clone()
+    else {
+        unreachable!()
+    };
     let rest = records[start + 1..].to_vec();
     if rest.iter().any(|r| matches!(r, Record::Finished { .. })) {
         return None;
     }
-    Some(RunLog { run, pid, kind, from, to, moves, records: rest })
+    Some(RunLog {
+        run,
+        pid,
+        kind,
+        from,
+        to,
+        moves,
+        records: rest,
+    })
 }
 
 /// What a journal file holds: its good records, their length in bytes and
@@ -263,7 +323,11 @@ fn read(path: &std::path::Path) -> Result<Read> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io(name, e)),
     };
-    let mut out = Read { records: Vec::new(), good_len: 0, torn_line: None };
+    let mut out = Read {
+        records: Vec::new(),
+        good_len: 0,
+        torn_line: None,
+    };
     let mut pos = 0usize;
     let mut line_no = 0usize;
     while pos < text.len() {
@@ -295,13 +359,18 @@ fn parse_line(raw: &[u8], expected_seq: u64) -> std::result::Result<Record, Stri
         return Err("journal record checksum mismatch (edited by hand or torn)".into());
     }
     if line.seq != expected_seq {
-        return Err(format!("journal record out of sequence (seq {}, expected {expected_seq})", line.seq));
+        return Err(format!(
+            "journal record out of sequence (seq {}, expected {expected_seq})",
+            line.seq
+        ));
     }
     Ok(line.rec)
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
@@ -309,7 +378,10 @@ mod tests {
     use super::*;
 
     fn dumped(n: &str) -> Record {
-        Record::Dumped { vnode: n.into(), vm: "h0-v0".into() }
+        Record::Dumped {
+            vnode: n.into(),
+            vm: "h0-v0".into(),
+        }
     }
 
     #[test]
@@ -323,8 +395,15 @@ mod tests {
         let run = j.unfinished().unwrap();
         assert_eq!(run.records, vec![dumped("n0")]);
         let mut j = j;
-        assert!(j.begin(RunKind::Migrate, None, None, vec![]).is_err(), "an unfinished run blocks a new one");
-        j.append(Record::Finished { outcome: Outcome::Committed, placement: None }).unwrap();
+        assert!(
+            j.begin(RunKind::Migrate, None, None, vec![]).is_err(),
+            "an unfinished run blocks a new one"
+        );
+        j.append(Record::Finished {
+            outcome: Outcome::Committed,
+            placement: None,
+        })
+        .unwrap();
         assert!(Journal::open(path.clone()).unwrap().unfinished().is_none());
         j.begin(RunKind::Teardown, None, None, vec![]).unwrap();
         assert!(dir.path().join("journal.prev.ndjson").exists());
@@ -346,7 +425,10 @@ mod tests {
         assert_eq!(j.unfinished().unwrap().records, vec![dumped("n0")]);
         // Appending after the cut gives a clean file.
         j.append(dumped("n2")).unwrap();
-        assert_eq!(Journal::open(path).unwrap().unfinished().unwrap().records, vec![dumped("n0"), dumped("n2")]);
+        assert_eq!(
+            Journal::open(path).unwrap().unfinished().unwrap().records,
+            vec![dumped("n0"), dumped("n2")]
+        );
     }
 
     proptest::proptest! {

@@ -31,7 +31,10 @@ pub struct Owner {
 impl Owner {
     fn me() -> Owner {
         let pid = std::process::id();
-        Owner { pid, start: start_time(pid).unwrap_or(0) }
+        Owner {
+            pid,
+            start: start_time(pid).unwrap_or(0),
+        }
     }
     fn render(&self) -> String {
         format!("{} {}\n", self.pid, self.start)
@@ -92,7 +95,12 @@ impl StateLock {
                 Err(e) => return Err(io_err(e)),
             }
             let guard_path = dir.join("lock.guard");
-            let guard = OpenOptions::new().create(true).truncate(false).write(true).open(&guard_path).map_err(io_err)?;
+            let guard = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&guard_path)
+                .map_err(io_err)?;
             if unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX) } != 0 {
                 return Err(io_err(std::io::Error::last_os_error()));
             }
@@ -111,7 +119,11 @@ impl StateLock {
                     )));
                 }
                 Some(owner) => {
-                    eprintln!("netbalance: taking over the stale lock of pid {} (no longer running) in {}", owner.pid, dir.display());
+                    eprintln!(
+                        "netbalance: taking over the stale lock of pid {} (no longer running) in {}",
+                        owner.pid,
+                        dir.display()
+                    );
                 }
                 None => {
                     return Err(Error::usage(format!(
@@ -123,7 +135,10 @@ impl StateLock {
             std::fs::remove_file(path).map_err(io_err)?;
             // The guard (flock) is released when `guard` is dropped here.
         }
-        Err(Error::usage(format!("{}: could not take the lock (it keeps changing hands)", path.display())))
+        Err(Error::usage(format!(
+            "{}: could not take the lock (it keeps changing hands)",
+            path.display()
+        )))
     }
 
     /// The process holding this lock (this one).
@@ -159,7 +174,10 @@ mod tests {
         let path = dir.path().join("lock");
         let lock = StateLock::acquire(dir.path(), path.clone()).unwrap();
         let err = StateLock::acquire(dir.path(), path.clone()).unwrap_err();
-        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.to_string().contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(lock);
         assert!(!path.exists());
         StateLock::acquire(dir.path(), path).unwrap();
@@ -175,14 +193,21 @@ mod tests {
         child.wait().unwrap();
         std::fs::write(&path, format!("{dead} 12345\n")).unwrap();
         let lock = StateLock::acquire(dir.path(), path.clone()).unwrap();
-        assert_eq!(Owner::parse(&std::fs::read_to_string(&path).unwrap()), Some(lock.owner()));
+        assert_eq!(
+            Owner::parse(&std::fs::read_to_string(&path).unwrap()),
+            Some(lock.owner())
+        );
     }
 
     #[test]
     fn a_live_pid_with_another_start_time_is_stale() {
         let me = Owner::me();
         assert!(me.is_alive());
-        assert!(!Owner { pid: me.pid, start: me.start + 1 }.is_alive());
+        assert!(!Owner {
+            pid: me.pid,
+            start: me.start + 1
+        }
+        .is_alive());
     }
 
     #[test]

@@ -82,17 +82,23 @@ impl StateDir {
             )
         };
         let text = String::from_utf8_lossy(&bytes);
-        let placement: Placement = crate::io::parse_json(&text, &name).map_err(|e| untrusted(format!("torn or not a placement ({e})")))?;
+        let placement: Placement =
+            crate::io::parse_json(&text, &name).map_err(|e| untrusted(format!("torn or not a placement ({e})")))?;
         let sums = match std::fs::read_to_string(self.sum_path()) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(untrusted("no placement.sum beside it: not written by `netbalance migrate`".into()))
+                return Err(untrusted(
+                    "no placement.sum beside it: not written by `netbalance migrate`".into(),
+                ))
             }
             Err(e) => return Err(Error::io(self.sum_path().display().to_string(), e)),
         };
         let sum = checksum(&bytes);
         if !sums.lines().any(|l| l.trim() == sum) {
-            return Err(untrusted(format!("checksum mismatch (content {sum}, placement.sum has {}): edited by hand or torn", sums.trim().replace('\n', ", "))));
+            return Err(untrusted(format!(
+                "checksum mismatch (content {sum}, placement.sum has {}): edited by hand or torn",
+                sums.trim().replace('\n', ", ")
+            )));
         }
         Ok(Some(placement))
     }
@@ -101,7 +107,11 @@ impl StateDir {
     /// doc for the order). Its `tau`/`chi` metadata are dropped: they
     /// describe a proposal, not the testbed.
     pub fn set_placement(&self, placement: &Placement) -> Result<()> {
-        let placement = Placement { tau: None, chi: None, ..placement.clone() };
+        let placement = Placement {
+            tau: None,
+            chi: None,
+            ..placement.clone()
+        };
         let io_err = |e: serde_json::Error| Error::io(self.placement_path().display().to_string(), e.into());
         let mut bytes = serde_json::to_vec_pretty(&placement).map_err(io_err)?;
         bytes.push(b'\n');
@@ -147,7 +157,9 @@ fn checksum(bytes: &[u8]) -> String {
 /// assert_eq!(netbalance::state::fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
 /// ```
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 #[cfg(test)]
@@ -170,7 +182,13 @@ mod tests {
         assert_eq!(state.placement().unwrap(), None);
         state.set_placement(&placement()).unwrap();
         let back = state.placement().unwrap().unwrap();
-        assert_eq!(back, Placement { tau: None, ..placement() });
+        assert_eq!(
+            back,
+            Placement {
+                tau: None,
+                ..placement()
+            }
+        );
         state.clear_placement().unwrap();
         assert_eq!(state.placement().unwrap(), None);
     }
@@ -184,7 +202,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap().replace("h0-v1", "h0-v2");
         std::fs::write(&path, text).unwrap();
         let err = state.placement().unwrap_err().to_string();
-        assert!(err.contains("placement.json") && err.contains("checksum mismatch"), "{err}");
+        assert!(
+            err.contains("placement.json") && err.contains("checksum mismatch"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ impl Breakdown {
             let paper = r.paper.map(|p| format!("{p:.1}")).unwrap_or_else(|| "-".into());
             // A noisy fit of ~0 prints as 0.0, not "-0.0".
             let measured = if r.measured.abs() < 0.05 { 0.0 } else { r.measured };
-            out.push_str(&format!("{:<46} {:>9} {:>10.1} {:>8}\n", r.phase, r.unit, measured, paper));
+            out.push_str(&format!(
+                "{:<46} {:>9} {:>10.1} {:>8}\n",
+                r.phase, r.unit, measured, paper
+            ));
         }
         out
     }
@@ -108,11 +111,21 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
     let n = all.len().max(1) as f64;
     let mean = |f: &dyn Fn(&MigrationTimes) -> f64| all.iter().map(|t| f(t)).sum::<f64>() / n;
     let line = |f: &dyn Fn(&MigrationTimes) -> f64| fit(&all.iter().map(|t| (mb(t), ms(f(t)))).collect::<Vec<_>>());
-    let row = |phase: &str, unit: &str, measured: f64, paper: Option<f64>| PhaseFigure { phase: phase.into(), unit: unit.into(), measured, paper };
+    let row = |phase: &str, unit: &str, measured: f64, paper: Option<f64>| PhaseFigure {
+        phase: phase.into(),
+        unit: unit.into(),
+        measured,
+        paper,
+    };
     let (snap, snap0) = line(&|t| t.snapshot_s);
     let (rest, rest0) = line(&|t| t.restore_s);
     let mut rows = vec![
-        row("suspend", "ms/vnode", mean(&|t| ms(t.suspend_s)), Some(paper.suspend_ms)),
+        row(
+            "suspend",
+            "ms/vnode",
+            mean(&|t| ms(t.suspend_s)),
+            Some(paper.suspend_ms),
+        ),
         row("snapshot (criu dump)", "ms/MB", snap, Some(paper.snapshot_ms_per_mb)),
         row("snapshot, fixed part", "ms/move", snap0, None),
         row("reap (pids free again)", "ms/move", mean(&|t| ms(t.reap_s)), None),
@@ -137,9 +150,19 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
     rows.extend([
         row("restore (criu restore)", "ms/MB", rest, Some(paper.restore_ms_per_mb)),
         row("restore, fixed part", "ms/move", rest0, None),
-        row("reattach (namespace + links)", "ms/vnode", mean(&|t| ms(t.reattach_s)), Some(paper.reattach_ms)),
+        row(
+            "reattach (namespace + links)",
+            "ms/vnode",
+            mean(&|t| ms(t.reattach_s)),
+            Some(paper.reattach_ms),
+        ),
         row("resume", "ms/vnode", mean(&|t| ms(t.resume_s)), Some(paper.resume_ms)),
-        row("profile reattach_ms (+ fixed parts)", "ms/vnode", profile.reattach_ms, Some(paper.reattach_ms)),
+        row(
+            "profile reattach_ms (+ fixed parts)",
+            "ms/vnode",
+            profile.reattach_ms,
+            Some(paper.reattach_ms),
+        ),
     ]);
     Breakdown { rows }
 }
@@ -171,7 +194,10 @@ pub fn measure_pair(fleet: &mut Fleet, from: &str, to: &str, sizes_mb: &[f64]) -
         let mut probe = Vnode::new(&p);
         probe.memory_mb = mb;
         probe.run = Some(memory_holder((mb * 1024.0 * 1024.0) as u64));
-        let topo = Topology { vnodes: vec![probe, Vnode::new(&a)], links: vec![Link::new(&p, &a, 0.0)] };
+        let topo = Topology {
+            vnodes: vec![probe, Vnode::new(&a)],
+            links: vec![Link::new(&p, &a, 0.0)],
+        };
         let layout = Layout::new(&topo)?;
         let mut placement = Placement::default();
         placement.vm_of.insert(p.clone(), from.to_string());
@@ -183,7 +209,9 @@ pub fn measure_pair(fleet: &mut Fleet, from: &str, to: &str, sizes_mb: &[f64]) -
             let ex = fleet.exec(from)?;
             while !ex.is_dry_run() && !ex.exists(&ready)? {
                 if t0.elapsed() > Duration::from_secs(60) {
-                    return Err(Error::Host(format!("calibration probe of {mb} MB on {from} never became ready")));
+                    return Err(Error::Host(format!(
+                        "calibration probe of {mb} MB on {from} never became ready"
+                    )));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -211,7 +239,10 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
     let mb = |t: &MigrationTimes| t.image_bytes as f64 / (1024.0 * 1024.0);
     let ms = |s: f64| s * 1000.0;
     let mean = |f: &dyn Fn(&MigrationTimes) -> f64| all.iter().map(|t| f(t)).sum::<f64>() / all.len() as f64;
-    let (snap, snap0) = fit(&all.iter().map(|t| (mb(t), ms(t.snapshot_s + t.reap_s))).collect::<Vec<_>>());
+    let (snap, snap0) = fit(&all
+        .iter()
+        .map(|t| (mb(t), ms(t.snapshot_s + t.reap_s)))
+        .collect::<Vec<_>>());
     let (rest, rest0) = fit(&all.iter().map(|t| (mb(t), ms(t.restore_s))).collect::<Vec<_>>());
     let mut fixed = snap0.max(0.0) + rest0.max(0.0);
     let mut transfer_fixed = Vec::new();
@@ -232,7 +263,11 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
     c.source = Some(format!(
         "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, fixed parts in reattach_ms",
         all.len(),
-        pairs.iter().map(|p| format!("{} {}->{} (transfer: {})", p.class, p.from, p.to, p.via)).collect::<Vec<_>>().join(", ")
+        pairs
+            .iter()
+            .map(|p| format!("{} {}->{} (transfer: {})", p.class, p.from, p.to, p.via))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     c
 }
@@ -245,7 +280,11 @@ pub fn pairs_of(testbed: &Testbed) -> Vec<(String, String, String)> {
         out.push((h.vms[0].name.clone(), h.vms[1].name.clone(), "host".to_string()));
     }
     if testbed.hosts.len() >= 2 {
-        out.push((testbed.hosts[0].vms[0].name.clone(), testbed.hosts[1].vms[0].name.clone(), "net".to_string()));
+        out.push((
+            testbed.hosts[0].vms[0].name.clone(),
+            testbed.hosts[1].vms[0].name.clone(),
+            "net".to_string(),
+        ));
     }
     out
 }
@@ -269,7 +308,13 @@ pub fn fastest(runs: &[MigrationTimes]) -> Option<MigrationTimes> {
 
 /// Measure every pair of [`pairs_of`] with each size, `repeats` times (the
 /// fastest run of each size counts), and build the profile.
-pub fn calibrate(fleet: &mut Fleet, testbed: &Testbed, sizes_mb: &[f64], repeats: usize, base: &Costs) -> Result<Calibration> {
+pub fn calibrate(
+    fleet: &mut Fleet,
+    testbed: &Testbed,
+    sizes_mb: &[f64],
+    repeats: usize,
+    base: &Costs,
+) -> Result<Calibration> {
     let mut pairs = Vec::new();
     for (from, to, class) in pairs_of(testbed) {
         let mut runs = Vec::new();
@@ -278,14 +323,24 @@ pub fn calibrate(fleet: &mut Fleet, testbed: &Testbed, sizes_mb: &[f64], repeats
             runs.extend(fastest(&reps));
         }
         let via = via_of(&runs);
-        pairs.push(PairResult { from, to, class, via, runs });
+        pairs.push(PairResult {
+            from,
+            to,
+            class,
+            via,
+            runs,
+        });
     }
     if pairs.is_empty() {
         return Err(Error::usage("calibrate needs a testbed with two VMs"));
     }
     let costs = costs_from(base, &pairs);
     let breakdown = breakdown(&pairs, &costs);
-    Ok(Calibration { costs, pairs, breakdown })
+    Ok(Calibration {
+        costs,
+        pairs,
+        breakdown,
+    })
 }
 
 #[cfg(test)]
@@ -319,10 +374,23 @@ mod tests {
             ..Default::default()
         };
         // snapshot = 30 ms + 5 ms/MB, restore = 20 ms + 2 ms/MB, no transfer (one machine).
-        let pairs = vec![PairResult { from: "a".into(), to: "b".into(), class: "host".into(), via: "local".into(), runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)] }];
+        let pairs = vec![PairResult {
+            from: "a".into(),
+            to: "b".into(),
+            class: "host".into(),
+            via: "local".into(),
+            runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)],
+        }];
         let costs = costs_from(&Costs::default(), &pairs);
         let b = breakdown(&pairs, &costs);
-        let near = |k: &str, v: f64| assert!((b.get(k).unwrap() - v).abs() < 1e-6, "{k}: {:?} vs {v}\n{}", b.get(k), b.table());
+        let near = |k: &str, v: f64| {
+            assert!(
+                (b.get(k).unwrap() - v).abs() < 1e-6,
+                "{k}: {:?} vs {v}\n{}",
+                b.get(k),
+                b.table()
+            )
+        };
         near("snapshot (criu dump)", 5.0);
         near("snapshot, fixed part", 30.0);
         near("restore (criu restore)", 2.0);
@@ -333,7 +401,12 @@ mod tests {
         near("suspend", 4.0);
         // The profile folds the fixed parts (and reap, counted in its snapshot) into reattach.
         near("profile reattach_ms (+ fixed parts)", 50.0 + 31.0 + 20.0);
-        let paper = b.rows.iter().find(|r| r.phase == "restore (criu restore)").unwrap().paper;
+        let paper = b
+            .rows
+            .iter()
+            .find(|r| r.phase == "restore (criu restore)")
+            .unwrap()
+            .paper;
         assert_eq!(paper, Some(1.8));
         assert!(b.table().lines().count() == b.rows.len() + 1);
     }

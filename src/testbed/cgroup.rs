@@ -16,7 +16,9 @@ pub struct Cgroups {
 
 impl Default for Cgroups {
     fn default() -> Self {
-        Cgroups { root: PathBuf::from("/sys/fs/cgroup") }
+        Cgroups {
+            root: PathBuf::from("/sys/fs/cgroup"),
+        }
     }
 }
 
@@ -60,12 +62,18 @@ impl Cgroups {
 
     /// The `cgroup.procs` files a new process of the vnode writes itself into.
     pub fn procs_files(&self, name: &str) -> [PathBuf; 2] {
-        [self.dir("cpuacct", name).join("cgroup.procs"), self.dir("freezer", name).join("cgroup.procs")]
+        [
+            self.dir("cpuacct", name).join("cgroup.procs"),
+            self.dir("freezer", name).join("cgroup.procs"),
+        ]
     }
 
     /// The root groups' `cgroup.procs` (to leave the vnode's groups).
     pub fn root_procs_files(&self) -> [PathBuf; 2] {
-        [self.root.join("cpuacct/cgroup.procs"), self.root.join("freezer/cgroup.procs")]
+        [
+            self.root.join("cpuacct/cgroup.procs"),
+            self.root.join("freezer/cgroup.procs"),
+        ]
     }
 
     /// Freeze every task of the vnode and wait until the kernel says FROZEN.
@@ -93,7 +101,11 @@ impl Cgroups {
                 return Ok(());
             }
             if t0.elapsed() > Duration::from_secs(5) {
-                return Err(Error::Host(format!("{}: {} stays {state}, not {want}", ex.label(), f.display())));
+                return Err(Error::Host(format!(
+                    "{}: {} stays {state}, not {want}",
+                    ex.label(),
+                    f.display()
+                )));
             }
             if want == "FROZEN" {
                 // The v1 freezer asks each task once per write: a task
@@ -127,7 +139,8 @@ impl Cgroups {
     pub fn cpu_usage_ns(&self, ex: &mut dyn Executor, name: &str) -> Result<u64> {
         let f = self.dir("cpuacct", name).join("cpuacct.usage");
         let text = String::from_utf8_lossy(&ex.read_file(&f)?).trim().to_string();
-        text.parse().map_err(|_| Error::Host(format!("{}: {}: not a number: {text:?}", ex.label(), f.display())))
+        text.parse()
+            .map_err(|_| Error::Host(format!("{}: {}: not a number: {text:?}", ex.label(), f.display())))
     }
 
     /// Kill every task of the vnode (frozen first, so none forks away), then
@@ -170,7 +183,12 @@ fn remove_dir(ex: &mut dyn Executor, d: &Path) -> Result<()> {
             return Ok(());
         }
         if t0.elapsed() > Duration::from_secs(5) {
-            return Err(Error::Host(format!("{}: cannot remove {}: {}", ex.label(), d.display(), out.stderr_str().trim())));
+            return Err(Error::Host(format!(
+                "{}: cannot remove {}: {}",
+                ex.label(),
+                d.display(),
+                out.stderr_str().trim()
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

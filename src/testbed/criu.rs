@@ -14,7 +14,9 @@
 
 use super::exec::{path_str, Cmd, Executor};
 use super::transfer::{self, Via};
-use super::vnode::{reattach, reattach_after_move, release_hold, remove_vnode, running_pid, Fleet, Layout, Paths, Site};
+use super::vnode::{
+    reattach, reattach_after_move, release_hold, remove_vnode, running_pid, Fleet, Layout, Paths, Site,
+};
 use crate::error::{Error, Result};
 use crate::model::PhaseTimes;
 use serde::Serialize;
@@ -76,8 +78,15 @@ fn log_tail(ex: &mut dyn Executor, log: &Path) -> String {
     match ex.read_file(log) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
-            let errs: Vec<&str> = text.lines().filter(|l| l.contains("Error") && !l.contains("RLIMIT_NOFILE")).collect();
-            let pick = if errs.is_empty() { text.lines().rev().take(5).collect::<Vec<_>>() } else { errs.into_iter().rev().take(5).collect() };
+            let errs: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("Error") && !l.contains("RLIMIT_NOFILE"))
+                .collect();
+            let pick = if errs.is_empty() {
+                text.lines().rev().take(5).collect::<Vec<_>>()
+            } else {
+                errs.into_iter().rev().take(5).collect()
+            };
             pick.into_iter().rev().collect::<Vec<_>>().join(" | ")
         }
         Err(e) => format!("(no log: {e})"),
@@ -125,7 +134,11 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
     ]))?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("dump.log"));
-        return Err(Error::Host(format!("{}: criu dump of pid {pid} in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
+        return Err(Error::Host(format!(
+            "{}: criu dump of pid {pid} in {netns} failed: {}{tail}",
+            ex.label(),
+            stderr_part(&out)
+        )));
     }
     Ok(())
 }
@@ -137,7 +150,14 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
 /// ("Unseizable non-zombie ... state D"); criu then leaves the tree as it
 /// was. The tree is thawed briefly and dumped again, `attempts` times in
 /// all. After the last failure it is left frozen.
-pub fn dump_frozen(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32, attempts: u32) -> Result<Vec<u32>> {
+pub fn dump_frozen(
+    ex: &mut dyn Executor,
+    paths: &Paths,
+    cgroup: &str,
+    netns: &str,
+    pid: u32,
+    attempts: u32,
+) -> Result<Vec<u32>> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -146,7 +166,10 @@ pub fn dump_frozen(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &s
             Ok(()) => return Ok(std::iter::once(pid).chain(tree).collect()),
             Err(e) if attempt >= attempts => return Err(e),
             Err(e) => {
-                eprintln!("netbalance: {}: dump of pid {pid} in {netns}, attempt {attempt}: {e}; retrying", ex.label());
+                eprintln!(
+                    "netbalance: {}: dump of pid {pid} in {netns}, attempt {attempt}: {e}; retrying",
+                    ex.label()
+                );
                 paths.cgroups.thaw(ex, cgroup)?;
                 std::thread::sleep(Duration::from_millis(50));
                 paths.cgroups.freeze(ex, cgroup)?;
@@ -201,12 +224,20 @@ fn restore_in(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, u
         "restore.log".into(),
         "-v2".into(),
     ]);
-    let restore = if unlock { restore } else { restore.args(["--network-lock", "skip"]) };
+    let restore = if unlock {
+        restore
+    } else {
+        restore.args(["--network-lock", "skip"])
+    };
     let restore = paths.kept(ex, restore, false)?;
     let out = ex.output(&restore)?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("restore.log"));
-        return Err(Error::Host(format!("{}: criu restore in {netns} failed: {}{tail}", ex.label(), stderr_part(&out))));
+        return Err(Error::Host(format!(
+            "{}: criu restore in {netns} failed: {}{tail}",
+            ex.label(),
+            stderr_part(&out)
+        )));
     }
     super::vnode::wait_pidfile(ex, &pidfile, Duration::from_secs(5))
 }
@@ -220,7 +251,10 @@ pub fn wait_gone(ex: &mut dyn Executor, pid: u32, timeout: Duration) -> Result<(
     let t0 = Instant::now();
     while ex.exists(Path::new(&p))? {
         if t0.elapsed() > timeout {
-            return Err(Error::Host(format!("{}: pid {pid} still exists {timeout:?} after the dump", ex.label())));
+            return Err(Error::Host(format!(
+                "{}: pid {pid} still exists {timeout:?} after the dump",
+                ex.label()
+            )));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -234,12 +268,26 @@ fn du_bytes(ex: &mut dyn Executor, dir: &Path) -> Result<u64> {
 
 /// Migrate `vnode` to VM `to_vm`. `at` holds every vnode's current site and
 /// is updated on success.
-pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Site>, vnode: &str, to_vm: &str) -> Result<MigrationTimes> {
+pub fn migrate(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &mut BTreeMap<String, Site>,
+    vnode: &str,
+    to_vm: &str,
+) -> Result<MigrationTimes> {
     let t_all = Instant::now();
     let v = layout.vnode(vnode)?.clone();
-    let from = at.get(vnode).cloned().ok_or_else(|| Error::Host(format!("vnode {vnode:?} has no site")))?;
+    let from = at
+        .get(vnode)
+        .cloned()
+        .ok_or_else(|| Error::Host(format!("vnode {vnode:?} has no site")))?;
     let to = Site::of(vnode, to_vm);
-    let mut times = MigrationTimes { vnode: vnode.into(), from: from.vm.clone(), to: to.vm.clone(), ..Default::default() };
+    let mut times = MigrationTimes {
+        vnode: vnode.into(),
+        from: from.vm.clone(),
+        to: to.vm.clone(),
+        ..Default::default()
+    };
     if from == to {
         return Ok(times);
     }
@@ -265,8 +313,12 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
             // CRIU resumes the tasks after a failed dump; thaw our freeze too.
             Err(e) => {
                 return match paths.cgroups.thaw(src, &cg) {
-                    Ok(()) => Err(Error::HostRecovered { message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm) }),
-                    Err(e2) => Err(Error::Host(format!("migrating {vnode}: {e}; and thawing it failed: {e2}"))),
+                    Ok(()) => Err(Error::HostRecovered {
+                        message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm),
+                    }),
+                    Err(e2) => Err(Error::Host(format!(
+                        "migrating {vnode}: {e}; and thawing it failed: {e2}"
+                    ))),
                 }
             }
         };
@@ -316,7 +368,18 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     })();
 
     if let Err(e) = forward {
-        return Err(roll_back(fleet, layout, at, vnode, &from, &to, pid, same_machine, restored_at_dst, e));
+        return Err(roll_back(
+            fleet,
+            layout,
+            at,
+            vnode,
+            &from,
+            &to,
+            pid,
+            same_machine,
+            restored_at_dst,
+            e,
+        ));
     }
 
     // The old site goes: its namespace (with the CRIU lock table), and, on
@@ -332,7 +395,9 @@ pub fn migrate(fleet: &mut Fleet, layout: &Layout, at: &mut BTreeMap<String, Sit
     }
     if pid.is_some() {
         let images = images_dir(&paths, &cg);
-        fleet.exec(&to.vm)?.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&images)?]))?;
+        fleet
+            .exec(&to.vm)?
+            .run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&images)?]))?;
     }
     *at = new_at;
     times.total_s = t_all.elapsed().as_secs_f64();
@@ -358,9 +423,20 @@ pub struct Restored {
 /// A failure after the restore succeeded kills the restored tree there
 /// again ([`kill_tree`]; the images stay), so that on any error the vnode
 /// runs nowhere new and can be restored at its source from the same images.
-pub fn restore_moved(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, old: &Site, with_process: bool, frozen: bool) -> Result<Restored> {
+pub fn restore_moved(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &BTreeMap<String, Site>,
+    vnode: &str,
+    old: &Site,
+    with_process: bool,
+    frozen: bool,
+) -> Result<Restored> {
     let cg = layout.vnode(vnode)?.cgroup.clone();
-    let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
+    let site = at
+        .get(vnode)
+        .ok_or_else(|| Error::Host(format!("no site for {vnode}")))?
+        .clone();
     let paths = fleet.paths.clone();
     let mut done = Restored::default();
     let t = Instant::now();
@@ -382,7 +458,10 @@ pub fn restore_moved(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, S
     if let Err(e) = after {
         return Err(match kill_tree(ex, &paths, &cg) {
             Ok(_) => e,
-            Err(e2) => Error::Host(format!("{e}; and stopping the restored tree on {} failed: {e2}", site.vm)),
+            Err(e2) => Error::Host(format!(
+                "{e}; and stopping the restored tree on {} failed: {e2}",
+                site.vm
+            )),
         });
     }
     done.restore_s = t.elapsed().as_secs_f64();
@@ -447,8 +526,16 @@ fn roll_back(
         Ok(())
     })();
     match back {
-        Ok(()) => Error::HostRecovered { message: format!("migrating {vnode} to {}: {cause}; it was put back on {}", to.vm, from.vm) },
-        Err(e) => Error::Host(format!("migrating {vnode} to {}: {cause}; putting it back on {} failed too: {e}", to.vm, from.vm)),
+        Ok(()) => Error::HostRecovered {
+            message: format!(
+                "migrating {vnode} to {}: {cause}; it was put back on {}",
+                to.vm, from.vm
+            ),
+        },
+        Err(e) => Error::Host(format!(
+            "migrating {vnode} to {}: {cause}; putting it back on {} failed too: {e}",
+            to.vm, from.vm
+        )),
     }
 }
 
@@ -467,9 +554,18 @@ pub struct ExecReport {
 /// ended: on a failure the vnode that failed is back on its VM
 /// ([`Error::HostRecovered`]) or not ([`Error::Host`]), and
 /// `report.reached` is the placement the testbed is in.
-pub fn execute(fleet: &mut Fleet, layout: &Layout, from: &crate::model::Placement, to: &crate::model::Placement) -> (ExecReport, Result<()>) {
+pub fn execute(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    from: &crate::model::Placement,
+    to: &crate::model::Placement,
+) -> (ExecReport, Result<()>) {
     let t0 = Instant::now();
-    let mut report = ExecReport { reached: from.clone(), migrations: Vec::new(), wall_s: 0.0 };
+    let mut report = ExecReport {
+        reached: from.clone(),
+        migrations: Vec::new(),
+        wall_s: 0.0,
+    };
     let mut at = match super::vnode::sites(layout, from) {
         Ok(a) => a,
         Err(e) => return (report, Err(e)),

@@ -19,7 +19,11 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn new(program: impl Into<String>) -> Self {
-        Cmd { program: program.into(), args: Vec::new(), stdin: None }
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            stdin: None,
+        }
     }
     pub fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
@@ -39,7 +43,9 @@ impl Cmd {
     }
     /// Program and arguments.
     pub fn argv(&self) -> Vec<&str> {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect()
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect()
     }
     /// The command as one quoted shell line (what an SSH exec request carries).
     pub fn to_shell(&self) -> Result<String> {
@@ -124,7 +130,9 @@ pub trait Executor: Send {
     /// then [`Executor::output`].
     fn output_from(&mut self, cmd: &Cmd, input: &mut dyn std::io::Read) -> Result<Output> {
         let mut data = Vec::new();
-        input.read_to_end(&mut data).map_err(|e| Error::Host(format!("{}: reading the input of `{cmd}`: {e}", self.label())))?;
+        input
+            .read_to_end(&mut data)
+            .map_err(|e| Error::Host(format!("{}: reading the input of `{cmd}`: {e}", self.label())))?;
         self.output(&cmd.clone().stdin(data))
     }
 
@@ -143,7 +151,13 @@ pub trait Executor: Send {
     fn run_bytes(&mut self, cmd: &Cmd) -> Result<Vec<u8>> {
         let out = self.output(cmd)?;
         if !out.success() {
-            return Err(Error::Host(format!("{}: `{}` exited with {}: {}", self.label(), cmd, out.status, out.stderr_str().trim())));
+            return Err(Error::Host(format!(
+                "{}: `{}` exited with {}: {}",
+                self.label(),
+                cmd,
+                out.status,
+                out.stderr_str().trim()
+            )));
         }
         Ok(out.stdout)
     }
@@ -155,7 +169,8 @@ pub trait Executor: Send {
 }
 
 pub(crate) fn path_str(p: &Path) -> Result<&str> {
-    p.to_str().ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
+    p.to_str()
+        .ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
 }
 
 /// Runs programs on this machine with `std::process::Command`.
@@ -194,8 +209,14 @@ impl LocalExecutor {
     fn output_untimed(&mut self, cmd: &Cmd) -> Result<Output> {
         let mut c = Command::new(&cmd.program);
         c.args(&cmd.args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        c.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = c.spawn().map_err(|e| Error::Host(format!("local: cannot start `{cmd}`: {e}")))?;
+        c.stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = c
+            .spawn()
+            .map_err(|e| Error::Host(format!("local: cannot start `{cmd}`: {e}")))?;
         // Feed stdin from a thread so that a program writing a lot before it
         // has read everything cannot deadlock against us.
         let feeder = match (&cmd.stdin, child.stdin.take()) {
@@ -207,11 +228,17 @@ impl LocalExecutor {
             }
             _ => None,
         };
-        let out = child.wait_with_output().map_err(|e| Error::Host(format!("local: `{cmd}`: {e}")))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::Host(format!("local: `{cmd}`: {e}")))?;
         if let Some(t) = feeder {
             let _ = t.join();
         }
-        Ok(Output { status: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+        Ok(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
     }
 }
 
@@ -228,7 +255,11 @@ impl DryRunExecutor {
     /// `label` names the VM in the log; `log` may be shared by several VMs.
     pub fn new(label: impl Into<String>, log: Arc<Mutex<Vec<String>>>) -> Self {
         let label = label.into();
-        DryRunExecutor { machine: format!("dry-run:{label}"), label, log }
+        DryRunExecutor {
+            machine: format!("dry-run:{label}"),
+            label,
+            log,
+        }
     }
     /// The machine the real executor would be on (`local`, or an SSH endpoint).
     pub fn on_machine(mut self, machine: impl Into<String>) -> Self {
@@ -236,7 +267,10 @@ impl DryRunExecutor {
         self
     }
     fn record(&self, line: String) {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{}: {line}", self.label));
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("{}: {line}", self.label));
     }
 }
 
@@ -264,7 +298,11 @@ impl Executor for DryRunExecutor {
         Ok(Vec::new())
     }
     fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
-        self.record(format!("write {} ({} bytes)", quote::quote(path_str(path)?), data.len()));
+        self.record(format!(
+            "write {} ({} bytes)",
+            quote::quote(path_str(path)?),
+            data.len()
+        ));
         Ok(())
     }
     fn exists(&mut self, path: &Path) -> Result<bool> {
@@ -295,7 +333,11 @@ pub fn copy_dir(src: &mut dyn Executor, src_dir: &Path, dst: &mut dyn Executor, 
         return Ok(0);
     }
     dst.run(&Cmd::new("mkdir").args(["-p", "--", d]))?;
-    src.pipe_to(&Cmd::new("tar").args(["-C", s, "-cf", "-", "."]), dst, &Cmd::new("tar").args(["-C", d, "-xf", "-"]))
+    src.pipe_to(
+        &Cmd::new("tar").args(["-C", s, "-cf", "-", "."]),
+        dst,
+        &Cmd::new("tar").args(["-C", d, "-xf", "-"]),
+    )
 }
 
 #[cfg(test)]
@@ -305,10 +347,15 @@ mod tests {
     #[test]
     fn local_runs_argv_without_a_shell() {
         let mut ex = LocalExecutor;
-        let out = ex.output(&Cmd::new("printf").args(["%s|", "a;b", "$(x)", "c d"])).unwrap();
+        let out = ex
+            .output(&Cmd::new("printf").args(["%s|", "a;b", "$(x)", "c d"]))
+            .unwrap();
         assert!(out.success());
         assert_eq!(out.stdout_str(), "a;b|$(x)|c d|");
-        let err = ex.run(&Cmd::new("sh").args(["-c", "echo oops >&2; exit 3"])).unwrap_err().to_string();
+        let err = ex
+            .run(&Cmd::new("sh").args(["-c", "echo oops >&2; exit 3"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("exited with 3") && err.contains("oops"), "{err}");
         let err = ex.run(&Cmd::new("/nonexistent/prog")).unwrap_err().to_string();
         assert!(err.contains("cannot start"), "{err}");
@@ -373,7 +420,8 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut d = DryRunExecutor::new("h0-v0", log.clone());
         d.run(&Cmd::new("ip").args(["netns", "add", "x y"])).unwrap();
-        d.run(&Cmd::new("ip").args(["-batch", "-"]).stdin("link set lo up\n")).unwrap();
+        d.run(&Cmd::new("ip").args(["-batch", "-"]).stdin("link set lo up\n"))
+            .unwrap();
         let log = log.lock().unwrap();
         assert_eq!(log[0], "h0-v0: ip netns add 'x y'");
         assert_eq!(log[1], "h0-v0: ip -batch - <<< 'link set lo up\n'");

@@ -97,7 +97,9 @@ fn daemon(argv: &[String], detach: bool, mut status: std::fs::File) -> ! {
             KEEPER_FAILED
         }
         Ok(mut child) if !detach => match child.wait() {
-            Ok(st) => st.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)),
+            Ok(st) => st
+                .code()
+                .unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)),
             Err(e) => {
                 eprintln!("netbalance keeper: waiting for {:?}: {e}", argv[0]);
                 KEEPER_FAILED

@@ -19,8 +19,8 @@ pub mod stream;
 pub mod transfer;
 pub mod vnode;
 
-pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
-pub use ssh::{SshArgs, SshExecutor, SshOptions};
-pub use pool::{FleetPool, Held};
-pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};
 pub use criu::{execute, migrate, ExecReport, MigrationTimes};
+pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
+pub use pool::{FleetPool, Held};
+pub use ssh::{SshArgs, SshExecutor, SshOptions};
+pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};

@@ -26,12 +26,17 @@ pub struct Sample {
 pub fn parse_proc_net_dev(text: &str) -> Result<BTreeMap<String, (u64, u64)>> {
     let mut out = BTreeMap::new();
     for line in text.lines().skip(2) {
-        let Some((name, rest)) = line.split_once(':') else { continue };
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f.len() < 16 {
             return Err(Error::Host(format!("/proc/net/dev: short line {line:?}")));
         }
-        let num = |s: &str| s.parse::<u64>().map_err(|_| Error::Host(format!("/proc/net/dev: bad number {s:?}")));
+        let num = |s: &str| {
+            s.parse::<u64>()
+                .map_err(|_| Error::Host(format!("/proc/net/dev: bad number {s:?}")))
+        };
         out.insert(name.trim().to_string(), (num(f[0])?, num(f[8])?));
     }
     Ok(out)
@@ -86,16 +91,28 @@ pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
         let ex: &mut dyn Executor = fleet.exec(vm)?;
         let files: Vec<String> = ids
             .iter()
-            .map(|id| cg.dir("cpuacct", &layout.vnodes[*id].cgroup).join("cpuacct.usage").display().to_string())
+            .map(|id| {
+                cg.dir("cpuacct", &layout.vnodes[*id].cgroup)
+                    .join("cpuacct.usage")
+                    .display()
+                    .to_string()
+            })
             .collect();
         let out = ex.output(&Cmd::new("grep").args(["-H", "--", ""]).args(files.iter().cloned()))?;
         let text = out.stdout_str();
         let values: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.rsplit_once(':')).collect();
         for (id, f) in ids.iter().zip(&files) {
             let v = values.get(f.as_str()).ok_or_else(|| {
-                Error::Host(format!("{}: vnode {id}: cannot read {f}: {}", ex.label(), out.stderr_str().trim()))
+                Error::Host(format!(
+                    "{}: vnode {id}: cannot read {f}: {}",
+                    ex.label(),
+                    out.stderr_str().trim()
+                ))
             })?;
-            let ns: u64 = v.trim().parse().map_err(|_| Error::Host(format!("{}: {f}: not a number: {v:?}", ex.label())))?;
+            let ns: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| Error::Host(format!("{}: {f}: not a number: {v:?}", ex.label())))?;
             cpu_ns.insert(id.to_string(), ns);
         }
         // Each link is read at its `a` end (the vnode listed first).
@@ -103,7 +120,10 @@ pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
             .iter()
             .flat_map(|id| {
                 let v = &layout.vnodes[*id];
-                v.ifaces.iter().filter(move |f| layout.links[f.link].0 == **id).map(move |f| (*id, f.link, f.name.as_str()))
+                v.ifaces
+                    .iter()
+                    .filter(move |f| layout.links[f.link].0 == **id)
+                    .map(move |f| (*id, f.link, f.name.as_str()))
             })
             .collect();
         if wanted.is_empty() {
@@ -111,17 +131,28 @@ pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
         }
         let mut netns: Vec<&str> = wanted.iter().map(|(id, _, _)| at[*id].netns.as_str()).collect();
         netns.dedup();
-        let out = ex.output(&Cmd::new("sh").args(["-c", NET_DEV_SCRIPT, "netbalance-monitor"]).args(netns.iter().copied()))?;
+        let out = ex.output(
+            &Cmd::new("sh")
+                .args(["-c", NET_DEV_SCRIPT, "netbalance-monitor"])
+                .args(netns.iter().copied()),
+        )?;
         let all = parse_all_netns(&out.stdout_str())?;
         for (id, link, ifname) in wanted {
             let ns = &at[id].netns;
             let (rx, tx) = all.get(ns).and_then(|d| d.get(ifname)).copied().ok_or_else(|| {
-                Error::Host(format!("{}: vnode {id}: no interface {ifname} in namespace {ns}", ex.label()))
+                Error::Host(format!(
+                    "{}: vnode {id}: no interface {ifname} in namespace {ns}",
+                    ex.label()
+                ))
             })?;
             link_bytes.insert(link, rx + tx);
         }
     }
-    Ok(Sample { at: Instant::now(), cpu_ns, link_bytes })
+    Ok(Sample {
+        at: Instant::now(),
+        cpu_ns,
+        link_bytes,
+    })
 }
 
 /// The load between two samples as a snapshot at virtual time `t`.
@@ -145,7 +176,11 @@ pub fn snapshot(prev: &Sample, cur: &Sample, layout: &Layout, t: f64, dilation: 
         .iter()
         .map(|(&i, &b)| {
             let (a, bb, _) = &layout.links[i];
-            LinkRate { a: a.clone(), b: bb.clone(), rate: delta(prev.link_bytes.get(&i), b) as f64 * 8.0 / 1e6 / virt }
+            LinkRate {
+                a: a.clone(),
+                b: bb.clone(),
+                rate: delta(prev.link_bytes.get(&i), b) as f64 * 8.0 / 1e6 / virt,
+            }
         })
         .collect();
     LoadSnapshot { t, cpu, mbps }

@@ -38,7 +38,9 @@ fn fmix64(mut h: u64) -> u64 {
 /// The first `len` (at most 12) base32 digits (5 bits each) of a name's hash.
 pub fn short_hash(name: &str, len: usize) -> String {
     let h = fmix64(fnv1a(name.as_bytes()));
-    (0..len).map(|i| B32[((h >> (59 - 5 * i as u32)) & 31) as usize] as char).collect()
+    (0..len)
+        .map(|i| B32[((h >> (59 - 5 * i as u32)) & 31) as usize] as char)
+        .collect()
 }
 
 /// Validate a vnode id / VM / host name for use on a host.
@@ -125,7 +127,11 @@ mod tests {
             for vm in ["h0-v0", "h127-v63", "y".repeat(64).as_str()] {
                 let ns = netns_name(id, vm);
                 assert!(ns.len() <= IFNAME_MAX, "{ns}");
-                assert!(ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{ns}");
+                assert!(
+                    ns.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                    "{ns}"
+                );
             }
         }
         assert!(ifname(99_999_999_999).len() <= IFNAME_MAX);
@@ -142,7 +148,16 @@ mod tests {
 
     #[test]
     fn hostile_names_are_refused() {
-        for bad in ["", "a;rm -rf /", "$(reboot)", "a b", "-x", "../etc", "a\nb", &"z".repeat(65)] {
+        for bad in [
+            "",
+            "a;rm -rf /",
+            "$(reboot)",
+            "a b",
+            "-x",
+            "../etc",
+            "a\nb",
+            &"z".repeat(65),
+        ] {
             assert!(checked("vnode", bad).is_err(), "{bad:?} accepted");
         }
         assert!(checked("vnode", "n-0.a_b").is_ok());

@@ -37,9 +37,16 @@ impl FleetPool {
     /// Every VM of `fleet` (and every handle it has opened) in the pool.
     pub fn new(mut fleet: Fleet) -> FleetPool {
         let mut handles = fleet.take_handles();
-        let slots = fleet.vm_names().map(|vm| (vm.clone(), Mutex::new(handles.remove(vm)))).collect();
+        let slots = fleet
+            .vm_names()
+            .map(|vm| (vm.clone(), Mutex::new(handles.remove(vm))))
+            .collect();
         let paths = fleet.paths.clone();
-        FleetPool { template: Mutex::new(fleet), slots, paths }
+        FleetPool {
+            template: Mutex::new(fleet),
+            slots,
+            paths,
+        }
     }
 
     pub fn paths(&self) -> &Paths {
@@ -59,14 +66,21 @@ impl FleetPool {
         let mut guards = Vec::with_capacity(wanted.len());
         let mut handles = BTreeMap::new();
         for vm in &wanted {
-            let slot = self.slots.get(vm).ok_or_else(|| Error::Host(format!("VM {vm:?} is not in the testbed")))?;
+            let slot = self
+                .slots
+                .get(vm)
+                .ok_or_else(|| Error::Host(format!("VM {vm:?} is not in the testbed")))?;
             let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(h) = g.take() {
                 handles.insert(vm.clone(), h);
             }
             guards.push((vm.clone(), g));
         }
-        let fleet = self.template.lock().unwrap_or_else(|e| e.into_inner()).part(wanted, handles);
+        let fleet = self
+            .template
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .part(wanted, handles);
         Ok(Held { guards, fleet })
     }
 }
@@ -102,7 +116,11 @@ mod tests {
         {
             let mut h = pool.hold(["h0-v1", "h0-v0", "h0-v1"]).unwrap();
             assert!(h.holds("h0-v0") && h.holds("h0-v1") && !h.holds("h0-v2"));
-            h.fleet.exec("h0-v0").unwrap().run(&crate::testbed::Cmd::new("true")).unwrap();
+            h.fleet
+                .exec("h0-v0")
+                .unwrap()
+                .run(&crate::testbed::Cmd::new("true"))
+                .unwrap();
             let err = h.fleet.exec("h0-v2").err().expect("h0-v2 is not held").to_string();
             assert!(err.contains("does not hold"), "{err}");
         }

@@ -116,14 +116,21 @@ mod tests {
         argv.extend_from_slice(args);
         let line = join(&argv).unwrap();
         let out = Command::new(shell).arg("-c").arg(&line).output().expect("run shell");
-        assert!(out.status.success(), "{shell} failed on {line:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{shell} failed on {line:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         // Each word is printed as <word>\n; words may contain newlines themselves.
         let mut words = Vec::new();
         let mut rest = text.as_str();
         for a in args {
             let expect = format!("<{a}>\n");
-            assert!(rest.starts_with(&expect), "{shell}: expected {expect:?}, output left {rest:?} (line {line:?})");
+            assert!(
+                rest.starts_with(&expect),
+                "{shell}: expected {expect:?}, output left {rest:?} (line {line:?})"
+            );
             words.push(a.to_string());
             rest = &rest[expect.len()..];
         }
@@ -167,8 +174,14 @@ mod tests {
 
     #[test]
     fn plain_words_stay_readable() {
-        assert_eq!(join(&["ip", "-n", "nb0a1b2c3d-x", "link", "set", "eth0", "up"]).unwrap(), "ip -n nb0a1b2c3d-x link set eth0 up");
-        assert_eq!(join(&["nsenter", "--net=/run/netns/nbX"]).unwrap(), "nsenter --net=/run/netns/nbX");
+        assert_eq!(
+            join(&["ip", "-n", "nb0a1b2c3d-x", "link", "set", "eth0", "up"]).unwrap(),
+            "ip -n nb0a1b2c3d-x link set eth0 up"
+        );
+        assert_eq!(
+            join(&["nsenter", "--net=/run/netns/nbX"]).unwrap(),
+            "nsenter --net=/run/netns/nbX"
+        );
         assert_eq!(quote("=x"), "'=x'");
         assert_eq!(quote("~"), "'~'");
     }

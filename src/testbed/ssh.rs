@@ -34,11 +34,18 @@ pub struct SshOptions {
 impl SshOptions {
     /// `~/.ssh/known_hosts`, no accept-new, agent authentication, 10 s timeout.
     pub fn new(known_hosts: impl Into<PathBuf>) -> Self {
-        SshOptions { known_hosts: known_hosts.into(), accept_new: false, identity: None, connect_timeout: Duration::from_secs(10) }
+        SshOptions {
+            known_hosts: known_hosts.into(),
+            accept_new: false,
+            identity: None,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
     /// The user's `~/.ssh/known_hosts`.
     pub fn default_known_hosts() -> PathBuf {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/root"));
         home.join(".ssh/known_hosts")
     }
 }
@@ -82,7 +89,8 @@ impl SshExecutor {
             .map_err(|e| ssh_err(target, "cannot resolve", e))?
             .next()
             .ok_or_else(|| ssh_err(target, "cannot resolve", "no address"))?;
-        let tcp = TcpStream::connect_timeout(&addr, opts.connect_timeout).map_err(|e| ssh_err(target, "cannot connect", e))?;
+        let tcp = TcpStream::connect_timeout(&addr, opts.connect_timeout)
+            .map_err(|e| ssh_err(target, "cannot connect", e))?;
         let _ = tcp.set_nodelay(true);
         let mut session = Session::new().map_err(|e| ssh_err(target, "ssh session", e))?;
         session.set_tcp_stream(tcp);
@@ -93,7 +101,11 @@ impl SshExecutor {
         // Commands may run long (criu, tar): no timeout once connected.
         session.set_timeout(0);
         session.set_keepalive(true, 15);
-        Ok(SshExecutor { target: target.clone(), session, fingerprint })
+        Ok(SshExecutor {
+            target: target.clone(),
+            session,
+            fingerprint,
+        })
     }
 
     /// The server's host key fingerprint (`SHA256:…`).
@@ -103,7 +115,9 @@ impl SshExecutor {
 }
 
 fn check_host_key(session: &Session, target: &SshTarget, opts: &SshOptions) -> Result<String> {
-    let (key, key_type) = session.host_key().ok_or_else(|| ssh_err(target, "host key", "server sent none"))?;
+    let (key, key_type) = session
+        .host_key()
+        .ok_or_else(|| ssh_err(target, "host key", "server sent none"))?;
     let fp = sha256_fingerprint(session.host_key_hash(HashType::Sha256).unwrap_or(&[]));
     let mut kh = session.known_hosts().map_err(|e| ssh_err(target, "known_hosts", e))?;
     let file = &opts.known_hosts;
@@ -111,7 +125,11 @@ fn check_host_key(session: &Session, target: &SshTarget, opts: &SshOptions) -> R
         kh.read_file(file, KnownHostFileKind::OpenSSH)
             .map_err(|e| ssh_err(target, &format!("reading {}", file.display()), e))?;
     }
-    let host_label = if target.port == 22 { target.host.clone() } else { format!("[{}]:{}", target.host, target.port) };
+    let host_label = if target.port == 22 {
+        target.host.clone()
+    } else {
+        format!("[{}]:{}", target.host, target.port)
+    };
     match kh.check_port(&target.host, target.port, key) {
         CheckResult::Match => Ok(fp),
         CheckResult::Mismatch => Err(ssh_err(
@@ -174,7 +192,10 @@ impl Executor for SshExecutor {
     }
     fn machine(&self) -> Option<String> {
         // One endpoint, one machine. (Not the host key: cloned VMs may share one.)
-        Some(format!("ssh:{}@{}:{}", self.target.user, self.target.host, self.target.port))
+        Some(format!(
+            "ssh:{}@{}:{}",
+            self.target.user, self.target.host, self.target.port
+        ))
     }
     fn output(&mut self, cmd: &Cmd) -> Result<Output> {
         let mut input: &[u8] = cmd.stdin.as_deref().unwrap_or(&[]);
@@ -183,16 +204,23 @@ impl Executor for SshExecutor {
     fn output_from(&mut self, cmd: &Cmd, input: &mut dyn Read) -> Result<Output> {
         let line = cmd.to_shell()?;
         let t = self.target.clone();
-        let mut ch = self.session.channel_session().map_err(|e| ssh_err(&t, "open channel", e))?;
+        let mut ch = self
+            .session
+            .channel_session()
+            .map_err(|e| ssh_err(&t, "open channel", e))?;
         ch.exec(&line).map_err(|e| ssh_err(&t, &format!("exec `{line}`"), e))?;
-        super::stream::copy_big(input, &mut ch).map_err(|e| Error::Host(format!("{}: writing the stdin of `{line}`: {e}", self.label())))?;
+        super::stream::copy_big(input, &mut ch)
+            .map_err(|e| Error::Host(format!("{}: writing the stdin of `{line}`: {e}", self.label())))?;
         ch.send_eof().map_err(|e| ssh_err(&t, "send eof", e))?;
         finish(&t, ch)
     }
     fn pipe_to(&mut self, cmd: &Cmd, dst: &mut dyn Executor, dst_cmd: &Cmd) -> Result<u64> {
         let line = cmd.to_shell()?;
         let t = self.target.clone();
-        let mut ch = self.session.channel_session().map_err(|e| ssh_err(&t, "open channel", e))?;
+        let mut ch = self
+            .session
+            .channel_session()
+            .map_err(|e| ssh_err(&t, "open channel", e))?;
         ch.exec(&line).map_err(|e| ssh_err(&t, &format!("exec `{line}`"), e))?;
         ch.send_eof().map_err(|e| ssh_err(&t, "send eof", e))?;
         let mut counted = Counted { inner: &mut ch, n: 0 };
@@ -200,10 +228,20 @@ impl Executor for SshExecutor {
         let n = counted.n;
         let src_out = finish(&t, ch)?;
         if !src_out.success() {
-            return Err(Error::Host(format!("{}: `{line}` exited with {}: {}", self.label(), src_out.status, src_out.stderr_str().trim())));
+            return Err(Error::Host(format!(
+                "{}: `{line}` exited with {}: {}",
+                self.label(),
+                src_out.status,
+                src_out.stderr_str().trim()
+            )));
         }
         if !dst_out.success() {
-            return Err(Error::Host(format!("{}: `{dst_cmd}` exited with {}: {}", dst.label(), dst_out.status, dst_out.stderr_str().trim())));
+            return Err(Error::Host(format!(
+                "{}: `{dst_cmd}` exited with {}: {}",
+                dst.label(),
+                dst_out.status,
+                dst_out.stderr_str().trim()
+            )));
         }
         Ok(n)
     }
@@ -211,15 +249,23 @@ impl Executor for SshExecutor {
         let p = path_str(path)?;
         let out = self.output(&Cmd::new("cat").args(["--", p]))?;
         if !out.success() {
-            return Err(Error::Host(format!("{}: reading {p}: {}", self.label(), out.stderr_str().trim())));
+            return Err(Error::Host(format!(
+                "{}: reading {p}: {}",
+                self.label(),
+                out.stderr_str().trim()
+            )));
         }
         Ok(out.stdout)
     }
     fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
         let p = path_str(path)?;
         // dd copies stdin to the file whole (no count=, so short pipe reads are harmless).
-        self.run(&Cmd::new("dd").args([format!("of={p}"), "bs=65536".into(), "status=none".into()]).stdin(data.to_vec()))
-            .map(|_| ())
+        self.run(
+            &Cmd::new("dd")
+                .args([format!("of={p}"), "bs=65536".into(), "status=none".into()])
+                .stdin(data.to_vec()),
+        )
+        .map(|_| ())
     }
 }
 
@@ -243,9 +289,12 @@ fn finish(t: &SshTarget, mut ch: ssh2::Channel) -> Result<Output> {
     // stdout first, then stderr: a program writing more than one window
     // (2 MB) to stderr before closing stdout would block; ours do not.
     let mut stdout = Vec::new();
-    ch.read_to_end(&mut stdout).map_err(|e| ssh_err(t, "reading stdout", e))?;
+    ch.read_to_end(&mut stdout)
+        .map_err(|e| ssh_err(t, "reading stdout", e))?;
     let mut stderr = Vec::new();
-    ch.stderr().read_to_end(&mut stderr).map_err(|e| ssh_err(t, "reading stderr", e))?;
+    ch.stderr()
+        .read_to_end(&mut stderr)
+        .map_err(|e| ssh_err(t, "reading stderr", e))?;
     ch.wait_close().map_err(|e| ssh_err(t, "close channel", e))?;
     let mut status = ch.exit_status().map_err(|e| ssh_err(t, "exit status", e))?;
     if let Ok(sig) = ch.exit_signal() {

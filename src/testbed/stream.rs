@@ -40,7 +40,10 @@ fn host_err(what: &str, e: impl std::fmt::Display) -> Error {
 pub fn parse_token(s: &str) -> Result<String> {
     let t = s.trim();
     if t.len() != TOKEN_LEN || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(host_err("token", format!("expected {TOKEN_LEN} hex characters on stdin")));
+        return Err(host_err(
+            "token",
+            format!("expected {TOKEN_LEN} hex characters on stdin"),
+        ));
     }
     Ok(t.to_string())
 }
@@ -57,7 +60,11 @@ fn wait_acceptable(l: &TcpListener, deadline: Instant) -> Result<()> {
         if left.is_zero() {
             return Err(host_err("receive", "no sender connected in time"));
         }
-        let mut p = libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: l.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd for the duration of the call.
         let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
         if n > 0 {
@@ -82,7 +89,8 @@ pub fn serve(l: &TcpListener, dir: &Path, token: &str, deadline: Instant) -> Res
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(host_err("accept", e)),
         };
-        conn.set_read_timeout(Some(IDLE_TIMEOUT)).map_err(|e| host_err("socket", e))?;
+        conn.set_read_timeout(Some(IDLE_TIMEOUT))
+            .map_err(|e| host_err("socket", e))?;
         let mut reader = BufReader::with_capacity(256 * 1024, conn.try_clone().map_err(|e| host_err("socket", e))?);
         let mut line = String::new();
         let ok = reader.by_ref().take(TOKEN_LEN as u64 + 1).read_line(&mut line).is_ok() && line.trim_end() == token;
@@ -157,10 +165,14 @@ pub(crate) fn copy_big(from: &mut dyn Read, to: &mut dyn Write) -> std::io::Resu
 /// Connect to the receiver at `to`, send `token` and `tar -C dir -cf - .`,
 /// and wait for its answer. Returns the bytes of the archive. O(archive).
 pub fn send(to: SocketAddr, dir: &Path, token: &str, connect_timeout: Duration) -> Result<u64> {
-    let mut conn = TcpStream::connect_timeout(&to, connect_timeout).map_err(|e| host_err(&format!("connect to {to}"), e))?;
-    conn.set_read_timeout(Some(IDLE_TIMEOUT)).map_err(|e| host_err("socket", e))?;
-    conn.set_write_timeout(Some(IDLE_TIMEOUT)).map_err(|e| host_err("socket", e))?;
-    conn.write_all(format!("{token}\n").as_bytes()).map_err(|e| host_err("send", e))?;
+    let mut conn =
+        TcpStream::connect_timeout(&to, connect_timeout).map_err(|e| host_err(&format!("connect to {to}"), e))?;
+    conn.set_read_timeout(Some(IDLE_TIMEOUT))
+        .map_err(|e| host_err("socket", e))?;
+    conn.set_write_timeout(Some(IDLE_TIMEOUT))
+        .map_err(|e| host_err("socket", e))?;
+    conn.write_all(format!("{token}\n").as_bytes())
+        .map_err(|e| host_err("send", e))?;
     let (mut tar, errs) = spawn_tar(dir, &["-cf", "-", "."], Stdio::null(), Stdio::piped())?;
     let mut out = tar.stdout.take().expect("piped");
     let sent = copy_big(&mut out, &mut conn);
@@ -171,7 +183,10 @@ pub fn send(to: SocketAddr, dir: &Path, token: &str, connect_timeout: Duration) 
     let status = tar.wait().map_err(|e| host_err("tar", e))?;
     let stderr = errs.join().unwrap_or_default();
     if !status.success() && sent.is_ok() {
-        return Err(host_err(&format!("tar -c of {} exited with {status}", dir.display()), stderr.trim()));
+        return Err(host_err(
+            &format!("tar -c of {} exited with {status}", dir.display()),
+            stderr.trim(),
+        ));
     }
     // A failed write usually means the receiver gave up: its answer says why.
     let _ = conn.shutdown(Shutdown::Write);
@@ -196,7 +211,11 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let (dst, t) = (dst.to_path_buf(), token.clone());
         let rx = std::thread::spawn(move || serve(&l, &dst, &t, Instant::now() + Duration::from_secs(3)));
-        let tok = if sender_token.is_empty() { token } else { sender_token.to_string() };
+        let tok = if sender_token.is_empty() {
+            token
+        } else {
+            sender_token.to_string()
+        };
         let sent = send(addr, src, &tok, Duration::from_secs(3));
         (sent, rx.join().unwrap())
     }

@@ -72,20 +72,35 @@ pub struct Copied {
 pub fn copy(src: &mut dyn Executor, dst: &mut dyn Executor, dir: &Path, route: &Route) -> Result<Copied> {
     let same_machine = matches!((src.machine(), dst.machine()), (Some(a), Some(b)) if a == b);
     if same_machine {
-        return Ok(Copied { bytes: copy_dir(src, dir, dst, dir)?, via: Via::Local });
+        return Ok(Copied {
+            bytes: copy_dir(src, dir, dst, dir)?,
+            via: Via::Local,
+        });
     }
     if route.mode == TransferMode::Direct {
         let why = match (&route.binary, route.dst_addr) {
             (Some(bin), Some(addr)) => match direct(src, dst, dir, addr, bin) {
-                Ok(bytes) => return Ok(Copied { bytes, via: Via::Direct }),
+                Ok(bytes) => {
+                    return Ok(Copied {
+                        bytes,
+                        via: Via::Direct,
+                    })
+                }
                 Err(e) => e.to_string(),
             },
             (None, _) => "no netbalance binary configured for the VMs".to_string(),
             (_, None) => format!("{} has no address the source can reach", dst.label()),
         };
-        eprintln!("netbalance: direct transfer {} -> {} not possible ({why}); copying over SSH", src.label(), dst.label());
+        eprintln!(
+            "netbalance: direct transfer {} -> {} not possible ({why}); copying over SSH",
+            src.label(),
+            dst.label()
+        );
     }
-    Ok(Copied { bytes: copy_dir(src, dir, dst, dir)?, via: Via::Ssh })
+    Ok(Copied {
+        bytes: copy_dir(src, dir, dst, dir)?,
+        via: Via::Ssh,
+    })
 }
 
 /// `xfer recv` on `dst` (listening on `addr`, any port), then `xfer send`
@@ -94,23 +109,56 @@ fn direct(src: &mut dyn Executor, dst: &mut dyn Executor, dir: &Path, addr: Ipv4
     let d = path_str(dir)?;
     let token = format!("{}\n", super::stream::new_token());
     let recv = Cmd::new(bin)
-        .args(["xfer", "recv", "--listen", &format!("{addr}:0"), "--dir", d, "--timeout-s", &RECV_TIMEOUT_S.to_string()])
+        .args([
+            "xfer",
+            "recv",
+            "--listen",
+            &format!("{addr}:0"),
+            "--dir",
+            d,
+            "--timeout-s",
+            &RECV_TIMEOUT_S.to_string(),
+        ])
         .stdin(token.clone());
     let out = dst.output(&recv)?;
     if !out.success() {
-        let why = if out.status == 127 { format!("{bin} not found there") } else { out.stderr_str().trim().to_string() };
-        return Err(Error::Host(format!("{}: `xfer recv` exited with {}: {why}", dst.label(), out.status)));
+        let why = if out.status == 127 {
+            format!("{bin} not found there")
+        } else {
+            out.stderr_str().trim().to_string()
+        };
+        return Err(Error::Host(format!(
+            "{}: `xfer recv` exited with {}: {why}",
+            dst.label(),
+            out.status
+        )));
     }
     let port: u16 = match (dst.is_dry_run(), out.stdout_str().trim().parse()) {
         (true, _) => 0,
         (false, Ok(p)) => p,
-        (false, Err(_)) => return Err(Error::Host(format!("{}: `xfer recv` printed no port: {:?}", dst.label(), out.stdout_str()))),
+        (false, Err(_)) => {
+            return Err(Error::Host(format!(
+                "{}: `xfer recv` printed no port: {:?}",
+                dst.label(),
+                out.stdout_str()
+            )))
+        }
     };
-    let send = Cmd::new(bin).args(["xfer", "send", "--to", &format!("{addr}:{port}"), "--dir", d]).stdin(token);
+    let send = Cmd::new(bin)
+        .args(["xfer", "send", "--to", &format!("{addr}:{port}"), "--dir", d])
+        .stdin(token);
     let out = src.output(&send)?;
     if !out.success() {
-        let why = if out.status == 127 { format!("{bin} not found there") } else { out.stderr_str().trim().to_string() };
-        return Err(Error::Host(format!("{}: `xfer send` exited with {}: {why}", src.label(), out.status)));
+        let why = if out.status == 127 {
+            format!("{bin} not found there")
+        } else {
+            out.stderr_str().trim().to_string()
+        };
+        return Err(Error::Host(format!(
+            "{}: `xfer send` exited with {}: {why}",
+            src.label(),
+            out.status
+        )));
     }
     Ok(out.stdout_str().trim().parse().unwrap_or(0))
 }
@@ -142,7 +190,11 @@ mod tests {
     }
 
     fn route(mode: TransferMode, binary: Option<&str>) -> Route {
-        Route { mode, dst_addr: Some(Ipv4Addr::LOCALHOST), binary: binary.map(str::to_string) }
+        Route {
+            mode,
+            dst_addr: Some(Ipv4Addr::LOCALHOST),
+            binary: binary.map(str::to_string),
+        }
     }
 
     #[test]
@@ -152,13 +204,31 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("img"), b"abc").unwrap();
         // Different machines, no binary: the tar path (here: the same dir, rewritten).
-        let c = copy(&mut Named("a"), &mut Named("b"), &dir, &route(TransferMode::Direct, Some("/nonexistent/netbalance"))).unwrap();
+        let c = copy(
+            &mut Named("a"),
+            &mut Named("b"),
+            &dir,
+            &route(TransferMode::Direct, Some("/nonexistent/netbalance")),
+        )
+        .unwrap();
         assert_eq!(c.via, Via::Ssh);
         assert!(c.bytes >= 3);
         let c = copy(&mut Named("a"), &mut Named("b"), &dir, &route(TransferMode::Ssh, None)).unwrap();
         assert_eq!(c.via, Via::Ssh);
-        let c = copy(&mut LocalExecutor, &mut LocalExecutor, &dir, &route(TransferMode::Direct, None)).unwrap();
-        assert_eq!(c, Copied { bytes: 0, via: Via::Local });
+        let c = copy(
+            &mut LocalExecutor,
+            &mut LocalExecutor,
+            &dir,
+            &route(TransferMode::Direct, None),
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            Copied {
+                bytes: 0,
+                via: Via::Local
+            }
+        );
         assert_eq!(std::fs::read(dir.join("img")).unwrap(), b"abc");
     }
 
@@ -167,12 +237,24 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut a = DryRunExecutor::new("h0-v0", log.clone()).on_machine("ssh:a");
         let mut b = DryRunExecutor::new("h1-v0", log.clone()).on_machine("ssh:b");
-        let r = Route { mode: TransferMode::Direct, dst_addr: Some("10.0.0.6".parse().unwrap()), binary: Some("/usr/bin/netbalance".into()) };
+        let r = Route {
+            mode: TransferMode::Direct,
+            dst_addr: Some("10.0.0.6".parse().unwrap()),
+            binary: Some("/usr/bin/netbalance".into()),
+        };
         let c = copy(&mut a, &mut b, Path::new("/var/lib/x"), &r).unwrap();
         assert_eq!(c.via, Via::Direct);
         let log = log.lock().unwrap();
-        assert!(log[0].starts_with("h1-v0: /usr/bin/netbalance xfer recv --listen 10.0.0.6:0 --dir /var/lib/x --timeout-s 30 <<< "), "{log:?}");
-        assert!(log[1].starts_with("h0-v0: /usr/bin/netbalance xfer send --to 10.0.0.6:0 --dir /var/lib/x <<< "), "{log:?}");
+        assert!(
+            log[0].starts_with(
+                "h1-v0: /usr/bin/netbalance xfer recv --listen 10.0.0.6:0 --dir /var/lib/x --timeout-s 30 <<< "
+            ),
+            "{log:?}"
+        );
+        assert!(
+            log[1].starts_with("h0-v0: /usr/bin/netbalance xfer send --to 10.0.0.6:0 --dir /var/lib/x <<< "),
+            "{log:?}"
+        );
         // The token is on stdin, not in the argument vector.
         assert_eq!(log[0].rsplit("<<< ").next(), log[1].rsplit("<<< ").next());
     }

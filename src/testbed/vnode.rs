@@ -140,18 +140,33 @@ impl Layout {
             checked("vnode", &n.id)?;
             let cg = names::cgroup_name(&n.id);
             if let Some(other) = by_cgroup.insert(cg.clone(), n.id.clone()) {
-                return Err(Error::Host(format!("vnode ids {other:?} and {:?} hash to the same name {cg}; rename one", n.id)));
+                return Err(Error::Host(format!(
+                    "vnode ids {other:?} and {:?} hash to the same name {cg}; rename one",
+                    n.id
+                )));
             }
             vnodes.insert(
                 n.id.clone(),
-                VnodeLayout { id: n.id.clone(), cgroup: cg, run: n.run.clone(), memory_mb: n.memory_mb, ifaces: Vec::new() },
+                VnodeLayout {
+                    id: n.id.clone(),
+                    cgroup: cg,
+                    run: n.run.clone(),
+                    memory_mb: n.memory_mb,
+                    ifaces: Vec::new(),
+                },
             );
         }
         let mut links = Vec::with_capacity(topo.links.len());
         for (i, l) in topo.links.iter().enumerate() {
             let (addr_a, addr_b) = names::link_addrs(i)?;
-            let ka = vnodes.get(&l.a).map(|v| v.ifaces.len()).ok_or_else(|| Error::Host(format!("link {i}: no vnode {:?}", l.a)))?;
-            let kb = vnodes.get(&l.b).map(|v| v.ifaces.len()).ok_or_else(|| Error::Host(format!("link {i}: no vnode {:?}", l.b)))?;
+            let ka = vnodes
+                .get(&l.a)
+                .map(|v| v.ifaces.len())
+                .ok_or_else(|| Error::Host(format!("link {i}: no vnode {:?}", l.a)))?;
+            let kb = vnodes
+                .get(&l.b)
+                .map(|v| v.ifaces.len())
+                .ok_or_else(|| Error::Host(format!("link {i}: no vnode {:?}", l.b)))?;
             let (if_a, if_b) = (names::ifname(ka), names::ifname(kb));
             vnodes.get_mut(&l.a).unwrap().ifaces.push(Iface {
                 link: i,
@@ -177,7 +192,9 @@ impl Layout {
     }
 
     pub fn vnode(&self, id: &str) -> Result<&VnodeLayout> {
-        self.vnodes.get(id).ok_or_else(|| Error::Host(format!("no vnode {id:?} in the topology")))
+        self.vnodes
+            .get(id)
+            .ok_or_else(|| Error::Host(format!("no vnode {id:?} in the topology")))
     }
 
     /// The end of link `i` that belongs to vnode `id`.
@@ -216,14 +233,33 @@ impl Fleet {
     /// Real executors: local VMs (no `ssh`) run here, the others over SSH.
     pub fn new(testbed: &Testbed, ssh: SshOptions, paths: Paths) -> Fleet {
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        Fleet { paths, specs, ssh: Some(ssh), vms: BTreeMap::new(), dry_log: None, only: None, transfer: testbed.transfer }
+        Fleet {
+            paths,
+            specs,
+            ssh: Some(ssh),
+            vms: BTreeMap::new(),
+            dry_log: None,
+            only: None,
+            transfer: testbed.transfer,
+        }
     }
 
     /// Dry run: every VM records its commands into the returned log.
     pub fn dry_run(testbed: &Testbed, paths: Paths) -> (Fleet, Arc<Mutex<Vec<String>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let specs = testbed.vms().map(|(_, vm)| (vm.name.clone(), vm.ssh.clone())).collect();
-        (Fleet { paths, specs, ssh: None, vms: BTreeMap::new(), dry_log: Some(log.clone()), only: None, transfer: testbed.transfer }, log)
+        (
+            Fleet {
+                paths,
+                specs,
+                ssh: None,
+                vms: BTreeMap::new(),
+                dry_log: Some(log.clone()),
+                only: None,
+                transfer: testbed.transfer,
+            },
+            log,
+        )
     }
 
     /// Use this handle for VM `name` (tests; custom transports).
@@ -262,29 +298,50 @@ impl Fleet {
         }
         if let Some(only) = &self.only {
             if !only.contains(vm) {
-                return Err(Error::Host(format!("VM {vm} is used by a step that does not hold it (held: {only:?}); a bug")));
+                return Err(Error::Host(format!(
+                    "VM {vm} is used by a step that does not hold it (held: {only:?}); a bug"
+                )));
             }
         }
-        let spec = self.specs.get(vm).ok_or_else(|| Error::Host(format!("VM {vm:?} is not in the testbed")))?.clone();
+        let spec = self
+            .specs
+            .get(vm)
+            .ok_or_else(|| Error::Host(format!("VM {vm:?} is not in the testbed")))?
+            .clone();
         checked("VM", vm)?;
         let handle = if let Some(log) = &self.dry_log {
             // The address a real run would use, where the target names one.
             let underlay = spec.as_ref().map(|s| {
-                parse_ssh_target(s).ok().and_then(|t| t.host.parse().ok()).unwrap_or(Ipv4Addr::UNSPECIFIED)
+                parse_ssh_target(s)
+                    .ok()
+                    .and_then(|t| t.host.parse().ok())
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED)
             });
             let machine = match &spec {
                 None => "local".to_string(),
                 Some(s) => format!("ssh:{s}"),
             };
-            VmHandle { exec: Box::new(DryRunExecutor::new(vm, log.clone()).on_machine(machine)), underlay }
+            VmHandle {
+                exec: Box::new(DryRunExecutor::new(vm, log.clone()).on_machine(machine)),
+                underlay,
+            }
         } else {
             match spec {
-                None => VmHandle { exec: Box::new(LocalExecutor), underlay: None },
+                None => VmHandle {
+                    exec: Box::new(LocalExecutor),
+                    underlay: None,
+                },
                 Some(s) => {
                     let target = parse_ssh_target(&s).map_err(|m| Error::Host(format!("VM {vm}: {m}")))?;
-                    let opts = self.ssh.clone().unwrap_or_else(|| SshOptions::new(SshOptions::default_known_hosts()));
+                    let opts = self
+                        .ssh
+                        .clone()
+                        .unwrap_or_else(|| SshOptions::new(SshOptions::default_known_hosts()));
                     let underlay = resolve_v4(&target.host, target.port)?;
-                    VmHandle { exec: Box::new(SshExecutor::connect(&target, &opts)?), underlay: Some(underlay) }
+                    VmHandle {
+                        exec: Box::new(SshExecutor::connect(&target, &opts)?),
+                        underlay: Some(underlay),
+                    }
                 }
             }
         };
@@ -307,11 +364,20 @@ impl Fleet {
     /// ([`super::transfer::copy`]): the testbed's mode, `to`'s address
     /// (the host of its SSH target) and the netbalance binary.
     pub fn route(&mut self, to: &str) -> Result<Route> {
-        Ok(Route { mode: self.transfer, dst_addr: self.underlay(to)?, binary: self.paths.keeper.clone() })
+        Ok(Route {
+            mode: self.transfer,
+            dst_addr: self.underlay(to)?,
+            binary: self.paths.keeper.clone(),
+        })
     }
 
     /// Run `f` with the executors of two different VMs at once.
-    pub fn with_pair<T>(&mut self, a: &str, b: &str, f: impl FnOnce(&mut dyn Executor, &mut dyn Executor) -> Result<T>) -> Result<T> {
+    pub fn with_pair<T>(
+        &mut self,
+        a: &str,
+        b: &str,
+        f: impl FnOnce(&mut dyn Executor, &mut dyn Executor) -> Result<T>,
+    ) -> Result<T> {
         if a == b {
             return Err(Error::Host(format!("with_pair: one VM twice ({a})")));
         }
@@ -380,7 +446,10 @@ pub struct Site {
 
 impl Site {
     pub fn of(vnode: &str, vm: &str) -> Site {
-        Site { vm: vm.to_string(), netns: names::netns_name(vnode, vm) }
+        Site {
+            vm: vm.to_string(),
+            netns: names::netns_name(vnode, vm),
+        }
     }
 }
 
@@ -390,7 +459,10 @@ pub fn sites(layout: &Layout, placement: &Placement) -> Result<BTreeMap<String, 
         .vnodes
         .keys()
         .map(|id| {
-            let vm = placement.vm_of.get(id).ok_or_else(|| Error::Host(format!("vnode {id:?} has no VM in the placement")))?;
+            let vm = placement
+                .vm_of
+                .get(id)
+                .ok_or_else(|| Error::Host(format!("vnode {id:?} has no VM in the placement")))?;
             checked("VM", vm)?;
             Ok((id.clone(), Site::of(id, vm)))
         })
@@ -440,19 +512,36 @@ fn create_netns(ex: &mut dyn Executor, netns: &[String]) -> Result<()> {
 pub fn machine_lock(ex: &dyn Executor) -> Arc<Mutex<()>> {
     static LOCKS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = std::sync::OnceLock::new();
     let key = ex.machine().unwrap_or_else(|| ex.label());
-    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     locks.entry(key).or_default().clone()
 }
 
 /// Build links `ids` (topology indices) between the sites given, and
 /// configure both ends (address, up, tbf). `fresh` namespaces also get `lo` up.
-fn build_links(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, ids: &[usize], fresh: &BTreeSet<String>, report: &mut DeployReport) -> Result<()> {
+fn build_links(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &BTreeMap<String, Site>,
+    ids: &[usize],
+    fresh: &BTreeSet<String>,
+    report: &mut DeployReport,
+) -> Result<()> {
     // Commands for each VM's root namespace, and per (vm, netns) in-namespace batches.
     let mut root: BTreeMap<String, String> = BTreeMap::new();
     let mut inner: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
     for ns in fresh {
-        let site = at.values().find(|s| &s.netns == ns).ok_or_else(|| Error::Host(format!("unknown namespace {ns}")))?;
-        inner.entry((site.vm.clone(), ns.clone())).or_default().0.push_str("link set lo up\n");
+        let site = at
+            .values()
+            .find(|s| &s.netns == ns)
+            .ok_or_else(|| Error::Host(format!("unknown namespace {ns}")))?;
+        inner
+            .entry((site.vm.clone(), ns.clone()))
+            .or_default()
+            .0
+            .push_str("link set lo up\n");
     }
     for &i in ids {
         let (a, b, delay) = &layout.links[i];
@@ -487,7 +576,9 @@ fn build_links(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, 
         }
     }
     for (vm, batch) in root {
-        fleet.exec(&vm)?.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
+        fleet
+            .exec(&vm)?
+            .run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
     }
     for ((vm, ns), (ip_batch, tc_batch)) in inner {
         let ex = fleet.exec(&vm)?;
@@ -504,9 +595,18 @@ fn build_links(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, 
 /// Lines for `ip -n NS -batch` and `tc -n NS -batch` configuring one end.
 fn configure_end(b: &mut (String, String), e: &Iface, vxlan_tmp: Option<&str>) {
     if let Some(tmp) = vxlan_tmp {
-        b.0.push_str(&format!("link set dev {tmp} name {}\nlink set dev {} mtu {VXLAN_MTU}\n", e.name, e.name));
+        b.0.push_str(&format!(
+            "link set dev {tmp} name {}\nlink set dev {} mtu {VXLAN_MTU}\n",
+            e.name, e.name
+        ));
     }
-    b.0.push_str(&format!("addr add {}/{} dev {}\nlink set dev {} up\n", e.addr, names::LINK_PREFIX, e.name, e.name));
+    b.0.push_str(&format!(
+        "addr add {}/{} dev {}\nlink set dev {} up\n",
+        e.addr,
+        names::LINK_PREFIX,
+        e.name,
+        e.name
+    ));
     if e.mbps > 0.0 {
         b.1.push_str(&format!("qdisc replace dev {} root {}\n", e.name, tbf_params(e.mbps)));
     }
@@ -549,8 +649,12 @@ pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
     match deploy_fresh(fleet, layout, &at) {
         Ok(r) => Ok(r),
         Err(e) => match teardown(fleet, layout, placement) {
-            Ok(()) => Err(Error::HostRecovered { message: format!("deploy failed: {e}; what it made was removed") }),
-            Err(e2) => Err(Error::Host(format!("deploy failed: {e}; removing what it made failed too: {e2}"))),
+            Ok(()) => Err(Error::HostRecovered {
+                message: format!("deploy failed: {e}; what it made was removed"),
+            }),
+            Err(e2) => Err(Error::Host(format!(
+                "deploy failed: {e}; removing what it made failed too: {e2}"
+            ))),
         },
     }
 }
@@ -558,7 +662,10 @@ pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
 fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>) -> Result<DeployReport> {
     let t0 = Instant::now();
     let at = at.clone();
-    let mut report = DeployReport { vnodes: at.len(), ..Default::default() };
+    let mut report = DeployReport {
+        vnodes: at.len(),
+        ..Default::default()
+    };
     let mut by_vm: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (id, s) in &at {
         by_vm.entry(s.vm.clone()).or_default().push(id);
@@ -655,12 +762,17 @@ fn wait_session_leader(ex: &mut dyn Executor, pid: u32, timeout: Duration) -> Re
     loop {
         // fields after the command's closing parenthesis: state ppid pgrp session …
         let text = String::from_utf8_lossy(&ex.read_file(&stat)?).to_string();
-        let session = text.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(3)?.parse::<u32>().ok());
+        let session = text
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(3)?.parse::<u32>().ok());
         if session == Some(pid) {
             return Ok(());
         }
         if t0.elapsed() > timeout {
-            return Err(Error::Host(format!("{}: vnode process {pid} did not become a session leader within {timeout:?}", ex.label())));
+            return Err(Error::Host(format!(
+                "{}: vnode process {pid} did not become a session leader within {timeout:?}",
+                ex.label()
+            )));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -680,7 +792,11 @@ pub fn wait_pidfile(ex: &mut dyn Executor, pidfile: &std::path::Path, timeout: D
             }
         }
         if t0.elapsed() > timeout {
-            return Err(Error::Host(format!("{}: {} did not appear within {timeout:?}", ex.label(), pidfile.display())));
+            return Err(Error::Host(format!(
+                "{}: {} did not appear within {timeout:?}",
+                ex.label(),
+                pidfile.display()
+            )));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -718,7 +834,10 @@ pub fn teardown(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Re
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Error::Host(format!("teardown left things behind: {}", errors.join("; "))))
+        Err(Error::Host(format!(
+            "teardown left things behind: {}",
+            errors.join("; ")
+        )))
     }
 }
 
@@ -728,7 +847,11 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
     paths.cgroups.kill_and_remove(ex, cgroup)?;
     let out = ex.output(&Cmd::new("ip").args(["netns", "del", netns]))?;
     if !out.success() && ex.exists(std::path::Path::new(&netns_path(netns)))? {
-        return Err(Error::Host(format!("{}: ip netns del {netns}: {}", ex.label(), out.stderr_str().trim())));
+        return Err(Error::Host(format!(
+            "{}: ip netns del {netns}: {}",
+            ex.label(),
+            out.stderr_str().trim()
+        )));
     }
     if state {
         ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(cgroup))?]))?;
@@ -742,8 +865,12 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
 fn retired_name() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let mixed = nanos ^ std::process::id().rotate_left(16) ^ N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mixed =
+        nanos ^ std::process::id().rotate_left(16) ^ N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9);
     format!("nbo{mixed:08x}")
 }
 
@@ -761,14 +888,36 @@ fn retired_name() -> String {
 /// connection's socket back would be answered with a RST (seen here: a
 /// peer's retransmission arriving between re-attach and restore reset the
 /// connection). CRIU locks only the namespace it dumps from.
-pub fn reattach_after_move(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, old: &Site, hold: bool) -> Result<DeployReport> {
+pub fn reattach_after_move(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &BTreeMap<String, Site>,
+    vnode: &str,
+    old: &Site,
+    hold: bool,
+) -> Result<DeployReport> {
     let v = layout.vnode(vnode)?.clone();
-    let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
+    let site = at
+        .get(vnode)
+        .ok_or_else(|| Error::Host(format!("no site for {vnode}")))?
+        .clone();
     let mut report = DeployReport::default();
     create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
     if hold {
-        let rules = format!("table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; }}\n}}\n");
-        fleet.exec(&site.vm)?.run(&Cmd::new("nsenter").args([format!("--net={}", netns_path(&site.netns)), "--".into(), "nft".into(), "-f".into(), "-".into()]).stdin(rules))?;
+        let rules = format!(
+            "table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; }}\n}}\n"
+        );
+        fleet.exec(&site.vm)?.run(
+            &Cmd::new("nsenter")
+                .args([
+                    format!("--net={}", netns_path(&site.netns)),
+                    "--".into(),
+                    "nft".into(),
+                    "-f".into(),
+                    "-".into(),
+                ])
+                .stdin(rules),
+        )?;
     }
     let fresh = BTreeSet::from([site.netns.clone()]);
     // One batch per peer namespace.
@@ -788,7 +937,9 @@ pub fn reattach_after_move(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<Str
     for ((vm, ns), lines) in retire {
         // As in `reattach`, a missing old end is no error; a name still in
         // use makes the link creation below fail.
-        let _ = fleet.exec(&vm)?.output(&Cmd::new("ip").args(["-n", &ns, "-batch", "-"]).stdin(lines))?;
+        let _ = fleet
+            .exec(&vm)?
+            .output(&Cmd::new("ip").args(["-n", &ns, "-batch", "-"]).stdin(lines))?;
     }
     let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
     build_links(fleet, layout, at, &ids, &fresh, &mut report)?;
@@ -800,7 +951,15 @@ pub const HOLD_TABLE: &str = "netbalance-hold";
 
 /// Let packets into a namespace held by [`reattach_after_move`] again.
 pub fn release_hold(ex: &mut dyn Executor, netns: &str) -> Result<()> {
-    ex.run(&Cmd::new("nsenter").args([format!("--net={}", netns_path(netns)), "--".into(), "nft".into(), "delete".into(), "table".into(), "inet".into(), HOLD_TABLE.into()]))?;
+    ex.run(&Cmd::new("nsenter").args([
+        format!("--net={}", netns_path(netns)),
+        "--".into(),
+        "nft".into(),
+        "delete".into(),
+        "table".into(),
+        "inet".into(),
+        HOLD_TABLE.into(),
+    ]))?;
     Ok(())
 }
 
@@ -808,9 +967,18 @@ pub fn release_hold(ex: &mut dyn Executor, netns: &str) -> Result<()> {
 /// deleted and every link of the vnode is made again between `new` and the
 /// peer's site in `at` (which must hold the vnode's new site). Creates the
 /// new namespace first if `create` is set.
-pub fn reattach(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>, vnode: &str, create: bool) -> Result<DeployReport> {
+pub fn reattach(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &BTreeMap<String, Site>,
+    vnode: &str,
+    create: bool,
+) -> Result<DeployReport> {
     let v = layout.vnode(vnode)?.clone();
-    let site = at.get(vnode).ok_or_else(|| Error::Host(format!("no site for {vnode}")))?.clone();
+    let site = at
+        .get(vnode)
+        .ok_or_else(|| Error::Host(format!("no site for {vnode}")))?
+        .clone();
     let mut report = DeployReport::default();
     let mut fresh = BTreeSet::new();
     if create {
@@ -819,10 +987,14 @@ pub fn reattach(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>,
     }
     for f in &v.ifaces {
         let ps = &at[&f.peer];
-        let _ = fleet.exec(&ps.vm)?.output(&Cmd::new("ip").args(["-n", &ps.netns, "link", "del", &f.peer_if]))?;
+        let _ = fleet
+            .exec(&ps.vm)?
+            .output(&Cmd::new("ip").args(["-n", &ps.netns, "link", "del", &f.peer_if]))?;
         // A leftover end of ours (when re-attaching in place) goes too.
         if !create {
-            let _ = fleet.exec(&site.vm)?.output(&Cmd::new("ip").args(["-n", &site.netns, "link", "del", &f.name]))?;
+            let _ = fleet
+                .exec(&site.vm)?
+                .output(&Cmd::new("ip").args(["-n", &site.netns, "link", "del", &f.name]))?;
         }
     }
     let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
@@ -850,7 +1022,14 @@ mod tests {
         let l = Layout::new(&topo()).unwrap();
         let n1 = &l.vnodes["n1"];
         assert_eq!(n1.ifaces.len(), 2);
-        assert_eq!((n1.ifaces[0].name.as_str(), n1.ifaces[0].peer.as_str(), n1.ifaces[0].peer_if.as_str()), ("eth0", "n0", "eth0"));
+        assert_eq!(
+            (
+                n1.ifaces[0].name.as_str(),
+                n1.ifaces[0].peer.as_str(),
+                n1.ifaces[0].peer_if.as_str()
+            ),
+            ("eth0", "n0", "eth0")
+        );
         assert_eq!((n1.ifaces[1].name.as_str(), n1.ifaces[1].peer.as_str()), ("eth1", "n2"));
         assert_eq!(n1.ifaces[0].addr, Ipv4Addr::new(10, 64, 0, 2));
         assert_eq!(l.iface("n2", 1).unwrap().addr, Ipv4Addr::new(10, 64, 0, 6));
@@ -886,9 +1065,22 @@ mod tests {
         let ns1 = names::netns_name("n1", "h0-v0");
         let ns2 = names::netns_name("n2", "h0-v1");
         assert!(log.contains(&format!("netns add {ns0}")), "{log}");
-        assert!(log.contains(&format!("link add eth0 netns {ns0} type veth peer name eth0 netns {ns1}")), "{log}");
-        assert!(log.contains(&format!("link add eth1 netns {ns1} type veth peer name eth0 netns {ns2}")), "{log}");
-        assert!(log.contains("qdisc replace dev eth1 root tbf rate 10000000bit"), "{log}");
+        assert!(
+            log.contains(&format!(
+                "link add eth0 netns {ns0} type veth peer name eth0 netns {ns1}"
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!(
+                "link add eth1 netns {ns1} type veth peer name eth0 netns {ns2}"
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains("qdisc replace dev eth1 root tbf rate 10000000bit"),
+            "{log}"
+        );
         assert!(log.contains("mount --make-rprivate /run/netns"), "{log}");
     }
 
@@ -907,8 +1099,14 @@ mod tests {
         let r = deploy(&mut fleet, &l, &p).unwrap();
         assert_eq!((r.veth_links, r.vxlan_links), (1, 1));
         let log = log.lock().unwrap().join("\n");
-        assert!(log.contains("link add nbx0 type vxlan id 1 remote 192.0.2.2 dstport 4789"), "{log}");
-        assert!(log.contains("link add nbx0 type vxlan id 1 remote 192.0.2.1 dstport 4789"), "{log}");
+        assert!(
+            log.contains("link add nbx0 type vxlan id 1 remote 192.0.2.2 dstport 4789"),
+            "{log}"
+        );
+        assert!(
+            log.contains("link add nbx0 type vxlan id 1 remote 192.0.2.1 dstport 4789"),
+            "{log}"
+        );
         assert!(log.contains("link set dev nbx0 name eth0"), "{log}");
     }
 }

@@ -16,7 +16,11 @@ pub struct Attributes {
 
 impl Default for Attributes {
     fn default() -> Self {
-        Attributes { memory_mb: 10.0, mbps: 1000.0, delay_ms: 1.0 }
+        Attributes {
+            memory_mb: 10.0,
+            mbps: 1000.0,
+            delay_ms: 1.0,
+        }
     }
 }
 
@@ -110,14 +114,20 @@ impl GraphBuilder {
         let vnodes = self
             .ids
             .iter()
-            .map(|id| Vnode { memory_mb: defaults.memory_mb, ..Vnode::new(id.clone()) })
+            .map(|id| Vnode {
+                memory_mb: defaults.memory_mb,
+                ..Vnode::new(id.clone())
+            })
             .collect();
         let links = self
             .edges
             .iter()
             .map(|(a, b, speeds)| {
                 let mbps = speeds.iter().map(|s| s.unwrap_or(defaults.mbps)).sum();
-                Link { delay_ms: defaults.delay_ms, ..Link::new(self.ids[*a].clone(), self.ids[*b].clone(), mbps) }
+                Link {
+                    delay_ms: defaults.delay_ms,
+                    ..Link::new(self.ids[*a].clone(), self.ids[*b].clone(), mbps)
+                }
             })
             .collect();
         Topology { vnodes, links }
@@ -151,7 +161,10 @@ mod tests {
         g.add_node("1", Some("None")).unwrap();
         g.add_node("2", Some("None")).unwrap();
         g.add_node("3", Some("None_2")).unwrap();
-        assert!(g.add_node("1", Some("x")).unwrap_err().contains("duplicate node id \"1\""));
+        assert!(g
+            .add_node("1", Some("x"))
+            .unwrap_err()
+            .contains("duplicate node id \"1\""));
         let t = g.finish(Attributes::default());
         let ids: Vec<_> = t.vnodes.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, ["None", "None_2", "None_2_2"]);
@@ -166,8 +179,18 @@ mod tests {
         g.add_edge(b, a, Some(5.0));
         g.add_edge(b, b, Some(5.0));
         assert_eq!(g.dropped(), (1, 1));
-        let t = g.finish(Attributes { memory_mb: 1.0, mbps: 100.0, delay_ms: 2.0 });
-        assert_eq!(t.links, vec![Link { delay_ms: 2.0, ..Link::new("a", "b", 105.0) }]);
+        let t = g.finish(Attributes {
+            memory_mb: 1.0,
+            mbps: 100.0,
+            delay_ms: 2.0,
+        });
+        assert_eq!(
+            t.links,
+            vec![Link {
+                delay_ms: 2.0,
+                ..Link::new("a", "b", 105.0)
+            }]
+        );
         assert_eq!(t.vnodes[0].memory_mb, 1.0);
     }
 

@@ -15,7 +15,10 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
     for (i, line) in text.lines().enumerate() {
         let at = |msg: String| Error::input(Location::file(file).at_line(i + 1), msg);
         let content = line.split('#').next().unwrap_or("").trim_start_matches('\u{feff}');
-        let words: Vec<&str> = content.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = content
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .collect();
         match words[..] {
             [] => {}
             [a] => {
@@ -37,7 +40,10 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
     }
     let topo = g.finish(defaults);
     if topo.vnodes.is_empty() {
-        return Err(Error::input(Location::file(file), "no nodes: expected lines `a b [mbps]` (or `--format`)"));
+        return Err(Error::input(
+            Location::file(file),
+            "no nodes: expected lines `a b [mbps]` (or `--format`)",
+        ));
     }
     Ok(topo)
 }
@@ -48,7 +54,12 @@ mod tests {
 
     #[test]
     fn reads_links_lone_nodes_and_comments() {
-        let t = import("# test\na b 100\nb c   # no speed\n\nd\nc,a,5.5\nb a 50\nc\tc\n", "t.txt", Attributes::default()).unwrap();
+        let t = import(
+            "# test\na b 100\nb c   # no speed\n\nd\nc,a,5.5\nb a 50\nc\tc\n",
+            "t.txt",
+            Attributes::default(),
+        )
+        .unwrap();
         let ids: Vec<_> = t.vnodes.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
         let links: Vec<_> = t.links.iter().map(|l| (l.a.as_str(), l.b.as_str(), l.mbps)).collect();
@@ -58,9 +69,21 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let err = |text| import(text, "t.txt", Attributes::default()).unwrap_err().to_string();
-        assert_eq!(err("a b\nb c fast\n"), "t.txt:2: bandwidth \"fast\" is not a number >= 0 (Mbit/s)");
-        assert_eq!(err("a b\n\nb c -1\n"), "t.txt:3: bandwidth \"-1\" is not a number >= 0 (Mbit/s)");
-        assert_eq!(err("a b 1 {'weight': 2}\n"), "t.txt:1: expected `a b [mbps]`, found 5 words");
-        assert_eq!(err("# only a comment\n"), "t.txt: no nodes: expected lines `a b [mbps]` (or `--format`)");
+        assert_eq!(
+            err("a b\nb c fast\n"),
+            "t.txt:2: bandwidth \"fast\" is not a number >= 0 (Mbit/s)"
+        );
+        assert_eq!(
+            err("a b\n\nb c -1\n"),
+            "t.txt:3: bandwidth \"-1\" is not a number >= 0 (Mbit/s)"
+        );
+        assert_eq!(
+            err("a b 1 {'weight': 2}\n"),
+            "t.txt:1: expected `a b [mbps]`, found 5 words"
+        );
+        assert_eq!(
+            err("# only a comment\n"),
+            "t.txt: no nodes: expected lines `a b [mbps]` (or `--format`)"
+        );
     }
 }

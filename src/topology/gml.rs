@@ -25,9 +25,15 @@ struct Entry {
 /// True if, among its first words (outside `#` comments), the text has
 /// `graph` followed by `[`: GML, not an edge list.
 pub(super) fn looks_like_gml(text: &str) -> bool {
-    let words: Vec<&str> =
-        text.lines().filter(|l| !l.trim_start().starts_with('#')).flat_map(str::split_whitespace).take(200).collect();
-    words.iter().enumerate().any(|(i, w)| w.starts_with("graph[") || (*w == "graph" && words.get(i + 1).is_some_and(|n| n.starts_with('['))))
+    let words: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(str::split_whitespace)
+        .take(200)
+        .collect();
+    words.iter().enumerate().any(|(i, w)| {
+        w.starts_with("graph[") || (*w == "graph" && words.get(i + 1).is_some_and(|n| n.starts_with('[')))
+    })
 }
 
 /// Import a Topology Zoo GML file: `graph [ node [ id label ] edge [ source target ] ]`.
@@ -47,19 +53,28 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
         .ok_or_else(|| at(1, "no `graph [ … ]` list found".into()))?;
     let mut g = GraphBuilder::default();
     for node in graph.iter().filter(|e| e.key == "node") {
-        let Value::List(items) = &node.value else { return Err(at(node.line, "`node` must be a list `[ … ]`".into())) };
+        let Value::List(items) = &node.value else {
+            return Err(at(node.line, "`node` must be a list `[ … ]`".into()));
+        };
         let id = key_of(items, "id").ok_or_else(|| at(node.line, "node without an `id`".into()))?;
         let label = text_of(items, "label");
         g.add_node(&id, label.as_deref()).map_err(|m| at(node.line, m))?;
     }
     for edge in graph.iter().filter(|e| e.key == "edge") {
-        let Value::List(items) = &edge.value else { return Err(at(edge.line, "`edge` must be a list `[ … ]`".into())) };
+        let Value::List(items) = &edge.value else {
+            return Err(at(edge.line, "`edge` must be a list `[ … ]`".into()));
+        };
         let end = |name: &str| {
             let key = key_of(items, name).ok_or_else(|| at(edge.line, format!("edge without a `{name}`")))?;
-            g.node(&key).ok_or_else(|| at(edge.line, format!("edge {name} {key} is not a node id")))
+            g.node(&key)
+                .ok_or_else(|| at(edge.line, format!("edge {name} {key} is not a node id")))
         };
         let (a, b) = (end("source")?, end("target")?);
-        let mbps = super::zoo_speed_mbps(number_of(items, "LinkSpeedRaw"), number_of(items, "LinkSpeed"), text_of(items, "LinkSpeedUnits").as_deref());
+        let mbps = super::zoo_speed_mbps(
+            number_of(items, "LinkSpeedRaw"),
+            number_of(items, "LinkSpeed"),
+            text_of(items, "LinkSpeedUnits").as_deref(),
+        );
         g.add_edge(a, b, mbps);
     }
     Ok(g.finish(defaults))
@@ -110,7 +125,11 @@ type ParseResult<T> = std::result::Result<T, (usize, String)>;
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Self {
-        Parser { chars: text.trim_start_matches('\u{feff}').chars().peekable(), line: 1, depth: 0 }
+        Parser {
+            chars: text.trim_start_matches('\u{feff}').chars().peekable(),
+            line: 1,
+            depth: 0,
+        }
     }
 
     fn document(&mut self) -> ParseResult<Vec<Entry>> {
@@ -176,9 +195,14 @@ impl<'a> Parser<'a> {
             }
             Some(c) if c.is_ascii_digit() || matches!(c, '-' | '+' | '.') => {
                 let raw = self.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.'));
-                raw.parse::<f64>().map(|v| Value::Number(v, raw.clone())).map_err(|_| (line, format!("`{key}`: {raw:?} is not a number")))
+                raw.parse::<f64>()
+                    .map(|v| Value::Number(v, raw.clone()))
+                    .map_err(|_| (line, format!("`{key}`: {raw:?} is not a number")))
             }
-            Some(c) => Err((line, format!("`{key}`: expected a number, a \"string\" or a [ list ], found {c:?}"))),
+            Some(c) => Err((
+                line,
+                format!("`{key}`: expected a number, a \"string\" or a [ list ], found {c:?}"),
+            )),
         }
     }
 
@@ -226,7 +250,10 @@ fn decode_entities(s: &str) -> String {
             "lt" => Some('<'),
             "gt" => Some('>'),
             "apos" => Some('\''),
-            code => code.strip_prefix('#').and_then(|n| n.parse::<u32>().ok()).and_then(char::from_u32),
+            code => code
+                .strip_prefix('#')
+                .and_then(|n| n.parse::<u32>().ok())
+                .and_then(char::from_u32),
         });
         match (decoded, end) {
             (Some(c), Some(e)) => {
@@ -266,12 +293,27 @@ mod tests {
     fn errors_name_the_line() {
         let deep = format!("graph [\n{}", "a [ ".repeat(100));
         let cases = [
-            ("graph [\n node [ id 0 ]\n node [ id 0 ]\n]", "t.gml:3: duplicate node id \"0\""),
-            ("graph [\n node [ id 0 ]\n edge [ source 0 target 9 ]\n]", "t.gml:3: edge target 9 is not a node id"),
+            (
+                "graph [\n node [ id 0 ]\n node [ id 0 ]\n]",
+                "t.gml:3: duplicate node id \"0\"",
+            ),
+            (
+                "graph [\n node [ id 0 ]\n edge [ source 0 target 9 ]\n]",
+                "t.gml:3: edge target 9 is not a node id",
+            ),
             ("graph [\n node [ label \"x\" ]\n]", "t.gml:2: node without an `id`"),
-            ("graph [\n node [ id 0\n", "t.gml:2: list `node [` opened here is never closed"),
-            ("graph [\n node [ id 0 label \"x ]\n]\n", "t.gml:2: string of `label` opened here is never closed"),
-            ("graph [\n node [ id 0 ] ]\n]", "t.gml:3: unexpected `]` (no list is open)"),
+            (
+                "graph [\n node [ id 0\n",
+                "t.gml:2: list `node [` opened here is never closed",
+            ),
+            (
+                "graph [\n node [ id 0 label \"x ]\n]\n",
+                "t.gml:2: string of `label` opened here is never closed",
+            ),
+            (
+                "graph [\n node [ id 0 ] ]\n]",
+                "t.gml:3: unexpected `]` (no list is open)",
+            ),
             ("graph [\n node [ id 1x2 ]\n]", "t.gml:2: `id`: \"1x2\" is not a number"),
             ("node [ id 0 ]", "t.gml:1: no `graph [ … ]` list found"),
             ("graph [\n  = 3\n]", "t.gml:2: expected a key, found '='"),

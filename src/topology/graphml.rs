@@ -18,39 +18,64 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
     let doc = Document::parse(text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.rfind(" at ").map_or(msg.clone(), |i| msg[..i].to_string());
-        Error::input(Location::file(file).at_line(e.pos().row as usize), format!("not well-formed XML: {msg}"))
+        Error::input(
+            Location::file(file).at_line(e.pos().row as usize),
+            format!("not well-formed XML: {msg}"),
+        )
     })?;
     let at = |node: Node, msg: String| {
-        Error::input(Location::file(file).at_line(doc.text_pos_at(node.range().start).row as usize), msg)
+        Error::input(
+            Location::file(file).at_line(doc.text_pos_at(node.range().start).row as usize),
+            msg,
+        )
     };
     let root = doc.root_element();
     if root.tag_name().name() != "graphml" {
-        return Err(at(root, format!("expected a <graphml> document, found <{}>", root.tag_name().name())));
+        return Err(at(
+            root,
+            format!("expected a <graphml> document, found <{}>", root.tag_name().name()),
+        ));
     }
     // key id → attribute name, e.g. "d33" → "label".
     let names: HashMap<&str, &str> = root
         .children()
         .filter(|k| k.has_tag_name_local("key"))
-        .filter_map(|k| Some((k.attribute("id")?, k.attribute("attr.name").unwrap_or(k.attribute("id")?))))
+        .filter_map(|k| {
+            Some((
+                k.attribute("id")?,
+                k.attribute("attr.name").unwrap_or(k.attribute("id")?),
+            ))
+        })
         .collect();
-    let graph =
-        root.children().find(|g| g.has_tag_name_local("graph")).ok_or_else(|| at(root, "no <graph> element".into()))?;
+    let graph = root
+        .children()
+        .find(|g| g.has_tag_name_local("graph"))
+        .ok_or_else(|| at(root, "no <graph> element".into()))?;
     let mut g = GraphBuilder::default();
     for node in graph.children().filter(|n| n.has_tag_name_local("node")) {
-        let id = node.attribute("id").ok_or_else(|| at(node, "<node> without an id attribute".into()))?;
+        let id = node
+            .attribute("id")
+            .ok_or_else(|| at(node, "<node> without an id attribute".into()))?;
         let d = data_of(node, &names);
         let label = d.get("label").or_else(|| d.get("name")).copied();
         g.add_node(id, label).map_err(|m| at(node, m))?;
     }
     for edge in graph.children().filter(|n| n.has_tag_name_local("edge")) {
         let end = |name: &str| {
-            let key = edge.attribute(name).ok_or_else(|| at(edge, format!("<edge> without a {name} attribute")))?;
-            g.node(key).ok_or_else(|| at(edge, format!("edge {name} {key:?} is not a node id")))
+            let key = edge
+                .attribute(name)
+                .ok_or_else(|| at(edge, format!("<edge> without a {name} attribute")))?;
+            g.node(key)
+                .ok_or_else(|| at(edge, format!("edge {name} {key:?} is not a node id")))
         };
         let (a, b) = (end("source")?, end("target")?);
         let d = data_of(edge, &names);
         let number = |k: &str| d.get(k).and_then(|v| v.parse::<f64>().ok());
-        let mbps = super::zoo_speed_mbps(number("LinkSpeedRaw"), number("LinkSpeed"), d.get("LinkSpeedUnits").copied());
+        let mbps = super::zoo_speed_mbps(
+            number("LinkSpeedRaw"),
+            number("LinkSpeed"),
+            d.get("LinkSpeedUnits").copied(),
+        );
         g.add_edge(a, b, mbps);
     }
     Ok(g.finish(defaults))
@@ -104,16 +129,30 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let cases = [
-            ("  <graph>\n    <node id=\"0\"/>\n    <edge source=\"0\" target=\"7\"/>\n  </graph>\n</graphml>", "t.graphml:7: edge target \"7\" is not a node id"),
-            ("  <graph>\n    <node id=\"0\"/>\n    <node id=\"0\"/>\n  </graph>\n</graphml>", "t.graphml:7: duplicate node id \"0\""),
-            ("  <graph>\n    <node/>\n  </graph>\n</graphml>", "t.graphml:6: <node> without an id attribute"),
-            ("  <graph>\n    <node id=\"0\">\n  </graph>\n</graphml>", "t.graphml:7: not well-formed XML"),
+            (
+                "  <graph>\n    <node id=\"0\"/>\n    <edge source=\"0\" target=\"7\"/>\n  </graph>\n</graphml>",
+                "t.graphml:7: edge target \"7\" is not a node id",
+            ),
+            (
+                "  <graph>\n    <node id=\"0\"/>\n    <node id=\"0\"/>\n  </graph>\n</graphml>",
+                "t.graphml:7: duplicate node id \"0\"",
+            ),
+            (
+                "  <graph>\n    <node/>\n  </graph>\n</graphml>",
+                "t.graphml:6: <node> without an id attribute",
+            ),
+            (
+                "  <graph>\n    <node id=\"0\">\n  </graph>\n</graphml>",
+                "t.graphml:7: not well-formed XML",
+            ),
         ];
         for (body, expected) in cases {
             let err = import_str(body).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{err:?} should start with {expected:?}");
         }
-        let err = import("<svg/>", "x.xml", Attributes::default()).unwrap_err().to_string();
+        let err = import("<svg/>", "x.xml", Attributes::default())
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "x.xml:1: expected a <graphml> document, found <svg>");
     }
 }

@@ -46,7 +46,9 @@ impl Format {
     /// ```
     /// Complexity: O(length of the text) (JSON is parsed to look at its keys).
     pub fn detect(path: Option<&std::path::Path>, text: &str) -> Format {
-        let ext = path.and_then(|p| p.extension()).map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let ext = path
+            .and_then(|p| p.extension())
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
             Some("gml") => return Format::Gml,
             Some("graphml") | Some("xml") => return Format::Graphml,
@@ -60,7 +62,9 @@ impl Format {
         }
         if body.starts_with('{') {
             return match serde_json::from_str::<serde_json::Value>(body) {
-                Ok(serde_json::Value::Object(o)) if !o.contains_key("vnodes") && o.contains_key("nodes") => Format::NodeLink,
+                Ok(serde_json::Value::Object(o)) if !o.contains_key("vnodes") && o.contains_key("nodes") => {
+                    Format::NodeLink
+                }
                 _ => Format::Json,
             };
         }
@@ -98,7 +102,12 @@ pub fn read_topology_as(source: &Source, format: Option<Format>) -> Result<Topol
 /// assert_eq!(err.to_string(), "x.gml:1: list `graph [` opened here is never closed");
 /// ```
 /// Complexity: linear in the text, plus validation (O(n + m) expected).
-pub fn parse_topology(text: &str, name: &str, path: Option<&std::path::Path>, format: Option<Format>) -> Result<Topology> {
+pub fn parse_topology(
+    text: &str,
+    name: &str,
+    path: Option<&std::path::Path>,
+    format: Option<Format>,
+) -> Result<Topology> {
     let format = format.unwrap_or_else(|| Format::detect(path, text));
     let defaults = Attributes::default();
     let topo = match format {
@@ -125,7 +134,9 @@ pub fn parse_topology(text: &str, name: &str, path: Option<&std::path::Path>, fo
 /// ```
 /// Complexity: that of the generator or the reader.
 pub fn paper_or_file(arg: &std::path::Path, seed: u64) -> Result<Topology> {
-    let name = arg.to_str().filter(|n| generate::PAPER_NAMES.contains(n) && !arg.exists());
+    let name = arg
+        .to_str()
+        .filter(|n| generate::PAPER_NAMES.contains(n) && !arg.exists());
     match name.and_then(|n| generate::paper(n, seed)) {
         Some(t) => Ok(t),
         None => read_topology(&Source::from_arg(arg)),
@@ -168,7 +179,11 @@ mod tests {
         for l in &t.links {
             let (a, b) = (index[l.a.as_str()], index[l.b.as_str()]);
             let _ = writeln!(gml, "edge [ source {a} target {b} LinkSpeedRaw {} ]", l.mbps * 1e6);
-            let _ = writeln!(graphml, "<edge source=\"{a}\" target=\"{b}\"><data key=\"s\">{}</data></edge>", l.mbps * 1e6);
+            let _ = writeln!(
+                graphml,
+                "<edge source=\"{a}\" target=\"{b}\"><data key=\"s\">{}</data></edge>",
+                l.mbps * 1e6
+            );
             let _ = writeln!(edges, "{} {} {}", l.a, l.b, l.mbps);
         }
         gml.push_str("]\n");

@@ -19,7 +19,10 @@ use serde_json::Value;
 pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Topology> {
     let doc: Value = parse_json(text, file)?;
     let at = |path: String, msg: String| Error::input(Location::file(file).at_path(path), msg);
-    let nodes = doc.get("nodes").and_then(Value::as_array).ok_or_else(|| at("nodes".into(), "expected an array of nodes".into()))?;
+    let nodes = doc
+        .get("nodes")
+        .and_then(Value::as_array)
+        .ok_or_else(|| at("nodes".into(), "expected an array of nodes".into()))?;
     let (links_key, links) = match (doc.get("links"), doc.get("edges")) {
         (Some(l), _) => ("links", l),
         (None, Some(e)) => ("edges", e),
@@ -32,8 +35,13 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
     };
     let mut g = GraphBuilder::default();
     for (i, node) in nodes.iter().enumerate() {
-        let id = node.get("id").map(key).ok_or_else(|| at(format!("nodes[{i}]"), "node without an \"id\"".into()))?;
-        let label = ["label", "name"].iter().find_map(|k| node.get(*k).and_then(Value::as_str));
+        let id = node
+            .get("id")
+            .map(key)
+            .ok_or_else(|| at(format!("nodes[{i}]"), "node without an \"id\"".into()))?;
+        let label = ["label", "name"]
+            .iter()
+            .find_map(|k| node.get(*k).and_then(Value::as_str));
         g.add_node(&id, label).map_err(|m| at(format!("nodes[{i}].id"), m))?;
     }
     // networkx 1.x and d3 name link ends by their position in "nodes": read
@@ -42,7 +50,9 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
     for (i, link) in links.iter().enumerate() {
         let end = |name: &str| {
             let path = format!("{links_key}[{i}].{name}");
-            let v = link.get(name).ok_or_else(|| at(path.clone(), format!("link without a \"{name}\"")))?;
+            let v = link
+                .get(name)
+                .ok_or_else(|| at(path.clone(), format!("link without a \"{name}\"")))?;
             if let Some(p) = v.as_u64().filter(|&p| by_position && p < nodes.len() as u64) {
                 return Ok(p as usize);
             }
@@ -50,8 +60,15 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
             g.node(&k).ok_or_else(|| at(path, format!("{k} is not a node id")))
         };
         let (a, b) = (end("source")?, end("target")?);
-        let number = |k: &str| link.get(k).and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()));
-        let mbps = super::zoo_speed_mbps(number("LinkSpeedRaw"), number("LinkSpeed"), link.get("LinkSpeedUnits").and_then(Value::as_str));
+        let number = |k: &str| {
+            link.get(k)
+                .and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()))
+        };
+        let mbps = super::zoo_speed_mbps(
+            number("LinkSpeedRaw"),
+            number("LinkSpeed"),
+            link.get("LinkSpeedUnits").and_then(Value::as_str),
+        );
         g.add_edge(a, b, mbps);
     }
     Ok(g.finish(defaults))
@@ -93,11 +110,26 @@ mod tests {
     #[test]
     fn errors_name_the_json_path() {
         let cases = [
-            (r#"{"nodes":[{"id":1},{"name":"b"}],"links":[]}"#, "t.json: nodes[1]: node without an \"id\""),
-            (r#"{"nodes":[{"id":1}],"links":[{"source":1,"target":2}]}"#, "t.json: links[0].target: 2 is not a node id"),
-            (r#"{"nodes":[{"id":"a"}],"links":[{"source":0,"target":1}]}"#, "t.json: links[0].target: 1 is not a node id"),
-            (r#"{"nodes":[{"id":1}],"edges":[{"target":1}]}"#, "t.json: edges[0].source: link without a \"source\""),
-            (r#"{"nodes":[{"id":1},{"id":1}]}"#, "t.json: nodes[1].id: duplicate node id \"1\""),
+            (
+                r#"{"nodes":[{"id":1},{"name":"b"}],"links":[]}"#,
+                "t.json: nodes[1]: node without an \"id\"",
+            ),
+            (
+                r#"{"nodes":[{"id":1}],"links":[{"source":1,"target":2}]}"#,
+                "t.json: links[0].target: 2 is not a node id",
+            ),
+            (
+                r#"{"nodes":[{"id":"a"}],"links":[{"source":0,"target":1}]}"#,
+                "t.json: links[0].target: 1 is not a node id",
+            ),
+            (
+                r#"{"nodes":[{"id":1}],"edges":[{"target":1}]}"#,
+                "t.json: edges[0].source: link without a \"source\"",
+            ),
+            (
+                r#"{"nodes":[{"id":1},{"id":1}]}"#,
+                "t.json: nodes[1].id: duplicate node id \"1\"",
+            ),
             (r#"{"nodes":{}}"#, "t.json: nodes: expected an array of nodes"),
             ("{\"nodes\":[\n{\"id\":1},\n]}", "t.json:3:1: nodes: trailing comma"),
         ];

@@ -62,7 +62,11 @@ impl Stats {
             nodes: n,
             links: t.links.len(),
             degree_min: degrees.clone().min().unwrap_or(0),
-            degree_mean: if n == 0 { 0.0 } else { 2.0 * t.links.len() as f64 / n as f64 },
+            degree_mean: if n == 0 {
+                0.0
+            } else {
+                2.0 * t.links.len() as f64 / n as f64
+            },
             degree_max: degrees.max().unwrap_or(0),
             components: roots.len(),
             diameter_estimate: diameter,
@@ -97,10 +101,17 @@ mod tests {
     fn counts_components_and_finds_a_path_diameter() {
         let mut t = Topology {
             vnodes: (0..6).map(|i| Vnode::new(format!("v{i}"))).collect(),
-            links: vec![Link::new("v2", "v1", 1.0), Link::new("v1", "v0", 1.0), Link::new("v0", "v3", 1.0)],
+            links: vec![
+                Link::new("v2", "v1", 1.0),
+                Link::new("v1", "v0", 1.0),
+                Link::new("v0", "v3", 1.0),
+            ],
         };
         let s = Stats::of(&t);
-        assert_eq!((s.components, s.diameter_estimate, s.degree_min, s.degree_max), (3, 3, 0, 2));
+        assert_eq!(
+            (s.components, s.diameter_estimate, s.degree_min, s.degree_max),
+            (3, 3, 0, 2)
+        );
         t.links.push(Link::new("v3", "v4", 1.0));
         t.links.push(Link::new("v4", "v5", 1.0));
         assert_eq!(Stats::of(&t).diameter_estimate, 5);

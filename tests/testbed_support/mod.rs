@@ -56,12 +56,19 @@ pub fn tag() -> String {
 }
 
 pub fn sh(argv: &[&str]) -> std::process::Output {
-    Command::new(argv[0]).args(&argv[1..]).output().unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
 }
 
 pub fn sh_ok(argv: &[&str]) -> String {
     let out = sh(argv);
-    assert!(out.status.success(), "{argv:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -84,7 +91,10 @@ impl NetnsGuard {
 impl Drop for NetnsGuard {
     fn drop(&mut self) {
         for n in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", n]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", n])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
@@ -125,7 +135,18 @@ impl Sshd {
         let host_key = d.join("host_key");
         let user_key = d.join("user_key");
         for k in [&host_key, &user_key] {
-            sh_ok(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "netbalance-test", "-f", k.to_str().unwrap()]);
+            sh_ok(&[
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "netbalance-test",
+                "-f",
+                k.to_str().unwrap(),
+            ]);
         }
         std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
@@ -173,7 +194,9 @@ impl Sshd {
         let target = format!("{addr}:{port}");
         loop {
             let probe = match netns {
-                Some(_) => std::net::TcpStream::connect_timeout(&target.parse().unwrap(), Duration::from_millis(200)).is_ok(),
+                Some(_) => {
+                    std::net::TcpStream::connect_timeout(&target.parse().unwrap(), Duration::from_millis(200)).is_ok()
+                }
                 None => std::net::TcpStream::connect(&target).is_ok(),
             };
             if probe {
@@ -182,12 +205,26 @@ impl Sshd {
             assert!(t0.elapsed() < Duration::from_secs(10), "sshd on {target} did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Sshd { dir, port, addr: addr.to_string(), user_key, host_key, child: Some(child) }
+        Sshd {
+            dir,
+            port,
+            addr: addr.to_string(),
+            user_key,
+            host_key,
+            child: Some(child),
+        }
     }
 
     /// `ssh-keygen -lf` of the host key: "SHA256:…".
     pub fn fingerprint(&self) -> String {
-        let out = sh_ok(&["ssh-keygen", "-l", "-E", "sha256", "-f", self.host_key.to_str().unwrap()]);
+        let out = sh_ok(&[
+            "ssh-keygen",
+            "-l",
+            "-E",
+            "sha256",
+            "-f",
+            self.host_key.to_str().unwrap(),
+        ]);
         out.split_whitespace().nth(1).unwrap().to_string()
     }
 
@@ -198,7 +235,11 @@ impl Sshd {
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Run `f` on a thread that has joined network namespace `ns` (setns affects
@@ -298,7 +339,10 @@ while True:
 pub fn client_progress(p: &Path) -> (u64, String) {
     let text = std::fs::read_to_string(p).unwrap_or_default();
     let mut it = text.trim().splitn(2, ' ');
-    (it.next().and_then(|s| s.parse().ok()).unwrap_or(0), it.next().unwrap_or("").to_string())
+    (
+        it.next().and_then(|s| s.parse().ok()).unwrap_or(0),
+        it.next().unwrap_or("").to_string(),
+    )
 }
 
 /// Wait (up to `timeout`) until the client's counter passes `beyond`, every
@@ -333,7 +377,11 @@ impl netbalance::testbed::Executor for FailingOn {
     fn output(&mut self, cmd: &netbalance::testbed::Cmd) -> netbalance::Result<netbalance::testbed::Output> {
         let argv = cmd.argv();
         if self.0.iter().all(|w| argv.contains(w)) {
-            return Ok(netbalance::testbed::Output { status: 1, stdout: vec![], stderr: b"injected failure".to_vec() });
+            return Ok(netbalance::testbed::Output {
+                status: 1,
+                stdout: vec![],
+                stderr: b"injected failure".to_vec(),
+            });
         }
         netbalance::testbed::LocalExecutor.output(cmd)
     }
@@ -377,7 +425,10 @@ pub fn two_ssh_vms(net: u8, label: &str) -> SshVms {
     let tag = tag();
     let short = format!("{}", std::process::id() % 100_000);
     let mut nets = NetnsGuard::default();
-    let vm_ns = [nets.add(&format!("{tag}{label}v1")), nets.add(&format!("{tag}{label}v2"))];
+    let vm_ns = [
+        nets.add(&format!("{tag}{label}v1")),
+        nets.add(&format!("{tag}{label}v2")),
+    ];
     let bridge = Bridge(format!("nbb{label}{short}"));
     sh_ok(&["ip", "link", "add", &bridge.0, "type", "bridge"]);
     sh_ok(&["ip", "addr", "add", &format!("10.{net}.{k}.1/24"), "dev", &bridge.0]);
@@ -385,7 +436,9 @@ pub fn two_ssh_vms(net: u8, label: &str) -> SshVms {
     let mut addrs = Vec::new();
     for (i, ns) in vm_ns.iter().enumerate() {
         let host_end = format!("nb{label}{i}x{short}");
-        sh_ok(&["ip", "link", "add", &host_end, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+        sh_ok(&[
+            "ip", "link", "add", &host_end, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ]);
         sh_ok(&["ip", "link", "set", &host_end, "master", &bridge.0, "up"]);
         let a = format!("10.{net}.{k}.{}", i + 2);
         sh_ok(&["ip", "-n", ns, "addr", "add", &format!("{a}/24"), "dev", "eth0"]);
@@ -403,7 +456,16 @@ pub fn two_ssh_vms(net: u8, label: &str) -> SshVms {
     }
     let ak2 = sshds[1].dir.path().join("authorized_keys");
     std::fs::write(&ak2, std::fs::read(sshds[0].dir.path().join("user_key.pub")).unwrap()).unwrap();
-    SshVms { sshds, tag, root, state_root, addrs, vm_ns, bridge, nets }
+    SshVms {
+        sshds,
+        tag,
+        root,
+        state_root,
+        addrs,
+        vm_ns,
+        bridge,
+        nets,
+    }
 }
 
 /// A deployment that is torn down when dropped (whatever the test's outcome).
@@ -439,7 +501,10 @@ pub fn local_pair(run: &str, mbps: f64) -> LocalPair {
     let (a, b) = (format!("{tag}a"), format!("{tag}b"));
     let mut va = Vnode::new(&a);
     va.run = Some(run.to_string());
-    let topo = Topology { vnodes: vec![va, Vnode::new(&b)], links: vec![Link::new(&a, &b, mbps)] };
+    let topo = Topology {
+        vnodes: vec![va, Vnode::new(&b)],
+        links: vec![Link::new(&a, &b, mbps)],
+    };
     let testbed = Testbed::generate(1, 3, 1000.0);
     let mut placement = Placement::default();
     placement.vm_of.insert(a.clone(), "h0-v0".into());
@@ -453,5 +518,12 @@ pub fn local_pair(run: &str, mbps: f64) -> LocalPair {
         ..Default::default()
     };
     let fleet = netbalance::testbed::Fleet::new(&testbed, netbalance::testbed::SshOptions::new("/dev/null"), paths);
-    LocalPair { a, b, placement, layout, state, fleet }
+    LocalPair {
+        a,
+        b,
+        placement,
+        layout,
+        state,
+        fleet,
+    }
 }

@@ -49,8 +49,10 @@ pub fn campus(campuses: usize, seed: u64) -> Topology {
     };
     if campuses >= 4 {
         let ring_neighbours = |a: usize, b: usize| (a + 1) % campuses == b || (b + 1) % campuses == a;
-        let mut chords: Vec<(usize, usize)> =
-            (0..campuses).flat_map(|a| (a + 1..campuses).map(move |b| (a, b))).filter(|&(a, b)| !ring_neighbours(a, b)).collect();
+        let mut chords: Vec<(usize, usize)> = (0..campuses)
+            .flat_map(|a| (a + 1..campuses).map(move |b| (a, b)))
+            .filter(|&(a, b)| !ring_neighbours(a, b))
+            .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         chords.shuffle(&mut rng);
         backbone.extend(chords.into_iter().take(campuses / 2));
@@ -106,7 +108,11 @@ mod tests {
             let t = campus(k, 5);
             assert_eq!(t.vnodes.len(), k * CAMPUS_NODES);
             check(&t);
-            let inter = t.links.iter().filter(|l| l.a.split('-').next() != l.b.split('-').next()).count();
+            let inter = t
+                .links
+                .iter()
+                .filter(|l| l.a.split('-').next() != l.b.split('-').next())
+                .count();
             let expected = match k {
                 0 | 1 => 0,
                 2 => 1,

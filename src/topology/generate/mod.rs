@@ -81,9 +81,18 @@ pub(crate) fn with_ids(ids: Vec<String>, edges: &[(usize, usize)]) -> Topology {
     let d = Attributes::default();
     let links = edges
         .iter()
-        .map(|&(a, b)| Link { delay_ms: d.delay_ms, ..Link::new(ids[a].clone(), ids[b].clone(), d.mbps) })
+        .map(|&(a, b)| Link {
+            delay_ms: d.delay_ms,
+            ..Link::new(ids[a].clone(), ids[b].clone(), d.mbps)
+        })
         .collect();
-    let vnodes = ids.into_iter().map(|id| Vnode { memory_mb: d.memory_mb, ..Vnode::new(id) }).collect();
+    let vnodes = ids
+        .into_iter()
+        .map(|id| Vnode {
+            memory_mb: d.memory_mb,
+            ..Vnode::new(id)
+        })
+        .collect();
     Topology { vnodes, links }
 }
 
@@ -104,7 +113,18 @@ pub(crate) mod tests {
     fn grid_links_are_the_four_neighbours() {
         let t = grid(3, 2);
         let pairs: Vec<_> = t.links.iter().map(|l| (l.a.as_str(), l.b.as_str())).collect();
-        assert_eq!(pairs, [("n0", "n1"), ("n0", "n3"), ("n1", "n2"), ("n1", "n4"), ("n2", "n5"), ("n3", "n4"), ("n4", "n5")]);
+        assert_eq!(
+            pairs,
+            [
+                ("n0", "n1"),
+                ("n0", "n3"),
+                ("n1", "n2"),
+                ("n1", "n4"),
+                ("n2", "n5"),
+                ("n3", "n4"),
+                ("n4", "n5")
+            ]
+        );
         check(&t);
         check(&grid(0, 5));
         check(&grid(1, 1));

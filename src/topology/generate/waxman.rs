@@ -75,7 +75,12 @@ mod tests {
     fn density_follows_alpha_and_isolated_nodes_are_joined() {
         let dense = waxman(300, 0.6, 0.3, 3);
         let sparse = waxman(300, 0.05, 0.3, 3);
-        assert!(dense.links.len() > 5 * sparse.links.len(), "{} vs {}", dense.links.len(), sparse.links.len());
+        assert!(
+            dense.links.len() > 5 * sparse.links.len(),
+            "{} vs {}",
+            dense.links.len(),
+            sparse.links.len()
+        );
         // α = 0: no random links at all; only the n − 1 joining links remain.
         let tree = waxman(50, 0.0, 0.2, 3);
         assert_eq!(tree.links.len(), 49);
