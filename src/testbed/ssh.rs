@@ -330,7 +330,7 @@ pub struct SshArgs {
     /// Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused
     #[arg(long)]
     pub accept_new: bool,
-    /// Private key for the VMs [default: ssh-agent]
+    /// Private key for the VMs [default: the testbed's "identity", else ssh-agent]
     #[arg(long, short = 'i', value_name = "FILE")]
     pub identity: Option<PathBuf>,
 }
@@ -344,7 +344,10 @@ impl SshArgs {
             .unwrap_or_else(SshOptions::default_known_hosts);
         let mut o = SshOptions::new(kh);
         o.accept_new = self.accept_new;
-        o.identity = self.identity.clone();
+        o.identity = self
+            .identity
+            .clone()
+            .or_else(|| testbed.identity.as_ref().map(PathBuf::from));
         o
     }
 }
