@@ -213,12 +213,27 @@ pub fn up(s: &UpSettings) -> Result<LabState> {
             t.elapsed().as_secs_f64()
         ));
         if let Some(bin) = &s.provision {
+            // One thread per VM: the copies run in parallel.
             let t = Instant::now();
-            for v in &lab.vms {
-                let mut sx = SshExecutor::connect(&target(&v.ip), &opts)?;
-                let path = crate::testbed::provision::binary_on(&mut sx, bin)?;
-                say(&format!("{}: netbalance binary at {path}", v.name));
-            }
+            std::thread::scope(|scope| {
+                let copies: Vec<_> = lab
+                    .vms
+                    .iter()
+                    .map(|v| {
+                        let opts = &opts;
+                        scope.spawn(move || -> Result<()> {
+                            let mut sx = SshExecutor::connect(&target(&v.ip), opts)?;
+                            let path = crate::testbed::provision::binary_on(&mut sx, bin)?;
+                            say(&format!("{}: netbalance binary at {path}", v.name));
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                copies.into_iter().try_for_each(|c| {
+                    c.join()
+                        .unwrap_or_else(|_| Err(Error::Host("provisioning panicked".into())))
+                })
+            })?;
             say(&format!("phase provision: {:.1} s", t.elapsed().as_secs_f64()));
         }
         Ok(())

@@ -135,3 +135,14 @@ fn down_leaves_no_qemu_namespace_interface_or_file() {
         .unwrap();
     assert_eq!(status.status.code(), Some(1));
 }
+
+#[test]
+fn a_command_silent_for_a_minute_over_ssh_completes() {
+    // libssh2's keepalive made blocking reads fail after a silent interval
+    // ("Timed out waiting on socket"); slow TCG guests are silent for long.
+    let Some(lab) = lab::shared() else { return };
+    use netbalance::testbed::{Cmd, Executor};
+    let mut ex = lab.executor("h1-v0");
+    let out = ex.run(&Cmd::new("sh").args(["-c", "sleep 70; echo done"])).unwrap();
+    assert_eq!(out, "done\n");
+}
