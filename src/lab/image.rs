@@ -162,8 +162,13 @@ pub fn image_key(criu: &[u8]) -> String {
 }
 
 /// The cached image for this recipe, built first if missing (under a lock:
-/// a second `lab up` at the same time waits and reuses it).
-pub fn ensure(ex: &mut dyn Executor, log: &mut dyn FnMut(&str)) -> Result<Image> {
+/// a second `lab up` at the same time waits and reuses it); `can_build`
+/// checks the builder's prerequisites before a build.
+pub fn ensure(
+    ex: &mut dyn Executor,
+    log: &mut dyn FnMut(&str),
+    can_build: impl FnOnce() -> Result<()>,
+) -> Result<Image> {
     let criu = std::fs::read(CRIU).map_err(|e| {
         Error::Host(format!(
             "{CRIU}: {e} (the lab's guests get this machine's CRIU: install it with .ci/install-deps.sh)"
@@ -179,6 +184,7 @@ pub fn ensure(ex: &mut dyn Executor, log: &mut dyn FnMut(&str)) -> Result<Image>
         log(&format!("image: cached {}", image.dir.display()));
         return Ok(image);
     }
+    can_build()?;
     let t0 = Instant::now();
     let tmp = root.join(format!("build-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);

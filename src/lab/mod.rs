@@ -122,8 +122,8 @@ pub fn up(s: &UpSettings) -> Result<LabState> {
     let ex: &mut dyn Executor = &mut LocalExecutor;
     let t_all = Instant::now();
     let t = Instant::now();
-    check_tools(true)?;
-    let image = image::ensure(ex, &mut |m| say(m))?;
+    check_tools(false)?;
+    let image = image::ensure(ex, &mut |m| say(m), || check_tools(true))?;
     say(&format!("phase image: {:.1} s", t.elapsed().as_secs_f64()));
 
     let t = Instant::now();

@@ -9,7 +9,8 @@
 //! `<sha256>` is the hash of the file as it lands on the VM; it is checked on
 //! the VM (`sha256sum`) before the copy is renamed into place, and again the
 //! first time each process uses a VM's copy; a file at that path with another
-//! hash is replaced, never run. On this machine (a local VM) the binary runs
+//! hash is replaced, never run. Concurrent copies of one hash (two processes)
+//! each write a temporary file of their own and rename it into place. On this machine (a local VM) the binary runs
 //! from where it is.
 
 use super::exec::{Cmd, Executor, LocalExecutor};
@@ -140,7 +141,12 @@ fn remote_hash(ex: &mut dyn Executor, path: &str) -> Result<Option<String>> {
 /// there), check its hash, then rename it into place.
 fn copy(ex: &mut dyn Executor, art: &Artifact) -> Result<()> {
     let dir = format!("{BIN_ROOT}/{}", art.hash);
-    let tmp = format!("{dir}/netbalance.part");
+    // A name of this copy's own: two processes (or two "VMs" sharing one
+    // file system) may provision the same hash at once; each renames only
+    // its own complete, checked file into place.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = format!("{dir}/netbalance.part.{}.{n}", std::process::id());
     let dst = remote_path(&art.hash);
     let t0 = std::time::Instant::now();
     ex.run(&Cmd::new("mkdir").args(["-p", &dir]))?;
@@ -348,7 +354,10 @@ mod tests {
         let err = binary_on(&mut bad, bin.to_str().unwrap()).unwrap_err().to_string();
         assert!(err.contains("instead of") || err.contains("copying"), "{err}");
         assert!(!Path::new(&remote).exists());
-        assert!(!Path::new(&format!("{remote}.part")).exists());
+        let left: Vec<_> = std::fs::read_dir(Path::new(&remote).parent().unwrap())
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{left:?}");
 
         let mut good = FakeRemote {
             ran: vec![],
