@@ -197,7 +197,9 @@ pub fn up(s: &UpSettings) -> Result<LabState> {
         let t = Instant::now();
         let opts = ssh_options(&lab);
         for v in &lab.vms {
-            vm::wait_port(&v.name, &v.ip, s.boot_timeout, &lab.vm_dir(&v.name).join("console.log"))?;
+            let pid = v.pid.unwrap_or(0);
+            let console = lab.vm_dir(&v.name).join("console.log");
+            vm::wait_port(&v.name, &v.ip, pid, &lab.dir, s.boot_timeout, &console)?;
             let mut sx = connect_retrying(&v.ip, &opts, Duration::from_secs(60))?;
             let kernel = sx.run(&Cmd::new("uname").arg("-r"))?;
             say(&format!(

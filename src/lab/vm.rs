@@ -237,8 +237,9 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 /// Wait until `ip:22` accepts TCP connections from here (the root end of
-/// the veth), or fail after `timeout` naming the console log.
-pub fn wait_port(name: &str, ip: &str, timeout: Duration, console: &Path) -> Result<()> {
+/// the veth), or fail (with the console's last lines) after `timeout` or as
+/// soon as the VM's QEMU (`pid`, of the lab in `lab_dir`) is gone.
+pub fn wait_port(name: &str, ip: &str, pid: u32, lab_dir: &Path, timeout: Duration, console: &Path) -> Result<()> {
     let addr: std::net::SocketAddr = format!("{ip}:22")
         .parse()
         .map_err(|e| Error::Host(format!("{name}: bad address {ip}: {e}")))?;
@@ -247,7 +248,8 @@ pub fn wait_port(name: &str, ip: &str, timeout: Duration, console: &Path) -> Res
         if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
             return Ok(());
         }
-        if t0.elapsed() > timeout {
+        let gone = !is_lab_qemu(pid, lab_dir);
+        if gone || t0.elapsed() > timeout {
             let tail: String = std::fs::read_to_string(console)
                 .unwrap_or_default()
                 .lines()
@@ -258,9 +260,13 @@ pub fn wait_port(name: &str, ip: &str, timeout: Duration, console: &Path) -> Res
                 .rev()
                 .collect::<Vec<_>>()
                 .join(" | ");
+            let why = if gone {
+                format!("QEMU (pid {pid}) exited after {:.0} s", t0.elapsed().as_secs_f64())
+            } else {
+                format!("no SSH on {ip}:22 after {:.0} s", timeout.as_secs_f64())
+            };
             return Err(Error::Host(format!(
-                "{name}: no SSH on {ip}:22 after {:.0} s (console {}: {tail})",
-                timeout.as_secs_f64(),
+                "{name}: {why} (console {}: {tail})",
                 console.display()
             )));
         }
