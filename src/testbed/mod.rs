@@ -13,6 +13,7 @@ pub mod keeper;
 pub mod monitor;
 pub mod names;
 pub mod pool;
+pub mod provision;
 pub mod quote;
 pub mod ssh;
 pub mod stream;
