@@ -147,8 +147,13 @@ pub fn write_text_stdout(text: &str) -> Result<()> {
     out.flush().map_err(|e| Error::io("<stdout>", e))
 }
 
-/// Write a file atomically: temp file in the same directory, fsync, rename.
+/// Write a file atomically: a fresh temp file in the same directory
+/// (created with `O_CREAT|O_EXCL|O_NOFOLLOW`: a planted symlink is never
+/// followed), fsync, rename. For the state dir, whose directory is checked
+/// too, see [`crate::state::SecureDir::write_atomic`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -157,9 +162,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
+    let mut created = false;
     let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o644)
+            .open(&tmp)?;
+        created = true;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -169,7 +182,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Ok(())
     })();
     res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+        if created {
+            let _ = std::fs::remove_file(&tmp);
+        }
         Error::io(path.display().to_string(), e)
     })
 }

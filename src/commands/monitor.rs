@@ -10,7 +10,7 @@ use crate::testbed::monitor::{sample, snapshot};
 use crate::testbed::{Fleet, Layout, Paths, SshArgs};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -43,9 +43,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Status> {
-    if !(args.interval.is_finite() && args.interval > 0.0 && args.dilation.is_finite() && args.dilation > 0.0) {
-        return Err(Error::usage("--interval and --dilation must be numbers > 0"));
-    }
+    crate::limits::seconds("--interval", args.interval, crate::limits::MIN_TP_S, false)?;
+    crate::limits::real("--dilation", args.dilation, 1e-6, 1e6)?;
     let placement_file = args
         .placement
         .clone()
@@ -65,7 +64,7 @@ pub fn run(args: Args) -> Result<Status> {
     let mut n = 0u64;
     let mut t_virtual = 0.0;
     while args.count.map_or(true, |c| n < c) {
-        let next = start + Duration::from_secs_f64(args.interval * (n + 1) as f64);
+        let next = start + crate::limits::duration("--interval", args.interval * (n + 1) as f64)?;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }

@@ -58,9 +58,8 @@ impl Settings {
         if !(args.alpha > 0.0 && args.alpha <= 1.0) {
             return Err(Error::usage(format!("--alpha must be in (0, 1], got {}", args.alpha)));
         }
-        if args.history < 1 {
-            return Err(Error::usage("--history must be at least 1"));
-        }
+        crate::limits::count("--history", args.history, 1, crate::limits::MAX_HISTORY)?;
+        crate::limits::count("--max-lag", args.max_lag, 1, crate::limits::MAX_HISTORY)?;
         let of = |m: MethodArg| match m {
             MethodArg::Last => Method::Last,
             MethodArg::Ewma => Method::Ewma { alpha: args.alpha },
