@@ -17,6 +17,7 @@ pub mod plot_font;
 pub mod predict;
 pub mod simulate;
 pub mod state;
+pub mod strict_json;
 pub mod testbed;
 pub mod topology;
 

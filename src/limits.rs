@@ -15,7 +15,7 @@ pub const MIN_TP_S: f64 = 1e-3;
 /// (its stream or scenario length over T_p).
 pub const MAX_WINDOWS: f64 = 1e6;
 /// The most VMs a generated testbed or a simulation has (hosts × CPUs).
-pub const MAX_VMS: usize = 100_000;
+pub const MAX_VMS: usize = 1_000_000;
 /// The most independent runs of `simulate`.
 pub const MAX_RUNS: usize = 100_000;
 /// The most placer moves per second of T_o `simulate` assumes (ours: 0.5–5 M/s).
@@ -41,7 +41,8 @@ pub fn seconds(flag: &str, v: f64, min: f64, open_min: bool) -> Result<f64> {
     } else {
         let bracket = if open_min { "(" } else { "[" };
         Err(Error::usage(format!(
-            "{flag} {v}: need a number of seconds in {bracket}{min}, {MAX_SECONDS:e}]"
+            "{flag} {}: need a number of seconds in {bracket}{min}, {MAX_SECONDS:e}]",
+            num(v)
         )))
     }
 }
@@ -71,7 +72,16 @@ pub fn real(flag: &str, v: f64, min: f64, max: f64) -> Result<f64> {
 /// A number of seconds as a [`Duration`], without the panic of
 /// `Duration::from_secs_f64` on huge or non-finite values.
 pub fn duration(flag: &str, s: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| Error::usage(format!("{flag} {s}: not a representable duration")))
+    Duration::try_from_secs_f64(s).map_err(|_| Error::usage(format!("{flag} {}: not a representable duration", num(s))))
+}
+
+/// A number for a message: short (`1e300`, not 301 digits).
+pub fn num(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// How many windows of `tp` seconds cover `span` seconds; refuses more than
@@ -96,7 +106,7 @@ mod tests {
         assert_eq!(seconds("--tp", 10.0, MIN_TP_S, false).unwrap(), 10.0);
         for v in [f64::NAN, f64::INFINITY, 1e300, 1e-9, -1.0] {
             let e = seconds("--tp", v, MIN_TP_S, false).unwrap_err().to_string();
-            assert!(e.starts_with("--tp "), "{e}");
+            assert!(e.starts_with("--tp ") && e.len() < 80, "{e}");
         }
         assert!(seconds("--interval", 0.0, 0.0, true).is_err());
         assert!(count("--runs", 0, 1, MAX_RUNS).is_err() && count("--runs", 7, 1, MAX_RUNS).is_ok());

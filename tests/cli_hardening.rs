@@ -222,9 +222,12 @@ fn flags_beyond_their_bounds_are_refused_at_once_naming_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["testbed", "--hosts", "1000000000", "--cpus", "8"],
-            "at most 100000 VMs",
+            "at most 1000000 VMs",
         ),
-        (&["testbed", "--hosts", "10000000", "--cpus", "1"], "at most 100000 VMs"),
+        (
+            &["testbed", "--hosts", "10000000", "--cpus", "1"],
+            "at most 1000000 VMs",
+        ),
         (&["simulate", "--runs", "4294967295"], "--runs"),
         (&["simulate", "--hosts", "1000000000", "--cpus", "1000000000"], "VMs"),
         (&["simulate", "--tp", "1e-9", "--to", "0"], "--tp"),
@@ -296,4 +299,322 @@ fn flags_beyond_their_bounds_are_refused_at_once_naming_the_flag() {
         &["jump.ndjson", "windows", "limit"],
     );
     assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+fn cost(dir: &Path, extra: &[&str]) -> std::process::Output {
+    bin(dir).arg("cost").args(extra).output().unwrap()
+}
+
+#[test]
+fn a_wrong_input_never_gives_an_answer() {
+    let dir = inputs();
+    let d = dir.path();
+    let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+    let base = ["--topology", "topo.json", "--placement", "placement.json"];
+    // Trailing garbage, a second document, the array form of an object.
+    for (text, needle) in [
+        (
+            format!("{TESTBED}GARBAGE{{{{"),
+            "text after the end of the JSON document",
+        ),
+        (format!("{TESTBED}{TESTBED}"), "text after the end"),
+        (
+            r#"[[["h0",1000,[["h0-v0"],["h0-v1"]]]]]"#.to_string(),
+            "expected struct Testbed",
+        ),
+        (
+            r#"{"hosts":[["h0",1000,[{"name":"h0-v0"}]]]}"#.to_string(),
+            "expected struct Host",
+        ),
+    ] {
+        w("bad.json", &text);
+        refused(
+            &cost(d, &[&base[..], &["--testbed", "bad.json"]].concat()),
+            &["bad.json", needle],
+        );
+    }
+    // Duplicate keys, in a map and in a struct; --pin twice.
+    w("dup.json", r#"{"vm_of":{"a":"h0-v0","a":"h0-v1","b":"h0-v1"}}"#);
+    refused(
+        &cost(
+            d,
+            &[
+                "--topology",
+                "topo.json",
+                "--testbed",
+                "testbed.json",
+                "--placement",
+                "dup.json",
+            ],
+        ),
+        &["dup.json", "duplicate key \"a\""],
+    );
+    w(
+        "dup2.json",
+        &TESTBED.replace(r#""nic_mbps":1000"#, r#""nic_mbps":1000,"nic_mbps":1"#),
+    );
+    refused(
+        &cost(d, &[&base[..], &["--testbed", "dup2.json"]].concat()),
+        &["duplicate key \"nic_mbps\""],
+    );
+    let out = bin(d)
+        .args([
+            "place",
+            "--topology",
+            "topo.json",
+            "--testbed",
+            "testbed.json",
+            "--moves",
+            "10",
+        ])
+        .args(["--pin", "a=h0-v0", "--pin", "a=h0-v1"])
+        .output()
+        .unwrap();
+    refused(&out, &["--pin", "pinned twice"]);
+    // An NDJSON line holding two records.
+    w("two.ndjson", "{\"t\":1}{\"t\":2}\n");
+    refused(
+        &cost(
+            d,
+            &[&base[..], &["--testbed", "testbed.json", "--load", "two.ndjson"]].concat(),
+        ),
+        &["two.ndjson:1", "text after the end"],
+    );
+    // Numbers that pass "finite and positive" but make τ infinite.
+    for (file, text, needle) in [
+        (
+            "tb.json",
+            TESTBED.replacen("\"capacity\":1.0", "\"capacity\":5e-324", 1),
+            "capacity",
+        ),
+        (
+            "tb.json",
+            TESTBED.replace("\"nic_mbps\":1000", "\"nic_mbps\":1e-320"),
+            "nic_mbps",
+        ),
+        (
+            "t.json",
+            TOPO.replace("\"cpu\":0.2", "\"cpu\":1.7e308"),
+            "vnodes[0].cpu",
+        ),
+        (
+            "t.json",
+            TOPO.replace("{\"id\":\"b\"}", "{\"id\":\"b\",\"memory_mb\":1.7e308}"),
+            "memory_mb",
+        ),
+        (
+            "t.json",
+            TOPO.replace("\"mbps\":100", "\"mbps\":1.7e308"),
+            "links[0].mbps",
+        ),
+    ] {
+        w("tb.json", TESTBED);
+        w("t.json", TOPO);
+        w(file, &text);
+        let out = cost(
+            d,
+            &[
+                "--topology",
+                "t.json",
+                "--testbed",
+                "tb.json",
+                "--placement",
+                "placement.json",
+            ],
+        );
+        refused(&out, &[file, needle, "1e12"]);
+    }
+    // Time going backwards in a file: refused before the first output line.
+    w("back.ndjson", "{\"t\":5}\n{\"t\":6}\n{\"t\":1}\n");
+    for extra in [&[][..], &["--evaluate"]] {
+        let out = bin(d)
+            .args(["predict", "--load", "back.ndjson"])
+            .args(extra)
+            .output()
+            .unwrap();
+        refused(&out, &["back.ndjson", "time goes backwards"]);
+    }
+    // One rule for an empty topology.
+    w("empty.json", r#"{"vnodes":[],"links":[]}"#);
+    for args in [
+        &[
+            "cost",
+            "--topology",
+            "empty.json",
+            "--testbed",
+            "testbed.json",
+            "--placement",
+            "placement.json",
+        ][..],
+        &[
+            "place",
+            "--topology",
+            "empty.json",
+            "--testbed",
+            "testbed.json",
+            "--moves",
+            "1",
+        ],
+        &["simulate", "--topology", "empty.json", "--runs", "1"],
+        &[
+            "migrate",
+            "--dry-run",
+            "--topology",
+            "empty.json",
+            "--testbed",
+            "testbed.json",
+            "--target",
+            "placement.json",
+        ],
+    ] {
+        refused(
+            &bin(d).args(args).output().unwrap(),
+            &["empty.json", "at least one vnode"],
+        );
+    }
+    // The input limit at 2^64 - 1 does not wrap to 0; a BOM is not an error.
+    w("bom.json", &format!("\u{feff}{TESTBED}"));
+    let out = bin(d)
+        .env("NETBALANCE_MAX_INPUT_BYTES", "18446744073709551615")
+        .arg("cost")
+        .args(base)
+        .args(["--testbed", "bom.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn errors_are_one_line_escape_input_text_and_do_not_quote_foreign_files() {
+    let dir = inputs();
+    let d = dir.path();
+    let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+    let tb = ["--topology", "topo.json", "--testbed", "testbed.json"];
+    // An id that would forge a second line, or send terminal escapes.
+    w(
+        "forge.json",
+        "{\"vm_of\":{\"a\\nnetbalance: all good\":\"h0-v0\",\"b\":\"h0-v1\"}}",
+    );
+    let err = refused(
+        &cost(d, &[&tb[..], &["--placement", "forge.json"]].concat()),
+        &["forge.json", "\\n"],
+    );
+    assert!(!err.contains("\nnetbalance: all good"));
+    w(
+        "esc.gml",
+        "graph [\n node [ id 0 label \"a\" ]\n node [ id 0 label \"\u{1b}[2J\u{1b}[31m\" ]\n]\n",
+    );
+    let out = bin(d).args(["topology", "import", "esc.gml"]).output().unwrap();
+    let err = refused(&out, &["esc.gml"]);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    // A file that is not a topology at all is named, not quoted.
+    w(
+        "secret",
+        "root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\nbin alpha beta gamma\n",
+    );
+    w("p2.json", "{\"vm_of\":{\"a\":\"h0-v0\"},\"topology\":\"secret\"}");
+    let out = bin(d)
+        .args(["cost", "--testbed", "testbed.json", "--placement", "p2.json"])
+        .output()
+        .unwrap();
+    let err = refused(&out, &["secret"]);
+    for leaked in ["hash", "salt", "alpha", "gamma", "root:"] {
+        assert!(!err.contains(leaked), "{leaked} quoted: {err}");
+    }
+    // IO errors once, not twice; no Debug dump for a missing plot dir.
+    let err = refused(
+        &cost(
+            d,
+            &[&tb[..2], &["--testbed", "nosuch.json", "--placement", "placement.json"]].concat(),
+        ),
+        &["nosuch.json"],
+    );
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    let out = bin(d)
+        .args([
+            "simulate",
+            "--topology",
+            "topo.json",
+            "--runs",
+            "1",
+            "--plot",
+            "nodir/x.svg",
+        ])
+        .output()
+        .unwrap();
+    let err = refused(&out, &["nodir"]);
+    assert!(!err.contains("Os {") && !err.contains("BackendError"), "{err}");
+    // A usage error from the parser is one line too.
+    refused(
+        &bin(d).args(["cost", "--tp", "1", "--tp", "2"]).output().unwrap(),
+        &["--tp", "--help"],
+    );
+    refused(&bin(d).args(["simulate", "--runs", "x"]).output().unwrap(), &["--runs"]);
+    // A closed stdout is an error, not exit 0 with the output lost.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" testbed --hosts 1 --cpus 1 >&-")
+        .arg(env!("CARGO_BIN_EXE_netbalance"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("<stdout>"));
+}
+
+#[test]
+fn stdin_is_read_in_bounded_time_and_memory() {
+    let dir = inputs();
+    let d = dir.path();
+    // One endless line (`< /dev/zero`): refused at the line cap.
+    for cmd in [
+        &[
+            "place",
+            "--topology",
+            "topo.json",
+            "--testbed",
+            "testbed.json",
+            "--moves",
+            "10",
+        ][..],
+        &["predict"],
+    ] {
+        let start = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+            .current_dir(d)
+            .env("NETBALANCE_MAX_INPUT_BYTES", "1000000")
+            .args(cmd)
+            .stdin(std::fs::File::open("/dev/zero").unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(
+            err.contains("line longer than") || err.contains("larger than"),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{cmd:?}: {:?}",
+            start.elapsed()
+        );
+    }
+    // Millions of blank lines before a snapshot: linear, not a rescan per line.
+    let mut text = "\n".repeat(4_000_000);
+    text.push_str("{\"t\":0,\"cpu\":{\"a\":0.5}}\n");
+    let start = Instant::now();
+    let out = bin(d)
+        .args([
+            "place",
+            "--topology",
+            "topo.json",
+            "--testbed",
+            "testbed.json",
+            "--moves",
+            "10",
+        ])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
 }

@@ -120,6 +120,9 @@ struct Settings {
 impl Settings {
     fn resolve(args: &Args) -> Result<Settings> {
         let window: Window = args.window.resolve()?;
+        if let Some(path) = &args.report {
+            crate::io::check_output_dir("--report", path)?;
+        }
         let interval_s = limits::seconds("--interval", args.interval, limits::MIN_TP_S, false)?;
         let duration_s = args
             .duration

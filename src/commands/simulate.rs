@@ -130,6 +130,9 @@ impl Settings {
 
 /// The flags' bounds ([`crate::limits`]): runs, VMs, seconds, the number of windows.
 fn bounds(args: &Args) -> Result<()> {
+    if let Some(path) = &args.plot {
+        crate::io::check_output_dir("--plot", path)?;
+    }
     use crate::limits::{self, MAX_MOVES_PER_S, MAX_RUNS, MAX_VMS};
     limits::count("--runs", args.runs, 1, MAX_RUNS)?;
     if args.hosts.saturating_mul(args.cpus) > MAX_VMS {

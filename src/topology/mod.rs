@@ -10,7 +10,7 @@ mod graphml;
 mod node_link;
 pub mod stats;
 
-use crate::error::Result;
+use crate::error::{Error, Location, Result};
 use crate::io::{parse_json, Source};
 use crate::model::Topology;
 pub use build::Attributes;
@@ -118,6 +118,14 @@ pub fn parse_topology(
         Format::EdgeList => edge_list::import(text, name, defaults)?,
     };
     topo.validate(name)?;
+    // One rule for every command that reads a topology (simulate, cost,
+    // place, migrate, balance, topology import): it has vnodes.
+    if topo.vnodes.is_empty() {
+        return Err(Error::input(
+            Location::file(name).at_path("vnodes"),
+            "a topology needs at least one vnode",
+        ));
+    }
     Ok(topo)
 }
 
