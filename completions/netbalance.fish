@@ -198,6 +198,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l fresh -d 'Start over: forget the run saved in the state dir (a finished what-if run is otherwise refused)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F

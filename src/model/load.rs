@@ -36,8 +36,11 @@ impl LoadSnapshot {
                 None => l,
             }
         };
-        if !self.t.is_finite() {
-            return Err(Error::input(loc("t".into()), "t must be a finite number"));
+        if !(self.t.is_finite() && self.t.abs() <= MAX_VALUE) {
+            return Err(Error::input(
+                loc("t".into()),
+                format!("t must be a number in [-{MAX_VALUE:e}, {MAX_VALUE:e}] (seconds)"),
+            ));
         }
         for (id, c) in &self.cpu {
             if !(c.is_finite() && (0.0..=MAX_VALUE).contains(c)) {
