@@ -61,8 +61,10 @@ impl Format {
             return Format::Json;
         }
         if body.starts_with('{') {
-            return match serde_json::from_str::<serde_json::Value>(body) {
-                Ok(serde_json::Value::Object(o)) if !o.contains_key("vnodes") && o.contains_key("nodes") => {
+            // Only the top-level keys are kept (values skipped): a full
+            // `Value` of a large topology cost more memory than the topology.
+            return match serde_json::from_str::<TopKeys>(body) {
+                Ok(TopKeys(keys)) if !keys.iter().any(|k| k == "vnodes") && keys.iter().any(|k| k == "nodes") => {
                     Format::NodeLink
                 }
                 _ => Format::Json,
@@ -75,6 +77,29 @@ impl Format {
             return Format::Gml;
         }
         Format::EdgeList
+    }
+}
+
+/// The top-level keys of a JSON object, its values skipped.
+struct TopKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<TopKeys, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TopKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<TopKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((k, serde::de::IgnoredAny)) = a.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(k);
+                }
+                Ok(TopKeys(keys))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
