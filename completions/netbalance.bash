@@ -735,7 +735,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__migrate)
-            opts="-q -i -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --state-root --known-hosts --accept-new --identity --help"
+            opts="-q -i -h --target --placement --state-dir --topology --testbed --costs --dry-run --commands --teardown --resume --rollback --quiet --state-root --known-hosts --accept-new --identity --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

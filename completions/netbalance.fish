@@ -210,6 +210,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l dry-run -d 'Print the plan (a migration plan, or a deployment plan when nothing is in force) and touch nothing'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l commands -d 'With --dry-run: also print on stderr every command the migration would run and on which VM (the topology\'s `run` lines included), touching no host'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l teardown -d 'Stop every vnode in force and remove its namespaces and links'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l resume -d 'Finish a migrate that crashed, from the state dir\'s journal'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollback -d 'Undo a migrate that crashed, from the state dir\'s journal'

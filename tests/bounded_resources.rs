@@ -33,6 +33,8 @@ fn measure(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Measured {
         cmd.env(k, v);
     }
     let start = Instant::now();
+    // Reaped by wait4 below (which also gives its resource usage).
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -55,6 +57,9 @@ fn measure(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Measured {
         stderr: reader.join().unwrap(),
     }
 }
+
+/// What is run, its arguments, its environment, the exit code expected and the most peak memory allowed.
+type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], Option<i32>, f64);
 
 fn report(what: &str, m: &Measured) {
     eprintln!(
@@ -140,7 +145,7 @@ fn largest_allowed_inputs_end_in_bounded_time_and_memory() {
     assert!(per_vnode < 2_000.0, "{per_vnode} bytes per vnode");
 
     // The largest allowed flags and the cap on inputs.
-    let cases: &[(&str, &[&str], &[(&str, &str)], Option<i32>, f64)] = &[
+    let cases: &[Case] = &[
         (
             "testbed at the VM limit",
             &["testbed", "--hosts", "1000", "--cpus", "1000"],

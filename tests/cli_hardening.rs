@@ -618,3 +618,56 @@ fn stdin_is_read_in_bounded_time_and_memory() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
 }
+
+#[test]
+fn migrate_dry_run_commands_shows_every_command_and_its_vm_touching_nothing() {
+    let dir = inputs();
+    let d = dir.path();
+    std::fs::write(
+        d.join("run.json"),
+        r#"{"vnodes":[{"id":"a","run":"iperf3 -s"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":10}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("remote.json"),
+        r#"{"hosts":[{"name":"h0","nic_mbps":1000,"vms":[{"name":"h0-v0","ssh":"root@192.0.2.1"},{"name":"h0-v1","ssh":"root@192.0.2.2"}]}]}"#,
+    )
+    .unwrap();
+    let out = bin(d)
+        .args([
+            "migrate",
+            "--dry-run",
+            "--commands",
+            "--topology",
+            "run.json",
+            "--testbed",
+            "remote.json",
+        ])
+        .args(["--target", "placement.json", "--state-dir", "sd"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok(),
+        "stdout is the plan"
+    );
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("netbalance: would run on "))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("netbalance: would run on h0-v0: ") && l.contains("'iperf3 -s'")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("netbalance: would run on h0-v1: ip ")),
+        "{err}"
+    );
+    assert!(!err.contains("stopped at"), "{err}");
+    assert!(!d.join("sd").exists(), "a dry run touches nothing");
+}
