@@ -157,6 +157,12 @@ fn devices_and_fifos_planted_as_state_files_are_refused_at_once() {
         }
         assert!(start.elapsed() < Duration::from_secs(20));
     }
+    // monitor reads the placement in force through the same checks.
+    let out = bin(d)
+        .args(["monitor", "--count", "1", "--state-dir", "sd-placement.json"])
+        .output()
+        .unwrap();
+    refused(&out, &["placement.json", "symbolic link"]);
     let sd = d.join("fifo");
     std::fs::create_dir(&sd).unwrap();
     let path = std::ffi::CString::new(sd.join("placement.json").to_str().unwrap()).unwrap();

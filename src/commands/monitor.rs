@@ -45,11 +45,20 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Status> {
     crate::limits::seconds("--interval", args.interval, crate::limits::MIN_TP_S, false)?;
     crate::limits::real("--dilation", args.dilation, 1e-6, 1e6)?;
-    let placement_file = args
-        .placement
-        .clone()
-        .unwrap_or_else(|| args.state_dir.state_dir.join("placement.json"));
-    let placement = read_placement(&Source::from_arg(&placement_file))?;
+    // Without --placement: the state dir's placement in force, read through
+    // its checks (no symlink, FIFO or foreign file; checksum).
+    let placement = match &args.placement {
+        Some(file) => read_placement(&Source::from_arg(file))?,
+        None => {
+            let state = crate::state::StateDir::at(&args.state_dir.state_dir);
+            state.placement()?.ok_or_else(|| {
+                Error::usage(format!(
+                    "nothing deployed in {:?} (pass --placement FILE or --state-dir DIR)",
+                    args.state_dir.state_dir
+                ))
+            })?
+        }
+    };
     let (topology, _) = resolve_topology(args.topology.topology.as_deref(), Some(&placement))?;
     let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), Some(&placement))?;
     let layout = Layout::new(&topology)?;
