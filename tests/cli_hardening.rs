@@ -297,14 +297,19 @@ fn flags_beyond_their_bounds_are_refused_at_once_naming_the_flag() {
         .output()
         .unwrap();
     refused(&out, &["--tp"]);
-    // A 2-line stream jumping to t = 1e15 would be 1e14 windows.
-    std::fs::write(d.join("jump.ndjson"), "{\"t\":0}\n{\"t\":1e15}\n").unwrap();
+    // A 2-line stream jumping to t = 1e11 would be 1e10 windows; to 1e15, out of t's range.
+    std::fs::write(d.join("jump.ndjson"), "{\"t\":0}\n{\"t\":1e11}\n").unwrap();
     let start = Instant::now();
     refused(
         &replay(d, "jump.ndjson", &["--state-dir", "j"]),
         &["jump.ndjson", "windows", "limit"],
     );
     assert!(start.elapsed() < Duration::from_secs(10));
+    std::fs::write(d.join("jump.ndjson"), "{\"t\":0}\n{\"t\":1e15}\n").unwrap();
+    refused(
+        &replay(d, "jump.ndjson", &["--state-dir", "j"]),
+        &["jump.ndjson:2", "t must be"],
+    );
 }
 
 fn cost(dir: &Path, extra: &[&str]) -> std::process::Output {
