@@ -125,8 +125,9 @@ pub struct WindowArgs {
 }
 
 impl WindowArgs {
-    /// Check 0 ≤ T_o ≤ T_p, both finite.
+    /// Check 0 ≤ T_o ≤ T_p, T_p within [`crate::limits::MIN_TP_S`, `crate::limits::MAX_SECONDS`].
     pub fn resolve(&self) -> crate::Result<crate::cost::Window> {
+        crate::limits::seconds("--tp", self.tp, crate::limits::MIN_TP_S, false)?;
         if !(self.tp.is_finite() && self.to.is_finite() && self.to >= 0.0 && self.tp >= self.to) {
             return Err(crate::Error::usage(format!(
                 "--tp {} --to {}: need finite 0 <= T_o <= T_p",

@@ -104,3 +104,49 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its causes as one line for stderr: the causes joined by
+/// ": ", a cause left out when the text so far already ends with it (an
+/// `Io` error prints its source itself), and every control or
+/// text-direction character escaped ([`escape`]), so that no input text
+/// can start a second line or send a terminal escape.
+///
+/// ```
+/// let io = std::io::Error::new(std::io::ErrorKind::Other, "Is a directory");
+/// let err = netbalance::Error::io("x\ny", io);
+/// assert_eq!(netbalance::error::one_line(&err), "x\\ny: Is a directory");
+/// ```
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    escape(&text)
+}
+
+/// `text` with control characters (newline, ESC, DEL, C1 codes) and
+/// invisible text-direction marks escaped as in Rust source (`\n`,
+/// `\u{1b}`); other text unchanged.
+///
+/// ```
+/// assert_eq!(netbalance::error::escape("a\n\x1b[2Jb ü"), "a\\n\\u{1b}[2Jb ü");
+/// ```
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let invisible =
+            matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if c.is_control() || invisible {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -96,17 +96,26 @@ pub const STREAM_SETTLE: std::time::Duration = std::time::Duration::from_millis(
 /// `settle` after a first non-empty line: a live stream (`monitor |
 /// predict | place`) never ends, and its latest snapshot is the one that
 /// counts. Files and finished pipes are read to their end as usual.
+///
+/// Bounded: the total is capped by [`crate::io::max_input_bytes`] and one
+/// line by [`crate::limits::MAX_LINE_BYTES`] (`< /dev/zero` is refused after
+/// reading that much); the reader thread hands lines over a bounded
+/// channel; each line is looked at once (O(total length)).
 pub fn read_stdin_until_settled(settle: std::time::Duration) -> Result<String> {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
     use std::sync::mpsc;
     let limit = crate::io::max_input_bytes();
-    let (tx, rx) = mpsc::channel::<std::io::Result<String>>();
+    let line_cap = (crate::limits::MAX_LINE_BYTES as u64).min(limit);
+    let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<u8>>>(64);
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
         let mut lock = stdin.lock();
         loop {
-            let mut line = String::new();
-            match lock.read_line(&mut line) {
+            let mut line = Vec::new();
+            match (&mut lock)
+                .take(line_cap.saturating_add(1))
+                .read_until(b'\n', &mut line)
+            {
                 Ok(0) => break,
                 Ok(_) => {
                     if tx.send(Ok(line)).is_err() {
@@ -120,28 +129,50 @@ pub fn read_stdin_until_settled(settle: std::time::Duration) -> Result<String> {
             }
         }
     });
-    let mut text = String::new();
+    let mut text: Vec<u8> = Vec::new();
+    let mut seen_content = false;
+    let mut line_no = 0usize;
     loop {
-        let next = if text.trim().is_empty() {
+        let next = if !seen_content {
             rx.recv().map_err(|_| ())
         } else {
             rx.recv_timeout(settle).map_err(|_| ())
         };
         match next {
             Ok(Ok(line)) => {
-                text.push_str(&line);
+                line_no += 1;
+                if line.len() as u64 > line_cap {
+                    return Err(Error::input(
+                        crate::error::Location::file("<stdin>").at_line(line_no),
+                        format!("line longer than {line_cap} bytes (one NDJSON record per line expected)"),
+                    ));
+                }
+                seen_content = seen_content || line.iter().any(|b| !b.is_ascii_whitespace());
+                text.extend_from_slice(&line);
                 if text.len() as u64 > limit {
                     return Err(Error::input(
                         crate::error::Location::file("<stdin>"),
-                        format!("input larger than {limit} bytes"),
+                        format!("input larger than {limit} bytes (set NETBALANCE_MAX_INPUT_BYTES to raise the limit)"),
                     ));
                 }
             }
             Ok(Err(e)) => return Err(Error::io("<stdin>", e)),
             // EOF (sender gone) or silence after the first snapshot
-            Err(()) => return Ok(text),
+            Err(()) => break,
         }
     }
+    if text.starts_with(b"\xEF\xBB\xBF") {
+        text.drain(..3);
+    }
+    String::from_utf8(text).map_err(|e| {
+        Error::input(
+            crate::error::Location::file("<stdin>"),
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
 }
 
 /// Read a placement (not yet checked against a topology and testbed).

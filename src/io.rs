@@ -4,7 +4,7 @@
 use crate::error::{Error, Location, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Where an input comes from.
@@ -38,37 +38,68 @@ impl Source {
         }
     }
     /// Read the whole input; refuse inputs over [`max_input_bytes`] with a
-    /// clear error rather than running out of memory.
+    /// clear error rather than running out of memory (a regular file is
+    /// refused by its size, before reading; a directory at once). A leading
+    /// UTF-8 byte-order mark is dropped.
     pub fn read_to_string(&self) -> Result<String> {
         let limit = max_input_bytes();
         let name = self.name();
         let reader: Box<dyn Read> = match self {
             Source::Stdin => Box::new(std::io::stdin()),
-            Source::File(p) => Box::new(std::fs::File::open(p).map_err(|e| Error::io(&name, e))?),
+            Source::File(p) => {
+                let file = std::fs::File::open(p).map_err(|e| Error::io(&name, e))?;
+                let meta = file.metadata().map_err(|e| Error::io(&name, e))?;
+                if meta.is_dir() {
+                    return Err(Error::input(Location::file(&name), "a directory, not a file"));
+                }
+                if meta.is_file() && meta.len() > limit {
+                    return Err(too_large(&name, limit));
+                }
+                Box::new(file)
+            }
         };
         let mut bytes = Vec::new();
         reader
-            .take(limit + 1)
+            .take(limit.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io(&name, e))?;
         if bytes.len() as u64 > limit {
-            return Err(Error::input(
-                Location::file(&name),
-                format!("input larger than {limit} bytes (set NETBALANCE_MAX_INPUT_BYTES to raise the limit)"),
-            ));
+            return Err(too_large(&name, limit));
         }
-        String::from_utf8(bytes).map_err(|e| Error::input(Location::file(&name), format!("not UTF-8 text: {e}")))
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes.drain(..3);
+        }
+        String::from_utf8(bytes).map_err(|e| {
+            Error::input(
+                Location::file(&name),
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })
     }
 }
 
-/// The largest input read (default 1 GiB, about ten million vnodes; measured:
-/// a 1,000,000-vnode topology of 80 MB peaks at about 0.6 GB of memory).
-/// `NETBALANCE_MAX_INPUT_BYTES` overrides it.
+fn too_large(name: &str, limit: u64) -> Error {
+    Error::input(
+        Location::file(name),
+        format!("input larger than {limit} bytes (set NETBALANCE_MAX_INPUT_BYTES to raise the limit)"),
+    )
+}
+
+/// The largest input read (default 1 GiB, about ten million vnodes; see
+/// docs/limits.md for the memory per vnode). `NETBALANCE_MAX_INPUT_BYTES`
+/// overrides it (any value up to 2^64 − 1; one that is not a number is
+/// ignored with a warning).
 pub fn max_input_bytes() -> u64 {
-    std::env::var("NETBALANCE_MAX_INPUT_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1 << 30)
+    match std::env::var("NETBALANCE_MAX_INPUT_BYTES") {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
+            eprintln!("netbalance: NETBALANCE_MAX_INPUT_BYTES={v:?} is not a number of bytes; using 1 GiB");
+            1 << 30
+        }),
+        Err(_) => 1 << 30,
+    }
 }
 
 /// True when stdin is a pipe or file rather than a terminal.
@@ -82,10 +113,27 @@ pub fn parse_json<T: DeserializeOwned>(text: &str, source_name: &str) -> Result<
 }
 
 /// Like [`parse_json`], with line numbers offset for NDJSON records.
+///
+/// Strict ([`crate::strict_json`]): objects only where the format has
+/// objects, each key once, and nothing but whitespace after the document
+/// (a file written twice with `>>` is refused, not read as its first half).
 pub fn parse_json_at<T: DeserializeOwned>(text: &str, base: Location) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = serde_path_to_error::deserialize::<_, T>(crate::strict_json::Strict::new(&mut de));
+    match parsed {
+        Ok(v) => match de.end() {
+            Ok(()) => Ok(v),
+            Err(e) => {
+                let mut location = base.clone();
+                location.line = Some(e.line() + base.line.map(|l| l - 1).unwrap_or(0));
+                location.column = Some(e.column());
+                Err(Error::input(
+                    location,
+                    "text after the end of the JSON document (one document expected; a file written twice?)",
+                ))
+            }
+        },
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -122,6 +170,50 @@ pub fn parse_ndjson<T: DeserializeOwned>(text: &str, source_name: &str) -> Resul
         .collect()
 }
 
+/// The lines of a reader (without their `\n` or `\r\n`), each at most
+/// [`crate::limits::MAX_LINE_BYTES`] long: a longer line is an
+/// `InvalidData` error after reading that much, not unbounded memory.
+pub fn capped_lines<R: std::io::BufRead>(reader: R) -> impl Iterator<Item = std::io::Result<String>> {
+    let cap = crate::limits::MAX_LINE_BYTES as u64;
+    let mut reader = reader;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut buf = Vec::new();
+        let res = (&mut reader).take(cap + 1).read_until(b'\n', &mut buf);
+        match res {
+            Ok(0) => {
+                done = true;
+                None
+            }
+            Ok(_) if buf.len() as u64 > cap => {
+                done = true;
+                Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("line longer than {cap} bytes (one record per line expected)"),
+                )))
+            }
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                    if buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                }
+                Some(String::from_utf8(buf).map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")
+                }))
+            }
+            Err(e) => {
+                done = true;
+                Some(Err(e))
+            }
+        }
+    })
+}
+
 /// Write one value as pretty JSON plus newline to stdout.
 pub fn write_json_stdout<T: Serialize>(value: &T) -> Result<()> {
     let stdout = std::io::stdout();
@@ -147,8 +239,30 @@ pub fn write_text_stdout(text: &str) -> Result<()> {
     out.flush().map_err(|e| Error::io("<stdout>", e))
 }
 
-/// Write a file atomically: temp file in the same directory, fsync, rename.
+/// Check, before any work, that an output file can be created where `flag`
+/// names it: its directory exists and is a directory.
+pub fn check_output_dir(flag: &str, path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{flag} {:?}: no directory {dir:?} to write it in",
+            path
+        )))
+    }
+}
+
+/// Write a file atomically: a fresh temp file in the same directory
+/// (created with `O_CREAT|O_EXCL|O_NOFOLLOW`: a planted symlink is never
+/// followed), fsync, rename. For the state dir, whose directory is checked
+/// too, see [`crate::state::SecureDir::write_atomic`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -157,9 +271,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
+    let mut created = false;
     let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o644)
+            .open(&tmp)?;
+        created = true;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -169,7 +291,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Ok(())
     })();
     res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+        if created {
+            let _ = std::fs::remove_file(&tmp);
+        }
         Error::io(path.display().to_string(), e)
     })
 }

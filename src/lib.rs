@@ -10,6 +10,7 @@ pub mod error;
 pub mod inputs;
 pub mod io;
 pub mod lab;
+pub mod limits;
 pub mod migrate;
 pub mod model;
 pub mod place;
@@ -17,6 +18,7 @@ pub mod plot_font;
 pub mod predict;
 pub mod simulate;
 pub mod state;
+pub mod strict_json;
 pub mod testbed;
 pub mod topology;
 

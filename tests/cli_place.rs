@@ -202,7 +202,7 @@ fn bad_constraints_are_usage_errors() {
         ),
         (
             vec!["--tp", "1e300", "--budget", "1e300"],
-            "--budget 1e300: not a usable number of seconds",
+            "--tp 1e300: need a number of seconds in",
         ),
         (vec!["--tp", "1", "--budget", "2"], "T_o <= T_p"),
     ] {

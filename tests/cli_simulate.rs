@@ -139,7 +139,7 @@ fn bad_usage_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let topo = grid(dir.path(), 3, 3);
     for (args, needle) in [
-        (vec!["--runs", "0"], "at least 1"),
+        (vec!["--runs", "0"], "--runs 0: need a whole number in [1, "),
         (vec!["--tp", "1", "--to", "2"], "T_o <= T_p"),
         (vec!["--rate=-1"], "--rate"),
         (vec!["--plot", "x.txt"], ".svg or .png"),

@@ -195,7 +195,7 @@ fn malformed_files_fail_with_one_line_naming_file_and_line_or_path() {
         ),
         (
             "broken-speed.edges",
-            "broken-speed.edges:3: bandwidth \"1Gbit\" is not a number >= 0 (Mbit/s)",
+            "broken-speed.edges:3: the third word is not a bandwidth in [0, 1e12] Mbit/s",
         ),
         (
             "broken-node-link.json",

@@ -1,7 +1,10 @@
 //! A bounded fuzz run of every parser, in the normal suite: mutated valid
 //! documents and random text, each parser at least 10,000 inputs (more with
 //! `NETBALANCE_FUZZ_CASES=N`, see the `fuzz` script). No input may panic or
-//! take over a second.
+//! take over a second, and a wrong input must be refused: every accepted
+//! JSON input is checked by an oracle written independently of the parser
+//! (one document, each key once, objects never in array form, numbers in
+//! the model's range), and known-bad variants of every seed must be refused.
 
 use netbalance::io::parse_json;
 use netbalance::model::{parse_load_stream, Costs, Placement, Testbed, Topology};
@@ -98,6 +101,186 @@ fn random_text(rng: &mut ChaCha8Rng) -> String {
         .collect()
 }
 
+/// What an accepted JSON document must be, checked without the parser
+/// under test: one document per text (per line for NDJSON), no key twice in
+/// an object, every array element an object (the model has no other
+/// arrays), every number finite and at most `max_number` in magnitude.
+#[derive(Clone, Copy)]
+pub struct Oracle {
+    pub ndjson: bool,
+    pub max_number: Option<f64>,
+}
+
+impl Oracle {
+    fn check(&self, input: &str) -> Result<(), String> {
+        let docs: Vec<&str> = if self.ndjson {
+            input.lines().filter(|l| !l.trim().is_empty()).collect()
+        } else {
+            vec![input]
+        };
+        for doc in docs {
+            let doc = doc.strip_prefix('\u{feff}').unwrap_or(doc);
+            let mut de = serde_json::Deserializer::from_str(doc);
+            let shape = <Shape as serde::Deserialize>::deserialize(&mut de).map_err(|e| e.to_string())?;
+            de.end().map_err(|e| format!("trailing text: {e}"))?;
+            shape.check(self.max_number, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// A JSON value as the oracle sees it (keys kept in order, duplicates too).
+enum Shape {
+    Number(f64),
+    Other,
+    Array(Vec<Shape>),
+    Object(Vec<(String, Shape)>),
+}
+
+impl Shape {
+    fn check(&self, max: Option<f64>, in_array: bool) -> Result<(), String> {
+        match self {
+            Shape::Number(v) => match max {
+                Some(m) if !(v.is_finite() && v.abs() <= m) => Err(format!("number {v} out of range")),
+                _ if in_array => Err("a number as an array element".into()),
+                _ => Ok(()),
+            },
+            Shape::Other if in_array => Err("a scalar as an array element".into()),
+            Shape::Other => Ok(()),
+            Shape::Array(items) => {
+                if in_array {
+                    return Err("an array in an array (array form of an object?)".into());
+                }
+                items.iter().try_for_each(|i| i.check(max, true))
+            }
+            Shape::Object(fields) => {
+                let mut seen = std::collections::HashSet::new();
+                for (k, v) in fields {
+                    if !seen.insert(k) {
+                        return Err(format!("duplicate key {k:?}"));
+                    }
+                    v.check(max, false)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Shape, E> {
+                Ok(Shape::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Shape, E> {
+                Ok(Shape::Number(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Shape, E> {
+                Ok(Shape::Number(v))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Shape, A::Error> {
+                let mut items = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    items.push(x);
+                }
+                Ok(Shape::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Shape, A::Error> {
+                let mut fields = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, Shape>()? {
+                    fields.push((k, v));
+                }
+                Ok(Shape::Object(fields))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Variants of a seed that must be refused: written twice, a key repeated,
+/// the top object in array form, a number out of range.
+fn bad_variants(seed: &str, oracle: Oracle) -> Vec<String> {
+    let mut out = Vec::new();
+    let first_line = seed.lines().next().unwrap_or(seed);
+    let body = if oracle.ndjson { first_line } else { seed };
+    out.push(format!("{body}{body}"));
+    out.push(format!("{body}GARBAGE{{{{"));
+    if let Some(rest) = body.strip_prefix('{') {
+        // The first key repeated: {"k":v, ... } -> {"k":v,"k":v, ...}
+        let mut de = serde_json::Deserializer::from_str(body).into_iter::<serde_json::Value>();
+        if let Some(Ok(serde_json::Value::Object(map))) = de.next() {
+            if let Some((k, v)) = map.iter().next() {
+                out.push(format!("{{{}:{},{rest}", serde_json::to_string(k).unwrap(), v));
+                let array: Vec<&serde_json::Value> = map.values().collect();
+                out.push(serde_json::to_string(&array).unwrap());
+            }
+        }
+    }
+    if oracle.max_number.is_some() {
+        for big in ["1.7e308", "1e13"] {
+            let mut replaced = false;
+            let mut s = String::new();
+            for (i, part) in body.split(':').enumerate() {
+                if i > 0 {
+                    s.push(':');
+                }
+                let digits = part.chars().take_while(|c| c.is_ascii_digit() || *c == '.').count();
+                if !replaced && i > 0 && digits > 0 && !part.starts_with('0') {
+                    s.push_str(big);
+                    s.push_str(&part[digits..]);
+                    replaced = true;
+                } else {
+                    s.push_str(part);
+                }
+            }
+            if replaced {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// [`fuzz`] with the oracle: every accepted input passes it, every bad
+/// variant of a seed is refused, and some mutated inputs are refused.
+pub fn fuzz_checked(name: &str, seeds: &[&str], oracle: Oracle, parse: impl Fn(&str) -> bool) -> usize {
+    for seed in seeds {
+        for bad in bad_variants(seed, oracle) {
+            assert!(
+                oracle.check(&bad).is_err() || !parse(&bad),
+                "{name}: oracle and parser both pass {bad:?}"
+            );
+            assert!(!parse(&bad), "{name}: a bad variant was accepted: {bad:?}");
+        }
+    }
+    let accepted = fuzz(name, seeds, |s| {
+        let ok = parse(s);
+        if ok {
+            if let Err(why) = oracle.check(s) {
+                panic!("{name}: accepted a wrong input ({why}): {s:?}");
+            }
+        }
+        ok
+    });
+    assert!(accepted < cases(), "{name}: every mutated input was accepted");
+    accepted
+}
+
 /// Run `parse` on `cases()` inputs derived from `seeds`; fail on a panic or
 /// an input slower than a second. Returns how many inputs were accepted.
 pub fn fuzz(name: &str, seeds: &[&str], parse: impl Fn(&str) -> bool) -> usize {
@@ -118,7 +301,14 @@ pub fn fuzz(name: &str, seeds: &[&str], parse: impl Fn(&str) -> bool) -> usize {
         match result {
             Ok(true) => accepted += 1,
             Ok(false) => {}
-            Err(_) => panic!("{name}: parser panicked on input {input:?}"),
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                panic!("{name}: panicked on input {input:?}: {msg}")
+            }
         }
         assert!(took < Duration::from_secs(1), "{name}: {took:?} on input {input:?}");
     }
@@ -135,23 +325,39 @@ const COSTS: &str =
 
 #[test]
 fn fuzz_testbed_json() {
-    fuzz("testbed", &[TESTBED], |s| {
-        parse_json::<Testbed>(s, "f").and_then(|t| t.validate("f")).is_ok()
-    });
+    fuzz_checked(
+        "testbed",
+        &[TESTBED],
+        Oracle {
+            ndjson: false,
+            max_number: Some(1e12),
+        },
+        |s| parse_json::<Testbed>(s, "f").and_then(|t| t.validate("f")).is_ok(),
+    );
 }
 
 #[test]
 fn fuzz_topology_json() {
-    fuzz("topology", &[TOPOLOGY], |s| {
-        parse_json::<Topology>(s, "f").and_then(|t| t.validate("f")).is_ok()
-    });
+    fuzz_checked(
+        "topology",
+        &[TOPOLOGY],
+        Oracle {
+            ndjson: false,
+            max_number: Some(1e12),
+        },
+        |s| parse_json::<Topology>(s, "f").and_then(|t| t.validate("f")).is_ok(),
+    );
 }
 
 #[test]
 fn fuzz_placement_json() {
     let topo: Topology = parse_json(TOPOLOGY, "t").unwrap();
     let tb: Testbed = parse_json(TESTBED, "tb").unwrap();
-    fuzz("placement", &[PLACEMENT], |s| {
+    let oracle = Oracle {
+        ndjson: false,
+        max_number: None,
+    };
+    fuzz_checked("placement", &[PLACEMENT], oracle, |s| {
         parse_json::<Placement>(s, "f")
             .and_then(|p| p.validate("f", &topo, &tb))
             .is_ok()
@@ -160,14 +366,24 @@ fn fuzz_placement_json() {
 
 #[test]
 fn fuzz_load_stream() {
-    fuzz("loads", &[LOADS], |s| parse_load_stream(s, "f").is_ok());
+    let oracle = Oracle {
+        ndjson: true,
+        max_number: Some(1e12),
+    };
+    fuzz_checked("loads", &[LOADS], oracle, |s| parse_load_stream(s, "f").is_ok());
 }
 
 #[test]
 fn fuzz_costs_profile() {
-    fuzz("costs", &[COSTS], |s| {
-        parse_json::<Costs>(s, "f").map(|c| c.check().is_ok()).unwrap_or(false)
-    });
+    fuzz_checked(
+        "costs",
+        &[COSTS],
+        Oracle {
+            ndjson: false,
+            max_number: Some(1e12),
+        },
+        |s| parse_json::<Costs>(s, "f").map(|c| c.check().is_ok()).unwrap_or(false),
+    );
 }
 
 /// The topology importers, each on its own format and on format detection.

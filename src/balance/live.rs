@@ -47,7 +47,7 @@ impl StreamSource {
         let file = name.to_string();
         let inst = inst.clone();
         std::thread::spawn(move || {
-            for (i, line) in input.lines().enumerate() {
+            for (i, line) in crate::io::capped_lines(input).enumerate() {
                 let at = Location::file(&file).at_line(i + 1);
                 let parsed = match line {
                     Ok(l) if l.trim().is_empty() => continue,

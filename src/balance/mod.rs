@@ -61,7 +61,7 @@ pub use predictor::{Forecast, LastValue, Predictor};
 pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};
 pub use replacer::{Placer, Replacer, Request};
 pub use source::{LoadSource, ReplaySource, Sample};
-pub use state::{BalanceState, RunMode, SavedState};
+pub use state::{BalanceState, RunMode, RunOf, SavedState};
 
 #[cfg(test)]
 mod tests;

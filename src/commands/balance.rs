@@ -7,14 +7,15 @@ use super::Status;
 use crate::balance::report;
 use crate::balance::{
     signal, BalanceState, Balancer, Config, Decision, FakeClock, Forecast, LastValue, Limits, LoadSource, LogLine,
-    MigrateActuator, MonitorSource, Output, Placer, Predictor, Progress, RealClock, ReplaySource, RunMode, SavedState,
-    StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
+    MigrateActuator, MonitorSource, Output, Placer, Predictor, Progress, RealClock, ReplaySource, RunMode, RunOf,
+    SavedState, StopCause, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
 use crate::cli::{ProblemArgs, SeedArg, StateDirArg, WindowArgs};
 use crate::cost::Window;
 use crate::error::{Error, Location, Result};
-use crate::inputs::{at_most_one_stdin, read_load_stream, read_placement, Problem};
+use crate::inputs::{at_most_one_stdin, read_placement, Problem};
 use crate::io::Source;
+use crate::limits;
 use crate::migrate::{self, Job};
 use crate::place::Budget;
 use crate::predict::Method;
@@ -87,6 +88,9 @@ pub struct Args {
     /// Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr
     #[arg(long, value_name = "FILE.svg")]
     pub report: Option<PathBuf>,
+    /// Start over: forget the run saved in the state dir (a finished what-if run is otherwise refused)
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 /// `--predictor` (the methods of [`crate::predict`]).
@@ -116,15 +120,16 @@ struct Settings {
 impl Settings {
     fn resolve(args: &Args) -> Result<Settings> {
         let window: Window = args.window.resolve()?;
-        let positive = |v: f64, flag: &str| {
-            if v.is_finite() && v > 0.0 {
-                Ok(v)
-            } else {
-                Err(Error::usage(format!("{flag} {v}: need a finite number > 0")))
-            }
-        };
-        let interval_s = positive(args.interval, "--interval")?;
-        let duration_s = args.duration.map(|d| positive(d, "--duration")).transpose()?;
+        if let Some(path) = &args.report {
+            crate::io::check_output_dir("--report", path)?;
+        }
+        let interval_s = limits::seconds("--interval", args.interval, limits::MIN_TP_S, false)?;
+        let duration_s = args
+            .duration
+            .map(|d| limits::seconds("--duration", d, 0.0, true))
+            .transpose()?;
+        limits::count("--history", args.history, 1, limits::MAX_HISTORY)?;
+        limits::count("--max-lag", args.max_lag, 1, limits::MAX_HISTORY)?;
         if window.tp <= 0.0 {
             return Err(Error::usage(format!("--tp {}: need T_p > 0", window.tp)));
         }
@@ -166,7 +171,7 @@ impl Settings {
         let loads = args.loads.as_deref().map(Source::from_arg);
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
-            None => Budget::Time(Duration::from_secs_f64(window.to)),
+            None => Budget::Time(limits::duration("--to", window.to)?),
         };
         Ok(Settings {
             replay,
@@ -211,6 +216,9 @@ pub fn run(args: Args) -> Result<Status> {
     let state_dir = StateDir::open(&args.state_dir.state_dir)?;
     let lock = state_dir.lock()?;
     let state = BalanceState::new(state_dir.path());
+    if args.fresh {
+        state.remove()?;
+    }
     let saved = state.read()?;
     if let Some(saved) = &saved {
         if saved.mode != settings.mode() {
@@ -246,7 +254,13 @@ fn run_replay(
     let given = settings.placement.as_ref().map(read_placement).transpose()?;
     let problem = args.problem.resolve(given.as_ref().or(saved.map(|s| &s.placement)))?;
     let inst = &problem.instance;
-    let snapshots = read_load_stream(replay)?;
+    let text = replay.read_to_string()?;
+    let run = RunOf::new(&problem, Some((&replay.name(), text.as_bytes())));
+    if let Some(saved) = saved {
+        state.check_continues(saved, &run)?;
+    }
+    let snapshots = crate::model::parse_load_stream(&text, &replay.name())?;
+    drop(text);
     let mut source = ReplaySource::new(inst, &snapshots, &replay.name(), settings.config.interval_s)?;
     let Some(first) = snapshots.first() else {
         return Err(Error::input(
@@ -254,6 +268,12 @@ fn run_replay(
             "no load snapshot in the stream",
         ));
     };
+    let span = snapshots.last().map_or(0.0, |l| l.t - first.t) + settings.config.interval_s;
+    limits::windows(
+        &format!("{:?}: the stream", replay.name()),
+        span,
+        settings.config.window.tp,
+    )?;
     let progress = match (saved, &given) {
         (Some(saved), given) => {
             if given.is_some() {
@@ -280,7 +300,7 @@ fn run_replay(
     };
     let mut clock = FakeClock::starting_at(progress.t.or(source.start()).unwrap_or(0.0));
     let mut placer = settings.placer;
-    let mut out = CliOutput::new(&problem, state, RunMode::Replay, args.report.is_some());
+    let mut out = CliOutput::new(&problem, state, RunMode::Replay, run, args.report.is_some());
     let summary = Balancer {
         inst,
         config: settings.config,
@@ -313,6 +333,10 @@ fn run_live(
     };
     let problem = args.problem.resolve(Some(&in_force))?;
     let current = problem.assignment(&in_force, &state_dir.placement_path().display().to_string())?;
+    let run = RunOf::new(&problem, None);
+    if let Some(saved) = saved {
+        state.check_continues(saved, &run)?;
+    }
     let progress = match saved {
         Some(saved) => Progress {
             current,
@@ -370,7 +394,7 @@ fn run_live(
     let mut clock = RealClock::new(origin, origin_t);
     let mut placer = settings.placer;
     let mut actuator = MigrateActuator { job, problem: &problem };
-    let mut out = CliOutput::new(&problem, state, RunMode::Live, args.report.is_some());
+    let mut out = CliOutput::new(&problem, state, RunMode::Live, run, args.report.is_some());
     let summary = Balancer {
         inst: &problem.instance,
         config: settings.config,
@@ -400,6 +424,10 @@ struct CliOutput<'a> {
     problem: &'a Problem,
     state: &'a BalanceState,
     mode: RunMode,
+    /// The inputs the run belongs to (recorded in the state file).
+    run: RunOf,
+    /// The last checkpoint (written again, marked finished, at the end of a replayed stream).
+    last: Option<Progress>,
     bar: ProgressBar,
     keep: bool,
     records: Vec<WindowRecord>,
@@ -409,7 +437,7 @@ struct CliOutput<'a> {
 }
 
 impl<'a> CliOutput<'a> {
-    fn new(problem: &'a Problem, state: &'a BalanceState, mode: RunMode, keep: bool) -> Self {
+    fn new(problem: &'a Problem, state: &'a BalanceState, mode: RunMode, run: RunOf, keep: bool) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         let template = match mode {
             RunMode::Live => "{spinner} [{elapsed_precise}] {msg}",
@@ -424,6 +452,8 @@ impl<'a> CliOutput<'a> {
             problem,
             state,
             mode,
+            run,
+            last: None,
             bar,
             keep,
             records: Vec::new(),
@@ -469,7 +499,8 @@ impl<'a> CliOutput<'a> {
 
 impl Output for CliOutput<'_> {
     fn checkpoint(&mut self, progress: &Progress) -> Result<()> {
-        self.state.save(self.mode, self.problem, progress)
+        self.last = Some(progress.clone());
+        self.state.save(self.mode, self.problem, progress, &self.run, false)
     }
 
     fn window(&mut self, r: &WindowRecord) -> Result<()> {
@@ -502,6 +533,11 @@ impl Output for CliOutput<'_> {
     }
 
     fn summary(&mut self, s: &Summary) -> Result<()> {
+        if self.mode == RunMode::Replay && s.stopped_by == StopCause::EndOfStream {
+            if let Some(last) = &self.last {
+                self.state.save(self.mode, self.problem, last, &self.run, true)?;
+            }
+        }
         self.emit(&LogLine::Summary(s.clone()))
     }
 

@@ -33,6 +33,9 @@ pub struct Args {
     /// Print the plan (a migration plan, or a deployment plan when nothing is in force) and touch nothing
     #[arg(long, conflicts_with_all = ["resume", "rollback"])]
     pub dry_run: bool,
+    /// With --dry-run: also print on stderr every command the migration would run and on which VM (the topology's `run` lines included), touching no host
+    #[arg(long, requires = "dry_run")]
+    pub commands: bool,
     /// Stop every vnode in force and remove its namespaces and links
     #[arg(long, conflicts_with_all = ["target", "resume", "rollback"])]
     pub teardown: bool,
@@ -144,10 +147,10 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
         let current = settings.current()?;
         let problem = problem(args, &[Some(&target), current.as_ref().map(|c| &c.0)])?;
         let to = problem.assignment(&target, &target_src.name())?;
-        match current {
+        match &current {
             None => crate::io::write_json_stdout(&plans::deployment_plan(&problem.instance, &to))?,
             Some((cur, name)) => {
-                let from = problem.assignment(&cur, &name)?;
+                let from = problem.assignment(cur, name)?;
                 let plan = crate::cost::plan(&problem.instance, &from, &to);
                 if !args.quiet && !plan.moves.is_empty() {
                     let inst = &problem.instance;
@@ -167,6 +170,13 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
                 }
                 crate::io::write_json_stdout(&plan)?;
             }
+        }
+        if args.commands {
+            let from = match &current {
+                Some((cur, name)) => Some(problem.assignment(cur, name)?),
+                None => None,
+            };
+            show_commands(args, &problem, current.as_ref().map(|c| &c.0), from.as_deref(), &to)?;
         }
         return Ok(Status::Done);
     }
@@ -246,6 +256,59 @@ fn recover(args: &Args, settings: &Settings, direction: Direction, progress: &Pr
 }
 
 /// The driver reaching the VMs of `problem`, with `current` in force.
+/// `--dry-run --commands`: run the migrate engine with executors that only
+/// record (one per VM, as a real run would address it) and a scratch state
+/// dir, then print every recorded command, `VM: command`, on stderr.
+fn show_commands(
+    args: &Args,
+    problem: &Problem,
+    current: Option<&Placement>,
+    from: Option<&[u32]>,
+    to: &[u32],
+) -> Result<()> {
+    let paths = Paths {
+        state_root: args.state_root.clone(),
+        ..Paths::default()
+    };
+    let (fleet, log) = crate::testbed::Fleet::dry_run(&problem.testbed, paths);
+    let driver = migrate::testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let scratch = std::env::temp_dir().join(format!("netbalance-dry-run-{}-{nanos}", std::process::id()));
+    let result = (|| {
+        let state = StateDir::open(&scratch)?;
+        let lock = state.lock()?;
+        let progress = Progress::new(0, "dry run", true);
+        let job = Job {
+            problem,
+            driver: &driver,
+            state: &state,
+            lock: &lock,
+            progress: &progress,
+        };
+        job.apply(from, to)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let applied = result?;
+    let lines = log.lock().unwrap_or_else(|p| p.into_inner());
+    let mut err = std::io::stderr().lock();
+    use std::io::Write;
+    for line in lines.iter() {
+        let _ = writeln!(err, "netbalance: would run on {}", crate::error::escape(line));
+    }
+    if !applied.complete {
+        // A dry run has no running vnodes: a live migration's checkpoint
+        // finds no process, and the engine's undo is what is listed after it.
+        let _ = writeln!(
+            err,
+            "netbalance: the recorded run stopped at: {} (a dry run has no running vnodes: the commands after this step are its undo, not the rest of the migration)",
+            crate::error::escape(&applied.failures.join("; "))
+        );
+    }
+    Ok(())
+}
+
 fn driver(args: &Args, problem: &Problem, current: Option<&Placement>) -> Result<Box<dyn migrate::VnodeDriver>> {
     let paths = Paths {
         state_root: args.state_root.clone(),

@@ -10,7 +10,7 @@ use crate::testbed::monitor::{sample, snapshot};
 use crate::testbed::{Fleet, Layout, Paths, SshArgs};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -43,14 +43,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Status> {
-    if !(args.interval.is_finite() && args.interval > 0.0 && args.dilation.is_finite() && args.dilation > 0.0) {
-        return Err(Error::usage("--interval and --dilation must be numbers > 0"));
-    }
-    let placement_file = args
-        .placement
-        .clone()
-        .unwrap_or_else(|| args.state_dir.state_dir.join("placement.json"));
-    let placement = read_placement(&Source::from_arg(&placement_file))?;
+    crate::limits::seconds("--interval", args.interval, crate::limits::MIN_TP_S, false)?;
+    crate::limits::real("--dilation", args.dilation, 1e-6, 1e6)?;
+    // Without --placement: the state dir's placement in force, read through
+    // its checks (no symlink, FIFO or foreign file; checksum).
+    let placement = match &args.placement {
+        Some(file) => read_placement(&Source::from_arg(file))?,
+        None => {
+            let state = crate::state::StateDir::at(&args.state_dir.state_dir);
+            state.placement()?.ok_or_else(|| {
+                Error::usage(format!(
+                    "nothing deployed in {:?} (pass --placement FILE or --state-dir DIR)",
+                    args.state_dir.state_dir
+                ))
+            })?
+        }
+    };
     let (topology, _) = resolve_topology(args.topology.topology.as_deref(), Some(&placement))?;
     let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), Some(&placement))?;
     let layout = Layout::new(&topology)?;
@@ -65,7 +73,7 @@ pub fn run(args: Args) -> Result<Status> {
     let mut n = 0u64;
     let mut t_virtual = 0.0;
     while args.count.map_or(true, |c| n < c) {
-        let next = start + Duration::from_secs_f64(args.interval * (n + 1) as f64);
+        let next = start + crate::limits::duration("--interval", args.interval * (n + 1) as f64)?;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }

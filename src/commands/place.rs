@@ -92,7 +92,7 @@ fn constraints(args: &Args, problem: &Problem) -> Result<Constraints> {
     };
     let vm = |name: &str, flag: &str| {
         inst.vm(name)
-            .ok_or_else(|| Error::usage(format!("{flag}: no VM {name:?} in {}", problem.testbed_path.display())))
+            .ok_or_else(|| Error::usage(format!("{flag}: no VM {name:?} in {:?}", problem.testbed_path)))
     };
     if !args.forbid.is_empty() {
         c.forbidden = vec![false; inst.n_vms()];
@@ -105,13 +105,18 @@ fn constraints(args: &Args, problem: &Problem) -> Result<Constraints> {
         for pin in &args.pin {
             let (node, to) = pin
                 .split_once('=')
-                .ok_or_else(|| Error::usage(format!("--pin {pin}: expected VNODE=VM")))?;
+                .ok_or_else(|| Error::usage(format!("--pin {pin:?}: expected VNODE=VM")))?;
             let n = inst.vnode(node).ok_or_else(|| {
                 Error::usage(format!(
-                    "--pin {pin}: no vnode {node:?} in {}",
-                    problem.topology_path.display()
+                    "--pin {pin:?}: no vnode {node:?} in {:?}",
+                    problem.topology_path
                 ))
             })?;
+            if c.pinned[n as usize].is_some() {
+                return Err(Error::usage(format!(
+                    "--pin {pin:?}: vnode {node:?} is pinned twice (one --pin per vnode)"
+                )));
+            }
             c.pinned[n as usize] = Some(vm(to, "--pin")?);
         }
     }

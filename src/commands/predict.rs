@@ -10,7 +10,6 @@ use crate::model::LoadSnapshot;
 use crate::predict::score::{evaluate, summarise, MethodScore, WindowError};
 use crate::predict::{predict, Method, Series};
 use serde::Serialize;
-use std::io::BufRead;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,9 +57,8 @@ impl Settings {
         if !(args.alpha > 0.0 && args.alpha <= 1.0) {
             return Err(Error::usage(format!("--alpha must be in (0, 1], got {}", args.alpha)));
         }
-        if args.history < 1 {
-            return Err(Error::usage("--history must be at least 1"));
-        }
+        crate::limits::count("--history", args.history, 1, crate::limits::MAX_HISTORY)?;
+        crate::limits::count("--max-lag", args.max_lag, 1, crate::limits::MAX_HISTORY)?;
         let of = |m: MethodArg| match m {
             MethodArg::Last => Method::Last,
             MethodArg::Ewma => Method::Ewma { alpha: args.alpha },
@@ -94,30 +92,10 @@ pub fn run(args: Args) -> Result<Status> {
     }
     let method = s.methods[0];
     let name = s.source.name();
-    let reader: Box<dyn BufRead> = match &s.source {
-        Source::Stdin => Box::new(std::io::stdin().lock()),
-        Source::File(p) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(p).map_err(|e| Error::io(name.clone(), e))?,
-        )),
-    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut history: std::collections::VecDeque<LoadSnapshot> = std::collections::VecDeque::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| Error::io(name.clone(), e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let snap: LoadSnapshot = parse_json_at(&line, Location::file(&name).at_line(i + 1))?;
-        snap.validate(&name, Some(i + 1))?;
-        if let Some(prev) = history.back() {
-            if snap.t < prev.t {
-                return Err(Error::input(
-                    Location::file(&name).at_line(i + 1).at_path("t"),
-                    format!("time goes backwards ({} after {})", snap.t, prev.t),
-                ));
-            }
-        }
+    let mut step = |snap: LoadSnapshot, out: &mut std::io::StdoutLock| -> Result<()> {
         history.push_back(snap);
         if history.len() > args.history {
             history.pop_front();
@@ -127,12 +105,58 @@ pub fn run(args: Args) -> Result<Status> {
         let next = predict(method, &series.values);
         let n = series.t.len();
         let step = if n > 1 { series.t[n - 1] - series.t[n - 2] } else { 0.0 };
-        write_ndjson_line(&mut out, &series.snapshot(series.t[n - 1] + step, &next))?;
+        write_ndjson_line(out, &series.snapshot(series.t[n - 1] + step, &next))
+    };
+    let mut count = 0usize;
+    match &s.source {
+        // A file is checked whole before the first line is printed.
+        Source::File(_) => {
+            let snaps = crate::inputs::read_load_stream(&s.source)?;
+            check_time_order(&snaps, &name)?;
+            for snap in snaps {
+                step(snap, &mut out)?;
+                count += 1;
+            }
+        }
+        // A (live) stream is answered line by line.
+        Source::Stdin => {
+            let mut prev_t = None;
+            for (i, line) in crate::io::capped_lines(std::io::stdin().lock()).enumerate() {
+                let line = line.map_err(|e| Error::io(name.clone(), e))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let snap: LoadSnapshot = parse_json_at(&line, Location::file(&name).at_line(i + 1))?;
+                snap.validate(&name, Some(i + 1))?;
+                if let Some(prev) = prev_t.filter(|&p| snap.t < p) {
+                    return Err(Error::input(
+                        Location::file(&name).at_line(i + 1).at_path("t"),
+                        format!("time goes backwards ({} after {prev})", snap.t),
+                    ));
+                }
+                prev_t = Some(snap.t);
+                step(snap, &mut out)?;
+                count += 1;
+            }
+        }
     }
-    if history.is_empty() {
+    if count == 0 {
         return Err(Error::input(Location::file(name), "no load snapshot in the stream"));
     }
     Ok(Status::Done)
+}
+
+/// Snapshots must not go back in time (the same rule for a stream, a file and `--evaluate`).
+fn check_time_order(snaps: &[LoadSnapshot], name: &str) -> Result<()> {
+    for (i, w) in snaps.windows(2).enumerate() {
+        if w[1].t < w[0].t {
+            return Err(Error::input(
+                Location::file(name).at_path(format!("snapshot {}: t", i + 2)),
+                format!("time goes backwards ({} after {})", w[1].t, w[0].t),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
@@ -143,6 +167,7 @@ fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
             "--evaluate needs at least 2 load snapshots",
         ));
     }
+    check_time_order(&snaps, &s.source.name())?;
     let series = Series::from_snapshots(&snaps);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -118,9 +118,7 @@ impl Settings {
             seed: args.seed.seed,
         };
         experiment.check()?;
-        if args.runs == 0 {
-            return Err(Error::usage("--runs must be at least 1"));
-        }
+        bounds(args)?;
         let threads = match args.threads {
             Some(0) => return Err(Error::usage("--threads must be at least 1")),
             Some(n) => n,
@@ -128,6 +126,35 @@ impl Settings {
         };
         Ok(Settings { experiment, threads })
     }
+}
+
+/// The flags' bounds ([`crate::limits`]): runs, VMs, seconds, the number of windows.
+fn bounds(args: &Args) -> Result<()> {
+    if let Some(path) = &args.plot {
+        crate::io::check_output_dir("--plot", path)?;
+    }
+    use crate::limits::{self, MAX_MOVES_PER_S, MAX_RUNS, MAX_VMS};
+    limits::count("--runs", args.runs, 1, MAX_RUNS)?;
+    if args.hosts.saturating_mul(args.cpus) > MAX_VMS {
+        return Err(Error::usage(format!(
+            "--hosts {} --cpus {}: at most {MAX_VMS} VMs",
+            args.hosts, args.cpus
+        )));
+    }
+    limits::seconds("--epoch-s", args.epoch_s, 0.0, true)?;
+    limits::seconds("--initial-s", args.initial_s, 0.0, false)?;
+    limits::seconds("--detect-s", args.detect_s, 0.0, false)?;
+    limits::real("--moves-per-s", args.moves_per_s, 0.0, MAX_MOVES_PER_S)?;
+    limits::real("--memory-mb", args.memory_mb, 0.0, limits::MAX_VALUE)?;
+    limits::real("--rate", args.rate, 0.0, limits::MAX_VALUE)?;
+    limits::real("--c-proc", args.c_proc, 0.0, limits::MAX_VALUE)?;
+    limits::real("--nic-mbps", args.nic_mbps, limits::MIN_POSITIVE, limits::MAX_VALUE)?;
+    limits::windows(
+        "the scenario (--epochs × --epoch-s)",
+        args.epochs as f64 * args.epoch_s,
+        args.window.tp,
+    )?;
+    Ok(())
 }
 
 pub fn run(args: Args) -> Result<Status> {

@@ -27,6 +27,14 @@ pub fn run(args: Args) -> Result<Status> {
     if args.hosts == 0 || args.cpus == 0 {
         return Err(Error::usage("--hosts and --cpus must be at least 1"));
     }
+    if args.hosts.saturating_mul(args.cpus) > crate::limits::MAX_VMS {
+        return Err(Error::usage(format!(
+            "--hosts {} --cpus {}: at most {} VMs",
+            args.hosts,
+            args.cpus,
+            crate::limits::MAX_VMS
+        )));
+    }
     let mut tb = Testbed::generate(args.hosts, args.cpus, args.nic_mbps);
     for host in &mut tb.hosts {
         for vm in &mut host.vms {

@@ -93,6 +93,9 @@ pub enum Kind {
 /// The most vnodes a generator is asked for (about the 1 GiB input limit's
 /// worth of JSON); Waxman, being O(n²), is slow long before that.
 const MAX_GENERATED: usize = 10_000_000;
+/// The most vnodes of a Waxman graph (O(n²) pairs; 5,000 take 1.3 s in a
+/// debug build, so this bound is well under a minute).
+const MAX_WAXMAN: usize = 20_000;
 
 /// The validated settings of one `topology` run.
 struct Settings {
@@ -118,6 +121,9 @@ impl Settings {
         };
         if nodes.map_or(true, |n| n > MAX_GENERATED) {
             return Err(Error::usage(format!("at most {MAX_GENERATED} vnodes can be generated")));
+        }
+        if let Kind::Waxman { nodes, .. } = &args.kind {
+            crate::limits::count("waxman --nodes", *nodes, 1, MAX_WAXMAN)?;
         }
         match &args.kind {
             Kind::Grid { width, height } if *width == 0 || *height == 0 => {

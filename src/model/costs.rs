@@ -99,8 +99,11 @@ impl Costs {
             ("resume_ms", self.resume_ms),
         ];
         for (name, v) in fields {
-            if !v.is_finite() || v < 0.0 {
-                return Err((name.to_string(), format!("must be a finite number >= 0, got {v}")));
+            if !(v.is_finite() && (0.0..=crate::limits::MAX_VALUE).contains(&v)) {
+                return Err((
+                    name.to_string(),
+                    format!("must be a number in [0, {:e}], got {v}", crate::limits::MAX_VALUE),
+                ));
             }
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Load snapshots (SPEC §1): one JSON object per NDJSON line.
 
 use crate::error::{Error, Location, Result};
+use crate::limits::MAX_VALUE;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -35,22 +36,25 @@ impl LoadSnapshot {
                 None => l,
             }
         };
-        if !self.t.is_finite() {
-            return Err(Error::input(loc("t".into()), "t must be a finite number"));
+        if !(self.t.is_finite() && self.t.abs() <= MAX_VALUE) {
+            return Err(Error::input(
+                loc("t".into()),
+                format!("t must be a number in [-{MAX_VALUE:e}, {MAX_VALUE:e}] (seconds)"),
+            ));
         }
         for (id, c) in &self.cpu {
-            if !(c.is_finite() && *c >= 0.0) {
+            if !(c.is_finite() && (0.0..=MAX_VALUE).contains(c)) {
                 return Err(Error::input(
                     loc(format!("cpu.{id}")),
-                    format!("must be a number >= 0, got {c}"),
+                    format!("must be a number in [0, {MAX_VALUE:e}], got {c}"),
                 ));
             }
         }
         for (i, r) in self.mbps.iter().enumerate() {
-            if !(r.rate.is_finite() && r.rate >= 0.0) {
+            if !(r.rate.is_finite() && (0.0..=MAX_VALUE).contains(&r.rate)) {
                 return Err(Error::input(
                     loc(format!("mbps[{i}].rate")),
-                    format!("negative or invalid rate {}", r.rate),
+                    format!("negative or invalid rate {} (must be in [0, {MAX_VALUE:e}])", r.rate),
                 ));
             }
         }

@@ -3,6 +3,7 @@
 use super::costs::Costs;
 use super::names::check_name;
 use crate::error::{Error, Location, Result};
+use crate::limits::{MAX_VALUE, MIN_POSITIVE};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -130,10 +131,13 @@ impl Testbed {
                     format!("duplicate host name {:?}", host.name),
                 ));
             }
-            if !(host.nic_mbps.is_finite() && host.nic_mbps > 0.0) {
+            if !positive(host.nic_mbps) {
                 return Err(at(
                     format!("hosts[{i}].nic_mbps"),
-                    format!("must be a number > 0, got {}", host.nic_mbps),
+                    format!(
+                        "must be a number in [{MIN_POSITIVE:e}, {MAX_VALUE:e}], got {}",
+                        host.nic_mbps
+                    ),
                 ));
             }
             if host.vms.is_empty() {
@@ -147,10 +151,13 @@ impl Testbed {
                         format!("duplicate VM name {:?}", vm.name),
                     ));
                 }
-                if !(vm.capacity.is_finite() && vm.capacity > 0.0) {
+                if !positive(vm.capacity) {
                     return Err(at(
                         format!("hosts[{i}].vms[{j}].capacity"),
-                        format!("must be a number > 0, got {}", vm.capacity),
+                        format!(
+                            "must be a number in [{MIN_POSITIVE:e}, {MAX_VALUE:e}], got {}",
+                            vm.capacity
+                        ),
                     ));
                 }
                 if let Some(ssh) = &vm.ssh {
@@ -215,6 +222,12 @@ pub fn parse_ssh_target(s: &str) -> Result<SshTarget, String> {
         host: host.to_string(),
         port,
     })
+}
+
+/// A divisor of the model (capacity, bandwidth): in [MIN_POSITIVE, MAX_VALUE],
+/// so that τ stays finite.
+fn positive(v: f64) -> bool {
+    v.is_finite() && (MIN_POSITIVE..=MAX_VALUE).contains(&v)
 }
 
 fn check_ssh_target(s: &str) -> Result<(), String> {

@@ -2,6 +2,7 @@
 
 use super::names::check_name;
 use crate::error::{Error, Location, Result};
+use crate::limits::MAX_VALUE;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -77,8 +78,10 @@ impl Link {
     }
 }
 
+/// A number in [0, [`MAX_VALUE`]]: finite, and small enough that the model's
+/// sums and products stay finite.
 fn non_negative(v: f64) -> bool {
-    v.is_finite() && v >= 0.0
+    v.is_finite() && (0.0..=MAX_VALUE).contains(&v)
 }
 
 impl Topology {
@@ -103,14 +106,14 @@ impl Topology {
             if !non_negative(n.memory_mb) {
                 return Err(at(
                     format!("vnodes[{i}].memory_mb"),
-                    format!("must be a number >= 0, got {}", n.memory_mb),
+                    format!("must be a number in [0, {MAX_VALUE:e}], got {}", n.memory_mb),
                 ));
             }
             if let Some(c) = n.cpu {
                 if !non_negative(c) {
                     return Err(at(
                         format!("vnodes[{i}].cpu"),
-                        format!("must be a number >= 0, got {c}"),
+                        format!("must be a number in [0, {MAX_VALUE:e}], got {c}"),
                     ));
                 }
             }
@@ -150,18 +153,21 @@ impl Topology {
             if !non_negative(l.mbps) {
                 return Err(at(
                     format!("links[{i}].mbps"),
-                    format!("must be a number >= 0, got {}", l.mbps),
+                    format!("must be a number in [0, {MAX_VALUE:e}], got {}", l.mbps),
                 ));
             }
             if !non_negative(l.delay_ms) {
                 return Err(at(
                     format!("links[{i}].delay_ms"),
-                    format!("must be a number >= 0, got {}", l.delay_ms),
+                    format!("must be a number in [0, {MAX_VALUE:e}], got {}", l.delay_ms),
                 ));
             }
             if let Some(r) = l.rate {
                 if !non_negative(r) {
-                    return Err(at(format!("links[{i}].rate"), format!("negative or invalid rate {r}")));
+                    return Err(at(
+                        format!("links[{i}].rate"),
+                        format!("negative or invalid rate {r} (must be in [0, {MAX_VALUE:e}])"),
+                    ));
                 }
             }
         }

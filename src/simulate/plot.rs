@@ -9,13 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
-fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> Error + '_ {
-    move |e| {
-        Error::io(
-            path.display().to_string(),
-            std::io::Error::other(format!("plot: {e:?}")),
-        )
-    }
+fn draw_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
+    move |e| Error::io(path.display().to_string(), std::io::Error::other(format!("plot: {e}")))
 }
 
 /// Draw on an SVG or PNG backend chosen by `path`'s extension.

@@ -14,10 +14,11 @@
 //! {"seq":2,"t_ms":1764158400071,"rec":{"step":"dumped","vnode":"n3","vm":"h0-v0"},"sum":"…"}
 //! ```
 
+use super::secure::{Access, SecureDir};
 use crate::error::{Error, Location, Result};
 use crate::model::Placement;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -161,22 +162,17 @@ impl Journal {
     /// input error naming it.
     pub fn open(path: PathBuf) -> Result<Journal> {
         let name = path.display().to_string();
+        let (dir, file_name) = secure_parent(&path, true)?;
+        let dir = dir.expect("created");
         let read = read(&path)?;
         if let Some(line_no) = read.torn_line {
-            eprintln!("netbalance: {name}:{line_no}: torn last journal record (a crash while writing it); it is ignored and cut off");
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|e| Error::io(&name, e))?;
+            eprintln!("netbalance: {name:?}:{line_no}: torn last journal record (a crash while writing it); it is ignored and cut off");
+            let f = dir.open_file(&file_name, Access::Write)?.expect("read above");
             f.set_len(read.good_len as u64)
                 .and_then(|()| f.sync_all())
                 .map_err(|e| Error::io(&name, e))?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&name, e))?;
+        let file = dir.open_file(&file_name, Access::Append)?.expect("O_CREAT");
         let next_seq = read.records.len() as u64;
         Ok(Journal {
             path,
@@ -223,18 +219,12 @@ impl Journal {
                 run.pid
             )));
         }
-        let name = self.path.display().to_string();
         if !self.records.is_empty() {
-            let prev = self.path.with_file_name("journal.prev.ndjson");
-            std::fs::rename(&self.path, &prev).map_err(|e| Error::io(&name, e))?;
-            self.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(|e| Error::io(&name, e))?;
-            if let Some(dir) = self.path.parent().and_then(|d| File::open(d).ok()) {
-                let _ = dir.sync_all();
-            }
+            let (dir, file_name) = secure_parent(&self.path, true)?;
+            let dir = dir.expect("created");
+            dir.rename(&file_name, "journal.prev.ndjson")?;
+            self.file = dir.open_file(&file_name, Access::Append)?.expect("O_CREAT");
+            dir.sync();
             self.records.clear();
             self.next_seq = 0;
         }
@@ -318,10 +308,9 @@ struct Read {
 /// Read and check every line of a journal (a missing file is empty).
 fn read(path: &std::path::Path) -> Result<Read> {
     let name = path.display().to_string();
-    let text = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(name, e)),
+    let text = match secure_parent(path, false)? {
+        (Some(dir), file_name) => dir.read(&file_name)?.unwrap_or_default(),
+        (None, _) => Vec::new(),
     };
     let mut out = Read {
         records: Vec::new(),
@@ -365,6 +354,20 @@ fn parse_line(raw: &[u8], expected_seq: u64) -> std::result::Result<Record, Stri
         ));
     }
     Ok(line.rec)
+}
+
+/// The checked directory holding `path` (created if `create`; `None` if
+/// missing) and the file's name in it.
+fn secure_parent(path: &std::path::Path, create: bool) -> Result<(Option<SecureDir>, String)> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((SecureDir::open(dir, create)?, file_name))
 }
 
 fn now_ms() -> u64 {

@@ -14,12 +14,18 @@
 //! - `journal.ndjson` — every step of the current (or last) run
 //!   ([`journal`]); the run before it is kept as `journal.prev.ndjson`;
 //! - `lock` — the pid of the process working on the dir ([`lock`]).
+//!
+//! Every file operation goes through [`secure::SecureDir`]: a state dir (or a
+//! file in it) that is a symlink, not owned by the user or writable by
+//! others is refused, and nothing in it is followed elsewhere.
 
 pub mod journal;
 pub mod lock;
+pub mod secure;
 
 pub use journal::{Journal, Record, RunKind, RunLog, Step};
 pub use lock::{Owner, StateLock};
+pub use secure::SecureDir;
 
 use crate::error::{Error, Location, Result};
 use crate::model::Placement;
@@ -32,11 +38,17 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Open (and create, if missing) the state dir at `path`.
+    /// Open (and create, if missing) the state dir at `path`, refusing one
+    /// that is a symlink, foreign-owned or writable by others.
     pub fn open(path: impl Into<PathBuf>) -> Result<StateDir> {
         let path = path.into();
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        SecureDir::open(&path, true)?;
         Ok(StateDir { path })
+    }
+
+    /// The checked directory; `None` if it does not exist.
+    pub fn secure(&self) -> Result<Option<SecureDir>> {
+        SecureDir::open(&self.path, false)
     }
 
     /// The state dir at `path`, without creating anything (for reading:
@@ -62,7 +74,8 @@ impl StateDir {
 
     /// Take the lock ("locked by pid N" if a live process holds it).
     pub fn lock(&self) -> Result<StateLock> {
-        StateLock::acquire(&self.path, self.path.join("lock"))
+        let dir = SecureDir::open(&self.path, true)?.expect("created");
+        StateLock::acquire(dir, "lock")
     }
 
     /// The placement in force, `None` if nothing is deployed. A torn,
@@ -70,10 +83,11 @@ impl StateDir {
     pub fn placement(&self) -> Result<Option<Placement>> {
         let path = self.placement_path();
         let name = path.display().to_string();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(name, e)),
+        let Some(dir) = self.secure()? else {
+            return Ok(None);
+        };
+        let Some(bytes) = dir.read("placement.json")? else {
+            return Ok(None);
         };
         let untrusted = |what: String| {
             Error::input(
@@ -84,15 +98,12 @@ impl StateDir {
         let text = String::from_utf8_lossy(&bytes);
         let placement: Placement =
             crate::io::parse_json(&text, &name).map_err(|e| untrusted(format!("torn or not a placement ({e})")))?;
-        let sums = match std::fs::read_to_string(self.sum_path()) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(untrusted(
-                    "no placement.sum beside it: not written by `netbalance migrate`".into(),
-                ))
-            }
-            Err(e) => return Err(Error::io(self.sum_path().display().to_string(), e)),
+        let Some(sums) = dir.read("placement.sum")? else {
+            return Err(untrusted(
+                "no placement.sum beside it: not written by `netbalance migrate`".into(),
+            ));
         };
+        let sums = String::from_utf8_lossy(&sums);
         let sum = checksum(&bytes);
         if !sums.lines().any(|l| l.trim() == sum) {
             return Err(untrusted(format!(
@@ -116,26 +127,24 @@ impl StateDir {
         let mut bytes = serde_json::to_vec_pretty(&placement).map_err(io_err)?;
         bytes.push(b'\n');
         let new = checksum(&bytes);
-        let old = std::fs::read(self.placement_path()).ok().map(|b| checksum(&b));
+        let dir = SecureDir::open(&self.path, true)?.expect("created");
+        let old = dir.read("placement.json")?.map(|b| checksum(&b));
         let both = match old {
             Some(old) if old != new => format!("{new}\n{old}\n"),
             _ => format!("{new}\n"),
         };
-        crate::io::write_atomic(&self.sum_path(), both.as_bytes())?;
-        crate::io::write_atomic(&self.placement_path(), &bytes)?;
-        crate::io::write_atomic(&self.sum_path(), format!("{new}\n").as_bytes())
+        dir.write_atomic("placement.sum", both.as_bytes())?;
+        dir.write_atomic("placement.json", &bytes)?;
+        dir.write_atomic("placement.sum", format!("{new}\n").as_bytes())
     }
 
     /// Nothing is in force any more (after a teardown).
     pub fn clear_placement(&self) -> Result<()> {
-        for path in [self.placement_path(), self.sum_path()] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(path.display().to_string(), e)),
-            }
-        }
-        Ok(())
+        let Some(dir) = self.secure()? else {
+            return Ok(());
+        };
+        dir.remove("placement.json")?;
+        dir.remove("placement.sum")
     }
 
     /// Open the journal (a torn last record is reported and cut off).

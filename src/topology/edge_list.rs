@@ -28,14 +28,25 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
                 let mbps = match words.get(2) {
                     None => None,
                     Some(w) => match w.parse::<f64>() {
-                        Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
-                        _ => return Err(at(format!("bandwidth {w:?} is not a number >= 0 (Mbit/s)"))),
+                        Ok(v) if v.is_finite() && (0.0..=crate::limits::MAX_VALUE).contains(&v) => Some(v),
+                        // The word itself is not quoted: the file may not be an edge list at all.
+                        _ => {
+                            return Err(at(format!(
+                                "the third word is not a bandwidth in [0, {:e}] Mbit/s (expected an edge list: `a b [mbps]` per line)",
+                                crate::limits::MAX_VALUE
+                            )))
+                        }
                     },
                 };
                 let (a, b) = (g.node_or_add(a), g.node_or_add(b));
                 g.add_edge(a, b, mbps);
             }
-            _ => return Err(at(format!("expected `a b [mbps]`, found {} words", words.len()))),
+            _ => {
+                return Err(at(format!(
+                    "expected an edge list (`a b [mbps]` per line), found {} words",
+                    words.len()
+                )))
+            }
         }
     }
     let topo = g.finish(defaults);
@@ -71,15 +82,15 @@ mod tests {
         let err = |text| import(text, "t.txt", Attributes::default()).unwrap_err().to_string();
         assert_eq!(
             err("a b\nb c fast\n"),
-            "t.txt:2: bandwidth \"fast\" is not a number >= 0 (Mbit/s)"
+            "t.txt:2: the third word is not a bandwidth in [0, 1e12] Mbit/s (expected an edge list: `a b [mbps]` per line)"
         );
         assert_eq!(
             err("a b\n\nb c -1\n"),
-            "t.txt:3: bandwidth \"-1\" is not a number >= 0 (Mbit/s)"
+            "t.txt:3: the third word is not a bandwidth in [0, 1e12] Mbit/s (expected an edge list: `a b [mbps]` per line)"
         );
         assert_eq!(
             err("a b 1 {'weight': 2}\n"),
-            "t.txt:1: expected `a b [mbps]`, found 5 words"
+            "t.txt:1: expected an edge list (`a b [mbps]` per line), found 5 words"
         );
         assert_eq!(
             err("# only a comment\n"),

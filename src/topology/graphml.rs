@@ -15,6 +15,7 @@ use std::collections::HashMap;
 ///
 /// Complexity: O(length of the text + nodes + edges).
 pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Topology> {
+    check_attribute_counts(text, file)?;
     let doc = Document::parse(text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.rfind(" at ").map_or(msg.clone(), |i| msg[..i].to_string());
@@ -79,6 +80,49 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
         g.add_edge(a, b, mbps);
     }
     Ok(g.finish(defaults))
+}
+
+/// The most attributes one XML element may have (GraphML elements have a
+/// handful; the XML parser checks each new attribute against all earlier
+/// ones, so 200,000 attributes on one node took minutes).
+const MAX_ATTRIBUTES: usize = 256;
+
+/// Refuse an element with more than [`MAX_ATTRIBUTES`] attributes, in one
+/// linear pass before parsing: an attribute is an `=` outside quotes inside
+/// a tag (`<...>`, not a comment, CDATA, DOCTYPE or processing instruction).
+fn check_attribute_counts(text: &str, file: &str) -> Result<()> {
+    let bytes = text.as_bytes();
+    let (mut i, mut line) = (0usize, 1usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => line += 1,
+            b'<' if !matches!(bytes.get(i + 1), Some(b'!') | Some(b'?')) => {
+                let (start_line, mut count, mut quote) = (line, 0usize, None::<u8>);
+                i += 1;
+                while i < bytes.len() {
+                    let b = bytes[i];
+                    match (quote, b) {
+                        (_, b'\n') => line += 1,
+                        (Some(q), _) if b == q => quote = None,
+                        (None, b'"') | (None, b'\'') => quote = Some(b),
+                        (None, b'=') => count += 1,
+                        (None, b'>') => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                if count > MAX_ATTRIBUTES {
+                    return Err(Error::input(
+                        Location::file(file).at_line(start_line),
+                        format!("an XML element with {count} attributes (at most {MAX_ATTRIBUTES})"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// A node's or edge's `<data>` as attribute name → trimmed text.
@@ -154,5 +198,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "x.xml:1: expected a <graphml> document, found <svg>");
+    }
+
+    #[test]
+    fn an_element_with_too_many_attributes_is_refused_at_once() {
+        let attrs: String = (0..100_000).map(|i| format!(" a{i}=\"1\"")).collect();
+        let text = format!("<?xml version=\"1.0\"?>\n<graphml>\n<graph><node id=\"0\"{attrs}/></graph></graphml>");
+        let start = std::time::Instant::now();
+        let err = import(&text, "t.graphml", Attributes::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.graphml:3: an XML element with 100001 attributes"),
+            "{err}"
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        let ok = "<graphml><!-- a=b c=d --><graph><node id=\"x=y\" a='=' /></graph></graphml>";
+        assert!(check_attribute_counts(ok, "t").is_ok());
     }
 }

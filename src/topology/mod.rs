@@ -10,7 +10,7 @@ mod graphml;
 mod node_link;
 pub mod stats;
 
-use crate::error::Result;
+use crate::error::{Error, Location, Result};
 use crate::io::{parse_json, Source};
 use crate::model::Topology;
 pub use build::Attributes;
@@ -61,8 +61,10 @@ impl Format {
             return Format::Json;
         }
         if body.starts_with('{') {
-            return match serde_json::from_str::<serde_json::Value>(body) {
-                Ok(serde_json::Value::Object(o)) if !o.contains_key("vnodes") && o.contains_key("nodes") => {
+            // Only the top-level keys are kept (values skipped): a full
+            // `Value` of a large topology cost more memory than the topology.
+            return match serde_json::from_str::<TopKeys>(body) {
+                Ok(TopKeys(keys)) if !keys.iter().any(|k| k == "vnodes") && keys.iter().any(|k| k == "nodes") => {
                     Format::NodeLink
                 }
                 _ => Format::Json,
@@ -75,6 +77,29 @@ impl Format {
             return Format::Gml;
         }
         Format::EdgeList
+    }
+}
+
+/// The top-level keys of a JSON object, its values skipped.
+struct TopKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<TopKeys, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TopKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<TopKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((k, serde::de::IgnoredAny)) = a.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(k);
+                }
+                Ok(TopKeys(keys))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -118,6 +143,14 @@ pub fn parse_topology(
         Format::EdgeList => edge_list::import(text, name, defaults)?,
     };
     topo.validate(name)?;
+    // One rule for every command that reads a topology (simulate, cost,
+    // place, migrate, balance, topology import): it has vnodes.
+    if topo.vnodes.is_empty() {
+        return Err(Error::input(
+            Location::file(name).at_path("vnodes"),
+            "a topology needs at least one vnode",
+        ));
+    }
     Ok(topo)
 }
 
