@@ -16,6 +16,7 @@ pub mod crash;
 pub mod dispatch;
 pub mod driver;
 pub mod engine;
+#[cfg(any(test, feature = "test-hooks"))]
 pub mod fake;
 pub mod plans;
 pub mod progress;
@@ -78,20 +79,23 @@ impl Applied {
 }
 
 /// The environment variable that swaps the testbed for the fake driver
-/// (tests only): `fake:WORLD.json[,fail=STEP:N,...]`, see
-/// [`fake::FakeDriver::from_spec`].
+/// (only in a build with the `test-hooks` feature, which only the tests
+/// enable): `fake:WORLD.json[,fail=STEP:N,...]`, see
+/// `fake::FakeDriver::from_spec`.
+#[cfg(feature = "test-hooks")]
 pub const TEST_DRIVER_ENV: &str = "NETBALANCE_TEST_DRIVER";
 
-/// The driver for a problem's testbed: the fake one when
-/// [`TEST_DRIVER_ENV`] is set, else the real testbed driver reaching the
-/// VMs with `ssh` and keeping vnode state under `paths`. `current` is the
-/// placement in force (none before a deployment).
+/// The driver for a problem's testbed: the real testbed driver reaching the
+/// VMs with `ssh` and keeping vnode state under `paths` (with the
+/// `test-hooks` feature, the fake one when `NETBALANCE_TEST_DRIVER` is set).
+/// `current` is the placement in force (none before a deployment).
 pub fn driver_for(
     problem: &Problem,
     current: Option<&Placement>,
     ssh: crate::testbed::SshOptions,
     paths: crate::testbed::Paths,
 ) -> Result<Box<dyn VnodeDriver>> {
+    #[cfg(feature = "test-hooks")]
     if let Some(spec) = std::env::var_os(TEST_DRIVER_ENV) {
         let spec = spec.to_string_lossy();
         return Ok(Box::new(fake::FakeDriver::from_spec(&spec, &problem.instance)?));
