@@ -166,7 +166,7 @@ fn tau_recovers_after_each_sink_change_and_no_vnode_is_lost() {
     assert_eq!(summary.stopped_by, StopCause::EndOfStream);
     for w in &windows {
         assert!(
-            w.decision == Decision::Kept || (w.chi < 0.0 && w.reason == Reason::Beneficial),
+            w.decision == Decision::Kept || (w.chi.unwrap() < 0.0 && w.reason == Reason::Beneficial),
             "{w:?}"
         );
     }

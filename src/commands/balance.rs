@@ -181,6 +181,7 @@ impl Settings {
                 max_windows: args.windows,
                 duration_s,
                 interval_s,
+                skip_unchanged: false,
             },
             placer: Placer {
                 budget,
@@ -476,7 +477,7 @@ impl Output for CliOutput<'_> {
         self.real_s += r.real_s;
         self.baseline_s += r.baseline_s;
         let what = match r.decision {
-            Decision::Changed => format!("migrated {} vnodes (χ {:.2} s)", r.moved.len(), r.chi),
+            Decision::Changed => format!("migrated {} vnodes (χ {:.2} s)", r.moved.len(), r.chi.unwrap_or(0.0)),
             Decision::Kept => "kept".to_string(),
         };
         self.bar.set_message(format!(

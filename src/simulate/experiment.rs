@@ -2,7 +2,7 @@
 //! one struct (defaults: the paper profile), turned into the instance and
 //! the run settings. Shared by `netbalance simulate` and `examples/paper`.
 
-use super::engine::{RunResult, Settings};
+use super::drive::{RunResult, Settings};
 use super::report::{Parameters, Summary};
 use super::scenario;
 use crate::cost::{Instance, Window};
@@ -178,7 +178,7 @@ impl Experiment {
             return Err(Error::usage("--runs must be at least 1"));
         }
         let inst = self.instance()?;
-        let results = super::run_all(&inst, &self.settings(), runs, self.seed, threads, done);
+        let results = super::run_all(&inst, &self.settings(), runs, self.seed, threads, done)?;
         let summary = Summary::of(&results, self.parameters(&inst));
         Ok((results, summary))
     }
