@@ -199,7 +199,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__balance)
-            opts="-i -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --loads --state-root --known-hosts --accept-new --identity --report --help"
+            opts="-i -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --load --state-root --known-hosts --accept-new --identity --report --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,7 +281,7 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --loads)
+                --load)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -913,7 +913,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__predict)
-            opts="-h --load --method --alpha --max-lag --history --evaluate --help"
+            opts="-h --load --predictor --alpha --max-lag --history --evaluate --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -923,7 +923,7 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --method)
+                --predictor)
                     COMPREPLY=($(compgen -W "last ewma periodic" -- "${cur}"))
                     return 0
                     ;;

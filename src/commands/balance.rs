@@ -10,7 +10,7 @@ use crate::balance::{
     MigrateActuator, MonitorSource, Output, Placer, Predictor, Progress, RealClock, ReplaySource, RunMode, SavedState,
     StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
-use crate::cli::{ProblemArgs, SeedArg, StateDirArg, WindowArgs};
+use crate::cli::{PredictorArgs, PredictorKind, ProblemArgs, SeedArg, StateDirArg, WindowArgs};
 use crate::cost::Window;
 use crate::error::{Error, Location, Result};
 use crate::inputs::{at_most_one_stdin, read_load_stream, read_placement, Problem};
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  sudo netbalance balance --duration 600 --report tau.svg      # live: sample the testbed, migrate\n  netbalance monitor | netbalance balance --loads -            # live, load from a stream\n\n\
+    after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  sudo netbalance balance --duration 600 --report tau.svg      # live: sample the testbed, migrate\n  netbalance monitor | netbalance balance --load -            # live, load from a stream\n\n\
 stdout: one NDJSON record per window ({\"type\":\"window\",...}: τ now, τ predicted after, T_r, χ, moves, decision and reason), then {\"type\":\"summary\",...}; stderr: a live status line.\n\n\
 The state dir keeps the window counter and the placement in force: run the same command again to continue where it stopped. Live, the placement in force is the state dir's (deploy first: netbalance place ... | netbalance migrate).\n\n\
 SIGINT/SIGTERM: finish the migration in flight, write the state, print the summary (a second one ends at once)."
@@ -40,18 +40,9 @@ pub struct Args {
     pub interval: f64,
     #[command(flatten)]
     pub window: WindowArgs,
-    /// How the window's load is predicted from the samples (the paper's choice: last value)
-    #[arg(long, value_enum, default_value_t = PredictorArg::Last)]
-    pub predictor: PredictorArg,
-    /// EWMA weight of the newest sample, in (0, 1]
-    #[arg(long, default_value_t = 0.5)]
-    pub alpha: f64,
-    /// Periodic: the longest period tried, in samples
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub max_lag: usize,
-    /// Samples the predictor keeps
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub history: usize,
+    /// How the window's load is predicted from the samples
+    #[command(flatten)]
+    pub predictor: PredictorArgs,
     /// Search each window for N moves instead of T_o of wall clock (same seed: same log)
     #[arg(long, value_name = "N")]
     pub moves: Option<u64>,
@@ -77,8 +68,8 @@ pub struct Args {
     #[command(flatten)]
     pub seed: SeedArg,
     /// Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed
-    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
-    pub loads: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", conflicts_with = "replay", alias = "loads")]
+    pub load: Option<PathBuf>,
     /// Live: where vnode state (pid, CRIU images) lives on the VMs
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
     pub state_root: PathBuf,
@@ -87,17 +78,6 @@ pub struct Args {
     /// Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr
     #[arg(long, value_name = "FILE.svg")]
     pub report: Option<PathBuf>,
-}
-
-/// `--predictor` (the methods of [`crate::predict`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PredictorArg {
-    /// The last sample
-    Last,
-    /// Exponentially weighted moving average (--alpha)
-    Ewma,
-    /// Seasonal naive over the period that fits the history best (--max-lag), else last value
-    Periodic,
 }
 
 /// The validated settings of one `balance` run.
@@ -134,23 +114,17 @@ impl Settings {
                 args.min_gain
             )));
         }
-        if !(args.alpha > 0.0 && args.alpha <= 1.0) {
-            return Err(Error::usage(format!("--alpha {}: need a number in (0, 1]", args.alpha)));
-        }
-        if args.history == 0 {
-            return Err(Error::usage("--history 0: the predictor needs at least one sample"));
-        }
-        let forecast = match args.predictor {
-            PredictorArg::Last => None,
-            PredictorArg::Ewma => Some(Method::Ewma { alpha: args.alpha }),
-            PredictorArg::Periodic => Some(Method::Periodic { max_lag: args.max_lag }),
+        args.predictor.check()?;
+        let forecast = match args.predictor.predictor.unwrap_or(PredictorKind::Last) {
+            PredictorKind::Last => None,
+            kind => Some(args.predictor.method(kind)),
         };
         let replay = args.replay.as_deref().map(Source::from_arg);
         let placement = args.placement.as_deref().map(Source::from_arg);
         at_most_one_stdin(
             &[
                 ("--replay", args.replay.as_deref()),
-                ("--loads", args.loads.as_deref()),
+                ("--load", args.load.as_deref()),
                 ("--placement", args.placement.as_deref()),
             ]
             .into_iter()
@@ -163,7 +137,7 @@ impl Settings {
                 "--placement: a live balance starts from the placement in force in the state dir (deploy with `netbalance migrate`)",
             ));
         }
-        let loads = args.loads.as_deref().map(Source::from_arg);
+        let loads = args.load.as_deref().map(Source::from_arg);
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
             None => Budget::Time(Duration::from_secs_f64(window.to)),
@@ -286,7 +260,7 @@ fn run_replay(
         inst,
         config: settings.config,
         source: &mut source,
-        predictor: settings.predictor(args.history).as_mut(),
+        predictor: settings.predictor(args.predictor.history).as_mut(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut WhatIf,
@@ -296,7 +270,7 @@ fn run_replay(
     out.finish(args, settings, summary)
 }
 
-/// Live: the testbed sampled in-process (or `--loads`), the wall clock, the migrate engine.
+/// Live: the testbed sampled in-process (or `--load`), the wall clock, the migrate engine.
 fn run_live(
     args: &Args,
     settings: &Settings,
@@ -376,7 +350,7 @@ fn run_live(
         inst: &problem.instance,
         config: settings.config,
         source: source.as_mut(),
-        predictor: settings.predictor(args.history).as_mut(),
+        predictor: settings.predictor(args.predictor.history).as_mut(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut actuator,
