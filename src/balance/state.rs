@@ -11,8 +11,8 @@
 
 use super::engine::Progress;
 use crate::error::{Error, Location, Result};
-use crate::inputs::Problem;
 use crate::model::Placement;
+use crate::problem::Problem;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -30,8 +30,8 @@ pub use progress::Progress;
 
 use crate::cost::{self, Instance};
 use crate::error::{Error, Result};
-use crate::inputs::Problem;
 use crate::model::Placement;
+use crate::problem::Problem;
 use crate::state::journal::{Outcome, PlannedMove, Record, RunKind, RunLog, Step};
 use crate::state::{Journal, StateDir, StateLock};
 use std::collections::BTreeSet;
