@@ -10,7 +10,7 @@
 
 use netbalance::simulate::experiment::Experiment;
 use netbalance::simulate::plot::{self, Series};
-use netbalance::simulate::report::Summary;
+use netbalance::simulate::report::Statistics;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -68,7 +68,7 @@ struct Figure {
     points: Vec<Point>,
 }
 
-fn run_point(p: &Point, o: &Options) -> Option<Summary> {
+fn run_point(p: &Point, o: &Options) -> Option<Statistics> {
     let started = std::time::Instant::now();
     match p.experiment.run(o.runs, o.threads, &|| {}) {
         Ok((_, s)) => {

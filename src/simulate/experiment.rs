@@ -3,7 +3,7 @@
 //! the run settings. Shared by `netbalance simulate` and `examples/paper`.
 
 use super::drive::{RunResult, Settings};
-use super::report::{Parameters, Summary};
+use super::report::{Parameters, Statistics};
 use super::scenario;
 use crate::cost::{Instance, Window};
 use crate::error::{Error, Result};
@@ -173,13 +173,13 @@ impl Experiment {
     }
 
     /// Run `runs` runs on `threads` threads; their results and summary.
-    pub fn run(&self, runs: usize, threads: usize, done: &(dyn Fn() + Sync)) -> Result<(Vec<RunResult>, Summary)> {
+    pub fn run(&self, runs: usize, threads: usize, done: &(dyn Fn() + Sync)) -> Result<(Vec<RunResult>, Statistics)> {
         if runs == 0 {
             return Err(Error::usage("--runs must be at least 1"));
         }
         let inst = self.instance()?;
         let results = super::run_all(&inst, &self.settings(), runs, self.seed, threads, done)?;
-        let summary = Summary::of(&results, self.parameters(&inst));
+        let summary = Statistics::of(&results, self.parameters(&inst));
         Ok((results, summary))
     }
 }

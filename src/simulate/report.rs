@@ -62,9 +62,10 @@ pub struct Parameters {
     pub seed: u64,
 }
 
-/// Mean ± stddev over runs.
+/// Mean ± stddev over runs (the `"summary"` line of `simulate`; one run's
+/// totals are the balance engine's [`crate::balance::Summary`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
+pub struct Statistics {
     pub runs: usize,
     pub relative_runtime: Stat,
     pub runtime_with_s: Stat,
@@ -74,10 +75,10 @@ pub struct Summary {
     pub parameters: Parameters,
 }
 
-impl Summary {
-    pub fn of(results: &[RunResult], parameters: Parameters) -> Summary {
+impl Statistics {
+    pub fn of(results: &[RunResult], parameters: Parameters) -> Statistics {
         let stat = |f: &dyn Fn(&RunResult) -> f64| Stat::of(&results.iter().map(f).collect::<Vec<_>>());
-        Summary {
+        Statistics {
             runs: results.len(),
             relative_runtime: stat(&|r| r.relative_runtime()),
             runtime_with_s: stat(&|r| r.runtime_with()),
@@ -104,7 +105,7 @@ pub enum Record<'a> {
         migration_s: f64,
         moves_evaluated: u64,
     },
-    Summary(&'a Summary),
+    Summary(&'a Statistics),
 }
 
 /// The records of one run: its windows, then a `"run"` line.
