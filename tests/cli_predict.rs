@@ -1,12 +1,10 @@
 //! `netbalance predict` from the command line: one prediction per snapshot
 //! in the LoadSnapshot shape; `--evaluate` writes tagged records.
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::cargo_bin("netbalance").unwrap()
-}
+mod cli_support;
+use cli_support::bin;
 
 /// Snapshots at t = 0, 1, …: the link rate cycles 0, 10, 20.
 fn cyclic(n: usize) -> String {

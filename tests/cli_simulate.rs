@@ -1,13 +1,11 @@
 //! `netbalance simulate` from the command line: tagged NDJSON records that
 //! add up, CSV, plots, reproducibility across thread counts, bad usage.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 
-fn bin() -> Command {
-    Command::cargo_bin("netbalance").unwrap()
-}
+mod cli_support;
+use cli_support::bin;
 
 /// A w×h grid topology file.
 fn grid(dir: &Path, w: usize, h: usize) -> String {
