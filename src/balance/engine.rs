@@ -58,7 +58,7 @@ pub struct Config {
 
 /// Where a run stands: what a restarted run continues from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
+pub struct Position {
     /// The number of the next window.
     pub window: u64,
     /// The start of the next window on the clock; `None` before the first.
@@ -80,7 +80,7 @@ pub struct TauPoint {
 /// Where the loop reports: the decision log, checkpoints, τ samples.
 pub trait Output {
     /// Persist the progress (called after every decision, before waiting).
-    fn checkpoint(&mut self, progress: &Progress) -> Result<()>;
+    fn checkpoint(&mut self, progress: &Position) -> Result<()>;
     fn window(&mut self, record: &WindowRecord) -> Result<()>;
     fn summary(&mut self, summary: &Summary) -> Result<()>;
     /// τ from `point.t` on (until the next point), for plots.
@@ -117,7 +117,7 @@ struct Totals {
 impl Balancer<'_> {
     /// Run windows from `progress` until the stream ends, a bound is reached
     /// or a stop is requested. Returns the summary (also sent to `out`).
-    pub fn run(&mut self, progress: Progress, out: &mut dyn Output) -> Result<Summary> {
+    pub fn run(&mut self, progress: Position, out: &mut dyn Output) -> Result<Summary> {
         self.run_from(progress, None, out)
     }
 
@@ -126,7 +126,7 @@ impl Balancer<'_> {
     /// optimised again).
     pub fn run_from(
         &mut self,
-        mut progress: Progress,
+        mut progress: Position,
         optimised_for: Option<Load>,
         out: &mut dyn Output,
     ) -> Result<Summary> {
@@ -212,7 +212,7 @@ impl Balancer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn window(
         &mut self,
-        progress: &mut Progress,
+        progress: &mut Position,
         t: f64,
         end: Option<f64>,
         predicted: Load,

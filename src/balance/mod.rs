@@ -62,7 +62,7 @@ pub use actuator::Applied;
 pub use actuator::{Actuator, WhatIf};
 pub use clock::{Clock, FakeClock, RealClock};
 pub use decide::{decide, Limits, Verdict};
-pub use engine::{Balancer, Config, Output, Progress, TauPoint};
+pub use engine::{Balancer, Config, Output, Position, TauPoint};
 pub use live::{MigrateActuator, MonitorSource, StreamSource};
 pub use predictor::{Forecast, LastValue, Predictor};
 pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};

@@ -9,7 +9,7 @@
 //! placement lives only here. The two kinds of run do not continue each
 //! other ([`RunMode`]).
 
-use super::engine::Progress;
+use super::engine::Position;
 use crate::error::{Error, Location, Result};
 use crate::model::Placement;
 use crate::problem::Problem;
@@ -78,7 +78,7 @@ impl BalanceState {
     }
 
     /// The progress of a saved state, checked against the problem.
-    pub fn progress(&self, saved: &SavedState, problem: &Problem) -> Result<Progress> {
+    pub fn progress(&self, saved: &SavedState, problem: &Problem) -> Result<Position> {
         let name = self.name();
         let current = problem
             .assignment(&saved.placement, &name)
@@ -86,7 +86,7 @@ impl BalanceState {
         let baseline = problem
             .assignment(&saved.baseline, &name)
             .map_err(|e| nest(e, "baseline"))?;
-        Ok(Progress {
+        Ok(Position {
             window: saved.window,
             t: saved.t,
             current,
@@ -95,7 +95,7 @@ impl BalanceState {
     }
 
     /// Write the progress atomically (creating the state dir).
-    pub fn save(&self, mode: RunMode, problem: &Problem, progress: &Progress) -> Result<()> {
+    pub fn save(&self, mode: RunMode, problem: &Problem, progress: &Position) -> Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }

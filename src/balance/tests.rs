@@ -108,11 +108,11 @@ impl Actuator for Counting {
 struct Recorder {
     windows: Vec<WindowRecord>,
     summary: Option<Summary>,
-    checkpoints: Vec<Progress>,
+    checkpoints: Vec<Position>,
     points: Vec<TauPoint>,
 }
 impl Output for Recorder {
-    fn checkpoint(&mut self, p: &Progress) -> crate::Result<()> {
+    fn checkpoint(&mut self, p: &Position) -> crate::Result<()> {
         self.checkpoints.push(p.clone());
         Ok(())
     }
@@ -141,8 +141,8 @@ fn config() -> Config {
     }
 }
 
-fn fresh(start: Assignment) -> Progress {
-    Progress {
+fn fresh(start: Assignment) -> Position {
+    Position {
         window: 0,
         t: None,
         baseline: start.clone(),
@@ -157,7 +157,7 @@ fn run_with(
     replacer: &mut dyn Replacer,
     actuator: &mut dyn Actuator,
     stop: &AtomicBool,
-    progress: Progress,
+    progress: Position,
 ) -> Recorder {
     let mut clock = FakeClock::starting_at(progress.t.or(source.start()).unwrap_or(0.0));
     let mut out = Recorder::default();

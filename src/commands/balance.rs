@@ -7,7 +7,7 @@ use super::Status;
 use crate::balance::report;
 use crate::balance::{
     signal, BalanceState, Balancer, Config, Decision, FakeClock, Forecast, LastValue, Limits, LoadSource, LogLine,
-    MigrateActuator, MonitorSource, Output, Placer, Predictor, Progress, RealClock, ReplaySource, RunMode, SavedState,
+    MigrateActuator, MonitorSource, Output, Placer, Position, Predictor, RealClock, ReplaySource, RunMode, SavedState,
     StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
 use crate::cli::{PredictorArgs, PredictorKind, ProblemArgs, SeedArg, StateDirArg, WindowArgs};
@@ -289,7 +289,7 @@ fn run_live(
     let problem = args.problem.resolve(Some(&in_force))?;
     let current = problem.assignment(&in_force, &state_dir.placement_path().display().to_string())?;
     let progress = match saved {
-        Some(saved) => Progress {
+        Some(saved) => Position {
             current,
             ..state.progress(saved, &problem)?
         },
@@ -360,8 +360,8 @@ fn run_live(
     out.finish(args, settings, summary)
 }
 
-fn fresh(start: Vec<u32>) -> Progress {
-    Progress {
+fn fresh(start: Vec<u32>) -> Position {
+    Position {
         window: 0,
         t: None,
         current: start.clone(),
@@ -443,7 +443,7 @@ impl<'a> CliOutput<'a> {
 }
 
 impl Output for CliOutput<'_> {
-    fn checkpoint(&mut self, progress: &Progress) -> Result<()> {
+    fn checkpoint(&mut self, progress: &Position) -> Result<()> {
         self.state.save(self.mode, self.problem, progress)
     }
 

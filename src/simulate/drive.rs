@@ -21,7 +21,7 @@
 
 use super::scenario::{routes_with, sink_load, sink_sequence};
 use crate::balance::{
-    Balancer, Config, FakeClock, LastValue, Limits, LoadSource, Output, Progress, Reason, Replacer, Request, Sample,
+    Balancer, Config, FakeClock, LastValue, Limits, LoadSource, Output, Position, Reason, Replacer, Request, Sample,
     Summary, TauPoint, WhatIf, WindowRecord,
 };
 use crate::cost::{Assignment, Instance, Load, Window};
@@ -222,7 +222,7 @@ struct Collect {
 }
 
 impl Output for Collect {
-    fn checkpoint(&mut self, _progress: &Progress) -> Result<()> {
+    fn checkpoint(&mut self, _progress: &Position) -> Result<()> {
         Ok(())
     }
     fn window(&mut self, record: &WindowRecord) -> Result<()> {
@@ -303,7 +303,7 @@ pub fn account(
         stop: &stop,
     }
     .run_from(
-        Progress {
+        Position {
             window: 0,
             t: None,
             current: phi0.clone(),
