@@ -247,7 +247,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__balance)
-            opts="-i -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --loads --state-root --known-hosts --accept-new --identity --report --fresh --help"
+            opts="-i -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --load --state-root --known-hosts --accept-new --identity --report --fresh --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,7 +329,7 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --loads)
+                --load)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1213,7 +1213,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__predict)
-            opts="-h --load --method --alpha --max-lag --history --evaluate --help"
+            opts="-h --load --predictor --alpha --max-lag --history --evaluate --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1223,7 +1223,7 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --method)
+                --predictor)
                     COMPREPLY=($(compgen -W "last ewma periodic" -- "${cur}"))
                     return 0
                     ;;

@@ -176,12 +176,12 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l replay
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l interval -d 'Monitor sampling interval, seconds (with --replay: how long the last sample stands)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l to -d 'Optimisation budget T_o, seconds' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l predictor -d 'How the window\'s load is predicted from the samples (the paper\'s choice: last value)' -r -f -a "last\t'The last sample'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l predictor -d 'Prediction method [default: last; `predict --evaluate`: all three]' -r -f -a "last\t'The last measured value (the paper\'s choice)'
 ewma\t'Exponentially weighted moving average (--alpha)'
-periodic\t'Seasonal naive over the period that fits the history best (--max-lag), else last value'"
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l alpha -d 'EWMA weight of the newest sample, in (0, 1]' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-lag -d 'Periodic: the longest period tried, in samples' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l history -d 'Samples the predictor keeps' -r
+periodic\t'Seasonal: the value one detected period back (the period that fits the history best, up to --max-lag), else the last value'"
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l alpha -d 'EWMA weight of the newest sample, 0 < α ≤ 1' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-lag -d 'Longest period the periodic method looks for, in samples' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l history -d 'Samples of history a prediction uses (the most recent)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l moves -d 'Search each window for N moves instead of T_o of wall clock (same seed: same log)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l max-moves -d 'Migrate at most N vnodes per window' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l min-gain -d 'Re-place only if it saves at least this fraction of the window\'s rest (−χ / ((T_p − T_o)·τ))' -r
@@ -193,7 +193,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbe
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l loads -d 'Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l load -d 'Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-root -d 'Live: where vnode state (pid, CRIU images) lives on the VMs' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
@@ -241,12 +241,12 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot 
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threads -d 'Worker threads [default: the number of CPUs]; the output does not depend on it' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l load -d 'Load snapshots (NDJSON) [default: stdin]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l method -d 'Prediction method [default: last; with --evaluate: all three]' -r -f -a "last\t'The last measured value (the paper\'s choice)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l predictor -d 'Prediction method [default: last; `predict --evaluate`: all three]' -r -f -a "last\t'The last measured value (the paper\'s choice)'
 ewma\t'Exponentially weighted moving average (--alpha)'
-periodic\t'Seasonal: the value one detected period back, else the last value'"
-complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l alpha -d 'EWMA weight of the newest snapshot, 0 < α ≤ 1' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l max-lag -d 'Longest period the periodic method looks for, in snapshots' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l history -d 'Snapshots of history a prediction uses (the most recent)' -r
+periodic\t'Seasonal: the value one detected period back (the period that fits the history best, up to --max-lag), else the last value'"
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l alpha -d 'EWMA weight of the newest sample, 0 < α ≤ 1' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l max-lag -d 'Longest period the periodic method looks for, in samples' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l history -d 'Samples of history a prediction uses (the most recent)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l evaluate -d 'Score the method(s) on the stream instead: error per window, then a summary'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and not __fish_seen_subcommand_from up down status ssh help" -s h -l help -d 'Print help'

@@ -156,3 +156,56 @@ pub struct StateDirArg {
     #[arg(long, value_name = "DIR", default_value = ".netbalance")]
     pub state_dir: PathBuf,
 }
+
+/// The load predictor (`balance`, `predict`): one flag group, one vocabulary.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PredictorArgs {
+    /// Prediction method [default: last; `predict --evaluate`: all three]
+    #[arg(long, value_enum, value_name = "METHOD", alias = "method")]
+    pub predictor: Option<PredictorKind>,
+    /// EWMA weight of the newest sample, 0 < α ≤ 1
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f64,
+    /// Longest period the periodic method looks for, in samples
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_lag: usize,
+    /// Samples of history a prediction uses (the most recent)
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub history: usize,
+}
+
+/// `--predictor` (the methods of [`crate::predict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PredictorKind {
+    /// The last measured value (the paper's choice)
+    Last,
+    /// Exponentially weighted moving average (--alpha)
+    Ewma,
+    /// Seasonal: the value one detected period back (the period that fits the history best, up to --max-lag), else the last value
+    Periodic,
+}
+
+impl PredictorArgs {
+    /// Check `--alpha` and `--history`.
+    pub fn check(&self) -> crate::Result<()> {
+        if !(self.alpha > 0.0 && self.alpha <= 1.0) {
+            return Err(crate::Error::usage(format!(
+                "--alpha {}: need a number in (0, 1]",
+                self.alpha
+            )));
+        }
+        crate::limits::count("--history", self.history, 1, crate::limits::MAX_HISTORY)?;
+        crate::limits::count("--max-lag", self.max_lag, 1, crate::limits::MAX_HISTORY)?;
+        Ok(())
+    }
+
+    /// The method of `kind` with this group's parameters.
+    pub fn method(&self, kind: PredictorKind) -> crate::predict::Method {
+        use crate::predict::Method;
+        match kind {
+            PredictorKind::Last => Method::Last,
+            PredictorKind::Ewma => Method::Ewma { alpha: self.alpha },
+            PredictorKind::Periodic => Method::Periodic { max_lag: self.max_lag },
+        }
+    }
+}

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 pub const TESTBED_HINT: &str =
     "no testbed: pass --testbed FILE, set NETBALANCE_TESTBED, or create ./testbed.json (netbalance testbed --hosts 8 --cpus 8 > testbed.json)";
 
-fn is_stdin(p: &Path) -> bool {
-    p.as_os_str() == "-"
-}
+use crate::problem::is_stdin;
+/// The resolved problem (defined in [`crate::problem`]; resolved here).
+pub use crate::problem::Problem;
 
 /// A command reads at most one input from stdin (SPEC §7): refuse two
 /// flags naming `-`, or one naming `-` where stdin is already the default
@@ -211,17 +211,6 @@ pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Opt
     }
 }
 
-/// Topology, testbed and costs resolved together, with the indexed instance
-/// the formulas work on.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub topology: Topology,
-    pub topology_path: PathBuf,
-    pub testbed: Testbed,
-    pub testbed_path: PathBuf,
-    pub instance: crate::cost::Instance,
-}
-
 impl Problem {
     /// Resolve topology, testbed and costs (SPEC §7 fallbacks), using the
     /// placement's recorded paths where flags are absent.
@@ -258,25 +247,5 @@ impl Problem {
                 "expected load of the topology".into(),
             )),
         }
-    }
-
-    /// Check a placement against this topology and testbed; its assignment.
-    pub fn assignment(&self, placement: &Placement, source_name: &str) -> Result<crate::cost::Assignment> {
-        placement.validate(source_name, &self.topology, &self.testbed)?;
-        Ok(self.instance.assignment(placement))
-    }
-
-    /// True if the topology or the testbed was read from stdin.
-    pub fn reads_stdin(&self) -> bool {
-        is_stdin(&self.topology_path) || is_stdin(&self.testbed_path)
-    }
-
-    /// A placement of an assignment that records this problem's files
-    /// (not `-`: stdin cannot be read again by the next command).
-    pub fn placement_of(&self, assign: &[u32]) -> Placement {
-        let mut p = self.instance.placement(assign);
-        p.topology = Some(self.topology_path.clone()).filter(|p| !is_stdin(p));
-        p.testbed = Some(self.testbed_path.clone()).filter(|p| !is_stdin(p));
-        p
     }
 }

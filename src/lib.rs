@@ -16,6 +16,7 @@ pub mod model;
 pub mod place;
 pub mod plot_font;
 pub mod predict;
+pub mod problem;
 pub mod simulate;
 pub mod state;
 pub mod strict_json;

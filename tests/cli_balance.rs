@@ -166,7 +166,7 @@ fn tau_recovers_after_each_sink_change_and_no_vnode_is_lost() {
     assert_eq!(summary.stopped_by, StopCause::EndOfStream);
     for w in &windows {
         assert!(
-            w.decision == Decision::Kept || (w.chi < 0.0 && w.reason == Reason::Beneficial),
+            w.decision == Decision::Kept || (w.chi.unwrap() < 0.0 && w.reason == Reason::Beneficial),
             "{w:?}"
         );
     }
@@ -310,7 +310,7 @@ fn bad_input_and_live_mode_exit_2_with_one_clear_line() {
         .current_dir(dir.path())
         .args([
             "balance",
-            "--loads",
+            "--load",
             "-",
             "--state-dir",
             "whatif",
@@ -372,7 +372,7 @@ fn live_balance_migrates_with_the_engine_and_stops_cleanly_on_sigint() {
         .env("NETBALANCE_TEST_DRIVER", &driver)
         .args([
             "balance",
-            "--loads",
+            "--loads", // the old spelling of --load still works
             "-",
             "--tp",
             "2",

@@ -1,18 +1,14 @@
 //! `netbalance cost` and `testbed` from the command line: outputs decode,
 //! inputs are discovered as SPEC §7 says, broken pipes exit 0.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
 
 const TOPO: &str = r#"{"vnodes":[{"id":"a","cpu":0.2},{"id":"b","cpu":0.3},{"id":"c"}],"links":[{"a":"a","b":"b","mbps":100},{"a":"b","b":"c","mbps":10,"rate":5}]}"#;
 
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("netbalance").unwrap();
-    c.env_remove("NETBALANCE_TESTBED");
-    c
-}
+mod cli_support;
+use cli_support::bin;
 
 fn setup(dir: &Path) {
     let out = bin()

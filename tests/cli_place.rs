@@ -2,7 +2,6 @@
 //! complete, `--moves` is deterministic, re-placement exits 1 when nothing
 //! pays, pins/forbids/--max-moves hold, and `place | cost` needs no flags.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,11 +26,8 @@ fn grid_topology() -> String {
     format!(r#"{{"vnodes":[{}],"links":[{}]}}"#, vnodes.join(","), links.join(","))
 }
 
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("netbalance").unwrap();
-    c.env_remove("NETBALANCE_TESTBED");
-    c
-}
+mod cli_support;
+use cli_support::bin;
 
 fn setup(dir: &Path) {
     let out = bin()

@@ -1,12 +1,10 @@
 //! `netbalance predict` from the command line: one prediction per snapshot
 //! in the LoadSnapshot shape; `--evaluate` writes tagged records.
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::cargo_bin("netbalance").unwrap()
-}
+mod cli_support;
+use cli_support::bin;
 
 /// Snapshots at t = 0, 1, …: the link rate cycles 0, 10, 20.
 fn cyclic(n: usize) -> String {
@@ -44,13 +42,14 @@ fn last_value_by_default_one_prediction_per_snapshot() {
 #[test]
 fn periodic_predicts_the_next_step_of_a_cycle() {
     let out = bin()
-        .args(["predict", "--method", "periodic"])
+        .args(["predict", "--predictor", "periodic"])
         .write_stdin(cyclic(9))
         .output()
         .unwrap();
     assert!(out.status.success());
     // history 0,10,20,…,20 (t = 8): the next is 0
     assert_eq!(lines(&out.stdout).last().unwrap()["mbps"][0]["rate"], 0.0);
+    // the old spelling (`--method`) still works
     let out = bin()
         .args(["predict", "--method", "periodic"])
         .write_stdin(cyclic(10))
@@ -105,4 +104,14 @@ fn bad_snapshots_exit_2_naming_the_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_names_one_predictor_flag() {
+    for cmd in ["predict", "balance"] {
+        let out = bin().args([cmd, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("--predictor <METHOD>"), "{cmd}: {help}");
+        assert!(!help.contains("--method") && !help.contains("--loads"), "{cmd}: {help}");
+    }
 }

@@ -1,13 +1,11 @@
 //! `netbalance simulate` from the command line: tagged NDJSON records that
 //! add up, CSV, plots, reproducibility across thread counts, bad usage.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 
-fn bin() -> Command {
-    Command::cargo_bin("netbalance").unwrap()
-}
+mod cli_support;
+use cli_support::bin;
 
 /// A w×h grid topology file.
 fn grid(dir: &Path, w: usize, h: usize) -> String {
@@ -77,14 +75,26 @@ fn ndjson_windows_runs_and_summary_add_up() {
         // real time adds up to the run's runtime, windows tile virtual time
         let real: f64 = ws.iter().map(|w| w["real_s"].as_f64().unwrap()).sum();
         assert!((real - run["runtime_with_s"].as_f64().unwrap()).abs() < 1e-6);
-        assert!(ws.windows(2).all(|p| p[0]["t_end"] == p[1]["t"]));
-        let without: f64 = ws.iter().map(|w| w["tau_without"].as_f64().unwrap() * 10.0).sum();
+        let f = |w: &Value, k: &str| w[k].as_f64().unwrap();
+        assert!(ws
+            .windows(2)
+            .all(|p| (f(p[0], "t") + f(p[0], "length_s") - f(p[1], "t")).abs() < 1e-9));
+        let without: f64 = ws.iter().map(|w| f(w, "tau_baseline") * f(w, "length_s")).sum();
         assert!((without - run["runtime_without_s"].as_f64().unwrap()).abs() < 1e-6);
+        let baseline: f64 = ws.iter().map(|w| f(w, "baseline_s")).sum();
+        assert!((baseline - run["runtime_without_s"].as_f64().unwrap()).abs() < 1e-6);
+        let mut changed = 0;
         for w in &ws {
             let d = w["decision"].as_str().unwrap();
-            assert!(["skip", "stay", "migrate", "short"].contains(&d));
-            assert_eq!(d == "migrate", w["t_r"].as_f64().unwrap() > 0.0);
+            assert!(["changed", "kept"].contains(&d));
+            let moved = w["moved"].as_array().unwrap().len();
+            assert_eq!(d == "changed", moved > 0);
+            // the optimiser is asked only when the prediction is new (each sink once at most)
+            let asked = !["prediction_unchanged", "window_too_short"].contains(&w["reason"].as_str().unwrap());
+            assert_eq!(asked, w.get("chi").is_some());
+            changed += usize::from(d == "changed");
         }
+        assert_eq!(changed as u64, run["migrations"].as_u64().unwrap());
     }
     let rel: Vec<f64> = runs.iter().map(|r| r["relative_runtime"].as_f64().unwrap()).collect();
     let mean = rel.iter().sum::<f64>() / 3.0;
@@ -116,10 +126,10 @@ fn csv_has_one_row_per_window_and_the_summary_on_stderr() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().starts_with("run,t,t_end,"));
+    assert!(lines.next().unwrap().starts_with("run,t,length_s,"));
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 48);
-    assert!(rows.iter().all(|r| r.split(',').count() == 15));
+    assert!(rows.iter().all(|r| r.split(',').count() == 17));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"type\":\"summary\""));
 }
 

@@ -99,7 +99,7 @@ fn t_r_by_hand() {
     assert!((est.by_phase.total() - est.total_s).abs() < 1e-12);
     assert!((est.by_phase.transfer_s - (10.0 * 13.1 + 20.0 * 15.0) / 1000.0).abs() < 1e-12);
     assert_eq!(est.by_vm.len(), 3);
-    let plan = cost::plan(&inst, &from, &to);
+    let plan = cost::plan(&inst, &from, &to).render(&inst);
     assert_eq!(plan.moves.len(), 2);
     // both moves touch h0-v0: they run one after another
     assert!(plan.makespan_s + 1e-12 >= (mig_a + mig_b) / 1000.0);
@@ -326,7 +326,7 @@ proptest! {
         let (t, tb, p, q) = c.build();
         let inst = Instance::new(&t, &tb, Costs::default());
         let (from, to) = (inst.assignment(&p), inst.assignment(&q));
-        let plan = cost::plan(&inst, &from, &to);
+        let plan = cost::plan(&inst, &from, &to).render(&inst);
         // moves sharing a VM never overlap
         for (vm, idx) in &plan.schedule {
             let mut spans: Vec<(f64, f64)> = idx.iter().map(|&i| (plan.moves[i].start_s, plan.moves[i].start_s + plan.moves[i].duration_s)).collect();

@@ -261,12 +261,8 @@ fn moves_sharing_a_vm_run_in_sequence_others_in_parallel_near_the_planned_makesp
     // greedy rule), the lower bound (the busiest VM's moves back to back)
     // and the serial sum, all at the modelled durations.
     let inst = &problem.instance;
-    let timed: Vec<(u32, u32, f64)> = plan
-        .moves
-        .iter()
-        .map(|m| (inst.vm(&m.from).unwrap(), inst.vm(&m.to).unwrap(), m.duration_s))
-        .collect();
-    let d = Dispatcher::new(&timed, inst.n_vms(), &plan, |vm| inst.vm(vm).unwrap());
+    let timed = plan.timed();
+    let d = Dispatcher::new(&timed, inst.n_vms(), &plan.queues);
     let expected = d.simulate(&timed) * scale;
     let mut load = vec![0.0; inst.n_vms()];
     for &(a, b, t) in &timed {

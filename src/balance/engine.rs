@@ -6,18 +6,31 @@
 //! ([`decide`]), applies, checkpoints, waits for the window to pass and then
 //! accounts the window at the load actually measured.
 //!
+//! A window ends after T_p, at the end of the stream, or at a trigger the
+//! source announces (a significant load change, [`LoadSource::next_trigger`]).
+//! A window shorter than T_o does not ask the optimiser (its answer would
+//! come too late). With [`Config::skip_unchanged`], a window whose
+//! prediction equals the one the placement in force was optimised for does
+//! not ask it either (the simulator's runs; the live loop asks every window).
+//!
 //! Accounting (SPEC §6, the paper's reading): during the first T_o of a window
 //! the experiment runs on the old placement, then pauses for the migration
-//! (the measured pause, else the estimated T_r), then runs on the new one.
-//! The load between samples is the last sample's. The baseline is the
-//! placement in force when the run started, kept all along.
+//! (the measured pause, else the estimated T_r), then runs on the new one,
+//! at the actual load: the source's, if it knows it
+//! ([`LoadSource::actual`], a scenario), else the samples', the load between
+//! samples being the last sample's. The baseline is the placement in force
+//! when the run started, kept all along.
+//!
+//! This one engine serves `balance` (replay or live) and `simulate` (a
+//! scenario source, a fake clock, a move-budget placer, the what-if
+//! actuator; see [`crate::simulate::drive`]).
 //!
 //! Complexity per window: one optimiser call, O(V + E) for the decision,
 //! O(s·(V + E)) for the accounting of s samples.
 
 use super::actuator::Actuator;
 use super::clock::Clock;
-use super::decide::{decide, Limits};
+use super::decide::{decide, Limits, Verdict};
 use super::predictor::Predictor;
 use super::record::{Decision, MovedVnode, Reason, StopCause, Summary, WindowRecord};
 use super::replacer::{Replacer, Request};
@@ -38,11 +51,14 @@ pub struct Config {
     /// How often to look for new samples while a window passes, and how
     /// long to wait for a first sample before looking again (s).
     pub interval_s: f64,
+    /// Do not ask the optimiser when the prediction equals the one the
+    /// placement in force was last optimised for.
+    pub skip_unchanged: bool,
 }
 
 /// Where a run stands: what a restarted run continues from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
+pub struct Position {
     /// The number of the next window.
     pub window: u64,
     /// The start of the next window on the clock; `None` before the first.
@@ -64,7 +80,7 @@ pub struct TauPoint {
 /// Where the loop reports: the decision log, checkpoints, τ samples.
 pub trait Output {
     /// Persist the progress (called after every decision, before waiting).
-    fn checkpoint(&mut self, progress: &Progress) -> Result<()>;
+    fn checkpoint(&mut self, progress: &Position) -> Result<()>;
     fn window(&mut self, record: &WindowRecord) -> Result<()>;
     fn summary(&mut self, summary: &Summary) -> Result<()>;
     /// τ from `point.t` on (until the next point), for plots.
@@ -101,7 +117,19 @@ struct Totals {
 impl Balancer<'_> {
     /// Run windows from `progress` until the stream ends, a bound is reached
     /// or a stop is requested. Returns the summary (also sent to `out`).
-    pub fn run(&mut self, mut progress: Progress, out: &mut dyn Output) -> Result<Summary> {
+    pub fn run(&mut self, progress: Position, out: &mut dyn Output) -> Result<Summary> {
+        self.run_from(progress, None, out)
+    }
+
+    /// [`Balancer::run`] with the load the placement in force was optimised
+    /// for (with [`Config::skip_unchanged`], windows predicting it are not
+    /// optimised again).
+    pub fn run_from(
+        &mut self,
+        mut progress: Position,
+        optimised_for: Option<Load>,
+        out: &mut dyn Output,
+    ) -> Result<Summary> {
         let Config {
             max_windows,
             duration_s,
@@ -115,6 +143,7 @@ impl Balancer<'_> {
         let deadline = duration_s.map(|d| t_start + d);
         let mut t = t_start;
         let mut latest: Option<Load> = None;
+        let mut optimised_for = optimised_for;
         let mut totals = Totals::default();
         let stopped_by = loop {
             let end = [self.source.end(), deadline].into_iter().flatten().reduce(f64::min);
@@ -140,17 +169,22 @@ impl Balancer<'_> {
                 t = self.clock.wait_until(next, self.stop);
                 continue;
             };
-            let record = self.window(
+            let end = [end, self.source.next_trigger(t)]
+                .into_iter()
+                .flatten()
+                .reduce(f64::min);
+            let (record, reached) = self.window(
                 &mut progress,
                 t,
                 end,
                 predicted,
                 in_force,
                 &mut latest,
+                &mut optimised_for,
                 &mut totals,
                 out,
             )?;
-            t = record.t + record.length_s;
+            t = reached;
             out.window(&record)?;
         };
         let summary = Summary {
@@ -174,32 +208,59 @@ impl Balancer<'_> {
 
     /// One window starting at `t`: decide, apply, checkpoint, wait, account.
     /// `in_force` is the last sample, the load from `t` on; leaves the last
-    /// sample seen in `latest`.
+    /// sample seen in `latest`. Returns the record and where the clock is.
     #[allow(clippy::too_many_arguments)]
     fn window(
         &mut self,
-        progress: &mut Progress,
+        progress: &mut Position,
         t: f64,
         end: Option<f64>,
         predicted: Load,
         in_force: Load,
         latest: &mut Option<Load>,
+        optimised_for: &mut Option<Load>,
         totals: &mut Totals,
         out: &mut dyn Output,
-    ) -> Result<WindowRecord> {
+    ) -> Result<(WindowRecord, f64)> {
         let inst = self.inst;
         let Config { window, limits, .. } = self.config;
-        let request = Request {
-            inst,
-            load: &predicted,
-            current: &progress.current,
-            window,
-            max_moves: limits.max_moves,
-            number: progress.window,
+        let w_end = end.map_or(t + window.tp, |e| e.min(t + window.tp));
+        let unchanged = self.config.skip_unchanged && optimised_for.as_ref() == Some(&predicted);
+        let too_short = w_end - t < window.to - 1e-9;
+        let verdict = if unchanged || too_short {
+            let tau_now = cost::tau(inst, &predicted, &progress.current);
+            Verdict {
+                candidate: progress.current.clone(),
+                tau_now,
+                tau_candidate: tau_now,
+                t_r: 0.0,
+                chi: f64::NAN,
+                gain: 0.0,
+                moves: 0,
+                trimmed: false,
+                change: false,
+                reason: if unchanged {
+                    Reason::PredictionUnchanged
+                } else {
+                    Reason::WindowTooShort
+                },
+            }
+        } else {
+            let request = Request {
+                inst,
+                load: &predicted,
+                current: &progress.current,
+                window,
+                max_moves: limits.max_moves,
+                number: progress.window,
+            };
+            let candidate = self.replacer.replace(&request)?;
+            check_assignment(inst, &candidate)?;
+            let verdict = decide(inst, &predicted, window, &progress.current, candidate, limits);
+            *optimised_for = Some(predicted);
+            verdict
         };
-        let candidate = self.replacer.replace(&request)?;
-        check_assignment(inst, &candidate)?;
-        let verdict = decide(inst, &predicted, window, &progress.current, candidate, limits);
+        let asked = !(unchanged || too_short);
         let (mut change, mut reason) = (verdict.change, verdict.reason);
         if change && self.stop.load(Ordering::SeqCst) {
             (change, reason) = (false, Reason::Stopping);
@@ -226,7 +287,6 @@ impl Balancer<'_> {
             t_r_measured = applied.pause_s;
             pause = applied.pause_s.unwrap_or(verdict.t_r);
         }
-        let w_end = end.map_or(t + window.tp, |e| e.min(t + window.tp));
         let number = progress.window;
         progress.window += 1;
         progress.t = Some(w_end);
@@ -256,13 +316,14 @@ impl Balancer<'_> {
         }
         let switch = if change { t + window.to } else { f64::INFINITY };
         let (mut area, mut area_base) = (0.0, 0.0);
-        for (i, (from, load)) in steps.iter().enumerate() {
-            let to = steps.get(i + 1).map_or(reached, |s| s.0).min(reached);
-            let pieces = [
-                (*from, switch.min(to), &old),
-                (switch.max(*from), to, &progress.current),
-            ];
-            for (a, b, placement) in pieces {
+        let pieces: Vec<(f64, &Load)> = match self.source.actual(t, reached) {
+            Some(actual) => actual,
+            None => steps.iter().map(|(from, load)| (*from, load)).collect(),
+        };
+        for (i, &(from, load)) in pieces.iter().enumerate() {
+            let to = pieces.get(i + 1).map_or(reached, |s| s.0).min(reached);
+            let parts = [(from, switch.min(to), &old), (switch.max(from), to, &progress.current)];
+            for (a, b, placement) in parts {
                 if b > a {
                     let tau = cost::tau(inst, load, placement);
                     let tau_baseline = cost::tau(inst, load, &progress.baseline);
@@ -281,8 +342,8 @@ impl Balancer<'_> {
             (area / length, area_base / length)
         } else {
             (
-                cost::tau(inst, &steps[0].1, &progress.current),
-                cost::tau(inst, &steps[0].1, &progress.baseline),
+                cost::tau(inst, pieces[0].1, &progress.current),
+                cost::tau(inst, pieces[0].1, &progress.baseline),
             )
         };
         let moved: Vec<MovedVnode> = if change {
@@ -303,7 +364,7 @@ impl Balancer<'_> {
         totals.real_s += area + pause;
         totals.baseline_s += area_base;
         totals.t_r_total += pause;
-        Ok(WindowRecord {
+        let record = WindowRecord {
             window: number,
             t,
             tau_now: verdict.tau_now,
@@ -311,7 +372,7 @@ impl Balancer<'_> {
             tau_after: if change { verdict.tau_candidate } else { verdict.tau_now },
             t_r: verdict.t_r,
             t_r_measured,
-            chi: verdict.chi,
+            chi: asked.then_some(verdict.chi),
             gain: verdict.gain,
             moves: verdict.moves,
             trimmed: verdict.trimmed,
@@ -323,7 +384,8 @@ impl Balancer<'_> {
             real_s: area + pause,
             baseline_s: area_base,
             length_s: length,
-        })
+        };
+        Ok((record, reached))
     }
 }
 

@@ -1,4 +1,4 @@
-//! `netbalance balance`: the closed loop (issue 6). Every prediction window:
+//! `netbalance balance`: the closed loop. Every prediction window:
 //! take the latest load (the prediction: last value) → ask the optimiser for
 //! a candidate within T_o → compute T_r and χ with [`crate::cost`] → migrate
 //! only if χ < 0, the gain reaches `--min-gain` and at most `--max-moves`
@@ -21,10 +21,12 @@
 //!  "tau_now":4.1,"tau_candidate":2.3,"tau_after":2.3,   τ under the predicted load:
 //!                                                      in force, candidate, in force after
 //!  "t_r":0.6,"t_r_measured":0.7,                        estimated (SPEC §3); measured if live
-//!  "chi":-15.6,"gain":0.42,                             χ (SPEC §4); −χ / ((T_p − T_o)·τ_now)
+//!  "chi":-15.6,"gain":0.42,                             χ (SPEC §4), absent when the optimiser
+//!                                                      was not asked; −χ / ((T_p − T_o)·τ_now)
 //!  "moves":3,"trimmed":false,                           candidate moves (after --max-moves)
 //!  "decision":"changed"|"kept",
-//!  "reason":"beneficial"|"no_candidate"|"chi_not_negative"|"below_min_gain"|"stopping",
+//!  "reason":"beneficial"|"no_candidate"|"chi_not_negative"|"below_min_gain"|"stopping"
+//!          |"window_too_short"|"prediction_unchanged",   (the last: simulate only)
 //!  "moved":[{"vnode":"n4","from":"h0-v1","to":"h1-v0"}],
 //!  "tau_actual":2.5,"tau_baseline":4.1,                 time-averaged τ at the measured load,
 //!                                                      with the loop / with the baseline placement
@@ -36,7 +38,12 @@
 //!
 //! `t_r_measured` is absent when nothing was measured (what-if). The
 //! baseline is the placement in force when the first run on this state dir
-//! started. Decode with [`LogLine`].
+//! started. Decode with [`LogLine`]. A window shorter than T_o (at the end
+//! of a stream) does not ask the optimiser (`window_too_short`).
+//!
+//! `simulate` runs this same engine over its scenario (see
+//! [`crate::simulate::drive`]); its window records are these, with the run,
+//! epoch and sink added.
 
 pub mod actuator;
 pub mod clock;
@@ -55,7 +62,7 @@ pub use actuator::Applied;
 pub use actuator::{Actuator, WhatIf};
 pub use clock::{Clock, FakeClock, RealClock};
 pub use decide::{decide, Limits, Verdict};
-pub use engine::{Balancer, Config, Output, Progress, TauPoint};
+pub use engine::{Balancer, Config, Output, Position, TauPoint};
 pub use live::{MigrateActuator, MonitorSource, StreamSource};
 pub use predictor::{Forecast, LastValue, Predictor};
 pub use record::{Decision, LogLine, MovedVnode, Reason, StopCause, Summary, WindowRecord};

@@ -26,6 +26,12 @@ pub enum Reason {
     BelowMinGain,
     /// A stop was requested (SIGINT/SIGTERM) before the migration started.
     Stopping,
+    /// The prediction equals the one the placement in force was optimised
+    /// for: not optimised again (only when the run skips unchanged predictions).
+    PredictionUnchanged,
+    /// The window ends before T_o has passed: the optimiser's answer would
+    /// come too late, so it is not asked.
+    WindowTooShort,
 }
 
 /// One move of a window, as applied.
@@ -56,8 +62,10 @@ pub struct WindowRecord {
     /// Measured migration time when the actuator reports one (s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_r_measured: Option<f64>,
-    /// χ of the candidate (s; SPEC §4).
-    pub chi: f64,
+    /// χ of the candidate (s; SPEC §4); absent when the optimiser was not
+    /// asked (reasons `prediction_unchanged`, `window_too_short`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi: Option<f64>,
     /// −χ / ((T_p − T_o)·τ_now): the fraction of the window's rest it saves.
     pub gain: f64,
     /// Moves of the candidate (after `--max-moves`).

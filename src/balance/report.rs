@@ -122,7 +122,7 @@ pub fn table(records: &[WindowRecord]) -> String {
             r.tau_actual,
             r.tau_baseline,
             r.t_r,
-            r.chi,
+            r.chi.unwrap_or(0.0),
             r.moved.len(),
             decision
         );

@@ -22,6 +22,20 @@ pub trait LoadSource {
     /// The time after which no load is known (replay: the last sample plus
     /// one interval); `None` for a live stream.
     fn end(&self) -> Option<f64>;
+    /// The first time after `after` at which a significant load change is
+    /// seen (a trigger: a window ends there and the next one starts with a
+    /// new prediction), if the source knows it in advance (a scenario);
+    /// `None`: windows run their full T_p.
+    fn next_trigger(&self, _after: f64) -> Option<f64> {
+        None
+    }
+    /// The actual load over `[from, to)` as pieces `(start, load)`, the
+    /// first starting at `from`, if the source knows it (a scenario knows
+    /// the load before the monitor sees it); `None`: the samples are the
+    /// best knowledge, and the load between two samples is the earlier one's.
+    fn actual(&self, _from: f64, _to: f64) -> Option<Vec<(f64, &Load)>> {
+        None
+    }
 }
 
 /// A recorded stream, replayed: what-if runs that touch no host.

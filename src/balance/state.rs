@@ -9,10 +9,10 @@
 //! placement lives only here. The two kinds of run do not continue each
 //! other ([`RunMode`]).
 
-use super::engine::Progress;
+use super::engine::Position;
 use crate::error::{Error, Location, Result};
-use crate::inputs::Problem;
 use crate::model::Placement;
+use crate::problem::Problem;
 use crate::state::SecureDir;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -159,7 +159,7 @@ impl BalanceState {
     }
 
     /// The progress of a saved state, checked against the problem.
-    pub fn progress(&self, saved: &SavedState, problem: &Problem) -> Result<Progress> {
+    pub fn progress(&self, saved: &SavedState, problem: &Problem) -> Result<Position> {
         let name = self.name();
         let current = problem
             .assignment(&saved.placement, &name)
@@ -167,7 +167,7 @@ impl BalanceState {
         let baseline = problem
             .assignment(&saved.baseline, &name)
             .map_err(|e| nest(e, "baseline"))?;
-        Ok(Progress {
+        Ok(Position {
             window: saved.window,
             t: saved.t,
             current,
@@ -180,7 +180,7 @@ impl BalanceState {
         &self,
         mode: RunMode,
         problem: &Problem,
-        progress: &Progress,
+        progress: &Position,
         run: &RunOf,
         finished: bool,
     ) -> Result<()> {

@@ -7,10 +7,10 @@ use super::Status;
 use crate::balance::report;
 use crate::balance::{
     signal, BalanceState, Balancer, Config, Decision, FakeClock, Forecast, LastValue, Limits, LoadSource, LogLine,
-    MigrateActuator, MonitorSource, Output, Placer, Predictor, Progress, RealClock, ReplaySource, RunMode, RunOf,
+    MigrateActuator, MonitorSource, Output, Placer, Position, Predictor, RealClock, ReplaySource, RunMode, RunOf,
     SavedState, StopCause, StreamSource, Summary, TauPoint, WhatIf, WindowRecord,
 };
-use crate::cli::{ProblemArgs, SeedArg, StateDirArg, WindowArgs};
+use crate::cli::{PredictorArgs, PredictorKind, ProblemArgs, SeedArg, StateDirArg, WindowArgs};
 use crate::cost::Window;
 use crate::error::{Error, Location, Result};
 use crate::inputs::{at_most_one_stdin, read_placement, Problem};
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  sudo netbalance balance --duration 600 --report tau.svg      # live: sample the testbed, migrate\n  netbalance monitor | netbalance balance --loads -            # live, load from a stream\n\n\
+    after_help = "Examples:\n  netbalance balance --replay loads.ndjson --topology grid.json --placement cur.json --moves 20000 --report tau.svg\n  netbalance balance --replay loads.ndjson --max-moves 10 --min-gain 0.05 --windows 30\n  sudo netbalance balance --duration 600 --report tau.svg      # live: sample the testbed, migrate\n  netbalance monitor | netbalance balance --load -            # live, load from a stream\n\n\
 stdout: one NDJSON record per window ({\"type\":\"window\",...}: τ now, τ predicted after, T_r, χ, moves, decision and reason), then {\"type\":\"summary\",...}; stderr: a live status line.\n\n\
 The state dir keeps the window counter and the placement in force: run the same command again to continue where it stopped. Live, the placement in force is the state dir's (deploy first: netbalance place ... | netbalance migrate).\n\n\
 SIGINT/SIGTERM: finish the migration in flight, write the state, print the summary (a second one ends at once)."
@@ -41,18 +41,9 @@ pub struct Args {
     pub interval: f64,
     #[command(flatten)]
     pub window: WindowArgs,
-    /// How the window's load is predicted from the samples (the paper's choice: last value)
-    #[arg(long, value_enum, default_value_t = PredictorArg::Last)]
-    pub predictor: PredictorArg,
-    /// EWMA weight of the newest sample, in (0, 1]
-    #[arg(long, default_value_t = 0.5)]
-    pub alpha: f64,
-    /// Periodic: the longest period tried, in samples
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub max_lag: usize,
-    /// Samples the predictor keeps
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub history: usize,
+    /// How the window's load is predicted from the samples
+    #[command(flatten)]
+    pub predictor: PredictorArgs,
     /// Search each window for N moves instead of T_o of wall clock (same seed: same log)
     #[arg(long, value_name = "N")]
     pub moves: Option<u64>,
@@ -78,8 +69,8 @@ pub struct Args {
     #[command(flatten)]
     pub seed: SeedArg,
     /// Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed
-    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
-    pub loads: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", conflicts_with = "replay", alias = "loads")]
+    pub load: Option<PathBuf>,
     /// Live: where vnode state (pid, CRIU images) lives on the VMs
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
     pub state_root: PathBuf,
@@ -91,17 +82,6 @@ pub struct Args {
     /// Start over: forget the run saved in the state dir (a finished what-if run is otherwise refused)
     #[arg(long)]
     pub fresh: bool,
-}
-
-/// `--predictor` (the methods of [`crate::predict`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PredictorArg {
-    /// The last sample
-    Last,
-    /// Exponentially weighted moving average (--alpha)
-    Ewma,
-    /// Seasonal naive over the period that fits the history best (--max-lag), else last value
-    Periodic,
 }
 
 /// The validated settings of one `balance` run.
@@ -128,8 +108,6 @@ impl Settings {
             .duration
             .map(|d| limits::seconds("--duration", d, 0.0, true))
             .transpose()?;
-        limits::count("--history", args.history, 1, limits::MAX_HISTORY)?;
-        limits::count("--max-lag", args.max_lag, 1, limits::MAX_HISTORY)?;
         if window.tp <= 0.0 {
             return Err(Error::usage(format!("--tp {}: need T_p > 0", window.tp)));
         }
@@ -139,23 +117,17 @@ impl Settings {
                 args.min_gain
             )));
         }
-        if !(args.alpha > 0.0 && args.alpha <= 1.0) {
-            return Err(Error::usage(format!("--alpha {}: need a number in (0, 1]", args.alpha)));
-        }
-        if args.history == 0 {
-            return Err(Error::usage("--history 0: the predictor needs at least one sample"));
-        }
-        let forecast = match args.predictor {
-            PredictorArg::Last => None,
-            PredictorArg::Ewma => Some(Method::Ewma { alpha: args.alpha }),
-            PredictorArg::Periodic => Some(Method::Periodic { max_lag: args.max_lag }),
+        args.predictor.check()?;
+        let forecast = match args.predictor.predictor.unwrap_or(PredictorKind::Last) {
+            PredictorKind::Last => None,
+            kind => Some(args.predictor.method(kind)),
         };
         let replay = args.replay.as_deref().map(Source::from_arg);
         let placement = args.placement.as_deref().map(Source::from_arg);
         at_most_one_stdin(
             &[
                 ("--replay", args.replay.as_deref()),
-                ("--loads", args.loads.as_deref()),
+                ("--load", args.load.as_deref()),
                 ("--placement", args.placement.as_deref()),
             ]
             .into_iter()
@@ -168,7 +140,7 @@ impl Settings {
                 "--placement: a live balance starts from the placement in force in the state dir (deploy with `netbalance migrate`)",
             ));
         }
-        let loads = args.loads.as_deref().map(Source::from_arg);
+        let loads = args.load.as_deref().map(Source::from_arg);
         let budget = match args.moves {
             Some(n) => Budget::Moves(n),
             None => Budget::Time(limits::duration("--to", window.to)?),
@@ -186,6 +158,7 @@ impl Settings {
                 max_windows: args.windows,
                 duration_s,
                 interval_s,
+                skip_unchanged: false,
             },
             placer: Placer {
                 budget,
@@ -305,7 +278,7 @@ fn run_replay(
         inst,
         config: settings.config,
         source: &mut source,
-        predictor: settings.predictor(args.history).as_mut(),
+        predictor: settings.predictor(args.predictor.history).as_mut(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut WhatIf,
@@ -315,7 +288,7 @@ fn run_replay(
     out.finish(args, settings, summary)
 }
 
-/// Live: the testbed sampled in-process (or `--loads`), the wall clock, the migrate engine.
+/// Live: the testbed sampled in-process (or `--load`), the wall clock, the migrate engine.
 fn run_live(
     args: &Args,
     settings: &Settings,
@@ -338,7 +311,7 @@ fn run_live(
         state.check_continues(saved, &run)?;
     }
     let progress = match saved {
-        Some(saved) => Progress {
+        Some(saved) => Position {
             current,
             ..state.progress(saved, &problem)?
         },
@@ -399,7 +372,7 @@ fn run_live(
         inst: &problem.instance,
         config: settings.config,
         source: source.as_mut(),
-        predictor: settings.predictor(args.history).as_mut(),
+        predictor: settings.predictor(args.predictor.history).as_mut(),
         clock: &mut clock,
         replacer: &mut placer,
         actuator: &mut actuator,
@@ -409,8 +382,8 @@ fn run_live(
     out.finish(args, settings, summary)
 }
 
-fn fresh(start: Vec<u32>) -> Progress {
-    Progress {
+fn fresh(start: Vec<u32>) -> Position {
+    Position {
         window: 0,
         t: None,
         current: start.clone(),
@@ -427,7 +400,7 @@ struct CliOutput<'a> {
     /// The inputs the run belongs to (recorded in the state file).
     run: RunOf,
     /// The last checkpoint (written again, marked finished, at the end of a replayed stream).
-    last: Option<Progress>,
+    last: Option<Position>,
     bar: ProgressBar,
     keep: bool,
     records: Vec<WindowRecord>,
@@ -498,7 +471,7 @@ impl<'a> CliOutput<'a> {
 }
 
 impl Output for CliOutput<'_> {
-    fn checkpoint(&mut self, progress: &Progress) -> Result<()> {
+    fn checkpoint(&mut self, progress: &Position) -> Result<()> {
         self.last = Some(progress.clone());
         self.state.save(self.mode, self.problem, progress, &self.run, false)
     }
@@ -507,7 +480,7 @@ impl Output for CliOutput<'_> {
         self.real_s += r.real_s;
         self.baseline_s += r.baseline_s;
         let what = match r.decision {
-            Decision::Changed => format!("migrated {} vnodes (χ {:.2} s)", r.moved.len(), r.chi),
+            Decision::Changed => format!("migrated {} vnodes (χ {:.2} s)", r.moved.len(), r.chi.unwrap_or(0.0)),
             Decision::Kept => "kept".to_string(),
         };
         self.bar.set_message(format!(

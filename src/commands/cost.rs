@@ -98,7 +98,7 @@ pub fn run(args: Args) -> Result<Status> {
     let target_placement = read_placement(target_src)?;
     let to = problem.assignment(&target_placement, &target_src.name())?;
     let target = cost::report(inst, &load, &to);
-    let plan = cost::plan(inst, &from, &to);
+    let plan = cost::plan(inst, &from, &to).render(inst);
     let t_r = plan.estimate.total_s;
     let chi = cost::chi(settings.window, current.tau, target.tau, t_r);
     let cmp = Comparison {

@@ -153,14 +153,9 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
                 let from = problem.assignment(cur, name)?;
                 let plan = crate::cost::plan(&problem.instance, &from, &to);
                 if !args.quiet && !plan.moves.is_empty() {
-                    let inst = &problem.instance;
-                    let vm = |name: &str| inst.vm(name).expect("a VM of the plan");
-                    let timed: Vec<(u32, u32, f64)> = plan
-                        .moves
-                        .iter()
-                        .map(|m| (vm(&m.from), vm(&m.to), m.duration_s))
-                        .collect();
-                    let ends = migrate::dispatch::Dispatcher::new(&timed, inst.n_vms(), &plan, vm).simulate(&timed);
+                    let timed = plan.timed();
+                    let ends = migrate::dispatch::Dispatcher::new(&timed, problem.instance.n_vms(), &plan.queues)
+                        .simulate(&timed);
                     let planned = plan.moves.iter().map(|m| m.start_s + m.duration_s).fold(0.0, f64::max);
                     eprintln!(
                         "netbalance: {} moves; T_r {:.3} s; the moves end after {ends:.3} s as migrate dispatches them ({planned:.3} s in the plan's order)",
@@ -168,7 +163,7 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
                         plan.estimate.total_s
                     );
                 }
-                crate::io::write_json_stdout(&plan)?;
+                crate::io::write_json_stdout(&plan.render(&problem.instance))?;
             }
         }
         if args.commands {

@@ -4,6 +4,7 @@
 //! on a recorded stream instead.
 
 use super::Status;
+use crate::cli::{PredictorArgs, PredictorKind};
 use crate::error::{Error, Location, Result};
 use crate::io::{parse_json_at, write_ndjson_line, Source};
 use crate::model::LoadSnapshot;
@@ -12,36 +13,16 @@ use crate::predict::{predict, Method, Series};
 use serde::Serialize;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MethodArg {
-    /// The last measured value (the paper's choice)
-    Last,
-    /// Exponentially weighted moving average (--alpha)
-    Ewma,
-    /// Seasonal: the value one detected period back, else the last value
-    Periodic,
-}
-
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  netbalance predict --method ewma --alpha 0.3 --load loads.ndjson | tail -n 1 > next.json\n  netbalance predict --evaluate --load recorded.ndjson | tail -n 1"
+    after_help = "Examples:\n  netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  netbalance predict --predictor ewma --alpha 0.3 --load loads.ndjson | tail -n 1 > next.json\n  netbalance predict --evaluate --load recorded.ndjson | tail -n 1"
 )]
 pub struct Args {
     /// Load snapshots (NDJSON) [default: stdin]
     #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
-    /// Prediction method [default: last; with --evaluate: all three]
-    #[arg(long, value_enum)]
-    pub method: Option<MethodArg>,
-    /// EWMA weight of the newest snapshot, 0 < α ≤ 1
-    #[arg(long, default_value_t = 0.5)]
-    pub alpha: f64,
-    /// Longest period the periodic method looks for, in snapshots
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub max_lag: usize,
-    /// Snapshots of history a prediction uses (the most recent)
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub history: usize,
+    #[command(flatten)]
+    pub predictor: PredictorArgs,
     /// Score the method(s) on the stream instead: error per window, then a summary
     #[arg(long)]
     pub evaluate: bool,
@@ -54,19 +35,13 @@ struct Settings {
 
 impl Settings {
     fn resolve(args: &Args) -> Result<Settings> {
-        if !(args.alpha > 0.0 && args.alpha <= 1.0) {
-            return Err(Error::usage(format!("--alpha must be in (0, 1], got {}", args.alpha)));
-        }
-        crate::limits::count("--history", args.history, 1, crate::limits::MAX_HISTORY)?;
-        crate::limits::count("--max-lag", args.max_lag, 1, crate::limits::MAX_HISTORY)?;
-        let of = |m: MethodArg| match m {
-            MethodArg::Last => Method::Last,
-            MethodArg::Ewma => Method::Ewma { alpha: args.alpha },
-            MethodArg::Periodic => Method::Periodic { max_lag: args.max_lag },
-        };
-        let methods = match args.method {
-            Some(m) => vec![of(m)],
-            None if args.evaluate => [MethodArg::Last, MethodArg::Ewma, MethodArg::Periodic].map(of).to_vec(),
+        let p = &args.predictor;
+        p.check()?;
+        let methods = match p.predictor {
+            Some(kind) => vec![p.method(kind)],
+            None if args.evaluate => [PredictorKind::Last, PredictorKind::Ewma, PredictorKind::Periodic]
+                .map(|k| p.method(k))
+                .to_vec(),
             None => vec![Method::Last],
         };
         let source = args.load.as_deref().map(Source::from_arg).unwrap_or(Source::Stdin);
@@ -88,7 +63,7 @@ enum Record<'a> {
 pub fn run(args: Args) -> Result<Status> {
     let s = Settings::resolve(&args)?;
     if args.evaluate {
-        return run_evaluate(&s, args.history);
+        return run_evaluate(&s, args.predictor.history);
     }
     let method = s.methods[0];
     let name = s.source.name();
@@ -97,7 +72,7 @@ pub fn run(args: Args) -> Result<Status> {
     let mut history: std::collections::VecDeque<LoadSnapshot> = std::collections::VecDeque::new();
     let mut step = |snap: LoadSnapshot, out: &mut std::io::StdoutLock| -> Result<()> {
         history.push_back(snap);
-        if history.len() > args.history {
+        if history.len() > args.predictor.history {
             history.pop_front();
         }
         let snaps: Vec<LoadSnapshot> = history.iter().cloned().collect();

@@ -11,7 +11,6 @@
 
 use super::instance::Instance;
 use crate::model::{MigrationEstimate, MigrationPlan, Move, PhaseTimes};
-use std::collections::BTreeMap;
 
 /// Phases of one move of vnode `n` from VM `from` to VM `to` (ms → s).
 pub fn move_phases(inst: &Instance, n: usize, from: u32, to: u32) -> PhaseTimes {
@@ -109,20 +108,79 @@ pub fn estimate(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationEstimate 
     est
 }
 
+/// One move of a [`Plan`], by index: vnode `vnode` from VM `from` to VM `to`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanMove {
+    pub vnode: usize,
+    pub from: u32,
+    pub to: u32,
+    /// Planned start, seconds after the suspend phase ends.
+    pub start_s: f64,
+    /// Estimated duration (snapshot + transfer + restore + reattach).
+    pub duration_s: f64,
+}
+
+/// A migration plan by index, as the migrate engine and its dispatcher use
+/// it; [`Plan::render`] gives the names (the JSON [`MigrationPlan`] of
+/// `cost`, `migrate --dry-run`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub moves: Vec<PlanMove>,
+    /// Per VM index, the indices into `moves` it takes part in, in execution order.
+    pub queues: Vec<Vec<usize>>,
+    /// The schedule's makespan (suspend + moves + resume), seconds.
+    pub makespan_s: f64,
+    pub estimate: MigrationEstimate,
+}
+
+impl Plan {
+    /// (from VM, to VM, modelled seconds) per move, indexed like `moves`.
+    pub fn timed(&self) -> Vec<(u32, u32, f64)> {
+        self.moves.iter().map(|m| (m.from, m.to, m.duration_s)).collect()
+    }
+
+    /// The plan with names (SPEC §1). O(m + |VMs|).
+    pub fn render(&self, inst: &Instance) -> MigrationPlan {
+        MigrationPlan {
+            moves: self
+                .moves
+                .iter()
+                .map(|m| Move {
+                    vnode: inst.vnode_ids[m.vnode].clone(),
+                    from: inst.vm_names[m.from as usize].clone(),
+                    to: inst.vm_names[m.to as usize].clone(),
+                    state_mb: inst.memory_mb[m.vnode],
+                    start_s: m.start_s,
+                    duration_s: m.duration_s,
+                })
+                .collect(),
+            schedule: self
+                .queues
+                .iter()
+                .enumerate()
+                .filter(|(_, q)| !q.is_empty())
+                .map(|(v, q)| (inst.vm_names[v].clone(), q.clone()))
+                .collect(),
+            makespan_s: self.makespan_s,
+            estimate: self.estimate.clone(),
+        }
+    }
+}
+
 /// The plan: moves in a schedule where moves sharing a VM run one after
 /// another and others in parallel (greedy list scheduling, longest move
-/// first), after all touched VMs suspend and before they resume.
-pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationPlan {
-    let mut moves: Vec<Move> = from
+/// first, ties by vnode id), after all touched VMs suspend and before they
+/// resume.
+pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> Plan {
+    let mut moves: Vec<PlanMove> = from
         .iter()
         .zip(to)
         .enumerate()
         .filter(|(_, (a, b))| a != b)
-        .map(|(n, (&a, &b))| Move {
-            vnode: inst.vnode_ids[n].clone(),
-            from: inst.vm_names[a as usize].clone(),
-            to: inst.vm_names[b as usize].clone(),
-            state_mb: inst.memory_mb[n],
+        .map(|(n, (&a, &b))| PlanMove {
+            vnode: n,
+            from: a,
+            to: b,
             start_s: 0.0,
             duration_s: move_time_s(inst, n, a, b),
         })
@@ -130,23 +188,19 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationPlan {
     moves.sort_by(|x, y| {
         y.duration_s
             .total_cmp(&x.duration_s)
-            .then_with(|| x.vnode.cmp(&y.vnode))
+            .then_with(|| inst.vnode_ids[x.vnode].cmp(&inst.vnode_ids[y.vnode]))
     });
-    let mut ready: BTreeMap<String, f64> = BTreeMap::new();
-    let mut schedule: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut ready = vec![0.0f64; inst.n_vms()];
+    let mut queues: Vec<Vec<usize>> = vec![Vec::new(); inst.n_vms()];
     let mut end = 0.0f64;
     for (i, m) in moves.iter_mut().enumerate() {
-        let start = ready
-            .get(&m.from)
-            .copied()
-            .unwrap_or(0.0)
-            .max(ready.get(&m.to).copied().unwrap_or(0.0));
+        let start = ready[m.from as usize].max(ready[m.to as usize]);
         m.start_s = start;
         let finish = start + m.duration_s;
         end = end.max(finish);
-        for vm in [&m.from, &m.to] {
-            ready.insert(vm.clone(), finish);
-            schedule.entry(vm.clone()).or_default().push(i);
+        for v in [m.from, m.to] {
+            ready[v as usize] = finish;
+            queues[v as usize].push(i);
         }
     }
     let est = estimate(inst, from, to);
@@ -155,9 +209,9 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationPlan {
         .flatten()
         .fold((0.0f64, 0.0f64), |(s, r), p| (s.max(p.suspend_s), r.max(p.resume_s)));
     let makespan_s = if moves.is_empty() { 0.0 } else { suspend + end + resume };
-    MigrationPlan {
+    Plan {
         moves,
-        schedule,
+        queues,
         makespan_s,
         estimate: est,
     }

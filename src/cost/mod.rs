@@ -8,7 +8,7 @@ pub mod migration;
 pub mod tau;
 
 pub use instance::{Assignment, Instance, Load};
-pub use migration::{estimate, plan, t_r};
+pub use migration::{estimate, plan, t_r, Plan, PlanMove};
 pub use tau::{link_class, loads, report, tau, Loads, TauReport};
 
 /// The prediction window T_p and optimisation budget T_o, seconds.

@@ -5,17 +5,25 @@
 //!
 //! Phases: `suspended` (after the first VM was frozen), `in-dump` (while
 //! `criu dump` of the first vnode runs), `dumped`, `in-restore` (while
-//! `criu restore` runs), `restored`, `reattached`. Unset (always, outside
-//! tests): nothing happens.
+//! `criu restore` runs), `restored`, `reattached`. Only a build with the
+//! `test-hooks` feature (which only the tests enable) reads the variable;
+//! in any other build, and with it unset, nothing happens.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The environment variable naming the phase to crash at.
+#[cfg(feature = "test-hooks")]
 pub const CRASH_ENV: &str = "NETBALANCE_TEST_CRASH";
 
+#[cfg(feature = "test-hooks")]
 fn wanted(phase: &str) -> bool {
     std::env::var(CRASH_ENV).is_ok_and(|p| p == phase)
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn wanted(_phase: &str) -> bool {
+    false
 }
 
 fn die() -> ! {

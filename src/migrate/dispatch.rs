@@ -21,9 +21,6 @@
 //! assert_eq!(d.simulate(&moves), 2.0);
 //! ```
 
-use crate::model::MigrationPlan;
-use std::collections::BTreeMap;
-
 /// The rule in force.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Order {
@@ -46,19 +43,12 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// The better of the plan's queues and the greedy rule for `moves`
-    /// (from, to, modelled seconds), indexed like `plan.moves`.
-    pub fn new(
-        moves: &[(u32, u32, f64)],
-        n_vms: usize,
-        plan: &MigrationPlan,
-        vm_index: impl Fn(&str) -> u32,
-    ) -> Dispatcher {
-        let mut queues = vec![Vec::new(); n_vms];
-        let by_name: BTreeMap<&String, &Vec<usize>> = plan.schedule.iter().collect();
-        for (vm, q) in by_name {
-            queues[vm_index(vm) as usize] = q.clone();
-        }
+    /// The better of the plan's queues (per VM index, the move indices in
+    /// order: [`crate::cost::Plan::queues`]) and the greedy rule for `moves`
+    /// (from, to, modelled seconds: [`crate::cost::Plan::timed`]).
+    pub fn new(moves: &[(u32, u32, f64)], n_vms: usize, queues: &[Vec<usize>]) -> Dispatcher {
+        let mut queues = queues.to_vec();
+        queues.resize(n_vms, Vec::new());
         let greedy = Dispatcher::with_order(moves, n_vms, Order::Greedy);
         let planned = Dispatcher::with_order(moves, n_vms, Order::Queues(queues));
         if planned.simulate(moves) < greedy.simulate(moves) {

@@ -5,7 +5,7 @@
 //! idempotent: repeating a step that was done is not an error.
 //!
 //! Implementations: the real one on top of `src/testbed` and
-//! [`super::fake::FakeDriver`], an in-process world with fault injection
+//! `super::fake::FakeDriver` (tests only, `test-hooks` feature), an in-process world with fault injection
 //! that the engine's tests use.
 
 use crate::error::Result;

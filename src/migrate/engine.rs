@@ -18,8 +18,8 @@ use super::dispatch::Dispatcher;
 use super::driver::{Presence, Specs, VnodeDriver};
 use super::progress::Progress;
 use crate::cost::Instance;
+use crate::cost::Plan;
 use crate::error::{Error, Result};
-use crate::model::MigrationPlan;
 use crate::state::journal::{Journal, Record, Step};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{mpsc, Condvar, Mutex};
@@ -163,19 +163,8 @@ impl<'a> Engine<'a> {
 
     /// Execute `plan` (from `cost::plan(inst, from, to)`), starting from
     /// `from`. Never fails as a whole: failures are in the outcome.
-    pub fn run(&self, from: &[u32], plan: &MigrationPlan) -> Outcome {
-        let moves: Vec<(usize, u32, u32)> = plan
-            .moves
-            .iter()
-            .map(|m| {
-                let n = self.inst.vnode(&m.vnode).expect("plan of this instance") as usize;
-                (
-                    n,
-                    self.inst.vm(&m.from).expect("plan VM"),
-                    self.inst.vm(&m.to).expect("plan VM"),
-                )
-            })
-            .collect();
+    pub fn run(&self, from: &[u32], plan: &Plan) -> Outcome {
+        let moves: Vec<(usize, u32, u32)> = plan.moves.iter().map(|m| (m.vnode, m.from, m.to)).collect();
         let mut outcome = Outcome {
             reached: from.to_vec(),
             ..Outcome::default()
@@ -305,13 +294,9 @@ impl<'a> Engine<'a> {
     /// Dispatch the moves ([`Dispatcher`]: moves sharing a VM in sequence,
     /// the others in parallel); after a failure no new move starts. `None`
     /// for moves not started.
-    fn run_moves(&self, moves: &[(usize, u32, u32)], plan: &MigrationPlan) -> Vec<Option<MoveEnd>> {
-        let timed: Vec<(u32, u32, f64)> = moves
-            .iter()
-            .zip(&plan.moves)
-            .map(|(&(_, a, b), m)| (a, b, m.duration_s))
-            .collect();
-        let mut dispatch = Dispatcher::new(&timed, self.inst.n_vms(), plan, |vm| self.inst.vm(vm).expect("plan VM"));
+    fn run_moves(&self, moves: &[(usize, u32, u32)], plan: &Plan) -> Vec<Option<MoveEnd>> {
+        let timed = plan.timed();
+        let mut dispatch = Dispatcher::new(&timed, self.inst.n_vms(), &plan.queues);
         let mut ends: Vec<Option<MoveEnd>> = (0..moves.len()).map(|_| None).collect();
         std::thread::scope(|s| {
             let (tx, rx) = mpsc::channel::<(usize, std::thread::Result<MoveEnd>)>();

@@ -16,6 +16,7 @@ pub mod crash;
 pub mod dispatch;
 pub mod driver;
 pub mod engine;
+#[cfg(any(test, feature = "test-hooks"))]
 pub mod fake;
 pub mod plans;
 pub mod progress;
@@ -29,8 +30,8 @@ pub use progress::Progress;
 
 use crate::cost::{self, Instance};
 use crate::error::{Error, Result};
-use crate::inputs::Problem;
 use crate::model::Placement;
+use crate::problem::Problem;
 use crate::state::journal::{Outcome, PlannedMove, Record, RunKind, RunLog, Step};
 use crate::state::{Journal, StateDir, StateLock};
 use std::collections::BTreeSet;
@@ -78,20 +79,23 @@ impl Applied {
 }
 
 /// The environment variable that swaps the testbed for the fake driver
-/// (tests only): `fake:WORLD.json[,fail=STEP:N,...]`, see
-/// [`fake::FakeDriver::from_spec`].
+/// (only in a build with the `test-hooks` feature, which only the tests
+/// enable): `fake:WORLD.json[,fail=STEP:N,...]`, see
+/// `fake::FakeDriver::from_spec`.
+#[cfg(feature = "test-hooks")]
 pub const TEST_DRIVER_ENV: &str = "NETBALANCE_TEST_DRIVER";
 
-/// The driver for a problem's testbed: the fake one when
-/// [`TEST_DRIVER_ENV`] is set, else the real testbed driver reaching the
-/// VMs with `ssh` and keeping vnode state under `paths`. `current` is the
-/// placement in force (none before a deployment).
+/// The driver for a problem's testbed: the real testbed driver reaching the
+/// VMs with `ssh` and keeping vnode state under `paths` (with the
+/// `test-hooks` feature, the fake one when `NETBALANCE_TEST_DRIVER` is set).
+/// `current` is the placement in force (none before a deployment).
 pub fn driver_for(
     problem: &Problem,
     current: Option<&Placement>,
     ssh: crate::testbed::SshOptions,
     paths: crate::testbed::Paths,
 ) -> Result<Box<dyn VnodeDriver>> {
+    #[cfg(feature = "test-hooks")]
     if let Some(spec) = std::env::var_os(TEST_DRIVER_ENV) {
         let spec = spec.to_string_lossy();
         return Ok(Box::new(fake::FakeDriver::from_spec(&spec, &problem.instance)?));
@@ -150,9 +154,9 @@ impl Job<'_> {
             .moves
             .iter()
             .map(|m| PlannedMove {
-                vnode: m.vnode.clone(),
-                from: m.from.clone(),
-                to: m.to.clone(),
+                vnode: inst.vnode_ids[m.vnode].clone(),
+                from: inst.vm_names[m.from as usize].clone(),
+                to: inst.vm_names[m.to as usize].clone(),
             })
             .collect();
         journal.begin(
@@ -424,7 +428,8 @@ impl Job<'_> {
         let engine = Engine::new(inst, &specs, self.driver, journal, self.progress, from);
         let mut actual = from.to_vec();
         let mut lost = Vec::new();
-        self.progress.add_steps(run.moves.len() as u64);
+        // The journal's moves by index (names only in the journal).
+        let mut moves: Vec<(usize, u32, u32)> = Vec::with_capacity(run.moves.len());
         for mv in &run.moves {
             let (Some(n), Some(src), Some(dst)) = (inst.vnode(&mv.vnode), inst.vm(&mv.from), inst.vm(&mv.to)) else {
                 return Err(Error::input(
@@ -432,15 +437,20 @@ impl Job<'_> {
                     format!("run {}: move {mv:?} does not fit the topology and testbed", run.run),
                 ));
             };
+            moves.push((n as usize, src, dst));
+        }
+        self.progress.add_steps(moves.len() as u64);
+        for &(n, src, dst) in &moves {
+            let id = &inst.vnode_ids[n];
             let settled = match direction {
-                Direction::Resume => engine.settle(n as usize, dst, src, false),
-                Direction::Rollback => engine.settle(n as usize, src, dst, true),
+                Direction::Resume => engine.settle(n, dst, src, false),
+                Direction::Rollback => engine.settle(n, src, dst, true),
             };
             match settled {
-                Ok(at) => actual[n as usize] = at,
-                Err(e) => lost.push(format!("{}: {e}", mv.vnode)),
+                Ok(at) => actual[n] = at,
+                Err(e) => lost.push(format!("{id}: {e}")),
             }
-            self.progress.step(&format!("found {}", mv.vnode));
+            self.progress.step(&format!("found {id}"));
         }
         if !lost.is_empty() {
             return Err(Error::Host(format!(
@@ -458,21 +468,18 @@ impl Job<'_> {
             // Nothing left to move: thaw what the crash left frozen.
             outcome.frozen = engine.resume_all(&actual, &[], &BTreeSet::new());
         }
-        for mv in &run.moves {
-            for vm in [&mv.from, &mv.to] {
-                if let Err(e) = self.driver.discard_image(vm, &mv.vnode) {
+        for &(n, src, dst) in &moves {
+            let id = &inst.vnode_ids[n];
+            for vm in [src, dst] {
+                let name = &inst.vm_names[vm as usize];
+                if let Err(e) = self.driver.discard_image(name, id) {
                     self.progress
-                        .log(&format!("cleanup of {} on {vm} (left over, harmless): {e}", mv.vnode));
+                        .log(&format!("cleanup of {id} on {name} (left over, harmless): {e}"));
                 }
             }
-            let (n, src, dst) = (
-                inst.vnode(&mv.vnode).unwrap_or(0) as usize,
-                inst.vm(&mv.from),
-                inst.vm(&mv.to),
-            );
-            for vm in [src, dst].into_iter().flatten() {
+            for vm in [src, dst] {
                 if vm != outcome.reached[n] {
-                    let _ = self.driver.remove(&inst.vm_names[vm as usize], &mv.vnode);
+                    let _ = self.driver.remove(&inst.vm_names[vm as usize], id);
                 }
             }
         }

@@ -2,8 +2,8 @@
 //! one struct (defaults: the paper profile), turned into the instance and
 //! the run settings. Shared by `netbalance simulate` and `examples/paper`.
 
-use super::engine::{RunResult, Settings};
-use super::report::{Parameters, Summary};
+use super::drive::{RunResult, Settings};
+use super::report::{Parameters, Statistics};
 use super::scenario;
 use crate::cost::{Instance, Window};
 use crate::error::{Error, Result};
@@ -173,13 +173,13 @@ impl Experiment {
     }
 
     /// Run `runs` runs on `threads` threads; their results and summary.
-    pub fn run(&self, runs: usize, threads: usize, done: &(dyn Fn() + Sync)) -> Result<(Vec<RunResult>, Summary)> {
+    pub fn run(&self, runs: usize, threads: usize, done: &(dyn Fn() + Sync)) -> Result<(Vec<RunResult>, Statistics)> {
         if runs == 0 {
             return Err(Error::usage("--runs must be at least 1"));
         }
         let inst = self.instance()?;
-        let results = super::run_all(&inst, &self.settings(), runs, self.seed, threads, done);
-        let summary = Summary::of(&results, self.parameters(&inst));
+        let results = super::run_all(&inst, &self.settings(), runs, self.seed, threads, done)?;
+        let summary = Statistics::of(&results, self.parameters(&inst));
         Ok((results, summary))
     }
 }

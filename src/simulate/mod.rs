@@ -1,22 +1,23 @@
 //! The paper's evaluation (SPEC §6), reproduced: the video-sensor-network
-//! scenario ([`scenario`]), the window accounting ([`engine`]), records and
-//! statistics ([`report`]) and plots ([`plot`]).
+//! scenario ([`scenario`]), its runs through the balance engine ([`drive`]),
+//! records and statistics ([`report`]) and plots ([`plot`]).
 
-pub mod engine;
+pub mod drive;
 pub mod experiment;
 pub mod plot;
 pub mod report;
 pub mod scenario;
 
 use crate::cost::Instance;
-use engine::{RunResult, Settings};
+use crate::error::Result;
+use drive::{RunResult, Settings};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Run `runs` independent runs (run r draws its sinks and optimiser seeds
 /// from `seed` and r) on up to `threads` threads; `done` is called after
 /// each run (for a progress bar). The result is in run order and does not
-/// depend on `threads`.
+/// depend on `threads`. The first run's error, if any, is the error.
 pub fn run_all(
     inst: &Instance,
     s: &Settings,
@@ -24,9 +25,9 @@ pub fn run_all(
     seed: u64,
     threads: usize,
     done: &(dyn Fn() + Sync),
-) -> Vec<RunResult> {
+) -> Result<Vec<RunResult>> {
     let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; runs]);
+    let slots: Mutex<Vec<Option<Result<RunResult>>>> = Mutex::new((0..runs).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, runs.max(1)) {
             scope.spawn(|| loop {
@@ -34,7 +35,7 @@ pub fn run_all(
                 if r >= runs {
                     break;
                 }
-                let result = engine::run(inst, s, r, seed);
+                let result = drive::run(inst, s, r, seed);
                 slots.lock().unwrap_or_else(|e| e.into_inner())[r] = Some(result);
                 done();
             });

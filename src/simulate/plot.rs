@@ -3,7 +3,8 @@
 //! file's extension. Labels need a TrueType font: the first of
 //! `$NETBALANCE_FONT` and the usual DejaVu/Liberation paths is used.
 
-use super::engine::{Decision, RunResult};
+use super::drive::RunResult;
+use crate::balance::Decision;
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -44,14 +45,8 @@ pub fn tau_over_time(path: &Path, r: &RunResult, to: f64, title: &str) -> Result
             let root = $root;
             let e = |x: &dyn std::fmt::Debug| format!("{x:?}");
             root.fill(&WHITE).map_err(|x| e(&x))?;
-            let t_max = r.windows.last().map_or(1.0, |w| w.t_end);
-            let y_max = r
-                .windows
-                .iter()
-                .map(|w| w.tau_without.max(w.tau_before))
-                .fold(0.0, f64::max)
-                * 1.1
-                + 1e-9;
+            let t_max = r.windows.last().map_or(1.0, |w| w.record.t + w.record.length_s);
+            let y_max = r.tau.iter().map(|p| p.tau.max(p.tau_baseline)).fold(0.0, f64::max) * 1.1 + 1e-9;
             let mut chart = ChartBuilder::on(&root)
                 .caption(title, ("sans-serif", 20))
                 .margin(10)
@@ -65,26 +60,24 @@ pub fn tau_over_time(path: &Path, r: &RunResult, to: f64, title: &str) -> Result
                 .y_desc("time dilation factor τ")
                 .draw()
                 .map_err(|x| e(&x))?;
-            // step lines: the decision takes effect T_o into a window
-            let steps = |f: &dyn Fn(&super::engine::WindowRecord) -> (f64, f64)| -> Vec<(f64, f64)> {
+            // step lines: each τ holds from its point to the next
+            let steps = |f: &dyn Fn(&crate::balance::TauPoint) -> f64| -> Vec<(f64, f64)> {
                 let mut pts = Vec::new();
-                for w in &r.windows {
-                    let (start, end) = f(w);
-                    let switch = (w.t + to).min(w.t_end);
-                    pts.extend([(w.t, start), (switch, start), (switch, end), (w.t_end, end)]);
+                for (i, p) in r.tau.iter().enumerate() {
+                    let end = r.tau.get(i + 1).map_or(t_max, |q| q.t);
+                    pts.extend([(p.t, f(p)), (end, f(p))]);
                 }
                 pts
             };
+            // τ with NETbalance at `t` (the point in force then)
+            let tau_at = |t: f64| r.tau.iter().rev().find(|p| p.t <= t + 1e-9).map_or(0.0, |p| p.tau);
             chart
-                .draw_series(LineSeries::new(
-                    steps(&|w| (w.tau_without, w.tau_without)),
-                    RED.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(steps(&|p| p.tau_baseline), RED.stroke_width(2)))
                 .map_err(|x| e(&x))?
                 .label("without NETbalance")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
             chart
-                .draw_series(LineSeries::new(steps(&|w| (w.tau_before, w.tau)), BLUE.stroke_width(2)))
+                .draw_series(LineSeries::new(steps(&|p| p.tau), BLUE.stroke_width(2)))
                 .map_err(|x| e(&x))?
                 .label("with NETbalance")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
@@ -92,8 +85,11 @@ pub fn tau_over_time(path: &Path, r: &RunResult, to: f64, title: &str) -> Result
                 .draw_series(
                     r.windows
                         .iter()
-                        .filter(|w| w.decision == Decision::Migrate)
-                        .map(|w| Circle::new(((w.t + to).min(w.t_end), w.tau), 4, BLUE.filled())),
+                        .filter(|w| w.record.decision == Decision::Changed)
+                        .map(|w| {
+                            let at = w.record.t + to;
+                            Circle::new((at, tau_at(at)), 4, BLUE.filled())
+                        }),
                 )
                 .map_err(|x| e(&x))?
                 .label("migration")

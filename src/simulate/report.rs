@@ -1,7 +1,7 @@
 //! What `simulate` writes: NDJSON records tagged by `"type"` (one per
 //! window, then one summary), or CSV; and the mean ± stddev over runs.
 
-use super::engine::{Decision, RunResult, WindowRecord};
+use super::drive::{RunResult, ScenarioWindow};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -62,9 +62,10 @@ pub struct Parameters {
     pub seed: u64,
 }
 
-/// Mean ± stddev over runs.
+/// Mean ± stddev over runs (the `"summary"` line of `simulate`; one run's
+/// totals are the balance engine's [`crate::balance::Summary`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
+pub struct Statistics {
     pub runs: usize,
     pub relative_runtime: Stat,
     pub runtime_with_s: Stat,
@@ -74,16 +75,16 @@ pub struct Summary {
     pub parameters: Parameters,
 }
 
-impl Summary {
-    pub fn of(results: &[RunResult], parameters: Parameters) -> Summary {
+impl Statistics {
+    pub fn of(results: &[RunResult], parameters: Parameters) -> Statistics {
         let stat = |f: &dyn Fn(&RunResult) -> f64| Stat::of(&results.iter().map(f).collect::<Vec<_>>());
-        Summary {
+        Statistics {
             runs: results.len(),
-            relative_runtime: stat(&|r| r.relative_runtime),
-            runtime_with_s: stat(&|r| r.runtime_with),
-            runtime_without_s: stat(&|r| r.runtime_without),
-            migrations: stat(&|r| r.migrations as f64),
-            migration_s: stat(&|r| r.migration_s),
+            relative_runtime: stat(&|r| r.relative_runtime()),
+            runtime_with_s: stat(&|r| r.runtime_with()),
+            runtime_without_s: stat(&|r| r.runtime_without()),
+            migrations: stat(&|r| r.migrations() as f64),
+            migration_s: stat(&|r| r.migration_s()),
             parameters,
         }
     }
@@ -93,7 +94,7 @@ impl Summary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Record<'a> {
-    Window(&'a WindowRecord),
+    Window(&'a ScenarioWindow),
     Run {
         run: usize,
         sinks: &'a [String],
@@ -104,7 +105,7 @@ pub enum Record<'a> {
         migration_s: f64,
         moves_evaluated: u64,
     },
-    Summary(&'a Summary),
+    Summary(&'a Statistics),
 }
 
 /// The records of one run: its windows, then a `"run"` line.
@@ -113,52 +114,54 @@ pub fn run_records(r: &RunResult) -> Vec<Record<'_>> {
     out.push(Record::Run {
         run: r.run,
         sinks: &r.sinks,
-        runtime_with_s: r.runtime_with,
-        runtime_without_s: r.runtime_without,
-        relative_runtime: r.relative_runtime,
-        migrations: r.migrations,
-        migration_s: r.migration_s,
+        runtime_with_s: r.runtime_with(),
+        runtime_without_s: r.runtime_without(),
+        relative_runtime: r.relative_runtime(),
+        migrations: r.migrations(),
+        migration_s: r.migration_s(),
         moves_evaluated: r.moves_evaluated,
     });
     out
 }
 
 /// CSV header of [`csv_rows`].
-pub const CSV_HEADER: &str =
-    "run,t,t_end,real_t,epoch,sink,predicted_epoch,tau_before,tau,tau_without,decision,chi,t_r,moved,real_s\n";
+pub const CSV_HEADER: &str = "run,t,length_s,epoch,predicted_epoch,sink,tau_now,tau_candidate,tau_actual,tau_baseline,\
+decision,reason,chi,t_r,moved,real_s,baseline_s\n";
 
-fn decision_name(d: Decision) -> &'static str {
-    match d {
-        Decision::Skip => "skip",
-        Decision::Stay => "stay",
-        Decision::Migrate => "migrate",
-        Decision::Short => "short",
-    }
+/// A serde unit enum's JSON name (`"changed"`, `"prediction_unchanged"`, ...).
+fn name_of<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// One CSV row per window (the summary goes to stderr in CSV mode).
 pub fn csv_rows(r: &RunResult) -> String {
     let mut s = String::new();
     for w in &r.windows {
-        let chi = w.chi.map(|c| c.to_string()).unwrap_or_default();
+        let x = &w.record;
+        let chi = x.chi.map(|c| c.to_string()).unwrap_or_default();
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             w.run,
-            w.t,
-            w.t_end,
-            w.real_t,
+            x.t,
+            x.length_s,
             w.epoch,
-            w.sink,
             w.predicted_epoch,
-            w.tau_before,
-            w.tau,
-            w.tau_without,
-            decision_name(w.decision),
+            w.sink,
+            x.tau_now,
+            x.tau_candidate,
+            x.tau_actual,
+            x.tau_baseline,
+            name_of(&x.decision),
+            name_of(&x.reason),
             chi,
-            w.t_r,
-            w.moved,
-            w.real_s
+            x.t_r,
+            x.moved.len(),
+            x.real_s,
+            x.baseline_s
         );
     }
     s

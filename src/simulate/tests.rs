@@ -1,10 +1,11 @@
 //! The accounting checked by hand, and what the model guarantees, by proptest.
 
-use super::engine::{account, Decision, Settings};
+use super::drive::{self, optimised, RunResult, Settings};
 use super::scenario::{routes_to, sink_load};
-use crate::cost::{self, Instance, Load, Window};
+use crate::balance::{Decision, Reason, Replacer, Request};
+use crate::cost::{self, Assignment, Instance, Load, Window};
 use crate::model::{Costs, Link, Testbed, Topology, Vnode};
-use crate::place::{self as placer, Budget, Outcome, PlaceOptions};
+use crate::place::{self as placer, Budget, PlaceOptions};
 use proptest::prelude::*;
 
 fn settings(epoch_s: f64, detect_s: f64) -> Settings {
@@ -36,19 +37,37 @@ fn cpu(v: [f64; 3]) -> Load {
     }
 }
 
-/// Always proposes `target`, with its true χ (as a placer would).
-fn propose(inst: &Instance, target: Vec<u32>) -> impl FnMut(&Load, &[u32], usize) -> Outcome + '_ {
-    move |load, current, _| {
-        let chi = cost::chi_of(inst, load, Window { tp: 10.0, to: 1.0 }, current, &target);
-        let changed = chi < 0.0;
-        Outcome {
-            assignment: if changed { target.clone() } else { current.to_vec() },
-            tau: cost::tau(inst, load, &target),
-            chi: Some(if changed { chi } else { 0.0 }),
-            changed,
-            moves_evaluated: 1,
-        }
+/// An optimiser that answers `answer(request)`.
+struct Scripted<F>(F);
+
+impl<F: FnMut(&Request) -> Assignment> Replacer for Scripted<F> {
+    fn replace(&mut self, req: &Request<'_>) -> crate::Result<Assignment> {
+        Ok((self.0)(req))
     }
+}
+
+/// Always proposes `target` when its χ is negative (as a placer would).
+fn propose(target: Vec<u32>) -> Scripted<impl FnMut(&Request) -> Assignment> {
+    Scripted(move |req: &Request| {
+        let chi = cost::chi_of(req.inst, req.load, req.window, req.current, &target);
+        if chi < 0.0 {
+            target.clone()
+        } else {
+            req.current.to_vec()
+        }
+    })
+}
+
+fn account(inst: &Instance, s: &Settings, loads: &[Load], phi0: Vec<u32>, optimiser: &mut dyn Replacer) -> RunResult {
+    drive::account(inst, s, loads, phi0, optimiser).unwrap()
+}
+
+fn migrated(r: &RunResult) -> Vec<&crate::balance::WindowRecord> {
+    r.windows
+        .iter()
+        .map(|w| &w.record)
+        .filter(|w| w.decision == Decision::Changed)
+        .collect()
 }
 
 /// φ0 = {a,b}|{c}. Epoch 0: a = 1 (τ 1). Epoch 1: a = 1, b = 2: τ(φ0) = 3,
@@ -65,24 +84,33 @@ fn two_epochs_by_hand() {
         &settings(100.0, 0.0),
         &loads,
         vec![0, 0, 1],
-        propose(&inst, vec![0, 1, 1]),
+        &mut propose(vec![0, 1, 1]),
     );
-    assert!((r.runtime_without - 400.0).abs() < 1e-9);
-    assert!((r.runtime_with - 301.414).abs() < 1e-9, "{}", r.runtime_with);
-    assert!((r.relative_runtime - 301.414 / 400.0).abs() < 1e-12);
+    assert!((r.runtime_without() - 400.0).abs() < 1e-9);
+    assert!((r.runtime_with() - 301.414).abs() < 1e-9, "{}", r.runtime_with());
+    assert!((r.relative_runtime() - 301.414 / 400.0).abs() < 1e-12);
     assert_eq!(r.windows.len(), 20);
     let w = &r.windows[10];
     assert_eq!(
-        (w.t, w.epoch, w.predicted_epoch, w.decision, w.moved),
-        (100.0, 1, 1, Decision::Migrate, 1)
+        (
+            w.record.t,
+            w.epoch,
+            w.predicted_epoch,
+            w.record.decision,
+            w.record.moved.len()
+        ),
+        (100.0, 1, 1, Decision::Changed, 1)
     );
-    assert!((w.t_r - 0.414).abs() < 1e-12 && (w.tau_before - 3.0).abs() < 1e-12 && (w.tau - 2.0).abs() < 1e-12);
-    assert!((w.chi.unwrap() - (18.414 - 27.0)).abs() < 1e-9);
+    let x = &w.record;
+    assert!((x.t_r - 0.414).abs() < 1e-12 && (x.tau_now - 3.0).abs() < 1e-12 && (x.tau_after - 2.0).abs() < 1e-12);
+    // the window: 1 s on φ0 at τ 3, the pause, 9 s on φ′ at τ 2
+    assert!((x.real_s - 21.414).abs() < 1e-9 && (x.tau_actual - 2.1).abs() < 1e-12);
+    assert!((x.chi.unwrap() - (18.414 - 27.0)).abs() < 1e-9);
     assert!(r
         .windows
         .iter()
         .enumerate()
-        .all(|(i, w)| (i == 10) == (w.decision != Decision::Skip)));
+        .all(|(i, w)| (i == 10) == (w.record.reason != Reason::PredictionUnchanged)));
 }
 
 /// The change at 100 s is seen at 105 s: [100, 105) runs on φ0 at the new
@@ -97,16 +125,24 @@ fn detection_delay_is_paid_at_the_actual_load() {
         &settings(100.0, 5.0),
         &loads,
         vec![0, 0, 1],
-        propose(&inst, vec![0, 1, 1]),
+        &mut propose(vec![0, 1, 1]),
     );
-    assert!((r.runtime_with - 306.414).abs() < 1e-9, "{}", r.runtime_with);
-    let w = r.windows.iter().find(|w| w.decision == Decision::Migrate).unwrap();
-    assert_eq!((w.t, w.t_end), (105.0, 115.0));
-    let before = r.windows.iter().find(|w| w.t == 100.0).unwrap();
+    assert!((r.runtime_with() - 306.414).abs() < 1e-9, "{}", r.runtime_with());
+    let w = migrated(&r);
+    assert_eq!(w.len(), 1);
+    assert_eq!((w[0].t, w[0].length_s), (105.0, 10.0));
+    let before = r.windows.iter().find(|w| w.record.t == 100.0).unwrap();
     assert_eq!(
-        (before.t_end, before.epoch, before.predicted_epoch, before.decision),
-        (105.0, 1, 0, Decision::Skip)
+        (
+            before.record.length_s,
+            before.epoch,
+            before.predicted_epoch,
+            before.record.reason
+        ),
+        (5.0, 1, 0, Reason::PredictionUnchanged)
     );
+    // paid at the actual load: 5 s on φ0 at τ 3
+    assert!((before.record.real_s - 15.0).abs() < 1e-12 && (before.record.tau_now - 1.0).abs() < 1e-12);
 }
 
 /// When the gain cannot pay T_r (here: a tiny gain), nothing moves and the
@@ -120,11 +156,14 @@ fn no_gain_no_migration() {
         &settings(100.0, 0.0),
         &loads,
         vec![0, 0, 1],
-        propose(&inst, vec![0, 1, 1]),
+        &mut propose(vec![0, 1, 1]),
     );
-    assert_eq!(r.migrations, 0);
-    assert!((r.runtime_with - r.runtime_without).abs() < 1e-9);
-    assert_eq!(r.windows[10].decision, Decision::Stay);
+    assert_eq!(r.migrations(), 0);
+    assert!((r.runtime_with() - r.runtime_without()).abs() < 1e-9);
+    assert_eq!(
+        (r.windows[10].record.decision, r.windows[10].record.reason),
+        (Decision::Kept, Reason::NoCandidate)
+    );
 }
 
 /// Windows shorter than T_o (sink changes every 0.5 s) never migrate.
@@ -137,13 +176,13 @@ fn windows_shorter_than_t_o_discard_the_answer() {
         &settings(0.5, 0.0),
         &loads,
         vec![0, 0, 1],
-        propose(&inst, vec![0, 1, 1]),
+        &mut propose(vec![0, 1, 1]),
     );
     assert_eq!(
-        r.windows.iter().map(|w| w.decision).collect::<Vec<_>>(),
-        vec![Decision::Skip, Decision::Short]
+        r.windows.iter().map(|w| w.record.reason).collect::<Vec<_>>(),
+        vec![Reason::PredictionUnchanged, Reason::WindowTooShort]
     );
-    assert_eq!(r.migrations, 0);
+    assert_eq!(r.migrations(), 0);
 }
 
 /// A small random connected topology (a path plus random chords) with
@@ -189,20 +228,24 @@ proptest! {
         let mut s = settings(20.0, 0.0);
         s.epochs = loads.len();
         let phi0 = vec![0u32; n];
-        let r = account(&inst, &s, &loads, phi0, |load, current, k| {
-            let target: Vec<u32> = targets[k % 4][..n].to_vec();
-            let chi = cost::chi_of(&inst, load, s.window, current, &target);
-            // a careless optimiser: may claim a change whatever χ is
-            Outcome { assignment: target, tau: 0.0, chi: Some(chi), changed: changed[k % 4], moves_evaluated: 0 }
+        // a careless optimiser: proposes a change whatever its χ
+        let mut optimiser = Scripted(|req: &Request| {
+            let k = req.number as usize;
+            if changed[k % 4] { targets[k % 4][..n].to_vec() } else { req.current.to_vec() }
         });
-        for w in &r.windows {
-            if w.decision == Decision::Migrate {
+        let r = account(&inst, &s, &loads, phi0, &mut optimiser);
+        for w in r.windows.iter().map(|w| &w.record) {
+            if w.decision == Decision::Changed {
                 prop_assert!(w.chi.unwrap() < 0.0);
+                let chi = cost::chi(s.window, w.tau_now, w.tau_candidate, w.t_r);
+                prop_assert!((chi - w.chi.unwrap()).abs() < 1e-9);
             } else {
-                prop_assert_eq!(w.t_r, 0.0);
-                prop_assert_eq!(w.moved, 0);
-                prop_assert!((w.tau - w.tau_before).abs() < 1e-12);
+                // no pause: the window ran on the placement in force at the actual load
+                prop_assert!(w.moved.is_empty());
+                prop_assert!((w.real_s - w.tau_actual * w.length_s).abs() < 1e-9 * (1.0 + w.real_s));
+                prop_assert!((w.tau_after - w.tau_now).abs() < 1e-12);
             }
+            prop_assert_eq!(w.chi.is_some(), optimised(w));
         }
     }
 
@@ -220,9 +263,11 @@ proptest! {
         s.epochs = loads.len();
         let opts = PlaceOptions { budget: Budget::Moves(2_000), seed, constraints: Default::default() };
         let phi0 = placer::initial(&inst, &loads[0], &opts).assignment;
-        let r = account(&inst, &s, &loads, phi0, |load, current, _| placer::replace(&inst, load, s.window, current, &opts));
-        for w in &r.windows {
-            prop_assert!(w.real_s <= (w.t_end - w.t) * w.tau_before + 1e-9, "{:?}", w);
+        let mut optimiser = Scripted(|req: &Request| placer::replace(req.inst, req.load, req.window, req.current, &opts).assignment);
+        let r = account(&inst, &s, &loads, phi0, &mut optimiser);
+        for w in r.windows.iter().map(|w| &w.record) {
+            // the prediction is exact, so τ_now is τ of the placement before, at the actual load
+            prop_assert!(w.real_s <= w.length_s * w.tau_now + 1e-9, "{:?}", w);
         }
     }
 }
