@@ -63,7 +63,8 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     // The server must listen before the client starts: deploy, then the
     // client's first connect may race; the script exits on failure, so retry.
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
-    let pid = report.started[&c];
+    let mut pid = report.started[&c];
+    assert_eq!(nspid(pid), [pid, 1], "the vnode is pid 1 of its own pid namespace");
     let t0 = Instant::now();
     while client_progress(&prog).0 == 0 {
         if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -86,6 +87,10 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
         eprintln!("migration timing: {}", serde_json::to_string(&times).unwrap());
         assert!(times.checkpointed);
         assert_eq!(times.pid, Some(pid));
+        // Its pid on the machine may change; inside its pid namespace it is 1.
+        pid = times.restored_pid.expect("restored");
+        assert_eq!(pid, vnode_pid(&paths.state_root, &c));
+        assert_eq!(nspid(pid), [pid, 1]);
         // The keeper reaps the dumped tasks at once, on the way back too
         // (pid 1 here takes 1.4–1.9 s); the bound is generous for loaded CI.
         assert!(
@@ -267,8 +272,11 @@ fn failed_restore_puts_the_vnode_back() {
     assert_eq!(err.exit_code(), 3, "not recovered: {err}");
     assert!(err.to_string().contains("injected failure"), "{err}");
     assert_eq!(partial.reached, placement, "the placement reached is the old one");
-    // Back on h0-v0: same pid, in the old namespace, link re-made, running.
+    // Back on h0-v0: pid 1 of its pid namespace, in the old namespace, link re-made, running.
     let ns = names::netns_name(&a, "h0-v0");
+    let _ = pid;
+    let pid = vnode_pid(&d.fleet.paths.state_root, &a);
+    assert_eq!(nspid(pid), [pid, 1]);
     assert_eq!(
         ns_id(&format!("/proc/{pid}/ns/net")),
         ns_id(&format!("/run/netns/{ns}"))

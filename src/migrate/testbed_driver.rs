@@ -333,6 +333,13 @@ impl VnodeDriver for TestbedDriver {
         self.with(|_| self.pool.vm_names().cloned().collect(), |d| {
             let placement = Placement { vm_of: vnodes.iter().map(|(n, vm)| (n.id.clone(), vm.clone())).collect(), ..Placement::default() };
             let report = crate::testbed::deploy(d.fleet, d.layout, &placement)?;
+            let mut kinds: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for (vm, kind) in &report.cgroups {
+                kinds.entry(kind).or_default().push(vm);
+            }
+            for (kind, vms) in kinds {
+                eprintln!("netbalance: {kind} on {}", vms.join(", "));
+            }
             if report.delay_not_applied > 0 {
                 eprintln!("netbalance: {} link(s) have a delay, which this testbed cannot emulate (no netem): not applied", report.delay_not_applied);
             }

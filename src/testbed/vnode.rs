@@ -479,6 +479,8 @@ pub struct DeployReport {
     pub delay_not_applied: usize,
     /// vnodes whose `run` command was started, with their pid.
     pub started: BTreeMap<String, u32>,
+    /// The cgroup driver probed on each VM ([`super::cgroup::CgroupDriver::describe`]).
+    pub cgroups: BTreeMap<String, String>,
     pub wall_s: f64,
 }
 
@@ -673,15 +675,18 @@ fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>)
     let paths = fleet.paths.clone();
     for (vm, ids) in &by_vm {
         let ex = fleet.exec(vm)?;
-        paths.cgroups.check(ex)?;
+        paths.cgroups.setup(ex)?;
+        if !ex.is_dry_run() {
+            report.cgroups.insert(vm.clone(), paths.cgroups.driver(ex)?.describe());
+        }
         let ns: Vec<String> = ids.iter().map(|id| at[*id].netns.clone()).collect();
         create_netns(ex, &ns)?;
         let mut dirs = vec!["-p".to_string(), "--".to_string()];
         for id in ids {
             let cg = &layout.vnodes[*id].cgroup;
             dirs.push(path_str(&paths.vnode_dir(cg))?.to_string());
-            for c in ["cpuacct", "freezer"] {
-                dirs.push(path_str(&paths.cgroups.dir(c, cg))?.to_string());
+            for d in paths.cgroups.dirs(ex, cg)? {
+                dirs.push(d.display().to_string());
             }
         }
         ex.run(&Cmd::new("mkdir").args(dirs))?;
@@ -700,45 +705,60 @@ fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>)
     Ok(report)
 }
 
-/// The fixed script that starts a vnode's `run` command. Data arrive only as
-/// positional parameters: $1 $2 the vnode's cgroup.procs files, $3 its state
-/// dir, $4 the command line, $5 $6 the root groups' cgroup.procs files.
+/// The fixed script that starts a vnode's `run` command, run inside the
+/// vnode's network namespace. Data arrive only as positional parameters:
+/// $1 [`INIT_SCRIPT`], $2 the state dir, $3 the command line, then the
+/// `cgroup.procs` files of the vnode's groups.
 ///
-/// The shell joins the vnode's cgroups, starts the command in the background
-/// (so it inherits them) in a session of its own (CRIU dumps a tree whose
-/// session leader is inside it), records its pid, leaves the groups again and waits
-/// for it: it is the command's parent and reaps it the moment a checkpoint
-/// kills it, so the pid is free for the restore at once (pid 1 may take
-/// seconds to reap an orphan).
-const START_SCRIPT: &str = r#"echo $$ >"$1" && echo $$ >"$2" && cd "$3" || exit 1
-setsid sh -c "$4" </dev/null >>out.log 2>&1 &
-echo $! >pid.tmp && mv pid.tmp pid
-echo $$ >"$5"; echo $$ >"$6"
+/// The vnode is pid 1 of a pid namespace of its own (`unshare --pid
+/// --fork`, as container runtimes do), so that CRIU restores it on any VM
+/// whatever pids are taken there: only the pids inside its namespace are
+/// restored as they were. That init joins the vnode's cgroups itself
+/// (`echo 0`: the writer), becomes a session leader (CRIU dumps a tree
+/// whose session leader is inside it), records its pid as the VM sees it
+/// (`/proc/self` of the VM's /proc) and runs the command. This shell and
+/// `unshare` stay outside the groups: `unshare` is the init's parent and
+/// reaps it the moment a checkpoint kills it, so its pids are free at once
+/// (pid 1 of the VM may take seconds to reap an orphan).
+const START_SCRIPT: &str = r#"i=$1; cd "$2" || exit 1
+r=$3; shift 3
+unshare --pid --fork setsid sh -c "$i" netbalance-vnode "$r" "$@" </dev/null >>out.log 2>&1 &
 exec </dev/null >/dev/null 2>&1
 wait"#;
 
-/// Start a vnode's `run` command in its namespace and cgroups, detached
-/// (under the keeper, else `setsid -f`); returns its pid once it has written it.
+/// The vnode's init (see [`START_SCRIPT`]): $1 the command line, then the
+/// cgroup.procs files to join.
+const INIT_SCRIPT: &str = r#"r=$1; shift
+for f; do echo 0 >"$f" || exit 1; done
+read -r p _ </proc/self/stat && echo "$p" >pid.tmp && mv pid.tmp pid || exit 1
+exec sh -c "$r""#;
+
+/// Start a vnode's `run` command in its namespaces and cgroups, detached
+/// (under the keeper, else `setsid -f`); returns its pid on the VM once it
+/// has written it.
 pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, run: &str) -> Result<u32> {
     let dir = paths.vnode_dir(cgroup);
     let pidfile = dir.join("pid");
     let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
-    let [p1, p2] = paths.cgroups.procs_files(cgroup);
-    let [r1, r2] = paths.cgroups.root_procs_files();
-    let start = Cmd::new("nsenter").args([
-        format!("--net={}", netns_path(netns)),
-        "--".into(),
-        "sh".into(),
-        "-c".into(),
-        START_SCRIPT.into(),
-        "netbalance-vnode".into(),
-        path_str(&p1)?.into(),
-        path_str(&p2)?.into(),
-        path_str(&dir)?.into(),
-        run.into(),
-        path_str(&r1)?.into(),
-        path_str(&r2)?.into(),
-    ]);
+    let join: Vec<String> = paths
+        .cgroups
+        .procs_files(ex, cgroup)?
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let start = Cmd::new("nsenter")
+        .args([
+            format!("--net={}", netns_path(netns)),
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            START_SCRIPT.into(),
+            "netbalance-vnode".into(),
+            INIT_SCRIPT.into(),
+            path_str(&dir)?.into(),
+            run.into(),
+        ])
+        .args(join);
     // Under the keeper (which detaches itself), or detached with `setsid -f`.
     let start = match paths.keeper_on(ex)? {
         Some(k) => under_keeper(&k, start, true),
@@ -802,6 +822,23 @@ pub fn wait_pidfile(ex: &mut dyn Executor, pidfile: &std::path::Path, timeout: D
     }
 }
 
+/// The pid of process `pid` (as the VM sees it) in its own pid namespace:
+/// the last field of `NSpid` in `/proc/PID/status` (a vnode's root: 1).
+/// `None` if the process is gone.
+pub fn inner_pid(ex: &mut dyn Executor, pid: u32) -> Result<Option<u32>> {
+    if ex.is_dry_run() {
+        return Ok(Some(1));
+    }
+    let status = match ex.read_file(std::path::Path::new(&format!("/proc/{pid}/status"))) {
+        Ok(b) => String::from_utf8_lossy(&b).to_string(),
+        Err(_) => return Ok(None),
+    };
+    Ok(status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|v| v.split_whitespace().last()?.parse().ok()))
+}
+
 /// The pid of a vnode's `run` process, if it has one and it is alive.
 pub fn running_pid(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<Option<u32>> {
     let pidfile = paths.vnode_dir(cgroup).join("pid");
@@ -829,6 +866,13 @@ pub fn teardown(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Re
         let ex = fleet.exec(&s.vm)?;
         if let Err(e) = remove_vnode(ex, &paths, &cg, &s.netns, true) {
             errors.push(format!("{id}: {e}"));
+        }
+    }
+    // The cgroup subtree goes once no vnode group is left in it.
+    let vms: BTreeSet<&String> = at.values().map(|s| &s.vm).collect();
+    for vm in vms {
+        if let Err(e) = paths.cgroups.cleanup(fleet.exec(vm)?) {
+            errors.push(format!("{vm}: {e}"));
         }
     }
     if errors.is_empty() {
