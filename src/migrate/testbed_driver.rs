@@ -241,7 +241,10 @@ impl VnodeDriver for TestbedDriver {
                 eprintln!("netbalance: {kind} on {}", vms.join(", "));
             }
             if report.delay_not_applied > 0 {
-                eprintln!("netbalance: {} link(s) have a delay, which this testbed cannot emulate (no netem): not applied", report.delay_not_applied);
+                eprintln!(
+                    "netbalance: {} link end(s) have a delay, which their VM cannot emulate (no sch_netem in its kernel): not applied",
+                    report.delay_not_applied
+                );
             }
             d.at = sites(d.layout, &placement)?;
             Ok(())

@@ -3,9 +3,11 @@
 //! `tc tbf` rate limit on each end, and the re-attachment of its links after
 //! a move (with the hold that keeps packets out until the restore).
 //!
-//! Link delay is not emulated: the kernels this was built on have no `netem`
-//! (see docs/testbed.md); [`DeployReport::delay_not_applied`] counts the
-//! links whose `delay_ms` was ignored.
+//! Link delay (`delay_ms`, each way) is emulated with `netem` where the
+//! VM's kernel has `sch_netem` ([`has_netem`], probed once per machine):
+//! then netem also limits the rate (its own `rate`), in place of `tbf`.
+//! Where it has not (this development machine), the delay is not applied
+//! and [`DeployReport::delay_not_applied`] counts those link ends.
 
 use super::exec::{Cmd, Executor};
 use super::fleet::{machine_lock, Fleet, LinkKind};
@@ -58,8 +60,10 @@ pub struct DeployReport {
     pub vnodes: usize,
     pub veth_links: usize,
     pub vxlan_links: usize,
-    /// Links with a `delay_ms` > 0, which cannot be emulated (no netem).
+    /// Link ends with a `delay_ms` > 0 on a VM without netem (not applied).
     pub delay_not_applied: usize,
+    /// Link ends given their delay with netem.
+    pub delay_applied: usize,
     /// vnodes whose `run` command was started, with their pid.
     pub started: BTreeMap<String, u32>,
     /// The cgroup driver probed on each VM ([`super::cgroup::CgroupDriver::describe`]).
@@ -117,10 +121,21 @@ pub(crate) fn build_links(
     }
     for &i in ids {
         let (a, b, delay) = &layout.links[i];
-        if *delay > 0.0 {
-            report.delay_not_applied += 1;
-        }
         let (sa, sb) = (&at[a], &at[b]);
+        // Each end delays its egress: `delay_ms` each way.
+        let mut delay_of = |vm: &str| -> Result<f64> {
+            if *delay <= 0.0 {
+                return Ok(0.0);
+            }
+            if has_netem(fleet.exec(vm)?)? {
+                report.delay_applied += 1;
+                Ok(*delay)
+            } else {
+                report.delay_not_applied += 1;
+                Ok(0.0)
+            }
+        };
+        let (da, db) = (delay_of(&sa.vm)?, delay_of(&sb.vm)?);
         let (ea, eb) = (layout.iface(a, i)?, layout.iface(b, i)?);
         match fleet.link_kind(&sa.vm, &sb.vm)? {
             LinkKind::Veth => {
@@ -129,20 +144,25 @@ pub(crate) fn build_links(
                     "link add {} netns {} type veth peer name {} netns {}\n",
                     ea.name, sa.netns, eb.name, sb.netns
                 ));
-                for (s, e) in [(sa, ea), (sb, eb)] {
-                    configure_end(inner.entry((s.vm.clone(), s.netns.clone())).or_default(), e, None);
+                for (s, e, d) in [(sa, ea, da), (sb, eb, db)] {
+                    configure_end(inner.entry((s.vm.clone(), s.netns.clone())).or_default(), e, None, d);
                 }
             }
             LinkKind::Vxlan(ua, ub) => {
                 report.vxlan_links += 1;
                 let vni = names::vxlan_id(i)?;
                 let tmp = names::vxlan_tmp_name(i);
-                for (s, e, remote) in [(sa, ea, ub), (sb, eb, ua)] {
+                for (s, e, remote, d) in [(sa, ea, ub, da), (sb, eb, ua, db)] {
                     root.entry(s.vm.clone()).or_default().push_str(&format!(
                         "link add {tmp} type vxlan id {vni} remote {remote} dstport {VXLAN_PORT}\nlink set dev {tmp} netns {}\n",
                         s.netns
                     ));
-                    configure_end(inner.entry((s.vm.clone(), s.netns.clone())).or_default(), e, Some(&tmp));
+                    configure_end(
+                        inner.entry((s.vm.clone(), s.netns.clone())).or_default(),
+                        e,
+                        Some(&tmp),
+                        d,
+                    );
                 }
             }
         }
@@ -164,8 +184,9 @@ pub(crate) fn build_links(
     Ok(())
 }
 
-/// Lines for `ip -n NS -batch` and `tc -n NS -batch` configuring one end.
-fn configure_end(b: &mut (String, String), e: &Iface, vxlan_tmp: Option<&str>) {
+/// Lines for `ip -n NS -batch` and `tc -n NS -batch` configuring one end
+/// (`delay_ms` > 0: netem, which then also limits the rate).
+fn configure_end(b: &mut (String, String), e: &Iface, vxlan_tmp: Option<&str>, delay_ms: f64) {
     if let Some(tmp) = vxlan_tmp {
         b.0.push_str(&format!(
             "link set dev {tmp} name {}\nlink set dev {} mtu {VXLAN_MTU}\n",
@@ -179,9 +200,55 @@ fn configure_end(b: &mut (String, String), e: &Iface, vxlan_tmp: Option<&str>) {
         e.name,
         e.name
     ));
-    if e.mbps > 0.0 {
+    if delay_ms > 0.0 {
+        b.1.push_str(&format!(
+            "qdisc replace dev {} root {}\n",
+            e.name,
+            netem_params(delay_ms, e.mbps)
+        ));
+    } else if e.mbps > 0.0 {
         b.1.push_str(&format!("qdisc replace dev {} root {}\n", e.name, tbf_params(e.mbps)));
     }
+}
+
+/// `netem` arguments for a delay (ms, one way) and a rate in Mbit/s (0: no
+/// limit): netem's own `rate`, and a queue of at least 1000 packets and
+/// twice the packets in flight over the delay at that rate (full-size frames).
+pub fn netem_params(delay_ms: f64, mbps: f64) -> String {
+    let delay_us = (delay_ms * 1000.0).round().max(1.0) as u64;
+    let (rate, limit) = if mbps > 0.0 {
+        let rate_bps = (mbps * 1e6).round().max(8.0) as u64;
+        let in_flight = rate_bps as f64 / 8.0 * delay_ms / 1000.0 / 1514.0;
+        (
+            format!(" rate {rate_bps}bit"),
+            (2.0 * in_flight).ceil().max(1000.0) as u64,
+        )
+    } else {
+        (String::new(), 10_000)
+    };
+    format!("netem delay {delay_us}us{rate} limit {limit}")
+}
+
+/// True if the VM's kernel has `sch_netem` (loaded, loadable or built in),
+/// probed once per machine with one command. A dry run says no.
+pub fn has_netem(ex: &mut dyn Executor) -> Result<bool> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+    if ex.is_dry_run() {
+        return Ok(false);
+    }
+    let key = ex.machine().unwrap_or_else(|| ex.label());
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(&k) = known.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(k);
+    }
+    let script = r#"test -d /sys/module/sch_netem || modprobe -q sch_netem 2>/dev/null
+if test -d /sys/module/sch_netem || grep -qs '/sch_netem\.ko' "/lib/modules/$(uname -r)/modules.builtin"; then echo yes; fi"#;
+    let out = ex.output(&Cmd::new("sh").args(["-c", script]))?;
+    let yes = out.stdout_str().trim() == "yes";
+    known.lock().unwrap_or_else(|e| e.into_inner()).insert(key, yes);
+    Ok(yes)
 }
 
 /// `tbf` arguments for a rate in Mbit/s: a burst of 10 ms at that rate (at
@@ -338,6 +405,21 @@ pub fn reattach(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn netem_parameters() {
+        assert_eq!(netem_params(20.0, 0.0), "netem delay 20000us limit 10000");
+        // 100 Mbit/s over 20 ms: 165 full frames in flight; the floor of 1000 holds.
+        assert_eq!(
+            netem_params(20.0, 100.0),
+            "netem delay 20000us rate 100000000bit limit 1000"
+        );
+        // 10 Gbit/s over 50 ms: 41 281 frames in flight, twice that queued.
+        assert_eq!(
+            netem_params(50.0, 10_000.0),
+            "netem delay 50000us rate 10000000000bit limit 82563"
+        );
+    }
 
     #[test]
     fn tbf_parameters() {
