@@ -422,7 +422,16 @@ impl VnodeDriver for TestbedDriver {
                 tasks = paths.cgroups.pids(ex, &cg).unwrap_or_default();
                 paths.cgroups.kill_and_remove(ex, &cg)?;
             }
-            site::delete_netns(d.fleet.exec(vm)?, &ns)?;
+            let ex = d.fleet.exec(vm)?;
+            site::delete_netns(ex, &ns)?;
+            // Nothing of the vnode left on this machine (no namespace, no
+            // image: the engine discards images before it removes the
+            // vnode from a move's source): its state dir and groups go too.
+            let images = paths.vnode_dir(&cg).join("images");
+            if !site::has_image(ex, &images)? && !site::any_netns_with_prefix(ex, &format!("{cg}-"))? {
+                safe_remove(ex, &paths.vnode_dir(&cg))?;
+                paths.cgroups.remove_if_empty(ex, &cg)?;
+            }
             d.linked.remove(vnode);
             Ok(tasks)
         })?;

@@ -78,22 +78,37 @@ pub(crate) fn netns_path(ns: &str) -> String {
 /// Create namespaces (with `lo` up) on one VM, then make `/run/netns`
 /// private (CRIU refuses shared bind mounts there).
 ///
+/// `/run/netns` is first made a mount point of its own that is no peer of
+/// `/run` ([`NETNS_DIR_SCRIPT`]). `ip netns add` would otherwise bind-mount
+/// it onto itself as a peer of `/run`, which is shared on systemd hosts:
+/// every namespace file mounted below it then propagates to the hidden
+/// `/run/netns` of `/run` too, and `ip netns del` later fails with `Cannot
+/// remove namespace file …: Device or resource busy` (the same dentry is
+/// still a mount point in this mount namespace). The namespace and the
+/// VXLAN devices in it stay, and a new tunnel with the same VNI fails with
+/// `RTNETLINK answers: File exists` (seen on a Debian 12 lab VM).
+///
 /// Host-wide: every `ip netns add` makes `/run/netns` shared again, and the
 /// first one on a machine bind-mounts it on itself (two at once can stack
 /// two mounts, hiding the first one's namespace). Steps on different VMs of
-/// one machine run in parallel, so this pair of commands takes that
-/// machine's [`machine_lock`].
+/// one machine run in parallel, so these commands take that machine's
+/// [`machine_lock`].
 pub(crate) fn create_netns(ex: &mut dyn Executor, netns: &[String]) -> Result<()> {
     if netns.is_empty() {
         return Ok(());
     }
     let lock = machine_lock(ex);
     let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+    ex.run(&Cmd::new("sh").args(["-c", NETNS_DIR_SCRIPT]))?;
     let batch: String = netns.iter().map(|n| format!("netns add {n}\n")).collect();
     ex.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
     ex.run(&Cmd::new("mount").args(["--make-rprivate", "/run/netns"]))?;
     Ok(())
 }
+
+/// Make `/run/netns` a mount point of its own, in no peer group (see
+/// [`create_netns`]); idempotent, a few ms.
+pub const NETNS_DIR_SCRIPT: &str = "mkdir -p /run/netns && { mountpoint -q /run/netns || mount --bind /run/netns /run/netns; } && mount --make-private /run/netns";
 
 /// Build links `ids` (topology indices) between the sites given, and
 /// configure both ends (address, up, tbf). `fresh` namespaces also get `lo` up.
@@ -140,12 +155,14 @@ pub(crate) fn build_links(
         match fleet.link_kind(&sa.vm, &sb.vm)? {
             LinkKind::Veth => {
                 report.veth_links += 1;
+                let (ta, tb) = names::veth_tmp_names(i);
                 root.entry(sa.vm.clone()).or_default().push_str(&format!(
-                    "link add {} netns {} type veth peer name {} netns {}\n",
-                    ea.name, sa.netns, eb.name, sb.netns
+                    "link add {ta} netns {} type veth peer name {tb} netns {}\n",
+                    sa.netns, sb.netns
                 ));
-                for (s, e, d) in [(sa, ea, da), (sb, eb, db)] {
-                    configure_end(inner.entry((s.vm.clone(), s.netns.clone())).or_default(), e, None, d);
+                for (s, e, t, d) in [(sa, ea, &ta, da), (sb, eb, &tb, db)] {
+                    let b = inner.entry((s.vm.clone(), s.netns.clone())).or_default();
+                    configure_end(b, e, t, None, d);
                 }
             }
             LinkKind::Vxlan(ua, ub) => {
@@ -157,12 +174,8 @@ pub(crate) fn build_links(
                         "link add {tmp} type vxlan id {vni} remote {remote} dstport {VXLAN_PORT}\nlink set dev {tmp} netns {}\n",
                         s.netns
                     ));
-                    configure_end(
-                        inner.entry((s.vm.clone(), s.netns.clone())).or_default(),
-                        e,
-                        Some(&tmp),
-                        d,
-                    );
+                    let b = inner.entry((s.vm.clone(), s.netns.clone())).or_default();
+                    configure_end(b, e, &tmp, Some(VXLAN_MTU), d);
                 }
             }
         }
@@ -184,14 +197,13 @@ pub(crate) fn build_links(
     Ok(())
 }
 
-/// Lines for `ip -n NS -batch` and `tc -n NS -batch` configuring one end
-/// (`delay_ms` > 0: netem, which then also limits the rate).
-fn configure_end(b: &mut (String, String), e: &Iface, vxlan_tmp: Option<&str>, delay_ms: f64) {
-    if let Some(tmp) = vxlan_tmp {
-        b.0.push_str(&format!(
-            "link set dev {tmp} name {}\nlink set dev {} mtu {VXLAN_MTU}\n",
-            e.name, e.name
-        ));
+/// Lines for `ip -n NS -batch` and `tc -n NS -batch` configuring one end,
+/// made under the name `tmp` (`delay_ms` > 0: netem, which then also
+/// limits the rate).
+fn configure_end(b: &mut (String, String), e: &Iface, tmp: &str, mtu: Option<u32>, delay_ms: f64) {
+    b.0.push_str(&format!("link set dev {tmp} name {}\n", e.name));
+    if let Some(mtu) = mtu {
+        b.0.push_str(&format!("link set dev {} mtu {mtu}\n", e.name));
     }
     b.0.push_str(&format!(
         "addr add {}/{} dev {}\nlink set dev {} up\n",
@@ -287,7 +299,10 @@ fn retired_name() -> String {
 /// [`release_hold`]: a packet reaching it before `criu restore` has put a
 /// connection's socket back would be answered with a RST (seen here: a
 /// peer's retransmission arriving between re-attach and restore reset the
-/// connection). CRIU locks only the namespace it dumps from.
+/// connection). CRIU locks only the namespace it dumps from. Loopback is
+/// let through: `criu restore` itself probes TCP repair over a loopback
+/// connection in that namespace when its kernel-feature cache is cold (a
+/// fresh VM), and timed out against the hold.
 pub fn reattach_after_move(
     fleet: &mut Fleet,
     layout: &Layout,
@@ -305,7 +320,7 @@ pub fn reattach_after_move(
     create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
     if hold {
         let rules = format!(
-            "table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; }}\n}}\n"
+            "table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; iif \"lo\" accept; }}\n}}\n"
         );
         fleet.exec(&site.vm)?.run(
             &Cmd::new("nsenter")

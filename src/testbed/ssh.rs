@@ -98,9 +98,14 @@ impl SshExecutor {
         session.handshake().map_err(|e| ssh_err(target, "ssh handshake", e))?;
         let fingerprint = check_host_key(&session, target, opts)?;
         authenticate(&session, target, opts)?;
-        // Commands may run long (criu, tar): no timeout once connected.
+        // Commands may run long (criu, tar): no timeout once connected. And
+        // no keepalive: in blocking mode libssh2 waits for the socket at
+        // most until the next keepalive is due and then fails the call
+        // ("Timed out waiting on socket"), so any command silent for longer
+        // than the interval failed (seen on TCG VMs, where a `criu restore`
+        // or a `systemd-run` can take 15 s).
         session.set_timeout(0);
-        session.set_keepalive(true, 15);
+        session.set_keepalive(false, 0);
         Ok(SshExecutor {
             target: target.clone(),
             session,

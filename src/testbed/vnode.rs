@@ -335,18 +335,21 @@ mod tests {
         let ns1 = names::netns_name("n1", "h0-v0");
         let ns2 = names::netns_name("n2", "h0-v1");
         assert!(log.contains(&format!("netns add {ns0}")), "{log}");
+        // Made under temporary names (the VM's own eth0 would collide), renamed inside.
         assert!(
             log.contains(&format!(
-                "link add eth0 netns {ns0} type veth peer name eth0 netns {ns1}"
+                "link add nbv0a netns {ns0} type veth peer name nbv0b netns {ns1}"
             )),
             "{log}"
         );
         assert!(
             log.contains(&format!(
-                "link add eth1 netns {ns1} type veth peer name eth0 netns {ns2}"
+                "link add nbv1a netns {ns1} type veth peer name nbv1b netns {ns2}"
             )),
             "{log}"
         );
+        assert!(log.contains("link set dev nbv1a name eth1"), "{log}");
+        assert!(log.contains("link set dev nbv1b name eth0"), "{log}");
         assert!(
             log.contains("qdisc replace dev eth1 root tbf rate 10000000bit"),
             "{log}"
