@@ -431,6 +431,8 @@ impl VnodeDriver for TestbedDriver {
             if !site::has_image(ex, &images)? && !site::any_netns_with_prefix(ex, &format!("{cg}-"))? {
                 safe_remove(ex, &paths.vnode_dir(&cg))?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
+                // The last vnode gone: the cgroup subtree (systemd: its unit) too.
+                paths.cgroups.cleanup(ex)?;
             }
             d.linked.remove(vnode);
             Ok(tasks)

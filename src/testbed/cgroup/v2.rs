@@ -121,6 +121,14 @@ impl CgroupDriver for V2 {
         vec![self.dir(name)]
     }
 
+    /// The subtree first (a teardown or the last vnode leaving may have
+    /// removed it; on systemd, a plain `mkdir` there would not be delegated).
+    fn create(&self, ex: &mut dyn Executor, name: &str) -> Result<()> {
+        self.setup(ex)?;
+        ex.run(&Cmd::new("mkdir").args(["-p".into(), "--".into(), self.dir(name).display().to_string()]))?;
+        Ok(())
+    }
+
     fn freezer_dir(&self, name: &str) -> PathBuf {
         self.dir(name)
     }
