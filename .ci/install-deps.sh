@@ -37,7 +37,10 @@ APT_PACKAGES=(
   build-essential pkg-config libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libnl-3-dev libnet1-dev libcap-dev libnftables-dev libgnutls28-dev uuid-dev libbsd-dev
   python3-protobuf
+  # `netbalance lab` (tests/real_vms.rs): QEMU, the image builder
+  mmdebstrap e2fsprogs
 )
+# qemu-system-x86 and qemu-utils: see install_qemu.
 
 T0=$(date +%s.%N)
 elapsed() { local s=$1; awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
@@ -65,6 +68,28 @@ install_apt_packages() {
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   log "apt: done in $(elapsed "$t")s"
+}
+
+# QEMU for the lab: qemu-system-x86 and qemu-utils at one version (the
+# candidate of qemu-system-x86), downgrading a qemu-utils from elsewhere.
+install_qemu() {
+  local t v have
+  t=$(date +%s.%N)
+  if command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null; then
+    log "qemu: $(qemu-system-x86_64 --version | head -1) present"
+    return
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  v=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+  if [ -z "$v" ] || [ "$v" = "(none)" ]; then
+    apt-get update -qq
+    v=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+  fi
+  have=$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null || true)
+  log "qemu: installing qemu-system-x86 and qemu-utils $v${have:+ (qemu-utils $have installed)}"
+  apt-get install -y -qq --no-install-recommends --allow-downgrades \
+    "qemu-system-x86=$v" "qemu-utils=$v" >/dev/null
+  log "qemu: done in $(elapsed "$t")s"
 }
 
 # Print the Debian archive base URIs apt uses (one per line, main archive
@@ -228,6 +253,7 @@ main() {
   need_root
   if [ "$mode" != python ]; then
     install_apt_packages
+    install_qemu
     install_criu
     mount_kdat_dir
   fi

@@ -31,6 +31,9 @@ _netbalance() {
             netbalance,keeper)
                 cmd="netbalance__subcmd__keeper"
                 ;;
+            netbalance,lab)
+                cmd="netbalance__subcmd__lab"
+                ;;
             netbalance,migrate)
                 cmd="netbalance__subcmd__migrate"
                 ;;
@@ -70,6 +73,9 @@ _netbalance() {
             netbalance__subcmd__help,keeper)
                 cmd="netbalance__subcmd__help__subcmd__keeper"
                 ;;
+            netbalance__subcmd__help,lab)
+                cmd="netbalance__subcmd__help__subcmd__lab"
+                ;;
             netbalance__subcmd__help,migrate)
                 cmd="netbalance__subcmd__help__subcmd__migrate"
                 ;;
@@ -94,6 +100,18 @@ _netbalance() {
             netbalance__subcmd__help,xfer)
                 cmd="netbalance__subcmd__help__subcmd__xfer"
                 ;;
+            netbalance__subcmd__help__subcmd__lab,down)
+                cmd="netbalance__subcmd__help__subcmd__lab__subcmd__down"
+                ;;
+            netbalance__subcmd__help__subcmd__lab,ssh)
+                cmd="netbalance__subcmd__help__subcmd__lab__subcmd__ssh"
+                ;;
+            netbalance__subcmd__help__subcmd__lab,status)
+                cmd="netbalance__subcmd__help__subcmd__lab__subcmd__status"
+                ;;
+            netbalance__subcmd__help__subcmd__lab,up)
+                cmd="netbalance__subcmd__help__subcmd__lab__subcmd__up"
+                ;;
             netbalance__subcmd__help__subcmd__topology,campus)
                 cmd="netbalance__subcmd__help__subcmd__topology__subcmd__campus"
                 ;;
@@ -117,6 +135,36 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help__subcmd__xfer,send)
                 cmd="netbalance__subcmd__help__subcmd__xfer__subcmd__send"
+                ;;
+            netbalance__subcmd__lab,down)
+                cmd="netbalance__subcmd__lab__subcmd__down"
+                ;;
+            netbalance__subcmd__lab,help)
+                cmd="netbalance__subcmd__lab__subcmd__help"
+                ;;
+            netbalance__subcmd__lab,ssh)
+                cmd="netbalance__subcmd__lab__subcmd__ssh"
+                ;;
+            netbalance__subcmd__lab,status)
+                cmd="netbalance__subcmd__lab__subcmd__status"
+                ;;
+            netbalance__subcmd__lab,up)
+                cmd="netbalance__subcmd__lab__subcmd__up"
+                ;;
+            netbalance__subcmd__lab__subcmd__help,down)
+                cmd="netbalance__subcmd__lab__subcmd__help__subcmd__down"
+                ;;
+            netbalance__subcmd__lab__subcmd__help,help)
+                cmd="netbalance__subcmd__lab__subcmd__help__subcmd__help"
+                ;;
+            netbalance__subcmd__lab__subcmd__help,ssh)
+                cmd="netbalance__subcmd__lab__subcmd__help__subcmd__ssh"
+                ;;
+            netbalance__subcmd__lab__subcmd__help,status)
+                cmd="netbalance__subcmd__lab__subcmd__help__subcmd__status"
+                ;;
+            netbalance__subcmd__lab__subcmd__help,up)
+                cmd="netbalance__subcmd__lab__subcmd__help__subcmd__up"
                 ;;
             netbalance__subcmd__topology,campus)
                 cmd="netbalance__subcmd__topology__subcmd__campus"
@@ -185,7 +233,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help"
+            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -413,7 +461,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help"
+            opts="testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -485,6 +533,76 @@ _netbalance() {
         netbalance__subcmd__help__subcmd__keeper)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__lab)
+            opts="up down status ssh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__lab__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__lab__subcmd__ssh)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__lab__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__lab__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -727,6 +845,188 @@ _netbalance() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab)
+            opts="-h --help up down status ssh help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__down)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__help)
+            opts="up down status ssh help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__help__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__help__subcmd__ssh)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__ssh)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__status)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__lab__subcmd__up)
+            opts="-h --vms --dir --memory-mb --boot-timeout-s --no-provision --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --vms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-mb)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --boot-timeout-s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -51,6 +51,8 @@ pub enum Command {
     Simulate(commands::simulate::Args),
     /// Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors
     Predict(commands::predict::Args),
+    /// A testbed of real QEMU VMs on this machine: up, status, ssh, down
+    Lab(commands::lab::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

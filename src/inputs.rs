@@ -52,8 +52,14 @@ pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Re
         .or_else(|| placement.and_then(|p| p.testbed.clone()))
         .ok_or_else(|| Error::usage(TESTBED_HINT))?;
     let source = Source::from_arg(&path);
-    let testbed: Testbed = read_json(&source)?;
+    let mut testbed: Testbed = read_json(&source)?;
     testbed.validate(&source.name())?;
+    // A relative "identity" is relative to the testbed file.
+    if let (Some(id), Some(dir)) = (&testbed.identity, path.parent()) {
+        if Path::new(id).is_relative() && path != Path::new("-") {
+            testbed.identity = Some(dir.join(id).display().to_string());
+        }
+    }
     Ok((testbed, path))
 }
 

@@ -9,6 +9,7 @@ pub mod cost;
 pub mod error;
 pub mod inputs;
 pub mod io;
+pub mod lab;
 pub mod migrate;
 pub mod model;
 pub mod place;

@@ -5,6 +5,7 @@ pub mod balance;
 pub mod calibrate;
 pub mod cost;
 pub mod keeper;
+pub mod lab;
 pub mod migrate;
 pub mod monitor;
 pub mod place;
@@ -50,5 +51,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Xfer(args) => xfer::run(args),
+        Command::Lab(args) => lab::run(args),
     }
 }

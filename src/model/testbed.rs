@@ -15,6 +15,10 @@ pub struct Testbed {
     /// A known_hosts file for the VMs' SSH host keys (default: the user's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<String>,
+    /// A private key file for the VMs (default: ssh-agent); a relative path
+    /// is relative to the testbed file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// How a migration's images go from one machine to another (default `direct`).
     #[serde(default, skip_serializing_if = "is_default_transfer")]
     pub transfer: TransferMode,
@@ -93,6 +97,7 @@ impl Testbed {
                 .collect(),
             costs: Costs::default(),
             known_hosts: None,
+            identity: None,
             transfer: TransferMode::default(),
         }
     }

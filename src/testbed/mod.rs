@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod names;
 pub mod paths;
 pub mod pool;
+pub mod provision;
 pub mod quote;
 pub mod site;
 pub mod ssh;

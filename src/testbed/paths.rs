@@ -60,12 +60,12 @@ impl Paths {
         self.state_root.join(cgroup)
     }
 
-    /// The keeper binary on this VM, if configured and present there.
+    /// The keeper binary on this VM, if configured and present there (on a
+    /// remote VM: its checked copy, see [`super::provision`]).
     pub fn keeper_on(&self, ex: &mut dyn Executor) -> Result<Option<String>> {
-        match &self.keeper {
-            Some(k) if ex.exists(std::path::Path::new(k))? => Ok(Some(k.clone())),
-            _ => Ok(None),
-        }
+        let Some(k) = &self.keeper else { return Ok(None) };
+        let k = super::provision::binary_on(ex, k)?;
+        Ok(ex.exists(std::path::Path::new(&k))?.then_some(k))
     }
 
     /// `cmd` run under the keeper on this VM when there is one (see

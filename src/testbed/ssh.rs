@@ -50,6 +50,27 @@ impl SshOptions {
     }
 }
 
+/// TCP keepalive on the SSH connection: a peer that stops answering is
+/// declared dead after ~35 s (15 s idle, then 4 probes 5 s apart), and the
+/// blocked read or write fails instead of hanging.
+fn tcp_keepalive(tcp: &TcpStream) {
+    use std::os::unix::io::AsRawFd;
+    let fd = tcp.as_raw_fd();
+    let set = |level: libc::c_int, opt: libc::c_int, v: libc::c_int| unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 15);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 5);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 4);
+}
+
 /// OpenSSH's fingerprint notation of a SHA-256 digest: `SHA256:` + base64 without padding.
 pub fn sha256_fingerprint(digest: &[u8]) -> String {
     format!("SHA256:{}", base64_nopad(digest))
@@ -92,20 +113,19 @@ impl SshExecutor {
         let tcp = TcpStream::connect_timeout(&addr, opts.connect_timeout)
             .map_err(|e| ssh_err(target, "cannot connect", e))?;
         let _ = tcp.set_nodelay(true);
+        tcp_keepalive(&tcp);
         let mut session = Session::new().map_err(|e| ssh_err(target, "ssh session", e))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(opts.connect_timeout.as_millis().min(u32::MAX as u128) as u32);
         session.handshake().map_err(|e| ssh_err(target, "ssh handshake", e))?;
         let fingerprint = check_host_key(&session, target, opts)?;
         authenticate(&session, target, opts)?;
-        // Commands may run long (criu, tar): no timeout once connected. And
-        // no keepalive: in blocking mode libssh2 waits for the socket at
-        // most until the next keepalive is due and then fails the call
-        // ("Timed out waiting on socket"), so any command silent for longer
-        // than the interval failed (seen on TCG VMs, where a `criu restore`
-        // or a `systemd-run` can take 15 s).
+        // Commands may run long (criu, tar): no timeout once connected.
+        // No SSH-level keepalive either: libssh2 (1.11) then ends a blocking
+        // read or write that sees no traffic for an interval with "Timed out
+        // waiting on socket" (a command silent for a while on a slow VM, e.g.
+        // under TCG). A dead peer is found by TCP keepalive instead.
         session.set_timeout(0);
-        session.set_keepalive(false, 0);
         Ok(SshExecutor {
             target: target.clone(),
             session,
@@ -335,7 +355,7 @@ pub struct SshArgs {
     /// Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused
     #[arg(long)]
     pub accept_new: bool,
-    /// Private key for the VMs [default: ssh-agent]
+    /// Private key for the VMs [default: the testbed's "identity", else ssh-agent]
     #[arg(long, short = 'i', value_name = "FILE")]
     pub identity: Option<PathBuf>,
 }
@@ -349,7 +369,10 @@ impl SshArgs {
             .unwrap_or_else(SshOptions::default_known_hosts);
         let mut o = SshOptions::new(kh);
         o.accept_new = self.accept_new;
-        o.identity = self.identity.clone();
+        o.identity = self
+            .identity
+            .clone()
+            .or_else(|| testbed.identity.as_ref().map(PathBuf::from));
         o
     }
 }

@@ -107,8 +107,13 @@ pub fn copy(src: &mut dyn Executor, dst: &mut dyn Executor, dir: &Path, route: &
 /// on `src` to it; one random token to both on stdin. Returns the bytes sent.
 fn direct(src: &mut dyn Executor, dst: &mut dyn Executor, dir: &Path, addr: Ipv4Addr, bin: &str) -> Result<u64> {
     let d = path_str(dir)?;
+    // The binary at each end: this one, or its checked copy on a remote VM.
+    let (src_bin, dst_bin) = (
+        super::provision::binary_on(src, bin)?,
+        super::provision::binary_on(dst, bin)?,
+    );
     let token = format!("{}\n", super::stream::new_token());
-    let recv = Cmd::new(bin)
+    let recv = Cmd::new(&dst_bin)
         .args([
             "xfer",
             "recv",
@@ -144,7 +149,7 @@ fn direct(src: &mut dyn Executor, dst: &mut dyn Executor, dir: &Path, addr: Ipv4
             )))
         }
     };
-    let send = Cmd::new(bin)
+    let send = Cmd::new(&src_bin)
         .args(["xfer", "send", "--to", &format!("{addr}:{port}"), "--dir", d])
         .stdin(token);
     let out = src.output(&send)?;
