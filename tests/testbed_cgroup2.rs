@@ -143,7 +143,12 @@ fn a_vnode_in_a_v2_group_migrates_with_criu() {
     let cg = netbalance::testbed::names::cgroup_name(&a);
     let procs =
         |cg: &str| std::fs::read_to_string(cg2.path().join("netbalance").join(cg).join("cgroup.procs")).unwrap();
-    assert_eq!(procs(&cg).split_whitespace().collect::<Vec<_>>(), [pid.to_string()]);
+    // Only the vnode's init (the `mv` that wrote its pid file may still be exiting).
+    let t0 = Instant::now();
+    while procs(&cg).split_whitespace().collect::<Vec<_>>() != [pid.to_string()] {
+        assert!(t0.elapsed() < Duration::from_secs(5), "group of {a}: {}", procs(&cg));
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut at = netbalance::testbed::vnode::sites(&layout, &placement).unwrap();
     let times = netbalance::testbed::migrate(&mut d.fleet, &layout, &mut at, &a, "h0-v2").unwrap();
     d.placement.vm_of.insert(a.clone(), "h0-v2".into());
