@@ -1,6 +1,10 @@
 //! The only code that touches hosts (ARCHITECTURE.md): executors (local,
-//! SSH, dry run), derived names, vnodes (network namespaces, veth/VXLAN
-//! links, `tc tbf`), cgroups, CRIU and monitor sampling.
+//! SSH, dry run: `exec`, `ssh`), derived names (`names`, `layout`), the VMs
+//! (`fleet`, `pool`), where things are on a VM (`paths`, `site`), vnodes
+//! (`vnode`: deploy, pid namespace, teardown; `links`: network namespaces,
+//! veth/VXLAN links, `tc tbf`/`netem`), cgroups (`cgroup`: one driver per
+//! hierarchy kind, probed per machine), CRIU (`criu`), image transfer
+//! (`transfer`, `stream`), the keeper and monitor sampling.
 //!
 //! What this layer relies on, and what was checked on a real machine, is in
 //! `docs/testbed.md`.
