@@ -252,6 +252,7 @@ fn a_vnode_lives_migrates_and_leaves_nothing_on_debian_vms() {
     );
     let taken = lab.ssh_ok(h1, &["sh", "-c", &occupy]);
     eprintln!("pid {pid} on {h1} before the move: {}", taken.trim());
+    assert!(!taken.trim().is_empty(), "could not take pid {pid} on {h1}");
 
     // Live migration to h1 and back.
     let n0 = first.last().unwrap().0;
