@@ -65,6 +65,11 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
     let mut pid = report.started[&c];
     assert_eq!(nspid(pid), [pid, 1], "the vnode is pid 1 of its own pid namespace");
+    assert_ne!(
+        ns_id(&format!("/proc/{pid}/ns/time")),
+        ns_id("/proc/self/ns/time"),
+        "the vnode has a time namespace of its own"
+    );
     let t0 = Instant::now();
     while client_progress(&prog).0 == 0 {
         if !Path::new(&format!("/proc/{pid}")).exists() {

@@ -112,7 +112,10 @@ fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>)
 /// The vnode is pid 1 of a pid namespace of its own (`unshare --pid
 /// --fork`, as container runtimes do), so that CRIU restores it on any VM
 /// whatever pids are taken there: only the pids inside its namespace are
-/// restored as they were. That init joins the vnode's cgroups itself
+/// restored as they were. It has a time namespace of its own too
+/// (`--time`): CRIU restores it with offsets that continue its monotonic
+/// and boot-time clocks, which would otherwise jump by the difference of
+/// the two VMs' uptimes. That init joins the vnode's cgroups itself
 /// (`echo 0`: the writer), becomes a session leader (CRIU dumps a tree
 /// whose session leader is inside it), records its pid as the VM sees it
 /// (`/proc/self` of the VM's /proc) and runs the command. This shell and
@@ -121,7 +124,7 @@ fn deploy_fresh(fleet: &mut Fleet, layout: &Layout, at: &BTreeMap<String, Site>)
 /// (pid 1 of the VM may take seconds to reap an orphan).
 const START_SCRIPT: &str = r#"i=$1; cd "$2" || exit 1
 r=$3; shift 3
-unshare --pid --fork setsid sh -c "$i" netbalance-vnode "$r" "$@" </dev/null >>out.log 2>&1 &
+unshare --pid --time --fork setsid sh -c "$i" netbalance-vnode "$r" "$@" </dev/null >>out.log 2>&1 &
 exec </dev/null >/dev/null 2>&1
 wait"#;
 

@@ -33,7 +33,7 @@ while True:
 "#;
 
 /// Client: one connection; every 0.2 s sends n, checks the echo, prints
-/// "n local-port wall-time".
+/// "n local-port wall-time monotonic-time".
 const CLIENT: &str = r#"import socket, time
 while True:
     try:
@@ -51,7 +51,7 @@ while True:
     while not d.endswith(b"\n"):
         d += s.recv(100)
     assert int(d) == n, (d, n)
-    print(n, port, "%.3f" % time.time(), flush=True)
+    print(n, port, "%.3f" % time.time(), "%.3f" % time.monotonic(), flush=True)
     time.sleep(0.2)
 "#;
 
@@ -73,8 +73,8 @@ fn leftovers(lab: &Lab, vm: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The client's lines so far: (n, port, wall time), from its out.log on `vm`.
-fn client_lines(lab: &Lab, vm: &str, cg: &str) -> Vec<(u64, u32, f64)> {
+/// The client's lines so far: (n, port, wall time, monotonic time), from its out.log on `vm`.
+fn client_lines(lab: &Lab, vm: &str, cg: &str) -> Vec<(u64, u32, f64, f64)> {
     let log = format!("/var/lib/netbalance/vnodes/{cg}/out.log");
     let out = lab.ssh(vm, &["cat", &log]);
     String::from_utf8_lossy(&out.stdout)
@@ -85,12 +85,13 @@ fn client_lines(lab: &Lab, vm: &str, cg: &str) -> Vec<(u64, u32, f64)> {
                 f.first()?.parse().ok()?,
                 f.get(1)?.parse().ok()?,
                 f.get(2)?.parse().ok()?,
+                f.get(3)?.parse().ok()?,
             ))
         })
         .collect()
 }
 
-fn wait_lines(lab: &Lab, vm: &str, cg: &str, beyond: u64, timeout: Duration) -> Vec<(u64, u32, f64)> {
+fn wait_lines(lab: &Lab, vm: &str, cg: &str, beyond: u64, timeout: Duration) -> Vec<(u64, u32, f64, f64)> {
     let t0 = Instant::now();
     loop {
         let lines = client_lines(lab, vm, cg);
@@ -288,6 +289,11 @@ fn a_vnode_lives_migrates_and_leaves_nothing_on_debian_vms() {
         gaps[0].0, gaps[0].1, gaps[1].0, gaps[1].1
     );
     assert!(gaps[1].0 > 0.5, "two moves, two pauses: {gaps:?}");
+    // The vnode's own monotonic clock (its time namespace, restored by CRIU
+    // with offsets that continue it) never goes back across the two
+    // kernels, whatever their uptimes.
+    let back_steps: Vec<_> = back.windows(2).filter(|w| w[1].3 < w[0].3).collect();
+    assert!(back_steps.is_empty(), "monotonic clock went back: {back_steps:?}");
 
     // Teardown: nothing left.
     migrate(&["--teardown"], "teardown");
