@@ -78,12 +78,12 @@ fn counting(dir: &Path, i: usize, beyond: u64) -> u64 {
     }
 }
 
+/// The vnode's root pid on this machine (its pid file); checked to be pid 1
+/// of its own pid namespace (a restore may give it another pid here).
 fn pid_of(paths: &Paths, vnode: &str) -> u32 {
-    std::fs::read_to_string(paths.vnode_dir(&names::cgroup_name(vnode)).join("pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    let pid = vnode_pid(&paths.state_root, vnode);
+    assert_eq!(nspid(pid), [pid, 1], "{vnode} is pid 1 of its pid namespace");
+    pid
 }
 
 fn netns_of(pid: u32) -> String {
@@ -212,7 +212,6 @@ fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
     let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
     assert_eq!(migrate(&["--target", "p1.json"]).vm_of, p1.vm_of);
     let ids: Vec<&str> = topo.vnodes.iter().map(|v| v.id.as_str()).collect();
-    let pids = [pid_of(&paths, ids[0]), pid_of(&paths, ids[1])];
     let before = [counting(d, 0, 5), counting(d, 1, 5)];
     let t0 = Instant::now();
     assert_eq!(migrate(&["--target", "p2.json"]).vm_of, p2.vm_of);
@@ -221,9 +220,8 @@ fn migrate_on_local_vms_keeps_pids_and_counters_then_tears_down() {
         t0.elapsed().as_secs_f64()
     );
     for i in 0..2 {
-        assert_eq!(pid_of(&paths, ids[i]), pids[i], "pid of {} kept", ids[i]);
         assert_eq!(
-            netns_of(pids[i]),
+            netns_of(pid_of(&paths, ids[i])),
             names::netns_name(ids[i], &p2.vm_of[ids[i]]),
             "{} runs in its new namespace",
             ids[i]
@@ -396,7 +394,6 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
     write_inputs(d, &testbed, &topo, &[("pa.json", &pa), ("pb.json", &pb)]);
     let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
     assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
-    let pid = pid_of(&paths, &c);
     wait_client(&prog, 3, Duration::from_secs(10));
     let mut walls = Vec::new();
     for (i, (file, want)) in [("pb.json", &pb), ("pa.json", &pa)].iter().cycle().take(5).enumerate() {
@@ -404,9 +401,8 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
         let t0 = Instant::now();
         assert_eq!(migrate(&["--target", file]).vm_of, want.vm_of, "move {i}");
         walls.push(t0.elapsed().as_secs_f64());
-        assert_eq!(pid_of(&paths, &c), pid, "move {i}: pid kept");
         assert_eq!(
-            netns_of(pid),
+            netns_of(pid_of(&paths, &c)),
             names::netns_name(&c, &want.vm_of[&c]),
             "move {i}: runs in its new namespace"
         );
@@ -507,7 +503,7 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
         progress: &progress,
     };
     assert!(job(&deployer).apply(None, &a1).unwrap().complete);
-    let pid = pid_of(&paths, id);
+    pid_of(&paths, id);
     let before = counting(d, 0, 5);
     let applied = job(&mover).apply(Some(&a1), &a2).unwrap();
     assert!(!applied.complete, "the injected failure was seen");
@@ -517,7 +513,7 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
     assert_eq!(applied.placement.as_ref().unwrap().vm_of, p1.vm_of);
     assert_eq!(state.placement().unwrap().unwrap().vm_of, p1.vm_of);
     assert_eq!(applied.into_result(&state).unwrap_err().exit_code(), 3);
-    assert_eq!(pid_of(&paths, id), pid, "restored on its source with its pid");
+    let pid = pid_of(&paths, id); // restored on its source, pid 1 of its namespace
     let ns = names::netns_name(id, "h0-v0");
     assert_eq!(netns_of(pid), ns);
     assert!(
@@ -718,21 +714,12 @@ impl Pair {
             .unwrap_or_else(|| panic!("no {op} of {} with status {status}: {calls:?}", self.ids[i]))
     }
 
-    /// Vnodes a and b run with their pids in their namespaces under `p`
-    /// and go on counting past `before`.
-    fn running(&self, p: &Placement, pids: [u32; 2], before: [u64; 2]) {
-        for i in 0..2 {
-            assert_eq!(
-                pid_of(&self.paths, &self.ids[i]),
-                pids[i],
-                "pid of {} kept",
-                self.ids[i]
-            );
-            assert_eq!(
-                netns_of(pids[i]),
-                names::netns_name(&self.ids[i], &p.vm_of[&self.ids[i]])
-            );
-            counting(self.dir(), i, before[i] + 5);
+    /// Vnodes a and b run, each pid 1 of its pid namespace, in their
+    /// namespaces under `p` and go on counting past `before`.
+    fn running(&self, p: &Placement, before: [u64; 2]) {
+        for (i, (id, b)) in self.ids.iter().zip(before).enumerate() {
+            assert_eq!(netns_of(pid_of(&self.paths, id)), names::netns_name(id, &p.vm_of[id]));
+            counting(self.dir(), i, b + 5);
         }
     }
 }
@@ -775,7 +762,6 @@ fn moves_on_disjoint_vms_run_in_parallel() {
     }
     let pair = Pair::new(false);
     let d = pair.dir();
-    let pids = [pid_of(&pair.paths, &pair.ids[0]), pid_of(&pair.paths, &pair.ids[1])];
     let (mut par, mut ser) = (Vec::new(), Vec::new());
     for round in 0..3 {
         let before = [counting(d, 0, 5), counting(d, 1, 5)];
@@ -783,7 +769,7 @@ fn moves_on_disjoint_vms_run_in_parallel() {
         let _ = std::fs::remove_file(&pair.log);
         pair.reach("in.json", &pair.into);
         par.push(moves_window(d));
-        pair.running(&pair.into, pids, before);
+        pair.running(&pair.into, before);
         // Both first dumps start as the moves do, so they overlap (criu
         // sometimes fails a dump after 10 s, a task unseizable in state D,
         // and the driver dumps again); the restores (~50 ms each)
@@ -810,7 +796,7 @@ fn moves_on_disjoint_vms_run_in_parallel() {
         let t_a = moves_window(d);
         pair.reach("out.json", &pair.out);
         ser.push(t_a + moves_window(d));
-        pair.running(&pair.out, pids, before);
+        pair.running(&pair.out, before);
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprintln!(
@@ -843,7 +829,6 @@ fn concurrent_failures_of_parallel_moves_lose_nothing() {
     }
     let pair = Pair::new(true);
     let d = pair.dir();
-    let pids = [pid_of(&pair.paths, &pair.ids[0]), pid_of(&pair.paths, &pair.ids[1])];
     let before = [counting(d, 0, 5), counting(d, 1, 5)];
     let out = pair.migrate(&["--target", "in.json"]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -880,7 +865,7 @@ fn concurrent_failures_of_parallel_moves_lose_nothing() {
             "{id}: not rolled back: {recs:?}"
         );
     }
-    pair.running(&pair.out, pids, before);
+    pair.running(&pair.out, before);
     for (id, vm) in [(&pair.ids[0], "h0-v1"), (&pair.ids[1], "h0-v3")] {
         assert!(
             !Path::new(&format!("/run/netns/{}", names::netns_name(id, vm))).exists(),
@@ -904,7 +889,7 @@ fn concurrent_failures_of_parallel_moves_lose_nothing() {
     }
     // The same moves then succeed (the wrapper fails only once per vnode).
     pair.reach("in.json", &pair.into);
-    pair.running(&pair.into, pids, [count(d, 0), count(d, 1)]);
+    pair.running(&pair.into, [count(d, 0), count(d, 1)]);
     assert!(pair.migrate(&["--teardown"]).status.success());
     assert_clean(&pair.topo, &pair.paths);
 }

@@ -19,6 +19,7 @@ mod testbed_support;
 mod real_vms {
     pub mod lab;
 
+    mod hosts;
     mod lab_cli;
     mod provision;
 }

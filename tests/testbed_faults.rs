@@ -40,8 +40,11 @@ fn failure_after_restore_puts_the_vnode_back_once() {
         assert_eq!(err.exit_code(), 3, "not recovered: {err}");
         assert!(err.to_string().contains("injected failure"), "{err}");
         assert_eq!(partial.reached, placement);
-        // Back on h0-v0: same pid, in the old namespace, link re-made, running, thawed.
+        // Back on h0-v0: pid 1 of its pid namespace, in the old namespace, link re-made, running, thawed.
         let ns = names::netns_name(&a, "h0-v0");
+        let _ = pid;
+        let pid = vnode_pid(&fleet.paths.state_root, &a);
+        assert_eq!(nspid(pid), [pid, 1]);
         assert_eq!(
             ns_id(&format!("/proc/{pid}/ns/net")),
             ns_id(&format!("/run/netns/{ns}")),

@@ -63,7 +63,13 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     // The server must listen before the client starts: deploy, then the
     // client's first connect may race; the script exits on failure, so retry.
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
-    let pid = report.started[&c];
+    let mut pid = report.started[&c];
+    assert_eq!(nspid(pid), [pid, 1], "the vnode is pid 1 of its own pid namespace");
+    assert_ne!(
+        ns_id(&format!("/proc/{pid}/ns/time")),
+        ns_id("/proc/self/ns/time"),
+        "the vnode has a time namespace of its own"
+    );
     let t0 = Instant::now();
     while client_progress(&prog).0 == 0 {
         if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -86,6 +92,10 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
         eprintln!("migration timing: {}", serde_json::to_string(&times).unwrap());
         assert!(times.checkpointed);
         assert_eq!(times.pid, Some(pid));
+        // Its pid on the machine may change; inside its pid namespace it is 1.
+        pid = times.restored_pid.expect("restored");
+        assert_eq!(pid, vnode_pid(&paths.state_root, &c));
+        assert_eq!(nspid(pid), [pid, 1]);
         // The keeper reaps the dumped tasks at once, on the way back too
         // (pid 1 here takes 1.4–1.9 s); the bound is generous for loaded CI.
         assert!(
@@ -267,8 +277,11 @@ fn failed_restore_puts_the_vnode_back() {
     assert_eq!(err.exit_code(), 3, "not recovered: {err}");
     assert!(err.to_string().contains("injected failure"), "{err}");
     assert_eq!(partial.reached, placement, "the placement reached is the old one");
-    // Back on h0-v0: same pid, in the old namespace, link re-made, running.
+    // Back on h0-v0: pid 1 of its pid namespace, in the old namespace, link re-made, running.
     let ns = names::netns_name(&a, "h0-v0");
+    let _ = pid;
+    let pid = vnode_pid(&d.fleet.paths.state_root, &a);
+    assert_eq!(nspid(pid), [pid, 1]);
     assert_eq!(
         ns_id(&format!("/proc/{pid}/ns/net")),
         ns_id(&format!("/run/netns/{ns}"))
@@ -295,4 +308,123 @@ fn failed_restore_puts_the_vnode_back() {
     );
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert!(!stat.contains(") Z") && !stat.contains(") T"), "{stat}");
+}
+
+/// A local executor that, right before `criu restore`, takes pid `pid` on
+/// this machine with a process of its own (`ns_last_pid` set to pid - 1,
+/// then a fork): the vnode's old pid is taken at the destination, as on
+/// another VM whose processes happen to hold it.
+struct OccupyOnRestore {
+    pid: u32,
+    occupier: std::sync::Arc<std::sync::Mutex<Option<ChildGuard>>>,
+}
+
+impl OccupyOnRestore {
+    fn occupy(&self) {
+        let mut slot = self.occupier.lock().unwrap();
+        for _ in 0..200 {
+            if slot.is_some() || Path::new(&format!("/proc/{}", self.pid)).exists() {
+                return; // ours, or another process took it: taken either way
+            }
+            std::fs::write("/proc/sys/kernel/ns_last_pid", (self.pid - 1).to_string()).unwrap();
+            let child = ChildGuard(std::process::Command::new("sleep").arg("120").spawn().unwrap());
+            if child.0.id() == self.pid {
+                *slot = Some(child);
+            }
+        }
+    }
+}
+
+impl netbalance::testbed::Executor for OccupyOnRestore {
+    fn label(&self) -> String {
+        format!("local (pid {} taken before a restore)", self.pid)
+    }
+    fn machine(&self) -> Option<String> {
+        Some("local".into())
+    }
+    fn output(&mut self, cmd: &netbalance::testbed::Cmd) -> netbalance::Result<netbalance::testbed::Output> {
+        let argv = cmd.argv();
+        if argv.contains(&"restore") && argv.iter().any(|a| a.ends_with("criu")) {
+            self.occupy();
+        }
+        netbalance::testbed::LocalExecutor.output(cmd)
+    }
+    fn read_file(&mut self, p: &Path) -> netbalance::Result<Vec<u8>> {
+        netbalance::testbed::LocalExecutor.read_file(p)
+    }
+    fn write_file(&mut self, p: &Path, d: &[u8]) -> netbalance::Result<()> {
+        netbalance::testbed::LocalExecutor.write_file(p, d)
+    }
+}
+
+/// The vnode's pid on the machine is taken at the destination when it is
+/// restored: the move still works (the vnode is pid 1 of its own pid
+/// namespace, and only the pids inside it are restored as they were), it
+/// gets another pid on the machine, and the pids inside its namespace
+/// (root and child) are the same before and after.
+#[test]
+fn a_move_works_when_the_vnodes_pid_is_taken_at_the_destination() {
+    if !require(&["ip", "nsenter", "unshare", "criu"]) {
+        return;
+    }
+    let LocalPair {
+        a,
+        placement,
+        layout,
+        state: _state,
+        mut fleet,
+        ..
+    } = local_pair("sleep 300 & exec sleep 301", 20.0);
+    let report = deploy(&mut fleet, &layout, &placement);
+    let mut d = Deployed {
+        fleet,
+        layout: &layout,
+        placement: placement.clone(),
+    };
+    let pid = report.unwrap().started[&a];
+    let cg = names::cgroup_name(&a);
+    // Pids of the tree: on the machine and inside the vnode's namespace.
+    let tree = || -> Vec<Vec<u32>> {
+        let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
+        let mut t: Vec<Vec<u32>> = procs.split_whitespace().map(|p| nspid(p.parse().unwrap())).collect();
+        t.sort_by_key(|p| p[1]);
+        t
+    };
+    let t0 = Instant::now();
+    while tree().len() < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(5), "the child never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before = tree();
+    assert_eq!(before[0], [pid, 1], "the root is pid 1 of its namespace");
+    let occupier = std::sync::Arc::new(std::sync::Mutex::new(None));
+    d.fleet.insert(
+        "h0-v2",
+        netbalance::testbed::VmHandle {
+            exec: Box::new(OccupyOnRestore {
+                pid,
+                occupier: occupier.clone(),
+            }),
+            underlay: None,
+        },
+    );
+    let mut at = sites(&layout, &placement).unwrap();
+    let times = migrate(&mut d.fleet, &layout, &mut at, &a, "h0-v2").unwrap();
+    d.placement.vm_of.insert(a.clone(), "h0-v2".into());
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} was not taken during the restore"
+    );
+    let ours = occupier.lock().unwrap().is_some();
+    eprintln!("pid {pid} taken during the restore (by the test: {ours}); restored as {times:?}");
+    let now = times.restored_pid.unwrap();
+    assert_ne!(now, pid);
+    let after = tree();
+    assert_eq!(after[0], [now, 1]);
+    let inner = |t: &[Vec<u32>]| t.iter().map(|p| p[1]).collect::<Vec<_>>();
+    assert_eq!(inner(&after), inner(&before), "pids inside the vnode's namespace");
+    assert_eq!(
+        ns_id(&format!("/proc/{now}/ns/net")),
+        ns_id(&format!("/run/netns/{}", names::netns_name(&a, "h0-v2")))
+    );
 }

@@ -40,7 +40,7 @@ fn repeated_migrations_wait_for_no_reaper() {
     let report = deploy(&mut fleet, &layout, &placement);
     let mut current = placement.clone();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let pid = report.as_ref().unwrap().started[&a];
+        let mut pid = report.as_ref().unwrap().started[&a];
         let cg = names::cgroup_name(&a);
         let t0 = Instant::now();
         let tree = || std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
@@ -61,7 +61,11 @@ fn repeated_migrations_wait_for_no_reaper() {
             );
             std::thread::sleep(Duration::from_millis(10));
         };
-        let pids_before = vec![pid.to_string(), child.to_string()];
+        // Pids inside the vnode's pid namespace: kept by every move (the
+        // pids on the machine may change).
+        let inner = |p: &str| nspid(p.parse().unwrap()).last().copied().unwrap();
+        let pids_before = vec![inner(&pid.to_string()), inner(&child.to_string())];
+        assert_eq!(pids_before[0], 1);
         let mut keepers = Vec::new();
         let mut at = sites(&layout, &placement).unwrap();
         for to in ["h0-v2", "h0-v0", "h0-v2"] {
@@ -77,13 +81,14 @@ fn repeated_migrations_wait_for_no_reaper() {
                 t.total_s * 1e3
             );
             assert_eq!(t.pid, Some(pid));
+            pid = t.restored_pid.expect("restored");
             // Generous bound (pid 1 here takes 1.4–1.9 s); a loaded CI box still passes.
             assert!(
                 t.reap_s < 1.0,
                 "move to {to} waited {:.3} s for the dumped tasks to be reaped",
                 t.reap_s
             );
-            let mut pids_after: Vec<String> = tree().split_whitespace().map(String::from).collect();
+            let mut pids_after: Vec<u32> = tree().split_whitespace().map(inner).collect();
             pids_after.sort();
             let mut want = pids_before.clone();
             want.sort();

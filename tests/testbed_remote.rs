@@ -132,7 +132,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
         t.elapsed().as_secs_f64() * 1000.0 / 20.0
     );
 
-    let pid = report.started[&c];
+    let mut pid = report.started[&c];
     wait_client(&prog, 3, Duration::from_secs(15));
 
     // Monitor over SSH: two commands per VM; the echo traffic shows on the link.
@@ -168,6 +168,8 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
         d.placement.vm_of.insert(c.clone(), to.to_string());
         eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
         assert_eq!(times.pid, Some(pid));
+        pid = times.restored_pid.expect("restored");
+        assert_eq!(nspid(pid), [pid, 1], "pid 1 of its pid namespace");
         assert!(
             times.reap_s < 1.0,
             "waited {:.3} s for the dumped tasks to be reaped",
@@ -275,8 +277,6 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
     };
     assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
     wait_client(&prog, 3, Duration::from_secs(15));
-    let pid_file = vms.root.path().join("vm0").join(names::cgroup_name(&c)).join("pid");
-    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     for (file, want, vm) in [("pb.json", &pb, "vm1"), ("pa.json", &pa, "vm0")] {
         let before = client_progress(&prog).0;
         let t0 = Instant::now();
@@ -286,11 +286,8 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
             t0.elapsed().as_secs_f64()
         );
         let now = vms.root.path().join(vm).join(names::cgroup_name(&c)).join("pid");
-        assert_eq!(
-            std::fs::read_to_string(&now).unwrap().trim().parse::<u32>().unwrap(),
-            pid,
-            "pid kept on {vm}"
-        );
+        let pid = std::fs::read_to_string(&now).unwrap().trim().parse::<u32>().unwrap();
+        assert_eq!(nspid(pid), [pid, 1], "pid 1 of its pid namespace on {vm}");
         wait_client(&prog, before + 5, Duration::from_secs(15));
     }
     assert!(migrate(&["--teardown"]).vm_of.is_empty());

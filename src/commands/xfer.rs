@@ -62,19 +62,8 @@ pub fn run(args: Args) -> Result<Status> {
             writeln!(out, "{port}")
                 .and_then(|_| out.flush())
                 .map_err(|e| Error::Host(format!("xfer: stdout: {e}")))?;
-            // The caller (an SSH exec) returns once this process and every
-            // holder of its stdio have gone: the child serves detached.
-            // SAFETY: a CLI process with one thread; the child only calls
-            // async-signal-safe functions before it goes on as a normal process.
-            match unsafe { libc::fork() } {
-                -1 => Err(Error::Host(format!("xfer: fork: {}", std::io::Error::last_os_error()))),
-                0 => {
-                    detach_stdio();
-                    let code = i32::from(stream::serve(&l, &dir, &token, deadline).is_err());
-                    std::process::exit(code)
-                }
-                _ => Ok(Status::Done),
-            }
+            stream::serve_detached(&l, &dir, &token, deadline)?;
+            Ok(Status::Done)
         }
         End::Send { to, dir } => {
             // On a LAN a connection takes well under a millisecond; a firewall
@@ -83,23 +72,6 @@ pub fn run(args: Args) -> Result<Status> {
             let n = stream::send(to, &dir, &token, Duration::from_secs(3))?;
             println!("{n}");
             Ok(Status::Done)
-        }
-    }
-}
-
-/// New session, stdin/stdout/stderr on /dev/null.
-fn detach_stdio() {
-    // SAFETY: plain system calls on our own descriptors.
-    unsafe {
-        libc::setsid();
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-            if null > 2 {
-                libc::close(null);
-            }
         }
     }
 }

@@ -37,16 +37,13 @@ use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
 use crate::error::{Error, Result};
 use crate::model::{Placement, Topology};
 use crate::testbed::criu;
-use crate::testbed::exec::Cmd;
+use crate::testbed::site::{self, safe_remove, wait_criu_done};
 use crate::testbed::vnode::{reattach, running_pid, sites};
-use crate::testbed::{Executor, Fleet, FleetPool, Layout, Paths, Site};
+use crate::testbed::{Fleet, FleetPool, Layout, Paths, Site};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
-
-/// The file standing for the image of a vnode without a process.
-const NO_PROCESS: &str = "no-process";
 
 /// What the driver keeps between steps.
 #[derive(Clone, Default)]
@@ -69,15 +66,6 @@ pub struct TestbedDriver {
     pool: FleetPool,
     layout: Layout,
     book: Mutex<Book>,
-}
-
-fn ns_path(ns: &str) -> PathBuf {
-    PathBuf::from(format!("/run/netns/{ns}"))
-}
-
-fn path_str(p: &Path) -> Result<&str> {
-    p.to_str()
-        .ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
 }
 
 /// Write into `live` the entries `new` changed relative to `old`: O(n log n).
@@ -187,18 +175,7 @@ impl TestbedDriver {
                     .try_for_each(|&p| criu::wait_gone(ex, p, Duration::from_secs(10)))
             });
         }
-        let t0 = std::time::Instant::now();
-        for &p in pids {
-            while Path::new(&format!("/proc/{p}")).exists() {
-                if t0.elapsed() > Duration::from_secs(10) {
-                    return Err(Error::Host(format!(
-                        "local: pid {p} still exists 10 s after it was stopped"
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        Ok(())
+        site::wait_gone_here(pids, Duration::from_secs(10))
     }
 }
 
@@ -219,17 +196,12 @@ impl Inner<'_> {
     /// The vnode's live pid if it runs inside namespace `ns` of this VM.
     fn pid_in(&mut self, vm: &str, vnode: &str, ns: &str) -> Result<Option<u32>> {
         let (paths, cg) = (self.paths(), self.cgroup(vnode)?);
-        let ex = self.fleet.exec(vm)?;
-        let Some(pid) = running_pid(ex, &paths, &cg)? else {
-            return Ok(None);
-        };
-        let out = ex.output(&Cmd::new("ip").args(["netns", "identify", &pid.to_string()]))?;
-        Ok(out.stdout_str().split_whitespace().any(|n| n == ns).then_some(pid))
+        site::pid_in(self.fleet.exec(vm)?, &paths, &cg, ns)
     }
 
     fn runs_at(&mut self, vm: &str, vnode: &str) -> Result<bool> {
         let ns = Site::of(vnode, vm).netns;
-        if !self.fleet.exec(vm)?.exists(&ns_path(&ns))? {
+        if !site::netns_exists(self.fleet.exec(vm)?, &ns)? {
             return Ok(false);
         }
         if !self.has_process(vnode)? {
@@ -256,85 +228,23 @@ impl Inner<'_> {
     }
 }
 
-/// Empty a directory that criu may have used, safely: a criu killed during a
-/// restore leaves its cgroup yard (every cgroup hierarchy, mounted) inside
-/// the images dir, where `rm -rf` would reach into the live hierarchies.
-/// Mounts under `dir` are detached first, and `rm` stays on `dir`'s file system.
-fn safe_remove(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
-    let d = path_str(dir)?;
-    let prefix = format!("{}/", d.trim_end_matches('/'));
-    let info = ex.read_file(Path::new("/proc/self/mountinfo")).unwrap_or_default();
-    let mut mounts: Vec<String> = String::from_utf8_lossy(&info)
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4))
-        .filter(|m| m.starts_with(&prefix))
-        .map(str::to_string)
-        .collect();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in mounts {
-        let _ = ex.output(&Cmd::new("umount").args(["-l", "--", &m]))?;
-    }
-    ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", d]))?;
-    Ok(())
-}
-
-/// Wait until no `criu` on this VM works on `images` (30 s at most).
-///
-/// A `criu dump` or `criu restore` started by a run that was then killed
-/// (SIGKILL, a crash) is not killed with it: it goes on, and ends a while
-/// later by killing the dumped tree or by leaving a restored one running.
-/// Looking at the vnode (probe) or restoring it while that criu still works
-/// races with it: a probe sees the vnode frozen on its source, the recovery
-/// thaws it, then the dump ends and kills it (the vnode runs nowhere); or
-/// two restores fight over the same pids. Once that criu is done, what the
-/// VM holds is one of the states the recovery knows (tree running, or a
-/// complete image).
-fn wait_criu_done(ex: &mut dyn Executor, images: &Path) -> Result<()> {
-    let needle = path_str(images)?.as_bytes().to_vec();
-    let t0 = std::time::Instant::now();
-    loop {
-        let out = ex.output(&Cmd::new("pgrep").args(["-x", "criu"]))?;
-        let busy: Vec<u32> = out
-            .stdout_str()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .filter(|pid: &u32| {
-                let cmd = ex
-                    .read_file(Path::new(&format!("/proc/{pid}/cmdline")))
-                    .unwrap_or_default();
-                cmd.split(|&b| b == 0).any(|a| a == needle.as_slice())
-            })
-            .collect();
-        if busy.is_empty() {
-            return Ok(());
-        }
-        if t0.elapsed() > Duration::from_secs(30) {
-            return Err(Error::Host(format!(
-                "{}: criu (pid {busy:?}) still works on {} after 30 s",
-                ex.label(),
-                images.display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// True if `pid` is a zombie (state `Z` in `/proc/PID/stat`).
-fn is_zombie(ex: &mut dyn Executor, pid: u32) -> bool {
-    let stat = ex
-        .read_file(Path::new(&format!("/proc/{pid}/stat")))
-        .unwrap_or_default();
-    let stat = String::from_utf8_lossy(&stat);
-    stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) == Some("Z")
-}
-
 impl VnodeDriver for TestbedDriver {
     fn deploy(&self, vnodes: &[(VnodeSpec, String)], _links: &[LinkSpec]) -> Result<()> {
         self.with(|_| self.pool.vm_names().cloned().collect(), |d| {
             let placement = Placement { vm_of: vnodes.iter().map(|(n, vm)| (n.id.clone(), vm.clone())).collect(), ..Placement::default() };
             let report = crate::testbed::deploy(d.fleet, d.layout, &placement)?;
+            let mut kinds: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for (vm, kind) in &report.cgroups {
+                kinds.entry(kind).or_default().push(vm);
+            }
+            for (kind, vms) in kinds {
+                eprintln!("netbalance: {kind} on {}", vms.join(", "));
+            }
             if report.delay_not_applied > 0 {
-                eprintln!("netbalance: {} link(s) have a delay, which this testbed cannot emulate (no netem): not applied", report.delay_not_applied);
+                eprintln!(
+                    "netbalance: {} link end(s) have a delay, which their VM cannot emulate (no sch_netem in its kernel): not applied",
+                    report.delay_not_applied
+                );
             }
             d.at = sites(d.layout, &placement)?;
             Ok(())
@@ -356,9 +266,7 @@ impl VnodeDriver for TestbedDriver {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
             let ns = Site::of(vnode, vm).netns;
             if !d.has_process(vnode)? {
-                let ex = d.fleet.exec(vm)?;
-                ex.run(&Cmd::new("mkdir").args(["-p", "--", path_str(&images)?]))?;
-                ex.write_file(&images.join(NO_PROCESS), b"")?;
+                site::mark_no_process(d.fleet.exec(vm)?, &images)?;
                 return Ok(None);
             }
             let pid = d
@@ -408,13 +316,11 @@ impl VnodeDriver for TestbedDriver {
             let (paths, cg, images) = (d.paths(), d.cgroup(id)?, d.images(id)?);
             let site = Site::of(id, vm);
             let ex = d.fleet.exec(vm)?;
-            if !ex.exists(&images.join(NO_PROCESS))? && !ex.exists(&images.join("inventory.img"))? {
+            if !site::has_image(ex, &images)? {
                 return Err(Error::Host(format!("{vm}: no image of {id} to restore")));
             }
             wait_criu_done(ex, &images)?;
-            if ex.exists(&ns_path(&site.netns))? {
-                ex.run(&Cmd::new("ip").args(["netns", "del", &site.netns]))?;
-            }
+            site::delete_netns(ex, &site.netns)?;
             paths.cgroups.create(ex, &cg)?;
             if d.layout.vnode(id)?.run.is_some() {
                 // The vnode runs nowhere (the engine restores only then): tasks
@@ -435,7 +341,7 @@ impl VnodeDriver for TestbedDriver {
                 // reaped by pid 1): criu needs it free.
                 let ex = d.fleet.exec(vm)?;
                 if let Some(pid) = running_pid(ex, &paths, &cg)? {
-                    if is_zombie(ex, pid) {
+                    if site::is_zombie(ex, pid) {
                         criu::wait_gone(ex, pid, Duration::from_secs(10))?;
                     }
                 }
@@ -517,8 +423,16 @@ impl VnodeDriver for TestbedDriver {
                 paths.cgroups.kill_and_remove(ex, &cg)?;
             }
             let ex = d.fleet.exec(vm)?;
-            if ex.exists(&ns_path(&ns))? {
-                ex.run(&Cmd::new("ip").args(["netns", "del", &ns]))?;
+            site::delete_netns(ex, &ns)?;
+            // Nothing of the vnode left on this machine (no namespace, no
+            // image: the engine discards images before it removes the
+            // vnode from a move's source): its state dir and groups go too.
+            let images = paths.vnode_dir(&cg).join("images");
+            if !site::has_image(ex, &images)? && !site::any_netns_with_prefix(ex, &format!("{cg}-"))? {
+                safe_remove(ex, &paths.vnode_dir(&cg))?;
+                paths.cgroups.remove_if_empty(ex, &cg)?;
+                // The last vnode gone: the cgroup subtree (systemd: its unit) too.
+                paths.cgroups.cleanup(ex)?;
             }
             d.linked.remove(vnode);
             Ok(tasks)
@@ -534,14 +448,12 @@ impl VnodeDriver for TestbedDriver {
             let ex = d.fleet.exec(vm)?;
             let alive = match running_pid(ex, &paths, &cg)? {
                 // A killed task may wait seconds for pid 1 to reap it: a zombie is not alive.
-                Some(pid) => !is_zombie(ex, pid),
+                Some(pid) => !site::is_zombie(ex, pid),
                 None => false,
             };
             safe_remove(ex, &images)?;
             // Nothing of the vnode left on this machine: its state dir and groups go too.
-            let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
-            let prefix = format!("{cg}-");
-            if !alive && !listed.lines().any(|l| l.starts_with(&prefix)) {
+            if !alive && !site::any_netns_with_prefix(ex, &format!("{cg}-"))? {
                 safe_remove(ex, &paths.vnode_dir(&cg))?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
             }
@@ -554,8 +466,7 @@ impl VnodeDriver for TestbedDriver {
             let images = d.images(vnode)?;
             wait_criu_done(d.fleet.exec(vm)?, &images)?;
             let running = d.runs_at(vm, vnode)?;
-            let ex: &mut dyn Executor = d.fleet.exec(vm)?;
-            let image = ex.exists(&images.join(NO_PROCESS))? || ex.exists(&images.join("inventory.img"))?;
+            let image = site::has_image(d.fleet.exec(vm)?, &images)?;
             Ok(Presence { running, image })
         })
     }

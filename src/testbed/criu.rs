@@ -47,8 +47,11 @@ pub struct MigrationTimes {
     pub wire_bytes: u64,
     /// How the images went: `none`, `local`, `ssh` or `direct` ([`transfer::copy`]).
     pub transfer_via: Via,
-    /// The vnode's root pid (kept across the migration).
+    /// The vnode's root pid on the source VM. The vnode is pid 1 of its own
+    /// pid namespace; on the destination it may get another pid.
     pub pid: Option<u32>,
+    /// The root's pid on the destination VM after the restore.
+    pub restored_pid: Option<u32>,
 }
 
 impl MigrationTimes {
@@ -113,7 +116,7 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
         ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", &d]))?;
     }
     ex.run(&Cmd::new("mkdir").args(["-p", "--", &d]))?;
-    let freezer = paths.cgroups.freezer_dir(cgroup);
+    let freezer = paths.cgroups.freezer_dir(ex, cgroup)?;
     let out = ex.output(&Cmd::new("nsenter").args([
         format!("--net=/run/netns/{netns}"),
         "--".into(),
@@ -356,9 +359,14 @@ pub fn migrate(
         (times.reattach_s, times.restore_s) = (up.reattach_s, up.restore_s);
         if let Some(restored) = up.pid {
             restored_at_dst = true;
-            if Some(restored) != pid {
-                return Err(Error::Host(format!("{vnode}: restored as pid {restored}, not {pid:?}")));
+            // The vnode is pid 1 of its own pid namespace; its pid on the VM may change.
+            let inner = super::vnode::inner_pid(fleet.exec(&to.vm)?, restored)?;
+            if inner != Some(1) {
+                return Err(Error::Host(format!(
+                    "{vnode}: restored as pid {restored}, pid {inner:?} in its namespace, not 1"
+                )));
             }
+            times.restored_pid = Some(restored);
             let dst = fleet.exec(&to.vm)?;
             let t = Instant::now();
             paths.cgroups.thaw(dst, &cg)?;

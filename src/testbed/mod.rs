@@ -1,6 +1,10 @@
 //! The only code that touches hosts (ARCHITECTURE.md): executors (local,
-//! SSH, dry run), derived names, vnodes (network namespaces, veth/VXLAN
-//! links, `tc tbf`), cgroups, CRIU and monitor sampling.
+//! SSH, dry run: `exec`, `ssh`), derived names (`names`, `layout`), the VMs
+//! (`fleet`, `pool`), where things are on a VM (`paths`, `site`), vnodes
+//! (`vnode`: deploy, pid namespace, teardown; `links`: network namespaces,
+//! veth/VXLAN links, `tc tbf`/`netem`), cgroups (`cgroup`: one driver per
+//! hierarchy kind, probed per machine), CRIU (`criu`), image transfer
+//! (`transfer`, `stream`), the keeper and monitor sampling.
 //!
 //! What this layer relies on, and what was checked on a real machine, is in
 //! `docs/testbed.md`.
@@ -9,12 +13,17 @@ pub mod calibrate;
 pub mod cgroup;
 pub mod criu;
 pub mod exec;
+pub mod fleet;
 pub mod keeper;
+pub mod layout;
+pub mod links;
 pub mod monitor;
 pub mod names;
+pub mod paths;
 pub mod pool;
 pub mod provision;
 pub mod quote;
+pub mod site;
 pub mod ssh;
 pub mod stream;
 pub mod transfer;

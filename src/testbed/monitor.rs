@@ -89,18 +89,20 @@ pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
     let mut link_bytes = BTreeMap::new();
     for (vm, ids) in by_vm {
         let ex: &mut dyn Executor = fleet.exec(vm)?;
+        let driver = cg.driver(ex)?;
         let files: Vec<String> = ids
             .iter()
-            .map(|id| {
-                cg.dir("cpuacct", &layout.vnodes[*id].cgroup)
-                    .join("cpuacct.usage")
-                    .display()
-                    .to_string()
-            })
+            .map(|id| driver.usage_file(&layout.vnodes[*id].cgroup).display().to_string())
             .collect();
         let out = ex.output(&Cmd::new("grep").args(["-H", "--", ""]).args(files.iter().cloned()))?;
         let text = out.stdout_str();
-        let values: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.rsplit_once(':')).collect();
+        let mut values: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for l in text.lines() {
+            // `FILE:LINE`; the files are ours (no ':' in them).
+            if let Some((f, v)) = l.split_once(':') {
+                values.entry(f).or_default().push(v);
+            }
+        }
         for (id, f) in ids.iter().zip(&files) {
             let v = values.get(f.as_str()).ok_or_else(|| {
                 Error::Host(format!(
@@ -109,10 +111,9 @@ pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
                     out.stderr_str().trim()
                 ))
             })?;
-            let ns: u64 = v
-                .trim()
-                .parse()
-                .map_err(|_| Error::Host(format!("{}: {f}: not a number: {v:?}", ex.label())))?;
+            let ns: u64 = driver
+                .parse_usage_ns(v)
+                .ok_or_else(|| Error::Host(format!("{}: {f}: no CPU usage in {v:?}", ex.label())))?;
             cpu_ns.insert(id.to_string(), ns);
         }
         // Each link is read at its `a` end (the vnode listed first).

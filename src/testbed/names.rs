@@ -85,6 +85,14 @@ pub fn vxlan_tmp_name(link_index: usize) -> String {
     format!("nbx{link_index}")
 }
 
+/// Temporary names for the two ends (`a`, `b`) of a veth link as it is
+/// made: the kernel (6.1, Debian 12) checks a new veth's name in the
+/// namespace of the caller too, so `ethK` would collide with the VM's own
+/// `eth0`; each end is renamed inside its namespace.
+pub fn veth_tmp_names(link_index: usize) -> (String, String) {
+    (format!("nbv{link_index}a"), format!("nbv{link_index}b"))
+}
+
 /// VXLAN network identifier of link `i` (1-based; 24 bits).
 pub fn vxlan_id(link_index: usize) -> Result<u32> {
     let id = link_index as u64 + 1;
@@ -136,6 +144,7 @@ mod tests {
         }
         assert!(ifname(99_999_999_999).len() <= IFNAME_MAX);
         assert!(vxlan_tmp_name(9_999_999_999).len() <= IFNAME_MAX);
+        assert!(veth_tmp_names(99_999_999_999).1.len() <= IFNAME_MAX);
     }
 
     #[test]

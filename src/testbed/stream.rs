@@ -112,6 +112,42 @@ pub fn serve(l: &TcpListener, dir: &Path, token: &str, deadline: Instant) -> Res
 
 /// `tar -C dir ARGS` with the given stdin and stdout, and a thread that
 /// collects its stderr (so it cannot block on a full pipe).
+/// [`serve`] in a child process that leaves the caller's session and stdio
+/// (the receiving end of `netbalance xfer recv`): the caller (an SSH exec)
+/// returns once it and every holder of its stdio have gone, while the child
+/// serves one sender until `deadline` and exits. Call it only from a
+/// process with a single thread (it forks).
+pub fn serve_detached(l: &TcpListener, dir: &Path, token: &str, deadline: Instant) -> Result<()> {
+    // SAFETY: a CLI process with one thread; the child only calls
+    // async-signal-safe functions before it goes on as a normal process.
+    match unsafe { libc::fork() } {
+        -1 => Err(host_err("fork", std::io::Error::last_os_error())),
+        0 => {
+            detach_stdio();
+            let code = i32::from(serve(l, dir, token, deadline).is_err());
+            std::process::exit(code)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// New session, stdin/stdout/stderr on /dev/null.
+fn detach_stdio() {
+    // SAFETY: plain system calls on our own descriptors.
+    unsafe {
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
 fn spawn_tar(dir: &Path, args: &[&str], stdin: Stdio, stdout: Stdio) -> Result<(Child, JoinHandle<String>)> {
     let mut tar = Command::new("tar")
         .arg("-C")

@@ -527,3 +527,23 @@ pub fn local_pair(run: &str, mbps: f64) -> LocalPair {
         fleet,
     }
 }
+
+/// A vnode's root pid on this machine now (its pid file under `state_root`).
+pub fn vnode_pid(state_root: &Path, id: &str) -> u32 {
+    let f = state_root.join(netbalance::testbed::names::cgroup_name(id)).join("pid");
+    let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}: {text:?}", f.display()))
+}
+
+/// The pids of `pid` in each pid namespace it is in, outermost first
+/// (`NSpid` of /proc/PID/status); a vnode's root: `[outer, 1]`.
+pub fn nspid(pid: u32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_default()
+}
