@@ -25,6 +25,9 @@ _netbalance() {
             netbalance,cost)
                 cmd="netbalance__subcmd__cost"
                 ;;
+            netbalance,export)
+                cmd="netbalance__subcmd__export"
+                ;;
             netbalance,help)
                 cmd="netbalance__subcmd__help"
                 ;;
@@ -63,6 +66,9 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help,cost)
                 cmd="netbalance__subcmd__help__subcmd__cost"
+                ;;
+            netbalance__subcmd__help,export)
+                cmd="netbalance__subcmd__help__subcmd__export"
                 ;;
             netbalance__subcmd__help,help)
                 cmd="netbalance__subcmd__help__subcmd__help"
@@ -185,7 +191,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help"
+            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,8 +418,30 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netbalance__subcmd__export)
+            opts="-h --placement --testbed --help maxinet distrinet"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --placement)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help"
+            opts="testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,6 +483,20 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__cost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1284,7 +1326,7 @@ _netbalance() {
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "json gml graphml node-link edge-list" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "json gml graphml node-link edge-list containerlab" -- "${cur}"))
                     return 0
                     ;;
                 --memory-mb)

@@ -28,7 +28,7 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -s h -l help -d 'Pri
 complete -c netbalance -n "__fish_netbalance_needs_command" -s V -l version -d 'Print version'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists, containerlab YAML'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
@@ -38,6 +38,7 @@ complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "balance" -d '
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "export" -d 'Write a placement as the node → host mapping MaxiNet or Distrinet takes'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts -d 'Number of physical hosts' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l cpus -d 'CPUs (= VMs) per host' -r
@@ -47,7 +48,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s h -l h
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l placement -d 'The current placement φ [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l target -d 'A proposed placement φ′: adds T_r and χ' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l load -d 'Load snapshots (NDJSON; the last one is used) [default: the topology\'s expected load]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l tp -d 'Prediction window T_p, seconds' -r
@@ -64,7 +65,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not 
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON, an edge list or a containerlab topology (`-`: stdin)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l width -d 'Vnodes per row' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l height -d 'Rows' -r
@@ -106,7 +107,8 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 gml\t'Graph Modelling Language, as the Internet Topology Zoo writes it'
 graphml\t'GraphML (XML), as the Internet Topology Zoo writes it'
 node-link\t'networkx node-link JSON (`nodes` and `links`/`edges`), e.g. topohub\'s files'
-edge-list\t'One link per line: `a b [mbps]`; `#` starts a comment'"
+edge-list\t'One link per line: `a b [mbps]`; `#` starts a comment'
+containerlab\t'containerlab topology YAML (`topology.nodes`, `topology.links` with `endpoints`)'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
@@ -117,11 +119,11 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON, an edge list or a containerlab topology (`-`: stdin)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l placement -d 'The current placement φ: re-place from it (minimise χ) [default: none, initial placement]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l load -d 'Load snapshots (NDJSON; the last one is the prediction) [default: stdin when piped, else the topology\'s expected load]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l tp -d 'Prediction window T_p, seconds' -r
@@ -136,7 +138,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l interv
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l count -d 'Stop after this many snapshots [default: run until interrupted]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l dilation -d 'The time dilation factor τ in force (real seconds per virtual second): rates are per virtual second' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l placement -d 'The placement in force [default: <state-dir>/placement.json]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-root -d 'Where vnode state lives on the VMs' -r -F
@@ -187,7 +189,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l min-ga
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l windows -d 'Stop after N windows' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l duration -d 'Stop after S seconds (with --replay: seconds of the recorded stream)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l placement -d 'The placement in force at the start [default: the state dir\'s, else an initial placement for the first load]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
@@ -202,7 +204,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l h
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-root -d 'Where vnode state (pid, CRIU images) lives on the VMs' -r -F
@@ -246,24 +248,28 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l max-la
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l history -d 'Snapshots of history a prediction uses (the most recent)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l evaluate -d 'Score the method(s) on the stream instead: error per window, then a summary'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "keeper" -d 'Run a command under a reaping daemon (used on the VMs by migrations)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "xfer" -d 'One end of a direct VM-to-VM image copy (used on the VMs by migrations)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -l placement -d 'The placement [default: stdin]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists, containerlab YAML'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "keeper" -d 'Run a command under a reaping daemon (used on the VMs by migrations)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "xfer" -d 'One end of a direct VM-to-VM image copy (used on the VMs by migrations)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "export" -d 'Write a placement as the node → host mapping MaxiNet or Distrinet takes'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON, an edge list or a containerlab topology (`-`: stdin)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from xfer" -f -a "recv" -d 'Listen, print the port, then in the background unpack one sender\'s archive into DIR'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from xfer" -f -a "send" -d 'Send DIR as a tar archive to a receiver; print the bytes sent'

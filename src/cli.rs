@@ -29,7 +29,7 @@ pub enum Command {
     Testbed(commands::testbed::Args),
     /// Print τ of a placement with its bottleneck; with --target also T_r and χ
     Cost(commands::cost::Args),
-    /// Generate the paper's topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists
+    /// Generate the paper's topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists, containerlab YAML
     Topology(commands::topology::Args),
     /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
     Place(commands::place::Args),
@@ -51,6 +51,8 @@ pub enum Command {
     Simulate(commands::simulate::Args),
     /// Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors
     Predict(commands::predict::Args),
+    /// Write a placement as the node → host mapping MaxiNet or Distrinet takes
+    Export(commands::export::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).
@@ -64,7 +66,7 @@ pub struct TestbedArg {
 /// `--topology FILE` (SPEC §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TopologyArg {
-    /// The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement's "topology"]
+    /// The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement's "topology"]
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
 }

@@ -48,23 +48,76 @@ pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Re
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         })
-        .or_else(|| Some(PathBuf::from("testbed.json")).filter(|p| p.is_file()))
-        .or_else(|| placement.and_then(|p| p.testbed.clone()))
-        .ok_or_else(|| Error::usage(TESTBED_HINT))?;
+        .or_else(|| Some(PathBuf::from("testbed.json")).filter(|p| p.is_file()));
+    let (path, from) = match path {
+        Some(p) => (p, None),
+        None => placement
+            .and_then(|p| recorded(p, "testbed"))
+            .ok_or_else(|| Error::usage(TESTBED_HINT))?,
+    };
     let source = Source::from_arg(&path);
-    let testbed: Testbed = read_json(&source)?;
-    testbed.validate(&source.name())?;
+    let read = || -> Result<Testbed> {
+        let testbed: Testbed = read_json(&source)?;
+        testbed.validate(&source.name())?;
+        Ok(testbed)
+    };
+    let testbed = read().map_err(|e| from_field(e, from.as_deref()))?;
     Ok((testbed, path))
 }
 
 /// Find and read the topology: `--topology`, then the placement's `"topology"`.
 pub fn resolve_topology(flag: Option<&Path>, placement: Option<&Placement>) -> Result<(Topology, PathBuf)> {
-    let path = flag
-        .map(Path::to_path_buf)
-        .or_else(|| placement.and_then(|p| p.topology.clone()))
-        .ok_or_else(|| Error::usage("no topology: pass --topology FILE (or a placement that names its topology)"))?;
-    let topo = crate::topology::read_topology(&Source::from_arg(&path))?;
+    let (path, from) = match flag {
+        Some(p) => (p.to_path_buf(), None),
+        None => placement.and_then(|p| recorded(p, "topology")).ok_or_else(|| {
+            Error::usage("no topology: pass --topology FILE (or a placement that names its topology)")
+        })?,
+    };
+    let topo = crate::topology::read_topology(&Source::from_arg(&path)).map_err(|e| from_field(e, from.as_deref()))?;
     Ok((topo, path))
+}
+
+/// A placement's recorded `"topology"` or `"testbed"` path, resolved: a
+/// relative path is looked up beside the placement file first, then in the
+/// current directory (where the command that wrote it ran). Also returns
+/// the field's description for errors (`p.json's "topology"`).
+///
+/// Complexity: two `stat` calls at most.
+fn recorded(placement: &Placement, field: &str) -> Option<(PathBuf, Option<String>)> {
+    let path = match field {
+        "topology" => placement.topology.clone()?,
+        _ => placement.testbed.clone()?,
+    };
+    let file = placement.read_from.as_deref();
+    let what = format!(
+        "{}'s \"{field}\"",
+        file.map_or("the placement".to_string(), |f| f.display().to_string())
+    );
+    let beside = file
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty() && path.is_relative())
+        .map(|d| d.join(&path));
+    let resolved = match beside {
+        Some(b) if b.exists() || !path.exists() => b,
+        _ => path,
+    };
+    Some((resolved, Some(what)))
+}
+
+/// An error reading a file named by a placement's field, prefixed with
+/// where the name came from (`from p.json's "topology": grid.json: …`).
+fn from_field(err: Error, from: Option<&str>) -> Error {
+    match (from, err) {
+        (Some(from), Error::Io { path, source }) => Error::Io {
+            path: format!("from {from}: {path}"),
+            source,
+        },
+        (Some(from), Error::Input { mut location, message }) => {
+            location.file = format!("from {from}: {}", location.file);
+            Error::Input { location, message }
+        }
+        (_, err) => err,
+    }
 }
 
 /// The costs in force: a `--costs` profile, else the testbed's `costs`.
@@ -138,9 +191,13 @@ pub fn read_stdin_until_settled(settle: std::time::Duration) -> Result<String> {
     }
 }
 
-/// Read a placement (not yet checked against a topology and testbed).
+/// Read a placement (not yet checked against a topology and testbed),
+/// remembering its file so that its relative `"topology"`/`"testbed"`
+/// paths resolve beside it.
 pub fn read_placement(source: &Source) -> Result<Placement> {
-    read_json(source)
+    let mut placement: Placement = read_json(source)?;
+    placement.read_from = source.path().map(Path::to_path_buf);
+    Ok(placement)
 }
 
 /// Read a load stream; `None` if the stream is empty.

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod cost;
 pub mod error;
 pub mod inputs;
+pub mod interop;
 pub mod io;
 pub mod migrate;
 pub mod model;

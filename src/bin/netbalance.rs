@@ -11,7 +11,9 @@ fn main() -> ExitCode {
                 if e.is_broken_pipe() {
                     return ExitCode::SUCCESS;
                 }
-                eprintln!("netbalance: error: {err:#}");
+                // The library's message already ends with its I/O cause;
+                // `{:#}` would print that cause a second time.
+                eprintln!("netbalance: error: {e}");
                 return ExitCode::from(e.exit_code());
             }
             eprintln!("netbalance: error: {err:#}");

@@ -4,6 +4,7 @@
 pub mod balance;
 pub mod calibrate;
 pub mod cost;
+pub mod export;
 pub mod keeper;
 pub mod migrate;
 pub mod monitor;
@@ -50,5 +51,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Xfer(args) => xfer::run(args),
+        Command::Export(args) => export::run(args),
     }
 }

@@ -1,0 +1,79 @@
+//! Inputs that do what they say (issue 17 §2–3): a placement's recorded
+//! paths resolve beside it; export to MaxiNet/Distrinet mappings.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn netbalance(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("netbalance").unwrap();
+    c.current_dir(dir).env_remove("NETBALANCE_TESTBED");
+    c
+}
+
+/// `sub/` holds testbed.json, grid.json and p.json (made in `sub/`).
+fn placement_in_subdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let run = |args: &[&str], out: &str| {
+        let o = netbalance(&sub).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::write(sub.join(out), o.stdout).unwrap();
+    };
+    run(&["testbed", "--hosts", "2", "--cpus", "2"], "testbed.json");
+    run(&["topology", "grid", "--width", "4", "--height", "4"], "grid.json");
+    run(
+        &["place", "--topology", "grid.json", "--testbed", "testbed.json"],
+        "p.json",
+    );
+    dir
+}
+
+#[test]
+fn a_placements_paths_resolve_beside_it_and_errors_name_the_field() {
+    let dir = placement_in_subdir();
+    let out = netbalance(dir.path())
+        .args(["cost", "--placement", "sub/p.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(dir.path().join("sub/grid.json")).unwrap();
+    let out = netbalance(dir.path())
+        .args(["cost", "--placement", "sub/p.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim_end(),
+        "netbalance: error: from sub/p.json's \"topology\": sub/grid.json: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn export_writes_maxinet_worker_indices_and_distrinet_host_names() {
+    let dir = placement_in_subdir();
+    let sub = dir.path().join("sub");
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(sub.join("p.json")).unwrap()).unwrap();
+    for (tool, value_of) in [
+        (
+            "maxinet",
+            (|vm: &str| serde_json::json!(vm[1..2].parse::<u64>().unwrap())) as fn(&str) -> serde_json::Value,
+        ),
+        ("distrinet", |vm: &str| serde_json::json!(vm[..2])),
+    ] {
+        let out = netbalance(&sub)
+            .args(["export", tool])
+            .pipe_stdin(sub.join("p.json"))
+            .unwrap()
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let vm_of = p["vm_of"].as_object().unwrap();
+        assert_eq!(map.len(), 16);
+        for (vnode, vm) in vm_of {
+            assert_eq!(map[vnode], value_of(vm.as_str().unwrap()), "{tool} {vnode}");
+        }
+    }
+}
