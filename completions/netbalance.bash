@@ -22,6 +22,9 @@ _netbalance() {
             netbalance,calibrate)
                 cmd="netbalance__subcmd__calibrate"
                 ;;
+            netbalance,completions)
+                cmd="netbalance__subcmd__completions"
+                ;;
             netbalance,cost)
                 cmd="netbalance__subcmd__cost"
                 ;;
@@ -30,9 +33,6 @@ _netbalance() {
                 ;;
             netbalance,help)
                 cmd="netbalance__subcmd__help"
-                ;;
-            netbalance,keeper)
-                cmd="netbalance__subcmd__keeper"
                 ;;
             netbalance,migrate)
                 cmd="netbalance__subcmd__migrate"
@@ -55,14 +55,14 @@ _netbalance() {
             netbalance,topology)
                 cmd="netbalance__subcmd__topology"
                 ;;
-            netbalance,xfer)
-                cmd="netbalance__subcmd__xfer"
-                ;;
             netbalance__subcmd__help,balance)
                 cmd="netbalance__subcmd__help__subcmd__balance"
                 ;;
             netbalance__subcmd__help,calibrate)
                 cmd="netbalance__subcmd__help__subcmd__calibrate"
+                ;;
+            netbalance__subcmd__help,completions)
+                cmd="netbalance__subcmd__help__subcmd__completions"
                 ;;
             netbalance__subcmd__help,cost)
                 cmd="netbalance__subcmd__help__subcmd__cost"
@@ -72,9 +72,6 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help,help)
                 cmd="netbalance__subcmd__help__subcmd__help"
-                ;;
-            netbalance__subcmd__help,keeper)
-                cmd="netbalance__subcmd__help__subcmd__keeper"
                 ;;
             netbalance__subcmd__help,migrate)
                 cmd="netbalance__subcmd__help__subcmd__migrate"
@@ -97,9 +94,6 @@ _netbalance() {
             netbalance__subcmd__help,topology)
                 cmd="netbalance__subcmd__help__subcmd__topology"
                 ;;
-            netbalance__subcmd__help,xfer)
-                cmd="netbalance__subcmd__help__subcmd__xfer"
-                ;;
             netbalance__subcmd__help__subcmd__topology,campus)
                 cmd="netbalance__subcmd__help__subcmd__topology__subcmd__campus"
                 ;;
@@ -117,12 +111,6 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help__subcmd__topology,waxman)
                 cmd="netbalance__subcmd__help__subcmd__topology__subcmd__waxman"
-                ;;
-            netbalance__subcmd__help__subcmd__xfer,recv)
-                cmd="netbalance__subcmd__help__subcmd__xfer__subcmd__recv"
-                ;;
-            netbalance__subcmd__help__subcmd__xfer,send)
-                cmd="netbalance__subcmd__help__subcmd__xfer__subcmd__send"
                 ;;
             netbalance__subcmd__topology,campus)
                 cmd="netbalance__subcmd__topology__subcmd__campus"
@@ -166,24 +154,6 @@ _netbalance() {
             netbalance__subcmd__topology__subcmd__help,waxman)
                 cmd="netbalance__subcmd__topology__subcmd__help__subcmd__waxman"
                 ;;
-            netbalance__subcmd__xfer,help)
-                cmd="netbalance__subcmd__xfer__subcmd__help"
-                ;;
-            netbalance__subcmd__xfer,recv)
-                cmd="netbalance__subcmd__xfer__subcmd__recv"
-                ;;
-            netbalance__subcmd__xfer,send)
-                cmd="netbalance__subcmd__xfer__subcmd__send"
-                ;;
-            netbalance__subcmd__xfer__subcmd__help,help)
-                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__help"
-                ;;
-            netbalance__subcmd__xfer__subcmd__help,recv)
-                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__recv"
-                ;;
-            netbalance__subcmd__xfer__subcmd__help,send)
-                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__send"
-                ;;
             *)
                 ;;
         esac
@@ -191,7 +161,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help"
+            opts="-q -v -h -V --quiet --verbose --help --version testbed cost topology place monitor calibrate balance migrate simulate predict export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,7 +175,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__balance)
-            opts="-i -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --loads --state-root --known-hosts --accept-new --identity --report --help"
+            opts="-i -q -v -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --loads --state-root --known-hosts --accept-new --identity --report --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -319,7 +289,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__calibrate)
-            opts="-i -h --testbed --costs --sizes-mb --repeats --state-root --report --criu --known-hosts --accept-new --identity --help"
+            opts="-i -q -v -h --testbed --costs --sizes-mb --repeats --state-root --report --criu --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -372,8 +342,22 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netbalance__subcmd__completions)
+            opts="-q -v -h --quiet --verbose --help bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netbalance__subcmd__cost)
-            opts="-h --placement --target --load --topology --testbed --costs --tp --to --human --help"
+            opts="-q -v -h --placement --target --load --topology --testbed --costs --tp --to --human --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,7 +403,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__export)
-            opts="-h --placement --testbed --help maxinet distrinet"
+            opts="-q -v -h --placement --testbed --quiet --verbose --help maxinet distrinet"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,7 +425,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict export help"
+            opts="testbed cost topology place monitor calibrate balance migrate simulate predict export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -469,6 +453,20 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__calibrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -511,20 +509,6 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__help__subcmd__keeper)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -720,64 +704,8 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        netbalance__subcmd__help__subcmd__xfer)
-            opts="recv send"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__help__subcmd__xfer__subcmd__recv)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__help__subcmd__xfer__subcmd__send)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__keeper)
-            opts="-h --detach --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         netbalance__subcmd__migrate)
-            opts="-q -i -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --quiet --state-root --known-hosts --accept-new --identity --help"
+            opts="-i -q -v -h --target --placement --state-dir --topology --testbed --costs --dry-run --teardown --resume --rollback --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -831,7 +759,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__monitor)
-            opts="-i -h --interval --count --dilation --placement --topology --testbed --state-dir --state-root --known-hosts --accept-new --identity --help"
+            opts="-i -q -v -h --interval --count --dilation --placement --topology --testbed --state-dir --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -889,7 +817,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__place)
-            opts="-h --placement --load --topology --testbed --costs --tp --to --budget --moves --seed --pin --forbid --max-moves --help"
+            opts="-q -v -h --placement --load --topology --testbed --costs --tp --to --budget --moves --seed --pin --forbid --max-moves --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -955,7 +883,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__predict)
-            opts="-h --load --method --alpha --max-lag --history --evaluate --help"
+            opts="-q -v -h --load --method --alpha --max-lag --history --evaluate --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -989,7 +917,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__simulate)
-            opts="-h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --threads --help"
+            opts="-q -v -h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --threads --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1083,7 +1011,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__testbed)
-            opts="-h --hosts --cpus --nic-mbps --capacity --help"
+            opts="-q -v -h --hosts --cpus --nic-mbps --capacity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1113,7 +1041,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology)
-            opts="-h --memory-mb --mbps --delay-ms --stats --help grid waxman campus internet paper import help"
+            opts="-q -v -h --memory-mb --mbps --delay-ms --stats --quiet --verbose --help grid waxman campus internet paper import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1139,7 +1067,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__campus)
-            opts="-h --campuses --seed --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --campuses --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1173,7 +1101,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__grid)
-            opts="-h --width --height --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --width --height --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1319,7 +1247,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__import)
-            opts="-h --format --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --format --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1349,7 +1277,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__internet)
-            opts="-h --nodes --seed --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --nodes --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1383,7 +1311,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__paper)
-            opts="-h --seed --memory-mb --mbps --delay-ms --stats --help grid waxman campus internet"
+            opts="-q -v -h --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help grid waxman campus internet"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1413,7 +1341,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__waxman)
-            opts="-h --nodes --alpha --beta --seed --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --nodes --alpha --beta --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1444,124 +1372,6 @@ _netbalance() {
                     return 0
                     ;;
                 --delay-ms)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer)
-            opts="-h --help recv send help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help)
-            opts="recv send help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help__subcmd__recv)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help__subcmd__send)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__recv)
-            opts="-h --listen --dir --timeout-s --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --listen)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout-s)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__send)
-            opts="-h --to --dir --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --to)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

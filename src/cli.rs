@@ -11,6 +11,7 @@ use std::path::PathBuf;
 #[command(
     name = "netbalance",
     version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("NETBALANCE_GIT_COMMIT"), ")"),
     about = "Shorten network-emulation experiments by re-placing and live-migrating virtual nodes",
     long_about = "Shorten network-emulation experiments by re-placing and live-migrating virtual nodes.\n\n\
 Every subcommand reads and writes JSON or NDJSON on stdin/stdout, so they compose in pipes;\n\
@@ -21,6 +22,12 @@ re-placement), 2 bad input or usage, 3 a host failure after which the testbed wa
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more on stderr: which files were read, where each input came from
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +60,8 @@ pub enum Command {
     Predict(commands::predict::Args),
     /// Write a placement as the node → host mapping MaxiNet or Distrinet takes
     Export(commands::export::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(commands::completions::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).

@@ -62,6 +62,12 @@ pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Re
         Ok(testbed)
     };
     let testbed = read().map_err(|e| from_field(e, from.as_deref()))?;
+    crate::debug!(
+        "netbalance: testbed {} ({})",
+        path.display(),
+        from.as_deref()
+            .unwrap_or("--testbed, $NETBALANCE_TESTBED or ./testbed.json")
+    );
     Ok((testbed, path))
 }
 
@@ -74,6 +80,13 @@ pub fn resolve_topology(flag: Option<&Path>, placement: Option<&Placement>) -> R
         })?,
     };
     let topo = crate::topology::read_topology(&Source::from_arg(&path)).map_err(|e| from_field(e, from.as_deref()))?;
+    crate::debug!(
+        "netbalance: topology {} ({}): {} vnodes, {} links",
+        path.display(),
+        from.as_deref().unwrap_or("--topology"),
+        topo.vnodes.len(),
+        topo.links.len()
+    );
     Ok((topo, path))
 }
 

@@ -10,6 +10,8 @@ pub mod error;
 pub mod inputs;
 pub mod interop;
 pub mod io;
+pub mod log;
+pub mod manual;
 pub mod migrate;
 pub mod model;
 pub mod place;

@@ -257,7 +257,7 @@ fn run_replay(
     let progress = match (saved, &given) {
         (Some(saved), given) => {
             if given.is_some() {
-                eprintln!(
+                crate::info!(
                     "netbalance: continuing from {} (window {}); --placement applies to a fresh state dir only",
                     state.path().display(),
                     saved.window
@@ -270,7 +270,7 @@ fn run_replay(
             fresh(problem.assignment(p, &name)?)
         }
         (None, None) => {
-            eprintln!("netbalance: no placement given: starting from an initial placement for the first sample");
+            crate::info!("netbalance: no placement given: starting from an initial placement for the first sample");
             fresh(
                 settings
                     .placer
@@ -447,7 +447,7 @@ impl<'a> CliOutput<'a> {
                 .collect();
             report::write_plot(path, &self.points, t_end, &changes)?;
             eprint!("{}", report::table(&self.records));
-            eprintln!(
+            crate::info!(
                 "runtime {:.1} s with netbalance, {:.1} s without ({:.3}×); {} migrations, {} moves; plot: {}",
                 summary.real_s,
                 summary.baseline_s,

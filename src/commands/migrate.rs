@@ -42,9 +42,6 @@ pub struct Args {
     /// Undo a migrate that crashed, from the state dir's journal
     #[arg(long, conflicts_with_all = ["target", "placement"])]
     pub rollback: bool,
-    /// No progress bar or log lines on stderr (errors are still printed)
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Where vnode state (pid, CRIU images) lives on the VMs
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
     pub state_root: PathBuf,
@@ -120,7 +117,7 @@ fn problem(args: &Args, placements: &[Option<&Placement>]) -> Result<Problem> {
 
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
-    let progress = Progress::new(0, "migrate", args.quiet || args.dry_run);
+    let progress = Progress::new(0, "migrate", crate::log::quiet() || args.dry_run);
     let result = match &settings.mode {
         Mode::Apply(target) => apply(&args, &settings, target, &progress),
         Mode::Teardown => teardown(&args, &settings, &progress),
@@ -134,8 +131,8 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
     let target = read_placement(target_src)?;
     if args.dry_run {
         if let Some(run) = crate::state::Journal::peek_unfinished(&settings.state.journal_path())? {
-            if !args.quiet {
-                eprintln!(
+            if !crate::log::quiet() {
+                crate::info!(
                     "netbalance: run {} (pid {}) did not finish: the testbed may not be in the placement in force; take it up with --resume or --rollback first",
                     run.run, run.pid
                 );
@@ -149,7 +146,7 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
             Some((cur, name)) => {
                 let from = problem.assignment(&cur, &name)?;
                 let plan = crate::cost::plan(&problem.instance, &from, &to);
-                if !args.quiet && !plan.moves.is_empty() {
+                if !crate::log::quiet() && !plan.moves.is_empty() {
                     let inst = &problem.instance;
                     let vm = |name: &str| inst.vm(name).expect("a VM of the plan");
                     let timed: Vec<(u32, u32, f64)> = plan
@@ -159,7 +156,7 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
                         .collect();
                     let ends = migrate::dispatch::Dispatcher::new(&timed, inst.n_vms(), &plan, vm).simulate(&timed);
                     let planned = plan.moves.iter().map(|m| m.start_s + m.duration_s).fold(0.0, f64::max);
-                    eprintln!(
+                    crate::info!(
                         "netbalance: {} moves; T_r {:.3} s; the moves end after {ends:.3} s as migrate dispatches them ({planned:.3} s in the plan's order)",
                         plan.moves.len(),
                         plan.estimate.total_s

@@ -3,6 +3,7 @@
 
 pub mod balance;
 pub mod calibrate;
+pub mod completions;
 pub mod cost;
 pub mod export;
 pub mod keeper;
@@ -38,6 +39,7 @@ impl Status {
 
 /// Run the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Status> {
+    crate::log::set_level(crate::log::level_of(cli.quiet, cli.verbose));
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
@@ -52,5 +54,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Predict(args) => predict::run(args),
         Command::Xfer(args) => xfer::run(args),
         Command::Export(args) => export::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }

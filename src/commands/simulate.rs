@@ -169,9 +169,11 @@ pub fn run(args: Args) -> Result<Status> {
         );
         sim::plot::tau_over_time(path, &results[0], args.window.to, &title)?;
     }
-    eprintln!(
+    crate::info!(
         "relative runtime {:.3} ± {:.3} over {} runs",
-        summary.relative_runtime.mean, summary.relative_runtime.stddev, summary.runs
+        summary.relative_runtime.mean,
+        summary.relative_runtime.stddev,
+        summary.runs
     );
     Ok(Status::Done)
 }

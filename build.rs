@@ -1,0 +1,37 @@
+//! Puts the git commit into `netbalance --version` (NETBALANCE_GIT_COMMIT);
+//! builds outside a git checkout (a crate tarball) say "no git commit".
+
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn main() {
+    let commit = match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(hash) => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some();
+            let date = git(&["log", "-1", "--format=%cs"]).unwrap_or_default();
+            format!("{hash}{} {date}", if dirty { "-dirty" } else { "" })
+        }
+        None => "no git commit".to_string(),
+    };
+    println!("cargo:rustc-env=NETBALANCE_GIT_COMMIT={}", commit.trim());
+    // Rebuild when HEAD moves (a commit, a checkout); in a worktree these
+    // paths live in the common git dir.
+    for what in ["HEAD", "index"] {
+        if let Some(p) = git(&["rev-parse", "--git-path", what]) {
+            println!("cargo:rerun-if-changed={p}");
+        }
+    }
+    if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        if let Some(p) = git(&["rev-parse", "--git-path", &r]) {
+            println!("cargo:rerun-if-changed={p}");
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}
