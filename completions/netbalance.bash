@@ -1011,7 +1011,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__testbed)
-            opts="-q -v -h --hosts --cpus --nic-mbps --capacity --quiet --verbose --help"
+            opts="-q -v -h --hosts --cpus --nic-mbps --capacity --ssh --hosts-file --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1030,6 +1030,14 @@ _netbalance() {
                     return 0
                     ;;
                 --capacity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -77,3 +77,67 @@ fn export_writes_maxinet_worker_indices_and_distrinet_host_names() {
         }
     }
 }
+
+#[test]
+fn testbed_from_an_ssh_template_or_a_hosts_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = netbalance(dir.path())
+        .args([
+            "testbed",
+            "--hosts",
+            "2",
+            "--cpus",
+            "2",
+            "--ssh",
+            "root@10.0.{h}.{v+10}:22",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tb: netbalance::model::Testbed = serde_json::from_slice(&out.stdout).unwrap();
+    let ssh: Vec<_> = tb.vms().map(|(_, vm)| vm.ssh.clone().unwrap()).collect();
+    assert_eq!(
+        ssh,
+        [
+            "root@10.0.0.10:22",
+            "root@10.0.0.11:22",
+            "root@10.0.1.10:22",
+            "root@10.0.1.11:22"
+        ]
+    );
+
+    std::fs::write(
+        dir.path().join("vms.txt"),
+        "# rack 1\nroot@192.0.2.1\nroot@192.0.2.1:2222\n\nadmin@192.0.2.2\n",
+    )
+    .unwrap();
+    let out = netbalance(dir.path())
+        .args(["testbed", "--hosts-file", "vms.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tb: netbalance::model::Testbed = serde_json::from_slice(&out.stdout).unwrap();
+    let shape: Vec<_> = tb
+        .vms()
+        .map(|(h, vm)| (h, vm.name.clone(), vm.ssh.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (0, "h0-v0".to_string(), "root@192.0.2.1".to_string()),
+            (0, "h0-v1".into(), "root@192.0.2.1:2222".into()),
+            (1, "h1-v0".into(), "admin@192.0.2.2".into())
+        ]
+    );
+
+    std::fs::write(dir.path().join("bad.txt"), "root@a\nroot@a\n").unwrap();
+    let out = netbalance(dir.path())
+        .args(["testbed", "--hosts-file", "bad.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "netbalance: error: bad.txt:2: root@a is already listed on line 1"
+    );
+}
