@@ -148,6 +148,34 @@ pub fn resolve_costs(flag: Option<&Path>, testbed: &Testbed) -> Result<Costs> {
     }
 }
 
+/// How long stdin, read because it is not a terminal, may stay silent
+/// before a command says once on stderr what it is waiting for.
+pub const STDIN_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Say once on stderr, unless the returned flag is set within
+/// [`STDIN_NOTICE_AFTER`], that `command` is reading `what` from stdin: a
+/// command in a `while read` loop or under a CI runner inherits a stdin
+/// that is not a terminal and waits on it (`flag`: the option that names a
+/// file instead; `< /dev/null` gives none).
+pub fn notice_if_silent(
+    command: &'static str,
+    what: &'static str,
+    flag: &'static str,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let heard = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = heard.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(STDIN_NOTICE_AFTER);
+        if !seen.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::info!(
+                "netbalance {command}: waiting for {what} on stdin, which is not a terminal; \
+                 pass {flag}, or `< /dev/null` if there is nothing to read"
+            );
+        }
+    });
+    heard
+}
+
 /// How long a live stream on stdin may stay silent, after its first
 /// snapshot, before the latest snapshot counts as "the last one".
 pub const STREAM_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
@@ -230,7 +258,22 @@ pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Opt
     };
     let name = source.name();
     let mut snaps = if source == Source::Stdin {
-        parse_load_stream(&read_stdin_until_settled(STREAM_SETTLE)?, &name)?
+        let heard = match flag {
+            None => notice_if_silent("place", "load snapshots (NDJSON)", "--load FILE"),
+            Some(_) => std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        };
+        let text = read_stdin_until_settled(STREAM_SETTLE)?;
+        heard.store(true, std::sync::atomic::Ordering::Relaxed);
+        parse_load_stream(&text, &name).map_err(|e| match (flag, e) {
+            (None, Error::Input { location, message }) => Error::Input {
+                location,
+                message: format!(
+                    "{message} (stdin was read for load snapshots because it is not a terminal: \
+                     pass --load FILE, or `< /dev/null` for the topology's expected load)"
+                ),
+            },
+            (_, e) => e,
+        })?
     } else {
         read_load_stream(&source)?
     };

@@ -141,3 +141,67 @@ fn testbed_from_an_ssh_template_or_a_hosts_file() {
         "netbalance: error: bad.txt:2: root@a is already listed on line 1"
     );
 }
+
+/// `predict < topo.json` (pretty JSON into an NDJSON reader) says what was
+/// expected and what was found, in one line.
+#[test]
+fn pretty_json_fed_to_an_ndjson_reader_is_named() {
+    let dir = placement_in_subdir();
+    let sub = dir.path().join("sub");
+    let out = netbalance(&sub)
+        .arg("predict")
+        .pipe_stdin(sub.join("grid.json"))
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("expected one load snapshot per line (NDJSON"), "{err}");
+    assert!(err.contains("pretty-printed JSON?"), "{err}");
+    let out = netbalance(&sub)
+        .args(["place", "--topology", "grid.json"])
+        .pipe_stdin(sub.join("grid.json"))
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("found a topology (it has \"vnodes\") pretty-printed over"),
+        "{err}"
+    );
+    assert!(err.contains("because it is not a terminal"), "{err}");
+}
+
+/// A command that reads stdin because it is a pipe says so once when the
+/// pipe stays silent (the `while read` trap), and not at all under -q.
+#[test]
+fn a_silent_stdin_pipe_is_announced_once() {
+    let dir = placement_in_subdir();
+    let sub = dir.path().join("sub");
+    for (quiet, expected) in [(false, 1), (true, 0)] {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("netbalance"));
+        cmd.current_dir(&sub).args(["place", "--topology", "grid.json"]);
+        if quiet {
+            cmd.arg("-q");
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        std::thread::sleep(netbalance::inputs::STDIN_NOTICE_AFTER + std::time::Duration::from_millis(700));
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err.matches("waiting for load snapshots (NDJSON) on stdin").count(),
+            expected,
+            "{err}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 
 use super::Status;
 use crate::error::{Error, Location, Result};
-use crate::io::{parse_json_at, write_ndjson_line, Source};
+use crate::io::{write_ndjson_line, Source};
 use crate::model::LoadSnapshot;
 use crate::predict::score::{evaluate, summarise, MethodScore, WindowError};
 use crate::predict::{predict, Method, Series};
@@ -103,13 +103,17 @@ pub fn run(args: Args) -> Result<Status> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut history: std::collections::VecDeque<LoadSnapshot> = std::collections::VecDeque::new();
+    let heard = match s.source {
+        Source::Stdin => crate::inputs::notice_if_silent("predict", "load snapshots (NDJSON)", "--load FILE"),
+        Source::File(_) => std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+    };
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| Error::io(name.clone(), e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let snap: LoadSnapshot = parse_json_at(&line, Location::file(&name).at_line(i + 1))?;
-        snap.validate(&name, Some(i + 1))?;
+        heard.store(true, std::sync::atomic::Ordering::Relaxed);
+        let snap = crate::model::load::parse_snapshot_line(&line, &name, i + 1)?;
         if let Some(prev) = history.back() {
             if snap.t < prev.t {
                 return Err(Error::input(
