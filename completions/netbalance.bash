@@ -49,6 +49,9 @@ _netbalance() {
             netbalance,simulate)
                 cmd="netbalance__subcmd__simulate"
                 ;;
+            netbalance,status)
+                cmd="netbalance__subcmd__status"
+                ;;
             netbalance,testbed)
                 cmd="netbalance__subcmd__testbed"
                 ;;
@@ -87,6 +90,9 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help,simulate)
                 cmd="netbalance__subcmd__help__subcmd__simulate"
+                ;;
+            netbalance__subcmd__help,status)
+                cmd="netbalance__subcmd__help__subcmd__status"
                 ;;
             netbalance__subcmd__help,testbed)
                 cmd="netbalance__subcmd__help__subcmd__testbed"
@@ -161,7 +167,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-q -v -h -V --quiet --verbose --help --version testbed cost topology place monitor calibrate balance migrate simulate predict export completions help"
+            opts="-q -v -h -V --quiet --verbose --help --version testbed cost topology place monitor calibrate balance migrate simulate predict status export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,7 +431,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place monitor calibrate balance migrate simulate predict export completions help"
+            opts="testbed cost topology place monitor calibrate balance migrate simulate predict status export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +585,20 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__help__subcmd__simulate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1000,6 +1020,48 @@ _netbalance() {
                     return 0
                     ;;
                 --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netbalance__subcmd__status)
+            opts="-i -q -v -h --state-dir --topology --testbed --state-root --known-hosts --accept-new --identity --human --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topology)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -58,6 +58,8 @@ pub enum Command {
     Simulate(commands::simulate::Args),
     /// Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors
     Predict(commands::predict::Args),
+    /// What is deployed and what really runs: per vnode its VM, pid, CPU so far, links, health
+    Status(commands::status::Args),
     /// Write a placement as the node → host mapping MaxiNet or Distrinet takes
     Export(commands::export::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)

@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod place;
 pub mod predict;
 pub mod simulate;
+pub mod status;
 pub mod testbed;
 pub mod topology;
 pub mod xfer;
@@ -55,5 +56,6 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Xfer(args) => xfer::run(args),
         Command::Export(args) => export::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Status(args) => status::run(args),
     }
 }
