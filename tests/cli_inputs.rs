@@ -205,3 +205,44 @@ fn a_silent_stdin_pipe_is_announced_once() {
         );
     }
 }
+
+/// Results are rounded to what they mean (6 significant digits); a
+/// placement's vm_of and the files it names are kept as they are.
+#[test]
+fn results_in_json_carry_no_float_noise() {
+    let dir = placement_in_subdir();
+    let sub = dir.path().join("sub");
+    let out = netbalance(&sub)
+        .args([
+            "cost",
+            "--placement",
+            "p.json",
+            "--target",
+            "p.json",
+            "--tp",
+            "0.3",
+            "--to",
+            "0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut numbers = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
+        match v {
+            serde_json::Value::Number(n) => out.extend(n.as_f64()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    walk(&v, &mut numbers);
+    assert!(numbers.len() > 10);
+    for x in numbers {
+        assert_eq!(x, netbalance::io::round_result(x), "{x} in {text}");
+    }
+    // fields keep the order of the structs (tau first), not alphabetical
+    assert!(text.find("\"current\"").unwrap() < text.find("\"beneficial\"").unwrap());
+}

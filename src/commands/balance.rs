@@ -463,7 +463,7 @@ impl<'a> CliOutput<'a> {
     fn emit(&mut self, line: &LogLine) -> Result<()> {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
-        crate::io::write_ndjson_line(&mut lock, line)
+        crate::io::write_ndjson_line(&mut lock, &crate::io::rounded(line)?)
     }
 }
 

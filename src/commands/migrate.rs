@@ -142,7 +142,9 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
         let problem = problem(args, &[Some(&target), current.as_ref().map(|c| &c.0)])?;
         let to = problem.assignment(&target, &target_src.name())?;
         match current {
-            None => crate::io::write_json_stdout(&plans::deployment_plan(&problem.instance, &to))?,
+            None => {
+                crate::io::write_json_stdout(&crate::io::rounded(&plans::deployment_plan(&problem.instance, &to))?)?
+            }
             Some((cur, name)) => {
                 let from = problem.assignment(&cur, &name)?;
                 let plan = crate::cost::plan(&problem.instance, &from, &to);
@@ -162,7 +164,7 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
                         plan.estimate.total_s
                     );
                 }
-                crate::io::write_json_stdout(&plan)?;
+                crate::io::write_json_stdout(&crate::io::rounded(&plan)?)?;
             }
         }
         return Ok(Status::Done);
@@ -205,7 +207,7 @@ fn teardown(args: &Args, settings: &Settings, progress: &Progress) -> Result<Sta
     let problem = problem(args, &[Some(&current)])?;
     let from = problem.assignment(&current, &name)?;
     let Some(lock) = lock else {
-        crate::io::write_json_stdout(&plans::teardown_plan(&problem.instance, &from))?;
+        crate::io::write_json_stdout(&crate::io::rounded(&plans::teardown_plan(&problem.instance, &from))?)?;
         return Ok(Status::Done);
     };
     let driver = driver(args, &problem, Some(&current))?;

@@ -158,7 +158,7 @@ pub fn run(args: Args) -> Result<Status> {
     let mut placement = problem.placement_of(&outcome.assignment);
     placement.tau = Some(outcome.tau);
     placement.chi = outcome.chi;
-    crate::io::write_json_stdout(&placement)?;
+    crate::io::write_json_stdout(&crate::io::rounded(&placement)?)?;
     crate::info!(
         "netbalance place: tau {:.6}{}, {} moves evaluated",
         outcome.tau,

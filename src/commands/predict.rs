@@ -154,7 +154,7 @@ fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
     for &m in &s.methods {
         let errors = evaluate(m, &series, history);
         for e in &errors {
-            write_ndjson_line(&mut out, &Record::Window(e))?;
+            write_ndjson_line(&mut out, &crate::io::rounded(&Record::Window(e))?)?;
         }
         scores.push(summarise(m, &errors));
     }
@@ -162,6 +162,9 @@ fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
         .iter()
         .min_by(|a, b| a.mae.total_cmp(&b.mae))
         .map_or("last", |b| b.method);
-    write_ndjson_line(&mut out, &Record::Summary { methods: &scores, best })?;
+    write_ndjson_line(
+        &mut out,
+        &crate::io::rounded(&Record::Summary { methods: &scores, best })?,
+    )?;
     Ok(Status::Done)
 }

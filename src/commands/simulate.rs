@@ -146,11 +146,11 @@ pub fn run(args: Args) -> Result<Status> {
         Format::Ndjson => {
             for r in &results {
                 for rec in report::run_records(r) {
-                    serde_json::to_writer(&mut out, &rec).map_err(|e| io_err(e.into()))?;
+                    serde_json::to_writer(&mut out, &crate::io::rounded(&rec)?).map_err(|e| io_err(e.into()))?;
                     writeln!(out).map_err(io_err)?;
                 }
             }
-            crate::io::write_ndjson_line(&mut out, &report::Record::Summary(&summary))?;
+            crate::io::write_ndjson_line(&mut out, &crate::io::rounded(&report::Record::Summary(&summary))?)?;
         }
         Format::Csv => {
             out.write_all(report::CSV_HEADER.as_bytes()).map_err(io_err)?;
