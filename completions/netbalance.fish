@@ -252,6 +252,8 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l nic-m
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l format -d 'Output format of the window records (csv: one row per window; the summary line goes to stderr)' -r -f -a "ndjson\t''
 csv\t''"
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot -d 'Also plot τ over time of run 0 (with vs without), .svg or .png' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-size -d 'Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-dpi -d 'Resolution of a PNG plot (96: one pixel per unit of --plot-size)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threads -d 'Worker threads [default: the number of CPUs]; the output does not depend on it' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'

@@ -15,6 +15,7 @@ pub mod manual;
 pub mod migrate;
 pub mod model;
 pub mod place;
+pub mod plot;
 pub mod plot_font;
 pub mod predict;
 pub mod simulate;

@@ -77,6 +77,12 @@ pub struct Args {
     /// Also plot τ over time of run 0 (with vs without), .svg or .png
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]
+    #[arg(long, value_name = "WxH", requires = "plot")]
+    pub plot_size: Option<String>,
+    /// Resolution of a PNG plot (96: one pixel per unit of --plot-size)
+    #[arg(long, value_name = "DPI", requires = "plot")]
+    pub plot_dpi: Option<u32>,
     /// Worker threads [default: the number of CPUs]; the output does not depend on it
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -131,6 +137,7 @@ impl Settings {
 }
 
 pub fn run(args: Args) -> Result<Status> {
+    let frame = crate::plot::Frame::parse(args.plot_size.as_deref(), args.plot_dpi, sim::plot::SIZE)?;
     let s = Settings::resolve(&args)?;
     let bar = indicatif::ProgressBar::with_draw_target(Some(args.runs as u64), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
@@ -163,11 +170,7 @@ pub fn run(args: Args) -> Result<Status> {
         }
     }
     if let Some(path) = &args.plot {
-        let title = format!(
-            "τ over time, run 0 ({}, T_p {} s, T_o {} s)",
-            args.topology, args.window.tp, args.window.to
-        );
-        sim::plot::tau_over_time(path, &results[0], args.window.to, &title)?;
+        sim::plot::tau_over_time(path, &results[0], args.window.to, frame)?;
     }
     crate::info!(
         "relative runtime {:.3} ± {:.3} over {} runs",
