@@ -937,7 +937,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__simulate)
-            opts="-q -v -h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --plot-size --plot-dpi --threads --quiet --verbose --help"
+            opts="-q -v -h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --loads --plot-size --plot-dpi --threads --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -255,6 +255,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot 
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-size -d 'Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-dpi -d 'Resolution of a PNG plot (96: one pixel per unit of --plot-size)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threads -d 'Worker threads [default: the number of CPUs]; the output does not depend on it' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l loads -d 'Write the scenario\'s load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s h -l help -d 'Print help'

@@ -246,3 +246,55 @@ fn results_in_json_carry_no_float_noise() {
     // fields keep the order of the structs (tau first), not alphabetical
     assert!(text.find("\"current\"").unwrap() < text.find("\"beneficial\"").unwrap());
 }
+
+/// `simulate --loads` writes the scenario's load as a stream that
+/// `balance --replay` takes as it is.
+#[test]
+fn simulate_loads_feed_balance_replay() {
+    let dir = placement_in_subdir();
+    let sub = dir.path().join("sub");
+    let out = netbalance(&sub)
+        .args([
+            "simulate",
+            "--loads",
+            "--topology",
+            "grid.json",
+            "--hosts",
+            "2",
+            "--cpus",
+            "2",
+            "--epochs",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let t: Vec<f64> = lines.iter().map(|l| l["t"].as_f64().unwrap()).collect();
+    assert_eq!(t, [0.0, 120.0, 240.0, 360.0]);
+    std::fs::write(sub.join("loads.ndjson"), &out.stdout).unwrap();
+    let replay = netbalance(&sub)
+        .args([
+            "balance",
+            "--replay",
+            "loads.ndjson",
+            "--topology",
+            "grid.json",
+            "--moves",
+            "2000",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let last = String::from_utf8(replay.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["stopped_by"], "end_of_stream");
+    assert!(summary["windows"].as_u64().unwrap() >= 36, "{summary}");
+}

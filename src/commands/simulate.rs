@@ -22,7 +22,7 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 #[command(
     args_override_self = true,
-    after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv"
+    after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv\n  netbalance simulate --loads > loads.ndjson && netbalance topology paper grid > grid.json\n  netbalance balance --replay loads.ndjson --topology grid.json --moves 250000 --report tau.svg"
 )]
 pub struct Args {
     /// grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE
@@ -77,6 +77,9 @@ pub struct Args {
     /// Also plot τ over time of run 0 (with vs without), .svg or .png
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Write the scenario's load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`
+    #[arg(long, conflicts_with_all = ["plot", "format"])]
+    pub loads: bool,
     /// Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]
     #[arg(long, value_name = "WxH", requires = "plot")]
     pub plot_size: Option<String>,
@@ -138,6 +141,17 @@ impl Settings {
 
 pub fn run(args: Args) -> Result<Status> {
     let frame = crate::plot::Frame::parse(args.plot_size.as_deref(), args.plot_dpi, sim::plot::SIZE)?;
+    if args.loads {
+        let s = Settings::resolve(&args)?;
+        let e = &s.experiment;
+        let inst = e.instance()?;
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        for snap in sim::loads::epoch_snapshots(&inst, &e.settings(), 0, e.seed) {
+            crate::io::write_ndjson_line(&mut out, &snap)?;
+        }
+        return Ok(Status::Done);
+    }
     let s = Settings::resolve(&args)?;
     let bar = indicatif::ProgressBar::with_draw_target(Some(args.runs as u64), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(

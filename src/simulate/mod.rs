@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod experiment;
+pub mod loads;
 pub mod plot;
 pub mod report;
 pub mod scenario;
