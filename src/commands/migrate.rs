@@ -110,6 +110,12 @@ fn problem(args: &Args, placements: &[Option<&Placement>]) -> Result<Problem> {
     let hints = Placement {
         topology: placements.iter().flatten().find_map(|p| p.topology.clone()),
         testbed: placements.iter().flatten().find_map(|p| p.testbed.clone()),
+        // relative paths resolve beside the file that named them
+        read_from: placements
+            .iter()
+            .flatten()
+            .find(|p| p.topology.is_some() || p.testbed.is_some())
+            .and_then(|p| p.read_from.clone()),
         ..Placement::default()
     };
     args.problem.resolve(Some(&hints))
