@@ -181,7 +181,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__balance)
-            opts="-i -q -v -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --loads --state-root --known-hosts --accept-new --identity --report --quiet --verbose --help"
+            opts="-i -q -v -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --loads --state-root --known-hosts --accept-new --identity --report --plot-size --plot-dpi --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +284,14 @@ _netbalance() {
                     return 0
                     ;;
                 --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plot-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plot-dpi)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

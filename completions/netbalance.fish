@@ -211,6 +211,8 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l plot-size -d 'Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l plot-dpi -d 'Resolution of a PNG plot (96: one pixel per unit of --plot-size)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'

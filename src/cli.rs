@@ -166,3 +166,21 @@ pub struct StateDirArg {
     #[arg(long, value_name = "DIR", default_value = ".netbalance")]
     pub state_dir: PathBuf,
 }
+
+/// `--plot-size WxH` and `--plot-dpi N`: how a plot is drawn.
+#[derive(Debug, Clone, Args, Default)]
+pub struct PlotArgs {
+    /// Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]
+    #[arg(long, value_name = "WxH")]
+    pub plot_size: Option<String>,
+    /// Resolution of a PNG plot (96: one pixel per unit of --plot-size)
+    #[arg(long, value_name = "DPI")]
+    pub plot_dpi: Option<u32>,
+}
+
+impl PlotArgs {
+    /// The validated frame, `default` where no size is given.
+    pub fn frame(&self, default: (u32, u32)) -> crate::Result<crate::plot::Frame> {
+        crate::plot::Frame::parse(self.plot_size.as_deref(), self.plot_dpi, default)
+    }
+}

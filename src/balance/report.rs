@@ -10,12 +10,14 @@ use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The default size of the plot.
+pub const SIZE: (u32, u32) = (960, 480);
+
 /// Draw τ over time into `path` (SVG; PNG when the name ends in `.png`)
 /// in the one plot style ([`crate::plot`]): `points` are step starts (τ
 /// holds until the next point, the last until `t_end`); `changes` are
 /// migration instants.
-pub fn write_plot(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64]) -> Result<()> {
-    let frame = Frame::new((960, 480));
+pub fn write_plot(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64], frame: Frame) -> Result<()> {
     render(
         path,
         frame,

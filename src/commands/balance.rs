@@ -87,6 +87,8 @@ pub struct Args {
     /// Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr
     #[arg(long, value_name = "FILE.svg")]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub plot: crate::cli::PlotArgs,
 }
 
 /// `--predictor` (the methods of [`crate::predict`]).
@@ -208,6 +210,7 @@ impl Settings {
 
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
+    args.plot.frame(report::SIZE)?; // a bad --plot-size fails before the run, not after
     let state_dir = StateDir::open(&args.state_dir.state_dir)?;
     let lock = state_dir.lock()?;
     let state = BalanceState::new(state_dir.path());
@@ -445,7 +448,7 @@ impl<'a> CliOutput<'a> {
                 .filter(|r| r.decision == Decision::Changed)
                 .map(|r| r.t + settings.config.window.to.min(r.length_s))
                 .collect();
-            report::write_plot(path, &self.points, t_end, &changes)?;
+            report::write_plot(path, &self.points, t_end, &changes, args.plot.frame(report::SIZE)?)?;
             eprint!("{}", report::table(&self.records));
             crate::info!(
                 "runtime {:.1} s with netbalance, {:.1} s without ({:.3}×); {} migrations, {} moves; plot: {}",

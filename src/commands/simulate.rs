@@ -80,12 +80,8 @@ pub struct Args {
     /// Write the scenario's load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`
     #[arg(long, conflicts_with_all = ["plot", "format"])]
     pub loads: bool,
-    /// Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]
-    #[arg(long, value_name = "WxH", requires = "plot")]
-    pub plot_size: Option<String>,
-    /// Resolution of a PNG plot (96: one pixel per unit of --plot-size)
-    #[arg(long, value_name = "DPI", requires = "plot")]
-    pub plot_dpi: Option<u32>,
+    #[command(flatten)]
+    pub plot_frame: crate::cli::PlotArgs,
     /// Worker threads [default: the number of CPUs]; the output does not depend on it
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -140,7 +136,7 @@ impl Settings {
 }
 
 pub fn run(args: Args) -> Result<Status> {
-    let frame = crate::plot::Frame::parse(args.plot_size.as_deref(), args.plot_dpi, sim::plot::SIZE)?;
+    let frame = args.plot_frame.frame(sim::plot::SIZE)?;
     if args.loads {
         let s = Settings::resolve(&args)?;
         let e = &s.experiment;
