@@ -12,21 +12,20 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    // The commit only (no "-dirty"): watching the index for that would
+    // rebuild the crate on every `git add`.
     let commit = match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(hash) => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some();
             let date = git(&["log", "-1", "--format=%cs"]).unwrap_or_default();
-            format!("{hash}{} {date}", if dirty { "-dirty" } else { "" })
+            format!("{hash} {date}")
         }
         None => "no git commit".to_string(),
     };
     println!("cargo:rustc-env=NETBALANCE_GIT_COMMIT={}", commit.trim());
     // Rebuild when HEAD moves (a commit, a checkout); in a worktree these
     // paths live in the common git dir.
-    for what in ["HEAD", "index"] {
-        if let Some(p) = git(&["rev-parse", "--git-path", what]) {
-            println!("cargo:rerun-if-changed={p}");
-        }
+    if let Some(p) = git(&["rev-parse", "--git-path", "HEAD"]) {
+        println!("cargo:rerun-if-changed={p}");
     }
     if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
         if let Some(p) = git(&["rev-parse", "--git-path", &r]) {

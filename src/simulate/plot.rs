@@ -145,72 +145,131 @@ fn draw_sweep<DB: DrawingBackend>(
     for (i, s) in series.iter().enumerate() {
         entries.push((s.name.clone(), Sample::Line(PALETTE[i % PALETTE.len()], Some(i))));
     }
-    macro_rules! body {
-        ($chart:expr, $lo:expr, $hi:expr) => {{
-            let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .light_line_style(WHITE)
-                .label_style(p.font())
-                .axis_desc_style(p.font())
-                .x_desc(x_label)
-                .y_desc("relative runtime (with / without)")
-                .draw()
-                .map_err(e)?;
-            if let Some((lo, hi)) = band {
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [($lo, lo), ($hi, hi)],
-                        RGBColor(215, 215, 215).filled(),
-                    )))
-                    .map_err(e)?;
-            }
-            let mut marks = Vec::new();
-            for (i, s) in series.iter().enumerate() {
-                let c = PALETTE[i % PALETTE.len()];
-                chart
-                    .draw_series(LineSeries::new(
-                        s.points.iter().map(|q| (q.0, q.1)),
-                        ShapeStyle::from(&c).stroke_width(p.px(LINE)),
-                    ))
-                    .map_err(e)?;
-                chart
-                    .draw_series(s.points.iter().map(|&(x, m, sd)| {
-                        PathElement::new(
-                            vec![(x, m - sd), (x, m + sd)],
-                            ShapeStyle::from(&c).stroke_width(p.px(1)),
-                        )
-                    }))
-                    .map_err(e)?;
-                marks.extend(s.points.iter().map(|&(x, m, _)| (chart.backend_coord(&(x, m)), i, c)));
-            }
-            let base = p.data.get_base_pixel();
-            for ((x, y), i, c) in marks {
-                marker(&p.data, (x - base.0, y - base.1), i, p.px(4) as i32, c)?;
-            }
-        }};
-    }
-    let builder = |b: &mut ChartBuilder<DB>| {
-        b.margin(p.px(12))
-            .x_label_area_size(p.px(44))
-            .y_label_area_size(p.px(56));
-    };
-    let mut b = ChartBuilder::on(&p.data);
-    builder(&mut b);
-    match x_axis {
-        XAxis::Log => {
-            let (lo, hi) = (x_min / 1.25, x_max * 1.25);
-            body!(
-                b.build_cartesian_2d((lo..hi).log_scale(), 0.0..y_max).map_err(e)?,
-                lo,
-                hi
-            );
-        }
+    // A log axis is a linear one over log2(x), labelled with x.
+    let tx = |x: f64| if x_axis == XAxis::Log { x.log2() } else { x };
+    let (lo, hi) = match x_axis {
+        XAxis::Log => (tx(x_min) - 0.3, tx(x_max) + 0.3),
         XAxis::Linear => {
             let pad = (x_max - x_min) * 0.05;
-            let (lo, hi) = (x_min - pad, x_max + pad);
-            body!(b.build_cartesian_2d(lo..hi, 0.0..y_max).map_err(e)?, lo, hi);
+            (x_min - pad, x_max + pad)
         }
+    };
+    let label = |v: &f64| {
+        let x = if x_axis == XAxis::Log { v.exp2() } else { *v };
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let mut chart = ChartBuilder::on(&p.data)
+        .margin(p.px(12))
+        .x_label_area_size(p.px(44))
+        .y_label_area_size(p.px(56))
+        .build_cartesian_2d(lo..hi, 0.0..y_max)
+        .map_err(e)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(WHITE)
+        .label_style(p.font())
+        .axis_desc_style(p.font())
+        .x_desc(x_label)
+        .x_label_formatter(&label)
+        .y_desc("relative runtime (with / without)");
+    if x_axis == XAxis::Log {
+        // one tick per power of two in range
+        mesh.x_labels(((hi.floor() - lo.ceil()) as usize + 1).max(2));
+    }
+    mesh.draw().map_err(e)?;
+    if let Some((b_lo, b_hi)) = band {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(lo, b_lo), (hi, b_hi)],
+                RGBColor(215, 215, 215).filled(),
+            )))
+            .map_err(e)?;
+    }
+    let mut marks = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        let c = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().map(|q| (tx(q.0), q.1)),
+                ShapeStyle::from(&c).stroke_width(p.px(LINE)),
+            ))
+            .map_err(e)?;
+        chart
+            .draw_series(s.points.iter().map(|&(x, m, sd)| {
+                PathElement::new(
+                    vec![(tx(x), m - sd), (tx(x), m + sd)],
+                    ShapeStyle::from(&c).stroke_width(p.px(1)),
+                )
+            }))
+            .map_err(e)?;
+        marks.extend(
+            s.points
+                .iter()
+                .map(|&(x, m, _)| (chart.backend_coord(&(tx(x), m)), i, c)),
+        );
+    }
+    let base = p.data.get_base_pixel();
+    for ((x, y), i, c) in marks {
+        marker(&p.data, (x - base.0, y - base.1), i, p.px(4) as i32, c)?;
     }
     legend(p, &entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both backends draw a sweep on a log axis (a PNG needs the font).
+    #[test]
+    fn sweeps_render_on_a_log_axis() {
+        if crate::plot_font::ensure_font().is_err() {
+            eprintln!("skipped: no TrueType font");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let series = vec![
+            Series {
+                name: "grid".into(),
+                points: vec![
+                    (2.0, 0.5, 0.05),
+                    (4.0, 0.41, 0.04),
+                    (8.0, 0.39, 0.04),
+                    (32.0, 0.36, 0.03),
+                ],
+            },
+            Series {
+                name: "NETbalance".into(),
+                points: vec![(2.0, 0.9, 0.02), (32.0, 0.8, 0.02)],
+            },
+        ];
+        for ext in ["svg", "png"] {
+            let path = dir.join(format!("sweep-test.{ext}"));
+            sweep(
+                &path,
+                "T_p (s)",
+                &series,
+                Some((0.45, 0.73)),
+                XAxis::Log,
+                Frame::new(SIZE),
+            )
+            .unwrap();
+            assert!(std::fs::metadata(&path).unwrap().len() > 1000);
+        }
+        let svg = std::fs::read_to_string(dir.join("sweep-test.svg")).unwrap();
+        if let Some(keep) = std::env::var_os("NETBALANCE_KEEP_PLOTS") {
+            for ext in ["svg", "png"] {
+                std::fs::copy(
+                    dir.join(format!("sweep-test.{ext}")),
+                    std::path::Path::new(&keep).join(format!("sweep-test.{ext}")),
+                )
+                .unwrap();
+            }
+        }
+        // SVG text elements hold their text on a line of its own
+        let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+        for tick in ["2", "4", "8", "16", "32"] {
+            assert!(texts.contains(&tick), "no tick {tick}");
+        }
+    }
 }
