@@ -22,14 +22,17 @@ _netbalance() {
             netbalance,calibrate)
                 cmd="netbalance__subcmd__calibrate"
                 ;;
+            netbalance,completions)
+                cmd="netbalance__subcmd__completions"
+                ;;
             netbalance,cost)
                 cmd="netbalance__subcmd__cost"
                 ;;
+            netbalance,export)
+                cmd="netbalance__subcmd__export"
+                ;;
             netbalance,help)
                 cmd="netbalance__subcmd__help"
-                ;;
-            netbalance,keeper)
-                cmd="netbalance__subcmd__keeper"
                 ;;
             netbalance,lab)
                 cmd="netbalance__subcmd__lab"
@@ -49,14 +52,14 @@ _netbalance() {
             netbalance,simulate)
                 cmd="netbalance__subcmd__simulate"
                 ;;
+            netbalance,status)
+                cmd="netbalance__subcmd__status"
+                ;;
             netbalance,testbed)
                 cmd="netbalance__subcmd__testbed"
                 ;;
             netbalance,topology)
                 cmd="netbalance__subcmd__topology"
-                ;;
-            netbalance,xfer)
-                cmd="netbalance__subcmd__xfer"
                 ;;
             netbalance__subcmd__help,balance)
                 cmd="netbalance__subcmd__help__subcmd__balance"
@@ -64,14 +67,17 @@ _netbalance() {
             netbalance__subcmd__help,calibrate)
                 cmd="netbalance__subcmd__help__subcmd__calibrate"
                 ;;
+            netbalance__subcmd__help,completions)
+                cmd="netbalance__subcmd__help__subcmd__completions"
+                ;;
             netbalance__subcmd__help,cost)
                 cmd="netbalance__subcmd__help__subcmd__cost"
                 ;;
+            netbalance__subcmd__help,export)
+                cmd="netbalance__subcmd__help__subcmd__export"
+                ;;
             netbalance__subcmd__help,help)
                 cmd="netbalance__subcmd__help__subcmd__help"
-                ;;
-            netbalance__subcmd__help,keeper)
-                cmd="netbalance__subcmd__help__subcmd__keeper"
                 ;;
             netbalance__subcmd__help,lab)
                 cmd="netbalance__subcmd__help__subcmd__lab"
@@ -91,14 +97,14 @@ _netbalance() {
             netbalance__subcmd__help,simulate)
                 cmd="netbalance__subcmd__help__subcmd__simulate"
                 ;;
+            netbalance__subcmd__help,status)
+                cmd="netbalance__subcmd__help__subcmd__status"
+                ;;
             netbalance__subcmd__help,testbed)
                 cmd="netbalance__subcmd__help__subcmd__testbed"
                 ;;
             netbalance__subcmd__help,topology)
                 cmd="netbalance__subcmd__help__subcmd__topology"
-                ;;
-            netbalance__subcmd__help,xfer)
-                cmd="netbalance__subcmd__help__subcmd__xfer"
                 ;;
             netbalance__subcmd__help__subcmd__lab,down)
                 cmd="netbalance__subcmd__help__subcmd__lab__subcmd__down"
@@ -129,12 +135,6 @@ _netbalance() {
                 ;;
             netbalance__subcmd__help__subcmd__topology,waxman)
                 cmd="netbalance__subcmd__help__subcmd__topology__subcmd__waxman"
-                ;;
-            netbalance__subcmd__help__subcmd__xfer,recv)
-                cmd="netbalance__subcmd__help__subcmd__xfer__subcmd__recv"
-                ;;
-            netbalance__subcmd__help__subcmd__xfer,send)
-                cmd="netbalance__subcmd__help__subcmd__xfer__subcmd__send"
                 ;;
             netbalance__subcmd__lab,down)
                 cmd="netbalance__subcmd__lab__subcmd__down"
@@ -208,24 +208,6 @@ _netbalance() {
             netbalance__subcmd__topology__subcmd__help,waxman)
                 cmd="netbalance__subcmd__topology__subcmd__help__subcmd__waxman"
                 ;;
-            netbalance__subcmd__xfer,help)
-                cmd="netbalance__subcmd__xfer__subcmd__help"
-                ;;
-            netbalance__subcmd__xfer,recv)
-                cmd="netbalance__subcmd__xfer__subcmd__recv"
-                ;;
-            netbalance__subcmd__xfer,send)
-                cmd="netbalance__subcmd__xfer__subcmd__send"
-                ;;
-            netbalance__subcmd__xfer__subcmd__help,help)
-                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__help"
-                ;;
-            netbalance__subcmd__xfer__subcmd__help,recv)
-                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__recv"
-                ;;
-            netbalance__subcmd__xfer__subcmd__help,send)
-                cmd="netbalance__subcmd__xfer__subcmd__help__subcmd__send"
-                ;;
             *)
                 ;;
         esac
@@ -233,7 +215,7 @@ _netbalance() {
 
     case "${cmd}" in
         netbalance)
-            opts="-h -V --help --version testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help"
+            opts="-q -v -h -V --quiet --verbose --help --version testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +229,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__balance)
-            opts="-i -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --load --state-root --known-hosts --accept-new --identity --report --fresh --help"
+            opts="-i -q -v -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --load --state-root --known-hosts --accept-new --identity --report --fresh --plot-size --plot-dpi --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -353,6 +335,14 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --plot-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plot-dpi)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -361,7 +351,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__calibrate)
-            opts="-i -h --testbed --costs --sizes-mb --repeats --state-root --report --criu --known-hosts --accept-new --identity --help"
+            opts="-i -q -v -h --testbed --costs --sizes-mb --repeats --state-root --report --criu --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -414,8 +404,22 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netbalance__subcmd__completions)
+            opts="-q -v -h --quiet --verbose --help bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netbalance__subcmd__cost)
-            opts="-h --placement --target --load --topology --testbed --costs --tp --to --human --help"
+            opts="-q -v -h --placement --target --load --topology --testbed --costs --tp --to --human --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,8 +464,30 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netbalance__subcmd__export)
+            opts="-q -v -h --placement --testbed --quiet --verbose --help maxinet distrinet"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --placement)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netbalance__subcmd__help)
-            opts="testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help"
+            opts="testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -502,6 +528,20 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netbalance__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netbalance__subcmd__help__subcmd__cost)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -516,7 +556,7 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        netbalance__subcmd__help__subcmd__help)
+        netbalance__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -530,7 +570,7 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        netbalance__subcmd__help__subcmd__keeper)
+        netbalance__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -684,6 +724,20 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netbalance__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netbalance__subcmd__help__subcmd__testbed)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -796,64 +850,8 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        netbalance__subcmd__help__subcmd__xfer)
-            opts="recv send"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__help__subcmd__xfer__subcmd__recv)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__help__subcmd__xfer__subcmd__send)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__keeper)
-            opts="-h --detach --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         netbalance__subcmd__lab)
-            opts="-h --help up down status ssh help"
+            opts="-q -v -h --quiet --verbose --help up down status ssh help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -867,7 +865,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__lab__subcmd__down)
-            opts="-h --dir --help"
+            opts="-q -v -h --dir --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -969,7 +967,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__lab__subcmd__ssh)
-            opts="-h --dir --help"
+            opts="-q -v -h --dir --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -987,7 +985,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__lab__subcmd__status)
-            opts="-h --dir --help"
+            opts="-q -v -h --dir --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1005,7 +1003,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__lab__subcmd__up)
-            opts="-h --vms --dir --memory-mb --boot-timeout-s --no-provision --help"
+            opts="-q -v -h --vms --dir --memory-mb --boot-timeout-s --no-provision --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1035,7 +1033,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__migrate)
-            opts="-q -i -h --target --placement --state-dir --topology --testbed --costs --dry-run --commands --teardown --resume --rollback --quiet --state-root --known-hosts --accept-new --identity --help"
+            opts="-i -q -v -h --target --placement --state-dir --topology --testbed --costs --dry-run --commands --teardown --resume --rollback --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1089,7 +1087,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__monitor)
-            opts="-i -h --interval --count --dilation --placement --topology --testbed --state-dir --state-root --known-hosts --accept-new --identity --help"
+            opts="-i -q -v -h --interval --count --dilation --placement --topology --testbed --state-dir --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1147,7 +1145,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__place)
-            opts="-h --placement --load --topology --testbed --costs --tp --to --budget --moves --seed --pin --forbid --max-moves --help"
+            opts="-q -v -h --placement --load --topology --testbed --costs --tp --to --budget --moves --seed --pin --forbid --max-moves --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1213,7 +1211,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__predict)
-            opts="-h --load --predictor --alpha --max-lag --history --evaluate --help"
+            opts="-q -v -h --load --predictor --alpha --max-lag --history --evaluate --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1247,7 +1245,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__simulate)
-            opts="-h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --threads --help"
+            opts="-q -v -h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --loads --plot-size --plot-dpi --threads --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1329,6 +1327,14 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --plot-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plot-dpi)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1340,8 +1346,50 @@ _netbalance() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netbalance__subcmd__status)
+            opts="-i -q -v -h --state-dir --topology --testbed --state-root --known-hosts --accept-new --identity --human --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topology)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --testbed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netbalance__subcmd__testbed)
-            opts="-h --hosts --cpus --nic-mbps --capacity --help"
+            opts="-q -v -h --hosts --cpus --nic-mbps --capacity --ssh --hosts-file --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1363,6 +1411,14 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1371,7 +1427,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology)
-            opts="-h --memory-mb --mbps --delay-ms --stats --help grid waxman campus internet paper import help"
+            opts="-q -v -h --memory-mb --mbps --delay-ms --stats --quiet --verbose --help grid waxman campus internet paper import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1397,7 +1453,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__campus)
-            opts="-h --campuses --seed --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --campuses --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1431,7 +1487,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__grid)
-            opts="-h --width --height --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --width --height --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1577,14 +1633,14 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__import)
-            opts="-h --format --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --format --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "json gml graphml node-link edge-list" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "json gml graphml node-link edge-list containerlab" -- "${cur}"))
                     return 0
                     ;;
                 --memory-mb)
@@ -1607,7 +1663,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__internet)
-            opts="-h --nodes --seed --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --nodes --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1641,7 +1697,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__paper)
-            opts="-h --seed --memory-mb --mbps --delay-ms --stats --help grid waxman campus internet"
+            opts="-q -v -h --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help grid waxman campus internet"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1671,7 +1727,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__topology__subcmd__waxman)
-            opts="-h --nodes --alpha --beta --seed --memory-mb --mbps --delay-ms --stats --help"
+            opts="-q -v -h --nodes --alpha --beta --seed --memory-mb --mbps --delay-ms --stats --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1702,124 +1758,6 @@ _netbalance() {
                     return 0
                     ;;
                 --delay-ms)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer)
-            opts="-h --help recv send help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help)
-            opts="recv send help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help__subcmd__recv)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__help__subcmd__send)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__recv)
-            opts="-h --listen --dir --timeout-s --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --listen)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout-s)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        netbalance__subcmd__xfer__subcmd__send)
-            opts="-h --to --dir --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --to)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

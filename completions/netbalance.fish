@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_netbalance_global_optspecs
-    string join \n h/help V/version
+    string join \n q/quiet v/verbose h/help V/version
 end
 
 function __fish_netbalance_needs_command
@@ -24,48 +24,59 @@ function __fish_netbalance_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c netbalance -n "__fish_netbalance_needs_command" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_needs_command" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_needs_command" -s V -l version -d 'Print version'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists, containerlab YAML'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
-complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "keeper" -d 'Run a command under a reaping daemon (used on the VMs by migrations)'
-complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "xfer" -d 'One end of a direct VM-to-VM image copy (used on the VMs by migrations)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "lab" -d 'A testbed of real QEMU VMs on this machine: up, status, ssh, down'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "status" -d 'What is deployed and what really runs: per vnode its VM, pid, CPU so far, links, health'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "export" -d 'Write a placement as the node → host mapping MaxiNet or Distrinet takes'
+complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c netbalance -n "__fish_netbalance_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts -d 'Number of physical hosts' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l cpus -d 'CPUs (= VMs) per host' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l nic-mbps -d 'NIC bandwidth of every host, Mbit/s' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l capacity -d 'CPU capacity of every VM (CPU-seconds per second)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l ssh -d 'Reach VM v of host h at this ssh target: {h}, {v}, {i} (VM number in the testbed), with offsets like {i+10}' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts-file -d 'The VMs of a real cluster, one `user@host[:port] [HOST]` per line (replaces --hosts and --cpus)' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l placement -d 'The current placement φ [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l target -d 'A proposed placement φ′: adds T_r and χ' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l load -d 'Load snapshots (NDJSON; the last one is used) [default: the topology\'s expected load]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l to -d 'Optimisation budget T_o, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l human -d 'Print a table for people instead of JSON'
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON, an edge list or a containerlab topology (`-`: stdin)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l width -d 'Vnodes per row' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l height -d 'Rows' -r
@@ -73,6 +84,8 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from grid" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l nodes -d 'Vnodes' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l alpha -d 'Link density, in (0, 1]' -r
@@ -82,6 +95,8 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from waxman" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l campuses -d 'Campuses (548 vnodes each; 10 = the paper\'s 5,480)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
@@ -89,6 +104,8 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from campus" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l nodes -d 'Vnodes' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
@@ -96,33 +113,40 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from internet" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l format -d 'The file\'s format [default: by extension, else by content]' -r -f -a "json\t'netbalance\'s own JSON (SPEC §1)'
 gml\t'Graph Modelling Language, as the Internet Topology Zoo writes it'
 graphml\t'GraphML (XML), as the Internet Topology Zoo writes it'
 node-link\t'networkx node-link JSON (`nodes` and `links`/`edges`), e.g. topohub\'s files'
-edge-list\t'One link per line: `a b [mbps]`; `#` starts a comment'"
+edge-list\t'One link per line: `a b [mbps]`; `#` starts a comment'
+containerlab\t'containerlab topology YAML (`topology.nodes`, `topology.links` with `endpoints`)'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l stats -d 'Print nodes, links, degrees, components and a diameter estimate to stderr'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON, an edge list or a containerlab topology (`-`: stdin)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l placement -d 'The current placement φ: re-place from it (minimise χ) [default: none, initial placement]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l load -d 'Load snapshots (NDJSON; the last one is the prediction) [default: stdin when piped, else the topology\'s expected load]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l tp -d 'Prediction window T_p, seconds' -r
@@ -132,18 +156,22 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l seed -d 
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l pin -d 'Run VNODE on VM (repeatable)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l forbid -d 'Place no vnode on VM (repeatable)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l max-moves -d 'Re-placement: migrate at most N vnodes' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l interval -d 'Seconds between snapshots (real time)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l count -d 'Stop after this many snapshots [default: run until interrupted]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l dilation -d 'The time dilation factor τ in force (real seconds per virtual second): rates are per virtual second' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l placement -d 'The placement in force [default: <state-dir>/placement.json]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-root -d 'Where vnode state lives on the VMs' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
@@ -155,23 +183,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l criu
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand keeper" -l detach -d 'Return as soon as CMD has started (its output goes to /dev/null)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand keeper" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and not __fish_seen_subcommand_from recv send help" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and not __fish_seen_subcommand_from recv send help" -f -a "recv" -d 'Listen, print the port, then in the background unpack one sender\'s archive into DIR'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and not __fish_seen_subcommand_from recv send help" -f -a "send" -d 'Send DIR as a tar archive to a receiver; print the bytes sent'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and not __fish_seen_subcommand_from recv send help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from recv" -l listen -d 'Address to listen on (port 0: any free port)' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from recv" -l dir -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from recv" -l timeout-s -d 'Give up if no sender connects within this many seconds' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from recv" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from send" -l to -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from send" -l dir -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from help" -f -a "recv" -d 'Listen, print the port, then in the background unpack one sender\'s archive into DIR'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send DIR as a tar archive to a receiver; print the bytes sent'
-complete -c netbalance -n "__fish_netbalance_using_subcommand xfer; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l replay -d 'What-if: drive the loop from a recorded load stream (NDJSON, `-` for stdin); touches no host' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l interval -d 'Monitor sampling interval, seconds (with --replay: how long the last sample stands)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l tp -d 'Prediction window T_p, seconds' -r
@@ -188,7 +202,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l min-ga
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l windows -d 'Stop after N windows' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l duration -d 'Stop after S seconds (with --replay: seconds of the recorded stream)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l placement -d 'The placement in force at the start [default: the state dir\'s, else an initial placement for the first load]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
@@ -198,13 +212,17 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l plot-size -d 'Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l plot-dpi -d 'Resolution of a PNG plot (96: one pixel per unit of --plot-size)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l fresh -d 'Start over: forget the run saved in the state dir (a finished what-if run is otherwise refused)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l target -d 'The placement to reach [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placement -d 'The placement in force [default: the state dir\'s]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-root -d 'Where vnode state (pid, CRIU images) lives on the VMs' -r -F
@@ -215,8 +233,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l comman
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l teardown -d 'Stop every vnode in force and remove its namespaces and links'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l resume -d 'Finish a migrate that crashed, from the state dir\'s journal'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollback -d 'Undo a migrate that crashed, from the state dir\'s journal'
-complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'No progress bar or log lines on stderr (errors are still printed)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l topology -d 'grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l hosts -d 'Physical hosts of the simulated testbed' -r
@@ -238,7 +257,12 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l nic-m
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l format -d 'Output format of the window records (csv: one row per window; the summary line goes to stderr)' -r -f -a "ndjson\t''
 csv\t''"
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot -d 'Also plot τ over time of run 0 (with vs without), .svg or .png' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-size -d 'Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-dpi -d 'Resolution of a PNG plot (96: one pixel per unit of --plot-size)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threads -d 'Worker threads [default: the number of CPUs]; the output does not depend on it' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l loads -d 'Write the scenario\'s load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`'
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l load -d 'Load snapshots (NDJSON) [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l predictor -d 'Prediction method [default: last; `predict --evaluate`: all three]' -r -f -a "last\t'The last measured value (the paper\'s choice)'
@@ -248,7 +272,11 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l alpha 
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l max-lag -d 'Longest period the periodic method looks for, in samples' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l history -d 'Samples of history a prediction uses (the most recent)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l evaluate -d 'Score the method(s) on the stream instead: error per window, then a summary'
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and not __fish_seen_subcommand_from up down status ssh help" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and not __fish_seen_subcommand_from up down status ssh help" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and not __fish_seen_subcommand_from up down status ssh help" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and not __fish_seen_subcommand_from up down status ssh help" -f -a "up" -d 'Build the image if needed, boot N VMs, write DIR/testbed.json, DIR/known_hosts, DIR/id_ed25519'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and not __fish_seen_subcommand_from up down status ssh help" -f -a "down" -d 'Stop the lab\'s VMs and remove its network namespace, veth, disks and files'
@@ -260,40 +288,66 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_se
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from up" -l memory-mb -d 'Memory of each VM, MB' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from up" -l boot-timeout-s -d 'Seconds each VM may take to answer SSH' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from up" -l no-provision -d 'Do not copy this netbalance binary to the VMs now (it is copied on first use)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from up" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from up" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from down" -l dir -d 'The lab directory (testbed.json, known_hosts, id_ed25519 and lab/ go there)' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from down" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from down" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from status" -l dir -d 'The lab directory (testbed.json, known_hosts, id_ed25519 and lab/ go there)' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from ssh" -l dir -d 'The lab directory (testbed.json, known_hosts, id_ed25519 and lab/ go there)' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from ssh" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from ssh" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from ssh" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build the image if needed, boot N VMs, write DIR/testbed.json, DIR/known_hosts, DIR/id_ed25519'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Stop the lab\'s VMs and remove its network namespace, veth, disks and files'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'Print the lab\'s VMs as JSON (exit 1: no lab, or a VM is not running)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "ssh" -d 'Open a shell on a lab VM, or run one command there (stdout, stderr and exit code passed through)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "keeper" -d 'Run a command under a reaping daemon (used on the VMs by migrations)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "xfer" -d 'One end of a direct VM-to-VM image copy (used on the VMs by migrations)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "lab" -d 'A testbed of real QEMU VMs on this machine: up, status, ssh, down'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate keeper xfer balance migrate simulate predict lab help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -l state-dir -d 'The placement in force and the migration journal' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -l state-root -d 'Where vnode state lives on the VMs' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -l human -d 'Print a table for people instead of JSON'
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
+complete -c netbalance -n "__fish_netbalance_using_subcommand status" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -l placement -d 'The placement [default: stdin]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
+complete -c netbalance -n "__fish_netbalance_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netbalance -n "__fish_netbalance_using_subcommand completions" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand completions" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
+complete -c netbalance -n "__fish_netbalance_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "testbed" -d 'Generate a testbed description (hosts × CPUs)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "cost" -d 'Print τ of a placement with its bottleneck; with --target also T_r and χ'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "topology" -d 'Generate the paper\'s topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists, containerlab YAML'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "place" -d 'Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "monitor" -d 'Sample the deployed vnodes\' load; one snapshot per interval (NDJSON)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "calibrate" -d 'Measure migration phases on the testbed; print a costs profile'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "balance" -d 'The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "migrate" -d 'Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "simulate" -d 'Rerun the paper\'s evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "predict" -d 'Predict the load of the next window from an NDJSON load stream; --evaluate scores predictors'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "lab" -d 'A testbed of real QEMU VMs on this machine: up, status, ssh, down'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "status" -d 'What is deployed and what really runs: per vnode its VM, pid, CPU so far, links, health'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "export" -d 'Write a placement as the node → host mapping MaxiNet or Distrinet takes'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and not __fish_seen_subcommand_from testbed cost topology place monitor calibrate balance migrate simulate predict lab status export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "grid" -d 'A width × height grid (ids n0… row-major, 4-neighbour links)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "waxman" -d 'A Waxman random graph: P(u,v) = alpha·exp(−d/(beta·√2)) in the unit square, made connected'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "campus" -d 'The multi-campus benchmark: 548 vnodes per campus, campuses joined in a ring backbone'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "internet" -d 'An Internet-like graph (GLP preferential attachment, heavy-tailed degrees)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "paper" -d 'One of the paper\'s topologies at the paper\'s size (grid 1,600, waxman 2,500, campus 5,480, internet 2,113)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from xfer" -f -a "recv" -d 'Listen, print the port, then in the background unpack one sender\'s archive into DIR'
-complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from xfer" -f -a "send" -d 'Send DIR as a tar archive to a receiver; print the bytes sent'
+complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "import" -d 'Import a Topology Zoo GML or GraphML file, networkx node-link JSON, an edge list or a containerlab topology (`-`: stdin)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build the image if needed, boot N VMs, write DIR/testbed.json, DIR/known_hosts, DIR/id_ed25519'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Stop the lab\'s VMs and remove its network namespace, veth, disks and files'
 complete -c netbalance -n "__fish_netbalance_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Print the lab\'s VMs as JSON (exit 1: no lab, or a VM is not running)'

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 #[command(
     name = "netbalance",
     version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("NETBALANCE_GIT_COMMIT"), ")"),
     about = "Shorten network-emulation experiments by re-placing and live-migrating virtual nodes",
     long_about = "Shorten network-emulation experiments by re-placing and live-migrating virtual nodes.\n\n\
 Every subcommand reads and writes JSON or NDJSON on stdin/stdout, so they compose in pipes;\n\
@@ -21,6 +22,12 @@ re-placement), 2 bad input or usage, 3 a host failure after which the testbed wa
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more on stderr: which files were read, where each input came from
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,7 +36,7 @@ pub enum Command {
     Testbed(commands::testbed::Args),
     /// Print τ of a placement with its bottleneck; with --target also T_r and χ
     Cost(commands::cost::Args),
-    /// Generate the paper's topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists
+    /// Generate the paper's topologies (grid, waxman, campus, internet) or import GML, GraphML, node-link JSON, edge lists, containerlab YAML
     Topology(commands::topology::Args),
     /// Place vnodes on VMs (minimise τ), or re-place from --placement when it pays (χ < 0)
     Place(commands::place::Args),
@@ -53,6 +60,12 @@ pub enum Command {
     Predict(commands::predict::Args),
     /// A testbed of real QEMU VMs on this machine: up, status, ssh, down
     Lab(commands::lab::Args),
+    /// What is deployed and what really runs: per vnode its VM, pid, CPU so far, links, health
+    Status(commands::status::Args),
+    /// Write a placement as the node → host mapping MaxiNet or Distrinet takes
+    Export(commands::export::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(commands::completions::Args),
 }
 
 /// `--testbed FILE` (SPEC §7).
@@ -66,7 +79,7 @@ pub struct TestbedArg {
 /// `--topology FILE` (SPEC §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TopologyArg {
-    /// The topology (netbalance JSON, GML, GraphML, node-link JSON or edge list) [default: the placement's "topology"]
+    /// The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement's "topology"]
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
 }
@@ -207,5 +220,23 @@ impl PredictorArgs {
             PredictorKind::Ewma => Method::Ewma { alpha: self.alpha },
             PredictorKind::Periodic => Method::Periodic { max_lag: self.max_lag },
         }
+    }
+}
+
+/// `--plot-size WxH` and `--plot-dpi N`: how a plot is drawn.
+#[derive(Debug, Clone, Args, Default)]
+pub struct PlotArgs {
+    /// Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]
+    #[arg(long, value_name = "WxH")]
+    pub plot_size: Option<String>,
+    /// Resolution of a PNG plot (96: one pixel per unit of --plot-size)
+    #[arg(long, value_name = "DPI")]
+    pub plot_dpi: Option<u32>,
+}
+
+impl PlotArgs {
+    /// The validated frame, `default` where no size is given.
+    pub fn frame(&self, default: (u32, u32)) -> crate::Result<crate::plot::Frame> {
+        crate::plot::Frame::parse(self.plot_size.as_deref(), self.plot_dpi, default)
     }
 }

@@ -48,29 +48,95 @@ pub fn resolve_testbed(flag: Option<&Path>, placement: Option<&Placement>) -> Re
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         })
-        .or_else(|| Some(PathBuf::from("testbed.json")).filter(|p| p.is_file()))
-        .or_else(|| placement.and_then(|p| p.testbed.clone()))
-        .ok_or_else(|| Error::usage(TESTBED_HINT))?;
+        .or_else(|| Some(PathBuf::from("testbed.json")).filter(|p| p.is_file()));
+    let (path, from) = match path {
+        Some(p) => (p, None),
+        None => placement
+            .and_then(|p| recorded(p, "testbed"))
+            .ok_or_else(|| Error::usage(TESTBED_HINT))?,
+    };
     let source = Source::from_arg(&path);
-    let mut testbed: Testbed = read_json(&source)?;
-    testbed.validate(&source.name())?;
-    // A relative "identity" is relative to the testbed file.
-    if let (Some(id), Some(dir)) = (&testbed.identity, path.parent()) {
-        if Path::new(id).is_relative() && path != Path::new("-") {
-            testbed.identity = Some(dir.join(id).display().to_string());
+    let read = || -> Result<Testbed> {
+        let mut testbed: Testbed = read_json(&source)?;
+        testbed.validate(&source.name())?;
+        // A relative "identity" is relative to the testbed file.
+        if let (Some(id), Some(dir)) = (&testbed.identity, path.parent()) {
+            if Path::new(id).is_relative() && path != Path::new("-") {
+                testbed.identity = Some(dir.join(id).display().to_string());
+            }
         }
-    }
+        Ok(testbed)
+    };
+    let testbed = read().map_err(|e| from_field(e, from.as_deref()))?;
+    crate::debug!(
+        "netbalance: testbed {} ({})",
+        path.display(),
+        from.as_deref()
+            .unwrap_or("--testbed, $NETBALANCE_TESTBED or ./testbed.json")
+    );
     Ok((testbed, path))
 }
 
 /// Find and read the topology: `--topology`, then the placement's `"topology"`.
 pub fn resolve_topology(flag: Option<&Path>, placement: Option<&Placement>) -> Result<(Topology, PathBuf)> {
-    let path = flag
-        .map(Path::to_path_buf)
-        .or_else(|| placement.and_then(|p| p.topology.clone()))
-        .ok_or_else(|| Error::usage("no topology: pass --topology FILE (or a placement that names its topology)"))?;
-    let topo = crate::topology::read_topology(&Source::from_arg(&path))?;
+    let (path, from) = match flag {
+        Some(p) => (p.to_path_buf(), None),
+        None => placement.and_then(|p| recorded(p, "topology")).ok_or_else(|| {
+            Error::usage("no topology: pass --topology FILE (or a placement that names its topology)")
+        })?,
+    };
+    let topo = crate::topology::read_topology(&Source::from_arg(&path)).map_err(|e| from_field(e, from.as_deref()))?;
+    crate::debug!(
+        "netbalance: topology {} ({}): {} vnodes, {} links",
+        path.display(),
+        from.as_deref().unwrap_or("--topology"),
+        topo.vnodes.len(),
+        topo.links.len()
+    );
     Ok((topo, path))
+}
+
+/// A placement's recorded `"topology"` or `"testbed"` path, resolved: a
+/// relative path is looked up beside the placement file first, then in the
+/// current directory (where the command that wrote it ran). Also returns
+/// the field's description for errors (`p.json's "topology"`).
+///
+/// Complexity: two `stat` calls at most.
+fn recorded(placement: &Placement, field: &str) -> Option<(PathBuf, Option<String>)> {
+    let path = match field {
+        "topology" => placement.topology.clone()?,
+        _ => placement.testbed.clone()?,
+    };
+    let file = placement.read_from.as_deref();
+    let what = format!(
+        "{}'s \"{field}\"",
+        file.map_or("the placement".to_string(), |f| f.display().to_string())
+    );
+    let beside = file
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty() && path.is_relative())
+        .map(|d| d.join(&path));
+    let resolved = match beside {
+        Some(b) if b.exists() || !path.exists() => b,
+        _ => path,
+    };
+    Some((resolved, Some(what)))
+}
+
+/// An error reading a file named by a placement's field, prefixed with
+/// where the name came from (`from p.json's "topology": grid.json: …`).
+fn from_field(err: Error, from: Option<&str>) -> Error {
+    match (from, err) {
+        (Some(from), Error::Io { path, source }) => Error::Io {
+            path: format!("from {from}: {path}"),
+            source,
+        },
+        (Some(from), Error::Input { mut location, message }) => {
+            location.file = format!("from {from}: {}", location.file);
+            Error::Input { location, message }
+        }
+        (_, err) => err,
+    }
 }
 
 /// The costs in force: a `--costs` profile, else the testbed's `costs`.
@@ -86,6 +152,34 @@ pub fn resolve_costs(flag: Option<&Path>, testbed: &Testbed) -> Result<Costs> {
             Ok(costs)
         }
     }
+}
+
+/// How long stdin, read because it is not a terminal, may stay silent
+/// before a command says once on stderr what it is waiting for.
+pub const STDIN_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Say once on stderr, unless the returned flag is set within
+/// [`STDIN_NOTICE_AFTER`], that `command` is reading `what` from stdin: a
+/// command in a `while read` loop or under a CI runner inherits a stdin
+/// that is not a terminal and waits on it (`flag`: the option that names a
+/// file instead; `< /dev/null` gives none).
+pub fn notice_if_silent(
+    command: &'static str,
+    what: &'static str,
+    flag: &'static str,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let heard = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = heard.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(STDIN_NOTICE_AFTER);
+        if !seen.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::info!(
+                "netbalance {command}: waiting for {what} on stdin, which is not a terminal; \
+                 pass {flag}, or `< /dev/null` if there is nothing to read"
+            );
+        }
+    });
+    heard
 }
 
 /// How long a live stream on stdin may stay silent, after its first
@@ -175,9 +269,13 @@ pub fn read_stdin_until_settled(settle: std::time::Duration) -> Result<String> {
     })
 }
 
-/// Read a placement (not yet checked against a topology and testbed).
+/// Read a placement (not yet checked against a topology and testbed),
+/// remembering its file so that its relative `"topology"`/`"testbed"`
+/// paths resolve beside it.
 pub fn read_placement(source: &Source) -> Result<Placement> {
-    read_json(source)
+    let mut placement: Placement = read_json(source)?;
+    placement.read_from = source.path().map(Path::to_path_buf);
+    Ok(placement)
 }
 
 /// Read a load stream; `None` if the stream is empty.
@@ -197,7 +295,22 @@ pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Opt
     };
     let name = source.name();
     let mut snaps = if source == Source::Stdin {
-        parse_load_stream(&read_stdin_until_settled(STREAM_SETTLE)?, &name)?
+        let heard = match flag {
+            None => notice_if_silent("place", "load snapshots (NDJSON)", "--load FILE"),
+            Some(_) => std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        };
+        let text = read_stdin_until_settled(STREAM_SETTLE)?;
+        heard.store(true, std::sync::atomic::Ordering::Relaxed);
+        parse_load_stream(&text, &name).map_err(|e| match (flag, e) {
+            (None, Error::Input { location, message }) => Error::Input {
+                location,
+                message: format!(
+                    "{message} (stdin was read for load snapshots because it is not a terminal: \
+                     pass --load FILE, or `< /dev/null` for the topology's expected load)"
+                ),
+            },
+            (_, e) => e,
+        })?
     } else {
         read_load_stream(&source)?
     };

@@ -214,6 +214,48 @@ pub fn capped_lines<R: std::io::BufRead>(reader: R) -> impl Iterator<Item = std:
     })
 }
 
+/// Significant digits a result keeps in JSON output ([`round_result`]).
+pub const RESULT_DIGITS: usize = 6;
+
+/// A result rounded to [`RESULT_DIGITS`] significant digits, so that JSON
+/// says what it means (`0.41400000000000003` → `0.414`). Only for results
+/// people read; values another command takes as input (placements, load
+/// snapshots, topologies, cost profiles) keep full precision.
+///
+/// ```
+/// use netbalance::io::round_result;
+/// assert_eq!(round_result(0.41400000000000003), 0.414);
+/// assert_eq!(round_result(12.3456789), 12.3457);
+/// assert_eq!(round_result(-0.0001234567), -0.000123457);
+/// assert_eq!(round_result(0.0), 0.0);
+/// ```
+pub fn round_result(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    format!("{:.*e}", RESULT_DIGITS - 1, x).parse().unwrap_or(x)
+}
+
+/// A serialisable result as JSON with every non-integer number rounded
+/// by [`round_result`].
+pub fn rounded<T: Serialize>(value: &T) -> Result<serde_json::Value> {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                if let Some(r) = n.as_f64().map(round_result).and_then(serde_json::Number::from_f64) {
+                    *n = r;
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            serde_json::Value::Object(o) => o.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(value).map_err(|e| Error::io("<stdout>", e.into()))?;
+    walk(&mut v);
+    Ok(v)
+}
+
 /// Write one value as pretty JSON plus newline to stdout.
 pub fn write_json_stdout<T: Serialize>(value: &T) -> Result<()> {
     let stdout = std::io::stdout();

@@ -16,9 +16,15 @@ const FONT_PATHS: &[&str] = &[
     "/System/Library/Fonts/Supplemental/Arial.ttf",
 ];
 
+static FONT: OnceLock<std::result::Result<&'static [u8], String>> = OnceLock::new();
+
+/// The registered font's bytes (after [`ensure_font`] succeeded).
+pub fn font_bytes() -> Option<&'static [u8]> {
+    FONT.get().and_then(|f| f.as_ref().ok().copied())
+}
+
 /// Register a font as "sans-serif" once; the error names what to install.
 pub fn ensure_font() -> Result<()> {
-    static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
         let env = std::env::var("NETBALANCE_FONT").ok();
         let candidates: Vec<&str> = env.iter().map(String::as_str).chain(FONT_PATHS.iter().copied()).collect();
@@ -26,7 +32,7 @@ pub fn ensure_font() -> Result<()> {
             if let Ok(bytes) = std::fs::read(path) {
                 let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
                 if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
-                    return Ok(());
+                    return Ok(bytes);
                 }
             }
         }
@@ -36,5 +42,6 @@ pub fn ensure_font() -> Result<()> {
         ))
     })
     .clone()
+    .map(|_| ())
     .map_err(Error::Usage)
 }

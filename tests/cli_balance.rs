@@ -188,7 +188,8 @@ fn tau_recovers_after_each_sink_change_and_no_vnode_is_lost() {
     }
     assert!(summary.relative_runtime < 0.9, "{summary:?}");
     let total_real: f64 = windows.iter().map(|w| w.real_s).sum();
-    assert!((total_real - summary.real_s).abs() < 1e-6);
+    // records are rounded to 6 significant digits (io::RESULT_DIGITS)
+    assert!((total_real - summary.real_s).abs() < 1e-5 * summary.real_s.max(1.0));
 
     // No vnode lost: replaying the moves over the baseline gives the placement in force.
     let state: serde_json::Value =

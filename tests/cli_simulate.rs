@@ -74,15 +74,17 @@ fn ndjson_windows_runs_and_summary_add_up() {
         let ws: Vec<_> = windows.iter().filter(|w| w["run"] == r).collect();
         // real time adds up to the run's runtime, windows tile virtual time
         let real: f64 = ws.iter().map(|w| w["real_s"].as_f64().unwrap()).sum();
-        assert!((real - run["runtime_with_s"].as_f64().unwrap()).abs() < 1e-6);
+        // results are rounded to 6 significant digits (io::RESULT_DIGITS)
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1.0);
+        assert!(close(real, run["runtime_with_s"].as_f64().unwrap()));
         let f = |w: &Value, k: &str| w[k].as_f64().unwrap();
         assert!(ws
             .windows(2)
-            .all(|p| (f(p[0], "t") + f(p[0], "length_s") - f(p[1], "t")).abs() < 1e-9));
+            .all(|p| close(f(p[0], "t") + f(p[0], "length_s"), f(p[1], "t"))));
         let without: f64 = ws.iter().map(|w| f(w, "tau_baseline") * f(w, "length_s")).sum();
-        assert!((without - run["runtime_without_s"].as_f64().unwrap()).abs() < 1e-6);
+        assert!(close(without, run["runtime_without_s"].as_f64().unwrap()));
         let baseline: f64 = ws.iter().map(|w| f(w, "baseline_s")).sum();
-        assert!((baseline - run["runtime_without_s"].as_f64().unwrap()).abs() < 1e-6);
+        assert!(close(baseline, run["runtime_without_s"].as_f64().unwrap()));
         let mut changed = 0;
         for w in &ws {
             let d = w["decision"].as_str().unwrap();
@@ -100,8 +102,8 @@ fn ndjson_windows_runs_and_summary_add_up() {
     let mean = rel.iter().sum::<f64>() / 3.0;
     let sd = (rel.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
     let s = &summary[0];
-    assert!((s["relative_runtime"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
-    assert!((s["relative_runtime"]["stddev"].as_f64().unwrap() - sd).abs() < 1e-12);
+    assert!((s["relative_runtime"]["mean"].as_f64().unwrap() - mean).abs() < 1e-5);
+    assert!((s["relative_runtime"]["stddev"].as_f64().unwrap() - sd).abs() < 1e-5);
     assert_eq!(s["parameters"]["vnodes"], 36);
     assert_eq!(s["parameters"]["moves"], 5000);
 }

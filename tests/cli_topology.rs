@@ -247,3 +247,52 @@ fn other_commands_read_imported_formats_through_topology_flag() {
         assert!(report["tau"].as_f64().unwrap() > 0.0, "{file}");
     }
 }
+
+#[test]
+fn containerlab_yaml_is_imported_by_extension_and_by_content() {
+    let t = topology(&["import", data("srl-ceos.clab.yml").to_str().unwrap()]);
+    let ids: Vec<_> = t.vnodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["srl", "ceos", "client1"]);
+    assert_eq!(t.links.len(), 2, "two srl-ceos links merge; the host link is dropped");
+    let sniffed = netbalance()
+        .args(["topology", "import", "-"])
+        .pipe_stdin(data("srl-ceos.clab.yml"))
+        .unwrap()
+        .output()
+        .unwrap();
+    assert!(sniffed.status.success(), "{}", String::from_utf8_lossy(&sniffed.stderr));
+    assert_eq!(serde_json::from_slice::<Topology>(&sniffed.stdout).unwrap(), t);
+}
+
+/// Content that fits no format is refused, naming what it looked like and
+/// offering `--format` (a YAML file was once read as an edge list).
+#[test]
+fn content_fitting_no_format_is_refused_with_what_was_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, seen) in [
+        ("vnodes: []\n", "looks like YAML"),
+        ("a b c d\n", "line 1 is not an edge-list line"),
+        ("a b\nb c fast\n", "line 2 is not an edge-list line"),
+        ("key = value\n", "line 1 is not an edge-list line"),
+    ] {
+        let file = dir.path().join("t.txt");
+        std::fs::write(&file, text).unwrap();
+        let err = topology_fails(&["import", file.to_str().unwrap()]);
+        assert!(err.contains(seen), "{text:?}: {err}");
+        assert!(err.contains("--format F"), "{err}");
+        // the same through another command's --topology
+        let testbed = dir.path().join("testbed.json");
+        let tb = netbalance::model::Testbed::generate(1, 2, 1000.0);
+        std::fs::write(&testbed, serde_json::to_string(&tb).unwrap()).unwrap();
+        let out = netbalance()
+            .arg("place")
+            .arg("--topology")
+            .arg(&file)
+            .arg("--testbed")
+            .arg(&testbed)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(seen));
+    }
+}

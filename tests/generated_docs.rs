@@ -1,41 +1,14 @@
-//! `completions/` and `man/` are generated from the `Cli`; this test fails
-//! when they are stale. Regenerate with `NETBALANCE_REGENERATE=1 cargo test --test generated_docs`.
+//! `completions/` and `man/` are generated from the `Cli`
+//! (`netbalance::manual`); this test fails when they are stale. Regenerate
+//! with `NETBALANCE_REGENERATE=1 cargo test --test generated_docs`.
 
-use clap::CommandFactory;
-use clap_complete::Shell;
-use netbalance::cli::Cli;
-use std::collections::BTreeMap;
+use assert_cmd::Command;
 use std::path::Path;
-
-fn generated() -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for (shell, name) in [
-        (Shell::Bash, "netbalance.bash"),
-        (Shell::Zsh, "_netbalance"),
-        (Shell::Fish, "netbalance.fish"),
-    ] {
-        let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "netbalance", &mut buf);
-        files.insert(format!("completions/{name}"), buf);
-    }
-    let cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf).unwrap();
-    files.insert("man/netbalance.1".to_string(), buf);
-    for sub in cmd.get_subcommands() {
-        let name = format!("netbalance-{}", sub.get_name());
-        let sub = sub.clone().name(Box::leak(name.clone().into_boxed_str()) as &str);
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(sub).render(&mut buf).unwrap();
-        files.insert(format!("man/{name}.1"), buf);
-    }
-    files
-}
 
 #[test]
 fn completions_and_man_pages_are_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let files = generated();
+    let files = netbalance::manual::generated();
     if std::env::var_os("NETBALANCE_REGENERATE").is_some() {
         for dir in ["completions", "man"] {
             let _ = std::fs::remove_dir_all(root.join(dir));
@@ -63,5 +36,51 @@ fn completions_and_man_pages_are_up_to_date() {
     assert!(
         stale.is_empty(),
         "stale generated files {stale:?}: run NETBALANCE_REGENERATE=1 cargo test --test generated_docs"
+    );
+}
+
+/// `netbalance completions SHELL` prints what `completions/` holds.
+#[test]
+fn completions_subcommand_prints_the_committed_scripts() {
+    let files = netbalance::manual::generated();
+    for (shell, file) in [
+        ("bash", "netbalance.bash"),
+        ("zsh", "_netbalance"),
+        ("fish", "netbalance.fish"),
+    ] {
+        let out = Command::cargo_bin("netbalance")
+            .unwrap()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, files[&format!("completions/{file}")], "{shell}");
+    }
+}
+
+/// `--version` names the commit it was built from (or says there was none).
+#[test]
+fn version_names_the_git_commit() {
+    let out = Command::cargo_bin("netbalance")
+        .unwrap()
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("netbalance {} (", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let inside = text
+        .trim_end()
+        .trim_end_matches(')')
+        .rsplit_once('(')
+        .unwrap()
+        .1
+        .to_string();
+    let first = inside.split(['-', ' ']).next().unwrap();
+    assert!(
+        inside == "no git commit" || (first.len() == 12 && first.chars().all(|c| c.is_ascii_hexdigit())),
+        "{text}"
     );
 }

@@ -8,8 +8,9 @@
 //! `--moves-per-s` for the optimiser budget T_o × M (default: see README).
 //! Progress goes to stderr.
 
+use netbalance::plot::Frame;
 use netbalance::simulate::experiment::Experiment;
-use netbalance::simulate::plot::{self, Series};
+use netbalance::simulate::plot::{self, Series, XAxis};
 use netbalance::simulate::report::Statistics;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,8 @@ struct Figure {
     x_label: &'static str,
     /// The paper's reported relative-runtime range, shaded on the plot.
     band: Option<(f64, f64)>,
+    /// The swept values double from point to point: a log axis spaces them evenly.
+    x_axis: XAxis,
     points: Vec<Point>,
 }
 
@@ -99,7 +102,7 @@ fn write(path: &Path, text: &str) {
 fn sweep(f: Figure, o: &Options) {
     eprintln!("{}: {}", f.name, f.title);
     let mut csv = String::from("series,x,relative_mean,relative_stddev,runtime_with_mean_s,runtime_without_mean_s,migrations_mean,runs,moves_per_window\n");
-    let mut md = format!("| series | {} | relative runtime | with (s) | without (s) | migrations | runs |\n|---|---|---|---|---|---|---|\n", f.x_label);
+    let mut md = format!("{}\n\n| series | {} | relative runtime | with (s) | without (s) | migrations | runs |\n|---|---|---|---|---|---|---|\n", f.title, f.x_label);
     let mut series: Vec<Series> = Vec::new();
     for p in &f.points {
         let Some(s) = run_point(p, o) else {
@@ -141,7 +144,7 @@ fn sweep(f: Figure, o: &Options) {
     write(&o.out.join(format!("{}.md", f.name)), &md);
     for ext in ["svg", "png"] {
         let path = o.out.join(format!("{}.{ext}", f.name));
-        if let Err(e) = plot::sweep(&path, f.title, f.x_label, &series, f.band) {
+        if let Err(e) = plot::sweep(&path, f.x_label, &series, f.band, f.x_axis, Frame::new(plot::SIZE)) {
             eprintln!("{}: {e}", path.display());
         }
     }
@@ -202,7 +205,7 @@ fn fig5(o: &Options) {
     write(&o.out.join("fig5.md"), &md);
     for ext in ["svg", "png"] {
         let path = o.out.join(format!("fig5.{ext}"));
-        if let Err(err) = plot::tau_over_time(&path, r, e.window.to, "Fig. 5: τ over time (grid, T_p 10 s, T_o 1 s)") {
+        if let Err(err) = plot::tau_over_time(&path, r, e.window.to, Frame::new(plot::SIZE)) {
             eprintln!("{}: {err}", path.display());
         }
     }
@@ -228,6 +231,7 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             title: "Fig. 6: relative runtime vs T_o (sink change every 10 s, T_p 10 s)",
             x_label: "T_o (s)",
             band: None,
+            x_axis: XAxis::Log,
             points: pts("grid", &[0.125, 0.25, 0.5, 1.0], &|to| Experiment {
                 window: netbalance::cost::Window { tp: 10.0, to },
                 epoch_s: 10.0,
@@ -239,6 +243,7 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             title: "Fig. 7: relative runtime vs T_p (T_o 1 s)",
             x_label: "T_p (s)",
             band: Some((0.45, 0.73)),
+            x_axis: XAxis::Log,
             points: TOPOLOGIES
                 .iter()
                 .flat_map(|t| {
@@ -255,6 +260,7 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             title: "Fig. 8: relative runtime vs testbed size (8 CPUs per host)",
             x_label: "CPUs",
             band: Some((0.30, 0.50)),
+            x_axis: XAxis::Log,
             points: pts("grid", &[16.0, 32.0, 64.0, 128.0, 256.0], &|cpus| Experiment {
                 hosts: cpus as usize / 8,
                 cpus: 8,
@@ -266,6 +272,7 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             title: "Fig. 9: relative runtime vs T_p for SuT memory 10/50/100 MB",
             x_label: "T_p (s)",
             band: None,
+            x_axis: XAxis::Log,
             points: [10.0, 50.0, 100.0]
                 .iter()
                 .flat_map(|&m| {
@@ -282,6 +289,7 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             title: "Fig. 10: relative runtime vs data rate R",
             x_label: "R (Mbit/s per vnode)",
             band: None,
+            x_axis: XAxis::Log,
             points: pts("grid", &[2.5, 5.0, 10.0, 20.0], &|rate| Experiment {
                 rate_mbps: rate,
                 ..b.clone()

@@ -4,31 +4,30 @@
 
 use super::engine::TauPoint;
 use super::record::{Decision, WindowRecord};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::plot::{legend, marker, render, Frame, Panes, Sample, LINE, PALETTE};
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Draw τ over time into `path` (SVG; PNG when the name ends in `.png`):
-/// `points` are step starts (τ holds until the next point, the last until
-/// `t_end`); `changes` are migration instants.
-pub fn write_plot(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64]) -> Result<()> {
-    crate::plot_font::ensure_font()?;
-    let fail = |e: String| Error::io(path.display().to_string(), std::io::Error::other(e));
-    let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if png {
-        let root = BitMapBackend::new(path, (960, 480)).into_drawing_area();
-        draw(&root, points, t_end, changes).map_err(fail)?;
-        root.present().map_err(|e| fail(e.to_string()))
-    } else {
-        let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
-        draw(&root, points, t_end, changes).map_err(fail)?;
-        root.present().map_err(|e| fail(e.to_string()))
-    }
+/// The default size of the plot.
+pub const SIZE: (u32, u32) = (960, 480);
+
+/// Draw τ over time into `path` (SVG; PNG when the name ends in `.png`)
+/// in the one plot style ([`crate::plot`]): `points` are step starts (τ
+/// holds until the next point, the last until `t_end`); `changes` are
+/// migration instants.
+pub fn write_plot(path: &Path, points: &[TauPoint], t_end: f64, changes: &[f64], frame: Frame) -> Result<()> {
+    render(
+        path,
+        frame,
+        |p| draw(p, points, t_end, changes),
+        |p| draw(p, points, t_end, changes),
+    )
 }
 
 fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
+    p: &Panes<DB>,
     points: &[TauPoint],
     t_end: f64,
     changes: &[f64],
@@ -42,18 +41,19 @@ fn draw<DB: DrawingBackend>(
         .fold(0.0, f64::max)
         .max(1e-9)
         * 1.15;
-    root.fill(&WHITE).map_err(e)?;
-    let mut chart = ChartBuilder::on(root)
-        .caption("time dilation factor τ over time", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
+    let mut chart = ChartBuilder::on(&p.data)
+        .margin(p.px(12))
+        .x_label_area_size(p.px(44))
+        .y_label_area_size(p.px(56))
         .build_cartesian_2d(t0..t1, 0.0..top)
         .map_err(e)?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
+        .label_style(p.font())
+        .axis_desc_style(p.font())
         .x_desc("time (s)")
-        .y_desc("τ")
+        .y_desc("time dilation factor τ")
         .draw()
         .map_err(e)?;
     let steps = |f: fn(&TauPoint) -> f64| -> Vec<(f64, f64)> {
@@ -65,33 +65,26 @@ fn draw<DB: DrawingBackend>(
         }
         v
     };
+    let line = |c: RGBColor| ShapeStyle::from(&c).stroke_width(p.px(LINE));
     chart
-        .draw_series(LineSeries::new(steps(|p| p.tau_baseline), RED.stroke_width(2)))
-        .map_err(e)?
-        .label("without re-placement (baseline)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-    chart
-        .draw_series(LineSeries::new(steps(|p| p.tau), BLUE.stroke_width(2)))
-        .map_err(e)?
-        .label("with netbalance")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-    chart
-        .draw_series(
-            changes
-                .iter()
-                .map(|&t| TriangleMarker::new((t, top * 0.97), 6, BLACK.filled())),
-        )
-        .map_err(e)?
-        .label("migration")
-        .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, BLACK.filled()));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
+        .draw_series(LineSeries::new(steps(|p| p.tau_baseline), line(PALETTE[1])))
         .map_err(e)?;
-    Ok(())
+    chart
+        .draw_series(LineSeries::new(steps(|p| p.tau), line(PALETTE[0])))
+        .map_err(e)?;
+    let base = p.data.get_base_pixel();
+    let marks: Vec<(i32, i32)> = changes.iter().map(|&t| chart.backend_coord(&(t, top * 0.97))).collect();
+    for (x, y) in marks {
+        marker(&p.data, (x - base.0, y - base.1), 1, p.px(5) as i32, PALETTE[6])?;
+    }
+    legend(
+        p,
+        &[
+            ("without re-placement".into(), Sample::Line(PALETTE[1], None)),
+            ("with NETbalance".into(), Sample::Line(PALETTE[0], None)),
+            ("migration".into(), Sample::Marker(PALETTE[6], 1)),
+        ],
+    )
 }
 
 /// A table of the windows, for people (stderr).

@@ -82,6 +82,8 @@ pub struct Args {
     /// Start over: forget the run saved in the state dir (a finished what-if run is otherwise refused)
     #[arg(long)]
     pub fresh: bool,
+    #[command(flatten)]
+    pub plot: crate::cli::PlotArgs,
 }
 
 /// The validated settings of one `balance` run.
@@ -186,6 +188,7 @@ impl Settings {
 
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
+    args.plot.frame(report::SIZE)?; // a bad --plot-size fails before the run, not after
     let state_dir = StateDir::open(&args.state_dir.state_dir)?;
     let lock = state_dir.lock()?;
     let state = BalanceState::new(state_dir.path());
@@ -250,7 +253,7 @@ fn run_replay(
     let progress = match (saved, &given) {
         (Some(saved), given) => {
             if given.is_some() {
-                eprintln!(
+                crate::info!(
                     "netbalance: continuing from {} (window {}); --placement applies to a fresh state dir only",
                     state.path().display(),
                     saved.window
@@ -263,7 +266,7 @@ fn run_replay(
             fresh(problem.assignment(p, &name)?)
         }
         (None, None) => {
-            eprintln!("netbalance: no placement given: starting from an initial placement for the first sample");
+            crate::info!("netbalance: no placement given: starting from an initial placement for the first sample");
             fresh(
                 settings
                     .placer
@@ -448,9 +451,9 @@ impl<'a> CliOutput<'a> {
                 .filter(|r| r.decision == Decision::Changed)
                 .map(|r| r.t + settings.config.window.to.min(r.length_s))
                 .collect();
-            report::write_plot(path, &self.points, t_end, &changes)?;
+            report::write_plot(path, &self.points, t_end, &changes, args.plot.frame(report::SIZE)?)?;
             eprint!("{}", report::table(&self.records));
-            eprintln!(
+            crate::info!(
                 "runtime {:.1} s with netbalance, {:.1} s without ({:.3}×); {} migrations, {} moves; plot: {}",
                 summary.real_s,
                 summary.baseline_s,
@@ -466,7 +469,7 @@ impl<'a> CliOutput<'a> {
     fn emit(&mut self, line: &LogLine) -> Result<()> {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
-        crate::io::write_ndjson_line(&mut lock, line)
+        crate::io::write_ndjson_line(&mut lock, &crate::io::rounded(line)?)
     }
 }
 

@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<Status> {
     let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, args.repeats, &base)?;
     for p in &cal.pairs {
         for r in &p.runs {
-            eprintln!(
+            crate::info!(
                 "calibrate: {} {}->{}: {:.1} MB image, suspend {:.1} ms, snapshot {:.1} ms, reap {:.1} ms, transfer {:.1} ms ({}), reattach {:.1} ms, restore {:.1} ms, resume {:.1} ms",
                 p.class,
                 p.from,

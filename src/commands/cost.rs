@@ -91,7 +91,7 @@ pub fn run(args: Args) -> Result<Status> {
         if args.human {
             crate::io::write_text_stdout(&human_tau(&current))?;
         } else {
-            crate::io::write_json_stdout(&current)?;
+            crate::io::write_json_stdout(&crate::io::rounded(&current)?)?;
         }
         return Ok(Status::Done);
     };
@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<Status> {
     if args.human {
         crate::io::write_text_stdout(&human_comparison(&cmp))?;
     } else {
-        crate::io::write_json_stdout(&cmp)?;
+        crate::io::write_json_stdout(&crate::io::rounded(&cmp)?)?;
     }
     Ok(Status::Done)
 }

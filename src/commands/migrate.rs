@@ -45,9 +45,6 @@ pub struct Args {
     /// Undo a migrate that crashed, from the state dir's journal
     #[arg(long, conflicts_with_all = ["target", "placement"])]
     pub rollback: bool,
-    /// No progress bar or log lines on stderr (errors are still printed)
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Where vnode state (pid, CRIU images) lives on the VMs
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
     pub state_root: PathBuf,
@@ -116,6 +113,12 @@ fn problem(args: &Args, placements: &[Option<&Placement>]) -> Result<Problem> {
     let hints = Placement {
         topology: placements.iter().flatten().find_map(|p| p.topology.clone()),
         testbed: placements.iter().flatten().find_map(|p| p.testbed.clone()),
+        // relative paths resolve beside the file that named them
+        read_from: placements
+            .iter()
+            .flatten()
+            .find(|p| p.topology.is_some() || p.testbed.is_some())
+            .and_then(|p| p.read_from.clone()),
         ..Placement::default()
     };
     args.problem.resolve(Some(&hints))
@@ -123,7 +126,7 @@ fn problem(args: &Args, placements: &[Option<&Placement>]) -> Result<Problem> {
 
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
-    let progress = Progress::new(0, "migrate", args.quiet || args.dry_run);
+    let progress = Progress::new(0, "migrate", crate::log::quiet() || args.dry_run);
     let result = match &settings.mode {
         Mode::Apply(target) => apply(&args, &settings, target, &progress),
         Mode::Teardown => teardown(&args, &settings, &progress),
@@ -137,8 +140,8 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
     let target = read_placement(target_src)?;
     if args.dry_run {
         if let Some(run) = crate::state::Journal::peek_unfinished(&settings.state.journal_path())? {
-            if !args.quiet {
-                eprintln!(
+            if !crate::log::quiet() {
+                crate::info!(
                     "netbalance: run {} (pid {}) did not finish: the testbed may not be in the placement in force; take it up with --resume or --rollback first",
                     run.run, run.pid
                 );
@@ -148,22 +151,24 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
         let problem = problem(args, &[Some(&target), current.as_ref().map(|c| &c.0)])?;
         let to = problem.assignment(&target, &target_src.name())?;
         match &current {
-            None => crate::io::write_json_stdout(&plans::deployment_plan(&problem.instance, &to))?,
+            None => {
+                crate::io::write_json_stdout(&crate::io::rounded(&plans::deployment_plan(&problem.instance, &to))?)?
+            }
             Some((cur, name)) => {
                 let from = problem.assignment(cur, name)?;
                 let plan = crate::cost::plan(&problem.instance, &from, &to);
-                if !args.quiet && !plan.moves.is_empty() {
+                if !crate::log::quiet() && !plan.moves.is_empty() {
                     let timed = plan.timed();
                     let ends = migrate::dispatch::Dispatcher::new(&timed, problem.instance.n_vms(), &plan.queues)
                         .simulate(&timed);
                     let planned = plan.moves.iter().map(|m| m.start_s + m.duration_s).fold(0.0, f64::max);
-                    eprintln!(
+                    crate::info!(
                         "netbalance: {} moves; T_r {:.3} s; the moves end after {ends:.3} s as migrate dispatches them ({planned:.3} s in the plan's order)",
                         plan.moves.len(),
                         plan.estimate.total_s
                     );
                 }
-                crate::io::write_json_stdout(&plan.render(&problem.instance))?;
+                crate::io::write_json_stdout(&crate::io::rounded(&plan.render(&problem.instance))?)?;
             }
         }
         if args.commands {
@@ -213,7 +218,7 @@ fn teardown(args: &Args, settings: &Settings, progress: &Progress) -> Result<Sta
     let problem = problem(args, &[Some(&current)])?;
     let from = problem.assignment(&current, &name)?;
     let Some(lock) = lock else {
-        crate::io::write_json_stdout(&plans::teardown_plan(&problem.instance, &from))?;
+        crate::io::write_json_stdout(&crate::io::rounded(&plans::teardown_plan(&problem.instance, &from))?)?;
         return Ok(Status::Done);
     };
     let driver = driver(args, &problem, Some(&current))?;

@@ -3,7 +3,9 @@
 
 pub mod balance;
 pub mod calibrate;
+pub mod completions;
 pub mod cost;
+pub mod export;
 pub mod keeper;
 pub mod lab;
 pub mod migrate;
@@ -11,6 +13,7 @@ pub mod monitor;
 pub mod place;
 pub mod predict;
 pub mod simulate;
+pub mod status;
 pub mod testbed;
 pub mod topology;
 pub mod xfer;
@@ -38,6 +41,7 @@ impl Status {
 
 /// Run the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Status> {
+    crate::log::set_level(crate::log::level_of(cli.quiet, cli.verbose));
     match cli.command {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
@@ -52,5 +56,8 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Predict(args) => predict::run(args),
         Command::Xfer(args) => xfer::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

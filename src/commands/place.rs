@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Result<Status> {
             bar.set_message(format!("τ {:.4}  moves {}", p.best_tau, p.moves_evaluated));
         }
     };
-    eprintln!(
+    crate::info!(
         "netbalance place: {} vnodes on {} VMs, load: {load_label}",
         inst.n_vnodes(),
         inst.n_vms()
@@ -163,15 +163,17 @@ pub fn run(args: Args) -> Result<Status> {
     let mut placement = problem.placement_of(&outcome.assignment);
     placement.tau = Some(outcome.tau);
     placement.chi = outcome.chi;
-    crate::io::write_json_stdout(&placement)?;
-    eprintln!(
+    crate::io::write_json_stdout(&crate::io::rounded(&placement)?)?;
+    crate::info!(
         "netbalance place: tau {:.6}{}, {} moves evaluated",
         outcome.tau,
         outcome.chi.map(|c| format!(", chi {c:.6}")).unwrap_or_default(),
         outcome.moves_evaluated
     );
     if current.is_some() && !outcome.changed {
-        eprintln!("netbalance place: no beneficial re-placement (χ < 0 not found); the current placement is unchanged");
+        crate::info!(
+            "netbalance place: no beneficial re-placement (χ < 0 not found); the current placement is unchanged"
+        );
         return Ok(Status::Negative);
     }
     Ok(Status::Done)

@@ -6,7 +6,7 @@
 use super::Status;
 use crate::cli::{PredictorArgs, PredictorKind};
 use crate::error::{Error, Location, Result};
-use crate::io::{parse_json_at, write_ndjson_line, Source};
+use crate::io::{write_ndjson_line, Source};
 use crate::model::LoadSnapshot;
 use crate::predict::score::{evaluate, summarise, MethodScore, WindowError};
 use crate::predict::{predict, Method, Series};
@@ -95,14 +95,15 @@ pub fn run(args: Args) -> Result<Status> {
         }
         // A (live) stream is answered line by line.
         Source::Stdin => {
+            let heard = crate::inputs::notice_if_silent("predict", "load snapshots (NDJSON)", "--load FILE");
             let mut prev_t = None;
             for (i, line) in crate::io::capped_lines(std::io::stdin().lock()).enumerate() {
                 let line = line.map_err(|e| Error::io(name.clone(), e))?;
                 if line.trim().is_empty() {
                     continue;
                 }
-                let snap: LoadSnapshot = parse_json_at(&line, Location::file(&name).at_line(i + 1))?;
-                snap.validate(&name, Some(i + 1))?;
+                heard.store(true, std::sync::atomic::Ordering::Relaxed);
+                let snap = crate::model::load::parse_snapshot_line(&line, &name, i + 1)?;
                 if let Some(prev) = prev_t.filter(|&p| snap.t < p) {
                     return Err(Error::input(
                         Location::file(&name).at_line(i + 1).at_path("t"),
@@ -150,7 +151,7 @@ fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
     for &m in &s.methods {
         let errors = evaluate(m, &series, history);
         for e in &errors {
-            write_ndjson_line(&mut out, &Record::Window(e))?;
+            write_ndjson_line(&mut out, &crate::io::rounded(&Record::Window(e))?)?;
         }
         scores.push(summarise(m, &errors));
     }
@@ -158,6 +159,9 @@ fn run_evaluate(s: &Settings, history: usize) -> Result<Status> {
         .iter()
         .min_by(|a, b| a.mae.total_cmp(&b.mae))
         .map_or("last", |b| b.method);
-    write_ndjson_line(&mut out, &Record::Summary { methods: &scores, best })?;
+    write_ndjson_line(
+        &mut out,
+        &crate::io::rounded(&Record::Summary { methods: &scores, best })?,
+    )?;
     Ok(Status::Done)
 }

@@ -22,7 +22,7 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 #[command(
     args_override_self = true,
-    after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv"
+    after_help = "Examples:\n  netbalance simulate --runs 30 > grid.ndjson\n  netbalance simulate --topology waxman --tp 8 --runs 10 | tail -n 1\n  netbalance simulate --runs 1 --plot tau.svg --format csv > windows.csv\n  netbalance simulate --loads > loads.ndjson && netbalance topology paper grid > grid.json\n  netbalance balance --replay loads.ndjson --topology grid.json --moves 250000 --report tau.svg"
 )]
 pub struct Args {
     /// grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE
@@ -77,6 +77,11 @@ pub struct Args {
     /// Also plot τ over time of run 0 (with vs without), .svg or .png
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Write the scenario's load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`
+    #[arg(long, conflicts_with_all = ["plot", "format"])]
+    pub loads: bool,
+    #[command(flatten)]
+    pub plot_frame: crate::cli::PlotArgs,
     /// Worker threads [default: the number of CPUs]; the output does not depend on it
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -158,6 +163,18 @@ fn bounds(args: &Args) -> Result<()> {
 }
 
 pub fn run(args: Args) -> Result<Status> {
+    let frame = args.plot_frame.frame(sim::plot::SIZE)?;
+    if args.loads {
+        let s = Settings::resolve(&args)?;
+        let e = &s.experiment;
+        let inst = e.instance()?;
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        for snap in sim::loads::epoch_snapshots(&inst, &e.settings(), 0, e.seed) {
+            crate::io::write_ndjson_line(&mut out, &snap)?;
+        }
+        return Ok(Status::Done);
+    }
     let s = Settings::resolve(&args)?;
     let bar = indicatif::ProgressBar::with_draw_target(Some(args.runs as u64), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
@@ -173,11 +190,11 @@ pub fn run(args: Args) -> Result<Status> {
         Format::Ndjson => {
             for r in &results {
                 for rec in report::run_records(r) {
-                    serde_json::to_writer(&mut out, &rec).map_err(|e| io_err(e.into()))?;
+                    serde_json::to_writer(&mut out, &crate::io::rounded(&rec)?).map_err(|e| io_err(e.into()))?;
                     writeln!(out).map_err(io_err)?;
                 }
             }
-            crate::io::write_ndjson_line(&mut out, &report::Record::Summary(&summary))?;
+            crate::io::write_ndjson_line(&mut out, &crate::io::rounded(&report::Record::Summary(&summary))?)?;
         }
         Format::Csv => {
             out.write_all(report::CSV_HEADER.as_bytes()).map_err(io_err)?;
@@ -190,15 +207,13 @@ pub fn run(args: Args) -> Result<Status> {
         }
     }
     if let Some(path) = &args.plot {
-        let title = format!(
-            "τ over time, run 0 ({}, T_p {} s, T_o {} s)",
-            args.topology, args.window.tp, args.window.to
-        );
-        sim::plot::tau_over_time(path, &results[0], args.window.to, &title)?;
+        sim::plot::tau_over_time(path, &results[0], args.window.to, frame)?;
     }
-    eprintln!(
+    crate::info!(
         "relative runtime {:.3} ± {:.3} over {} runs",
-        summary.relative_runtime.mean, summary.relative_runtime.stddev, summary.runs
+        summary.relative_runtime.mean,
+        summary.relative_runtime.stddev,
+        summary.runs
     );
     Ok(Status::Done)
 }

@@ -2,11 +2,11 @@
 
 use super::Status;
 use crate::error::{Error, Result};
-use crate::model::Testbed;
+use crate::model::{inventory, Testbed};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  netbalance testbed --hosts 8 --cpus 8 > testbed.json\n  netbalance testbed --hosts 2 --cpus 4 --nic-mbps 1000"
+    after_help = "Examples:\n  netbalance testbed --hosts 8 --cpus 8 > testbed.json\n  netbalance testbed --hosts 2 --cpus 4 --nic-mbps 1000\n  netbalance testbed --hosts 8 --cpus 8 --ssh 'root@10.0.{h}.{v+10}:22' > testbed.json\n  netbalance testbed --hosts-file vms.txt > testbed.json\n\nA hosts file lists one VM per line, `user@host[:port] [HOST]` (# comments); VMs naming the same\nHOST share a physical host; lines without HOST form groups separated by blank lines."
 )]
 pub struct Args {
     /// Number of physical hosts
@@ -21,6 +21,12 @@ pub struct Args {
     /// CPU capacity of every VM (CPU-seconds per second)
     #[arg(long, default_value_t = 1.0)]
     pub capacity: f64,
+    /// Reach VM v of host h at this ssh target: {h}, {v}, {i} (VM number in the testbed), with offsets like {i+10}
+    #[arg(long, value_name = "TEMPLATE", conflicts_with = "hosts_file")]
+    pub ssh: Option<String>,
+    /// The VMs of a real cluster, one `user@host[:port] [HOST]` per line (replaces --hosts and --cpus)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["hosts", "cpus"])]
+    pub hosts_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<Status> {
@@ -35,12 +41,24 @@ pub fn run(args: Args) -> Result<Status> {
             crate::limits::MAX_VMS
         )));
     }
-    let mut tb = Testbed::generate(args.hosts, args.cpus, args.nic_mbps);
-    for host in &mut tb.hosts {
-        for vm in &mut host.vms {
-            vm.capacity = args.capacity;
+    let tb = match &args.hosts_file {
+        Some(file) => {
+            let source = crate::io::Source::from_arg(file);
+            inventory::from_hosts_file(&source.read_to_string()?, &source.name(), args.nic_mbps, args.capacity)?
         }
-    }
+        None => {
+            let mut tb = Testbed::generate(args.hosts, args.cpus, args.nic_mbps);
+            for host in &mut tb.hosts {
+                for vm in &mut host.vms {
+                    vm.capacity = args.capacity;
+                }
+            }
+            if let Some(template) = &args.ssh {
+                inventory::apply_template(&mut tb, template)?;
+            }
+            tb
+        }
+    };
     tb.validate("<arguments>")?;
     crate::io::write_json_stdout(&tb)?;
     Ok(Status::Done)

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  netbalance topology grid --width 40 --height 40 > grid.json\n  netbalance topology waxman --nodes 2500 --alpha 0.15 --beta 0.03 --seed 1 > waxman.json\n  netbalance topology paper campus --stats > campus.json\n  netbalance topology import Abilene.gml --mbps 100 > abilene.json"
+    after_help = "Examples:\n  netbalance topology grid --width 40 --height 40 > grid.json\n  netbalance topology waxman --nodes 2500 --alpha 0.15 --beta 0.03 --seed 1 > waxman.json\n  netbalance topology paper campus --stats > campus.json\n  netbalance topology import Abilene.gml --mbps 100 > abilene.json\n  netbalance topology import srl01.clab.yml > lab.json"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -79,7 +79,7 @@ pub enum Kind {
         #[command(flatten)]
         seed: SeedArg,
     },
-    /// Import a Topology Zoo GML or GraphML file, networkx node-link JSON or an edge list (`-`: stdin)
+    /// Import a Topology Zoo GML or GraphML file, networkx node-link JSON, an edge list or a containerlab topology (`-`: stdin)
     Import {
         /// The file (`-`: stdin)
         #[arg(value_name = "FILE")]

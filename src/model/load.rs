@@ -62,15 +62,74 @@ impl LoadSnapshot {
     }
 }
 
-/// Parse and validate an NDJSON stream of snapshots.
+/// The shape of one snapshot, for messages.
+const SHAPE: &str = r#"{"t":…,"cpu":{…},"mbps":[…]}"#;
+
+/// Parse and validate one NDJSON line (`line`: its number, from 1). A line
+/// that is not a snapshot says what it is instead: a pretty-printed JSON
+/// document (one `{` on a line), or a topology, placement or testbed.
+///
+/// ```
+/// use netbalance::model::load::parse_snapshot_line;
+/// let err = parse_snapshot_line("{", "<stdin>", 1).unwrap_err().to_string();
+/// assert!(err.starts_with("<stdin>:1: expected one load snapshot per line"), "{err}");
+/// let err = parse_snapshot_line(r#"{"vnodes":[]}"#, "t.json", 1).unwrap_err().to_string();
+/// assert!(err.contains("found a topology"), "{err}");
+/// ```
+pub fn parse_snapshot_line(line: &str, file: &str, number: usize) -> Result<LoadSnapshot> {
+    let at = Location::file(file).at_line(number);
+    let found = match serde_json::from_str::<serde_json::Value>(line) {
+        Err(e) if e.is_eof() => Some(format!(
+            "a JSON value that goes on past the line (`{}`): pretty-printed JSON? (`jq -c .` writes one value per line)",
+            line.trim().chars().take(20).collect::<String>()
+        )),
+        Ok(serde_json::Value::Object(o)) => what_object(&o),
+        _ => None,
+    };
+    if let Some(found) = found {
+        return Err(Error::input(
+            at,
+            format!("expected one load snapshot per line (NDJSON, {SHAPE}), found {found}"),
+        ));
+    }
+    let snap: LoadSnapshot = crate::io::parse_json_at(line, at)?;
+    snap.validate(file, Some(number))?;
+    Ok(snap)
+}
+
+/// What a JSON object that is not a snapshot is, if netbalance knows it.
+fn what_object(o: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    [
+        ("vnodes", "a topology"),
+        ("vm_of", "a placement"),
+        ("hosts", "a testbed"),
+        ("type", "a record of another command"),
+    ]
+    .iter()
+    .find(|(k, _)| o.contains_key(*k) && !o.contains_key("t"))
+    .map(|(k, what)| format!("{what} (it has \"{k}\")"))
+}
+
+/// Parse and validate an NDJSON stream of snapshots. A whole text that is
+/// one pretty-printed document is named as such (a topology, …).
 pub fn parse_load_stream(text: &str, file: &str) -> Result<Vec<LoadSnapshot>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let snap: LoadSnapshot = crate::io::parse_json_at(line, Location::file(file).at_line(i + 1))?;
-        snap.validate(file, Some(i + 1))?;
+        let snap = parse_snapshot_line(line, file, i + 1).map_err(|e| {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(o)) if text.trim().lines().count() > 1 => {
+                    let what = what_object(&o).unwrap_or_else(|| "one JSON object".into());
+                    Error::input(
+                        Location::file(file).at_line(i + 1),
+                        format!("expected one load snapshot per line (NDJSON, {SHAPE}), found {what} pretty-printed over {} lines", text.trim().lines().count()),
+                    )
+                }
+                _ => e,
+            }
+        })?;
         out.push(snap);
     }
     Ok(out)

@@ -2,6 +2,7 @@
 //! and validated with the file, JSON path or line in every error.
 
 pub mod costs;
+pub mod inventory;
 pub mod load;
 pub mod names;
 pub mod placement;

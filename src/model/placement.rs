@@ -22,6 +22,11 @@ pub struct Placement {
     /// The testbed file it was made for (path as given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub testbed: Option<PathBuf>,
+    /// The file this placement was read from (not serialised): relative
+    /// `topology`/`testbed` paths are looked up beside it, and errors about
+    /// them name it.
+    #[serde(skip)]
+    pub read_from: Option<PathBuf>,
 }
 
 impl Placement {

@@ -4,6 +4,7 @@
 
 pub mod drive;
 pub mod experiment;
+pub mod loads;
 pub mod plot;
 pub mod report;
 pub mod scenario;

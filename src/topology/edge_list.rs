@@ -59,6 +59,38 @@ pub(super) fn import(text: &str, file: &str, defaults: Attributes) -> Result<Top
     Ok(topo)
 }
 
+/// Why a text detected by content is not an edge list (`None`: it may be
+/// one): a line of more than three words, or whose third word is no
+/// number, or which ends a word in `:` (YAML, INI-like files).
+///
+/// Complexity: O(length of the text).
+pub(super) fn unlike_edge_list(text: &str) -> Option<String> {
+    for (i, line) in text.lines().enumerate() {
+        let content = line.split('#').next().unwrap_or("").trim_start_matches('\u{feff}');
+        let words: Vec<&str> = content
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let odd = words.len() > 3
+            || words
+                .iter()
+                .any(|w| w.ends_with(':') || w.starts_with('-') && w.len() == 1)
+            || words
+                .get(2)
+                .is_some_and(|w| !w.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-'));
+        if odd {
+            // The line itself is not quoted: a file that is no topology at
+            // all (a placement's "topology" pointing anywhere) must not leak.
+            return Some(format!(
+                "line {} is not an edge-list line `a b [mbps]` ({} words)",
+                i + 1,
+                words.len()
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! Topologies: reading files in any supported format (netbalance JSON,
-//! Topology Zoo GML and GraphML, networkx node-link JSON, edge lists),
-//! generators and summary statistics.
+//! Topology Zoo GML and GraphML, networkx node-link JSON, edge lists,
+//! containerlab YAML), generators and summary statistics.
 
 pub mod build;
+mod containerlab;
 mod edge_list;
 pub mod generate;
 mod gml;
@@ -28,55 +29,72 @@ pub enum Format {
     NodeLink,
     /// One link per line: `a b [mbps]`; `#` starts a comment
     EdgeList,
+    /// containerlab topology YAML (`topology.nodes`, `topology.links` with `endpoints`)
+    Containerlab,
 }
 
+/// The names `--format` takes, for messages.
+pub const FORMAT_NAMES: &str = "json, gml, graphml, node-link, edge-list, containerlab";
+
 impl Format {
-    /// The format of a file: by extension where it is telling, else by content.
+    /// The format of a file: by extension where it is telling, else by
+    /// content. Content that fits no format is refused with what it looked
+    /// like (`Err`), never guessed: a YAML file is not an edge list.
     ///
     /// ```
     /// use netbalance::topology::Format;
     /// use std::path::Path;
-    /// assert_eq!(Format::detect(Some(Path::new("Abilene.gml")), ""), Format::Gml);
-    /// assert_eq!(Format::detect(None, "{\"nodes\":[], \"links\":[]}"), Format::NodeLink);
-    /// assert_eq!(Format::detect(None, "{\"vnodes\":[]}"), Format::Json);
-    /// assert_eq!(Format::detect(None, "<?xml version=\"1.0\"?><graphml/>"), Format::Graphml);
-    /// assert_eq!(Format::detect(None, "graph [\n node [ id 0 ]\n]"), Format::Gml);
-    /// assert_eq!(Format::detect(None, "a b 100\n"), Format::EdgeList);
-    /// assert_eq!(Format::detect(None, " \n"), Format::Json); // "empty input"
+    /// assert_eq!(Format::detect(Some(Path::new("Abilene.gml")), ""), Ok(Format::Gml));
+    /// assert_eq!(Format::detect(Some(Path::new("lab.clab.yml")), ""), Ok(Format::Containerlab));
+    /// assert_eq!(Format::detect(None, "{\"nodes\":[], \"links\":[]}"), Ok(Format::NodeLink));
+    /// assert_eq!(Format::detect(None, "{\"vnodes\":[]}"), Ok(Format::Json));
+    /// assert_eq!(Format::detect(None, "<?xml version=\"1.0\"?><graphml/>"), Ok(Format::Graphml));
+    /// assert_eq!(Format::detect(None, "graph [\n node [ id 0 ]\n]"), Ok(Format::Gml));
+    /// assert_eq!(Format::detect(None, "topology:\n  nodes: {a: {}}\n"), Ok(Format::Containerlab));
+    /// assert_eq!(Format::detect(None, "a b 100\n"), Ok(Format::EdgeList));
+    /// assert_eq!(Format::detect(None, " \n"), Ok(Format::Json)); // "empty input"
+    /// assert!(Format::detect(None, "vnodes: []\n").unwrap_err().contains("YAML"));
     /// ```
-    /// Complexity: O(length of the text) (JSON is parsed to look at its keys).
-    pub fn detect(path: Option<&std::path::Path>, text: &str) -> Format {
+    /// Complexity: O(length of the text) (JSON and YAML are parsed to look at their keys).
+    pub fn detect(path: Option<&std::path::Path>, text: &str) -> std::result::Result<Format, String> {
         let ext = path
             .and_then(|p| p.extension())
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
-            Some("gml") => return Format::Gml,
-            Some("graphml") | Some("xml") => return Format::Graphml,
-            Some("edges") | Some("edgelist") | Some("el") => return Format::EdgeList,
+            Some("gml") => return Ok(Format::Gml),
+            Some("graphml") | Some("xml") => return Ok(Format::Graphml),
+            Some("edges") | Some("edgelist") | Some("el") => return Ok(Format::EdgeList),
+            Some("yml") | Some("yaml") => return Ok(Format::Containerlab),
             _ => {}
         }
         let body = text.trim_start_matches('\u{feff}').trim_start();
         if body.is_empty() || body.starts_with('[') {
             // Nothing, or a JSON array: the JSON reader names the fault best.
-            return Format::Json;
+            return Ok(Format::Json);
         }
         if body.starts_with('{') {
             // Only the top-level keys are kept (values skipped): a full
             // `Value` of a large topology cost more memory than the topology.
-            return match serde_json::from_str::<TopKeys>(body) {
+            return Ok(match serde_json::from_str::<TopKeys>(body) {
                 Ok(TopKeys(keys)) if !keys.iter().any(|k| k == "vnodes") && keys.iter().any(|k| k == "nodes") => {
                     Format::NodeLink
                 }
                 _ => Format::Json,
-            };
+            });
         }
         if body.starts_with('<') {
-            return Format::Graphml;
+            return Ok(Format::Graphml);
         }
         if gml::looks_like_gml(body) {
-            return Format::Gml;
+            return Ok(Format::Gml);
         }
-        Format::EdgeList
+        if containerlab::looks_like_containerlab(body) {
+            return Ok(Format::Containerlab);
+        }
+        if containerlab::looks_like_yaml_mapping(body) {
+            return Err("it looks like YAML (`key: value`) but has no containerlab `topology:` section".into());
+        }
+        edge_list::unlike_edge_list(body).map_or(Ok(Format::EdgeList), Err)
     }
 }
 
@@ -133,7 +151,19 @@ pub fn parse_topology(
     path: Option<&std::path::Path>,
     format: Option<Format>,
 ) -> Result<Topology> {
-    let format = format.unwrap_or_else(|| Format::detect(path, text));
+    let shown = if name == "<stdin>" { "-" } else { name };
+    let format = match format {
+        Some(f) => f,
+        None => Format::detect(path, text).map_err(|seen| {
+            Error::input(
+                crate::error::Location::file(name),
+                format!(
+                    "not a topology format netbalance can tell: {seen}; name the format with \
+                     `netbalance topology import --format F {shown} > topology.json` (F: {FORMAT_NAMES})"
+                ),
+            )
+        })?,
+    };
     let defaults = Attributes::default();
     let topo = match format {
         Format::Json => parse_json(text, name)?,
@@ -141,6 +171,7 @@ pub fn parse_topology(
         Format::Graphml => graphml::import(text, name, defaults)?,
         Format::NodeLink => node_link::import(text, name, defaults)?,
         Format::EdgeList => edge_list::import(text, name, defaults)?,
+        Format::Containerlab => containerlab::import(text, name, defaults)?,
     };
     topo.validate(name)?;
     // One rule for every command that reads a topology (simulate, cost,
@@ -246,7 +277,7 @@ mod tests {
                 l.mbps = f64::from(mbps);
             }
             for (format, text) in written(&t) {
-                prop_assert_eq!(Format::detect(None, &text), format);
+                prop_assert_eq!(Format::detect(None, &text), Ok(format));
                 let back = parse_topology(&text, "t", None, None).unwrap();
                 prop_assert_eq!(&back, &t, "{:?}", format);
             }
