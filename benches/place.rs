@@ -6,7 +6,7 @@
 //! moves evaluated per second, τ reached at 0.125 / 1 / 10 s, the greedy
 //! baseline, a METIS partition (pymetis) scored by our model, the lower
 //! bound, each as a ratio to the best τ found; then a re-placement after a
-//! sink change (SPEC §6) with T_o = 0.125 s.
+//! sink change (model §6) with T_o = 0.125 s.
 
 use criterion::{black_box, Criterion};
 use netbalance::cost::{self, Instance, Load, Window};

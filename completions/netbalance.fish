@@ -57,7 +57,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l target -d
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l load -d 'Load snapshots (NDJSON; the last one is used) [default: the topology\'s expected load]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l to -d 'Optimisation budget T_o, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l human -d 'Print a table for people instead of JSON'
@@ -124,7 +124,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fi
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from paper" -s h -l help -d 'Print help'
-complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l format -d 'The file\'s format [default: by extension, else by content]' -r -f -a "json\t'netbalance\'s own JSON (SPEC §1)'
+complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and __fish_seen_subcommand_from import" -l format -d 'The file\'s format [default: by extension, else by content]' -r -f -a "json\t'netbalance\'s own JSON (model §1)'
 gml\t'Graph Modelling Language, as the Internet Topology Zoo writes it'
 graphml\t'GraphML (XML), as the Internet Topology Zoo writes it'
 node-link\t'networkx node-link JSON (`nodes` and `links`/`edges`), e.g. topohub\'s files'
@@ -148,7 +148,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l placemen
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l load -d 'Load snapshots (NDJSON; the last one is the prediction) [default: stdin when piped, else the topology\'s expected load]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l budget -l to -d 'Optimisation budget T_o, seconds of wall clock (also the T_o of χ)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l moves -d 'Stop after N moves evaluated instead of at the time budget (same seed: same output)' -r
@@ -174,7 +174,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s q -l q
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l sizes-mb -d 'Memory of the probe vnodes, MB (one migration per size and VM pair)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l repeats -d 'Migrations per size and pair (the fastest counts)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l state-root -d 'Where vnode state lives on the VMs' -r -F
@@ -204,7 +204,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l durati
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l placement -d 'The placement in force at the start [default: the state dir\'s, else an initial placement for the first load]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l load -d 'Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed' -r -F
@@ -224,7 +224,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l placem
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else SPEC defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-root -d 'Where vnode state (pid, CRIU images) lives on the VMs' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
@@ -251,7 +251,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l seed 
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l moves-per-s -d 'Placer moves per second of T_o: the optimiser budget is T_o × this (ours measured 0.5–1.7 M/s; the default is lower to keep runs short)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l initial-s -d 'Seconds of placer time (× --moves-per-s) for the initial placement' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l detect-s -d 'Virtual seconds before a sink change is seen (0: at once)' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l costs -d 'A costs profile [default: the paper profile of SPEC §6]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l costs -d 'A costs profile [default: the paper profile of model §6]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l c-proc -d 'CPU-seconds a vnode spends per Mbit it receives or sends' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l nic-mbps -d 'NIC bandwidth of every host, Mbit/s' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l format -d 'Output format of the window records (csv: one row per window; the summary line goes to stderr)' -r -f -a "ndjson\t''

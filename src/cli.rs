@@ -1,6 +1,6 @@
 //! The command line, shared by the binary and by the test that generates
 //! `completions/` and `man/`. Each subcommand's arguments live beside its
-//! code in `commands/<name>.rs`; the flags every command shares (SPEC §7)
+//! code in `commands/<name>.rs`; the flags every command shares (model §7)
 //! are defined here once.
 
 use crate::commands;
@@ -68,7 +68,7 @@ pub enum Command {
     Completions(commands::completions::Args),
 }
 
-/// `--testbed FILE` (SPEC §7).
+/// `--testbed FILE` (model §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TestbedArg {
     /// The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement's "testbed"]
@@ -76,7 +76,7 @@ pub struct TestbedArg {
     pub testbed: Option<PathBuf>,
 }
 
-/// `--topology FILE` (SPEC §7).
+/// `--topology FILE` (model §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TopologyArg {
     /// The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement's "topology"]
@@ -97,7 +97,7 @@ pub struct ProblemArgs {
 }
 
 impl ProblemArgs {
-    /// Resolve topology, testbed and costs (SPEC §7 fallbacks, using the
+    /// Resolve topology, testbed and costs (model §7 fallbacks, using the
     /// placement's recorded paths where flags are absent).
     pub fn resolve(&self, placement: Option<&crate::model::Placement>) -> crate::Result<crate::inputs::Problem> {
         crate::inputs::Problem::resolve(
@@ -118,15 +118,15 @@ impl ProblemArgs {
     }
 }
 
-/// `--costs FILE` (SPEC §7).
+/// `--costs FILE` (model §7).
 #[derive(Debug, Clone, Args, Default)]
 pub struct CostsArg {
-    /// A costs profile (e.g. from `calibrate`) [default: the testbed's costs, else SPEC defaults]
+    /// A costs profile (e.g. from `calibrate`) [default: the testbed's costs, else the model's defaults]
     #[arg(long, value_name = "FILE")]
     pub costs: Option<PathBuf>,
 }
 
-/// `--tp S` and `--to S` (SPEC §7).
+/// `--tp S` and `--to S` (model §7).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct WindowArgs {
     /// Prediction window T_p, seconds
@@ -154,7 +154,7 @@ impl WindowArgs {
     }
 }
 
-/// `--seed N` (SPEC §7).
+/// `--seed N` (model §7).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct SeedArg {
     /// Seed for every random choice (same seed and --moves: same bytes)
@@ -162,7 +162,7 @@ pub struct SeedArg {
     pub seed: u64,
 }
 
-/// `--state-dir DIR` (SPEC §7).
+/// `--state-dir DIR` (model §7).
 #[derive(Debug, Clone, Args)]
 pub struct StateDirArg {
     /// The placement in force and the migration journal

@@ -1,4 +1,4 @@
-//! The library's error type. Every variant knows its exit code (SPEC §7):
+//! The library's error type. Every variant knows its exit code (model §7):
 //! 2 for bad input or usage, 3 for a host failure after which the testbed was
 //! put back into a consistent placement.
 
@@ -90,7 +90,7 @@ impl Error {
             source,
         }
     }
-    /// The process exit code this error maps to (SPEC §7).
+    /// The process exit code this error maps to (model §7).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::HostRecovered { .. } => 3,

@@ -1,4 +1,4 @@
-//! Input discovery (SPEC §7): which file each flag falls back to, so that
+//! Input discovery (model §7): which file each flag falls back to, so that
 //! commands pipe without repeated flags. Every function returns validated
 //! objects and errors that name the file.
 
@@ -15,7 +15,7 @@ use crate::problem::is_stdin;
 /// The resolved problem (defined in [`crate::problem`]; resolved here).
 pub use crate::problem::Problem;
 
-/// A command reads at most one input from stdin (SPEC §7): refuse two
+/// A command reads at most one input from stdin (model §7): refuse two
 /// flags naming `-`, or one naming `-` where stdin is already the default
 /// input (`default_stdin`: the flag name that falls back to stdin, if absent).
 pub fn at_most_one_stdin(flags: &[(&str, Option<&Path>)], default_stdin: Option<&str>) -> Result<()> {
@@ -325,7 +325,7 @@ pub fn resolve_last_load(flag: Option<&Path>, stdin_allowed: bool) -> Result<Opt
 }
 
 impl Problem {
-    /// Resolve topology, testbed and costs (SPEC §7 fallbacks), using the
+    /// Resolve topology, testbed and costs (model §7 fallbacks), using the
     /// placement's recorded paths where flags are absent.
     pub fn resolve(
         topology: Option<&Path>,

@@ -1,6 +1,6 @@
 //! netbalance: shorten network-emulation experiments by re-placing and
 //! live-migrating virtual nodes (after NETbalance, Grau, Herrmann, Rothermel).
-//! `../shared/SPEC.md` is the contract; each module cites the section it follows.
+//! `docs/model.md` is the contract (the model and the command-line rules); modules cite its sections as "model §N".
 
 pub mod balance;
 pub mod cli;

@@ -1,4 +1,4 @@
-//! Where the time of an image transfer between two SSH "VMs" goes (issue 5).
+//! Where the time of an image transfer between two SSH "VMs" goes.
 //! Not a test: `cargo test --test bench_transfer -- --ignored --nocapture`.
 
 mod testbed_support;

@@ -1,5 +1,5 @@
 //! `netbalance cost` and `testbed` from the command line: outputs decode,
-//! inputs are discovered as SPEC §7 says, broken pipes exit 0.
+//! inputs are discovered as model §7 says, broken pipes exit 0.
 
 use serde_json::Value;
 use std::io::Read;

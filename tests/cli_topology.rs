@@ -94,7 +94,7 @@ fn attribute_flags_set_every_vnode_and_link_and_stats_go_to_stderr() {
         err.contains("6 nodes, 7 links, degree min 2 / mean 2.33 / max 3, 1 component(s), diameter >= 3 hops"),
         "{err}"
     );
-    // Without flags: SPEC defaults.
+    // Without flags: the model's defaults.
     let t = topology(&["grid", "--width", "2", "--height", "1"]);
     assert_eq!(
         (t.vnodes[0].memory_mb, t.links[0].mbps, t.links[0].delay_ms),

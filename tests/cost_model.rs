@@ -1,5 +1,5 @@
 //! The cost model against hand-computed cases and against a reference
-//! implementation written straight from SPEC §2–4 (strings and maps, no
+//! implementation written straight from model §2–4 (strings and maps, no
 //! indices), to 1e-9 on random inputs.
 
 use netbalance::cost::{self, chi, Instance, Window};
@@ -128,7 +128,7 @@ fn costs_profile_overrides_defaults() {
     assert!((cost::t_r(&inst, &[0], &[1]) - expected / 1000.0).abs() < 1e-12);
 }
 
-// ---- reference implementation, straight from SPEC §2–3 -------------------------
+// ---- reference implementation, straight from model §2–3 -------------------------
 
 fn reference_tau(t: &Topology, tb: &Testbed, p: &Placement, c: &Costs) -> f64 {
     let host_of: HashMap<&str, &str> = tb

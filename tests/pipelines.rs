@@ -1,4 +1,4 @@
-//! The pipelines of SPEC §7, run exactly as typed by `bash` in a directory
+//! The pipelines of model §7, run exactly as typed by `bash` in a directory
 //! holding `testbed.json` and `waxman.json`.
 
 mod testbed_support;

@@ -1,4 +1,4 @@
-//! One window's decision (SPEC §4): from the placement in force and the
+//! One window's decision (model §4): from the placement in force and the
 //! optimiser's candidate under the predicted load, cut the candidate down to
 //! `--max-moves`, compute T_r and χ with [`crate::cost`], and change only if
 //! χ < 0 and the gain reaches `--min-gain`.

@@ -13,7 +13,7 @@
 //! prediction equals the one the placement in force was optimised for does
 //! not ask it either (the simulator's runs; the live loop asks every window).
 //!
-//! Accounting (SPEC §6, the paper's reading): during the first T_o of a window
+//! Accounting (model §6, the paper's reading): during the first T_o of a window
 //! the experiment runs on the old placement, then pauses for the migration
 //! (the measured pause, else the estimated T_r), then runs on the new one,
 //! at the actual load: the source's, if it knows it

@@ -20,8 +20,8 @@
 //! {"type":"window","window":3,"t":30.0,
 //!  "tau_now":4.1,"tau_candidate":2.3,"tau_after":2.3,   τ under the predicted load:
 //!                                                      in force, candidate, in force after
-//!  "t_r":0.6,"t_r_measured":0.7,                        estimated (SPEC §3); measured if live
-//!  "chi":-15.6,"gain":0.42,                             χ (SPEC §4), absent when the optimiser
+//!  "t_r":0.6,"t_r_measured":0.7,                        estimated (model §3); measured if live
+//!  "chi":-15.6,"gain":0.42,                             χ (model §4), absent when the optimiser
 //!                                                      was not asked; −χ / ((T_p − T_o)·τ_now)
 //!  "moves":3,"trimmed":false,                           candidate moves (after --max-moves)
 //!  "decision":"changed"|"kept",

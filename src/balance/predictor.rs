@@ -1,5 +1,5 @@
 //! The prediction of a window's load from the samples seen so far. The
-//! default, and the paper's choice (SPEC §4), is the last measured value;
+//! default, and the paper's choice (model §4), is the last measured value;
 //! [`Forecast`] puts the methods of [`crate::predict`] behind the trait.
 
 use super::source::Sample;

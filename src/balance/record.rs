@@ -57,12 +57,12 @@ pub struct WindowRecord {
     pub tau_candidate: f64,
     /// τ of the placement in force after the decision, predicted.
     pub tau_after: f64,
-    /// Estimated T_r of the candidate (s; SPEC §3).
+    /// Estimated T_r of the candidate (s; model §3).
     pub t_r: f64,
     /// Measured migration time when the actuator reports one (s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_r_measured: Option<f64>,
-    /// χ of the candidate (s; SPEC §4); absent when the optimiser was not
+    /// χ of the candidate (s; model §4); absent when the optimiser was not
     /// asked (reasons `prediction_unchanged`, `window_too_short`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chi: Option<f64>,

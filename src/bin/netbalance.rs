@@ -1,4 +1,4 @@
-//! Thin main: parse, run, map the outcome to an exit code (SPEC §7).
+//! Thin main: parse, run, map the outcome to an exit code (model §7).
 //! Every error is one line on stderr ([`netbalance::error::one_line`]).
 
 use clap::Parser;

@@ -1,4 +1,4 @@
-//! `netbalance balance`: the closed loop (issue 6). Every window of T_p
+//! `netbalance balance`: the closed loop. Every window of T_p
 //! seconds: latest load → placer (budget T_o) → χ → migrate when χ < 0.
 //! `--replay` drives it from a recorded load stream and touches no host.
 //! The loop itself is [`crate::balance`]; this file parses and wires it.

@@ -1,5 +1,5 @@
 //! `netbalance calibrate`: measure the migration phases on the real testbed
-//! and print a costs profile (SPEC §3) for `--costs`.
+//! and print a costs profile (model §3) for `--costs`.
 
 use super::Status;
 use crate::cli::{CostsArg, TestbedArg};

@@ -1,6 +1,6 @@
 //! `netbalance migrate`: bring the testbed from the placement in force (the
 //! state dir's, or `--placement`) to the target (stdin, or `--target`),
-//! deploying when nothing is in force; print the placement reached (SPEC §7).
+//! deploying when nothing is in force; print the placement reached (model §7).
 //! `--dry-run` prints the plan and touches nothing; `--teardown` stops every
 //! vnode in force; `--resume`/`--rollback` take up a crashed run.
 

@@ -1,5 +1,5 @@
 //! `netbalance monitor`: sample the deployed vnodes' CPU and link traffic and
-//! write one load snapshot (SPEC §1) per interval as NDJSON.
+//! write one load snapshot (model §1) per interval as NDJSON.
 
 use super::Status;
 use crate::cli::{StateDirArg, TestbedArg, TopologyArg};

@@ -1,4 +1,4 @@
-//! `netbalance simulate`: the paper's evaluation (SPEC §6) — per-window τ,
+//! `netbalance simulate`: the paper's evaluation (model §6) — per-window τ,
 //! decisions and T_r as NDJSON (or CSV), then the relative runtime, mean ±
 //! stddev over `--runs` seeds.
 
@@ -62,7 +62,7 @@ pub struct Args {
     /// Virtual seconds before a sink change is seen (0: at once)
     #[arg(long, value_name = "S", default_value_t = 0.0)]
     pub detect_s: f64,
-    /// A costs profile [default: the paper profile of SPEC §6]
+    /// A costs profile [default: the paper profile of model §6]
     #[arg(long, value_name = "FILE")]
     pub costs: Option<PathBuf>,
     /// CPU-seconds a vnode spends per Mbit it receives or sends

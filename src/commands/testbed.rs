@@ -1,4 +1,4 @@
-//! `netbalance testbed`: the shorthand testbed generator (SPEC §1).
+//! `netbalance testbed`: the shorthand testbed generator (model §1).
 
 use super::Status;
 use crate::error::{Error, Result};

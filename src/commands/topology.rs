@@ -1,5 +1,5 @@
 //! `netbalance topology`: generate the paper's topologies or import one
-//! (SPEC §1), print it as netbalance topology JSON.
+//! (model §1), print it as netbalance topology JSON.
 
 use super::Status;
 use crate::cli::SeedArg;

@@ -103,7 +103,7 @@ impl Instance {
         self.link_index.get(&(a.min(b), a.max(b))).copied()
     }
 
-    /// The topology's expected load (SPEC §1): vnode `cpu` (default 0) and
+    /// The topology's expected load (model §1): vnode `cpu` (default 0) and
     /// link `rate` (default `mbps`).
     pub fn expected_load(&self, topology: &Topology) -> Load {
         Load {

@@ -1,4 +1,4 @@
-//! The migration time T_r (SPEC §3, the paper's eq. 2 and Table 1).
+//! The migration time T_r (model §3, the paper's eq. 2 and Table 1).
 //!
 //! ```text
 //! mig(n)  = m·(snapshot + transfer(k) + restore) + reattach
@@ -139,7 +139,7 @@ impl Plan {
         self.moves.iter().map(|m| (m.from, m.to, m.duration_s)).collect()
     }
 
-    /// The plan with names (SPEC §1). O(m + |VMs|).
+    /// The plan with names (model §1). O(m + |VMs|).
     pub fn render(&self, inst: &Instance) -> MigrationPlan {
         MigrationPlan {
             moves: self

@@ -1,4 +1,4 @@
-//! The cost model, one place for every formula: τ (SPEC §2), T_r (§3) and
+//! The cost model, one place for every formula: τ (model §2), T_r (§3) and
 //! χ (§4). Pure functions over an indexed [`Instance`]; the simulator, the
 //! placer and `cost` all call these (the placer's incremental deltas are
 //! tested against them).
@@ -24,7 +24,7 @@ impl Default for Window {
     }
 }
 
-/// χ (SPEC §4, the paper's eq. 1): the runtime of the rest of the window
+/// χ (model §4, the paper's eq. 1): the runtime of the rest of the window
 /// with the re-placement (including the migration pause) minus without.
 /// Re-place only if χ < 0.
 ///

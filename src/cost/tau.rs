@@ -1,4 +1,4 @@
-//! The time dilation factor τ (SPEC §2).
+//! The time dilation factor τ (model §2).
 //!
 //! ```text
 //! L_v  = Σ_{n∈v} cpu_n + Σ_{e touching v} rate_e · cpu_per_mbit[k(e)]   (once if both ends in v)

@@ -1,5 +1,5 @@
 //! Which move starts when. Moves that share a VM (as source or destination)
-//! run one after another, the others in parallel (SPEC §3). Two rules:
+//! run one after another, the others in parallel (model §3). Two rules:
 //!
 //! - **queues**: each VM takes its moves in the order of
 //!   [`crate::cost::plan`]'s schedule; a move starts when it heads the queue

@@ -1,4 +1,4 @@
-//! The side effects of a migration, one method per step (SPEC §3's phases).
+//! The side effects of a migration, one method per step (model §3's phases).
 //! The engine ([`super::engine`]) decides what to call and when; a driver
 //! only does the step it is asked and reports whether it worked. Every
 //! method may be called again after a failure or a crash, so each must be
@@ -16,7 +16,7 @@ use crate::model::Topology;
 pub struct VnodeSpec {
     pub id: String,
     pub memory_mb: f64,
-    /// The software under test, started in the vnode's namespace (SPEC §1).
+    /// The software under test, started in the vnode's namespace (model §1).
     pub run: Option<String>,
 }
 

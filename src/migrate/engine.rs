@@ -1,4 +1,4 @@
-//! Executing a migration plan (SPEC §3): suspend every vnode in force, run
+//! Executing a migration plan (model §3): suspend every vnode in force, run
 //! the moves (moves sharing a VM one after another, others in parallel, in
 //! the order [`super::dispatch`] picks), resume, clean up. Every
 //! step is journalled before the next one starts.

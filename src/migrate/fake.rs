@@ -135,7 +135,7 @@ impl FakeDriver {
         self
     }
 
-    /// Make every step take its modelled time (SPEC §3) times `scale`.
+    /// Make every step take its modelled time (model §3) times `scale`.
     pub fn with_timing(mut self, inst: &Instance, scale: f64) -> FakeDriver {
         self.timing = Some((inst.clone(), scale));
         self

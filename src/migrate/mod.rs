@@ -1,4 +1,4 @@
-//! Bringing the testbed from one placement to another (SPEC §3, §7):
+//! Bringing the testbed from one placement to another (model §3, §7):
 //! deploy (nothing in force yet), migrate (live, per [`crate::cost::plan`]),
 //! teardown, and taking up a crashed run from its journal (resume or
 //! rollback). Every run is journalled in the state dir and ends with the

@@ -22,7 +22,7 @@ pub struct TeardownPlan {
     pub vnodes: usize,
 }
 
-/// Links by class (SPEC §2): inside a VM, between VMs of a host, across hosts.
+/// Links by class (model §2): inside a VM, between VMs of a host, across hosts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct LinkCount {
     pub vm: usize,

@@ -1,5 +1,5 @@
-//! Cost constants: CPU per Mbit by link class (SPEC §2) and the migration
-//! phases of the paper's Table 1 (SPEC §3). A `calibrate` profile is this
+//! Cost constants: CPU per Mbit by link class (model §2) and the migration
+//! phases of the paper's Table 1 (model §3). A `calibrate` profile is this
 //! object as JSON; every field may be left out and takes its default.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Load snapshots (SPEC §1): one JSON object per NDJSON line.
+//! Load snapshots (model §1): one JSON object per NDJSON line.
 
 use crate::error::{Error, Location, Result};
 use crate::limits::MAX_VALUE;

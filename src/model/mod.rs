@@ -1,4 +1,4 @@
-//! The objects of SPEC §1, parsed with serde (unknown fields are an error)
+//! The objects of model §1, parsed with serde (unknown fields are an error)
 //! and validated with the file, JSON path or line in every error.
 
 pub mod costs;

@@ -1,4 +1,4 @@
-//! A migration plan (SPEC §1, §3): the moves, their schedule and the
+//! A migration plan (model §1, §3): the moves, their schedule and the
 //! estimated T_r broken down by phase and by VM.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Simulated annealing over relocate and swap moves (SPEC §5).
+//! Simulated annealing over relocate and swap moves (model §5).
 //!
 //! The annealer minimises the objective `w·τ + T_r` (initial placement:
 //! w = 1 and no T_r; re-placement: w = T_p − T_o, so the objective minus

@@ -1,13 +1,13 @@
 //! The incremental evaluator: the state of one assignment — per-VM load L_v,
 //! per-host NIC traffic N_h, the vnodes of every VM and, for a re-placement,
 //! every VM's T_r(v) — and the score of a relocate or swap move computed from
-//! the VMs and hosts the move touches only (SPEC §5).
+//! the VMs and hosts the move touches only (model §5).
 //!
 //! Three tournament trees ([`TopList`]) hold L_v/capacity_v, N_h/nic_h and
 //! T_r(v), so that τ and T_r after a move are a query over the untouched
 //! leaves plus the few touched values.
 //!
-//! The formulas are those of `crate::cost` (SPEC §2–3); the tests check the
+//! The formulas are those of `crate::cost` (model §2–3); the tests check the
 //! incremental values against `cost::loads`, `cost::tau` and `cost::t_r`, and
 //! [`Evaluator::resync`] recomputes the sums from `cost::loads` to shed
 //! rounding drift.
@@ -52,9 +52,9 @@ pub enum Move {
 /// The figures of an assignment (current or after a move).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Score {
-    /// τ (SPEC §2).
+    /// τ (model §2).
     pub tau: f64,
-    /// T_r from the base assignment (SPEC §3); 0 without one.
+    /// T_r from the base assignment (model §3); 0 without one.
     pub t_r: f64,
     /// Vnodes on another VM than in the base assignment.
     pub moved: usize,

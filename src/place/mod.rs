@@ -1,4 +1,4 @@
-//! The placer (SPEC §5): an initial placement that minimises τ, and a
+//! The placer (model §5): an initial placement that minimises τ, and a
 //! re-placement that minimises χ from the current placement, by simulated
 //! annealing over relocate and swap moves with incremental deltas; and the
 //! greedy baseline.
@@ -154,7 +154,7 @@ pub fn initial_with_progress(
     }
 }
 
-/// Re-placement: minimise χ (SPEC §4) from `current` under the predicted
+/// Re-placement: minimise χ (model §4) from `current` under the predicted
 /// `load`. If no φ′ with χ < 0 is found, the outcome is `current` itself
 /// (`changed` false, `chi` `Some(0.0)`): the experiment never gets slower.
 /// A changed placement respects the constraints (vnodes on a forbidden VM

@@ -1,4 +1,4 @@
-//! Load prediction for the next window (SPEC §4: the default is the last
+//! Load prediction for the next window (model §4: the default is the last
 //! measured value, the paper's choice), and scoring of predictors on a
 //! recorded stream.
 //!

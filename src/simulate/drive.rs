@@ -1,4 +1,4 @@
-//! One run of the paper's scenario (SPEC §6) through the balance engine
+//! One run of the paper's scenario (model §6) through the balance engine
 //! ([`crate::balance::Balancer`]): the scenario is the load source, the
 //! clock is a fake one, the optimiser is the placer with a move budget
 //! (T_o × moves per second), and the actuator is the what-if one. There is

@@ -1,4 +1,4 @@
-//! One experiment of the paper's evaluation: every parameter of SPEC §6 in
+//! One experiment of the paper's evaluation: every parameter of model §6 in
 //! one struct (defaults: the paper profile), turned into the instance and
 //! the run settings. Shared by `netbalance simulate` and `examples/paper`.
 
@@ -12,10 +12,9 @@ use crate::model::{Costs, Testbed, Topology};
 use std::path::PathBuf;
 
 /// Placer moves per second of T_o by default. `place::replace` evaluated
-/// 0.5–0.95 M moves/s on the 40×40 grid on the development machine (2 cores
-/// shared, load ≈ 8) and 1.45–1.75 M/s when it was quieter; 250 k — about a
-/// quarter of that — keeps the default 30-run grid simulation at 1–2 minutes
-/// there (55 s and 2 min measured; 1 M took 8 min with an earlier placer).
+/// about 1 M moves/s on the 40×40 grid on a 2-core machine (0.5–1.75 M/s
+/// depending on its load); 250 k — about a quarter of that — keeps the
+/// default 30-run grid simulation short (seconds in a release build).
 /// It models a placer 4× slower than ours (or T_o/4 of ours); pass
 /// `--moves-per-s 1000000` for the measured rate.
 pub const DEFAULT_MOVES_PER_S: f64 = 250_000.0;

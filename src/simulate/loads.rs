@@ -1,4 +1,4 @@
-//! The scenario's load as a stream of SPEC §1 snapshots: a ready-made
+//! The scenario's load as a stream of model §1 snapshots: a ready-made
 //! input for `balance --replay` (`simulate --loads`), so that nobody has to
 //! write a generator to try the closed loop.
 

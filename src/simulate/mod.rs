@@ -1,4 +1,4 @@
-//! The paper's evaluation (SPEC §6), reproduced: the video-sensor-network
+//! The paper's evaluation (model §6), reproduced: the video-sensor-network
 //! scenario ([`scenario`]), its runs through the balance engine ([`drive`]),
 //! records and statistics ([`report`]) and plots ([`plot`]).
 

@@ -1,4 +1,4 @@
-//! The paper's video-sensor-network scenario (SPEC §6): every vnode but the
+//! The paper's video-sensor-network scenario (model §6): every vnode but the
 //! sink streams R Mbit/s to the sink along a precomputed shortest-path tree.
 //!
 //! Routes are a BFS tree rooted at the sink; a vnode's parent is its
@@ -141,7 +141,7 @@ pub fn sink_load(inst: &Instance, routes: &Routes, rate_mbps: f64, c_proc: f64) 
     load
 }
 
-/// The paper profile of SPEC §6: cheap per-Mbit CPU costs, so that τ stays in
+/// The paper profile of model §6: cheap per-Mbit CPU costs, so that τ stays in
 /// the single digits and migration costs matter; migration phases as §3.
 pub fn paper_costs() -> Costs {
     Costs {
@@ -150,7 +150,7 @@ pub fn paper_costs() -> Costs {
             host: 4e-5,
             net: 8e-5,
         },
-        source: Some("SPEC §6 paper profile".to_string()),
+        source: Some("model §6 paper profile".to_string()),
         ..Costs::default()
     }
 }

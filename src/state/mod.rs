@@ -1,11 +1,11 @@
-//! The state dir (SPEC §7, default `./.netbalance/`): the placement in force,
+//! The state dir (model §7, default `./.netbalance/`): the placement in force,
 //! the migration journal and the lock that keeps a second `migrate` or
 //! `balance` away.
 //!
 //! Files, all written atomically (temp file, fsync, rename) or, for the
 //! journal, appended with an fsync per record:
 //!
-//! - `placement.json` — the placement in force, a plain placement (SPEC §1)
+//! - `placement.json` — the placement in force, a plain placement (model §1)
 //!   that any command reads with `--placement`;
 //! - `placement.sum` — the checksums `placement.json` may have: a torn or
 //!   hand-edited placement is detected and named rather than trusted. While

@@ -1,5 +1,5 @@
 //! `calibrate`: measure the migration phases on the real testbed and turn
-//! them into a costs profile (SPEC §3's constants).
+//! them into a costs profile (model §3's constants).
 //!
 //! A probe vnode holding a known amount of memory (a shell variable of that
 //! size: no interpreter needed on the VM) is deployed on one VM with one link
@@ -66,7 +66,7 @@ pub struct PhaseFigure {
     /// `ms/move` (a fixed part of a per-MB phase: its intercept).
     pub unit: String,
     pub measured: f64,
-    /// The paper's Table 1 (SPEC §3), where it has the figure.
+    /// The paper's Table 1 (model §3), where it has the figure.
     pub paper: Option<f64>,
 }
 

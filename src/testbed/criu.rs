@@ -55,7 +55,7 @@ pub struct MigrationTimes {
 }
 
 impl MigrationTimes {
-    /// The model's phases (SPEC §3). Reaping is counted in the snapshot: the
+    /// The model's phases (model §3). Reaping is counted in the snapshot: the
     /// pid is not free for the restore before it.
     pub fn phases(&self) -> PhaseTimes {
         PhaseTimes {

@@ -1,4 +1,4 @@
-//! The only code that touches hosts (ARCHITECTURE.md): executors (local,
+//! The only code that touches hosts (docs/architecture.md): executors (local,
 //! SSH, dry run: `exec`, `ssh`), derived names (`names`, `layout`), the VMs
 //! (`fleet`, `pool`), where things are on a VM (`paths`, `site`), vnodes
 //! (`vnode`: deploy, pid namespace, teardown; `links`: network namespaces,

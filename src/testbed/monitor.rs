@@ -3,7 +3,7 @@
 //! the vnode's namespace (`/proc/net/dev` read in each namespace; under a
 //! bare `nsenter --net`, `/sys/class/net` would show the root namespace's
 //! devices). Two samples
-//! make a SPEC §1 [`LoadSnapshot`].
+//! make a model §1 [`LoadSnapshot`].
 
 use super::exec::{Cmd, Executor};
 use super::vnode::{sites, Fleet, Layout};

@@ -6,7 +6,7 @@ use crate::model::{Link, Topology, Vnode};
 use std::collections::{HashMap, HashSet};
 
 /// The attributes every vnode and link gets unless its source says better
-/// (SPEC §1 defaults: 10 MB of state, 1 Gbit/s links with 1 ms delay).
+/// (model §1 defaults: 10 MB of state, 1 Gbit/s links with 1 ms delay).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Attributes {
     pub memory_mb: f64,

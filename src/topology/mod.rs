@@ -19,7 +19,7 @@ pub use build::Attributes;
 /// A topology file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// netbalance's own JSON (SPEC §1)
+    /// netbalance's own JSON (model §1)
     Json,
     /// Graph Modelling Language, as the Internet Topology Zoo writes it
     Gml,
@@ -185,7 +185,7 @@ pub fn parse_topology(
     Ok(topo)
 }
 
-/// `--topology` for commands that also take the paper's names (SPEC §6:
+/// `--topology` for commands that also take the paper's names (model §6:
 /// `--topology grid|waxman|campus|internet|FILE`): an existing file is
 /// read; else one of [`generate::PAPER_NAMES`] is generated with `seed`;
 /// else the path is read (and its absence reported).

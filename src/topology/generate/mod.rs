@@ -1,4 +1,4 @@
-//! Synthetic topologies (SPEC §1): grid, Waxman, campus and Internet-like,
+//! Synthetic topologies (model §1): grid, Waxman, campus and Internet-like,
 //! deterministic for a seed (ChaCha8Rng) and always connected. Every vnode
 //! gets [`Attributes::default`] (10 MB) and every link 1000 Mbit/s, 1 ms.
 
