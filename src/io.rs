@@ -251,6 +251,7 @@ pub fn rounded<T: Serialize>(value: &T) -> Result<serde_json::Value> {
             _ => {}
         }
     }
+    crate::finite::check(value)?;
     let mut v = serde_json::to_value(value).map_err(|e| Error::io("<stdout>", e.into()))?;
     walk(&mut v);
     Ok(v)
@@ -258,6 +259,7 @@ pub fn rounded<T: Serialize>(value: &T) -> Result<serde_json::Value> {
 
 /// Write one value as pretty JSON plus newline to stdout.
 pub fn write_json_stdout<T: Serialize>(value: &T) -> Result<()> {
+    crate::finite::check(value)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     serde_json::to_writer_pretty(&mut out, value).map_err(|e| Error::io("<stdout>", e.into()))?;
@@ -268,6 +270,7 @@ pub fn write_json_stdout<T: Serialize>(value: &T) -> Result<()> {
 /// Write one value as a single NDJSON line to a writer and flush it, so that
 /// a downstream command in a pipe sees it at once.
 pub fn write_ndjson_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<()> {
+    crate::finite::check(value)?;
     serde_json::to_writer(&mut *out, value).map_err(|e| Error::io("<stdout>", e.into()))?;
     writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
     out.flush().map_err(|e| Error::io("<stdout>", e))

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod cost;
 pub mod error;
+pub mod finite;
 pub mod inputs;
 pub mod interop;
 pub mod io;
