@@ -108,7 +108,8 @@ impl ser::Error for Found {
 struct Compound<'a> {
     walker: &'a mut Walker,
     index: usize,
-    key: Option<String>,
+    /// True when [`Walker::compound`] pushed an enum variant's name onto the path.
+    in_variant: bool,
 }
 
 impl<'a> Compound<'a> {
@@ -206,14 +207,14 @@ impl Walker {
         Compound {
             walker: self,
             index: 0,
-            key: variant.map(String::from),
+            in_variant: variant.is_some(),
         }
     }
 }
 
 impl Compound<'_> {
     fn finish(self) -> Result<(), Found> {
-        if self.key.is_some() {
+        if self.in_variant {
             self.walker.path.pop();
         }
         Ok(())
