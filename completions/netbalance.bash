@@ -351,7 +351,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__calibrate)
-            opts="-i -q -v -h --testbed --costs --sizes-mb --repeats --state-root --report --criu --known-hosts --accept-new --identity --quiet --verbose --help"
+            opts="-i -q -v -h --testbed --costs --sizes-mb --repeats --state-root --report --criu --state-dir --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,6 +382,10 @@ _netbalance() {
                     return 0
                     ;;
                 --criu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -180,6 +180,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l repe
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l state-root -d 'Where vnode state lives on the VMs' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l report -d 'Also write each phase apart, beside the paper\'s Table 1, as JSON to FILE (the same table goes to stderr)' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l criu -d 'The criu binary on the VMs' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'

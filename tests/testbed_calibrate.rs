@@ -4,8 +4,9 @@
 
 mod testbed_support;
 
+use netbalance::migrate::calibrate::calibrate;
 use netbalance::model::{Costs, Testbed};
-use netbalance::testbed::calibrate::calibrate;
+use netbalance::state::StateDir;
 use netbalance::testbed::transfer::TransferMode;
 use netbalance::testbed::{Fleet, Paths, SshOptions};
 use testbed_support::*;
@@ -28,7 +29,8 @@ fn calibrate_local_vms_measures_phases() {
         ..Paths::default()
     };
     let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
-    let cal = calibrate(&mut fleet, &testbed, &[4.0, 64.0], 2, &Costs::default()).unwrap();
+    let journal = StateDir::open(state.path().join("journal")).unwrap();
+    let cal = calibrate(&mut fleet, &testbed, &[4.0, 64.0], 2, &Costs::default(), &journal).unwrap();
     eprintln!("calibration: {}", serde_json::to_string(&cal).unwrap());
     assert_eq!(cal.pairs.len(), 1);
     assert_eq!(cal.pairs[0].class, "host");
@@ -123,7 +125,9 @@ fn calibrate_ssh_vms_reports_the_transfer_path() {
     ] {
         testbed.transfer = mode;
         let mut fleet = Fleet::new(&testbed, opts.clone(), paths.clone());
-        let cal = calibrate(&mut fleet, &testbed, &sizes, 1, &Costs::default()).unwrap();
+        let journal = tempfile::tempdir().unwrap();
+        let journal = StateDir::open(journal.path().join("state")).unwrap();
+        let cal = calibrate(&mut fleet, &testbed, &sizes, 1, &Costs::default(), &journal).unwrap();
         eprintln!(
             "calibration over ssh ({via}), load {}:\n{}",
             std::fs::read_to_string("/proc/loadavg").unwrap().trim(),

@@ -124,6 +124,8 @@ fn a_vnode_in_a_v2_group_migrates_with_criu() {
     let cg2 = Cgroup2::mount();
     let LocalPair {
         a,
+        topology,
+        testbed,
         placement,
         layout,
         state: _state,
@@ -149,9 +151,8 @@ fn a_vnode_in_a_v2_group_migrates_with_criu() {
         assert!(t0.elapsed() < Duration::from_secs(5), "group of {a}: {}", procs(&cg));
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut at = netbalance::testbed::vnode::sites(&layout, &placement).unwrap();
-    let times = netbalance::testbed::migrate(&mut d.fleet, &layout, &mut at, &a, "h0-v2").unwrap();
-    d.placement.vm_of.insert(a.clone(), "h0-v2".into());
+    let times = move_vnode(&mut d, &topology, &testbed, &a, "h0-v2").unwrap();
+    assert_eq!(d.placement.vm_of[&a], "h0-v2");
     eprintln!("v2 move: {}", serde_json::to_string(&times).unwrap());
     let now = times.restored_pid.unwrap();
     assert_eq!(nspid(now), [now, 1]);

@@ -5,7 +5,7 @@
 
 mod testbed_support;
 
-use netbalance::testbed::{deploy, execute, names, teardown, VmHandle};
+use netbalance::testbed::{deploy, names, VmHandle};
 use std::path::Path;
 use testbed_support::*;
 
@@ -16,6 +16,8 @@ fn failure_after_restore_puts_the_vnode_back_once() {
     }
     let LocalPair {
         a,
+        topology,
+        testbed,
         placement,
         layout,
         state: _state,
@@ -30,20 +32,23 @@ fn failure_after_restore_puts_the_vnode_back_once() {
         },
     );
     let pid = deploy(&mut fleet, &layout, &placement).unwrap().started[&a];
-
-    let mut to = placement.clone();
-    to.vm_of.insert(a.clone(), "h0-v2".into());
-    let (partial, result) = execute(&mut fleet, &layout, &placement, &to);
-    let checks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let mut d = Deployed {
+        fleet,
+        layout: &layout,
+        placement: placement.clone(),
+    };
+    let result = move_vnode(&mut d, &topology, &testbed, &a, "h0-v2");
+    let state_root = d.fleet.paths.state_root.clone();
+    {
         let err = result.unwrap_err();
         eprintln!("expected failure: {err}");
         assert_eq!(err.exit_code(), 3, "not recovered: {err}");
         assert!(err.to_string().contains("injected failure"), "{err}");
-        assert_eq!(partial.reached, placement);
+        assert_eq!(d.placement.vm_of, placement.vm_of);
         // Back on h0-v0: pid 1 of its pid namespace, in the old namespace, link re-made, running, thawed.
         let ns = names::netns_name(&a, "h0-v0");
         let _ = pid;
-        let pid = vnode_pid(&fleet.paths.state_root, &a);
+        let pid = vnode_pid(&state_root, &a);
         assert_eq!(nspid(pid), [pid, 1]);
         assert_eq!(
             ns_id(&format!("/proc/{pid}/ns/net")),
@@ -69,7 +74,5 @@ fn failure_after_restore_puts_the_vnode_back_once() {
             vec![pid.to_string()],
             "{procs}"
         );
-    }));
-    teardown(&mut fleet, &layout, &placement).unwrap();
-    checks.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    }
 }

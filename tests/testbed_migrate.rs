@@ -6,8 +6,7 @@ mod testbed_support;
 
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::testbed::monitor::{sample, snapshot};
-use netbalance::testbed::vnode::sites;
-use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
+use netbalance::testbed::{deploy, names, teardown, Fleet, Layout, Paths, SshOptions};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use testbed_support::*;
@@ -84,11 +83,10 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     let n0 = wait_client(&prog, 3, Duration::from_secs(10));
 
     // Move the client h0-v0 -> h0-v2 (same VM as its other peer), then back.
-    let mut at = sites(&layout, &placement).unwrap();
     for to in ["h0-v2", "h0-v0"] {
         let before = client_progress(&prog).0;
-        let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
-        d.placement.vm_of.insert(c.clone(), to.to_string());
+        let times = move_vnode(&mut d, &topo, &testbed, &c, to).unwrap();
+        assert_eq!(d.placement.vm_of[&c], to);
         eprintln!("migration timing: {}", serde_json::to_string(&times).unwrap());
         assert!(times.checkpointed);
         assert_eq!(times.pid, Some(pid));
@@ -149,8 +147,8 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
     }
 
     // A vnode without a process moves by re-attaching its links only.
-    let times = migrate(&mut d.fleet, &layout, &mut at, &r, "h0-v1").unwrap();
-    d.placement.vm_of.insert(r.clone(), "h0-v1".into());
+    let times = move_vnode(&mut d, &topo, &testbed, &r, "h0-v1").unwrap();
+    assert_eq!(d.placement.vm_of[&r], "h0-v1");
     assert!(!times.checkpointed);
     eprintln!(
         "migration timing (links only): {}",
@@ -249,6 +247,8 @@ fn failed_restore_puts_the_vnode_back() {
     let LocalPair {
         a,
         b,
+        topology,
+        testbed,
         placement,
         layout,
         state: _state,
@@ -269,14 +269,14 @@ fn failed_restore_puts_the_vnode_back() {
     let report = deploy(&mut d.fleet, &layout, &placement).unwrap();
     let pid = report.started[&a];
 
-    let mut to = placement.clone();
-    to.vm_of.insert(a.clone(), "h0-v2".into());
-    let (partial, result) = netbalance::testbed::execute(&mut d.fleet, &layout, &placement, &to);
-    let err = result.unwrap_err();
+    let err = move_vnode(&mut d, &topology, &testbed, &a, "h0-v2").unwrap_err();
     eprintln!("expected failure: {err}");
     assert_eq!(err.exit_code(), 3, "not recovered: {err}");
     assert!(err.to_string().contains("injected failure"), "{err}");
-    assert_eq!(partial.reached, placement, "the placement reached is the old one");
+    assert_eq!(
+        d.placement.vm_of, placement.vm_of,
+        "the placement reached is the old one"
+    );
     // Back on h0-v0: pid 1 of its pid namespace, in the old namespace, link re-made, running.
     let ns = names::netns_name(&a, "h0-v0");
     let _ = pid;
@@ -369,6 +369,8 @@ fn a_move_works_when_the_vnodes_pid_is_taken_at_the_destination() {
     }
     let LocalPair {
         a,
+        topology,
+        testbed,
         placement,
         layout,
         state: _state,
@@ -408,9 +410,8 @@ fn a_move_works_when_the_vnodes_pid_is_taken_at_the_destination() {
             underlay: None,
         },
     );
-    let mut at = sites(&layout, &placement).unwrap();
-    let times = migrate(&mut d.fleet, &layout, &mut at, &a, "h0-v2").unwrap();
-    d.placement.vm_of.insert(a.clone(), "h0-v2".into());
+    let times = move_vnode(&mut d, &topology, &testbed, &a, "h0-v2").unwrap();
+    assert_eq!(d.placement.vm_of[&a], "h0-v2");
     assert!(
         Path::new(&format!("/proc/{pid}")).exists(),
         "pid {pid} was not taken during the restore"

@@ -5,8 +5,9 @@
 
 mod testbed_support;
 
-use netbalance::testbed::vnode::sites;
-use netbalance::testbed::{deploy, migrate, names, teardown};
+use netbalance::migrate::move_one;
+use netbalance::state::StateDir;
+use netbalance::testbed::{deploy, names, teardown};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use testbed_support::*;
@@ -31,12 +32,15 @@ fn repeated_migrations_wait_for_no_reaper() {
     // child becomes an orphan when the dump kills the tree.
     let LocalPair {
         a,
+        topology,
+        testbed,
         placement,
         layout,
-        state: _state,
+        state,
         mut fleet,
         ..
     } = local_pair("sleep 300 & exec sleep 301", 20.0);
+    let journal = StateDir::open(state.path().join("journal")).unwrap();
     let report = deploy(&mut fleet, &layout, &placement);
     let mut current = placement.clone();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -67,10 +71,9 @@ fn repeated_migrations_wait_for_no_reaper() {
         let pids_before = vec![inner(&pid.to_string()), inner(&child.to_string())];
         assert_eq!(pids_before[0], 1);
         let mut keepers = Vec::new();
-        let mut at = sites(&layout, &placement).unwrap();
         for to in ["h0-v2", "h0-v0", "h0-v2"] {
-            let t = migrate(&mut fleet, &layout, &mut at, &a, to).unwrap();
-            current.vm_of.insert(a.clone(), to.to_string());
+            let t = move_one(&mut fleet, &topology, &testbed, &mut current, &a, to, &journal).unwrap();
+            assert_eq!(current.vm_of[&a], to);
             eprintln!(
                 "move to {to}: suspend {:.1} ms, snapshot {:.1} ms, reap {:.2} ms, reattach {:.1} ms, restore {:.1} ms, total {:.1} ms",
                 t.suspend_s * 1e3,

@@ -8,8 +8,7 @@ mod testbed_support;
 
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::testbed::transfer::{TransferMode, Via};
-use netbalance::testbed::vnode::sites;
-use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
+use netbalance::testbed::{deploy, names, teardown, Fleet, Layout, Paths, SshOptions};
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
@@ -149,7 +148,6 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     );
     assert!(snap.mbps[0].rate > 0.0, "no traffic seen on the VXLAN link");
     assert!(snap.cpu[&c] > 0.0 && snap.cpu[&s] > 0.0, "{snap:?}");
-    let mut at = sites(&layout, &placement).unwrap();
     // Out over the direct TCP path (the default), back over SSH (the fallback).
     for (to, mode, via) in [
         ("h1-v0", TransferMode::Direct, Via::Direct),
@@ -157,7 +155,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     ] {
         d.fleet.transfer = mode;
         let before = client_progress(&prog).0;
-        let times = migrate(&mut d.fleet, &layout, &mut at, &c, to).unwrap();
+        let times = move_vnode(&mut d, &topo, &testbed, &c, to).unwrap();
         assert_eq!(times.transfer_via, via);
         eprintln!(
             "transfer {via:?}: {:.1} MB in {:.1} ms ({:.1} ms/MB)",
@@ -165,7 +163,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
             times.transfer_s * 1e3,
             times.transfer_s * 1e3 / (times.image_bytes as f64 / 1048576.0)
         );
-        d.placement.vm_of.insert(c.clone(), to.to_string());
+        assert_eq!(d.placement.vm_of[&c], to);
         eprintln!("migration timing over ssh: {}", serde_json::to_string(&times).unwrap());
         assert_eq!(times.pid, Some(pid));
         pid = times.restored_pid.expect("restored");

@@ -3,10 +3,11 @@
 
 mod testbed_support;
 
+use netbalance::migrate::move_one;
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+use netbalance::state::StateDir;
 use netbalance::testbed::monitor::sample;
-use netbalance::testbed::vnode::sites;
-use netbalance::testbed::{deploy, migrate, names, teardown, Fleet, Layout, Paths, SshOptions};
+use netbalance::testbed::{deploy, names, teardown, Fleet, Layout, Paths, SshOptions};
 use std::time::Instant;
 use testbed_support::*;
 
@@ -66,10 +67,10 @@ fn grid_of_100_vnodes_deploys_samples_moves_and_goes() {
     assert_eq!((s.cpu_ns.len(), s.link_bytes.len()), (100, 180));
 
     // Move a corner vnode to the far quadrant (its two links re-made).
-    let mut at = sites(&layout, &placement).unwrap();
     let corner = id(0, 0);
-    let t = migrate(down.0, &layout, &mut at, &corner, "h1-v1").unwrap();
-    down.2.vm_of.insert(corner.clone(), "h1-v1".into());
+    let journal = StateDir::open(state.path().join("journal")).unwrap();
+    let t = move_one(down.0, &topo, &testbed, &mut down.2, &corner, "h1-v1", &journal).unwrap();
+    assert_eq!(down.2.vm_of[&corner], "h1-v1");
     let ns = names::netns_name(&corner, "h1-v1");
     let addrs = sh_ok(&["ip", "-n", &ns, "-br", "addr"]);
     assert!(addrs.contains("10.64.0.1/30"), "{addrs}");

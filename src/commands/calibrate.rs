@@ -2,10 +2,11 @@
 //! and print a costs profile (model §3) for `--costs`.
 
 use super::Status;
-use crate::cli::{CostsArg, TestbedArg};
+use crate::cli::{CostsArg, StateDirArg, TestbedArg};
 use crate::error::{Error, Result};
 use crate::inputs::{resolve_costs, resolve_testbed};
-use crate::testbed::calibrate::calibrate;
+use crate::migrate::calibrate::calibrate;
+use crate::state::StateDir;
 use crate::testbed::{Fleet, Paths, SshArgs};
 use std::path::PathBuf;
 
@@ -33,6 +34,10 @@ pub struct Args {
     /// The criu binary on the VMs
     #[arg(long, value_name = "PATH", default_value = "criu")]
     pub criu: String,
+    // The probe moves are journalled in DIR/calibrate (as `migrate` journals
+    // its moves), apart from the placement in force of an experiment.
+    #[command(flatten)]
+    pub state_dir: StateDirArg,
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -54,7 +59,8 @@ pub fn run(args: Args) -> Result<Status> {
         ..Paths::default()
     };
     let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
-    let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, args.repeats, &base)?;
+    let state = StateDir::open(args.state_dir.state_dir.join("calibrate"))?;
+    let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, args.repeats, &base, &state)?;
     for p in &cal.pairs {
         for r in &p.runs {
             crate::info!(

@@ -12,18 +12,22 @@
 //! is the run left unfinished in the journal, with an [`crate::Error::Host`]
 //! saying to take it up with `--resume` or `--rollback`.
 
+pub mod calibrate;
 pub mod crash;
 pub mod dispatch;
 pub mod driver;
 pub mod engine;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod fake;
+pub mod one_move;
 pub mod plans;
 pub mod progress;
 pub mod testbed_driver;
+pub mod timing;
 
 pub use driver::{LinkSpec, Presence, Specs, VnodeDriver, VnodeSpec};
 pub use engine::{Engine, Outcome as EngineOutcome};
+pub use one_move::move_one;
 
 use engine::{on_vms, retry};
 pub use progress::Progress;

@@ -34,6 +34,7 @@
 
 use super::crash;
 use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
+use super::timing::Timings;
 use crate::error::{Error, Result};
 use crate::model::{Placement, Topology};
 use crate::testbed::criu;
@@ -43,7 +44,7 @@ use crate::testbed::{Fleet, FleetPool, Layout, Paths, Site};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the driver keeps between steps.
 #[derive(Clone, Default)]
@@ -66,6 +67,7 @@ pub struct TestbedDriver {
     pool: FleetPool,
     layout: Layout,
     book: Mutex<Book>,
+    timings: Timings,
 }
 
 /// Write into `live` the entries `new` changed relative to `old`: O(n log n).
@@ -98,7 +100,18 @@ impl TestbedDriver {
                 at,
                 linked: BTreeMap::new(),
             }),
+            timings: Timings::default(),
         })
+    }
+
+    /// What each step took, per move (the last move of every vnode that moved).
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// The fleet back (with its open connections), once the driver is done.
+    pub fn into_fleet(self) -> Fleet {
+        self.pool.into_fleet()
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -160,6 +173,16 @@ impl TestbedDriver {
         vms
     }
 
+    /// `vm` and the VM the book puts `vnode` on (for [`Inner::state_dir_in_use`]).
+    fn and_where_it_runs(vm: &str, vnode: &str) -> impl Fn(&Book) -> BTreeSet<String> {
+        let (vm, vnode) = (vm.to_string(), vnode.to_string());
+        move |b: &Book| {
+            let mut vms = BTreeSet::from([vm.clone()]);
+            vms.extend(b.at.get(&vnode).map(|s| s.vm.clone()));
+            vms
+        }
+    }
+
     /// Wait until `pids` have left the process table of `vm` (10 s at
     /// most). On this machine the wait holds no lock; on a remote VM it
     /// polls over the VM's connection, holding it.
@@ -210,6 +233,23 @@ impl Inner<'_> {
         Ok(self.pid_in(vm, vnode, &ns)?.is_some())
     }
 
+    /// True if the vnode's state dir on `vm`'s machine may still serve it
+    /// elsewhere: it has a namespace on this machine (other than on `vm`,
+    /// which the caller is removing), unless the book puts it on a VM of
+    /// another machine (where it has a state dir of its own; VMs of one
+    /// test machine can see each other's namespaces). The step must hold
+    /// the VM the book puts the vnode on ([`TestbedDriver::and_where_it_runs`]).
+    fn state_dir_in_use(&mut self, vm: &str, vnode: &str) -> Result<bool> {
+        if let Some(now) = self.at.get(vnode).map(|s| s.vm.clone()).filter(|v| v != vm) {
+            let here = self.fleet.machine(vm)?;
+            if here.is_none() || here != self.fleet.machine(&now)? {
+                return Ok(false);
+            }
+        }
+        let cg = self.cgroup(vnode)?;
+        site::any_netns_with_prefix(self.fleet.exec(vm)?, &format!("{cg}-"))
+    }
+
     fn set_frozen(&mut self, vm: &str, vnodes: &[String], frozen: bool) -> Result<()> {
         let paths = self.paths();
         for id in vnodes {
@@ -252,16 +292,22 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()> {
+        let t = Instant::now();
         self.on(vm, |d| d.set_frozen(vm, vnodes, true))?;
+        self.timings.suspended(vm, t.elapsed().as_secs_f64());
         crash::after("suspended");
         Ok(())
     }
 
     fn resume(&self, vm: &str, vnodes: &[String]) -> Result<()> {
-        self.on(vm, |d| d.set_frozen(vm, vnodes, false))
+        let t = Instant::now();
+        self.on(vm, |d| d.set_frozen(vm, vnodes, false))?;
+        self.timings.resumed(vm, t.elapsed().as_secs_f64());
+        Ok(())
     }
 
     fn checkpoint(&self, vm: &str, vnode: &str) -> Result<()> {
+        let t = Instant::now();
         let dumped = self.on(vm, |d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
             let ns = Site::of(vnode, vm).netns;
@@ -276,33 +322,42 @@ impl VnodeDriver for TestbedDriver {
             safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
             paths.cgroups.freeze(ex, &cg)?;
             crash::during("in-dump", &images);
-            criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS).map(Some)
+            let tree = criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS)?;
+            let bytes = site::du_bytes(ex, &images)?;
+            Ok(Some((pid, tree, bytes)))
         })?;
+        let snapshot_s = t.elapsed().as_secs_f64();
         // The dumped tasks must be reaped before the vnode can be restored
         // (their pids): up to seconds when pid 1 reaps. Waited for without
         // the fleet lock, so that other moves go on meanwhile.
-        if let Some(pids) = dumped {
-            self.wait_reaped(vm, &pids)?;
+        let t = Instant::now();
+        if let Some((_, tree, _)) = &dumped {
+            self.wait_reaped(vm, tree)?;
         }
+        let (root, bytes) = dumped.map_or((None, 0), |(pid, _, bytes)| (Some(pid), bytes));
+        self.timings
+            .checkpointed(vnode, vm, root, snapshot_s, t.elapsed().as_secs_f64(), bytes);
         crash::after("dumped");
         Ok(())
     }
 
     fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
-        self.with(
+        let t = Instant::now();
+        let copied = self.with(
             |_| BTreeSet::from([from.to_string(), to.to_string()]),
             |d| {
                 let dir = d.paths().vnode_dir(&d.cgroup(vnode)?);
                 let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
                 if a.is_some() && a == b {
-                    return Ok(()); // one machine: the state dir is shared
+                    return Ok(Default::default()); // one machine: the state dir is shared
                 }
                 let route = d.fleet.route(to)?;
-                d.fleet.with_pair(from, to, |s, t| {
-                    crate::testbed::transfer::copy(s, t, &dir, &route).map(|_| ())
-                })
+                d.fleet
+                    .with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route))
             },
-        )
+        )?;
+        self.timings.transferred(vnode, t.elapsed().as_secs_f64(), copied);
+        Ok(())
     }
 
     fn restore(&self, vm: &str, vnode: &VnodeSpec) -> Result<()> {
@@ -356,13 +411,17 @@ impl VnodeDriver for TestbedDriver {
             // unlock; on a failure after it, the tree is stopped again here
             // and the engine restores the vnode at its source from its images.
             crash::during("in-restore", &images);
-            if let Err(e) = criu::restore_moved(d.fleet, d.layout, &d.at, id, &old, with_process, true) {
-                match before {
-                    Some(s) => d.at.insert(id.to_string(), s),
-                    None => d.at.remove(id),
-                };
-                return Err(e);
-            }
+            let up = match criu::restore_moved(d.fleet, d.layout, &d.at, id, &old, with_process, true) {
+                Ok(up) => up,
+                Err(e) => {
+                    match before {
+                        Some(s) => d.at.insert(id.to_string(), s),
+                        None => d.at.remove(id),
+                    };
+                    return Err(e);
+                }
+            };
+            self.timings.restored(id, vm, up.pid, up.reattach_s, up.restore_s);
             let peers = d
                 .layout
                 .vnode(id)?
@@ -391,6 +450,7 @@ impl VnodeDriver for TestbedDriver {
             }
             vms
         };
+        let t = Instant::now();
         self.with(needs, |d| {
             for l in links {
                 d.at.insert(l.a.clone(), Site::of(&l.a, &l.a_vm));
@@ -406,14 +466,16 @@ impl VnodeDriver for TestbedDriver {
             if d.linked.remove(vnode).as_ref() == Some(&peers) {
                 return Ok(()); // made by the restore, to the same places
             }
-            reattach(d.fleet, d.layout, &d.at, vnode, false).map(|_| ())
+            reattach(d.fleet, d.layout, &d.at, vnode, false)?;
+            self.timings.reattached(vnode, t.elapsed().as_secs_f64());
+            Ok(())
         })?;
         crash::after("reattached");
         Ok(())
     }
 
     fn remove(&self, vm: &str, vnode: &str) -> Result<()> {
-        let killed = self.on(vm, |d| {
+        let killed = self.with(Self::and_where_it_runs(vm, vnode), |d| {
             let (paths, cg) = (d.paths(), d.cgroup(vnode)?);
             let ns = Site::of(vnode, vm).netns;
             let mut tasks = Vec::new();
@@ -428,7 +490,8 @@ impl VnodeDriver for TestbedDriver {
             // image: the engine discards images before it removes the
             // vnode from a move's source): its state dir and groups go too.
             let images = paths.vnode_dir(&cg).join("images");
-            if !site::has_image(ex, &images)? && !site::any_netns_with_prefix(ex, &format!("{cg}-"))? {
+            if !site::has_image(ex, &images)? && !d.state_dir_in_use(vm, vnode)? {
+                let ex = d.fleet.exec(vm)?;
                 safe_remove(ex, &paths.vnode_dir(&cg))?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
                 // The last vnode gone: the cgroup subtree (systemd: its unit) too.
@@ -443,7 +506,7 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn discard_image(&self, vm: &str, vnode: &str) -> Result<()> {
-        self.on(vm, |d| {
+        self.with(Self::and_where_it_runs(vm, vnode), |d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
             let ex = d.fleet.exec(vm)?;
             let alive = match running_pid(ex, &paths, &cg)? {
@@ -453,7 +516,8 @@ impl VnodeDriver for TestbedDriver {
             };
             safe_remove(ex, &images)?;
             // Nothing of the vnode left on this machine: its state dir and groups go too.
-            if !alive && !site::any_netns_with_prefix(ex, &format!("{cg}-"))? {
+            if !alive && !d.state_dir_in_use(vm, vnode)? {
+                let ex = d.fleet.exec(vm)?;
                 safe_remove(ex, &paths.vnode_dir(&cg))?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
             }

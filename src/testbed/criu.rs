@@ -1,22 +1,17 @@
-//! Live migration of one vnode with CRIU, phase by phase (the paper's
-//! Table 1): suspend (freezer FROZEN), snapshot (`criu dump` inside the
-//! source namespace, `--tcp-established --network-lock nftables`), reap (wait
-//! until the dumped tasks have left the process table, so that their pids can
-//! be restored), transfer (the vnode's state directory, images included),
-//! reattach (a fresh namespace on the destination, holding incoming packets,
-//! and the vnode's links made again to its peers), restore (`criu restore`
-//! inside the new namespace, then the hold released),
-//! resume (freezer THAWED). Every phase is timed for `calibrate`.
-//!
-//! A failure after the dump puts the vnode back where it was (links rebuilt,
-//! restored from the same images in its old namespace) and returns
-//! [`Error::HostRecovered`]; only if that fails too is it [`Error::Host`].
+//! The CRIU steps of a live migration (the paper's Table 1): dump a frozen
+//! vnode inside its namespace (`criu dump --tcp-established --network-lock
+//! nftables`, retried), wait until the dumped tasks have left the process
+//! table (their pids are needed again), bring a dumped vnode up at its new
+//! site ([`restore_moved`]: a fresh namespace holding incoming packets, its
+//! links to the peers, `criu restore`, the hold released) or again in its
+//! old namespace ([`restore`]), and stop a restored tree ([`kill_tree`]).
+//! The order of the steps, their journal and the rollback are the migration
+//! engine's (`crate::migrate`); [`MigrationTimes`] is what its testbed
+//! driver measures of one move.
 
 use super::exec::{path_str, Cmd, Executor};
-use super::transfer::{self, Via};
-use super::vnode::{
-    reattach, reattach_after_move, release_hold, remove_vnode, running_pid, Fleet, Layout, Paths, Site,
-};
+use super::transfer::Via;
+use super::vnode::{reattach_after_move, release_hold, Fleet, Layout, Paths, Site};
 use crate::error::{Error, Result};
 use crate::model::PhaseTimes;
 use serde::Serialize;
@@ -45,7 +40,7 @@ pub struct MigrationTimes {
     pub image_bytes: u64,
     /// Bytes sent between machines (0 when source and destination share one).
     pub wire_bytes: u64,
-    /// How the images went: `none`, `local`, `ssh` or `direct` ([`transfer::copy`]).
+    /// How the images went: `none`, `local`, `ssh` or `direct` ([`super::transfer::copy`]).
     pub transfer_via: Via,
     /// The vnode's root pid on the source VM. The vnode is pid 1 of its own
     /// pid namespace; on the destination it may get another pid.
@@ -264,154 +259,6 @@ pub fn wait_gone(ex: &mut dyn Executor, pid: u32, timeout: Duration) -> Result<(
     Ok(())
 }
 
-fn du_bytes(ex: &mut dyn Executor, dir: &Path) -> Result<u64> {
-    let out = ex.run(&Cmd::new("du").args(["-sb", "--", path_str(dir)?]))?;
-    Ok(out.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0))
-}
-
-/// Migrate `vnode` to VM `to_vm`. `at` holds every vnode's current site and
-/// is updated on success.
-pub fn migrate(
-    fleet: &mut Fleet,
-    layout: &Layout,
-    at: &mut BTreeMap<String, Site>,
-    vnode: &str,
-    to_vm: &str,
-) -> Result<MigrationTimes> {
-    let t_all = Instant::now();
-    let v = layout.vnode(vnode)?.clone();
-    let from = at
-        .get(vnode)
-        .cloned()
-        .ok_or_else(|| Error::Host(format!("vnode {vnode:?} has no site")))?;
-    let to = Site::of(vnode, to_vm);
-    let mut times = MigrationTimes {
-        vnode: vnode.into(),
-        from: from.vm.clone(),
-        to: to.vm.clone(),
-        ..Default::default()
-    };
-    if from == to {
-        return Ok(times);
-    }
-    let paths = fleet.paths.clone();
-    let cg = v.cgroup.clone();
-    let same_machine = {
-        let (a, b) = (fleet.machine(&from.vm)?, fleet.machine(&to.vm)?);
-        a.is_some() && a == b
-    };
-    let pid = running_pid(fleet.exec(&from.vm)?, &paths, &cg)?;
-    times.pid = pid;
-    times.checkpointed = pid.is_some();
-
-    if let Some(pid) = pid {
-        let src = fleet.exec(&from.vm)?;
-        let t = Instant::now();
-        paths.cgroups.freeze(src, &cg)?;
-        times.suspend_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        // Every task of the tree: all their pids must be free before the restore.
-        let tree = match dump_frozen(src, &paths, &cg, &from.netns, pid, DUMP_ATTEMPTS) {
-            Ok(tree) => tree,
-            // CRIU resumes the tasks after a failed dump; thaw our freeze too.
-            Err(e) => {
-                return match paths.cgroups.thaw(src, &cg) {
-                    Ok(()) => Err(Error::HostRecovered {
-                        message: format!("migrating {vnode}: {e}; it runs on at {}", from.vm),
-                    }),
-                    Err(e2) => Err(Error::Host(format!(
-                        "migrating {vnode}: {e}; and thawing it failed: {e2}"
-                    ))),
-                }
-            }
-        };
-        times.snapshot_s = t.elapsed().as_secs_f64();
-        times.image_bytes = du_bytes(src, &images_dir(&paths, &cg))?;
-        let t = Instant::now();
-        for p in tree {
-            wait_gone(src, p, Duration::from_secs(10))?;
-        }
-        times.reap_s = t.elapsed().as_secs_f64();
-    }
-
-    // Everything after the dump is undone on failure.
-    let mut new_at = at.clone();
-    new_at.insert(vnode.to_string(), to.clone());
-    // Set once the tree runs at the destination: a rollback must stop it there.
-    let mut restored_at_dst = false;
-    let forward = (|| -> Result<()> {
-        let dir = paths.vnode_dir(&cg);
-        let t = Instant::now();
-        if !same_machine || pid.is_none() {
-            let route = fleet.route(&to.vm)?;
-            let copied = fleet.with_pair(&from.vm, &to.vm, |s, d| {
-                if pid.is_some() {
-                    transfer::copy(s, d, &dir, &route)
-                } else {
-                    d.run(&Cmd::new("mkdir").args(["-p", "--", path_str(&dir)?]))?;
-                    Ok(transfer::Copied::default())
-                }
-            })?;
-            (times.wire_bytes, times.transfer_via) = (copied.bytes, copied.via);
-        }
-        times.transfer_s = t.elapsed().as_secs_f64();
-        let up = restore_moved(fleet, layout, &new_at, vnode, &from, pid.is_some(), false)?;
-        (times.reattach_s, times.restore_s) = (up.reattach_s, up.restore_s);
-        if let Some(restored) = up.pid {
-            restored_at_dst = true;
-            // The vnode is pid 1 of its own pid namespace; its pid on the VM may change.
-            let inner = super::vnode::inner_pid(fleet.exec(&to.vm)?, restored)?;
-            if inner != Some(1) {
-                return Err(Error::Host(format!(
-                    "{vnode}: restored as pid {restored}, pid {inner:?} in its namespace, not 1"
-                )));
-            }
-            times.restored_pid = Some(restored);
-            let dst = fleet.exec(&to.vm)?;
-            let t = Instant::now();
-            paths.cgroups.thaw(dst, &cg)?;
-            times.resume_s = t.elapsed().as_secs_f64();
-        }
-        Ok(())
-    })();
-
-    if let Err(e) = forward {
-        return Err(roll_back(
-            fleet,
-            layout,
-            at,
-            vnode,
-            &from,
-            &to,
-            pid,
-            same_machine,
-            restored_at_dst,
-            e,
-        ));
-    }
-
-    // The old site goes: its namespace (with the CRIU lock table), and, on
-    // another machine, the cgroups and state directory; the images too.
-    {
-        let src = fleet.exec(&from.vm)?;
-        let _ = src.output(&Cmd::new("ip").args(["netns", "del", &from.netns]))?;
-        if !same_machine {
-            // The dumped tasks are gone: the groups are empty (rmdir refuses otherwise).
-            paths.cgroups.remove_if_empty(src, &cg)?;
-            src.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(&cg))?]))?;
-        }
-    }
-    if pid.is_some() {
-        let images = images_dir(&paths, &cg);
-        fleet
-            .exec(&to.vm)?
-            .run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&images)?]))?;
-    }
-    *at = new_at;
-    times.total_s = t_all.elapsed().as_secs_f64();
-    Ok(times)
-}
-
 /// What [`restore_moved`] did, and how long its two phases took (s).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Restored {
@@ -426,7 +273,7 @@ pub struct Restored {
 /// links to the peers where `at` puts them (the peers' old veth ends
 /// retired, see [`reattach_after_move`]), then, if `with_process`,
 /// [`restore_fresh`] from its images (frozen again if `frozen`) and the
-/// hold released. The one path both `migrate` and the engine's driver take.
+/// hold released. The testbed driver's restore step.
 ///
 /// A failure after the restore succeeded kills the restored tree there
 /// again ([`kill_tree`]; the images stay), so that on any error the vnode
@@ -490,113 +337,4 @@ pub fn kill_tree(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<V
         wait_gone(ex, p, Duration::from_secs(10))?;
     }
     Ok(pids)
-}
-
-/// Put a vnode back on its source after a failed move. A tree already
-/// restored at the destination (`restored_at_dst`: a step after the restore
-/// failed) is killed there first and restored again at the source from the
-/// same images, so the vnode never runs twice nor stays cut off in the
-/// destination's namespace.
-#[allow(clippy::too_many_arguments)]
-fn roll_back(
-    fleet: &mut Fleet,
-    layout: &Layout,
-    at: &BTreeMap<String, Site>,
-    vnode: &str,
-    from: &Site,
-    to: &Site,
-    pid: Option<u32>,
-    same_machine: bool,
-    restored_at_dst: bool,
-    cause: Error,
-) -> Error {
-    let paths = fleet.paths.clone();
-    let cg = layout.vnodes[vnode].cgroup.clone();
-    let back = (|| -> Result<()> {
-        if restored_at_dst {
-            kill_tree(fleet.exec(&to.vm)?, &paths, &cg)?;
-        }
-        // Drop whatever the destination got (on another machine: the state dir too).
-        if let Ok(dst) = fleet.exec(&to.vm) {
-            let _ = dst.output(&Cmd::new("ip").args(["netns", "del", &to.netns]));
-            if !same_machine {
-                let _ = remove_vnode(dst, &paths, &cg, &to.netns, true);
-            }
-        }
-        reattach(fleet, layout, at, vnode, false)?;
-        if pid.is_some() {
-            let src = fleet.exec(&from.vm)?;
-            if running_pid(src, &paths, &cg)?.is_none() {
-                restore(src, &paths, &cg, &from.netns)?;
-            }
-            paths.cgroups.thaw(src, &cg)?;
-        }
-        Ok(())
-    })();
-    match back {
-        Ok(()) => Error::HostRecovered {
-            message: format!(
-                "migrating {vnode} to {}: {cause}; it was put back on {}",
-                to.vm, from.vm
-            ),
-        },
-        Err(e) => Error::Host(format!(
-            "migrating {vnode} to {}: {cause}; putting it back on {} failed too: {e}",
-            to.vm, from.vm
-        )),
-    }
-}
-
-/// What [`execute`] did.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExecReport {
-    /// The placement the testbed is in now (the target, or where it stopped).
-    pub reached: crate::model::Placement,
-    pub migrations: Vec<MigrationTimes>,
-    /// Wall time of all moves (s).
-    pub wall_s: f64,
-}
-
-/// Bring the vnodes from placement `from` to `to`, one move after another
-/// (in vnode id order). Returns the report of the moves done and how it
-/// ended: on a failure the vnode that failed is back on its VM
-/// ([`Error::HostRecovered`]) or not ([`Error::Host`]), and
-/// `report.reached` is the placement the testbed is in.
-pub fn execute(
-    fleet: &mut Fleet,
-    layout: &Layout,
-    from: &crate::model::Placement,
-    to: &crate::model::Placement,
-) -> (ExecReport, Result<()>) {
-    let t0 = Instant::now();
-    let mut report = ExecReport {
-        reached: from.clone(),
-        migrations: Vec::new(),
-        wall_s: 0.0,
-    };
-    let mut at = match super::vnode::sites(layout, from) {
-        Ok(a) => a,
-        Err(e) => return (report, Err(e)),
-    };
-    let mut result = Ok(());
-    for (id, vm) in &to.vm_of {
-        if from.vm_of.get(id) == Some(vm) {
-            continue;
-        }
-        match migrate(fleet, layout, &mut at, id, vm) {
-            Ok(t) => {
-                report.reached.vm_of.insert(id.clone(), vm.clone());
-                report.migrations.push(t);
-            }
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
-    if result.is_ok() {
-        report.reached = to.clone();
-    }
-    report.wall_s = t0.elapsed().as_secs_f64();
-    (report, result)
 }

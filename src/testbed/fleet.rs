@@ -79,6 +79,22 @@ impl Fleet {
         self.specs.keys()
     }
 
+    /// This fleet, moved out; `self` keeps its settings with no handle
+    /// (for a [`super::pool::FleetPool`] that gives it back with
+    /// [`super::pool::FleetPool::into_fleet`]).
+    pub fn take(&mut self) -> Fleet {
+        let rest = Fleet {
+            paths: self.paths.clone(),
+            specs: self.specs.clone(),
+            ssh: self.ssh.clone(),
+            vms: BTreeMap::new(),
+            dry_log: self.dry_log.clone(),
+            only: self.only.clone(),
+            transfer: self.transfer,
+        };
+        std::mem::replace(self, rest)
+    }
+
     /// The handles opened so far, moved out (a [`super::pool::FleetPool`] keeps them).
     pub(crate) fn take_handles(&mut self) -> BTreeMap<String, VmHandle> {
         std::mem::take(&mut self.vms)

@@ -9,7 +9,6 @@
 //! What this layer relies on, and what was checked on a real machine, is in
 //! `docs/testbed.md`.
 
-pub mod calibrate;
 pub mod cgroup;
 pub mod criu;
 pub mod exec;
@@ -29,7 +28,7 @@ pub mod stream;
 pub mod transfer;
 pub mod vnode;
 
-pub use criu::{execute, migrate, ExecReport, MigrationTimes};
+pub use criu::MigrationTimes;
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
 pub use pool::{FleetPool, Held};
 pub use ssh::{SshArgs, SshExecutor, SshOptions};

@@ -49,6 +49,18 @@ impl FleetPool {
         }
     }
 
+    /// The fleet again, with every handle the pool holds (none may be held
+    /// by a step: `self` is owned).
+    pub fn into_fleet(self) -> Fleet {
+        let mut fleet = self.template.into_inner().unwrap_or_else(|e| e.into_inner());
+        for (vm, slot) in self.slots {
+            if let Some(h) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                fleet.insert(&vm, h);
+            }
+        }
+        fleet
+    }
+
     pub fn paths(&self) -> &Paths {
         &self.paths
     }

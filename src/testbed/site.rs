@@ -146,3 +146,9 @@ pub fn wait_gone_here(pids: &[u32], timeout: Duration) -> Result<()> {
     }
     Ok(())
 }
+
+/// The size of directory `dir` in bytes (`du -sb`); 0 if `du` says nothing.
+pub fn du_bytes(ex: &mut dyn Executor, dir: &Path) -> Result<u64> {
+    let out = ex.run(&Cmd::new("du").args(["-sb", "--", path_str(dir)?]))?;
+    Ok(out.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0))
+}

@@ -483,12 +483,29 @@ impl Drop for Deployed<'_> {
     }
 }
 
+/// Move `vnode` of deployment `d` to VM `to` the way `netbalance migrate`
+/// does (engine, testbed driver, a journal in a fresh state dir);
+/// `d.placement` follows what the move left in force.
+pub fn move_vnode(
+    d: &mut Deployed,
+    topology: &netbalance::model::Topology,
+    testbed: &netbalance::model::Testbed,
+    vnode: &str,
+    to: &str,
+) -> netbalance::Result<netbalance::testbed::MigrationTimes> {
+    let dir = tempfile::tempdir().unwrap();
+    let state = netbalance::state::StateDir::open(dir.path().join("state"))?;
+    netbalance::migrate::move_one(&mut d.fleet, topology, testbed, &mut d.placement, vnode, to, &state)
+}
+
 /// Two linked vnodes on local VMs of a 1×3 testbed: `a` (running `run`) on
 /// h0-v0, `b` on h0-v1, h0-v2 free for a move; a fleet whose state dir is
 /// `state`, with criu and the keeper as found on this machine. Not deployed.
 pub struct LocalPair {
     pub a: String,
     pub b: String,
+    pub topology: netbalance::model::Topology,
+    pub testbed: netbalance::model::Testbed,
     pub placement: netbalance::model::Placement,
     pub layout: netbalance::testbed::Layout,
     pub state: tempfile::TempDir,
@@ -521,6 +538,8 @@ pub fn local_pair(run: &str, mbps: f64) -> LocalPair {
     LocalPair {
         a,
         b,
+        topology: topo,
+        testbed,
         placement,
         layout,
         state,

@@ -3,17 +3,19 @@
 //!
 //! A probe vnode holding a known amount of memory (a shell variable of that
 //! size: no interpreter needed on the VM) is deployed on one VM with one link
-//! to an anchor vnode, migrated to another VM, and removed; this is repeated
-//! for each size. Per-MB figures are least-squares slopes over the measured
+//! to an anchor vnode, migrated to another VM by the protocol `migrate` runs
+//! ([`super::move_one`]: engine, testbed driver, journal), and removed; this
+//! is repeated for each size. Per-MB figures are least-squares slopes over the measured
 //! image sizes; the fixed part of snapshot, transfer and restore (their
 //! intercepts) is added to `reattach_ms`, the model's one per-vnode constant,
 //! so that the model's T_r of a move matches the measured one. The
 //! [`Breakdown`] states every phase apart, beside the paper's Table 1.
 
-use super::criu::{migrate, MigrationTimes};
-use super::vnode::{deploy, sites, teardown, Fleet, Layout};
+use super::move_one;
 use crate::error::{Error, Result};
 use crate::model::{Costs, Link, Placement, Testbed, Topology, Vnode};
+use crate::state::StateDir;
+use crate::testbed::{deploy, teardown, Fleet, Layout, MigrationTimes};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -185,8 +187,14 @@ pub fn fit(points: &[(f64, f64)]) -> (f64, f64) {
 }
 
 /// Migrate a probe of each size from `from` to `to` (each probe deployed
-/// fresh, removed after).
-pub fn measure_pair(fleet: &mut Fleet, from: &str, to: &str, sizes_mb: &[f64]) -> Result<Vec<MigrationTimes>> {
+/// fresh, removed after), journalling the moves into `state`.
+pub fn measure_pair(
+    fleet: &mut Fleet,
+    testbed: &Testbed,
+    state: &StateDir,
+    (from, to): (&str, &str),
+    sizes_mb: &[f64],
+) -> Result<Vec<MigrationTimes>> {
     let mut runs = Vec::new();
     for (i, &mb) in sizes_mb.iter().enumerate() {
         let tag = format!("nbcal{}x{i}", std::process::id());
@@ -215,10 +223,7 @@ pub fn measure_pair(fleet: &mut Fleet, from: &str, to: &str, sizes_mb: &[f64]) -
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let mut at = sites(&layout, &placement)?;
-            let t = migrate(fleet, &layout, &mut at, &p, to)?;
-            placement.vm_of.insert(p.clone(), to.to_string());
-            Ok(t)
+            move_one(fleet, &topo, testbed, &mut placement, &p, to, state)
         })();
         let cleanup = teardown(fleet, &layout, &placement);
         let t = result?;
@@ -307,19 +312,22 @@ pub fn fastest(runs: &[MigrationTimes]) -> Option<MigrationTimes> {
 }
 
 /// Measure every pair of [`pairs_of`] with each size, `repeats` times (the
-/// fastest run of each size counts), and build the profile.
+/// fastest run of each size counts), and build the profile. The moves are
+/// journalled in `state` (a failed one that could not be put back stays
+/// open there for `netbalance migrate --resume`).
 pub fn calibrate(
     fleet: &mut Fleet,
     testbed: &Testbed,
     sizes_mb: &[f64],
     repeats: usize,
     base: &Costs,
+    state: &StateDir,
 ) -> Result<Calibration> {
     let mut pairs = Vec::new();
     for (from, to, class) in pairs_of(testbed) {
         let mut runs = Vec::new();
         for &mb in sizes_mb {
-            let reps = measure_pair(fleet, &from, &to, &vec![mb; repeats.max(1)])?;
+            let reps = measure_pair(fleet, testbed, state, (&from, &to), &vec![mb; repeats.max(1)])?;
             runs.extend(fastest(&reps));
         }
         let via = via_of(&runs);
