@@ -3,8 +3,9 @@
 //! nftables`, retried), wait until the dumped tasks have left the process
 //! table (their pids are needed again), bring a dumped vnode up at its new
 //! site ([`restore_moved`]: a fresh namespace holding incoming packets, its
-//! links to the peers, `criu restore`, the hold released) or again in its
-//! old namespace ([`restore`]), and stop a restored tree ([`kill_tree`]).
+//! links to the peers, `criu restore`, the hold released; a rollback brings
+//! it up the same way at its source), and stop a restored tree
+//! ([`kill_tree`]).
 //! The order of the steps, their journal and the rollback are the migration
 //! engine's (`crate::migrate`); [`MigrationTimes`] is what its testbed
 //! driver measures of one move.
@@ -176,8 +177,9 @@ pub fn dump_frozen(
     }
 }
 
-/// `criu restore -d` from the vnode's images, inside `netns`; returns the
-/// restored root pid.
+/// `criu restore -d` from the vnode's images, inside `netns`, a namespace
+/// made for it (every restore is: a rollback too restores into a fresh
+/// namespace at the source); returns the restored root pid.
 ///
 /// Detached on purpose: a non-detached criu stays the tree's parent (which
 /// would reap it at once after a later dump) but keeps its cgroup yard
@@ -186,22 +188,12 @@ pub fn dump_frozen(
 /// restored tree is therefore an orphan: of the keeper daemon that ran
 /// criu, where the VM has one ([`super::keeper`]; it reaps at once), else of
 /// pid 1, and the next dump waits for pid 1 to reap it (the `reap` phase).
-pub fn restore(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
-    restore_in(ex, paths, cgroup, netns, true)
-}
-
-/// [`restore`] into a namespace made for it (not the one dumped from).
 ///
 /// The dump's network lock (an nftables table) lives in the source
 /// namespace only; a restore elsewhere has nothing to unlock, and CRIU's
 /// attempt to delete the table there fails harmlessly but costs ~30 ms
-/// here. So this restore runs with `--network-lock skip`. A restore back
-/// into the source namespace (rollback) must use [`restore`], which unlocks.
+/// here. So this restore runs with `--network-lock skip`.
 pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
-    restore_in(ex, paths, cgroup, netns, false)
-}
-
-fn restore_in(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, unlock: bool) -> Result<u32> {
     let images = images_dir(paths, cgroup);
     let pidfile = paths.vnode_dir(cgroup).join("pid");
     if ex.exists(&pidfile)? {
@@ -222,11 +214,7 @@ fn restore_in(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, u
         "restore.log".into(),
         "-v2".into(),
     ]);
-    let restore = if unlock {
-        restore
-    } else {
-        restore.args(["--network-lock", "skip"])
-    };
+    let restore = restore.args(["--network-lock", "skip"]);
     let restore = paths.kept(ex, restore, false)?;
     let out = ex.output(&restore)?;
     if !out.success() {
