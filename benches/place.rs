@@ -157,7 +157,7 @@ fn table() {
         let inst = scenario(name);
         let load = load_for_sink(&inst, 0);
         let start = place::start_assignment(&inst, &load, &Default::default());
-        let runs: Vec<(f64, place::Outcome)> = [0.125, 1.0, 10.0]
+        let runs: Vec<(f64, place::Placed)> = [0.125, 1.0, 10.0]
             .iter()
             .map(|&s| {
                 let cpu = thread_cpu_s();

@@ -13,7 +13,7 @@
 
 use netbalance::inputs::Problem;
 use netbalance::migrate::testbed_driver::TestbedDriver;
-use netbalance::migrate::{Job, LinkSpec, Presence, Progress, VnodeDriver, VnodeSpec};
+use netbalance::migrate::{Job, LinkSpec, Presence, StepBar, VnodeDriver, VnodeSpec};
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::state::StateDir;
 use netbalance::testbed::{Cmd, DryRunExecutor, Executor, Fleet, Output, Paths, VmHandle};
@@ -165,7 +165,7 @@ fn run(topo: &Topology, testbed: &Testbed, p1: &Placement, p2: &Placement) -> (V
     .unwrap();
     let state = StateDir::open(d.path().join("state")).unwrap();
     let lock = state.lock().unwrap();
-    let progress = Progress::hidden();
+    let progress = StepBar::hidden();
     let trace: Trace = Default::default();
     let paths = Paths {
         state_root: d.path().join("vnodes"),

@@ -5,7 +5,7 @@
 use netbalance::inputs::Problem;
 use netbalance::migrate::dispatch::Dispatcher;
 use netbalance::migrate::fake::{FakeDriver, Fault, World};
-use netbalance::migrate::{Applied, Direction, Job, Progress};
+use netbalance::migrate::{Applied, Direction, Job, StepBar};
 use netbalance::model::{Link, Testbed, Topology, Vnode};
 use netbalance::state::journal::Step;
 use netbalance::state::StateDir;
@@ -42,7 +42,7 @@ fn problem(dir: &Path) -> Problem {
 fn deployed(problem: &Problem, state: &StateDir, from: &[u32]) -> World {
     let driver = FakeDriver::new(World::default());
     let lock = state.lock().unwrap();
-    let progress = Progress::hidden();
+    let progress = StepBar::hidden();
     let job = Job {
         problem,
         driver: &driver,
@@ -65,7 +65,7 @@ fn migrate(
     to: &[u32],
 ) -> netbalance::Result<Applied> {
     let lock = state.lock().unwrap();
-    let progress = Progress::hidden();
+    let progress = StepBar::hidden();
     Job {
         problem,
         driver,
@@ -217,7 +217,7 @@ fn a_crashed_migration_is_resumed_or_rolled_back_from_the_journal() {
                 assert!(err.to_string().contains("--resume"), "{err}");
                 let driver = FakeDriver::new(driver.world());
                 let lock = state.lock().unwrap();
-                let progress = Progress::hidden();
+                let progress = StepBar::hidden();
                 let job = Job {
                     problem: &problem,
                     driver: &driver,

@@ -8,7 +8,7 @@ mod testbed_support;
 
 use netbalance::inputs::Problem;
 use netbalance::migrate::testbed_driver::TestbedDriver;
-use netbalance::migrate::{Job, Progress};
+use netbalance::migrate::{Job, StepBar};
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::state::StateDir;
 use netbalance::testbed::{names, Fleet, Layout, Paths, SshOptions, VmHandle};
@@ -476,7 +476,7 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
     let problem = Problem::resolve(Some(&d.join("topo.json")), Some(&d.join("testbed.json")), None, None).unwrap();
     let state = StateDir::open(d.join("state")).unwrap();
     let lock = state.lock().unwrap();
-    let progress = Progress::hidden();
+    let progress = StepBar::hidden();
     let (a1, a2) = (
         problem.assignment(&p1, "p1").unwrap(),
         problem.assignment(&p2, "p2").unwrap(),

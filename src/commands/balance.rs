@@ -326,7 +326,7 @@ fn run_live(
     };
     let ssh = args.ssh.options(&problem.testbed);
     let driver = migrate::driver_for(&problem, Some(&in_force), ssh.clone(), paths.clone())?;
-    let migrate_progress = migrate::Progress::hidden();
+    let migrate_progress = migrate::StepBar::hidden();
     let job = Job {
         problem: &problem,
         driver: driver.as_ref(),

@@ -9,7 +9,7 @@ use crate::cli::{ProblemArgs, StateDirArg};
 use crate::error::{Error, Result};
 use crate::inputs::{read_placement, Problem};
 use crate::io::Source;
-use crate::migrate::{self, plans, Applied, Direction, Job, Progress};
+use crate::migrate::{self, plans, Applied, Direction, Job, StepBar};
 use crate::model::Placement;
 use crate::state::StateDir;
 use crate::testbed::{Paths, SshArgs};
@@ -126,7 +126,7 @@ fn problem(args: &Args, placements: &[Option<&Placement>]) -> Result<Problem> {
 
 pub fn run(args: Args) -> Result<Status> {
     let settings = Settings::resolve(&args)?;
-    let progress = Progress::new(0, "migrate", crate::log::quiet() || args.dry_run);
+    let progress = StepBar::new(0, "migrate", crate::log::quiet() || args.dry_run);
     let result = match &settings.mode {
         Mode::Apply(target) => apply(&args, &settings, target, &progress),
         Mode::Teardown => teardown(&args, &settings, &progress),
@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result<Status> {
     result
 }
 
-fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progress) -> Result<Status> {
+fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &StepBar) -> Result<Status> {
     let target = read_placement(target_src)?;
     if args.dry_run {
         if let Some(run) = crate::state::Journal::peek_unfinished(&settings.state.journal_path())? {
@@ -200,7 +200,7 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &Progr
     finish(job.apply(from.as_deref(), &to)?, &state)
 }
 
-fn teardown(args: &Args, settings: &Settings, progress: &Progress) -> Result<Status> {
+fn teardown(args: &Args, settings: &Settings, progress: &StepBar) -> Result<Status> {
     let state = if args.dry_run {
         settings.state.clone()
     } else {
@@ -232,7 +232,7 @@ fn teardown(args: &Args, settings: &Settings, progress: &Progress) -> Result<Sta
     finish(job.teardown(&from)?, &state)
 }
 
-fn recover(args: &Args, settings: &Settings, direction: Direction, progress: &Progress) -> Result<Status> {
+fn recover(args: &Args, settings: &Settings, direction: Direction, progress: &StepBar) -> Result<Status> {
     let state = StateDir::open(settings.state.path())?;
     let lock = state.lock()?;
     let journal = state.journal()?;
@@ -279,7 +279,7 @@ fn show_commands(
     let result = (|| {
         let state = StateDir::open(&scratch)?;
         let lock = state.lock()?;
-        let progress = Progress::new(0, "dry run", true);
+        let progress = StepBar::new(0, "dry run", true);
         let job = Job {
             problem,
             driver: &driver,

@@ -8,7 +8,7 @@ use crate::cost::Window;
 use crate::error::{Error, Result};
 use crate::inputs::{read_placement, Problem};
 use crate::io::Source;
-use crate::place::{self, Budget, Constraints, PlaceOptions, Progress};
+use crate::place::{self, Budget, Constraints, PlaceOptions, SearchProgress};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -142,7 +142,7 @@ pub fn run(args: Args) -> Result<Status> {
     };
     let inst = &problem.instance;
     let bar = progress_bar(settings.budget);
-    let mut report = |p: &Progress| {
+    let mut report = |p: &SearchProgress| {
         if let Some(bar) = &bar {
             bar.set_position((p.fraction * 1000.0) as u64);
             bar.set_message(format!("τ {:.4}  moves {}", p.best_tau, p.moves_evaluated));

@@ -16,7 +16,7 @@
 
 use super::dispatch::Dispatcher;
 use super::driver::{Presence, Specs, VnodeDriver};
-use super::progress::Progress;
+use super::progress::StepBar;
 use crate::cost::Instance;
 use crate::cost::Plan;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ const ATTEMPTS: usize = 3;
 
 /// The result of executing a plan.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Outcome {
+pub struct Executed {
     /// Where every vnode runs now (VM index per vnode).
     pub reached: Vec<u32>,
     /// Vnodes that moved as planned.
@@ -44,7 +44,7 @@ pub struct Outcome {
     pub frozen: Vec<String>,
 }
 
-impl Outcome {
+impl Executed {
     /// Every planned move done, nothing frozen.
     pub fn is_complete(&self) -> bool {
         self.failures.is_empty() && self.lost.is_empty() && self.frozen.is_empty() && self.not_started == 0
@@ -108,7 +108,7 @@ pub struct Engine<'a> {
     inst: &'a Instance,
     specs: &'a Specs,
     driver: &'a dyn VnodeDriver,
-    progress: &'a Progress,
+    progress: &'a StepBar,
     journal: Mutex<&'a mut Journal>,
     /// Where every vnode runs now, as far as the engine knows.
     live: Mutex<Vec<u32>>,
@@ -121,7 +121,7 @@ impl<'a> Engine<'a> {
         specs: &'a Specs,
         driver: &'a dyn VnodeDriver,
         journal: &'a mut Journal,
-        progress: &'a Progress,
+        progress: &'a StepBar,
         current: &[u32],
     ) -> Engine<'a> {
         Engine {
@@ -163,11 +163,11 @@ impl<'a> Engine<'a> {
 
     /// Execute `plan` (from `cost::plan(inst, from, to)`), starting from
     /// `from`. Never fails as a whole: failures are in the outcome.
-    pub fn run(&self, from: &[u32], plan: &Plan) -> Outcome {
+    pub fn run(&self, from: &[u32], plan: &Plan) -> Executed {
         let moves: Vec<(usize, u32, u32)> = plan.moves.iter().map(|m| (m.vnode, m.from, m.to)).collect();
-        let mut outcome = Outcome {
+        let mut outcome = Executed {
             reached: from.to_vec(),
-            ..Outcome::default()
+            ..Executed::default()
         };
         let mut started = vec![false; moves.len()];
         if moves.is_empty() {

@@ -26,17 +26,17 @@ pub mod testbed_driver;
 pub mod timing;
 
 pub use driver::{LinkSpec, Presence, Specs, VnodeDriver, VnodeSpec};
-pub use engine::{Engine, Outcome as EngineOutcome};
+pub use engine::{Engine, Executed};
 pub use one_move::move_one;
 
 use engine::{on_vms, retry};
-pub use progress::Progress;
+pub use progress::StepBar;
 
 use crate::cost::{self, Instance};
 use crate::error::{Error, Result};
 use crate::model::Placement;
 use crate::problem::Problem;
-use crate::state::journal::{Outcome, PlannedMove, Record, RunKind, RunLog, Step};
+use crate::state::journal::{PlannedMove, Record, RunEnd, RunKind, RunLog, Step};
 use crate::state::{Journal, StateDir, StateLock};
 use std::collections::BTreeSet;
 
@@ -48,7 +48,7 @@ pub struct Job<'a> {
     pub state: &'a StateDir,
     /// Held for the whole run (proof that no other run touches the dir).
     pub lock: &'a StateLock,
-    pub progress: &'a Progress,
+    pub progress: &'a StepBar,
 }
 
 /// The end of a run that left the testbed consistent.
@@ -171,11 +171,11 @@ impl Job<'_> {
         )?;
         let specs = self.specs();
         let outcome = Engine::new(inst, &specs, self.driver, &mut journal, self.progress, from).run(from, &plan);
-        self.finish(&mut journal, outcome, Outcome::Committed)
+        self.finish(&mut journal, outcome, RunEnd::Committed)
     }
 
     /// Record the end of a migration (or of its recovery).
-    fn finish(&self, journal: &mut Journal, outcome: EngineOutcome, done: Outcome) -> Result<Applied> {
+    fn finish(&self, journal: &mut Journal, outcome: Executed, done: RunEnd) -> Result<Applied> {
         if !outcome.lost.is_empty() || !outcome.frozen.is_empty() {
             return Err(Error::Host(format!(
                 "{}{}{}; the run stays open in {}: take it up with `netbalance migrate --resume` (or `--rollback`) once the hosts answer",
@@ -188,7 +188,7 @@ impl Job<'_> {
         let reached = self.problem.placement_of(&outcome.reached);
         self.state.set_placement(&reached)?;
         let complete = outcome.is_complete();
-        let outcome_tag = if complete { done } else { Outcome::Recovered };
+        let outcome_tag = if complete { done } else { RunEnd::Recovered };
         journal.append(Record::Finished {
             outcome: outcome_tag,
             placement: Some(reached.clone()),
@@ -241,7 +241,7 @@ impl Job<'_> {
                 let placement = self.problem.placement_of(to);
                 self.state.set_placement(&placement)?;
                 journal.append(Record::Finished {
-                    outcome: Outcome::Committed,
+                    outcome: RunEnd::Committed,
                     placement: Some(placement.clone()),
                 })?;
                 Ok(Applied {
@@ -263,7 +263,7 @@ impl Job<'_> {
                 self.remove_all(journal, to)?;
                 self.state.clear_placement()?;
                 journal.append(Record::Finished {
-                    outcome: Outcome::Recovered,
+                    outcome: RunEnd::Recovered,
                     placement: None,
                 })?;
                 Ok(Applied {
@@ -297,7 +297,7 @@ impl Job<'_> {
         self.remove_all(journal, current)?;
         self.state.clear_placement()?;
         journal.append(Record::Finished {
-            outcome: Outcome::Committed,
+            outcome: RunEnd::Committed,
             placement: None,
         })?;
         Ok(Applied {
@@ -401,7 +401,7 @@ impl Job<'_> {
                 self.remove_all(&mut journal, &to)?;
                 self.state.clear_placement()?;
                 journal.append(Record::Finished {
-                    outcome: Outcome::RolledBack,
+                    outcome: RunEnd::RolledBack,
                     placement: None,
                 })?;
                 Ok(Applied {
@@ -489,8 +489,8 @@ impl Job<'_> {
         }
         drop(engine);
         let done = match direction {
-            Direction::Resume => Outcome::Committed,
-            Direction::Rollback => Outcome::RolledBack,
+            Direction::Resume => RunEnd::Committed,
+            Direction::Rollback => RunEnd::RolledBack,
         };
         self.finish(journal, outcome, done)
     }

@@ -4,7 +4,7 @@
 //! this and the testbed tests drive it, so neither has a path of its own.
 
 use super::testbed_driver::TestbedDriver;
-use super::{Job, Progress};
+use super::{Job, StepBar};
 use crate::cost::Instance;
 use crate::error::{Error, Result};
 use crate::model::{Costs, Placement, Testbed, Topology};
@@ -63,7 +63,7 @@ pub fn move_one(
             driver: &driver,
             state,
             lock: &lock,
-            progress: &Progress::hidden(),
+            progress: &StepBar::hidden(),
         }
         .migrate(&from, &want)
     });

@@ -1,16 +1,17 @@
-//! Progress on stderr (indicatif): a bar of steps while a terminal watches,
+//! Progress of a migration run on stderr (indicatif): a bar of steps while a terminal watches,
 //! plain log lines otherwise. stdout is never touched.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub struct Progress {
+/// The steps of a run: a bar on a terminal, log lines otherwise.
+pub struct StepBar {
     bar: ProgressBar,
     quiet: bool,
 }
 
-impl Progress {
+impl StepBar {
     /// A bar of `total` steps on stderr; `quiet` drops the log lines too.
-    pub fn new(total: u64, what: &str, quiet: bool) -> Progress {
+    pub fn new(total: u64, what: &str, quiet: bool) -> StepBar {
         let target = if quiet {
             ProgressDrawTarget::hidden()
         } else {
@@ -21,12 +22,12 @@ impl Progress {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(what.to_string());
-        Progress { bar, quiet }
+        StepBar { bar, quiet }
     }
 
     /// A progress that shows nothing (tests, library callers).
-    pub fn hidden() -> Progress {
-        Progress::new(0, "", true)
+    pub fn hidden() -> StepBar {
+        StepBar::new(0, "", true)
     }
 
     pub fn add_steps(&self, n: u64) {

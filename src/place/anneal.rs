@@ -21,7 +21,7 @@
 
 use super::evaluator::{Evaluator, Move, Score};
 use super::rng::FastRng;
-use super::{Budget, Constraints, Progress};
+use super::{Budget, Constraints, SearchProgress};
 use rand::Rng;
 use std::time::{Duration, Instant};
 
@@ -363,7 +363,12 @@ fn ejections(ev: &Evaluator, proposer: &Proposer, from: u32, members: &[u32], ta
 }
 
 /// Anneal from the evaluator's current assignment.
-pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut FastRng, progress: &mut dyn FnMut(&Progress)) -> Found {
+pub fn anneal(
+    ev: &mut Evaluator,
+    params: &Params,
+    rng: &mut FastRng,
+    progress: &mut dyn FnMut(&SearchProgress),
+) -> Found {
     let started = Instant::now();
     let proposer = Proposer::new(ev, params.constraints);
     let inst = ev.instance();
@@ -444,7 +449,7 @@ pub fn anneal(ev: &mut Evaluator, params: &Params, rng: &mut FastRng, progress: 
             temperature = cooled(t0, fraction);
             if last_report.elapsed() >= Duration::from_millis(100) {
                 last_report = Instant::now();
-                progress(&Progress {
+                progress(&SearchProgress {
                     fraction,
                     moves_evaluated: evaluated,
                     best_tau: best.score.tau,

@@ -102,7 +102,7 @@ pub struct PlaceOptions {
 
 /// The result of a search.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct Placed {
     pub assignment: Assignment,
     /// τ of `assignment` (computed by `cost::tau`).
     pub tau: f64,
@@ -115,7 +115,7 @@ pub struct Outcome {
 
 /// A progress report, sent every ~100 ms of a search.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
+pub struct SearchProgress {
     /// Share of the budget spent, 0..1.
     pub fraction: f64,
     pub moves_evaluated: u64,
@@ -125,7 +125,7 @@ pub struct Progress {
 
 /// Initial placement: minimise τ (nothing migrates; `max_moves` is ignored).
 /// The constraints must pass [`Constraints::check`].
-pub fn initial(inst: &Instance, load: &Load, opts: &PlaceOptions) -> Outcome {
+pub fn initial(inst: &Instance, load: &Load, opts: &PlaceOptions) -> Placed {
     initial_with_progress(inst, load, opts, &mut |_| {})
 }
 
@@ -134,8 +134,8 @@ pub fn initial_with_progress(
     inst: &Instance,
     load: &Load,
     opts: &PlaceOptions,
-    progress: &mut dyn FnMut(&Progress),
-) -> Outcome {
+    progress: &mut dyn FnMut(&SearchProgress),
+) -> Placed {
     let start = start_assignment(inst, load, &opts.constraints);
     let mut ev = Evaluator::new(inst, load, start, None);
     let mut rng = FastRng::seed_from_u64(opts.seed);
@@ -145,7 +145,7 @@ pub fn initial_with_progress(
         constraints: &opts.constraints,
     };
     let found = anneal::anneal(&mut ev, &params, &mut rng, progress);
-    Outcome {
+    Placed {
         tau: cost::tau(inst, load, &found.assignment),
         assignment: found.assignment,
         chi: None,
@@ -159,7 +159,7 @@ pub fn initial_with_progress(
 /// (`changed` false, `chi` `Some(0.0)`): the experiment never gets slower.
 /// A changed placement respects the constraints (vnodes on a forbidden VM
 /// or off their pin are moved, and those moves count towards `max_moves`).
-pub fn replace(inst: &Instance, load: &Load, window: Window, current: &[u32], opts: &PlaceOptions) -> Outcome {
+pub fn replace(inst: &Instance, load: &Load, window: Window, current: &[u32], opts: &PlaceOptions) -> Placed {
     replace_with_progress(inst, load, window, current, opts, &mut |_| {})
 }
 
@@ -170,9 +170,9 @@ pub fn replace_with_progress(
     window: Window,
     current: &[u32],
     opts: &PlaceOptions,
-    progress: &mut dyn FnMut(&Progress),
-) -> Outcome {
-    let unchanged = |moves_evaluated| Outcome {
+    progress: &mut dyn FnMut(&SearchProgress),
+) -> Placed {
+    let unchanged = |moves_evaluated| Placed {
         assignment: current.to_vec(),
         tau: cost::tau(inst, load, current),
         chi: Some(0.0),
@@ -199,7 +199,7 @@ pub fn replace_with_progress(
     let found = anneal::anneal(&mut ev, &params, &mut rng, progress);
     let chi = cost::chi_of(inst, load, window, current, &found.assignment);
     if chi < 0.0 && found.assignment != current {
-        Outcome {
+        Placed {
             tau: cost::tau(inst, load, &found.assignment),
             assignment: found.assignment,
             chi: Some(chi),

@@ -46,7 +46,7 @@ pub struct PlannedMove {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum RunEnd {
     /// Everything planned was done.
     Committed,
     /// A step failed; the affected vnodes went back to their source and the
@@ -115,7 +115,7 @@ pub enum Record {
     Resumed { vm: String },
     /// The run ended; `placement` is in force (none after a teardown).
     Finished {
-        outcome: Outcome,
+        outcome: RunEnd,
         placement: Option<Placement>,
     },
 }
@@ -403,7 +403,7 @@ mod tests {
             "an unfinished run blocks a new one"
         );
         j.append(Record::Finished {
-            outcome: Outcome::Committed,
+            outcome: RunEnd::Committed,
             placement: None,
         })
         .unwrap();
