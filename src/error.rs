@@ -72,6 +72,26 @@ pub enum Error {
     /// A step on a host failed and could not be recovered automatically.
     #[error("{0}")]
     Host(String),
+    /// A command on a host ran and failed: the host (an executor's label),
+    /// the command line, its exit status (-1: killed by a signal) and the
+    /// last of its stderr.
+    #[error("{host}: `{command}` exited with {status}{}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    HostCommand {
+        host: String,
+        command: String,
+        status: i32,
+        stderr: String,
+    },
+    /// What was being done on a host, and the error that stopped it (from
+    /// the system, SSH or an earlier step): `{:#}` and [`one_line`] print
+    /// the cause after it.
+    #[error("{host}: {what}")]
+    HostOp {
+        host: String,
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl Error {
@@ -88,6 +108,36 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+    /// A command on `host` that exited with `status`; `stderr`'s last
+    /// three non-empty lines are kept, joined by " | ".
+    pub fn host_command(host: impl Into<String>, command: impl ToString, status: i32, stderr: &str) -> Self {
+        let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        Error::HostCommand {
+            host: host.into(),
+            command: command.to_string(),
+            status,
+            stderr: lines[lines.len().saturating_sub(3)..].join(" | "),
+        }
+    }
+    /// `what` failed on `host` because of `source`.
+    ///
+    /// ```
+    /// use netbalance::error::{one_line, Error};
+    /// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+    /// let e = Error::host_op("local", "reading /x", io);
+    /// assert_eq!(one_line(&e), "local: reading /x: No such file");
+    /// ```
+    pub fn host_op(
+        host: impl Into<String>,
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::HostOp {
+            host: host.into(),
+            what: what.into(),
+            source: source.into(),
         }
     }
     /// The process exit code this error maps to (model §7).
@@ -149,4 +199,27 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn host_errors_keep_their_cause_as_a_source() {
+        let cmd = Error::host_command("h0-v1", "ip netns del x", 1, "\nCannot remove\n\nbusy\n");
+        assert_eq!(
+            cmd.to_string(),
+            "h0-v1: `ip netns del x` exited with 1: Cannot remove | busy"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let op = Error::host_op("h1-v0", "restoring n3", Error::host_op("h1-v0", "reading /x", io));
+        assert_eq!(op.to_string(), "h1-v0: restoring n3");
+        let inner = op.source().expect("a source");
+        assert_eq!(inner.to_string(), "h1-v0: reading /x");
+        assert_eq!(inner.source().expect("the io error").to_string(), "denied");
+        assert_eq!(one_line(&op), "h1-v0: restoring n3: h1-v0: reading /x: denied");
+        assert_eq!(op.exit_code(), 2);
+    }
 }

@@ -24,10 +24,11 @@ fn ssh_host_keys_auth_quoting_and_copies() {
     let kh = sshd.dir.path().join("known_hosts");
 
     // Unknown host, no accept-new: refused, with the fingerprint in the message.
-    let err = SshExecutor::connect(&target, &opts(&sshd, &kh, false))
-        .err()
-        .expect("unknown host accepted")
-        .to_string();
+    let err = netbalance::error::one_line(
+        &SshExecutor::connect(&target, &opts(&sshd, &kh, false))
+            .err()
+            .expect("unknown host accepted"),
+    );
     assert!(err.contains("unknown host key"), "{err}");
     assert!(err.contains(&sshd.fingerprint()), "{err} lacks {}", sshd.fingerprint());
     assert!(!kh.exists());
@@ -122,10 +123,7 @@ fn ssh_host_keys_auth_quoting_and_copies() {
         other.to_str().unwrap(),
     ]);
     bad.identity = Some(other);
-    let e = SshExecutor::connect(&target, &bad)
-        .err()
-        .expect("wrong key accepted")
-        .to_string();
+    let e = netbalance::error::one_line(&SshExecutor::connect(&target, &bad).err().expect("wrong key accepted"));
     assert!(e.contains("authentication failed"), "{e}");
 }
 
@@ -143,10 +141,11 @@ fn ssh_changed_host_key_is_refused_even_with_accept_new() {
     first.stop();
     // Same address and port, new host key.
     let second = Sshd::start("127.0.0.1", port, None);
-    let e = SshExecutor::connect(&target, &opts(&second, &kh, true))
-        .err()
-        .expect("changed key accepted")
-        .to_string();
+    let e = netbalance::error::one_line(
+        &SshExecutor::connect(&target, &opts(&second, &kh, true))
+            .err()
+            .expect("changed key accepted"),
+    );
     assert!(e.contains("HOST KEY CHANGED"), "{e}");
     assert!(e.contains(&second.fingerprint()), "{e}");
 }

@@ -192,7 +192,10 @@ impl LoadSource for MonitorSource<'_> {
             // A VM that does not answer once (an SSH hiccup) costs a sample, not the run.
             Err(err) if self.failures + 1 < MAX_SAMPLE_FAILURES => {
                 self.failures += 1;
-                eprintln!("netbalance: monitor: {err} (sample skipped)");
+                eprintln!(
+                    "netbalance: monitor: {err} (sample skipped)",
+                    err = crate::error::one_line(&err)
+                );
                 return Ok(Vec::new());
             }
             Err(err) => return Err(err),

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<Status> {
         let json = serde_json::to_vec_pretty(
             &serde_json::json!({ "breakdown": cal.breakdown, "pairs": cal.pairs, "costs": cal.costs }),
         )
-        .map_err(|e| Error::Host(format!("--report: {e}")))?;
+        .map_err(|e| Error::host_op("calibrate", "--report: encoding the report", e))?;
         crate::io::write_atomic(path, &json)?;
     }
     crate::io::write_json_stdout(&cal.costs)?;

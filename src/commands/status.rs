@@ -157,7 +157,7 @@ fn inspect(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Vec<Vno
                 };
                 match sample(fleet, &one, &only) {
                     Ok(s) => merge(s),
-                    Err(e) => problems.entry(id.clone()).or_default().push(e.to_string()),
+                    Err(e) => problems.entry(id.clone()).or_default().push(crate::error::one_line(&e)),
                 }
             }
         }
@@ -177,12 +177,12 @@ fn inspect(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Vec<Vno
                     None
                 }
                 Err(e) => {
-                    problems.push(format!("pid: {e}"));
+                    problems.push(format!("pid: {e}", e = crate::error::one_line(&e)));
                     None
                 }
             },
             (Some(_), Err(e)) => {
-                problems.push(format!("VM {vm}: {e}"));
+                problems.push(format!("VM {vm}: {e}", e = crate::error::one_line(&e)));
                 None
             }
         };

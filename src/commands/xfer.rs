@@ -47,7 +47,7 @@ fn read_token() -> Result<String> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| Error::Host(format!("xfer: reading the token: {e}")))?;
+        .map_err(|e| Error::host_op("xfer", "reading the token", e))?;
     stream::parse_token(&line)
 }
 
@@ -56,12 +56,15 @@ pub fn run(args: Args) -> Result<Status> {
     match args.end {
         End::Recv { listen, dir, timeout_s } => {
             let l = stream::listen(listen)?;
-            let port = l.local_addr().map_err(|e| Error::Host(format!("xfer: {e}")))?.port();
+            let port = l
+                .local_addr()
+                .map_err(|e| Error::host_op("xfer", "the listening address", e))?
+                .port();
             let deadline = Instant::now() + Duration::from_secs(timeout_s);
             let mut out = std::io::stdout();
             writeln!(out, "{port}")
                 .and_then(|_| out.flush())
-                .map_err(|e| Error::Host(format!("xfer: stdout: {e}")))?;
+                .map_err(|e| Error::host_op("xfer", "stdout", e))?;
             stream::serve_detached(&l, &dir, &token, deadline)?;
             Ok(Status::Done)
         }

@@ -170,9 +170,11 @@ pub fn ensure(
     can_build: impl FnOnce() -> Result<()>,
 ) -> Result<Image> {
     let criu = std::fs::read(CRIU).map_err(|e| {
-        Error::Host(format!(
-            "{CRIU}: {e} (the lab's guests get this machine's CRIU: install it with .ci/install-deps.sh)"
-        ))
+        Error::host_op(
+            "local",
+            format!("reading {CRIU} (the lab's guests get this machine's CRIU: install it with .ci/install-deps.sh)"),
+            e,
+        )
     })?;
     let root = cache_root();
     std::fs::create_dir_all(&root).map_err(|e| Error::io(root.display().to_string(), e))?;

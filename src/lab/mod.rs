@@ -241,9 +241,15 @@ pub fn up(s: &UpSettings) -> Result<LabState> {
         Ok(())
     })();
     if let Err(e) = result {
-        say(&format!("up failed: {e}; removing what was made"));
+        say(&format!(
+            "up failed: {e}; removing what was made",
+            e = crate::error::one_line(&e)
+        ));
         if let Err(e2) = down(&dir) {
-            say(&format!("cleanup after the failed up also failed: {e2}"));
+            say(&format!(
+                "cleanup after the failed up also failed: {e2}",
+                e2 = crate::error::one_line(&e2)
+            ));
         }
         return Err(e);
     }

@@ -242,7 +242,7 @@ fn is_zombie(pid: u32) -> bool {
 pub fn wait_port(name: &str, ip: &str, pid: u32, lab_dir: &Path, timeout: Duration, console: &Path) -> Result<()> {
     let addr: std::net::SocketAddr = format!("{ip}:22")
         .parse()
-        .map_err(|e| Error::Host(format!("{name}: bad address {ip}: {e}")))?;
+        .map_err(|e| Error::host_op(name, format!("bad address {ip}"), e))?;
     let t0 = Instant::now();
     loop {
         if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {

@@ -248,8 +248,10 @@ impl<'a> Engine<'a> {
             }
             for r in steps {
                 if let Err(e) = r {
-                    self.progress
-                        .log(&format!("cleanup of {id} (left over, harmless): {e}"));
+                    self.progress.log(&format!(
+                        "cleanup of {id} (left over, harmless): {e}",
+                        e = crate::error::one_line(&e)
+                    ));
                 }
             }
         }
@@ -379,13 +381,13 @@ impl<'a> Engine<'a> {
         };
         let Err((step, e)) = steps() else { return MoveEnd::Moved };
         let failed_vm = if matches!(step, Step::Checkpoint) { &s } else { &d };
-        let error = format!("{step:?} of {id} ({s} -> {d}): {e}").to_lowercase_first();
+        let error = format!("{step:?} of {id} ({s} -> {d}): {e}", e = crate::error::one_line(&e)).to_lowercase_first();
         self.progress.log(&format!("{error}; rolling {id} back to {s}"));
         let _ = self.record(Record::Failed {
             vnode: Some(id.clone()),
             vm: failed_vm.clone(),
             during: step,
-            error: e.to_string(),
+            error: crate::error::one_line(&e),
         });
         let settled = if step == Step::Checkpoint {
             self.after_failed_checkpoint(n, src)
@@ -405,7 +407,7 @@ impl<'a> Engine<'a> {
                 MoveEnd::Settled { at, error }
             }
             Err(e2) => {
-                let detail = format!("{error}; rollback failed: {e2}");
+                let detail = format!("{error}; rollback failed: {e2}", e2 = crate::error::one_line(&e2));
                 self.progress.log(&format!("{id} LOST: {detail}"));
                 let _ = self.record(Record::Lost {
                     vnode: id,
@@ -467,8 +469,10 @@ impl<'a> Engine<'a> {
         retry(|| self.driver.transfer(id, from, to))?;
         retry(|| self.driver.restore(to, spec))?;
         if let Err(e) = retry(|| self.driver.remove(from, id)) {
-            self.progress
-                .log(&format!("{id}: what is left on {from} could not be removed: {e}"));
+            self.progress.log(&format!(
+                "{id}: what is left on {from} could not be removed: {e}",
+                e = crate::error::one_line(&e)
+            ));
         }
         Ok(())
     }
@@ -488,8 +492,10 @@ impl<'a> Engine<'a> {
         let at = if running(&pp) {
             if running(&po) {
                 if let Err(e) = retry(|| self.driver.remove(o, id)) {
-                    self.progress
-                        .log(&format!("a second copy of {id} on {o} could not be removed: {e}"));
+                    self.progress.log(&format!(
+                        "a second copy of {id} on {o} could not be removed: {e}",
+                        e = crate::error::one_line(&e)
+                    ));
                 }
             }
             prefer
@@ -503,8 +509,10 @@ impl<'a> Engine<'a> {
                 match self.move_back(n, o, p) {
                     Ok(()) => prefer,
                     Err(e) => {
-                        self.progress
-                            .log(&format!("moving {id} back from {o} to {p} failed ({e})"));
+                        self.progress.log(&format!(
+                            "moving {id} back from {o} to {p} failed ({e})",
+                            e = crate::error::one_line(&e)
+                        ));
                         // Still running there (the checkpoint failed), or
                         // back up there from the image it just left.
                         let stays = retry(|| self.driver.probe(o, id)).is_ok_and(|x| x.running)
@@ -523,8 +531,10 @@ impl<'a> Engine<'a> {
             match retry(|| self.driver.restore(p, spec)) {
                 Ok(()) => prefer,
                 Err(e) if image(&po) => {
-                    self.progress
-                        .log(&format!("restoring {id} on {p} failed ({e}); restoring it on {o}"));
+                    self.progress.log(&format!(
+                        "restoring {id} on {p} failed ({e}); restoring it on {o}",
+                        e = crate::error::one_line(&e)
+                    ));
                     retry(|| self.driver.restore(o, spec))?;
                     other
                 }
@@ -536,7 +546,7 @@ impl<'a> Engine<'a> {
         } else {
             let why = |x: &Result<Presence>| match x {
                 Ok(_) => "nothing there".to_string(),
-                Err(e) => format!("cannot ask: {e}"),
+                Err(e) => format!("cannot ask: {e}", e = crate::error::one_line(e)),
             };
             return Err(Error::Host(format!(
                 "{id} runs nowhere and has no image ({p}: {}; {o}: {})",
@@ -572,7 +582,7 @@ pub(crate) fn on_vms<F: Fn(u32) -> Result<()> + Sync>(vms: &[u32], step: F) -> V
             .into_iter()
             .filter_map(|(v, h)| match h.join() {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) => Some((v, e.to_string())),
+                Ok(Err(e)) => Some((v, crate::error::one_line(&e))),
                 Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect()

@@ -256,10 +256,12 @@ impl Job<'_> {
                     vnode: None,
                     vm: "*".into(),
                     during: Step::Deploy,
-                    error: e.to_string(),
+                    error: crate::error::one_line(&e),
                 });
-                self.progress
-                    .log(&format!("deployment failed ({e}); removing what was deployed"));
+                self.progress.log(&format!(
+                    "deployment failed ({e}); removing what was deployed",
+                    e = crate::error::one_line(&e)
+                ));
                 self.remove_all(journal, to)?;
                 self.state.clear_placement()?;
                 journal.append(Record::Finished {
@@ -269,7 +271,7 @@ impl Job<'_> {
                 Ok(Applied {
                     placement: None,
                     complete: false,
-                    failures: vec![format!("deploy: {e}")],
+                    failures: vec![format!("deploy: {e}", e = crate::error::one_line(&e))],
                     changed: 0,
                 })
             }
@@ -452,7 +454,7 @@ impl Job<'_> {
             };
             match settled {
                 Ok(at) => actual[n] = at,
-                Err(e) => lost.push(format!("{id}: {e}")),
+                Err(e) => lost.push(format!("{id}: {e}", e = crate::error::one_line(&e))),
             }
             self.progress.step(&format!("found {id}"));
         }
@@ -477,8 +479,10 @@ impl Job<'_> {
             for vm in [src, dst] {
                 let name = &inst.vm_names[vm as usize];
                 if let Err(e) = self.driver.discard_image(name, id) {
-                    self.progress
-                        .log(&format!("cleanup of {id} on {name} (left over, harmless): {e}"));
+                    self.progress.log(&format!(
+                        "cleanup of {id} on {name} (left over, harmless): {e}",
+                        e = crate::error::one_line(&e)
+                    ));
                 }
             }
             for vm in [src, dst] {

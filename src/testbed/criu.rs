@@ -88,7 +88,7 @@ fn log_tail(ex: &mut dyn Executor, log: &Path) -> String {
             };
             pick.into_iter().rev().collect::<Vec<_>>().join(" | ")
         }
-        Err(e) => format!("(no log: {e})"),
+        Err(e) => format!("(no log: {e})", e = crate::error::one_line(&e)),
     }
 }
 
@@ -133,11 +133,12 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
     ]))?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("dump.log"));
-        return Err(Error::Host(format!(
-            "{}: criu dump of pid {pid} in {netns} failed: {}{tail}",
+        let why = format!("{}{tail}", stderr_part(&out));
+        return Err(Error::host_op(
             ex.label(),
-            stderr_part(&out)
-        )));
+            format!("criu dump of pid {pid} in {netns} failed"),
+            why,
+        ));
     }
     Ok(())
 }
@@ -167,7 +168,8 @@ pub fn dump_frozen(
             Err(e) => {
                 eprintln!(
                     "netbalance: {}: dump of pid {pid} in {netns}, attempt {attempt}: {e}; retrying",
-                    ex.label()
+                    ex.label(),
+                    e = crate::error::one_line(&e)
                 );
                 paths.cgroups.thaw(ex, cgroup)?;
                 std::thread::sleep(Duration::from_millis(50));
@@ -219,11 +221,12 @@ pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: 
     let out = ex.output(&restore)?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("restore.log"));
-        return Err(Error::Host(format!(
-            "{}: criu restore in {netns} failed: {}{tail}",
+        let why = format!("{}{tail}", stderr_part(&out));
+        return Err(Error::host_op(
             ex.label(),
-            stderr_part(&out)
-        )));
+            format!("criu restore in {netns} failed"),
+            why,
+        ));
     }
     super::vnode::wait_pidfile(ex, &pidfile, Duration::from_secs(5))
 }
@@ -301,10 +304,14 @@ pub fn restore_moved(
     if let Err(e) = after {
         return Err(match kill_tree(ex, &paths, &cg) {
             Ok(_) => e,
-            Err(e2) => Error::Host(format!(
-                "{e}; and stopping the restored tree on {} failed: {e2}",
-                site.vm
-            )),
+            Err(e2) => Error::host_op(
+                site.vm.clone(),
+                format!(
+                    "{e}; and stopping the restored tree failed",
+                    e = crate::error::one_line(&e)
+                ),
+                e2,
+            ),
         });
     }
     done.restore_s = t.elapsed().as_secs_f64();

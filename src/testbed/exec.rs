@@ -108,13 +108,7 @@ pub trait Executor: Send {
     fn run(&mut self, cmd: &Cmd) -> Result<String> {
         let out = self.output(cmd)?;
         if !out.success() {
-            return Err(Error::Host(format!(
-                "{}: `{}` exited with {}: {}",
-                self.label(),
-                cmd,
-                out.status,
-                out.stderr_str().trim()
-            )));
+            return Err(Error::host_command(self.label(), cmd, out.status, &out.stderr_str()));
         }
         Ok(out.stdout_str())
     }
@@ -132,7 +126,7 @@ pub trait Executor: Send {
         let mut data = Vec::new();
         input
             .read_to_end(&mut data)
-            .map_err(|e| Error::Host(format!("{}: reading the input of `{cmd}`: {e}", self.label())))?;
+            .map_err(|e| Error::host_op(self.label(), format!("reading the input of `{cmd}`"), e))?;
         self.output(&cmd.clone().stdin(data))
     }
 
@@ -151,13 +145,7 @@ pub trait Executor: Send {
     fn run_bytes(&mut self, cmd: &Cmd) -> Result<Vec<u8>> {
         let out = self.output(cmd)?;
         if !out.success() {
-            return Err(Error::Host(format!(
-                "{}: `{}` exited with {}: {}",
-                self.label(),
-                cmd,
-                out.status,
-                out.stderr_str().trim()
-            )));
+            return Err(Error::host_command(self.label(), cmd, out.status, &out.stderr_str()));
         }
         Ok(out.stdout)
     }
@@ -193,10 +181,10 @@ impl Executor for LocalExecutor {
         Ok(out)
     }
     fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
-        std::fs::read(path).map_err(|e| Error::Host(format!("local: reading {}: {e}", path.display())))
+        std::fs::read(path).map_err(|e| Error::host_op("local", format!("reading {}", path.display()), e))
     }
     fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
-        std::fs::write(path, data).map_err(|e| Error::Host(format!("local: writing {}: {e}", path.display())))
+        std::fs::write(path, data).map_err(|e| Error::host_op("local", format!("writing {}", path.display()), e))
     }
     fn exists(&mut self, path: &Path) -> Result<bool> {
         Ok(path.exists())
@@ -216,7 +204,7 @@ impl LocalExecutor {
         });
         let mut child = c
             .spawn()
-            .map_err(|e| Error::Host(format!("local: cannot start `{cmd}`: {e}")))?;
+            .map_err(|e| Error::host_op("local", format!("cannot start `{cmd}`"), e))?;
         // Feed stdin from a thread so that a program writing a lot before it
         // has read everything cannot deadlock against us.
         let feeder = match (&cmd.stdin, child.stdin.take()) {
@@ -230,7 +218,7 @@ impl LocalExecutor {
         };
         let out = child
             .wait_with_output()
-            .map_err(|e| Error::Host(format!("local: `{cmd}`: {e}")))?;
+            .map_err(|e| Error::host_op("local", format!("`{cmd}`"), e))?;
         if let Some(t) = feeder {
             let _ = t.join();
         }

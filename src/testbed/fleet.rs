@@ -155,7 +155,8 @@ impl Fleet {
                     underlay: None,
                 },
                 Some(s) => {
-                    let target = parse_ssh_target(&s).map_err(|m| Error::Host(format!("VM {vm}: {m}")))?;
+                    let target =
+                        parse_ssh_target(&s).map_err(|m| Error::host_op(format!("VM {vm}"), "its ssh target", m))?;
                     let opts = self
                         .ssh
                         .clone()
@@ -245,7 +246,7 @@ fn resolve_v4(host: &str, port: u16) -> Result<Ipv4Addr> {
     }
     (host, port)
         .to_socket_addrs()
-        .map_err(|e| Error::Host(format!("cannot resolve {host}: {e}")))?
+        .map_err(|e| Error::host_op(host, "cannot resolve", e))?
         .find_map(|a| match a.ip() {
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(_) => None,

@@ -159,11 +159,12 @@ fn copy(ex: &mut dyn Executor, art: &Artifact) -> Result<()> {
     let out = ex.output_from(&write, &mut art.wire.as_slice())?;
     if !out.success() {
         let _ = ex.output(&Cmd::new("rm").args(["-f", &tmp]));
-        return Err(Error::Host(format!(
-            "{}: copying the netbalance binary to {tmp}: {}",
+        let why = out.stderr_str().trim().to_string();
+        return Err(Error::host_op(
             ex.label(),
-            out.stderr_str().trim()
-        )));
+            format!("copying the netbalance binary to {tmp}"),
+            why,
+        ));
     }
     let got = remote_hash(ex, &tmp)?;
     if got.as_deref() != Some(art.hash.as_str()) {

@@ -98,8 +98,8 @@ pub struct SshExecutor {
     fingerprint: String,
 }
 
-fn ssh_err(target: &SshTarget, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Host(format!("{}@{}:{}: {what}: {e}", target.user, target.host, target.port))
+fn ssh_err(target: &SshTarget, what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+    Error::host_op(format!("{}@{}:{}", target.user, target.host, target.port), what, e)
 }
 
 impl SshExecutor {
@@ -197,13 +197,13 @@ fn authenticate(session: &Session, target: &SshTarget, opts: &SshOptions) -> Res
         match session.userauth_pubkey_file(&target.user, None, key, None) {
             Ok(()) if session.authenticated() => return Ok(()),
             Ok(()) => tried.push(format!("key {}: not accepted", key.display())),
-            Err(e) => tried.push(format!("key {}: {e}", key.display())),
+            Err(e) => tried.push(format!("key {}: {e}", key.display(), e = crate::error::one_line(&e))),
         }
     } else if std::env::var_os("SSH_AUTH_SOCK").is_some() {
         match session.userauth_agent(&target.user) {
             Ok(()) if session.authenticated() => return Ok(()),
             Ok(()) => tried.push("ssh-agent: not accepted".into()),
-            Err(e) => tried.push(format!("ssh-agent: {e}")),
+            Err(e) => tried.push(format!("ssh-agent: {e}", e = crate::error::one_line(&e))),
         }
     } else {
         tried.push("no key file given and no ssh-agent (SSH_AUTH_SOCK unset)".into());
@@ -235,7 +235,7 @@ impl Executor for SshExecutor {
             .map_err(|e| ssh_err(&t, "open channel", e))?;
         ch.exec(&line).map_err(|e| ssh_err(&t, &format!("exec `{line}`"), e))?;
         super::stream::copy_big(input, &mut ch)
-            .map_err(|e| Error::Host(format!("{}: writing the stdin of `{line}`: {e}", self.label())))?;
+            .map_err(|e| Error::host_op(self.label(), format!("writing the stdin of `{line}`"), e))?;
         ch.send_eof().map_err(|e| ssh_err(&t, "send eof", e))?;
         finish(&t, ch)
     }
@@ -253,20 +253,20 @@ impl Executor for SshExecutor {
         let n = counted.n;
         let src_out = finish(&t, ch)?;
         if !src_out.success() {
-            return Err(Error::Host(format!(
-                "{}: `{line}` exited with {}: {}",
+            return Err(Error::host_command(
                 self.label(),
+                &line,
                 src_out.status,
-                src_out.stderr_str().trim()
-            )));
+                &src_out.stderr_str(),
+            ));
         }
         if !dst_out.success() {
-            return Err(Error::Host(format!(
-                "{}: `{dst_cmd}` exited with {}: {}",
+            return Err(Error::host_command(
                 dst.label(),
+                dst_cmd,
                 dst_out.status,
-                dst_out.stderr_str().trim()
-            )));
+                &dst_out.stderr_str(),
+            ));
         }
         Ok(n)
     }
@@ -274,11 +274,8 @@ impl Executor for SshExecutor {
         let p = path_str(path)?;
         let out = self.output(&Cmd::new("cat").args(["--", p]))?;
         if !out.success() {
-            return Err(Error::Host(format!(
-                "{}: reading {p}: {}",
-                self.label(),
-                out.stderr_str().trim()
-            )));
+            let why = out.stderr_str().trim().to_string();
+            return Err(Error::host_op(self.label(), format!("reading {p}"), why));
         }
         Ok(out.stdout)
     }

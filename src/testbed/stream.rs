@@ -32,8 +32,8 @@ pub fn new_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn host_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Host(format!("xfer: {what}: {e}"))
+fn host_err(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+    Error::host_op("xfer", what, e)
 }
 
 /// Check a token as read from stdin (trailing newline allowed).
@@ -102,7 +102,7 @@ pub fn serve(l: &TcpListener, dir: &Path, token: &str, deadline: Instant) -> Res
         let result = untar(&mut reader, dir);
         let reply = match &result {
             Ok(_) => "ok\n".to_string(),
-            Err(e) => format!("error: {}\n", e.to_string().replace('\n', " ")),
+            Err(e) => format!("error: {}\n", crate::error::one_line(e)),
         };
         let _ = conn.write_all(reply.as_bytes());
         let _ = conn.shutdown(Shutdown::Both);
@@ -276,7 +276,7 @@ mod tests {
         let (sent, got) = pair(&src, &dst2, &"0".repeat(TOKEN_LEN));
         // (The answer `bad token` may be lost to the reset of the unread stream.)
         assert!(sent.is_err());
-        assert!(got.unwrap_err().to_string().contains("no sender connected"));
+        assert!(crate::error::one_line(&got.unwrap_err()).contains("no sender connected"));
         assert!(!dst2.join("pages-1.img").exists());
     }
 

@@ -86,7 +86,7 @@ pub fn copy(src: &mut dyn Executor, dst: &mut dyn Executor, dir: &Path, route: &
                         via: Via::Direct,
                     })
                 }
-                Err(e) => e.to_string(),
+                Err(e) => crate::error::one_line(&e),
             },
             (None, _) => "no netbalance binary configured for the VMs".to_string(),
             (_, None) => format!("{} has no address the source can reach", dst.label()),

@@ -51,10 +51,15 @@ pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
         Ok(r) => Ok(r),
         Err(e) => match teardown(fleet, layout, placement) {
             Ok(()) => Err(Error::HostRecovered {
-                message: format!("deploy failed: {e}; what it made was removed"),
+                message: format!(
+                    "deploy failed: {e}; what it made was removed",
+                    e = crate::error::one_line(&e)
+                ),
             }),
             Err(e2) => Err(Error::Host(format!(
-                "deploy failed: {e}; removing what it made failed too: {e2}"
+                "deploy failed: {e}; removing what it made failed too: {e2}",
+                e = crate::error::one_line(&e),
+                e2 = crate::error::one_line(&e2)
             ))),
         },
     }
@@ -267,14 +272,14 @@ pub fn teardown(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Re
         let cg = layout.vnodes[id].cgroup.clone();
         let ex = fleet.exec(&s.vm)?;
         if let Err(e) = remove_vnode(ex, &paths, &cg, &s.netns, true) {
-            errors.push(format!("{id}: {e}"));
+            errors.push(format!("{id}: {e}", e = crate::error::one_line(&e)));
         }
     }
     // The cgroup subtree goes once no vnode group is left in it.
     let vms: BTreeSet<&String> = at.values().map(|s| &s.vm).collect();
     for vm in vms {
         if let Err(e) = paths.cgroups.cleanup(fleet.exec(vm)?) {
-            errors.push(format!("{vm}: {e}"));
+            errors.push(format!("{vm}: {e}", e = crate::error::one_line(&e)));
         }
     }
     if errors.is_empty() {
@@ -293,11 +298,12 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
     paths.cgroups.kill_and_remove(ex, cgroup)?;
     let out = ex.output(&Cmd::new("ip").args(["netns", "del", netns]))?;
     if !out.success() && ex.exists(std::path::Path::new(&netns_path(netns)))? {
-        return Err(Error::Host(format!(
-            "{}: ip netns del {netns}: {}",
+        return Err(Error::host_command(
             ex.label(),
-            out.stderr_str().trim()
-        )));
+            format!("ip netns del {netns}"),
+            out.status,
+            &out.stderr_str(),
+        ));
     }
     if state {
         ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(cgroup))?]))?;

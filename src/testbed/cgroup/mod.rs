@@ -275,12 +275,12 @@ pub(crate) fn remove_dir(ex: &mut dyn Executor, d: &Path) -> Result<()> {
             return Ok(());
         }
         if t0.elapsed() > Duration::from_secs(5) {
-            return Err(Error::Host(format!(
-                "{}: cannot remove {}: {}",
+            let why = out.stderr_str().trim().to_string();
+            return Err(Error::host_op(
                 ex.label(),
-                d.display(),
-                out.stderr_str().trim()
-            )));
+                format!("cannot remove {}", d.display()),
+                why,
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -86,11 +86,12 @@ impl CgroupDriver for V2 {
                         "infinity",
                     ]))?;
                     if !out.success() && !ex.exists(&base.join("cgroup.procs"))? {
-                        return Err(Error::Host(format!(
-                            "{}: systemd-run of the delegated unit {unit} failed: {}",
+                        return Err(Error::host_command(
                             ex.label(),
-                            out.stderr_str().trim()
-                        )));
+                            format!("systemd-run of the delegated unit {unit}"),
+                            out.status,
+                            &out.stderr_str(),
+                        ));
                     }
                     // systemd makes the cgroup as it starts the unit.
                     let t0 = std::time::Instant::now();
