@@ -95,7 +95,7 @@ fn too_large(name: &str, limit: u64) -> Error {
 pub fn max_input_bytes() -> u64 {
     match std::env::var("NETBALANCE_MAX_INPUT_BYTES") {
         Ok(v) => v.trim().parse().unwrap_or_else(|_| {
-            eprintln!("netbalance: NETBALANCE_MAX_INPUT_BYTES={v:?} is not a number of bytes; using 1 GiB");
+            crate::info!("netbalance: NETBALANCE_MAX_INPUT_BYTES={v:?} is not a number of bytes; using 1 GiB");
             1 << 30
         }),
         Err(_) => 1 << 30,

@@ -192,7 +192,7 @@ impl LoadSource for MonitorSource<'_> {
             // A VM that does not answer once (an SSH hiccup) costs a sample, not the run.
             Err(err) if self.failures + 1 < MAX_SAMPLE_FAILURES => {
                 self.failures += 1;
-                eprintln!(
+                crate::info!(
                     "netbalance: monitor: {err} (sample skipped)",
                     err = crate::error::one_line(&err)
                 );

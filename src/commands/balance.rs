@@ -452,7 +452,9 @@ impl<'a> CliOutput<'a> {
                 .map(|r| r.t + settings.config.window.to.min(r.length_s))
                 .collect();
             report::write_plot(path, &self.points, t_end, &changes, args.plot.frame(report::SIZE)?)?;
-            eprint!("{}", report::table(&self.records));
+            if !crate::log::quiet() {
+                eprint!("{}", report::table(&self.records));
+            }
             crate::info!(
                 "runtime {:.1} s with netbalance, {:.1} s without ({:.3}×); {} migrations, {} moves; plot: {}",
                 summary.real_s,

@@ -80,10 +80,12 @@ pub fn run(args: Args) -> Result<Status> {
             );
         }
     }
-    eprint!(
-        "calibrate: each phase apart (fixed parts are per move; the profile folds them into reattach_ms):\n{}",
-        cal.breakdown.table()
-    );
+    if !crate::log::quiet() {
+        eprint!(
+            "calibrate: each phase apart (fixed parts are per move; the profile folds them into reattach_ms):\n{}",
+            cal.breakdown.table()
+        );
+    }
     if let Some(path) = &args.report {
         let json = serde_json::to_vec_pretty(
             &serde_json::json!({ "breakdown": cal.breakdown, "pairs": cal.pairs, "costs": cal.costs }),

@@ -88,13 +88,13 @@ pub fn run(args: Args) -> Result<Status> {
         }
         LabCommand::Down(d) => {
             if !crate::lab::down(&d.dir)? {
-                eprintln!("netbalance lab: no lab in {}: nothing to do", d.dir.display());
+                crate::info!("netbalance lab: no lab in {}: nothing to do", d.dir.display());
             }
             Ok(Status::Done)
         }
         LabCommand::Status(d) => match crate::lab::status(&d.dir)? {
             None => {
-                eprintln!("netbalance lab: no lab in {}", d.dir.display());
+                crate::info!("netbalance lab: no lab in {}", d.dir.display());
                 Ok(Status::Negative)
             }
             Some(s) => {

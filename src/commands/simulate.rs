@@ -203,7 +203,7 @@ pub fn run(args: Args) -> Result<Status> {
             }
             out.flush().map_err(io_err)?;
             let line = serde_json::to_string(&report::Record::Summary(&summary)).map_err(|e| io_err(e.into()))?;
-            eprintln!("{line}");
+            crate::info!("{line}");
         }
     }
     if let Some(path) = &args.plot {

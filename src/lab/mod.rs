@@ -40,7 +40,7 @@ pub struct UpSettings {
 const NIC_MBPS: f64 = 1000.0;
 
 fn say(msg: &str) {
-    eprintln!("netbalance lab: {msg}");
+    crate::info!("netbalance lab: {msg}");
 }
 
 /// The lab directory made absolute (it need not exist yet).

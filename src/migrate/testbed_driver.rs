@@ -278,10 +278,10 @@ impl VnodeDriver for TestbedDriver {
                 kinds.entry(kind).or_default().push(vm);
             }
             for (kind, vms) in kinds {
-                eprintln!("netbalance: {kind} on {}", vms.join(", "));
+                crate::info!("netbalance: {kind} on {}", vms.join(", "));
             }
             if report.delay_not_applied > 0 {
-                eprintln!(
+                crate::info!(
                     "netbalance: {} link end(s) have a delay, which their VM cannot emulate (no sch_netem in its kernel): not applied",
                     report.delay_not_applied
                 );
@@ -384,7 +384,7 @@ impl VnodeDriver for TestbedDriver {
                 let ex = d.fleet.exec(vm)?;
                 let left = paths.cgroups.pids(ex, &cg).unwrap_or_default();
                 if !left.is_empty() {
-                    eprintln!(
+                    crate::info!(
                         "netbalance: {vm}: killing {} task(s) left in the group of {id} by an unfinished restore",
                         left.len()
                     );

@@ -166,7 +166,7 @@ impl Journal {
         let dir = dir.expect("created");
         let read = read(&path)?;
         if let Some(line_no) = read.torn_line {
-            eprintln!("netbalance: {name:?}:{line_no}: torn last journal record (a crash while writing it); it is ignored and cut off");
+            crate::info!("netbalance: {name:?}:{line_no}: torn last journal record (a crash while writing it); it is ignored and cut off");
             let f = dir.open_file(&file_name, Access::Write)?.expect("read above");
             f.set_len(read.good_len as u64)
                 .and_then(|()| f.sync_all())

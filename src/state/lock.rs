@@ -142,7 +142,7 @@ impl StateLock {
                     )));
                 }
                 Some(owner) => {
-                    eprintln!(
+                    crate::info!(
                         "netbalance: taking over the stale lock of pid {} (no longer running) in {:?}",
                         owner.pid,
                         dir.path()

@@ -166,7 +166,7 @@ pub fn dump_frozen(
             Ok(()) => return Ok(std::iter::once(pid).chain(tree).collect()),
             Err(e) if attempt >= attempts => return Err(e),
             Err(e) => {
-                eprintln!(
+                crate::info!(
                     "netbalance: {}: dump of pid {pid} in {netns}, attempt {attempt}: {e}; retrying",
                     ex.label(),
                     e = crate::error::one_line(&e)

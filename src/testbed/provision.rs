@@ -178,7 +178,7 @@ fn copy(ex: &mut dyn Executor, art: &Artifact) -> Result<()> {
     }
     ex.run(&Cmd::new("chmod").args(["755", &tmp]))?;
     ex.run(&Cmd::new("mv").args(["-f", &tmp, &dst]))?;
-    eprintln!(
+    crate::info!(
         "netbalance: {}: netbalance binary ({:.1} MB, {:.1} MB sent) copied to {dst} in {:.1} s",
         ex.label(),
         art.size as f64 / 1e6,

@@ -175,7 +175,7 @@ fn check_host_key(session: &Session, target: &SshTarget, opts: &SshOptions) -> R
             }
             kh.write_file(file, KnownHostFileKind::OpenSSH)
                 .map_err(|e| ssh_err(target, &format!("writing {}", file.display()), e))?;
-            eprintln!("netbalance: added {host_label} ({fp}) to {}", file.display());
+            crate::info!("netbalance: added {host_label} ({fp}) to {}", file.display());
             Ok(fp)
         }
         CheckResult::NotFound => Err(ssh_err(

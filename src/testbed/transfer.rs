@@ -91,7 +91,7 @@ pub fn copy(src: &mut dyn Executor, dst: &mut dyn Executor, dir: &Path, route: &
             (None, _) => "no netbalance binary configured for the VMs".to_string(),
             (_, None) => format!("{} has no address the source can reach", dst.label()),
         };
-        eprintln!(
+        crate::info!(
             "netbalance: direct transfer {} -> {} not possible ({why}); copying over SSH",
             src.label(),
             dst.label()
