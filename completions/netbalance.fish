@@ -212,9 +212,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l load -
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-root -d 'Live: where vnode state (pid, CRIU images) lives on the VMs' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l report -d 'Write a plot of τ over time (.svg, .png or .pdf by FILE\'s extension) and print a table of the windows on stderr' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l plot-size -d 'Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l plot-dpi -d 'Resolution of a PNG plot (96: one pixel per unit of --plot-size)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l plot-dpi -d 'Resolution: a PNG gets size × DPI / 96 pixels; a PDF page is the size at DPI pixels per inch [default: 96]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l fresh -d 'Start over: forget the run saved in the state dir (a finished what-if run is otherwise refused)'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -s q -l quiet -d 'Print nothing on stderr but errors'
@@ -257,9 +257,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l c-pro
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l nic-mbps -d 'NIC bandwidth of every host, Mbit/s' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l format -d 'Output format of the window records (csv: one row per window; the summary line goes to stderr)' -r -f -a "ndjson\t''
 csv\t''"
-complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot -d 'Also plot τ over time of run 0 (with vs without), .svg or .png' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot -d 'Also plot τ over time of run 0 (with vs without), .svg, .png or .pdf' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-size -d 'Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]' -r
-complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-dpi -d 'Resolution of a PNG plot (96: one pixel per unit of --plot-size)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l plot-dpi -d 'Resolution: a PNG gets size × DPI / 96 pixels; a PDF page is the size at DPI pixels per inch [default: 96]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threads -d 'Worker threads [default: the number of CPUs]; the output does not depend on it' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l loads -d 'Write the scenario\'s load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s q -l quiet -d 'Print nothing on stderr but errors'

@@ -229,7 +229,7 @@ pub struct PlotArgs {
     /// Size of the plot, WIDTHxHEIGHT pixels [default: 960x500]
     #[arg(long, value_name = "WxH")]
     pub plot_size: Option<String>,
-    /// Resolution of a PNG plot (96: one pixel per unit of --plot-size)
+    /// Resolution: a PNG gets size × DPI / 96 pixels; a PDF page is the size at DPI pixels per inch [default: 96]
     #[arg(long, value_name = "DPI")]
     pub plot_dpi: Option<u32>,
 }

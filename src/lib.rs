@@ -20,6 +20,7 @@ pub mod model;
 pub mod place;
 pub mod plot;
 pub mod plot_font;
+pub mod plot_pdf;
 pub mod predict;
 pub mod problem;
 pub mod simulate;

@@ -2,8 +2,9 @@
 //! `examples/paper`): the Okabe–Ito colour-blind-safe palette, a marker
 //! per series (so that series stay apart in greyscale), no title inside the
 //! figure (captions belong to the document), the legend beside the data,
-//! its samples drawn like their series. SVG or PNG by the file's
-//! extension, at a chosen size and scale (`--plot-size`, `--plot-dpi`).
+//! its samples drawn like their series. SVG, PNG or PDF by the file's
+//! extension, at a chosen size and scale (`--plot-size`, `--plot-dpi`);
+//! a PDF is the SVG drawing converted ([`crate::plot_pdf`]).
 //!
 //! PNG text is laid out here rather than by plotters 0.3.7, whose ab_glyph
 //! path ignores each glyph's left bearing (so "NETbalance" rendered as
@@ -39,9 +40,10 @@ pub const FONT: u32 = 15;
 /// Size and scale of a figure.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Frame {
-    /// Width and height in CSS pixels (SVG) or pixels at 96 dpi (PNG).
+    /// Width and height in CSS pixels (SVG, PDF) or pixels at 96 dpi (PNG).
     pub size: (u32, u32),
-    /// PNG resolution; the image has `size × dpi / 96` pixels (SVG ignores it).
+    /// PNG resolution (the image has `size × dpi / 96` pixels); for a PDF the
+    /// page is `size / dpi` inches; SVG ignores it.
     pub dpi: u32,
 }
 
@@ -204,7 +206,7 @@ pub fn legend<DB: DrawingBackend>(panes: &Panes<DB>, entries: &[(String, Sample)
     Ok(())
 }
 
-/// Draw a figure into `path` (.svg or .png): `draw` is called with the
+/// Draw a figure into `path` (.svg, .png, or .pdf: drawn as SVG, converted): `draw` is called with the
 /// panes on the chosen backend (generic code is passed twice, once per
 /// backend).
 pub fn render(
@@ -238,8 +240,19 @@ pub fn render(
             png(&panes).map_err(fail)?;
             panes.data.present().map_err(|e| fail(e.to_string()))
         }
+        "pdf" => {
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, frame.size).into_drawing_area();
+                let panes = split(root, frame.scale(false)).map_err(fail)?;
+                svg(&panes).map_err(fail)?;
+                panes.data.present().map_err(|e| fail(e.to_string()))?;
+            }
+            let pdf = crate::plot_pdf::svg_to_pdf(&text, frame.dpi).map_err(fail)?;
+            std::fs::write(path, pdf).map_err(|e| Error::io(path.display().to_string(), e))
+        }
         _ => Err(Error::usage(format!(
-            "{}: a plot file ends in .svg or .png",
+            "{}: a plot file ends in .svg, .png or .pdf",
             path.display()
         ))),
     }

@@ -146,6 +146,41 @@ fn plot_writes_an_svg() {
     assert!(text.starts_with("<svg") && text.contains("without NETbalance"));
 }
 
+/// A `.pdf` plot is a PDF whose page follows `--plot-size` and `--plot-dpi`
+/// (points = pixels × 72 / dpi), with its labels as text.
+#[test]
+fn plot_writes_a_pdf_sized_by_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = grid(dir.path(), 5, 5);
+    let media_box = |args: &[&str]| {
+        let pdf = dir.path().join("tau.pdf");
+        let out = simulate(
+            &topo,
+            &[&["--runs", "1", "--plot", pdf.to_str().unwrap()][..], args].concat(),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let bytes = std::fs::read(&pdf).unwrap();
+        assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("/FontFile2"), "the labels' font is not embedded");
+        let at = text.find("/MediaBox [").expect("a page") + "/MediaBox [".len();
+        let numbers: Vec<f64> = text[at..]
+            .split(']')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        (numbers[2], numbers[3])
+    };
+    assert_eq!(media_box(&[]), (720.0, 375.0), "960x500 px at 96 dpi");
+    assert_eq!(media_box(&["--plot-size", "480x400"]), (360.0, 300.0));
+    assert_eq!(
+        media_box(&["--plot-size", "480x400", "--plot-dpi", "72"]),
+        (480.0, 400.0)
+    );
+}
+
 #[test]
 fn bad_usage_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -154,7 +189,7 @@ fn bad_usage_exits_2_with_one_line() {
         (vec!["--runs", "0"], "--runs 0: need a whole number in [1, "),
         (vec!["--tp", "1", "--to", "2"], "T_o <= T_p"),
         (vec!["--rate=-1"], "--rate"),
-        (vec!["--plot", "x.txt"], ".svg or .png"),
+        (vec!["--plot", "x.txt"], ".svg, .png or .pdf"),
     ] {
         let out = bin()
             .args(["simulate", "--topology", &topo])

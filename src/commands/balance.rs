@@ -76,7 +76,7 @@ pub struct Args {
     pub state_root: PathBuf,
     #[command(flatten)]
     pub ssh: SshArgs,
-    /// Write a plot of τ over time (SVG; PNG if FILE ends in .png) and print a table of the windows on stderr
+    /// Write a plot of τ over time (.svg, .png or .pdf by FILE's extension) and print a table of the windows on stderr
     #[arg(long, value_name = "FILE.svg")]
     pub report: Option<PathBuf>,
     /// Start over: forget the run saved in the state dir (a finished what-if run is otherwise refused)

@@ -74,7 +74,7 @@ pub struct Args {
     /// Output format of the window records (csv: one row per window; the summary line goes to stderr)
     #[arg(long, value_enum, default_value_t = Format::Ndjson)]
     pub format: Format,
-    /// Also plot τ over time of run 0 (with vs without), .svg or .png
+    /// Also plot τ over time of run 0 (with vs without), .svg, .png or .pdf
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Write the scenario's load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`
