@@ -2,18 +2,30 @@
 //! (no root, no hosts) is run with it, on success and on a negative answer
 //! (exit 1), and must say nothing on stderr while stdout carries its data.
 
+mod cli_support;
+
 use assert_cmd::Command;
 use std::path::Path;
 use std::time::Duration;
 
+/// A small `simulate` (one run, two epochs, 2×2 VMs).
+const SIMULATE: &[&str] = &[
+    "simulate",
+    "--topology",
+    "grid",
+    "--epochs",
+    "2",
+    "--hosts",
+    "2",
+    "--cpus",
+    "2",
+    "--runs",
+    "1",
+];
+
 fn bin(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("netbalance").unwrap();
+    let mut cmd = cli_support::bin();
     cmd.current_dir(dir).timeout(Duration::from_secs(120));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("NETBALANCE_") {
-            cmd.env_remove(k);
-        }
-    }
     cmd
 }
 
@@ -46,24 +58,7 @@ fn quiet_commands_write_nothing_on_stderr() {
         "p.json",
         &["place", "--topology", "topo.json", "--testbed", "tb.json"],
     );
-    save(
-        d,
-        "loads.ndjson",
-        &[
-            "simulate",
-            "--topology",
-            "grid",
-            "--epochs",
-            "2",
-            "--hosts",
-            "2",
-            "--cpus",
-            "2",
-            "--runs",
-            "1",
-            "--loads",
-        ],
-    );
+    save(d, "loads.ndjson", &[SIMULATE, &["--loads"]].concat());
     fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
         [
             &args[..1],
@@ -76,34 +71,8 @@ fn quiet_commands_write_nothing_on_stderr() {
         with(&["cost", "--placement", "p.json"]),
         with(&["place", "--moves", "20000"]),
         with(&["migrate", "--dry-run", "--target", "p.json", "--state-dir", "st"]),
-        vec![
-            "simulate",
-            "--topology",
-            "grid",
-            "--epochs",
-            "2",
-            "--hosts",
-            "2",
-            "--cpus",
-            "2",
-            "--runs",
-            "1",
-        ],
-        vec![
-            "simulate",
-            "--topology",
-            "grid",
-            "--epochs",
-            "2",
-            "--hosts",
-            "2",
-            "--cpus",
-            "2",
-            "--runs",
-            "1",
-            "--format",
-            "csv",
-        ],
+        SIMULATE.to_vec(),
+        [SIMULATE, &["--format", "csv"]].concat(),
         vec!["predict", "--load", "loads.ndjson"],
         vec!["predict", "--load", "loads.ndjson", "--evaluate"],
         vec!["export", "maxinet", "--placement", "p.json", "--testbed", "tb.json"],
