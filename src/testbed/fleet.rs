@@ -83,15 +83,7 @@ impl Fleet {
     /// (for a [`super::pool::FleetPool`] that gives it back with
     /// [`super::pool::FleetPool::into_fleet`]).
     pub fn take(&mut self) -> Fleet {
-        let rest = Fleet {
-            paths: self.paths.clone(),
-            specs: self.specs.clone(),
-            ssh: self.ssh.clone(),
-            vms: BTreeMap::new(),
-            dry_log: self.dry_log.clone(),
-            only: self.only.clone(),
-            transfer: self.transfer,
-        };
+        let rest = self.sibling(self.only.clone(), BTreeMap::new());
         std::mem::replace(self, rest)
     }
 
@@ -104,13 +96,18 @@ impl Fleet {
     /// reaches only `vms` (any other is an error), starting with `handles`;
     /// the others of `vms` connect on first use.
     pub(crate) fn part(&self, vms: BTreeSet<String>, handles: BTreeMap<String, VmHandle>) -> Fleet {
+        self.sibling(Some(vms), handles)
+    }
+
+    /// This fleet's settings with `handles`, reaching `only` (`None`: all).
+    fn sibling(&self, only: Option<BTreeSet<String>>, handles: BTreeMap<String, VmHandle>) -> Fleet {
         Fleet {
             paths: self.paths.clone(),
             specs: self.specs.clone(),
             ssh: self.ssh.clone(),
             vms: handles,
             dry_log: self.dry_log.clone(),
-            only: Some(vms),
+            only,
             transfer: self.transfer,
         }
     }
