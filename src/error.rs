@@ -73,8 +73,8 @@ pub enum Error {
     #[error("{0}")]
     Host(String),
     /// A command on a host ran and failed: the host (an executor's label),
-    /// the command line, its exit status (-1: killed by a signal) and the
-    /// last of its stderr.
+    /// the command line, its exit status (-1: killed by a signal) and its
+    /// stderr.
     #[error("{host}: `{command}` exited with {status}{}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
     HostCommand {
         host: String,
@@ -110,15 +110,14 @@ impl Error {
             source,
         }
     }
-    /// A command on `host` that exited with `status`; `stderr`'s last
-    /// three non-empty lines are kept, joined by " | ".
+    /// A command on `host` that exited with `status`, with its `stderr`
+    /// (trimmed; the whole of it, as the executors always reported it).
     pub fn host_command(host: impl Into<String>, command: impl ToString, status: i32, stderr: &str) -> Self {
-        let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         Error::HostCommand {
             host: host.into(),
             command: command.to_string(),
             status,
-            stderr: lines[lines.len().saturating_sub(3)..].join(" | "),
+            stderr: stderr.trim().to_string(),
         }
     }
     /// `what` failed on `host` because of `source`.
@@ -208,10 +207,14 @@ mod tests {
 
     #[test]
     fn host_errors_keep_their_cause_as_a_source() {
-        let cmd = Error::host_command("h0-v1", "ip netns del x", 1, "\nCannot remove\n\nbusy\n");
+        let cmd = Error::host_command("h0-v1", "ip netns del x", 1, "\nCannot remove\nbusy\n");
         assert_eq!(
             cmd.to_string(),
-            "h0-v1: `ip netns del x` exited with 1: Cannot remove | busy"
+            "h0-v1: `ip netns del x` exited with 1: Cannot remove\nbusy"
+        );
+        assert_eq!(
+            one_line(&cmd),
+            "h0-v1: `ip netns del x` exited with 1: Cannot remove\\nbusy"
         );
         let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
         let op = Error::host_op("h1-v0", "restoring n3", Error::host_op("h1-v0", "reading /x", io));
