@@ -27,8 +27,8 @@
 //! start of a step and to write its changes back at the end (O(n) for n
 //! vnodes); a vnode's entry changes only in a step holding its VM, before
 //! and after, so it is stable while a step holds that VM. Host-wide
-//! commands of one machine that must not interleave (`ip netns add` with
-//! the `/run/netns` remount) take a per-machine lock
+//! commands of one machine that must not interleave (the first mount of
+//! `/run/netns`) take a per-machine lock
 //! ([`crate::testbed::vnode::machine_lock`]); `criu` runs on one machine in
 //! parallel (docs/migrate.md).
 
@@ -250,6 +250,18 @@ impl Inner<'_> {
         site::any_netns_with_prefix(self.fleet.exec(vm)?, &format!("{cg}-"))
     }
 
+    /// Remove a directory of the vnode's on `vm`: with [`safe_remove`] if
+    /// criu may have used it (the vnode has a process).
+    fn remove_dir(&mut self, vm: &str, vnode: &str, dir: &std::path::Path) -> Result<()> {
+        let criu_used = self.has_process(vnode)?;
+        let ex = self.fleet.exec(vm)?;
+        if criu_used {
+            safe_remove(ex, dir)
+        } else {
+            site::remove_unmounted(ex, dir)
+        }
+    }
+
     fn set_frozen(&mut self, vm: &str, vnodes: &[String], frozen: bool) -> Result<()> {
         let paths = self.paths();
         for id in vnodes {
@@ -374,7 +386,10 @@ impl VnodeDriver for TestbedDriver {
             if !site::has_image(ex, &images)? {
                 return Err(Error::Host(format!("{vm}: no image of {id} to restore")));
             }
-            wait_criu_done(ex, &images)?;
+            if d.has_process(id)? {
+                wait_criu_done(d.fleet.exec(vm)?, &images)?;
+            }
+            let ex = d.fleet.exec(vm)?;
             site::delete_netns(ex, &site.netns)?;
             paths.cgroups.create(ex, &cg)?;
             if d.layout.vnode(id)?.run.is_some() {
@@ -491,8 +506,8 @@ impl VnodeDriver for TestbedDriver {
             // vnode from a move's source): its state dir and groups go too.
             let images = paths.vnode_dir(&cg).join("images");
             if !site::has_image(ex, &images)? && !d.state_dir_in_use(vm, vnode)? {
+                d.remove_dir(vm, vnode, &paths.vnode_dir(&cg))?;
                 let ex = d.fleet.exec(vm)?;
-                safe_remove(ex, &paths.vnode_dir(&cg))?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
                 // The last vnode gone: the cgroup subtree (systemd: its unit) too.
                 paths.cgroups.cleanup(ex)?;
@@ -514,11 +529,11 @@ impl VnodeDriver for TestbedDriver {
                 Some(pid) => !site::is_zombie(ex, pid),
                 None => false,
             };
-            safe_remove(ex, &images)?;
+            d.remove_dir(vm, vnode, &images)?;
             // Nothing of the vnode left on this machine: its state dir and groups go too.
             if !alive && !d.state_dir_in_use(vm, vnode)? {
+                d.remove_dir(vm, vnode, &paths.vnode_dir(&cg))?;
                 let ex = d.fleet.exec(vm)?;
-                safe_remove(ex, &paths.vnode_dir(&cg))?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
             }
             Ok(())
@@ -528,7 +543,9 @@ impl VnodeDriver for TestbedDriver {
     fn probe(&self, vm: &str, vnode: &str) -> Result<Presence> {
         self.on(vm, |d| {
             let images = d.images(vnode)?;
-            wait_criu_done(d.fleet.exec(vm)?, &images)?;
+            if d.has_process(vnode)? {
+                wait_criu_done(d.fleet.exec(vm)?, &images)?; // a vnode without `run` never has criu
+            }
             let running = d.runs_at(vm, vnode)?;
             let image = site::has_image(d.fleet.exec(vm)?, &images)?;
             Ok(Presence { running, image })

@@ -154,6 +154,20 @@ pub trait Executor: Send {
     fn exists(&mut self, path: &Path) -> Result<bool> {
         Ok(self.output(&Cmd::new("test").arg("-e").arg(path_str(path)?))?.success())
     }
+
+    /// Create each directory with its parents (`mkdir -p`; no error if it exists).
+    fn make_dirs(&mut self, dirs: &[&Path]) -> Result<()> {
+        let args: Vec<&str> = dirs.iter().map(|d| path_str(d)).collect::<Result<_>>()?;
+        self.run(&Cmd::new("mkdir").args(["-p", "--"]).args(args))?;
+        Ok(())
+    }
+
+    /// The names in directory `dir` (none if it does not exist), unsorted.
+    fn list_dir(&mut self, dir: &Path) -> Result<Vec<String>> {
+        let d = path_str(dir)?;
+        let out = self.run(&Cmd::new("sh").args(["-c", "[ ! -d \"$1\" ] || ls -1A -- \"$1\"", "sh", d]))?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
 }
 
 pub(crate) fn path_str(p: &Path) -> Result<&str> {
@@ -188,6 +202,25 @@ impl Executor for LocalExecutor {
     }
     fn exists(&mut self, path: &Path) -> Result<bool> {
         Ok(path.exists())
+    }
+    fn make_dirs(&mut self, dirs: &[&Path]) -> Result<()> {
+        for d in dirs {
+            std::fs::create_dir_all(d).map_err(|e| Error::host_op("local", format!("creating {}", d.display()), e))?;
+        }
+        Ok(())
+    }
+    fn list_dir(&mut self, dir: &Path) -> Result<Vec<String>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::host_op("local", format!("listing {}", dir.display()), e)),
+        };
+        entries
+            .map(|e| {
+                e.map(|e| e.file_name().to_string_lossy().into_owned())
+                    .map_err(|e| Error::host_op("local", format!("listing {}", dir.display()), e))
+            })
+            .collect()
     }
 }
 

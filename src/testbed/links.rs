@@ -9,6 +9,7 @@
 //! Where it has not (this development machine), the delay is not applied
 //! and [`DeployReport::delay_not_applied`] counts those link ends.
 
+use super::batch::{self as batches, LinkBatches, NsLines};
 use super::exec::{Cmd, Executor};
 use super::fleet::{machine_lock, Fleet, LinkKind};
 use super::layout::{Iface, Layout};
@@ -75,35 +76,63 @@ pub(crate) fn netns_path(ns: &str) -> String {
     format!("/run/netns/{ns}")
 }
 
-/// Create namespaces (with `lo` up) on one VM, then make `/run/netns`
-/// private (CRIU refuses shared bind mounts there).
+/// Create namespaces on one VM, each a file under `/run/netns` with the
+/// namespace bind-mounted on it (what `ip netns add` makes).
 ///
-/// `/run/netns` is first made a mount point of its own that is no peer of
-/// `/run` ([`NETNS_DIR_SCRIPT`]). `ip netns add` would otherwise bind-mount
-/// it onto itself as a peer of `/run`, which is shared on systemd hosts:
-/// every namespace file mounted below it then propagates to the hidden
-/// `/run/netns` of `/run` too, and `ip netns del` later fails with `Cannot
-/// remove namespace file …: Device or resource busy` (the same dentry is
-/// still a mount point in this mount namespace). The namespace and the
-/// VXLAN devices in it stay, and a new tunnel with the same VNI fails with
-/// `RTNETLINK answers: File exists` (seen on a Debian 12 lab VM).
+/// `/run/netns` is first made a mount point of its own, private, no peer
+/// of `/run` ([`NETNS_DIR_SCRIPT`]): CRIU refuses shared bind mounts there,
+/// and on systemd hosts `/run` is shared, so every namespace file mounted
+/// below a peer of it propagates to the hidden `/run/netns` of `/run` too;
+/// `ip netns del` then fails with `Cannot remove namespace file …: Device
+/// or resource busy`, and the namespace and the VXLAN devices in it stay (a
+/// new tunnel with the same VNI fails with `RTNETLINK answers: File
+/// exists`; seen on a Debian 12 lab VM).
 ///
-/// Host-wide: every `ip netns add` makes `/run/netns` shared again, and the
-/// first one on a machine bind-mounts it on itself (two at once can stack
-/// two mounts, hiding the first one's namespace). Steps on different VMs of
-/// one machine run in parallel, so these commands take that machine's
-/// [`machine_lock`].
+/// The namespaces are made with `unshare --net=FILE`, not `ip netns add`,
+/// which makes `/run/netns` shared again each time (and needed a remount
+/// after it, under a lock). The first call on a machine in this process
+/// takes that machine's [`machine_lock`]: two first bind mounts of
+/// `/run/netns` at once would stack, hiding the first one's namespaces.
+/// Later calls find the mount point and run without the lock, so steps on
+/// different VMs of one machine make their namespaces at once.
 pub(crate) fn create_netns(ex: &mut dyn Executor, netns: &[String]) -> Result<()> {
     if netns.is_empty() {
+        return Ok(());
+    }
+    prepare_netns_dir(ex)?;
+    let script: String = netns.iter().map(|ns| make_netns_line(ns)).collect();
+    ex.run(&Cmd::new("sh").arg("-s").stdin(script))?;
+    Ok(())
+}
+
+/// Make `/run/netns` a private mount point ([`NETNS_DIR_SCRIPT`]), once per
+/// machine in this process, under the machine's lock (see [`create_netns`]).
+pub(crate) fn prepare_netns_dir(ex: &mut dyn Executor) -> Result<()> {
+    use std::sync::{Mutex, OnceLock};
+    static PREPARED: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
+    let machine = ex.machine().unwrap_or_else(|| ex.label());
+    let prepared = PREPARED.get_or_init(Default::default);
+    if prepared.lock().unwrap_or_else(|e| e.into_inner()).contains(&machine) {
         return Ok(());
     }
     let lock = machine_lock(ex);
     let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
     ex.run(&Cmd::new("sh").args(["-c", NETNS_DIR_SCRIPT]))?;
-    let batch: String = netns.iter().map(|n| format!("netns add {n}\n")).collect();
-    ex.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
-    ex.run(&Cmd::new("mount").args(["--make-rprivate", "/run/netns"]))?;
+    if !ex.is_dry_run() {
+        prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(machine);
+    }
     Ok(())
+}
+
+/// A shell line that makes namespace `ns` (refusing one that exists), for
+/// a script run after [`prepare_netns_dir`]. Namespace names are derived
+/// ([`names::netns_name`]: `[a-z0-9-]` only) and need no quoting.
+pub(crate) fn make_netns_line(ns: &str) -> String {
+    let f = netns_path(ns);
+    format!(
+        "{{ [ ! -e {f} ] || {{ echo 'netbalance: namespace {ns} exists' >&2; exit 1; }}; }}; \
+         : > {f} && unshare --net={f} true </dev/null || {{ rm -f {f}; echo 'netbalance: making namespace {ns} failed' >&2; exit 1; }}\n"
+    )
 }
 
 /// Make `/run/netns` a mount point of its own, in no peer group (see
@@ -120,9 +149,22 @@ pub(crate) fn build_links(
     fresh: &BTreeSet<String>,
     report: &mut DeployReport,
 ) -> Result<()> {
-    // Commands for each VM's root namespace, and per (vm, netns) in-namespace batches.
-    let mut root: BTreeMap<String, String> = BTreeMap::new();
-    let mut inner: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    let mut batches = LinkBatches::default();
+    plan_links(fleet, layout, at, ids, fresh, report, &mut batches)?;
+    batches.apply(fleet)
+}
+
+/// Add to `batches` the commands of [`build_links`].
+fn plan_links(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    at: &BTreeMap<String, Site>,
+    ids: &[usize],
+    fresh: &BTreeSet<String>,
+    report: &mut DeployReport,
+    batches: &mut LinkBatches,
+) -> Result<()> {
+    let LinkBatches { root, inner, .. } = batches;
     for ns in fresh {
         let site = at
             .values()
@@ -131,7 +173,7 @@ pub(crate) fn build_links(
         inner
             .entry((site.vm.clone(), ns.clone()))
             .or_default()
-            .0
+            .ip
             .push_str("link set lo up\n");
     }
     for &i in ids {
@@ -180,32 +222,18 @@ pub(crate) fn build_links(
             }
         }
     }
-    for (vm, batch) in root {
-        fleet
-            .exec(&vm)?
-            .run(&Cmd::new("ip").args(["-batch", "-"]).stdin(batch))?;
-    }
-    for ((vm, ns), (ip_batch, tc_batch)) in inner {
-        let ex = fleet.exec(&vm)?;
-        if !ip_batch.is_empty() {
-            ex.run(&Cmd::new("ip").args(["-n", &ns, "-batch", "-"]).stdin(ip_batch))?;
-        }
-        if !tc_batch.is_empty() {
-            ex.run(&Cmd::new("tc").args(["-n", &ns, "-batch", "-"]).stdin(tc_batch))?;
-        }
-    }
     Ok(())
 }
 
-/// Lines for `ip -n NS -batch` and `tc -n NS -batch` configuring one end,
-/// made under the name `tmp` (`delay_ms` > 0: netem, which then also
+/// Lines for `ip -batch` and `tc -batch` in its namespace configuring one
+/// end, made under the name `tmp` (`delay_ms` > 0: netem, which then also
 /// limits the rate).
-fn configure_end(b: &mut (String, String), e: &Iface, tmp: &str, mtu: Option<u32>, delay_ms: f64) {
-    b.0.push_str(&format!("link set dev {tmp} name {}\n", e.name));
+fn configure_end(b: &mut NsLines, e: &Iface, tmp: &str, mtu: Option<u32>, delay_ms: f64) {
+    b.ip.push_str(&format!("link set dev {tmp} name {}\n", e.name));
     if let Some(mtu) = mtu {
-        b.0.push_str(&format!("link set dev {} mtu {mtu}\n", e.name));
+        b.ip.push_str(&format!("link set dev {} mtu {mtu}\n", e.name));
     }
-    b.0.push_str(&format!(
+    b.ip.push_str(&format!(
         "addr add {}/{} dev {}\nlink set dev {} up\n",
         e.addr,
         names::LINK_PREFIX,
@@ -213,13 +241,13 @@ fn configure_end(b: &mut (String, String), e: &Iface, tmp: &str, mtu: Option<u32
         e.name
     ));
     if delay_ms > 0.0 {
-        b.1.push_str(&format!(
+        b.tc.push_str(&format!(
             "qdisc replace dev {} root {}\n",
             e.name,
             netem_params(delay_ms, e.mbps)
         ));
     } else if e.mbps > 0.0 {
-        b.1.push_str(&format!("qdisc replace dev {} root {}\n", e.name, tbf_params(e.mbps)));
+        b.tc.push_str(&format!("qdisc replace dev {} root {}\n", e.name, tbf_params(e.mbps)));
     }
 }
 
@@ -317,29 +345,28 @@ pub fn reattach_after_move(
         .ok_or_else(|| Error::Host(format!("no site for {vnode}")))?
         .clone();
     let mut report = DeployReport::default();
-    create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
+    let mut batches = LinkBatches::default();
+    prepare_netns_dir(fleet.exec(&site.vm)?)?;
+    let first = batches.first_lines.entry(site.vm.clone()).or_default();
+    first.push_str(&make_netns_line(&site.netns));
     if hold {
         let rules = format!(
             "table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; iif \"lo\" accept; }}\n}}\n"
         );
-        fleet.exec(&site.vm)?.run(
-            &Cmd::new("nsenter")
-                .args([
-                    format!("--net={}", netns_path(&site.netns)),
-                    "--".into(),
-                    "nft".into(),
-                    "-f".into(),
-                    "-".into(),
-                ])
-                .stdin(rules),
-        )?;
+        batches::step(
+            first,
+            &format!("nsenter --net={} nft -f -", netns_path(&site.netns)),
+            &rules,
+            Some(&format!("holding the input of namespace {}", site.netns)),
+        );
     }
     let fresh = BTreeSet::from([site.netns.clone()]);
-    // One batch per peer namespace.
-    let mut retire: BTreeMap<(String, String), String> = BTreeMap::new();
+    // The peers' old ends are retired in the same command per VM that
+    // makes the new links (a missing old end is no error; a name still in
+    // use makes the link creation fail).
     for f in &v.ifaces {
         let ps = &at[&f.peer];
-        let lines = retire.entry((ps.vm.clone(), ps.netns.clone())).or_default();
+        let lines = batches.retire.entry((ps.vm.clone(), ps.netns.clone())).or_default();
         match fleet.link_kind(&old.vm, &ps.vm)? {
             LinkKind::Veth => lines.push_str(&format!(
                 "link set dev {i} down\naddr flush dev {i}\nlink set dev {i} name {}\n",
@@ -349,15 +376,9 @@ pub fn reattach_after_move(
             LinkKind::Vxlan(..) => lines.push_str(&format!("link del dev {}\n", f.peer_if)),
         }
     }
-    for ((vm, ns), lines) in retire {
-        // As in `reattach`, a missing old end is no error; a name still in
-        // use makes the link creation below fail.
-        let _ = fleet
-            .exec(&vm)?
-            .output(&Cmd::new("ip").args(["-n", &ns, "-batch", "-"]).stdin(lines))?;
-    }
     let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
-    build_links(fleet, layout, at, &ids, &fresh, &mut report)?;
+    plan_links(fleet, layout, at, &ids, &fresh, &mut report, &mut batches)?;
+    batches.apply(fleet)?;
     Ok(report)
 }
 
@@ -400,20 +421,26 @@ pub fn reattach(
         create_netns(fleet.exec(&site.vm)?, std::slice::from_ref(&site.netns))?;
         fresh.insert(site.netns.clone());
     }
+    let mut batches = LinkBatches::default();
     for f in &v.ifaces {
         let ps = &at[&f.peer];
-        let _ = fleet
-            .exec(&ps.vm)?
-            .output(&Cmd::new("ip").args(["-n", &ps.netns, "link", "del", &f.peer_if]))?;
+        batches
+            .retire
+            .entry((ps.vm.clone(), ps.netns.clone()))
+            .or_default()
+            .push_str(&format!("link del dev {}\n", f.peer_if));
         // A leftover end of ours (when re-attaching in place) goes too.
         if !create {
-            let _ = fleet
-                .exec(&site.vm)?
-                .output(&Cmd::new("ip").args(["-n", &site.netns, "link", "del", &f.name]))?;
+            batches
+                .retire
+                .entry((site.vm.clone(), site.netns.clone()))
+                .or_default()
+                .push_str(&format!("link del dev {}\n", f.name));
         }
     }
     let ids: Vec<usize> = v.ifaces.iter().map(|f| f.link).collect();
-    build_links(fleet, layout, at, &ids, &fresh, &mut report)?;
+    plan_links(fleet, layout, at, &ids, &fresh, &mut report, &mut batches)?;
+    batches.apply(fleet)?;
     Ok(report)
 }
 

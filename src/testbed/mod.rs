@@ -9,6 +9,7 @@
 //! What this layer relies on, and what was checked on a real machine, is in
 //! `docs/testbed.md`.
 
+pub mod batch;
 pub mod cgroup;
 pub mod criu;
 pub mod exec;

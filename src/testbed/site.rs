@@ -32,9 +32,13 @@ pub fn delete_netns(ex: &mut dyn Executor, ns: &str) -> Result<()> {
 
 /// True if any namespace on the VM starts with `prefix` (a vnode's
 /// namespaces all start with its cgroup name and `-`).
+/// Reads `/run/netns` (`ip netns list` also asks the kernel for each
+/// namespace's id: 47 ms with 1,600 namespaces here).
 pub fn any_netns_with_prefix(ex: &mut dyn Executor, prefix: &str) -> Result<bool> {
-    let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
-    Ok(listed.lines().any(|l| l.starts_with(prefix)))
+    Ok(ex
+        .list_dir(Path::new("/run/netns"))?
+        .iter()
+        .any(|l| l.starts_with(prefix)))
 }
 
 /// The vnode's live pid (on the VM) if it runs inside namespace `ns`.
@@ -48,7 +52,7 @@ pub fn pid_in(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, ns: &str) -> R
 
 /// Record that a vnode without a process was "checkpointed" (its image is this marker).
 pub fn mark_no_process(ex: &mut dyn Executor, images: &Path) -> Result<()> {
-    ex.run(&Cmd::new("mkdir").args(["-p", "--", path_str(images)?]))?;
+    ex.make_dirs(&[images])?;
     ex.write_file(&images.join(NO_PROCESS), b"")
 }
 
@@ -63,6 +67,9 @@ pub fn has_image(ex: &mut dyn Executor, images: &Path) -> Result<bool> {
 /// Mounts under `dir` are detached first, and `rm` stays on `dir`'s file system.
 pub fn safe_remove(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
     let d = path_str(dir)?;
+    if !ex.exists(dir)? {
+        return Ok(());
+    }
     let prefix = format!("{}/", d.trim_end_matches('/'));
     let info = ex.read_file(Path::new("/proc/self/mountinfo")).unwrap_or_default();
     let mut mounts: Vec<String> = String::from_utf8_lossy(&info)
@@ -75,7 +82,14 @@ pub fn safe_remove(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
     for m in mounts {
         let _ = ex.output(&Cmd::new("umount").args(["-l", "--", &m]))?;
     }
-    ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", d]))?;
+    remove_unmounted(ex, dir)
+}
+
+/// Remove a directory no criu has used (so no mount can be under it):
+/// [`safe_remove`] without reading the mount table, which costs ms with
+/// thousands of namespaces mounted.
+pub fn remove_unmounted(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
+    ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(dir)?]))?;
     Ok(())
 }
 

@@ -38,8 +38,8 @@ pub fn deploy(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
         if ex.is_dry_run() {
             continue;
         }
-        let listed = ex.run(&Cmd::new("ip").args(["netns", "list"]))?;
-        let present: BTreeSet<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        let listed = ex.list_dir(std::path::Path::new("/run/netns"))?;
+        let present: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
         if let Some(ns) = wanted.iter().find(|n| present.contains(**n)) {
             return Err(Error::usage(format!(
                 "VM {vm} already has namespace {ns}: this topology (or one with the same vnode ids) is deployed; \
@@ -343,7 +343,10 @@ mod tests {
         let ns0 = names::netns_name("n0", "h0-v0");
         let ns1 = names::netns_name("n1", "h0-v0");
         let ns2 = names::netns_name("n2", "h0-v1");
-        assert!(log.contains(&format!("netns add {ns0}")), "{log}");
+        assert!(
+            log.contains("unshare --net=") && log.contains(&format!("{ns0}\n")),
+            "{log}"
+        );
         // Made under temporary names (the VM's own eth0 would collide), renamed inside.
         assert!(
             log.contains(&format!(
@@ -363,7 +366,7 @@ mod tests {
             log.contains("qdisc replace dev eth1 root tbf rate 10000000bit"),
             "{log}"
         );
-        assert!(log.contains("mount --make-rprivate /run/netns"), "{log}");
+        assert!(log.contains("mount --make-private /run/netns"), "{log}");
     }
 
     #[test]

@@ -45,9 +45,8 @@ pub trait CgroupDriver: Debug + Send + Sync {
 
     /// Create the vnode's groups (no error if they exist).
     fn create(&self, ex: &mut dyn Executor, name: &str) -> Result<()> {
-        let dirs: Vec<String> = self.dirs(name).iter().map(|d| d.display().to_string()).collect();
-        ex.run(&Cmd::new("mkdir").args(["-p", "--"]).args(dirs))?;
-        Ok(())
+        let dirs = self.dirs(name);
+        ex.make_dirs(&dirs.iter().map(PathBuf::as_path).collect::<Vec<_>>())
     }
 
     /// The `cgroup.procs` files a process writes itself into to join the vnode.
