@@ -172,12 +172,18 @@ fn reference_tau(t: &Topology, tb: &Testbed, p: &Placement, c: &Costs) -> f64 {
 }
 
 fn reference_t_r(t: &Topology, tb: &Testbed, p: &Placement, q: &Placement, c: &Costs) -> f64 {
+    let local: std::collections::HashSet<&str> = tb
+        .hosts
+        .iter()
+        .flat_map(|h| h.vms.iter().filter(|v| v.ssh.is_none()).map(|v| v.name.as_str()))
+        .collect();
     let host_of: HashMap<&str, &str> = tb
         .hosts
         .iter()
         .flat_map(|h| h.vms.iter().map(move |v| (v.name.as_str(), h.name.as_str())))
         .collect();
     let mut per_vm: BTreeMap<&str, f64> = BTreeMap::new();
+    let (mut shared, mut shared_vms) = (0.0, Vec::new());
     for n in &t.vnodes {
         let (from, to) = (p.vm_of[&n.id].as_str(), q.vm_of[&n.id].as_str());
         if from == to {
@@ -188,17 +194,29 @@ fn reference_t_r(t: &Topology, tb: &Testbed, p: &Placement, q: &Placement, c: &C
         } else {
             c.transfer_ms_per_mb.net
         };
-        let mig = n.memory_mb * (c.snapshot_ms_per_mb + tr + c.restore_ms_per_mb) + c.reattach_ms;
+        let fixed = if n.memory_mb > 0.0 { c.checkpoint_ms } else { 0.0 };
+        let mig = fixed + n.memory_mb * (c.snapshot_ms_per_mb + tr + c.restore_ms_per_mb) + c.reattach_ms;
         *per_vm.entry(from).or_default() += mig;
         *per_vm.entry(to).or_default() += mig;
+        if local.contains(from) && local.contains(to) {
+            shared += mig;
+            shared_vms.extend([from, to]);
+        }
     }
-    per_vm
+    let count = |vm: &str| p.vm_of.values().filter(|v| v.as_str() == vm).count() as f64;
+    let busiest = per_vm
         .iter()
-        .map(|(vm, mig)| {
-            let count = p.vm_of.values().filter(|v| v.as_str() == *vm).count() as f64;
-            (c.suspend_ms * count + mig + c.resume_ms * count) / 1000.0
-        })
-        .fold(0.0, f64::max)
+        .map(|(vm, mig)| (c.suspend_ms * count(vm) + mig + c.resume_ms * count(vm)) / 1000.0)
+        .fold(0.0, f64::max);
+    // With local_cpus, the local VMs' moves also share that many CPUs.
+    let machine = match tb.local_cpus {
+        Some(cpus) if !shared_vms.is_empty() => {
+            let most = shared_vms.iter().map(|vm| count(vm)).fold(0.0, f64::max);
+            (c.suspend_ms * most + shared / f64::from(cpus) + c.resume_ms * most) / 1000.0
+        }
+        _ => 0.0,
+    };
+    busiest.max(machine)
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +307,31 @@ proptest! {
         prop_assert!(close(cost::report(&inst, &load, &from).tau, cost::tau(&inst, &load, &from)));
         let est = cost::estimate(&inst, &from, &to);
         prop_assert!(close(est.by_phase.total(), est.total_s));
+    }
+
+    #[test]
+    fn t_r_with_fixed_checkpoint_and_shared_local_cpus_matches_the_reference(
+        c in case(),
+        checkpoint in 0.0f64..300.0,
+        cpus in proptest::option::of(1u32..6),
+        remote in 0usize..4,
+    ) {
+        let (t, mut tb, p, q) = c.build();
+        tb.local_cpus = cpus;
+        // Some VMs reached over SSH: their moves are not shared out.
+        for (i, vm) in tb.hosts.iter_mut().flat_map(|h| h.vms.iter_mut()).enumerate() {
+            if i < remote {
+                vm.ssh = Some(format!("root@192.0.2.{}", i + 1));
+            }
+        }
+        let costs = Costs { checkpoint_ms: checkpoint, ..Costs::default() };
+        let inst = Instance::new(&t, &tb, costs.clone());
+        let (from, to) = (inst.assignment(&p), inst.assignment(&q));
+        prop_assert!(close(cost::t_r(&inst, &from, &to), reference_t_r(&t, &tb, &p, &q, &costs)));
+        let est = cost::estimate(&inst, &from, &to);
+        prop_assert!(close(est.by_phase.total(), est.total_s));
+        let plan = cost::plan(&inst, &from, &to);
+        prop_assert!(plan.makespan_s + 1e-9 >= est.total_s);
     }
 
     #[test]

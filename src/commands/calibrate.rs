@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<Status> {
     }
     if !crate::log::quiet() {
         eprint!(
-            "calibrate: each phase apart (fixed parts are per move; the profile folds them into reattach_ms):\n{}",
+            "calibrate: each phase apart (fixed parts are per move; the profile calls them checkpoint_ms):\n{}",
             cal.breakdown.table()
         );
     }

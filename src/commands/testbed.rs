@@ -6,7 +6,7 @@ use crate::model::{inventory, Testbed};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  netbalance testbed --hosts 8 --cpus 8 > testbed.json\n  netbalance testbed --hosts 2 --cpus 4 --nic-mbps 1000\n  netbalance testbed --hosts 8 --cpus 8 --ssh 'root@10.0.{h}.{v+10}:22' > testbed.json\n  netbalance testbed --hosts-file vms.txt > testbed.json\n\nA hosts file lists one VM per line, `user@host[:port] [HOST]` (# comments); VMs naming the same\nHOST share a physical host; lines without HOST form groups separated by blank lines."
+    after_help = "Examples:\n  netbalance testbed --hosts 8 --cpus 8 > testbed.json\n  netbalance testbed --hosts 8 --cpus 8 --local-cpus $(nproc) > local.json\n  netbalance testbed --hosts 2 --cpus 4 --nic-mbps 1000\n  netbalance testbed --hosts 8 --cpus 8 --ssh 'root@10.0.{h}.{v+10}:22' > testbed.json\n  netbalance testbed --hosts-file vms.txt > testbed.json\n\nA hosts file lists one VM per line, `user@host[:port] [HOST]` (# comments); VMs naming the same\nHOST share a physical host; lines without HOST form groups separated by blank lines."
 )]
 pub struct Args {
     /// Number of physical hosts
@@ -27,6 +27,9 @@ pub struct Args {
     /// The VMs of a real cluster, one `user@host[:port] [HOST]` per line (replaces --hosts and --cpus)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["hosts", "cpus"])]
     pub hosts_file: Option<std::path::PathBuf>,
+    /// CPUs of this machine, which does the work of moves between local VMs (model §3) [default: unset, each VM its own CPU]
+    #[arg(long, value_name = "N")]
+    pub local_cpus: Option<u32>,
 }
 
 pub fn run(args: Args) -> Result<Status> {
@@ -59,6 +62,8 @@ pub fn run(args: Args) -> Result<Status> {
             tb
         }
     };
+    let mut tb = tb;
+    tb.local_cpus = args.local_cpus;
     tb.validate("<arguments>")?;
     crate::io::write_json_stdout(&tb)?;
     Ok(Status::Done)

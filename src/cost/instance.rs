@@ -21,6 +21,10 @@ pub struct Instance {
     pub vm_capacity: Vec<f64>,
     pub host_names: Vec<String>,
     pub host_nic: Vec<f64>,
+    /// True for a local VM (no `ssh`): its host-side work runs on this machine.
+    pub vm_local: Vec<bool>,
+    /// The testbed's `local_cpus`: the CPUs local VMs' moves share.
+    pub local_cpus: Option<u32>,
     pub costs: Costs,
     vnode_index: HashMap<String, u32>,
     vm_index: HashMap<String, u32>,
@@ -57,7 +61,9 @@ impl Instance {
         let mut vm_names = Vec::new();
         let mut vm_host = Vec::new();
         let mut vm_capacity = Vec::new();
+        let mut vm_local = Vec::new();
         for (h, vm) in testbed.vms() {
+            vm_local.push(vm.ssh.is_none());
             vm_names.push(vm.name.clone());
             vm_host.push(h as u32);
             vm_capacity.push(vm.capacity);
@@ -76,6 +82,8 @@ impl Instance {
             vm_capacity,
             host_names: testbed.hosts.iter().map(|h| h.name.clone()).collect(),
             host_nic: testbed.hosts.iter().map(|h| h.nic_mbps).collect(),
+            vm_local,
+            local_cpus: testbed.local_cpus,
             costs,
             vnode_index,
             vm_index,

@@ -1,9 +1,10 @@
 //! The migration time T_r (model §3, the paper's eq. 2 and Table 1).
 //!
 //! ```text
-//! mig(n)  = m·(snapshot + transfer(k) + restore) + reattach
+//! mig(n)  = [m > 0]·checkpoint + m·(snapshot + transfer(k) + restore) + reattach
 //! T_r(v)  = suspend·|vnodes of v| + Σ_{moves from or to v} mig(n) + resume·|vnodes of v|
-//! T_r     = max_v T_r(v) over the VMs touched by a move; 0 if nothing moves
+//! T_L     = max suspend + Σ_{moves between local VMs} mig(n) / local_cpus + max resume   (with local_cpus)
+//! T_r     = max(max_v T_r(v) over the VMs touched by a move, T_L); 0 if nothing moves
 //! ```
 //!
 //! Complexity: O(|vnodes| + |VMs|) for the estimate; the schedule sorts the
@@ -22,8 +23,9 @@ pub fn move_phases(inst: &Instance, n: usize, from: u32, to: u32) -> PhaseTimes 
     } else {
         c.transfer_ms_per_mb.net
     };
+    let fixed = if m > 0.0 { c.checkpoint_ms } else { 0.0 };
     PhaseTimes {
-        snapshot_s: m * c.snapshot_ms_per_mb / 1000.0,
+        snapshot_s: (fixed + m * c.snapshot_ms_per_mb) / 1000.0,
         transfer_s: m * transfer / 1000.0,
         restore_s: m * c.restore_ms_per_mb / 1000.0,
         reattach_s: c.reattach_ms / 1000.0,
@@ -81,19 +83,58 @@ pub fn per_vm_phases(inst: &Instance, from: &[u32], to: &[u32]) -> Vec<Option<Ph
     per
 }
 
+/// The label of the local machine where it sets T_r ([`local_phases`]).
+pub const LOCAL_MACHINE: &str = "(local machine)";
+
+/// T_L: the phases of the moves between local VMs shared out over the
+/// testbed's `local_cpus` (their sum divided by it), between the longest
+/// suspend and resume of the VMs involved; `None` without `local_cpus` or
+/// without such a move. `per_vm` is [`per_vm_phases`] of the same moves.
+pub fn local_phases(inst: &Instance, from: &[u32], to: &[u32], per_vm: &[Option<PhaseTimes>]) -> Option<PhaseTimes> {
+    let cpus = f64::from(inst.local_cpus?);
+    let local = |v: u32| inst.vm_local[v as usize];
+    let mut sum = PhaseTimes::default();
+    let mut any = false;
+    for (n, (&a, &b)) in from.iter().zip(to).enumerate() {
+        if a != b && local(a) && local(b) {
+            add(&mut sum, &move_phases(inst, n, a, b));
+            any = true;
+            for v in [a, b] {
+                if let Some(p) = &per_vm[v as usize] {
+                    sum.suspend_s = sum.suspend_s.max(p.suspend_s);
+                    sum.resume_s = sum.resume_s.max(p.resume_s);
+                }
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    for x in [
+        &mut sum.snapshot_s,
+        &mut sum.transfer_s,
+        &mut sum.restore_s,
+        &mut sum.reattach_s,
+    ] {
+        *x /= cpus;
+    }
+    Some(sum)
+}
+
 /// T_r(φ→φ′) in seconds.
 pub fn t_r(inst: &Instance, from: &[u32], to: &[u32]) -> f64 {
-    per_vm_phases(inst, from, to)
-        .iter()
-        .flatten()
-        .map(|p| p.total())
-        .fold(0.0, f64::max)
+    estimate(inst, from, to).total_s
 }
 
 /// T_r with its breakdown by phase (of the critical VM) and by VM.
 pub fn estimate(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationEstimate {
     let per = per_vm_phases(inst, from, to);
     let mut est = MigrationEstimate::default();
+    if let Some(p) = local_phases(inst, from, to, &per) {
+        est.total_s = p.total();
+        est.critical_vm = Some(LOCAL_MACHINE.to_string());
+        est.by_phase = p;
+    }
     for (v, p) in per.iter().enumerate() {
         if let Some(p) = p {
             let t = p.total();
@@ -208,7 +249,12 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> Plan {
         .iter()
         .flatten()
         .fold((0.0f64, 0.0f64), |(s, r), p| (s.max(p.suspend_s), r.max(p.resume_s)));
-    let makespan_s = if moves.is_empty() { 0.0 } else { suspend + end + resume };
+    let shared = local_phases(inst, from, to, &per_vm_phases(inst, from, to)).map_or(0.0, |p| p.total());
+    let makespan_s = if moves.is_empty() {
+        0.0
+    } else {
+        (suspend + end + resume).max(shared)
+    };
     Plan {
         moves,
         queues,

@@ -15,7 +15,6 @@ pub mod state;
 pub mod vm;
 
 use crate::error::{Error, Result};
-use crate::model::testbed::TransferMode;
 use crate::model::{Host, Testbed, Vm};
 use crate::testbed::{Cmd, Executor, LocalExecutor, SshExecutor, SshOptions};
 use net::LabNet;
@@ -326,7 +325,7 @@ pub fn testbed_of(lab: &LabState) -> Testbed {
         costs: Default::default(),
         known_hosts: Some(lab.dir.join(KNOWN_HOSTS_FILE).display().to_string()),
         identity: Some(lab.dir.join(IDENTITY_FILE).display().to_string()),
-        transfer: TransferMode::default(),
+        ..Testbed::generate(1, 1, NIC_MBPS)
     }
 }
 

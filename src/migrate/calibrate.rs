@@ -7,9 +7,11 @@
 //! ([`super::move_one`]: engine, testbed driver, journal), and removed; this
 //! is repeated for each size. Per-MB figures are least-squares slopes over the measured
 //! image sizes; the fixed part of snapshot, transfer and restore (their
-//! intercepts) is added to `reattach_ms`, the model's one per-vnode constant,
-//! so that the model's T_r of a move matches the measured one. The
-//! [`Breakdown`] states every phase apart, beside the paper's Table 1.
+//! intercepts) is `checkpoint_ms`, paid by every move of a vnode with
+//! state. A vnode without state (no `run`, no memory) and with four links
+//! is moved too: that whole move is `reattach_ms`, paid by every move.
+//! So the model's T_r of a move matches the measured one, with or without
+//! state. The [`Breakdown`] states every phase apart, beside the paper's Table 1.
 
 use super::move_one;
 use crate::error::{Error, Result};
@@ -39,7 +41,13 @@ pub struct PairResult {
     /// `mixed` if the runs differ): the transfer figure is for this path.
     pub via: String,
     pub runs: Vec<MigrationTimes>,
+    /// Whole moves of a vnode without state (no `run`, no memory) and
+    /// [`LINKS_ONLY_PEERS`] links, seconds (the fastest of the repeats).
+    pub links_only_s: Vec<f64>,
 }
+
+/// Links of the links-only probe: a vnode of a grid has four.
+pub const LINKS_ONLY_PEERS: usize = 4;
 
 /// The transfer path the runs took: one name if all agree, else `mixed`.
 pub fn via_of(runs: &[MigrationTimes]) -> String {
@@ -159,13 +167,36 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
             Some(paper.reattach_ms),
         ),
         row("resume", "ms/vnode", mean(&|t| ms(t.resume_s)), Some(paper.resume_ms)),
-        row(
+    ]);
+    let links_only: Vec<f64> = pairs.iter().flat_map(|p| p.links_only_s.iter().copied()).collect();
+    if links_only.is_empty() {
+        rows.push(row(
             "profile reattach_ms (+ fixed parts)",
             "ms/vnode",
             profile.reattach_ms,
             Some(paper.reattach_ms),
-        ),
-    ]);
+        ));
+    } else {
+        let name = format!("links-only move ({LINKS_ONLY_PEERS} links), whole");
+        rows.push(row(
+            &name,
+            "ms/move",
+            ms(links_only.iter().sum::<f64>() / links_only.len() as f64),
+            None,
+        ));
+        rows.push(row(
+            "profile checkpoint_ms (fixed parts)",
+            "ms/move",
+            profile.checkpoint_ms,
+            None,
+        ));
+        rows.push(row(
+            "profile reattach_ms (links-only move)",
+            "ms/vnode",
+            profile.reattach_ms,
+            Some(paper.reattach_ms),
+        ));
+    }
     Breakdown { rows }
 }
 
@@ -233,6 +264,45 @@ pub fn measure_pair(
     Ok(runs)
 }
 
+/// Move a vnode without state and with [`LINKS_ONLY_PEERS`] links from
+/// `from` to `to` (its peers stay on `from`), `repeats` times; the
+/// fastest whole move (journal, namespace, links, cleanup), seconds.
+pub fn measure_links_only(
+    fleet: &mut Fleet,
+    testbed: &Testbed,
+    state: &StateDir,
+    (from, to): (&str, &str),
+    repeats: usize,
+) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for i in 0..repeats.max(1) {
+        let tag = format!("nbcal{}l{i}", std::process::id());
+        let p = format!("{tag}p");
+        let mut probe = Vnode::new(&p);
+        probe.memory_mb = 0.0;
+        let mut topo = Topology {
+            vnodes: vec![probe],
+            links: Vec::new(),
+        };
+        let mut placement = Placement::default();
+        placement.vm_of.insert(p.clone(), from.to_string());
+        for k in 0..LINKS_ONLY_PEERS {
+            let a = format!("{tag}a{k}");
+            topo.vnodes.push(Vnode::new(&a));
+            topo.links.push(Link::new(&p, &a, 100.0));
+            placement.vm_of.insert(a, from.to_string());
+        }
+        let layout = Layout::new(&topo)?;
+        let result = deploy(fleet, &layout, &placement)
+            .and_then(|_| move_one(fleet, &topo, testbed, &mut placement, &p, to, state));
+        let cleanup = teardown(fleet, &layout, &placement);
+        let t = result?;
+        cleanup?;
+        best = best.min(t.total_s);
+    }
+    Ok(best)
+}
+
 /// Turn measured runs into costs, starting from `base` (figures not
 /// measured are kept: `cpu_per_mbit`, and the transfer class not measured).
 pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
@@ -263,10 +333,19 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
     c.suspend_ms = mean(&|t| ms(t.suspend_s));
     c.snapshot_ms_per_mb = snap.max(0.0);
     c.restore_ms_per_mb = rest.max(0.0);
-    c.reattach_ms = mean(&|t| ms(t.reattach_s)) + fixed;
+    let links_only: Vec<f64> = pairs.iter().flat_map(|p| p.links_only_s.iter().copied()).collect();
+    let where_fixed = if links_only.is_empty() {
+        // No links-only move measured: the fixed parts go with the links.
+        c.reattach_ms = mean(&|t| ms(t.reattach_s)) + fixed;
+        "fixed parts in reattach_ms"
+    } else {
+        c.checkpoint_ms = fixed;
+        c.reattach_ms = ms(links_only.iter().sum::<f64>() / links_only.len() as f64);
+        "fixed parts in checkpoint_ms, reattach_ms a whole links-only move"
+    };
     c.resume_ms = mean(&|t| ms(t.resume_s));
     c.source = Some(format!(
-        "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, fixed parts in reattach_ms",
+        "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, {where_fixed}",
         all.len(),
         pairs
             .iter()
@@ -331,12 +410,14 @@ pub fn calibrate(
             runs.extend(fastest(&reps));
         }
         let via = via_of(&runs);
+        let links_only_s = vec![measure_links_only(fleet, testbed, state, (&from, &to), repeats)?];
         pairs.push(PairResult {
             from,
             to,
             class,
             via,
             runs,
+            links_only_s,
         });
     }
     if pairs.is_empty() {
@@ -388,6 +469,7 @@ mod tests {
             class: "host".into(),
             via: "local".into(),
             runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)],
+            links_only_s: Vec::new(),
         }];
         let costs = costs_from(&Costs::default(), &pairs);
         let b = breakdown(&pairs, &costs);
@@ -437,6 +519,7 @@ mod tests {
             class: "net".into(),
             via: "direct".into(),
             runs: vec![run(10.0, 0.15, 0.2, 0.06), run(50.0, 0.35, 1.0, 0.14)],
+            links_only_s: Vec::new(),
         }];
         let c = costs_from(&Costs::default(), &pairs);
         assert!((c.snapshot_ms_per_mb - 5.0).abs() < 1e-6, "{c:?}");
@@ -447,5 +530,18 @@ mod tests {
         assert!((c.reattach_ms - 240.0).abs() < 1e-6, "{}", c.reattach_ms);
         assert!((c.suspend_ms - 1.0).abs() < 1e-9 && (c.resume_ms - 2.0).abs() < 1e-9);
         assert!(c.check().is_ok());
+        assert_eq!(c.checkpoint_ms, 0.0);
+
+        // With links-only moves measured, the fixed parts are checkpoint_ms
+        // and reattach_ms is the links-only move.
+        let mut pairs = pairs;
+        pairs[0].links_only_s = vec![0.030, 0.050];
+        let c = costs_from(&Costs::default(), &pairs);
+        assert!((c.checkpoint_ms - 140.0).abs() < 1e-6, "{c:?}");
+        assert!((c.reattach_ms - 40.0).abs() < 1e-6, "{c:?}");
+        let b = breakdown(&pairs, &c);
+        assert!((b.get("profile checkpoint_ms (fixed parts)").unwrap() - 140.0).abs() < 1e-6);
+        assert!((b.get("links-only move (4 links), whole").unwrap() - 40.0).abs() < 1e-6);
+        assert!(b.get("profile reattach_ms (+ fixed parts)").is_none());
     }
 }

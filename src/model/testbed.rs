@@ -23,6 +23,12 @@ pub struct Testbed {
     /// How a migration's images go from one machine to another (default `direct`).
     #[serde(default, skip_serializing_if = "is_default_transfer")]
     pub transfer: TransferMode,
+    /// CPUs of the machine netbalance runs on, which does the host-side
+    /// work (namespaces, links, CRIU) of every local VM (one without
+    /// `ssh`): moves between local VMs then also share these CPUs (model
+    /// §3). Absent: every VM does its own moves' work (a real cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_cpus: Option<u32>,
 }
 
 /// How images move between two VMs on different machines (docs/testbed.md).
@@ -100,6 +106,7 @@ impl Testbed {
             known_hosts: None,
             identity: None,
             transfer: TransferMode::default(),
+            local_cpus: None,
         }
     }
 
@@ -120,6 +127,9 @@ impl Testbed {
         let at = |path: String, msg: String| Error::input(Location::file(file).at_path(path), msg);
         if self.hosts.is_empty() {
             return Err(at("hosts".into(), "a testbed needs at least one host".into()));
+        }
+        if self.local_cpus == Some(0) {
+            return Err(at("local_cpus".into(), "must be at least 1".into()));
         }
         let mut hosts = HashSet::new();
         let mut vms = HashSet::new();
