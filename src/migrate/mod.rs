@@ -27,7 +27,7 @@ pub mod timing;
 
 pub use driver::{LinkSpec, Presence, Specs, VnodeDriver, VnodeSpec};
 pub use engine::{Engine, Executed};
-pub use one_move::move_one;
+pub use one_move::{move_one, move_some};
 
 use engine::{on_vms, retry};
 pub use progress::StepBar;

@@ -43,6 +43,35 @@ pub fn move_one(
     to: &str,
     state: &StateDir,
 ) -> Result<MigrationTimes> {
+    let (total_s, moved) = move_some(fleet, topology, testbed, placement, &[(vnode, to)], state)?;
+    let Some(moved) = moved else {
+        return Ok(MigrationTimes {
+            vnode: vnode.to_string(),
+            from: to.to_string(),
+            to: to.to_string(),
+            ..MigrationTimes::default()
+        });
+    };
+    let mut times = moved
+        .into_iter()
+        .find(|t| t.vnode == vnode)
+        .ok_or_else(|| Error::Host(format!("{vnode} moved to {to} but no step was measured")))?;
+    times.total_s = total_s;
+    Ok(times)
+}
+
+/// [`move_one`] for several vnodes in one migration (one plan, one
+/// journal run): `moves` are (vnode, VM) pairs. Returns the wall time of
+/// the whole migration, seconds, and the times of each move (`None` if
+/// nothing had to move).
+pub fn move_some(
+    fleet: &mut Fleet,
+    topology: &Topology,
+    testbed: &Testbed,
+    placement: &mut Placement,
+    moves: &[(&str, &str)],
+    state: &StateDir,
+) -> Result<(f64, Option<Vec<MigrationTimes>>)> {
     let problem = Problem {
         topology: topology.clone(),
         topology_path: PathBuf::from("-"),
@@ -52,7 +81,9 @@ pub fn move_one(
     };
     let from = problem.assignment(placement, "the placement in force")?;
     let mut target = placement.clone();
-    target.vm_of.insert(vnode.to_string(), to.to_string());
+    for (vnode, to) in moves {
+        target.vm_of.insert(vnode.to_string(), to.to_string());
+    }
     let want = problem.assignment(&target, "the target placement")?;
     let driver = TestbedDriver::new(fleet.take(), topology, Some(placement))?;
     let lock = state.lock();
@@ -68,22 +99,12 @@ pub fn move_one(
         .migrate(&from, &want)
     });
     let total_s = t0.elapsed().as_secs_f64();
-    let moved = driver.timings().moves().into_iter().find(|t| t.vnode == vnode);
+    let moved = driver.timings().moves();
     *fleet = driver.into_fleet();
     let applied = applied?;
     if let Some(now) = &applied.placement {
         placement.vm_of = now.vm_of.clone();
     }
     applied.into_result(state)?;
-    if from == want {
-        return Ok(MigrationTimes {
-            vnode: vnode.to_string(),
-            from: to.to_string(),
-            to: to.to_string(),
-            ..MigrationTimes::default()
-        });
-    }
-    let mut times = moved.ok_or_else(|| Error::Host(format!("{vnode} moved to {to} but no step was measured")))?;
-    times.total_s = total_s;
-    Ok(times)
+    Ok((total_s, (from != want).then_some(moved)))
 }
