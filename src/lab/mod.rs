@@ -327,6 +327,7 @@ pub fn testbed_of(lab: &LabState) -> Testbed {
         known_hosts: Some(lab.dir.join(KNOWN_HOSTS_FILE).display().to_string()),
         identity: Some(lab.dir.join(IDENTITY_FILE).display().to_string()),
         transfer: TransferMode::default(),
+        migration: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The testbed: physical hosts, each with a NIC and VMs (one per CPU).
 
 use super::costs::Costs;
+use super::mode::MigrationMode;
 use super::names::check_name;
 use crate::error::{Error, Location, Result};
 use crate::limits::{MAX_VALUE, MIN_POSITIVE};
@@ -23,6 +24,10 @@ pub struct Testbed {
     /// How a migration's images go from one machine to another (default `direct`).
     #[serde(default, skip_serializing_if = "is_default_transfer")]
     pub transfer: TransferMode,
+    /// How vnodes migrate (model §3.1) when a command is given no
+    /// `--migration`; absent: stop-copy for the commands that only price moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<MigrationMode>,
 }
 
 /// How images move between two VMs on different machines (docs/testbed.md).
@@ -100,6 +105,7 @@ impl Testbed {
             known_hosts: None,
             identity: None,
             transfer: TransferMode::default(),
+            migration: None,
         }
     }
 
