@@ -51,7 +51,7 @@ pub enum Command {
     #[command(hide = true)]
     Xfer(commands::xfer::Args),
     /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
-    Balance(commands::balance::Args),
+    Balance(Box<commands::balance::Args>),
     /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
     Migrate(commands::migrate::Args),
     /// Rerun the paper's evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime

@@ -62,7 +62,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Topology(args) => topology::run(args),
-        Command::Balance(args) => balance::run(args),
+        Command::Balance(args) => balance::run(*args),
         Command::Place(args) => place::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Calibrate(args) => calibrate::run(args),
