@@ -229,7 +229,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__balance)
-            opts="-i -q -v -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --state-dir --seed --load --state-root --known-hosts --accept-new --identity --report --fresh --plot-size --plot-dpi --quiet --verbose --help"
+            opts="-i -q -v -h --replay --interval --tp --to --predictor --alpha --max-lag --history --moves --max-moves --min-gain --windows --duration --placement --topology --testbed --costs --migration --state-dir --seed --load --state-root --known-hosts --accept-new --identity --report --fresh --plot-size --plot-dpi --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -303,6 +303,10 @@ _netbalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --migration)
+                    COMPREPLY=($(compgen -W "stop-copy post-copy pre-copy" -- "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -351,7 +355,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__calibrate)
-            opts="-i -q -v -h --testbed --costs --sizes-mb --repeats --state-root --report --criu --state-dir --known-hosts --accept-new --identity --quiet --verbose --help"
+            opts="-i -q -v -h --testbed --costs --migration --sizes-mb --repeats --state-root --report --criu --state-dir --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,6 +367,10 @@ _netbalance() {
                     ;;
                 --costs)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --migration)
+                    COMPREPLY=($(compgen -W "stop-copy post-copy pre-copy" -- "${cur}"))
                     return 0
                     ;;
                 --sizes-mb)
@@ -423,7 +431,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__cost)
-            opts="-q -v -h --placement --target --load --topology --testbed --costs --tp --to --human --quiet --verbose --help"
+            opts="-q -v -h --placement --target --load --topology --testbed --costs --migration --tp --to --human --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -451,6 +459,10 @@ _netbalance() {
                     ;;
                 --costs)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --migration)
+                    COMPREPLY=($(compgen -W "stop-copy post-copy pre-copy" -- "${cur}"))
                     return 0
                     ;;
                 --tp)
@@ -1037,7 +1049,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__migrate)
-            opts="-i -q -v -h --target --placement --state-dir --topology --testbed --costs --dry-run --commands --teardown --resume --rollback --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
+            opts="-i -q -v -h --target --placement --state-dir --topology --testbed --costs --migration --dry-run --commands --teardown --resume --rollback --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1065,6 +1077,10 @@ _netbalance() {
                     ;;
                 --costs)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --migration)
+                    COMPREPLY=($(compgen -W "stop-copy post-copy pre-copy" -- "${cur}"))
                     return 0
                     ;;
                 --state-root)
@@ -1149,7 +1165,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__place)
-            opts="-q -v -h --placement --load --topology --testbed --costs --tp --to --budget --moves --seed --pin --forbid --max-moves --quiet --verbose --help"
+            opts="-q -v -h --placement --load --topology --testbed --costs --migration --tp --to --budget --moves --seed --pin --forbid --max-moves --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1173,6 +1189,10 @@ _netbalance() {
                     ;;
                 --costs)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --migration)
+                    COMPREPLY=($(compgen -W "stop-copy post-copy pre-copy" -- "${cur}"))
                     return 0
                     ;;
                 --tp)
@@ -1249,7 +1269,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__simulate)
-            opts="-q -v -h --topology --hosts --cpus --tp --to --memory-mb --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --loads --plot-size --plot-dpi --threads --quiet --verbose --help"
+            opts="-q -v -h --topology --hosts --cpus --tp --to --memory-mb --migration --rate --epochs --epoch-s --runs --seed --moves-per-s --initial-s --detect-s --costs --c-proc --nic-mbps --format --plot --loads --plot-size --plot-dpi --threads --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1277,6 +1297,10 @@ _netbalance() {
                     ;;
                 --memory-mb)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --migration)
+                    COMPREPLY=($(compgen -W "stop-copy post-copy pre-copy" -- "${cur}"))
                     return 0
                     ;;
                 --rate)

@@ -58,12 +58,15 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l load -d '
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l migration -d 'How vnodes migrate, and so how a move is priced (model §3.1) [default: the testbed\'s "migration", else stop-copy]' -r -f -a "stop-copy\t'Pause, dump the whole memory, copy it, restore (the paper\'s; T_r grows with memory)'
+post-copy\t'Pause for the non-memory state only; the vnode resumes on the destination and pulls its pages lazily'
+pre-copy\t'Copy memory in rounds while the vnode runs; pause for the last dirty pages'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l to -d 'Optimisation budget T_o, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -l human -d 'Print a table for people instead of JSON'
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
-complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand cost" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l memory-mb -d 'Memory of every vnode\'s software under test, MB [default: 10]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l mbps -d 'Bandwidth of every link, Mbit/s [default: the file\'s link speed, else 1000]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand topology; and not __fish_seen_subcommand_from grid waxman campus internet paper import help" -l delay-ms -d 'Delay of every link, ms [default: 1]' -r
@@ -149,6 +152,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l load -d 
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l migration -d 'How vnodes migrate, and so how a move is priced (model §3.1) [default: the testbed\'s "migration", else stop-copy]' -r -f -a "stop-copy\t'Pause, dump the whole memory, copy it, restore (the paper\'s; T_r grows with memory)'
+post-copy\t'Pause for the non-memory state only; the vnode resumes on the destination and pulls its pages lazily'
+pre-copy\t'Copy memory in rounds while the vnode runs; pause for the last dirty pages'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l budget -l to -d 'Optimisation budget T_o, seconds of wall clock (also the T_o of χ)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l moves -d 'Stop after N moves evaluated instead of at the time budget (same seed: same output)' -r
@@ -158,7 +164,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l forbid -
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -l max-moves -d 'Re-placement: migrate at most N vnodes' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
-complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand place" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l interval -d 'Seconds between snapshots (real time)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l count -d 'Stop after this many snapshots [default: run until interrupted]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l dilation -d 'The time dilation factor τ in force (real seconds per virtual second): rates are per virtual second' -r
@@ -175,6 +181,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s v -l v
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s h -l help -d 'Print help'
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l migration -d 'How vnodes migrate, and so how a move is priced (model §3.1) [default: the testbed\'s "migration", else stop-copy]' -r -f -a "stop-copy\t'Pause, dump the whole memory, copy it, restore (the paper\'s; T_r grows with memory)'
+post-copy\t'Pause for the non-memory state only; the vnode resumes on the destination and pulls its pages lazily'
+pre-copy\t'Copy memory in rounds while the vnode runs; pause for the last dirty pages'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l sizes-mb -d 'Memory of the probe vnodes, MB (one migration per size and VM pair)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l repeats -d 'Migrations per size and pair (the fastest counts)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l state-root -d 'Where vnode state lives on the VMs' -r -F
@@ -186,7 +195,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s i -l
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
-complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand calibrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l replay -d 'What-if: drive the loop from a recorded load stream (NDJSON, `-` for stdin); touches no host' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l interval -d 'Monitor sampling interval, seconds (with --replay: how long the last sample stands)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l tp -d 'Prediction window T_p, seconds' -r
@@ -206,6 +215,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l placem
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l migration -d 'How vnodes migrate, and so how a move is priced (model §3.1) [default: the testbed\'s "migration", else stop-copy]' -r -f -a "stop-copy\t'Pause, dump the whole memory, copy it, restore (the paper\'s; T_r grows with memory)'
+post-copy\t'Pause for the non-memory state only; the vnode resumes on the destination and pulls its pages lazily'
+pre-copy\t'Copy memory in rounds while the vnode runs; pause for the last dirty pages'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l state-dir -d 'The placement in force and the migration journal' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l seed -d 'Seed for every random choice (same seed and --moves: same bytes)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand balance" -l load -d 'Live: take load snapshots from this NDJSON stream (`-`: stdin, e.g. from `netbalance monitor`) instead of sampling the testbed' -r -F
@@ -226,6 +238,9 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l topology -d 'The topology (netbalance JSON, GML, GraphML, node-link JSON, edge list or containerlab YAML) [default: the placement\'s "topology"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l testbed -d 'The testbed [default: $NETBALANCE_TESTBED, then ./testbed.json, then the placement\'s "testbed"]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l costs -d 'A costs profile (e.g. from `calibrate`) [default: the testbed\'s costs, else the model\'s defaults]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l migration -d 'How vnodes migrate, and so how a move is priced (model §3.1) [default: the testbed\'s "migration", else stop-copy]' -r -f -a "stop-copy\t'Pause, dump the whole memory, copy it, restore (the paper\'s; T_r grows with memory)'
+post-copy\t'Pause for the non-memory state only; the vnode resumes on the destination and pulls its pages lazily'
+pre-copy\t'Copy memory in rounds while the vnode runs; pause for the last dirty pages'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l state-root -d 'Where vnode state (pid, CRIU images) lives on the VMs' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
@@ -237,13 +252,16 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l rollba
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
-complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand migrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l topology -d 'grid (40×40), waxman (2,500), campus (5,480), internet (2,113), or a topology FILE' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l hosts -d 'Physical hosts of the simulated testbed' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l cpus -d 'CPUs (= VMs) per host' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l tp -d 'Prediction window T_p, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l to -d 'Optimisation budget T_o, seconds' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l memory-mb -d 'Memory of the software under test in every vnode, MB (state a migration moves)' -r
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l migration -d 'How vnodes migrate, and so how a move is priced (model §3.1)' -r -f -a "stop-copy\t'Pause, dump the whole memory, copy it, restore (the paper\'s; T_r grows with memory)'
+post-copy\t'Pause for the non-memory state only; the vnode resumes on the destination and pulls its pages lazily'
+pre-copy\t'Copy memory in rounds while the vnode runs; pause for the last dirty pages'"
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l rate -d 'R: Mbit/s every vnode streams to the sink' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l epochs -d 'Epochs (the sink changes epochs − 1 times)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l epoch-s -d 'Virtual seconds between sink changes' -r
@@ -264,7 +282,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l threa
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -l loads -d 'Write the scenario\'s load instead (run 0: one snapshot per epoch, NDJSON), e.g. for `balance --replay`'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
-complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s h -l help -d 'Print help'
+complete -c netbalance -n "__fish_netbalance_using_subcommand simulate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l load -d 'Load snapshots (NDJSON) [default: stdin]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand predict" -l predictor -d 'Prediction method [default: last; `predict --evaluate`: all three]' -r -f -a "last\t'The last measured value (the paper\'s choice)'
 ewma\t'Exponentially weighted moving average (--alpha)'

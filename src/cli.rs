@@ -51,7 +51,7 @@ pub enum Command {
     #[command(hide = true)]
     Xfer(commands::xfer::Args),
     /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
-    Balance(commands::balance::Args),
+    Balance(Box<commands::balance::Args>),
     /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached
     Migrate(commands::migrate::Args),
     /// Rerun the paper's evaluation (video sensor network, moving sink): per-window τ and decisions, relative runtime
@@ -94,18 +94,24 @@ pub struct ProblemArgs {
     pub testbed: TestbedArg,
     #[command(flatten)]
     pub costs: CostsArg,
+    #[command(flatten)]
+    pub migration: MigrationArg,
 }
 
 impl ProblemArgs {
     /// Resolve topology, testbed and costs (model §7 fallbacks, using the
     /// placement's recorded paths where flags are absent).
+    /// The problem's instance prices moves in the `--migration` mode, else
+    /// the testbed's, else stop-copy (model §3.1).
     pub fn resolve(&self, placement: Option<&crate::model::Placement>) -> crate::Result<crate::inputs::Problem> {
-        crate::inputs::Problem::resolve(
+        let mut problem = crate::inputs::Problem::resolve(
             self.topology.topology.as_deref(),
             self.testbed.testbed.as_deref(),
             self.costs.costs.as_deref(),
             placement,
-        )
+        )?;
+        problem.instance.mode = self.migration.resolve(Some(&problem.testbed));
+        Ok(problem)
     }
 
     /// The three flags, named, for [`crate::inputs::at_most_one_stdin`].
@@ -115,6 +121,34 @@ impl ProblemArgs {
             ("--testbed", self.testbed.testbed.as_deref()),
             ("--costs", self.costs.costs.as_deref()),
         ]
+    }
+}
+
+/// `--migration MODE` (model §3.1).
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct MigrationArg {
+    /// How vnodes migrate, and so how a move is priced (model §3.1) [default: the testbed's "migration", else stop-copy]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub migration: Option<crate::model::MigrationMode>,
+}
+
+impl MigrationArg {
+    /// The flag, else the testbed's `migration`, else stop-copy.
+    ///
+    /// ```
+    /// use netbalance::cli::MigrationArg;
+    /// use netbalance::model::{MigrationMode, Testbed};
+    /// let mut tb = Testbed::generate(1, 1, 1000.0);
+    /// assert_eq!(MigrationArg::default().resolve(Some(&tb)), MigrationMode::StopCopy);
+    /// tb.migration = Some(MigrationMode::PreCopy);
+    /// assert_eq!(MigrationArg::default().resolve(Some(&tb)), MigrationMode::PreCopy);
+    /// let flag = MigrationArg { migration: Some(MigrationMode::PostCopy) };
+    /// assert_eq!(flag.resolve(Some(&tb)), MigrationMode::PostCopy);
+    /// ```
+    pub fn resolve(&self, testbed: Option<&crate::model::Testbed>) -> crate::model::MigrationMode {
+        self.migration
+            .or_else(|| testbed.and_then(|t| t.migration))
+            .unwrap_or_default()
     }
 }
 

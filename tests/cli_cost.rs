@@ -208,3 +208,62 @@ fn a_generated_topology_pipes_into_place_and_cost() {
     let v = json(&out.stdout);
     assert!((v["tau"].as_f64().unwrap() - p["tau"].as_f64().unwrap()).abs() < 1e-9);
 }
+
+/// `--migration` prices the moves in that mode (model §3.1), the testbed's
+/// `"migration"` is the default, and the JSON says which mode it used.
+#[test]
+fn cost_prices_moves_in_the_chosen_migration_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let cost = |extra: &[&str]| {
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["cost", "--placement", "p.json", "--target", "q.json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        json(&out.stdout)
+    };
+    let close = |v: &Value, x: f64| (v.as_f64().unwrap() - x).abs() < 1e-5;
+    let stop = cost(&[]);
+    assert_eq!(stop["migration"], "stop-copy");
+    assert!(close(&stop["t_r"], 0.414) && stop["plan"]["estimate"].get("live_s").is_none());
+    // b (10 MB) moves within h0: pause 40 + 70 + 200 ms, + 2·(6 + 3.5) ms on h0-v1;
+    // then 10 % of 10·13.1 ms lost to page faults
+    let post = cost(&["--migration", "post-copy"]);
+    assert_eq!(post["migration"], "post-copy");
+    assert!(close(&post["plan"]["estimate"]["live_s"], 0.0131));
+    assert!(close(&post["t_r"], 0.329 + 0.0131), "{}", post["t_r"]);
+    assert!(close(&post["plan"]["estimate"]["by_phase"]["transfer_s"], 0.0));
+    // the testbed's "migration" is the default; the flag overrides it
+    let path = dir.path().join("testbed.json");
+    let mut tb: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    tb["migration"] = "pre-copy".into();
+    std::fs::write(&path, tb.to_string()).unwrap();
+    let pre = cost(&[]);
+    assert_eq!(pre["migration"], "pre-copy");
+    // one round of 10 MB (q = 1 MB/s · 17.7 ms/MB), then a pause for 0.177 MB
+    let (last, per_mb) = (10.0 * 0.0177, 4.6 + 13.1);
+    let pause = 19.0 + last * per_mb + 10.0 * 1.8 + 200.0;
+    assert!(
+        close(&pre["t_r"], (pause + 0.05 * 10.0 * per_mb) / 1000.0),
+        "{}",
+        pre["t_r"]
+    );
+    assert!(close(&cost(&["--migration", "stop-copy"])["t_r"], 0.414));
+    let bad = bin()
+        .current_dir(dir.path())
+        .args([
+            "cost",
+            "--placement",
+            "p.json",
+            "--target",
+            "q.json",
+            "--migration",
+            "lazy",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -326,3 +326,35 @@ fn torn_or_hand_edited_state_is_named_and_not_trusted() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join("b.json")).vm_of);
 }
+
+/// `--migration` (model §3.1): a dry run prices the plan in that mode; a
+/// real move in a mode this build cannot carry out is refused (exit 2) and
+/// touches nothing, rather than moving stop-and-copy under its name.
+#[test]
+fn migration_modes_are_priced_and_unbuilt_ones_refused() {
+    let dir = setup();
+    let d = dir.path();
+    let out = migrate(d, "", &["--target", "a.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = |mode: &str| {
+        let out = migrate(d, "", &["--dry-run", "--target", "b.json", "--migration", mode]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<netbalance::model::MigrationPlan>(&out.stdout).unwrap()
+    };
+    let (stop, post) = (plan("stop-copy"), plan("post-copy"));
+    assert_eq!(stop.moves.len(), post.moves.len());
+    // 10 MB vnodes: post-copy pauses 40 + 70 ms where stop-copy pauses 10·(4.6 + x + 1.8) ms
+    assert!(
+        post.makespan_s < stop.makespan_s,
+        "{} vs {}",
+        post.makespan_s,
+        stop.makespan_s
+    );
+    assert!(post.estimate.live_s > 0.0 && stop.estimate.live_s == 0.0);
+    for mode in ["post-copy", "pre-copy"] {
+        let out = migrate(d, "", &["--target", "b.json", "--migration", mode]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(mode), "{}", stderr(&out));
+        assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join("a.json")).vm_of);
+    }
+}

@@ -246,3 +246,32 @@ fn named_paper_topology_at_paper_size() {
     // 2 epochs of 120 s in windows of 10 s
     assert_eq!(recs.iter().filter(|r| r["type"] == "window").count(), 24);
 }
+
+/// `--migration post-copy` (model §3.1): at 100 MB and T_p 2 s, where a
+/// stop-and-copy move costs more than a window can win back, post-copy moves
+/// pay; the summary names the mode (and leaves it out for stop-copy, the paper's).
+#[test]
+fn post_copy_pays_where_stop_copy_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = grid(dir.path(), 6, 6);
+    let summary = |mode: &str| {
+        let out = simulate(
+            &topo,
+            &["--rate", "400", "--memory-mb", "100", "--tp", "2", "--migration", mode],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        records(&out.stdout).pop().unwrap()
+    };
+    let (stop, post) = (summary("stop-copy"), summary("post-copy"));
+    assert!(stop["parameters"].get("migration").is_none());
+    assert_eq!(post["parameters"]["migration"], "post-copy");
+    let rel = |s: &Value| s["relative_runtime"]["mean"].as_f64().unwrap();
+    let moves = |s: &Value| s["migrations"]["mean"].as_f64().unwrap();
+    assert!(
+        rel(&post) < rel(&stop),
+        "post-copy {} vs stop-copy {}",
+        rel(&post),
+        rel(&stop)
+    );
+    assert!(moves(&post) > moves(&stop));
+}

@@ -16,6 +16,7 @@ fn topo(vnodes: &[(&str, f64, f64)], links: &[(&str, &str, f64, Option<f64>)]) -
                 memory_mb: mem,
                 cpu: Some(cpu),
                 run: None,
+                dirty_mb_s: None,
             })
             .collect(),
         links: links
@@ -262,6 +263,7 @@ impl Case {
                 memory_mb: mem,
                 cpu: Some(cpu),
                 run: None,
+                dirty_mb_s: None,
             });
         }
         let mut seen = std::collections::HashSet::new();

@@ -1,10 +1,10 @@
 //! The model's number bounds keep every result finite (docs/limits.md):
 //! any topology, testbed and costs that validate, with values anywhere in
 //! their ranges (the extremes included), give a finite τ and a finite
-//! migration estimate for any placement.
+//! migration estimate for any placement, in every migration mode.
 
 use netbalance::io::parse_json;
-use netbalance::model::{Costs, Testbed, Topology};
+use netbalance::model::{Costs, MigrationMode, Testbed, Topology};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -31,9 +31,11 @@ proptest! {
         let tb = json!({"hosts": [{"name": "h0", "nic_mbps": nic, "vms": vms}],
             "costs": {"cpu_per_mbit": {"vm": cost, "host": cost, "net": cost}, "suspend_ms": cost,
                 "snapshot_ms_per_mb": cost, "transfer_ms_per_mb": {"host": cost, "net": cost},
-                "restore_ms_per_mb": cost, "reattach_ms": cost, "resume_ms": cost}});
+                "restore_ms_per_mb": cost, "reattach_ms": cost, "resume_ms": cost,
+                "post_copy": {"state_dump_ms": cost, "state_restore_ms": cost, "fault_fraction": 1.0},
+                "pre_copy": {"dirty_mb_s": cost, "max_rounds": 100, "stop_mb": 0.0, "round_fraction": 1.0}}});
         let n = nodes.len();
-        let vnodes: Vec<_> = nodes.iter().enumerate().map(|(i, (m, c))| json!({"id": format!("n{i}"), "memory_mb": m, "cpu": c})).collect();
+        let vnodes: Vec<_> = nodes.iter().enumerate().map(|(i, (m, c))| json!({"id": format!("n{i}"), "memory_mb": m, "cpu": c, "dirty_mb_s": c})).collect();
         let links: Vec<_> = mbps.iter().enumerate().filter(|(i, _)| i + 1 < n).map(|(i, r)| json!({"a": format!("n{i}"), "b": format!("n{}", i + 1), "mbps": r})).collect();
         let topo = json!({"vnodes": vnodes, "links": links});
         let tb: Testbed = parse_json(&tb.to_string(), "tb").unwrap();
@@ -48,8 +50,12 @@ proptest! {
         let to: Vec<u32> = (0..n as u64).map(|i| ((seed.rotate_left(7) >> (i % 60)) % k) as u32).collect();
         let tau = netbalance::cost::tau(&inst, &load, &from);
         prop_assert!(tau.is_finite(), "tau {tau}");
-        let plan = netbalance::cost::plan(&inst, &from, &to);
-        prop_assert!(plan.estimate.total_s.is_finite(), "T_r {}", plan.estimate.total_s);
+        for mode in [MigrationMode::StopCopy, MigrationMode::PostCopy, MigrationMode::PreCopy] {
+            let inst = inst.clone().with_mode(mode);
+            let plan = netbalance::cost::plan(&inst, &from, &to);
+            prop_assert!(plan.estimate.total_s.is_finite(), "{mode}: T_r {}", plan.estimate.total_s);
+            prop_assert!(plan.makespan_s.is_finite(), "{mode}: makespan {}", plan.makespan_s);
+        }
     }
 }
 

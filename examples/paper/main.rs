@@ -1,13 +1,15 @@
 //! Regenerate the paper's Figs. 5–10 (NETbalance, Grau et al.) with our cost
 //! model and placer: for each figure a CSV and a Markdown table plus SVG and
-//! PNG plots in the output directory.
+//! PNG plots in the output directory. `fig9-post-copy` is Fig. 9 again with
+//! moves priced post-copy (model §3.1), beside the paper's stop-and-copy one.
 //!
-//!     cargo run --release --example paper -- [--runs N] [--moves-per-s M] [--out DIR] [fig5 … fig10]
+//!     cargo run --release --example paper -- [--runs N] [--moves-per-s M] [--out DIR] [fig5 … fig10, fig9-post-copy]
 //!
 //! Sweeps use `--runs` seeds per point (default 5; the Makefile passes 3; the paper: 30) and
 //! `--moves-per-s` for the optimiser budget T_o × M (default: see README).
 //! Progress goes to stderr.
 
+use netbalance::model::MigrationMode;
 use netbalance::plot::Frame;
 use netbalance::simulate::experiment::Experiment;
 use netbalance::simulate::plot::{self, Series, XAxis};
@@ -49,6 +51,7 @@ fn options() -> Result<Options, String> {
     }
     if o.figures.is_empty() {
         o.figures = (5..=10).map(|i| format!("fig{i}")).collect();
+        o.figures.insert(5, "fig9-post-copy".to_string());
     }
     Ok(o)
 }
@@ -284,6 +287,24 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
                 })
                 .collect(),
         },
+        "fig9-post-copy" => Figure {
+            name: "fig9-post-copy",
+            title: "Fig. 9, post-copy (not in the paper): relative runtime vs T_p for SuT memory 10/50/100 MB, moves priced post-copy (model §3.1)",
+            x_label: "T_p (s)",
+            band: None,
+            x_axis: XAxis::Log,
+            points: [10.0, 50.0, 100.0]
+                .iter()
+                .flat_map(|&m| {
+                    pts(&format!("{m} MB"), &[2.0, 4.0, 8.0, 16.0], &|tp| Experiment {
+                        memory_mb: m,
+                        migration: MigrationMode::PostCopy,
+                        window: netbalance::cost::Window { tp, to: 1.0 },
+                        ..b.clone()
+                    })
+                })
+                .collect(),
+        },
         "fig10" => Figure {
             name: "fig10",
             title: "Fig. 10: relative runtime vs data rate R",
@@ -303,7 +324,7 @@ fn main() {
     let o = match options() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("paper: {e}\nusage: cargo run --release --example paper -- [--runs N] [--moves-per-s M] [--out DIR] [--threads N] [fig5 … fig10]");
+            eprintln!("paper: {e}\nusage: cargo run --release --example paper -- [--runs N] [--moves-per-s M] [--out DIR] [--threads N] [fig5 … fig10, fig9-post-copy]");
             std::process::exit(2);
         }
     };
@@ -319,7 +340,7 @@ fn main() {
         } else if let Some(fig) = figure(f, &o) {
             sweep(fig, &o);
         } else {
-            eprintln!("unknown figure {f:?} (fig5 … fig10)");
+            eprintln!("unknown figure {f:?} (fig5 … fig10, fig9-post-copy)");
             std::process::exit(2);
         }
         eprintln!("  {f} done in {:.0} s", started.elapsed().as_secs_f64());

@@ -2,7 +2,7 @@
 //! and print a costs profile (model §3) for `--costs`.
 
 use super::Status;
-use crate::cli::{CostsArg, StateDirArg, TestbedArg};
+use crate::cli::{CostsArg, MigrationArg, StateDirArg, TestbedArg};
 use crate::error::{Error, Result};
 use crate::inputs::{resolve_costs, resolve_testbed};
 use crate::migrate::calibrate::calibrate;
@@ -19,6 +19,8 @@ pub struct Args {
     pub testbed: TestbedArg,
     #[command(flatten)]
     pub costs: CostsArg,
+    #[command(flatten)]
+    pub migration: MigrationArg,
     /// Memory of the probe vnodes, MB (one migration per size and VM pair)
     #[arg(long, value_name = "MB,...", value_delimiter = ',', default_value = "8,64")]
     pub sizes_mb: Vec<f64>,
@@ -52,6 +54,7 @@ pub fn run(args: Args) -> Result<Status> {
         return Err(Error::usage("--sizes-mb: give sizes in MB, each > 0 and <= 65536"));
     }
     let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
+    super::check_host_mode("calibrate", args.migration.resolve(Some(&testbed)))?;
     let base = resolve_costs(args.costs.costs.as_deref(), &testbed)?;
     let paths = Paths {
         state_root: args.state_root.clone(),

@@ -7,7 +7,7 @@ use crate::cost::{self, TauReport, Window};
 use crate::error::Result;
 use crate::inputs::{at_most_one_stdin, read_placement};
 use crate::io::Source;
-use crate::model::MigrationPlan;
+use crate::model::{MigrationMode, MigrationPlan};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -71,6 +71,8 @@ pub struct Comparison {
     pub current: TauReport,
     pub target: TauReport,
     pub plan: MigrationPlan,
+    /// The mode the moves are priced in (model §3.1).
+    pub migration: MigrationMode,
     pub t_r: f64,
     pub tp: f64,
     pub to: f64,
@@ -105,6 +107,7 @@ pub fn run(args: Args) -> Result<Status> {
         current,
         target,
         plan,
+        migration: inst.mode,
         t_r,
         tp: settings.window.tp,
         to: settings.window.to,
@@ -162,8 +165,9 @@ fn human_comparison(c: &Comparison) -> String {
     let p = &c.plan.estimate.by_phase;
     let _ = writeln!(
         s,
-        "\nmoves {}  T_r {:.4} s (critical VM {})",
+        "\nmoves {} ({})  T_r {:.4} s (critical VM {})",
         c.plan.moves.len(),
+        c.migration,
         c.t_r,
         c.plan.estimate.critical_vm.as_deref().unwrap_or("-")
     );
@@ -172,6 +176,13 @@ fn human_comparison(c: &Comparison) -> String {
         "  suspend {:.4}  snapshot {:.4}  transfer {:.4}  restore {:.4}  reattach {:.4}  resume {:.4}",
         p.suspend_s, p.snapshot_s, p.transfer_s, p.restore_s, p.reattach_s, p.resume_s
     );
+    if c.plan.estimate.live_s > 0.0 {
+        let _ = writeln!(
+            s,
+            "  lost while running {:.4} (post-copy page faults, pre-copy rounds)",
+            c.plan.estimate.live_s
+        );
+    }
     let _ = writeln!(
         s,
         "chi {:.6} (T_p {} s, T_o {} s): {}",

@@ -163,8 +163,9 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &StepB
                         .simulate(&timed);
                     let planned = plan.moves.iter().map(|m| m.start_s + m.duration_s).fold(0.0, f64::max);
                     crate::info!(
-                        "netbalance: {} moves; T_r {:.3} s; the moves end after {ends:.3} s as migrate dispatches them ({planned:.3} s in the plan's order)",
+                        "netbalance: {} moves ({}); T_r {:.3} s; the moves end after {ends:.3} s as migrate dispatches them ({planned:.3} s in the plan's order)",
                         plan.moves.len(),
+                        problem.instance.mode,
                         plan.estimate.total_s
                     );
                 }
@@ -189,6 +190,9 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &StepB
         .as_ref()
         .map(|(p, name)| problem.assignment(p, name))
         .transpose()?;
+    if from.as_deref().is_some_and(|f| f != to.as_slice()) {
+        super::check_host_mode("migrate", problem.instance.mode)?;
+    }
     let driver = driver(args, &problem, current.as_ref().map(|c| &c.0))?;
     let job = Job {
         problem: &problem,

@@ -20,6 +20,7 @@ pub mod xfer;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
+use crate::model::MigrationMode;
 
 /// How a command ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,21 @@ impl Status {
     }
 }
 
+/// Refuse a migration mode this build cannot carry out on hosts (model
+/// §3.1): it moves vnodes stop-and-copy only. The other modes price moves
+/// (`cost`, `place`, `simulate`, `balance --replay`, `migrate --dry-run`)
+/// but do not move anything, rather than move stop-and-copy under their name.
+pub(crate) fn check_host_mode(command: &str, mode: MigrationMode) -> Result<()> {
+    match mode {
+        MigrationMode::StopCopy => Ok(()),
+        other => Err(crate::error::Error::usage(format!(
+            "{command}: migration mode {other} (model §3.1) cannot run on hosts in this build, which moves \
+             vnodes stop-and-copy only: pass --migration stop-copy (or price {other} moves with cost, place, \
+             simulate, balance --replay, migrate --dry-run)"
+        ))),
+    }
+}
+
 /// Run the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Status> {
     crate::log::set_level(crate::log::level_of(cli.quiet, cli.verbose));
@@ -46,7 +62,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Testbed(args) => testbed::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Topology(args) => topology::run(args),
-        Command::Balance(args) => balance::run(args),
+        Command::Balance(args) => balance::run(*args),
         Command::Place(args) => place::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Calibrate(args) => calibrate::run(args),

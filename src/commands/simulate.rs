@@ -6,7 +6,7 @@ use super::Status;
 use crate::cli::{SeedArg, WindowArgs};
 use crate::error::{Error, Result};
 use crate::io::{read_json, Source};
-use crate::model::Costs;
+use crate::model::{Costs, MigrationMode};
 use crate::simulate::experiment::{Experiment, DEFAULT_INITIAL_S, DEFAULT_MOVES_PER_S};
 use crate::simulate::report;
 use crate::simulate::{self as sim, scenario};
@@ -39,6 +39,9 @@ pub struct Args {
     /// Memory of the software under test in every vnode, MB (state a migration moves)
     #[arg(long, value_name = "MB", default_value_t = 10.0)]
     pub memory_mb: f64,
+    /// How vnodes migrate, and so how a move is priced (model §3.1)
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = MigrationMode::StopCopy)]
+    pub migration: MigrationMode,
     /// R: Mbit/s every vnode streams to the sink
     #[arg(long, value_name = "MBPS", default_value_t = 10.0)]
     pub rate: f64,
@@ -111,6 +114,7 @@ impl Settings {
             cpus: args.cpus,
             window: args.window.resolve()?,
             memory_mb: args.memory_mb,
+            migration: args.migration,
             rate_mbps: args.rate,
             epochs: args.epochs,
             epoch_s: args.epoch_s,

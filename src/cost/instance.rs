@@ -3,7 +3,7 @@
 //! giving the VM index of every vnode.
 
 use crate::error::{Error, Location, Result};
-use crate::model::{Costs, LoadSnapshot, Placement, Testbed, Topology};
+use crate::model::{Costs, LoadSnapshot, MigrationMode, Placement, Testbed, Topology};
 use std::collections::HashMap;
 
 /// VM index of every vnode (index = vnode index).
@@ -13,6 +13,8 @@ pub type Assignment = Vec<u32>;
 pub struct Instance {
     pub vnode_ids: Vec<String>,
     pub memory_mb: Vec<f64>,
+    /// Each vnode's stated dirty rate (MB/s), if any (model §3.1).
+    pub dirty_mb_s: Vec<Option<f64>>,
     /// Link endpoints (vnode indices), in topology order.
     pub links: Vec<(u32, u32)>,
     pub vm_names: Vec<String>,
@@ -26,6 +28,9 @@ pub struct Instance {
     /// The testbed's `local_cpus`: the CPUs local VMs' moves share.
     pub local_cpus: Option<u32>,
     pub costs: Costs,
+    /// How moves are priced (model §3.1): the testbed's `migration`, else
+    /// stop-copy; a command's `--migration` overrides it.
+    pub mode: MigrationMode,
     vnode_index: HashMap<String, u32>,
     vm_index: HashMap<String, u32>,
     link_index: HashMap<(u32, u32), u32>,
@@ -75,6 +80,7 @@ impl Instance {
             .collect();
         Instance {
             memory_mb: topology.vnodes.iter().map(|n| n.memory_mb).collect(),
+            dirty_mb_s: topology.vnodes.iter().map(|n| n.dirty_mb_s).collect(),
             vnode_ids,
             links,
             vm_names,
@@ -85,10 +91,22 @@ impl Instance {
             vm_local,
             local_cpus: testbed.local_cpus,
             costs,
+            mode: testbed.migration.unwrap_or_default(),
             vnode_index,
             vm_index,
             link_index,
         }
+    }
+
+    /// The same instance with moves priced in `mode`.
+    pub fn with_mode(mut self, mode: MigrationMode) -> Instance {
+        self.mode = mode;
+        self
+    }
+
+    /// Vnode `n`'s dirty rate: its own, else the profile's estimate (MB/s).
+    pub fn dirty_rate(&self, n: usize) -> f64 {
+        self.dirty_mb_s[n].unwrap_or(self.costs.pre_copy.dirty_mb_s)
     }
 
     pub fn n_vnodes(&self) -> usize {

@@ -1,7 +1,7 @@
 //! The migration time T_r (model §3, the paper's eq. 2 and Table 1).
 //!
 //! ```text
-//! mig(n)  = [m > 0]·checkpoint + m·(snapshot + transfer(k) + restore) + reattach
+//! mig(n)  = [m > 0]·checkpoint + m·(snapshot + transfer(k) + restore) + reattach    (stop-copy; other modes: model §3.1, [`modes`])
 //! T_r(v)  = suspend·|vnodes of v| + Σ_{moves from or to v} mig(n) + resume·|vnodes of v|
 //! T_L     = max suspend + Σ_{moves between local VMs} mig(n) / local_cpus + max resume   (with local_cpus)
 //! T_r     = max(max_v T_r(v) over the VMs touched by a move, T_L); 0 if nothing moves
@@ -11,29 +11,18 @@
 //! moves, O(m log m).
 
 use super::instance::Instance;
+use super::modes::{self, MoveCost};
 use crate::model::{MigrationEstimate, MigrationPlan, Move, PhaseTimes};
 
-/// Phases of one move of vnode `n` from VM `from` to VM `to` (ms → s).
+/// Phases of one move of vnode `n` from VM `from` to VM `to` (ms → s): its
+/// pause in the instance's mode ([`modes::move_cost`] adds what it costs
+/// while the experiment runs).
 pub fn move_phases(inst: &Instance, n: usize, from: u32, to: u32) -> PhaseTimes {
-    let c = &inst.costs;
-    let m = inst.memory_mb[n];
-    let same_host = inst.vm_host[from as usize] == inst.vm_host[to as usize];
-    let transfer = if same_host {
-        c.transfer_ms_per_mb.host
-    } else {
-        c.transfer_ms_per_mb.net
-    };
-    let fixed = if m > 0.0 { c.checkpoint_ms } else { 0.0 };
-    PhaseTimes {
-        snapshot_s: (fixed + m * c.snapshot_ms_per_mb) / 1000.0,
-        transfer_s: m * transfer / 1000.0,
-        restore_s: m * c.restore_ms_per_mb / 1000.0,
-        reattach_s: c.reattach_ms / 1000.0,
-        ..PhaseTimes::default()
-    }
+    modes::move_cost(inst, n, from, to).phases
 }
 
-/// mig(n): the time to move vnode `n` from `from` to `to`, seconds.
+/// mig(n): what moving vnode `n` from `from` to `to` costs the experiment in
+/// the instance's mode (pause plus time lost while running), seconds.
 ///
 /// ```
 /// use netbalance::model::{Testbed, Topology, Vnode, Costs};
@@ -45,79 +34,65 @@ pub fn move_phases(inst: &Instance, n: usize, from: u32, to: u32) -> PhaseTimes 
 /// assert!((move_time_s(&inst, 0, 0, 1) - 0.414).abs() < 1e-12);
 /// ```
 pub fn move_time_s(inst: &Instance, n: usize, from: u32, to: u32) -> f64 {
-    move_phases(inst, n, from, to).total()
+    modes::move_cost(inst, n, from, to).total()
 }
 
-fn add(a: &mut PhaseTimes, b: &PhaseTimes) {
-    a.suspend_s += b.suspend_s;
-    a.snapshot_s += b.snapshot_s;
-    a.transfer_s += b.transfer_s;
-    a.restore_s += b.restore_s;
-    a.reattach_s += b.reattach_s;
-    a.resume_s += b.resume_s;
-}
-
-/// Phases of T_r(v) for every VM touched by a move between two assignments
-/// (`None` for untouched VMs).
-pub fn per_vm_phases(inst: &Instance, from: &[u32], to: &[u32]) -> Vec<Option<PhaseTimes>> {
+/// The cost T_r(v) of every VM touched by a move between two assignments,
+/// by phase (`None` for untouched VMs).
+pub fn per_vm_costs(inst: &Instance, from: &[u32], to: &[u32]) -> Vec<Option<MoveCost>> {
     let mut count = vec![0usize; inst.n_vms()];
     for &v in from {
         count[v as usize] += 1;
     }
-    let mut per: Vec<Option<PhaseTimes>> = vec![None; inst.n_vms()];
+    let mut per: Vec<Option<MoveCost>> = vec![None; inst.n_vms()];
     for (n, (&a, &b)) in from.iter().zip(to).enumerate() {
         if a == b {
             continue;
         }
-        let p = move_phases(inst, n, a, b);
+        let c = modes::move_cost(inst, n, a, b);
         for v in [a, b] {
-            add(per[v as usize].get_or_insert_with(PhaseTimes::default), &p);
+            per[v as usize].get_or_insert_with(MoveCost::default).add(&c);
         }
     }
     for (v, slot) in per.iter_mut().enumerate() {
-        if let Some(p) = slot {
-            p.suspend_s = inst.costs.suspend_ms * count[v] as f64 / 1000.0;
-            p.resume_s = inst.costs.resume_ms * count[v] as f64 / 1000.0;
+        if let Some(c) = slot {
+            c.phases.suspend_s = inst.costs.suspend_ms * count[v] as f64 / 1000.0;
+            c.phases.resume_s = inst.costs.resume_ms * count[v] as f64 / 1000.0;
         }
     }
     per
 }
 
-/// The label of the local machine where it sets T_r ([`local_phases`]).
+/// The label of the local machine where it sets T_r ([`local_cost`]).
 pub const LOCAL_MACHINE: &str = "(local machine)";
 
-/// T_L: the phases of the moves between local VMs shared out over the
+/// T_L: the costs of the moves between local VMs shared out over the
 /// testbed's `local_cpus` (their sum divided by it), between the longest
 /// suspend and resume of the VMs involved; `None` without `local_cpus` or
-/// without such a move. `per_vm` is [`per_vm_phases`] of the same moves.
-pub fn local_phases(inst: &Instance, from: &[u32], to: &[u32], per_vm: &[Option<PhaseTimes>]) -> Option<PhaseTimes> {
+/// without such a move. `per_vm` is [`per_vm_costs`] of the same moves.
+pub fn local_cost(inst: &Instance, from: &[u32], to: &[u32], per_vm: &[Option<MoveCost>]) -> Option<MoveCost> {
     let cpus = f64::from(inst.local_cpus?);
     let local = |v: u32| inst.vm_local[v as usize];
-    let mut sum = PhaseTimes::default();
-    let mut any = false;
+    let mut sum = MoveCost::default();
+    let (mut suspend, mut resume, mut any) = (0.0f64, 0.0f64, false);
     for (n, (&a, &b)) in from.iter().zip(to).enumerate() {
         if a != b && local(a) && local(b) {
-            add(&mut sum, &move_phases(inst, n, a, b));
+            sum.add(&modes::move_cost(inst, n, a, b));
             any = true;
-            for v in [a, b] {
-                if let Some(p) = &per_vm[v as usize] {
-                    sum.suspend_s = sum.suspend_s.max(p.suspend_s);
-                    sum.resume_s = sum.resume_s.max(p.resume_s);
-                }
+            for c in [a, b].iter().filter_map(|&v| per_vm[v as usize].as_ref()) {
+                suspend = suspend.max(c.phases.suspend_s);
+                resume = resume.max(c.phases.resume_s);
             }
         }
     }
     if !any {
         return None;
     }
-    for x in [
-        &mut sum.snapshot_s,
-        &mut sum.transfer_s,
-        &mut sum.restore_s,
-        &mut sum.reattach_s,
-    ] {
+    let p = &mut sum.phases;
+    for x in [&mut p.snapshot_s, &mut p.transfer_s, &mut p.restore_s, &mut p.reattach_s, &mut sum.live_s] {
         *x /= cpus;
     }
+    (sum.phases.suspend_s, sum.phases.resume_s) = (suspend, resume);
     Some(sum)
 }
 
@@ -128,21 +103,23 @@ pub fn t_r(inst: &Instance, from: &[u32], to: &[u32]) -> f64 {
 
 /// T_r with its breakdown by phase (of the critical VM) and by VM.
 pub fn estimate(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationEstimate {
-    let per = per_vm_phases(inst, from, to);
+    let per = per_vm_costs(inst, from, to);
     let mut est = MigrationEstimate::default();
-    if let Some(p) = local_phases(inst, from, to, &per) {
-        est.total_s = p.total();
+    if let Some(c) = local_cost(inst, from, to, &per) {
+        est.total_s = c.total();
         est.critical_vm = Some(LOCAL_MACHINE.to_string());
-        est.by_phase = p;
+        est.by_phase = c.phases;
+        est.live_s = c.live_s;
     }
-    for (v, p) in per.iter().enumerate() {
-        if let Some(p) = p {
-            let t = p.total();
+    for (v, c) in per.iter().enumerate() {
+        if let Some(c) = c {
+            let t = c.total();
             est.by_vm.insert(inst.vm_names[v].clone(), t);
             if est.critical_vm.is_none() || t > est.total_s {
                 est.total_s = t;
                 est.critical_vm = Some(inst.vm_names[v].clone());
-                est.by_phase = *p;
+                est.by_phase = c.phases;
+                est.live_s = c.live_s;
             }
         }
     }
@@ -157,7 +134,7 @@ pub struct PlanMove {
     pub to: u32,
     /// Planned start, seconds after the suspend phase ends.
     pub start_s: f64,
-    /// Estimated duration (snapshot + transfer + restore + reattach).
+    /// Estimated duration of its pause (snapshot + transfer + restore + reattach).
     pub duration_s: f64,
 }
 
@@ -223,7 +200,7 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> Plan {
             from: a,
             to: b,
             start_s: 0.0,
-            duration_s: move_time_s(inst, n, a, b),
+            duration_s: modes::move_cost(inst, n, a, b).pause(),
         })
         .collect();
     moves.sort_by(|x, y| {
@@ -245,11 +222,13 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> Plan {
         }
     }
     let est = estimate(inst, from, to);
-    let (suspend, resume) = per_vm_phases(inst, from, to)
+    let (suspend, resume) = per_vm_costs(inst, from, to)
         .iter()
         .flatten()
-        .fold((0.0f64, 0.0f64), |(s, r), p| (s.max(p.suspend_s), r.max(p.resume_s)));
-    let shared = local_phases(inst, from, to, &per_vm_phases(inst, from, to)).map_or(0.0, |p| p.total());
+        .fold((0.0f64, 0.0f64), |(s, r), c| {
+            (s.max(c.phases.suspend_s), r.max(c.phases.resume_s))
+        });
+    let shared = local_cost(inst, from, to, &per_vm_costs(inst, from, to)).map_or(0.0, |c| c.pause());
     let makespan_s = if moves.is_empty() {
         0.0
     } else {

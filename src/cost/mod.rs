@@ -5,6 +5,7 @@
 
 pub mod instance;
 pub mod migration;
+pub mod modes;
 pub mod tau;
 
 pub use instance::{Assignment, Instance, Load};

@@ -1,7 +1,10 @@
 //! Cost constants: CPU per Mbit by link class (model §2) and the migration
-//! phases of the paper's Table 1 (model §3). A `calibrate` profile is this
-//! object as JSON; every field may be left out and takes its default.
+//! phases of the paper's Table 1 (model §3), and the post-copy and pre-copy
+//! constants (model §3.1). A `calibrate` profile is this object as JSON;
+//! every field may be left out and takes its default (so a profile written
+//! before the migration modes still loads).
 
+use super::mode::{PostCopyCosts, PreCopyCosts, MAX_PRE_COPY_ROUNDS};
 use serde::{Deserialize, Serialize};
 
 /// The class of a link under a placement: both ends in one VM, in two VMs of
@@ -63,6 +66,10 @@ pub struct Costs {
     pub reattach_ms: f64,
     /// Resume, per vnode of a touched VM (ms).
     pub resume_ms: f64,
+    /// Post-copy constants (model §3.1).
+    pub post_copy: PostCopyCosts,
+    /// Pre-copy constants (model §3.1).
+    pub pre_copy: PreCopyCosts,
     /// Free text: where these figures come from (e.g. "calibrate on h0, 2026-11-26").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -83,6 +90,8 @@ impl Default for Costs {
             checkpoint_ms: 0.0,
             reattach_ms: 200.0,
             resume_ms: 3.5,
+            post_copy: PostCopyCosts::default(),
+            pre_copy: PreCopyCosts::default(),
             source: None,
         }
     }
@@ -103,6 +112,10 @@ impl Costs {
             ("checkpoint_ms", self.checkpoint_ms),
             ("reattach_ms", self.reattach_ms),
             ("resume_ms", self.resume_ms),
+            ("post_copy.state_dump_ms", self.post_copy.state_dump_ms),
+            ("post_copy.state_restore_ms", self.post_copy.state_restore_ms),
+            ("pre_copy.dirty_mb_s", self.pre_copy.dirty_mb_s),
+            ("pre_copy.stop_mb", self.pre_copy.stop_mb),
         ];
         for (name, v) in fields {
             if !(v.is_finite() && (0.0..=crate::limits::MAX_VALUE).contains(&v)) {
@@ -111,6 +124,23 @@ impl Costs {
                     format!("must be a number in [0, {:e}], got {v}", crate::limits::MAX_VALUE),
                 ));
             }
+        }
+        for (name, v) in [
+            ("post_copy.fault_fraction", self.post_copy.fault_fraction),
+            ("pre_copy.round_fraction", self.pre_copy.round_fraction),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err((name.to_string(), format!("must be a fraction in [0, 1], got {v}")));
+            }
+        }
+        if self.pre_copy.max_rounds > MAX_PRE_COPY_ROUNDS {
+            return Err((
+                "pre_copy.max_rounds".to_string(),
+                format!(
+                    "must be at most {MAX_PRE_COPY_ROUNDS}, got {}",
+                    self.pre_copy.max_rounds
+                ),
+            ));
         }
         Ok(())
     }

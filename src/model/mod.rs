@@ -4,6 +4,7 @@
 pub mod costs;
 pub mod inventory;
 pub mod load;
+pub mod mode;
 pub mod names;
 pub mod placement;
 pub mod plan;
@@ -12,6 +13,7 @@ pub mod topology;
 
 pub use costs::{Costs, LinkClass, PerClass, TransferCosts};
 pub use load::{parse_load_stream, LinkRate, LoadSnapshot};
+pub use mode::{MigrationMode, PostCopyCosts, PreCopyCosts};
 pub use placement::Placement;
 pub use plan::{MigrationEstimate, MigrationPlan, Move, PhaseTimes};
 pub use testbed::{Host, Testbed, Vm};

@@ -14,7 +14,7 @@ pub struct Move {
     /// Planned start, seconds after the suspend phase ends.
     #[serde(default)]
     pub start_s: f64,
-    /// Estimated duration of this move (snapshot + transfer + restore + reattach).
+    /// Estimated duration of this move's pause (snapshot + transfer + restore + reattach).
     #[serde(default)]
     pub duration_s: f64,
 }
@@ -46,8 +46,12 @@ pub struct MigrationEstimate {
     /// The VM whose T_r(v) is the largest, if anything moves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critical_vm: Option<String>,
-    /// Phases of the critical VM (they add up to `total_s`).
+    /// Phases of the critical VM: its pause (they add up to `total_s` − `live_s`).
     pub by_phase: PhaseTimes,
+    /// Of `total_s`, the seconds the experiment loses while it runs
+    /// (post-copy page faults, pre-copy rounds: model §3.1); 0 in stop-copy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub live_s: f64,
     /// T_r(v) of every VM touched by a move.
     pub by_vm: BTreeMap<String, f64>,
 }
@@ -61,4 +65,8 @@ pub struct MigrationPlan {
     /// The schedule's makespan (suspend + moves + resume), seconds.
     pub makespan_s: f64,
     pub estimate: MigrationEstimate,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }

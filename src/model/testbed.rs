@@ -1,6 +1,7 @@
 //! The testbed: physical hosts, each with a NIC and VMs (one per CPU).
 
 use super::costs::Costs;
+use super::mode::MigrationMode;
 use super::names::check_name;
 use crate::error::{Error, Location, Result};
 use crate::limits::{MAX_VALUE, MIN_POSITIVE};
@@ -29,6 +30,10 @@ pub struct Testbed {
     /// §3). Absent: every VM does its own moves' work (a real cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_cpus: Option<u32>,
+    /// How vnodes migrate (model §3.1) when a command is given no
+    /// `--migration`; absent: stop-copy for the commands that only price moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<MigrationMode>,
 }
 
 /// How images move between two VMs on different machines (docs/testbed.md).
@@ -107,6 +112,7 @@ impl Testbed {
             identity: None,
             transfer: TransferMode::default(),
             local_cpus: None,
+            migration: None,
         }
     }
 

@@ -27,6 +27,11 @@ pub struct Vnode {
     /// The software under test: a command line started in the vnode's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// Rate at which the software dirties its memory while it runs (MB/s):
+    /// the pre-copy model's `d` (model §3.1); absent: the costs profile's
+    /// `pre_copy.dirty_mb_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_mb_s: Option<f64>,
 }
 
 pub fn default_memory_mb() -> f64 {
@@ -62,6 +67,7 @@ impl Vnode {
             memory_mb: default_memory_mb(),
             cpu: None,
             run: None,
+            dirty_mb_s: None,
         }
     }
 }
@@ -114,6 +120,14 @@ impl Topology {
                     return Err(at(
                         format!("vnodes[{i}].cpu"),
                         format!("must be a number in [0, {MAX_VALUE:e}], got {c}"),
+                    ));
+                }
+            }
+            if let Some(d) = n.dirty_mb_s {
+                if !non_negative(d) {
+                    return Err(at(
+                        format!("vnodes[{i}].dirty_mb_s"),
+                        format!("must be a number in [0, {MAX_VALUE:e}], got {d}"),
                     ));
                 }
             }

@@ -8,7 +8,7 @@ use super::scenario;
 use crate::cost::{Instance, Window};
 use crate::error::{Error, Result};
 use crate::io::Source;
-use crate::model::{Costs, Testbed, Topology};
+use crate::model::{Costs, MigrationMode, Testbed, Topology};
 use std::path::PathBuf;
 
 /// Placer moves per second of T_o by default. `place::replace` evaluated
@@ -31,6 +31,8 @@ pub struct Experiment {
     pub cpus: usize,
     pub window: Window,
     pub memory_mb: f64,
+    /// How moves are priced (model §3.1); the paper's is stop-copy.
+    pub migration: MigrationMode,
     pub rate_mbps: f64,
     pub epochs: usize,
     pub epoch_s: f64,
@@ -51,6 +53,7 @@ impl Default for Experiment {
             cpus: 8,
             window: Window { tp: 10.0, to: 1.0 },
             memory_mb: 10.0,
+            migration: MigrationMode::StopCopy,
             rate_mbps: 10.0,
             epochs: 16,
             epoch_s: 120.0,
@@ -128,7 +131,7 @@ impl Experiment {
         }
         topo.vnodes.iter_mut().for_each(|n| n.memory_mb = self.memory_mb);
         let testbed = Testbed::generate(self.hosts, self.cpus, self.nic_mbps);
-        Ok(Instance::new(&topo, &testbed, self.costs.clone()))
+        Ok(Instance::new(&topo, &testbed, self.costs.clone()).with_mode(self.migration))
     }
 
     /// Optimiser budget per re-placement: T_o × moves per second.
@@ -159,6 +162,7 @@ impl Experiment {
             tp: self.window.tp,
             to: self.window.to,
             memory_mb: self.memory_mb,
+            migration: self.migration,
             rate_mbps: self.rate_mbps,
             epochs: self.epochs,
             epoch_s: self.epoch_s,

@@ -2,6 +2,7 @@
 //! window, then one summary), or CSV; and the mean ± stddev over runs.
 
 use super::drive::{RunResult, ScenarioWindow};
+use crate::model::MigrationMode;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -51,6 +52,9 @@ pub struct Parameters {
     pub tp: f64,
     pub to: f64,
     pub memory_mb: f64,
+    /// How moves are priced (model §3.1); left out for stop-copy, the paper's.
+    #[serde(skip_serializing_if = "MigrationMode::is_stop_copy")]
+    pub migration: MigrationMode,
     pub rate_mbps: f64,
     pub epochs: usize,
     pub epoch_s: f64,
