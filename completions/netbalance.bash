@@ -1417,7 +1417,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__testbed)
-            opts="-q -v -h --hosts --cpus --nic-mbps --capacity --ssh --hosts-file --quiet --verbose --help"
+            opts="-q -v -h --hosts --cpus --nic-mbps --capacity --ssh --hosts-file --local-cpus --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1444,6 +1444,10 @@ _netbalance() {
                     return 0
                     ;;
                 --hosts-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-cpus)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

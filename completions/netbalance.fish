@@ -49,6 +49,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l nic-mb
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l capacity -d 'CPU capacity of every VM (CPU-seconds per second)' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l ssh -d 'Reach VM v of host h at this ssh target: {h}, {v}, {i} (VM number in the testbed), with offsets like {i+10}' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l hosts-file -d 'The VMs of a real cluster, one `user@host[:port] [HOST]` per line (replaces --hosts and --cpus)' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -l local-cpus -d 'CPUs of this machine, which does the work of moves between local VMs (model §3) [default: unset, each VM its own CPU]' -r
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'
 complete -c netbalance -n "__fish_netbalance_using_subcommand testbed" -s h -l help -d 'Print help'
