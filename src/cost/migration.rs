@@ -89,7 +89,13 @@ pub fn local_cost(inst: &Instance, from: &[u32], to: &[u32], per_vm: &[Option<Mo
         return None;
     }
     let p = &mut sum.phases;
-    for x in [&mut p.snapshot_s, &mut p.transfer_s, &mut p.restore_s, &mut p.reattach_s, &mut sum.live_s] {
+    for x in [
+        &mut p.snapshot_s,
+        &mut p.transfer_s,
+        &mut p.restore_s,
+        &mut p.reattach_s,
+        &mut sum.live_s,
+    ] {
         *x /= cpus;
     }
     (sum.phases.suspend_s, sum.phases.resume_s) = (suspend, resume);
