@@ -212,7 +212,7 @@ fn reference_t_r(t: &Topology, tb: &Testbed, p: &Placement, q: &Placement, c: &C
     // With local_cpus, the local VMs' moves also share that many CPUs.
     let machine = match tb.local_cpus {
         Some(cpus) if !shared_vms.is_empty() => {
-            let most = shared_vms.iter().map(|vm| count(vm)).fold(0.0, f64::max);
+            let most = local.iter().map(|vm| count(vm)).fold(0.0, f64::max);
             (c.suspend_ms * most + shared / f64::from(cpus) + c.resume_ms * most) / 1000.0
         }
         _ => 0.0,

@@ -3,7 +3,7 @@
 //! ```text
 //! mig(n)  = [m > 0]·checkpoint + m·(snapshot + transfer(k) + restore) + reattach    (stop-copy; other modes: model §3.1, [`modes`])
 //! T_r(v)  = suspend·|vnodes of v| + Σ_{moves from or to v} mig(n) + resume·|vnodes of v|
-//! T_L     = max suspend + Σ_{moves between local VMs} mig(n) / local_cpus + max resume   (with local_cpus)
+//! T_L     = (suspend + resume)·max_{local v}|vnodes of v| + Σ_{moves between local VMs} mig(n) / local_cpus   (with local_cpus)
 //! T_r     = max(max_v T_r(v) over the VMs touched by a move, T_L); 0 if nothing moves
 //! ```
 //!
@@ -67,22 +67,18 @@ pub fn per_vm_costs(inst: &Instance, from: &[u32], to: &[u32]) -> Vec<Option<Mov
 pub const LOCAL_MACHINE: &str = "(local machine)";
 
 /// T_L: the costs of the moves between local VMs shared out over the
-/// testbed's `local_cpus` (their sum divided by it), between the longest
-/// suspend and resume of the VMs involved; `None` without `local_cpus` or
-/// without such a move. `per_vm` is [`per_vm_costs`] of the same moves.
-pub fn local_cost(inst: &Instance, from: &[u32], to: &[u32], per_vm: &[Option<MoveCost>]) -> Option<MoveCost> {
+/// testbed's `local_cpus` (their sum divided by it), after the suspend and
+/// before the resume of the local VM with the most vnodes; `None` without
+/// `local_cpus` or without such a move.
+pub fn local_cost(inst: &Instance, from: &[u32], to: &[u32]) -> Option<MoveCost> {
     let cpus = f64::from(inst.local_cpus?);
     let local = |v: u32| inst.vm_local[v as usize];
     let mut sum = MoveCost::default();
-    let (mut suspend, mut resume, mut any) = (0.0f64, 0.0f64, false);
+    let mut any = false;
     for (n, (&a, &b)) in from.iter().zip(to).enumerate() {
         if a != b && local(a) && local(b) {
             sum.add(&modes::move_cost(inst, n, a, b));
             any = true;
-            for c in [a, b].iter().filter_map(|&v| per_vm[v as usize].as_ref()) {
-                suspend = suspend.max(c.phases.suspend_s);
-                resume = resume.max(c.phases.resume_s);
-            }
         }
     }
     if !any {
@@ -98,8 +94,23 @@ pub fn local_cost(inst: &Instance, from: &[u32], to: &[u32], per_vm: &[Option<Mo
     ] {
         *x /= cpus;
     }
-    (sum.phases.suspend_s, sum.phases.resume_s) = (suspend, resume);
+    let most = local_most_vnodes(inst, from) as f64;
+    sum.phases.suspend_s = inst.costs.suspend_ms * most / 1000.0;
+    sum.phases.resume_s = inst.costs.resume_ms * most / 1000.0;
     Some(sum)
+}
+
+/// The most vnodes any local VM holds under `assign`. O(n + V).
+pub fn local_most_vnodes(inst: &Instance, assign: &[u32]) -> usize {
+    let mut count = vec![0usize; inst.n_vms()];
+    for &v in assign {
+        count[v as usize] += 1;
+    }
+    (0..inst.n_vms())
+        .filter(|&v| inst.vm_local[v])
+        .map(|v| count[v])
+        .max()
+        .unwrap_or(0)
 }
 
 /// T_r(φ→φ′) in seconds.
@@ -111,7 +122,7 @@ pub fn t_r(inst: &Instance, from: &[u32], to: &[u32]) -> f64 {
 pub fn estimate(inst: &Instance, from: &[u32], to: &[u32]) -> MigrationEstimate {
     let per = per_vm_costs(inst, from, to);
     let mut est = MigrationEstimate::default();
-    if let Some(c) = local_cost(inst, from, to, &per) {
+    if let Some(c) = local_cost(inst, from, to) {
         est.total_s = c.total();
         est.critical_vm = Some(LOCAL_MACHINE.to_string());
         est.by_phase = c.phases;
@@ -234,7 +245,7 @@ pub fn plan(inst: &Instance, from: &[u32], to: &[u32]) -> Plan {
         .fold((0.0f64, 0.0f64), |(s, r), c| {
             (s.max(c.phases.suspend_s), r.max(c.phases.resume_s))
         });
-    let shared = local_cost(inst, from, to, &per_vm_costs(inst, from, to)).map_or(0.0, |c| c.pause());
+    let shared = local_cost(inst, from, to).map_or(0.0, |c| c.pause());
     let makespan_s = if moves.is_empty() {
         0.0
     } else {
