@@ -83,10 +83,11 @@ impl LinkBatches {
         s
     }
 
-    /// The second phase's script for `vm` (each namespace's ends).
-    fn second(&self, vm: &str) -> String {
-        let mut s = String::new();
+    /// The second phase for `vm`: one script per namespace (its ends).
+    fn second(&self, vm: &str) -> Vec<String> {
+        let mut out = Vec::new();
         for ((_, ns), l) in self.inner.iter().filter(|((v, _), _)| v == vm) {
+            let mut s = String::new();
             if !l.ip.is_empty() {
                 step(
                     &mut s,
@@ -103,8 +104,9 @@ impl LinkBatches {
                     Some(&format!("tc -batch in namespace {ns}")),
                 );
             }
+            out.push(s);
         }
-        s
+        out
     }
 
     /// Run both phases: one `sh -s` per machine that has work (VMs of one
@@ -139,11 +141,39 @@ impl LinkBatches {
                 .filter_map(|vm| self.first_lines.get(*vm).cloned())
                 .collect();
             script.extend(group.iter().map(|vm| self.first(vm)));
-            script.extend(group.iter().map(|vm| self.second(vm)));
+            let namespaces: Vec<String> = group.iter().flat_map(|vm| self.second(vm)).collect();
+            script.push_str(&in_parallel(&namespaces));
             run_script(fleet.exec(group[0])?, &script)?;
         }
         Ok(())
     }
+}
+
+/// Namespaces configured by one job of a deploy-sized step at most.
+const PER_JOB_MIN: usize = 16;
+/// Jobs a machine's namespaces are shared out over (each one `nsenter`,
+/// `ip` and `tc` per namespace: process starts, a few ms each).
+const JOBS: usize = 4;
+
+/// The scripts one after another, or, when there are many, in [`JOBS`]
+/// background subshells whose failures fail the script (each has already
+/// said what failed).
+fn in_parallel(parts: &[String]) -> String {
+    if parts.len() < 2 * PER_JOB_MIN {
+        return parts.concat();
+    }
+    let per_job = parts.len().div_ceil(JOBS);
+    let mut s = String::new();
+    let chunks: Vec<&[String]> = parts.chunks(per_job).collect();
+    for (j, chunk) in chunks.iter().enumerate() {
+        s.push_str(&format!("(\n{}) &\nnb_job{j}=$!\n", chunk.concat()));
+    }
+    s.push_str("nb_failed=\n");
+    for j in 0..chunks.len() {
+        s.push_str(&format!("wait $nb_job{j} || nb_failed=1\n"));
+    }
+    s.push_str("[ -z \"$nb_failed\" ] || exit 1\n");
+    s
 }
 
 fn run_script(ex: &mut dyn Executor, script: &str) -> Result<()> {
@@ -175,7 +205,7 @@ mod tests {
         let root = first.find("ip -batch - <<").unwrap();
         assert!(retire < root, "{first}");
         assert!(first.contains(">/dev/null 2>&1 || true\nlink del dev eth0\nNETBALANCE_BATCH_END\n"));
-        let second = b.second("v0");
+        let second = b.second("v0").concat();
         assert!(
             second.contains("'netbalance: ip -batch in namespace ns1 failed'"),
             "{second}"
@@ -185,6 +215,34 @@ mod tests {
             "{second}"
         );
         assert!(b.second("v1").is_empty());
+    }
+
+    #[test]
+    fn many_namespaces_run_in_jobs_and_a_failing_job_fails_the_script() {
+        let ok = |i: usize| format!("echo {i} >>\"$NB_OUT\"\n");
+        let mut parts: Vec<String> = (0..40).map(ok).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let run = |parts: &[String]| {
+            let script = format!("NB_OUT={}\n{}", out.display(), in_parallel(parts));
+            crate::testbed::LocalExecutor
+                .output(&Cmd::new("sh").arg("-s").stdin(script))
+                .unwrap()
+        };
+        assert_eq!(in_parallel(&parts).matches(") &").count(), JOBS);
+        assert_eq!(run(&parts).status, 0);
+        let mut seen: Vec<usize> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        seen.sort();
+        assert_eq!(seen, (0..40).collect::<Vec<_>>());
+        parts[25] = "echo 'netbalance: job failed' >&2; exit 1\n".into();
+        let r = run(&parts);
+        assert_eq!(r.status, 1);
+        assert_eq!(r.stderr_str().trim(), "netbalance: job failed");
+        assert_eq!(in_parallel(&parts[..5]), parts[..5].concat());
     }
 
     #[test]
