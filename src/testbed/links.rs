@@ -94,14 +94,14 @@ pub(crate) fn netns_path(ns: &str) -> String {
 /// takes that machine's [`machine_lock`]: two first bind mounts of
 /// `/run/netns` at once would stack, hiding the first one's namespaces.
 /// Later calls find the mount point and run without the lock, so steps on
-/// different VMs of one machine make their namespaces at once.
+/// different VMs of one machine make their namespaces at once
+/// ([`make_netns_lines`] makes it private again each time).
 pub(crate) fn create_netns(ex: &mut dyn Executor, netns: &[String]) -> Result<()> {
     if netns.is_empty() {
         return Ok(());
     }
     prepare_netns_dir(ex)?;
-    let script: String = netns.iter().map(|ns| make_netns_line(ns)).collect();
-    ex.run(&Cmd::new("sh").arg("-s").stdin(script))?;
+    ex.run(&Cmd::new("sh").arg("-s").stdin(make_netns_lines(netns)))?;
     Ok(())
 }
 
@@ -124,15 +124,21 @@ pub(crate) fn prepare_netns_dir(ex: &mut dyn Executor) -> Result<()> {
     Ok(())
 }
 
-/// A shell line that makes namespace `ns` (refusing one that exists), for
-/// a script run after [`prepare_netns_dir`]. Namespace names are derived
+/// Shell lines that make the namespaces `netns` (refusing one that exists),
+/// for a script run after [`prepare_netns_dir`]. `/run/netns` is made
+/// private again first, recursively (a few ms): an `ip netns add` by
+/// anyone since makes it shared. Namespace names are derived
 /// ([`names::netns_name`]: `[a-z0-9-]` only) and need no quoting.
-pub(crate) fn make_netns_line(ns: &str) -> String {
-    let f = netns_path(ns);
-    format!(
-        "{{ [ ! -e {f} ] || {{ echo 'netbalance: namespace {ns} exists' >&2; exit 1; }}; }}; \
-         : > {f} && unshare --net={f} true </dev/null || {{ rm -f {f}; echo 'netbalance: making namespace {ns} failed' >&2; exit 1; }}\n"
-    )
+pub(crate) fn make_netns_lines(netns: &[String]) -> String {
+    let mut s = String::from("mount --make-rprivate /run/netns || exit 1\n");
+    for ns in netns {
+        let f = netns_path(ns);
+        s.push_str(&format!(
+            "{{ [ ! -e {f} ] || {{ echo 'netbalance: namespace {ns} exists' >&2; exit 1; }}; }}; \
+             : > {f} && unshare --net={f} true </dev/null || {{ rm -f {f}; echo 'netbalance: making namespace {ns} failed' >&2; exit 1; }}\n"
+        ));
+    }
+    s
 }
 
 /// Make `/run/netns` a mount point of its own, in no peer group (see
@@ -348,7 +354,7 @@ pub fn reattach_after_move(
     let mut batches = LinkBatches::default();
     prepare_netns_dir(fleet.exec(&site.vm)?)?;
     let first = batches.first_lines.entry(site.vm.clone()).or_default();
-    first.push_str(&make_netns_line(&site.netns));
+    first.push_str(&make_netns_lines(std::slice::from_ref(&site.netns)));
     if hold {
         let rules = format!(
             "table inet {HOLD_TABLE} {{\n  chain input {{ type filter hook input priority -300; policy drop; iif \"lo\" accept; }}\n}}\n"
