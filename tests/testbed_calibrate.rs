@@ -48,10 +48,13 @@ fn calibrate_local_vms_measures_phases() {
     assert!(c.snapshot_ms_per_mb >= 0.0 && c.snapshot_ms_per_mb < 200.0, "{c:?}");
     assert!(c.reattach_ms > 0.0);
     // The profile reproduces the measured moves on average (intercepts are
-    // folded into reattach_ms; clamping a noisy negative slope can only add).
+    // checkpoint_ms; reattach_ms is a links-only move with four links, more
+    // than this probe's one; clamping a noisy negative slope can only add).
+    assert!(c.checkpoint_ms > 0.0, "{c:?}");
     let model = |r: &netbalance::testbed::MigrationTimes| {
         let m = r.image_bytes as f64 / 1048576.0;
         c.suspend_ms
+            + c.checkpoint_ms
             + m * (c.snapshot_ms_per_mb + c.transfer_ms_per_mb.host + c.restore_ms_per_mb)
             + c.reattach_ms
             + c.resume_ms
