@@ -80,6 +80,28 @@ struct Migration {
     mig_host: Vec<f64>,
     mig_net: Vec<f64>,
     moved: usize,
+    /// T_L of the testbed's `local_cpus` (model §3), if it has them.
+    local: Option<LocalShare>,
+}
+
+/// T_L = fixed_s + sum_s / cpus while `moves` > 0 (moves between local VMs).
+#[derive(Debug, Clone)]
+struct LocalShare {
+    vm_local: Vec<bool>,
+    cpus: f64,
+    fixed_s: f64,
+    sum_s: f64,
+    moves: isize,
+}
+
+impl LocalShare {
+    fn value(&self, extra_s: f64, extra_moves: isize) -> f64 {
+        if self.moves + extra_moves > 0 {
+            self.fixed_s + (self.sum_s + extra_s) / self.cpus
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Per-move scratch: deltas of the touched VMs, hosts and T_r(v), kept dense
@@ -98,6 +120,8 @@ struct Scratch {
     tr_touch: Vec<i32>,
     trs: Vec<u32>,
     moved_delta: isize,
+    /// Change of [`LocalShare`]'s sum and moves.
+    local_delta: (f64, isize),
     /// The move the scratch describes, and its score.
     pending: Option<(Move, Score)>,
 }
@@ -117,6 +141,7 @@ impl Scratch {
             tr_touch: vec![0; vms],
             trs: Vec::with_capacity(vms),
             moved_delta: 0,
+            local_delta: (0.0, 0),
             pending: None,
         }
     }
@@ -133,6 +158,7 @@ impl Scratch {
         self.hosts.clear();
         self.trs.clear();
         self.moved_delta = 0;
+        self.local_delta = (0.0, 0);
         self.pending = None;
     }
 
@@ -367,7 +393,10 @@ impl<'a> Evaluator<'a> {
     pub fn score(&self) -> Score {
         Score {
             tau: self.vm_tree.max().max(self.nic_tree.max()),
-            t_r: self.mig.as_ref().map_or(0.0, |m| m.tree.max().max(0.0)),
+            t_r: self.mig.as_ref().map_or(0.0, |m| {
+                let shared = m.local.as_ref().map_or(0.0, |l| l.value(0.0, 0));
+                m.tree.max().max(0.0).max(shared)
+            }),
             moved: self.mig.as_ref().map_or(0, |m| m.moved),
             spread: self.spread,
         }
@@ -469,17 +498,28 @@ impl<'a> Evaluator<'a> {
                     m.mig_net[n as usize]
                 }
             };
+            let shared = |v: u32| {
+                m.local
+                    .as_ref()
+                    .is_some_and(|l| l.vm_local[o as usize] && l.vm_local[v as usize])
+            };
             if a != o {
                 let t = mig(a);
                 s.add_tr(o, -t, -1);
                 s.add_tr(a, -t, -1);
                 s.moved_delta -= 1;
+                if shared(a) {
+                    s.local_delta = (s.local_delta.0 - t, s.local_delta.1 - 1);
+                }
             }
             if b != o {
                 let t = mig(b);
                 s.add_tr(o, t, 1);
                 s.add_tr(b, t, 1);
                 s.moved_delta += 1;
+                if shared(b) {
+                    s.local_delta = (s.local_delta.0 + t, s.local_delta.1 + 1);
+                }
             }
         }
     }
@@ -507,6 +547,9 @@ impl<'a> Evaluator<'a> {
                 let mut t_r = m.tree.max_excluding(|v| s.tr_stamp[v] == s.stamp).max(0.0);
                 for &v in &s.trs {
                     t_r = t_r.max(m.value_after(v as usize, s.tr_delta[v as usize], s.tr_touch[v as usize]));
+                }
+                if let Some(l) = &m.local {
+                    t_r = t_r.max(l.value(s.local_delta.0, s.local_delta.1));
                 }
                 (t_r, (m.moved as isize + s.moved_delta) as usize)
             }
@@ -561,6 +604,10 @@ impl<'a> Evaluator<'a> {
                 m.tree.set(i, t);
             }
             m.moved = (m.moved as isize + s.moved_delta) as usize;
+            if let Some(l) = &mut m.local {
+                l.moves += s.local_delta.1;
+                l.sum_s = if l.moves == 0 { 0.0 } else { l.sum_s + s.local_delta.0 };
+            }
         }
         self.spread = spread;
         self.scratch.pending = None;
@@ -625,6 +672,13 @@ impl Migration {
             mig_host,
             mig_net,
             moved: 0,
+            local: inst.local_cpus.map(|cpus| LocalShare {
+                vm_local: inst.vm_local.clone(),
+                cpus: f64::from(cpus),
+                fixed_s: per_vnode_s * cost::migration::local_most_vnodes(inst, base) as f64,
+                sum_s: 0.0,
+                moves: 0,
+            }),
         }
     }
 
@@ -642,6 +696,9 @@ impl Migration {
         self.touches.fill(0);
         self.mig_sum.fill(0.0);
         self.moved = 0;
+        if let Some(l) = &mut self.local {
+            (l.sum_s, l.moves) = (0.0, 0);
+        }
         for (n, (&o, &v)) in self.base.iter().zip(assign).enumerate() {
             if o != v {
                 let t = if inst.vm_host[o as usize] == inst.vm_host[v as usize] {
@@ -654,6 +711,14 @@ impl Migration {
                     self.mig_sum[x as usize] += t;
                 }
                 self.moved += 1;
+                if let Some(l) = self
+                    .local
+                    .as_mut()
+                    .filter(|l| l.vm_local[o as usize] && l.vm_local[v as usize])
+                {
+                    l.sum_s += t;
+                    l.moves += 1;
+                }
             }
         }
         let values: Vec<f64> = (0..self.touches.len()).map(|v| self.value_after(v, 0.0, 0)).collect();
