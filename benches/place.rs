@@ -24,7 +24,10 @@ const TOPOLOGIES: [&str; 4] = ["grid", "waxman", "campus", "internet"];
 /// Real router maps: (bench name, file under topohub's `data/` folder).
 /// Not committed: CAIDA's data-use terms are not ours to
 /// relicense; `pip install topohub` (MIT) ships them.
-const IMPORTED: [(&str, &str); 2] = [("as7018", "caida/2024-08/7018.json"), ("as3356", "caida/2024-08/3356.json")];
+const IMPORTED: [(&str, &str); 2] = [
+    ("as7018", "caida/2024-08/7018.json"),
+    ("as3356", "caida/2024-08/3356.json"),
+];
 const RATE_MBPS: f64 = 10.0;
 const C_PROC: f64 = 4e-5;
 
