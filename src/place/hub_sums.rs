@@ -31,11 +31,10 @@ pub struct HubSums {
     /// Per vnode: its row, or `u32::MAX` if it is no hub.
     row: Vec<u32>,
     vms: usize,
-    hosts: usize,
-    /// Σ rate to the neighbours on each VM, a row of `vms` per hub.
-    per_vm: Vec<f64>,
-    /// Σ rate to the neighbours on each host, a row of `hosts` per hub.
-    per_host: Vec<f64>,
+    /// `vms + hosts`: per hub, Σ rate to the neighbours on each VM, then
+    /// on each host (one row, so that a shift touches one slice).
+    width: usize,
+    sums: Vec<f64>,
     /// Σ rate of all links of each hub.
     total: Vec<f64>,
 }
@@ -60,20 +59,20 @@ impl HubSums {
                 count += 1;
             }
         }
+        let width = vms + hosts;
         let mut sums = HubSums {
             row,
             vms,
-            hosts,
-            per_vm: vec![0.0; count as usize * vms],
-            per_host: vec![0.0; count as usize * hosts],
+            width,
+            sums: vec![0.0; count as usize * width],
             total: vec![0.0; count as usize],
         };
         for n in 0..assign.len() {
             let Some(r) = sums.row(n as u32) else { continue };
             for &(m, rate) in &adj[adj_start[n] as usize..adj_start[n + 1] as usize] {
                 let v = assign[m as usize] as usize;
-                sums.per_vm[r * vms + v] += rate;
-                sums.per_host[r * hosts + vm_host[v] as usize] += rate;
+                sums.sums[r * width + v] += rate;
+                sums.sums[r * width + vms + vm_host[v] as usize] += rate;
                 sums.total[r] += rate;
             }
         }
@@ -90,13 +89,13 @@ impl HubSums {
     /// Σ rate to the neighbours on each VM.
     #[inline]
     pub fn vm(&self, r: usize) -> &[f64] {
-        &self.per_vm[r * self.vms..(r + 1) * self.vms]
+        &self.sums[r * self.width..r * self.width + self.vms]
     }
 
     /// Σ rate to the neighbours on each host.
     #[inline]
     pub fn host(&self, r: usize) -> &[f64] {
-        &self.per_host[r * self.hosts..(r + 1) * self.hosts]
+        &self.sums[r * self.width + self.vms..(r + 1) * self.width]
     }
 
     /// Σ rate of all links of the hub.
@@ -109,13 +108,12 @@ impl HubSums {
     /// `from` (host `hf`) to VM `to` (host `ht`).
     #[inline]
     pub fn shift(&mut self, r: usize, rate: f64, (from, hf): (u32, u32), (to, ht): (u32, u32)) {
-        let vm = &mut self.per_vm[r * self.vms..(r + 1) * self.vms];
-        vm[from as usize] -= rate;
-        vm[to as usize] += rate;
+        let row = &mut self.sums[r * self.width..(r + 1) * self.width];
+        row[from as usize] -= rate;
+        row[to as usize] += rate;
         if hf != ht {
-            let host = &mut self.per_host[r * self.hosts..(r + 1) * self.hosts];
-            host[hf as usize] -= rate;
-            host[ht as usize] += rate;
+            row[self.vms + hf as usize] -= rate;
+            row[self.vms + ht as usize] += rate;
         }
     }
 }
