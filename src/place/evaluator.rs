@@ -195,6 +195,8 @@ pub struct Evaluator<'a> {
     inv_cap: Vec<f64>,
     inv_nic: Vec<f64>,
     assign: Vec<u32>,
+    /// Per vnode, the host of its VM (read with `assign` on every link walked).
+    vnode_host: Vec<u32>,
     vm_load: Vec<f64>,
     nic_load: Vec<f64>,
     members: Vec<Vec<u32>>,
@@ -277,6 +279,7 @@ impl<'a> Evaluator<'a> {
             per_net: per.net,
             inv_cap: inst.vm_capacity.iter().map(|c| 1.0 / c).collect(),
             inv_nic: inst.host_nic.iter().map(|c| 1.0 / c).collect(),
+            vnode_host: assign.iter().map(|&v| inst.vm_host[v as usize]).collect(),
             assign,
             vm_load: Vec::new(),
             nic_load: Vec::new(),
@@ -434,15 +437,23 @@ impl<'a> Evaluator<'a> {
                 self.delta_relocate(a, va, vb, true);
                 // b's links are charged against a's new VM (which b's hub
                 // sums, if any, do not know: they are not used).
-                self.assign[a as usize] = vb;
+                self.place_for_scoring(a, vb);
                 self.delta_relocate(b, vb, va, false);
-                self.assign[a as usize] = va;
+                self.place_for_scoring(a, va);
             }
             Move::Eject { a, b, to } => self.delta_eject(a, b, to),
         }
         let score = self.score_of_scratch();
         self.scratch.pending = Some((mv, score));
         score
+    }
+
+    /// Put vnode `n` on VM `v` in `assign` and `vnode_host` only (the
+    /// second half of a pair move is scored against the first's new VM).
+    #[inline]
+    fn place_for_scoring(&mut self, n: u32, v: u32) {
+        self.assign[n as usize] = v;
+        self.vnode_host[n as usize] = self.inst.vm_host[v as usize];
     }
 
     /// Add the deltas of [`Move::Eject`] to the scratch (out of line: it
@@ -452,9 +463,9 @@ impl<'a> Evaluator<'a> {
         let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
         self.delta_relocate(a, va, vb, true);
         // b's links are charged against a's new VM (not in b's hub sums).
-        self.assign[a as usize] = vb;
+        self.place_for_scoring(a, vb);
         self.delta_relocate(b, vb, to, false);
-        self.assign[a as usize] = va;
+        self.place_for_scoring(a, va);
     }
 
     /// Add the deltas of moving vnode `n` from VM `a` to VM `b` to the scratch.
@@ -463,9 +474,14 @@ impl<'a> Evaluator<'a> {
     /// the one they were kept for).
     #[inline]
     fn delta_relocate(&mut self, n: u32, a: u32, b: u32, sums_hold: bool) {
-        match self.hubs.row(n) {
-            Some(r) if sums_hold => self.delta_links_hub(r, n, a, b),
-            _ => self.delta_links(n, a, b),
+        let hub = if sums_hold && !self.hubs.is_empty() {
+            self.hubs.row(n)
+        } else {
+            None
+        };
+        match hub {
+            Some(r) => self.delta_links_hub(r, n, a, b),
+            None => self.delta_links(n, a, b),
         }
         if self.mig.is_some() {
             self.delta_migration(n, a, b);
@@ -487,7 +503,7 @@ impl<'a> Evaluator<'a> {
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
         for &(m, rate) in &self.adj[range] {
             let c = self.assign[m as usize];
-            let hc = host[c as usize];
+            let hc = self.vnode_host[m as usize];
             if hc != ha && hc != hb {
                 // Across hosts before and after: only a, b and their hosts change.
                 da -= rate * self.per_net;
@@ -694,10 +710,13 @@ impl<'a> Evaluator<'a> {
         let was_boundary = own > 0;
         let host = &self.inst.vm_host;
         let (hf, ht) = (host[from as usize], host[to as usize]);
+        let hubs = !self.hubs.is_empty();
         for j in range {
             let (m, rate) = self.adj[j];
-            if let Some(r) = self.hubs.row(m) {
-                self.hubs.shift(r, rate, (from, hf), (to, ht));
+            if hubs {
+                if let Some(r) = self.hubs.row(m) {
+                    self.hubs.shift(r, rate, (from, hf), (to, ht));
+                }
             }
             let c = self.assign[m as usize];
             let change = (c != to) as i32 - (c != from) as i32;
@@ -724,6 +743,7 @@ impl<'a> Evaluator<'a> {
         self.slot[n as usize] = self.members[to as usize].len() as u32;
         self.members[to as usize].push(n);
         self.assign[n as usize] = to;
+        self.vnode_host[n as usize] = ht;
     }
 }
 

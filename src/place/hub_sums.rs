@@ -79,6 +79,12 @@ impl HubSums {
         sums
     }
 
+    /// Whether no vnode is a hub (then nothing needs to ask [`Self::row`]).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.total.is_empty()
+    }
+
     /// The row of vnode `n`, if it is a hub.
     #[inline]
     pub fn row(&self, n: u32) -> Option<usize> {
