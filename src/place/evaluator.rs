@@ -520,13 +520,21 @@ impl<'a> Evaluator<'a> {
             db += rate * own[after];
             let dc = rate * (other[after] - other[before]);
             if dc != 0.0 {
-                s.add_vm(c, dc);
+                match c {
+                    _ if c == a => da += dc,
+                    _ if c == b => db += dc,
+                    _ => s.add_vm(c, dc),
+                }
             }
+            // hc is ha or hb here: its change joins theirs.
             let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
+            let dh = rate * (crosses - crossed);
             dha -= rate * crossed;
             dhb += rate * crosses;
-            if crossed != crosses {
-                s.add_host(hc, rate * (crosses - crossed));
+            if hc == ha {
+                dha += dh;
+            } else {
+                dhb += dh;
             }
         }
         s.add_vm(a, da);
@@ -570,13 +578,21 @@ impl<'a> Evaluator<'a> {
                 db += rate * own[after];
                 let dc = rate * (other[after] - other[before]);
                 if dc != 0.0 {
-                    s.add_vm(c, dc);
+                    match c {
+                        _ if c == a => da += dc,
+                        _ if c == b => db += dc,
+                        _ => s.add_vm(c, dc),
+                    }
                 }
+                // hc is ha or hb here: its change joins theirs.
                 let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
+                let dh = rate * (crosses - crossed);
                 dha -= rate * crossed;
                 dhb += rate * crosses;
-                if crossed != crosses {
-                    s.add_host(hc, rate * (crosses - crossed));
+                if hc == ha {
+                    dha += dh;
+                } else {
+                    dhb += dh;
                 }
             }
         }
