@@ -29,8 +29,8 @@
 //! ```
 //!
 //! Complexity: `evaluate` O(deg(n) + k) for a move of vnode n touching k
-//! VMs (O(V) in the rare case that the k touched VMs are all the leaders
-//! [`TopList`] keeps); `apply` O(deg(n) + k·CAP) plus an occasional O(V)
+//! VMs, O(VMs of two hosts + k) for a hub ([`HubSums`]) (O(V) in the rare
+//! case that the k touched VMs are all the leaders [`TopList`] keeps); `apply` O(deg(n) + k·CAP) plus an occasional O(V)
 //! rebuild of a leader list; `resync` O(|vnodes| + |links| + V log V).
 
 use super::hub_sums::HubSums;
