@@ -6,7 +6,10 @@
 //! moves evaluated per second, τ reached at 0.125 / 1 / 10 s, the greedy
 //! baseline, a METIS partition (pymetis) scored by our model, the lower
 //! bound, each as a ratio to the best τ found; then a re-placement after a
-//! sink change (model §6) with T_o = 0.125 s.
+//! sink change (model §6) with T_o = 0.125 s. The same rows follow for
+//! real router maps imported from topohub's node-link JSON (CAIDA AS-7018
+//! and AS-3356) under the sink load and under a seeded random load;
+//! they are skipped, saying how to get them, when topohub is not installed.
 
 use criterion::{black_box, Criterion};
 use netbalance::cost::{self, Instance, Load, Window};
@@ -18,14 +21,109 @@ use rand_chacha::ChaCha8Rng;
 use std::time::{Duration, Instant};
 
 const TOPOLOGIES: [&str; 4] = ["grid", "waxman", "campus", "internet"];
+/// Real router maps: (bench name, file under topohub's `data/` folder).
+/// Not committed: CAIDA's data-use terms are not ours to
+/// relicense; `pip install topohub` (MIT) ships them.
+const IMPORTED: [(&str, &str); 2] = [
+    ("as7018", "caida/2024-08/7018.json"),
+    ("as3356", "caida/2024-08/3356.json"),
+];
 const RATE_MBPS: f64 = 10.0;
 const C_PROC: f64 = 4e-5;
 
 /// A paper scenario: topology on 8 hosts × 8 VMs, paper costs, NIC 40 Gbit/s.
 fn scenario(name: &str) -> Instance {
     let topo = netbalance::topology::generate::paper(name, 1).expect("known topology");
+    on_testbed(&topo)
+}
+
+fn on_testbed(topo: &netbalance::model::Topology) -> Instance {
     let tb = Testbed::generate(8, 8, 40_000.0);
-    Instance::new(&topo, &tb, netbalance::simulate::scenario::paper_costs())
+    Instance::new(topo, &tb, netbalance::simulate::scenario::paper_costs())
+}
+
+/// topohub's data folder: `NETBALANCE_BENCH_TOPOHUB`, else asked of python3.
+fn topohub_dir() -> Result<std::path::PathBuf, String> {
+    if let Some(dir) = std::env::var_os("NETBALANCE_BENCH_TOPOHUB") {
+        return Ok(dir.into());
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import os, topohub; print(os.path.dirname(topohub.__file__))"])
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err("topohub is not importable".into());
+    }
+    Ok(std::path::Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("data"))
+}
+
+/// An imported router map on 8 hosts × 8 VMs (as `netbalance topology import` reads it).
+fn imported(file: &str) -> Result<Instance, String> {
+    let path = topohub_dir()?.join(file);
+    let source = netbalance::io::Source::from_arg(&path);
+    let topo = netbalance::topology::read_topology(&source).map_err(|e| e.to_string())?;
+    Ok(on_testbed(&topo))
+}
+
+/// A seeded random load: CPU uniform in [0, 0.1) per vnode, rate uniform in
+/// [0, 1000) Mbit/s per link (so that cutting links matters under the paper
+/// costs: a crossing link costs up to 0.08 CPU at each end).
+fn random_load(inst: &Instance, seed: u64) -> Load {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Load {
+        cpu: (0..inst.n_vnodes()).map(|_| rng.gen_range(0.0..0.1)).collect(),
+        rate: (0..inst.links.len()).map(|_| rng.gen_range(0.0..1000.0)).collect(),
+    }
+}
+
+/// One row of the table: a topology, the load placed, and the load after a
+/// change (the sink moves to the last vnode; a random load is redrawn).
+struct Case {
+    inst: Instance,
+    load: Load,
+    new_load: Load,
+    change: &'static str,
+}
+
+/// The case called `name`: a paper topology, or `as7018` / `as3356` (sink
+/// load), `as7018-rand` / `as3356-rand` (random load). `Err` says why not.
+fn case(name: &str) -> Result<Case, String> {
+    let (base, random) = match name.strip_suffix("-rand") {
+        Some(b) => (b, true),
+        None => (name, false),
+    };
+    let inst = if TOPOLOGIES.contains(&base) && !random {
+        scenario(base)
+    } else {
+        let file = IMPORTED
+            .iter()
+            .find(|(n, _)| *n == base)
+            .ok_or_else(|| format!("unknown bench case {name:?}"))?
+            .1;
+        imported(file)?
+    };
+    let (load, new_load, change) = if random {
+        (random_load(&inst, 1), random_load(&inst, 2), "redrawn")
+    } else {
+        let last = inst.n_vnodes() as u32 - 1;
+        (load_for_sink(&inst, 0), load_for_sink(&inst, last), "sink 0 -> last")
+    };
+    Ok(Case {
+        inst,
+        load,
+        new_load,
+        change,
+    })
+}
+
+/// Every case of the table, in order (`NETBALANCE_BENCH_ONLY` filters by name).
+fn case_names() -> Vec<String> {
+    let mut names: Vec<String> = TOPOLOGIES.iter().map(|s| s.to_string()).collect();
+    for (n, _) in IMPORTED {
+        names.push(n.to_string());
+        names.push(format!("{n}-rand"));
+    }
+    names
 }
 
 fn load_for_sink(inst: &Instance, sink: u32) -> Load {
@@ -137,25 +235,38 @@ fn cell(tau: f64, best: f64) -> String {
 }
 
 fn table() {
-    println!("placer bench: 8 hosts x 8 VMs (64), NIC 40000 Mbit/s, paper costs, sink load 10 Mbit/s per vnode to vnode 0, seed 1");
-    println!("(topologies: topology::generate::paper(name, 1); load: simulate::scenario::sink_load, paper costs)");
-    println!("tau (ratio to the best tau found for that topology; lower is better); moves/cpu-s: moves evaluated per CPU second of the 1 s run");
+    println!("placer bench: 8 hosts x 8 VMs (64), NIC 40000 Mbit/s, paper costs, seed 1");
+    println!("(paper topologies: topology::generate::paper(name, 1), sink load 10 Mbit/s per vnode to vnode 0;");
+    println!(" as7018, as3356 = CAIDA AS-7018, AS-3356 from topohub's node-link JSON: sink load, or -rand:");
+    println!(" CPU U[0,0.1) per vnode and U[0,1000) Mbit/s per link, seeded)");
+    println!("tau (ratio to the best tau found for that row; lower is better); moves/cpu-s: moves evaluated per CPU second of the 1 s run");
     if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average at start: {}", l.trim());
     }
     println!();
     println!(
-        "{:<9} {:>6} {:>12} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8}",
+        "{:<11} {:>6} {:>12} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8}",
         "topology", "vnodes", "moves/cpu-s", "SA 0.125s", "SA 1s", "SA 10s", "greedy", "METIS", "start", "LB"
     );
     let mut replacements = Vec::new();
     let only = std::env::var("NETBALANCE_BENCH_ONLY").ok();
-    for name in TOPOLOGIES
+    let mut skipped = Vec::new();
+    for name in case_names()
         .into_iter()
-        .filter(|n| only.as_deref().map_or(true, |o| o.split(',').any(|x| x == *n)))
+        .filter(|n| only.as_deref().map_or(true, |o| o.split(',').any(|x| x == n)))
     {
-        let inst = scenario(name);
-        let load = load_for_sink(&inst, 0);
+        let Case {
+            inst,
+            load,
+            new_load,
+            change,
+        } = match case(&name) {
+            Ok(c) => c,
+            Err(why) => {
+                skipped.push(format!("{name}: {why}"));
+                continue;
+            }
+        };
         let start = place::start_assignment(&inst, &load, &Default::default());
         let runs: Vec<(f64, place::Placed)> = [0.125, 1.0, 10.0]
             .iter()
@@ -175,7 +286,7 @@ fn table() {
         }
         let best = taus.iter().copied().fold(f64::INFINITY, f64::min);
         println!(
-            "{:<9} {:>6} {:>12.3e} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8.4}",
+            "{:<11} {:>6} {:>12.3e} {:>16} {:>16} {:>16} {:>16} {:>16} {:>16} {:>8.4}",
             name,
             inst.n_vnodes(),
             rate,
@@ -193,10 +304,8 @@ fn table() {
         if let Err(why) = &metis {
             println!("  METIS unavailable ({why}); install it with: pip install pymetis");
         }
-        // Re-placement after a sink change: from the 1 s placement for sink 0,
-        // the load for the last vnode as sink, T_p = 10 s, T_o = 0.125 s.
-        let new_sink = inst.n_vnodes() as u32 - 1;
-        let new_load = load_for_sink(&inst, new_sink);
+        // Re-placement after a load change: from the 1 s placement, the new
+        // load, T_p = 10 s, T_o = 0.125 s.
         let window = Window { tp: 10.0, to: 0.125 };
         let t = Instant::now();
         let out = place::replace(&inst, &new_load, window, &runs[1].1.assignment, &opts(budget(0.125)));
@@ -210,7 +319,7 @@ fn table() {
             h.sort_by(|a, b| b.total_cmp(a));
             let fresh = place::initial(&inst, &new_load, &opts(budget(1.0)));
             let chi = cost::chi_of(&inst, &new_load, window, &runs[1].1.assignment, &fresh.assignment);
-            eprintln!("{name}: bottleneck {:?}, top VM utilisations {:?}, top NIC {:?}; a fresh 1 s placement for the new sink: tau {:.4}, chi {:.3}", r.bottleneck, &u[..4], &h[..3], fresh.tau, chi);
+            eprintln!("{name}: bottleneck {:?}, top VM utilisations {:?}, top NIC {:?}; a fresh 1 s placement for the new load: tau {:.4}, chi {:.3}", r.bottleneck, &u[..4], &h[..3], fresh.tau, chi);
         }
         let moved = runs[1]
             .1
@@ -220,20 +329,21 @@ fn table() {
             .filter(|(a, b)| a != b)
             .count();
         let t_r = cost::t_r(&inst, &runs[1].1.assignment, &out.assignment);
-        replacements.push((name, new_sink, before, out, moved, t_r, took));
+        replacements.push((name, change, before, out, moved, t_r, took));
     }
+    for s in &skipped {
+        println!("  skipped {s}; the real router maps come with: pip install topohub (or set NETBALANCE_BENCH_TOPOHUB to its data folder)");
+    }
+    println!("\nre-placement after a load change, T_p 10 s, T_o 0.125 s, from the SA 1 s placement");
     println!(
-        "\nre-placement after a sink change (sink 0 -> last vnode), T_p 10 s, T_o 0.125 s, from the SA 1 s placement"
+        "{:<11} {:>15} {:>10} {:>10} {:>7} {:>9} {:>11} {:>8}",
+        "topology", "load change", "tau before", "tau after", "moved", "T_r s", "chi", "took s"
     );
-    println!(
-        "{:<9} {:>8} {:>10} {:>10} {:>7} {:>9} {:>11} {:>8}",
-        "topology", "new sink", "tau before", "tau after", "moved", "T_r s", "chi", "took s"
-    );
-    for (name, sink, before, out, moved, t_r, took) in replacements {
+    for (name, change, before, out, moved, t_r, took) in replacements {
         println!(
-            "{:<9} {:>8} {:>10.4} {:>10.4} {:>7} {:>9.3} {:>11.4} {:>8.3}{}",
+            "{:<11} {:>15} {:>10.4} {:>10.4} {:>7} {:>9.3} {:>11.4} {:>8.3}{}",
             name,
-            sink,
+            change,
             before,
             out.tau,
             moved,
@@ -283,9 +393,8 @@ fn criterion_benches(c: &mut Criterion) {
 /// two counts over the difference of the moves).
 fn single_run(spec: &str) {
     let (name, moves) = spec.split_once(':').unwrap_or(("campus", spec));
-    let moves: u64 = moves.parse().expect("NETBALANCE_BENCH_SINGLE=[topology:]moves");
-    let inst = scenario(name);
-    let load = load_for_sink(&inst, 0);
+    let moves: u64 = moves.parse().expect("NETBALANCE_BENCH_SINGLE=[case:]moves");
+    let Case { inst, load, .. } = case(name).unwrap_or_else(|why| panic!("{why}"));
     let cpu = thread_cpu_s();
     let out = place::initial(&inst, &load, &opts(Budget::Moves(moves)));
     let took = thread_cpu_s() - cpu;
@@ -297,20 +406,20 @@ fn single_run(spec: &str) {
     );
 }
 
-/// The table's re-placement after a sink change, for seeds 1..=`seeds`,
+/// The table's re-placement after a load change, for seeds 1..=`seeds`,
 /// with budgets as move counts (`NETBALANCE_BENCH_MOVES_PER_S`, default
 /// 5,000,000 per second): reproducible, so variants of the placer can be
 /// compared on the same starting placements. Prints χ per seed.
 fn replace_sweep(spec: &str) {
     let (name, seeds) = spec.split_once(':').unwrap_or((spec, "8"));
-    let seeds: u64 = seeds.parse().expect("NETBALANCE_BENCH_REPLACE=topology[:seeds]");
+    let seeds: u64 = seeds.parse().expect("NETBALANCE_BENCH_REPLACE=case[:seeds]");
     let rate: f64 = std::env::var("NETBALANCE_BENCH_MOVES_PER_S")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5e6);
-    let inst = scenario(name);
-    let load = load_for_sink(&inst, 0);
-    let new_load = load_for_sink(&inst, inst.n_vnodes() as u32 - 1);
+    let Case {
+        inst, load, new_load, ..
+    } = case(name).unwrap_or_else(|why| panic!("{why}"));
     let window = Window { tp: 10.0, to: 0.125 };
     let mut found = 0;
     for seed in 1..=seeds {

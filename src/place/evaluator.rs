@@ -29,12 +29,17 @@
 //! ```
 //!
 //! Complexity: `evaluate` O(deg(n) + k) for a move of vnode n touching k
-//! VMs (O(V) in the rare case that the k touched VMs are all the leaders
-//! [`TopList`] keeps); `apply` O(deg(n) + k·CAP) plus an occasional O(V)
+//! VMs, O(VMs of two hosts + k) for a hub ([`HubSums`]) (O(V) in the rare
+//! case that the k touched VMs are all the leaders [`TopList`] keeps); `apply` O(deg(n) + k·CAP) plus an occasional O(V)
 //! rebuild of a leader list; `resync` O(|vnodes| + |links| + V log V).
 
+use super::hub_sums::HubSums;
 use super::top_list::TopList;
 use crate::cost::{self, migration::move_time_s, Instance, Load};
+
+/// Hubs: vnodes with at least 2·(most VMs on a host) + this many links
+/// (see [`Evaluator::set_hub_degree`]).
+const HUB_DEGREE_OVER: usize = 16;
 
 /// A change of the assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +221,8 @@ pub struct Evaluator<'a> {
     inv_cap: Vec<f64>,
     inv_nic: Vec<f64>,
     assign: Vec<u32>,
+    /// Per vnode, the host of its VM (read with `assign` on every link walked).
+    vnode_host: Vec<u32>,
     vm_load: Vec<f64>,
     nic_load: Vec<f64>,
     members: Vec<Vec<u32>>,
@@ -230,6 +237,12 @@ pub struct Evaluator<'a> {
     spread: f64,
     mig: Option<Migration>,
     scratch: Scratch,
+    /// Vnodes with at least this many links are scored from [`HubSums`].
+    hub_degree: usize,
+    hubs: HubSums,
+    /// The VMs of every host, CSR.
+    host_vm_start: Vec<u32>,
+    host_vm: Vec<u32>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -268,6 +281,20 @@ impl<'a> Evaluator<'a> {
             members[v as usize].push(i as u32);
         }
         let mig = base.map(|base| Migration::new(inst, base));
+        let mut host_vm_start = vec![0u32; inst.n_hosts() + 1];
+        for &h in &inst.vm_host {
+            host_vm_start[h as usize + 1] += 1;
+        }
+        for h in 0..inst.n_hosts() {
+            host_vm_start[h + 1] += host_vm_start[h];
+        }
+        let mut host_vm = vec![0u32; inst.n_vms()];
+        let mut fill = host_vm_start.clone();
+        for (v, &h) in inst.vm_host.iter().enumerate() {
+            host_vm[fill[h as usize] as usize] = v as u32;
+            fill[h as usize] += 1;
+        }
+        let widest = host_vm_start.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0) as usize;
         let mut ev = Evaluator {
             inst,
             load,
@@ -278,6 +305,7 @@ impl<'a> Evaluator<'a> {
             per_net: per.net,
             inv_cap: inst.vm_capacity.iter().map(|c| 1.0 / c).collect(),
             inv_nic: inst.host_nic.iter().map(|c| 1.0 / c).collect(),
+            vnode_host: assign.iter().map(|&v| inst.vm_host[v as usize]).collect(),
             assign,
             vm_load: Vec::new(),
             nic_load: Vec::new(),
@@ -291,9 +319,22 @@ impl<'a> Evaluator<'a> {
             spread: 0.0,
             mig,
             scratch: Scratch::new(inst.n_vms(), inst.n_hosts()),
+            hub_degree: 2 * widest + HUB_DEGREE_OVER,
+            hubs: HubSums::new(&[0], &[], &[], &[], 0, 0),
+            host_vm_start,
+            host_vm,
         };
         ev.resync();
         ev
+    }
+
+    /// Score the moves of vnodes with at least `degree` links from per-VM
+    /// sums ([`HubSums`]) instead of their links (the default: 2·(most VMs
+    /// on a host) + 16, where the sums are the cheaper walk). The score is
+    /// the same up to rounding; the tests use this to exercise both paths.
+    pub fn set_hub_degree(&mut self, degree: usize) {
+        self.hub_degree = degree;
+        self.resync();
     }
 
     /// Recompute every sum from scratch (`cost::loads`), shedding the
@@ -310,6 +351,14 @@ impl<'a> Evaluator<'a> {
         if let Some(m) = &mut self.mig {
             m.recompute(self.inst, &self.assign);
         }
+        self.hubs = HubSums::new(
+            &self.adj_start,
+            &self.adj,
+            &self.assign,
+            &self.inst.vm_host,
+            self.inst.n_hosts(),
+            self.hub_degree,
+        );
         for n in 0..self.assign.len() {
             let v = self.assign[n];
             let f = self
@@ -410,15 +459,16 @@ impl<'a> Evaluator<'a> {
         match mv {
             Move::Relocate { vnode, to } => {
                 let from = self.assign[vnode as usize];
-                self.delta_relocate(vnode, from, to);
+                self.delta_relocate(vnode, from, to, true);
             }
             Move::Swap { a, b } => {
                 let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
-                self.delta_relocate(a, va, vb);
-                // b's links are charged against a's new VM.
-                self.assign[a as usize] = vb;
-                self.delta_relocate(b, vb, va);
-                self.assign[a as usize] = va;
+                self.delta_relocate(a, va, vb, true);
+                // b's links are charged against a's new VM (which b's hub
+                // sums, if any, do not know: they are not used).
+                self.place_for_scoring(a, vb);
+                self.delta_relocate(b, vb, va, false);
+                self.place_for_scoring(a, va);
             }
             Move::Eject { a, b, to } => self.delta_eject(a, b, to),
         }
@@ -427,21 +477,49 @@ impl<'a> Evaluator<'a> {
         score
     }
 
+    /// Put vnode `n` on VM `v` in `assign` and `vnode_host` only (the
+    /// second half of a pair move is scored against the first's new VM).
+    #[inline]
+    fn place_for_scoring(&mut self, n: u32, v: u32) {
+        self.assign[n as usize] = v;
+        self.vnode_host[n as usize] = self.inst.vm_host[v as usize];
+    }
+
     /// Add the deltas of [`Move::Eject`] to the scratch (out of line: it
     /// is rare, the descent of a re-placement).
     #[inline(never)]
     fn delta_eject(&mut self, a: u32, b: u32, to: u32) {
         let (va, vb) = (self.assign[a as usize], self.assign[b as usize]);
-        self.delta_relocate(a, va, vb);
-        // b's links are charged against a's new VM.
-        self.assign[a as usize] = vb;
-        self.delta_relocate(b, vb, to);
-        self.assign[a as usize] = va;
+        self.delta_relocate(a, va, vb, true);
+        // b's links are charged against a's new VM (not in b's hub sums).
+        self.place_for_scoring(a, vb);
+        self.delta_relocate(b, vb, to, false);
+        self.place_for_scoring(a, va);
     }
 
     /// Add the deltas of moving vnode `n` from VM `a` to VM `b` to the scratch.
     /// The deltas of `a`, `b` and their hosts are summed in locals first.
-    fn delta_relocate(&mut self, n: u32, a: u32, b: u32) {
+    /// A hub is scored from its sums when `sums_hold` (the assignment is
+    /// the one they were kept for).
+    #[inline]
+    fn delta_relocate(&mut self, n: u32, a: u32, b: u32, sums_hold: bool) {
+        let hub = if sums_hold && !self.hubs.is_empty() {
+            self.hubs.row(n)
+        } else {
+            None
+        };
+        match hub {
+            Some(r) => self.delta_links_hub(r, n, a, b),
+            None => self.delta_links(n, a, b),
+        }
+        if self.mig.is_some() {
+            self.delta_migration(n, a, b);
+        }
+    }
+
+    /// [`Self::delta_relocate`]'s link and CPU part, link by link.
+    #[inline]
+    fn delta_links(&mut self, n: u32, a: u32, b: u32) {
         let s = &mut self.scratch;
         let host = &self.inst.vm_host;
         let (ha, hb) = (host[a as usize], host[b as usize]);
@@ -454,7 +532,7 @@ impl<'a> Evaluator<'a> {
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
         for &(m, rate) in &self.adj[range] {
             let c = self.assign[m as usize];
-            let hc = host[c as usize];
+            let hc = self.vnode_host[m as usize];
             if hc != ha && hc != hb {
                 // Across hosts before and after: only a, b and their hosts change.
                 da -= rate * self.per_net;
@@ -471,13 +549,21 @@ impl<'a> Evaluator<'a> {
             db += rate * own[after];
             let dc = rate * (other[after] - other[before]);
             if dc != 0.0 {
-                s.add_vm(c, dc);
+                match c {
+                    _ if c == a => da += dc,
+                    _ if c == b => db += dc,
+                    _ => s.add_vm(c, dc),
+                }
             }
+            // hc is ha or hb here: its change joins theirs.
             let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
+            let dh = rate * (crosses - crossed);
             dha -= rate * crossed;
             dhb += rate * crosses;
-            if crossed != crosses {
-                s.add_host(hc, rate * (crosses - crossed));
+            if hc == ha {
+                dha += dh;
+            } else {
+                dhb += dh;
             }
         }
         s.add_vm(a, da);
@@ -488,6 +574,72 @@ impl<'a> Evaluator<'a> {
         if dhb != 0.0 {
             s.add_host(hb, dhb);
         }
+    }
+
+    /// [`Self::delta_links`] for a hub, from its sums: links to VMs off
+    /// hosts `a` and `b` are across hosts before and after (one sum); the
+    /// VMs of those hosts are taken one by one, each like one link.
+    /// O(VMs of two hosts). Out of line: hubs are few.
+    #[inline(never)]
+    fn delta_links_hub(&mut self, r: usize, n: u32, a: u32, b: u32) {
+        let s = &mut self.scratch;
+        let host = &self.inst.vm_host;
+        let (ha, hb) = (host[a as usize], host[b as usize]);
+        let (per_vm, per_host) = (self.hubs.vm(r), self.hubs.host(r));
+        let near = per_host[ha as usize] + if hb != ha { per_host[hb as usize] } else { 0.0 };
+        let far = self.hubs.total(r) - near;
+        let cpu = self.load.cpu[n as usize];
+        let (mut da, mut db, mut dha, mut dhb) = (-cpu - far * self.per_net, cpu + far * self.per_net, -far, far);
+        let own = [self.per_vm, self.per_host, self.per_net];
+        let other = [0.0, self.per_host, self.per_net];
+        let both = [ha, hb];
+        for &hc in &both[..1 + usize::from(hb != ha)] {
+            let vms =
+                &self.host_vm[self.host_vm_start[hc as usize] as usize..self.host_vm_start[hc as usize + 1] as usize];
+            for &c in vms {
+                let rate = per_vm[c as usize];
+                if rate == 0.0 {
+                    continue;
+                }
+                let before = (c != a) as usize + (hc != ha) as usize;
+                let after = (c != b) as usize + (hc != hb) as usize;
+                da -= rate * own[before];
+                db += rate * own[after];
+                let dc = rate * (other[after] - other[before]);
+                if dc != 0.0 {
+                    match c {
+                        _ if c == a => da += dc,
+                        _ if c == b => db += dc,
+                        _ => s.add_vm(c, dc),
+                    }
+                }
+                // hc is ha or hb here: its change joins theirs.
+                let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
+                let dh = rate * (crosses - crossed);
+                dha -= rate * crossed;
+                dhb += rate * crosses;
+                if hc == ha {
+                    dha += dh;
+                } else {
+                    dhb += dh;
+                }
+            }
+        }
+        s.add_vm(a, da);
+        s.add_vm(b, db);
+        if dha != 0.0 {
+            s.add_host(ha, dha);
+        }
+        if dhb != 0.0 {
+            s.add_host(hb, dhb);
+        }
+    }
+
+    /// [`Self::delta_relocate`]'s migration part (re-placement only).
+    #[inline]
+    fn delta_migration(&mut self, n: u32, a: u32, b: u32) {
+        let s = &mut self.scratch;
+        let host = &self.inst.vm_host;
         if let Some(m) = &self.mig {
             let o = m.base[n as usize];
             let ho = host[o as usize];
@@ -619,8 +771,16 @@ impl<'a> Evaluator<'a> {
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
         let mut own = self.foreign[n as usize] as i32;
         let was_boundary = own > 0;
+        let host = &self.inst.vm_host;
+        let (hf, ht) = (host[from as usize], host[to as usize]);
+        let hubs = !self.hubs.is_empty();
         for j in range {
-            let m = self.adj[j].0;
+            let (m, rate) = self.adj[j];
+            if hubs {
+                if let Some(r) = self.hubs.row(m) {
+                    self.hubs.shift(r, rate, (from, hf), (to, ht));
+                }
+            }
             let c = self.assign[m as usize];
             let change = (c != to) as i32 - (c != from) as i32;
             if change != 0 {
@@ -646,6 +806,7 @@ impl<'a> Evaluator<'a> {
         self.slot[n as usize] = self.members[to as usize].len() as u32;
         self.members[to as usize].push(n);
         self.assign[n as usize] = to;
+        self.vnode_host[n as usize] = ht;
     }
 }
 

@@ -27,6 +27,7 @@
 pub mod anneal;
 pub mod evaluator;
 pub mod greedy;
+pub mod hub_sums;
 pub mod rng;
 pub mod top_list;
 
