@@ -34,8 +34,10 @@
 //! rebuild of a leader list; `resync` O(|vnodes| + |links| + V log V).
 
 use super::hub_sums::HubSums;
+use super::migration_state::Migration;
+use super::scratch::Scratch;
 use super::top_list::TopList;
-use crate::cost::{self, migration::move_time_s, Instance, Load};
+use crate::cost::{self, Instance, Load};
 
 /// Hubs: vnodes with at least 2·(most VMs on a host) + this many links
 /// (see [`Evaluator::set_hub_degree`]).
@@ -66,144 +68,6 @@ pub struct Score {
     /// Σ_v (L_v/capacity_v)² + Σ_h (N_h/nic_h)²: a smooth measure of spread
     /// that the annealer uses to break τ's plateaus.
     pub spread: f64,
-}
-
-/// The migration side of a re-placement: T_r(v) of every VM relative to the
-/// base assignment φ.
-#[derive(Debug, Clone)]
-struct Migration {
-    base: Vec<u32>,
-    /// (suspend + resume) · |vnodes of v in φ|, seconds.
-    fixed_s: Vec<f64>,
-    /// Number of moves from or to each VM.
-    touches: Vec<u32>,
-    /// Σ mig(n) over the moves from or to each VM, seconds.
-    mig_sum: Vec<f64>,
-    /// T_r(v) (0 for untouched VMs).
-    tree: TopList,
-    /// mig(n) within a host and across hosts, seconds.
-    mig_host: Vec<f64>,
-    mig_net: Vec<f64>,
-    moved: usize,
-    /// T_L of the testbed's `local_cpus` (model §3), if it has them.
-    local: Option<LocalShare>,
-}
-
-/// T_L = fixed_s + sum_s / cpus while `moves` > 0 (moves between local VMs).
-#[derive(Debug, Clone)]
-struct LocalShare {
-    vm_local: Vec<bool>,
-    cpus: f64,
-    fixed_s: f64,
-    sum_s: f64,
-    moves: isize,
-}
-
-impl LocalShare {
-    fn value(&self, extra_s: f64, extra_moves: isize) -> f64 {
-        if self.moves + extra_moves > 0 {
-            self.fixed_s + (self.sum_s + extra_s) / self.cpus
-        } else {
-            0.0
-        }
-    }
-}
-
-/// Per-move scratch: deltas of the touched VMs, hosts and T_r(v), kept dense
-/// and marked with a stamp so nothing is cleared between moves.
-#[derive(Debug, Clone)]
-struct Scratch {
-    stamp: u32,
-    vm_stamp: Vec<u32>,
-    vm_delta: Vec<f64>,
-    vms: Vec<u32>,
-    host_stamp: Vec<u32>,
-    host_delta: Vec<f64>,
-    hosts: Vec<u32>,
-    tr_stamp: Vec<u32>,
-    tr_delta: Vec<f64>,
-    tr_touch: Vec<i32>,
-    trs: Vec<u32>,
-    moved_delta: isize,
-    /// Change of [`LocalShare`]'s sum and moves.
-    local_delta: (f64, isize),
-    /// The move the scratch describes, and its score.
-    pending: Option<(Move, Score)>,
-}
-
-impl Scratch {
-    fn new(vms: usize, hosts: usize) -> Scratch {
-        Scratch {
-            stamp: 0,
-            vm_stamp: vec![0; vms],
-            vm_delta: vec![0.0; vms],
-            vms: Vec::with_capacity(vms),
-            host_stamp: vec![0; hosts],
-            host_delta: vec![0.0; hosts],
-            hosts: Vec::with_capacity(hosts),
-            tr_stamp: vec![0; vms],
-            tr_delta: vec![0.0; vms],
-            tr_touch: vec![0; vms],
-            trs: Vec::with_capacity(vms),
-            moved_delta: 0,
-            local_delta: (0.0, 0),
-            pending: None,
-        }
-    }
-
-    fn begin(&mut self) {
-        if self.stamp == u32::MAX {
-            self.vm_stamp.fill(0);
-            self.host_stamp.fill(0);
-            self.tr_stamp.fill(0);
-            self.stamp = 0;
-        }
-        self.stamp += 1;
-        self.vms.clear();
-        self.hosts.clear();
-        self.trs.clear();
-        self.moved_delta = 0;
-        self.local_delta = (0.0, 0);
-        self.pending = None;
-    }
-
-    #[inline]
-    fn add_vm(&mut self, v: u32, x: f64) {
-        let i = v as usize;
-        if self.vm_stamp[i] != self.stamp {
-            self.vm_stamp[i] = self.stamp;
-            self.vm_delta[i] = x;
-            self.vms.push(v);
-        } else {
-            self.vm_delta[i] += x;
-        }
-    }
-
-    #[inline]
-    fn add_host(&mut self, h: u32, x: f64) {
-        let i = h as usize;
-        if self.host_stamp[i] != self.stamp {
-            self.host_stamp[i] = self.stamp;
-            self.host_delta[i] = x;
-            self.hosts.push(h);
-        } else {
-            self.host_delta[i] += x;
-        }
-    }
-
-    #[inline]
-    fn add_tr(&mut self, v: u32, seconds: f64, touches: i32) {
-        let i = v as usize;
-        if self.tr_stamp[i] != self.stamp {
-            self.tr_stamp[i] = self.stamp;
-            self.tr_delta[i] = seconds;
-            self.tr_touch[i] = touches;
-            self.trs.push(v);
-        } else {
-            self.tr_delta[i] += seconds;
-            self.tr_touch[i] += touches;
-        }
-    }
 }
 
 /// The incremental state of one assignment.
@@ -807,82 +671,5 @@ impl<'a> Evaluator<'a> {
         self.members[to as usize].push(n);
         self.assign[n as usize] = to;
         self.vnode_host[n as usize] = ht;
-    }
-}
-
-impl Migration {
-    fn new(inst: &Instance, base: &[u32]) -> Migration {
-        let c = &inst.costs;
-        let mut count = vec![0usize; inst.n_vms()];
-        for &v in base {
-            count[v as usize] += 1;
-        }
-        let per_vnode_s = (c.suspend_ms + c.resume_ms) / 1000.0;
-        // A VM on another host than VM 0, if any: mig(n) across hosts.
-        let other = (0..inst.n_vms() as u32).find(|&v| inst.vm_host[v as usize] != inst.vm_host[0]);
-        let mig_host: Vec<f64> = (0..inst.n_vnodes()).map(|n| move_time_s(inst, n, 0, 0)).collect();
-        let mig_net: Vec<f64> = (0..inst.n_vnodes())
-            .map(|n| other.map_or(mig_host[n], |o| move_time_s(inst, n, 0, o)))
-            .collect();
-        Migration {
-            base: base.to_vec(),
-            fixed_s: count.iter().map(|&k| per_vnode_s * k as f64).collect(),
-            touches: vec![0; inst.n_vms()],
-            mig_sum: vec![0.0; inst.n_vms()],
-            tree: TopList::new(&vec![0.0; inst.n_vms()]),
-            mig_host,
-            mig_net,
-            moved: 0,
-            local: inst.local_cpus.map(|cpus| LocalShare {
-                vm_local: inst.vm_local.clone(),
-                cpus: f64::from(cpus),
-                fixed_s: per_vnode_s * cost::migration::local_most_vnodes(inst, base) as f64,
-                sum_s: 0.0,
-                moves: 0,
-            }),
-        }
-    }
-
-    /// T_r(v) with `extra` seconds and `extra_touches` moves added.
-    #[inline]
-    fn value_after(&self, v: usize, extra: f64, extra_touches: i32) -> f64 {
-        if self.touches[v] as i32 + extra_touches == 0 {
-            0.0
-        } else {
-            self.fixed_s[v] + self.mig_sum[v] + extra
-        }
-    }
-
-    fn recompute(&mut self, inst: &Instance, assign: &[u32]) {
-        self.touches.fill(0);
-        self.mig_sum.fill(0.0);
-        self.moved = 0;
-        if let Some(l) = &mut self.local {
-            (l.sum_s, l.moves) = (0.0, 0);
-        }
-        for (n, (&o, &v)) in self.base.iter().zip(assign).enumerate() {
-            if o != v {
-                let t = if inst.vm_host[o as usize] == inst.vm_host[v as usize] {
-                    self.mig_host[n]
-                } else {
-                    self.mig_net[n]
-                };
-                for x in [o, v] {
-                    self.touches[x as usize] += 1;
-                    self.mig_sum[x as usize] += t;
-                }
-                self.moved += 1;
-                if let Some(l) = self
-                    .local
-                    .as_mut()
-                    .filter(|l| l.vm_local[o as usize] && l.vm_local[v as usize])
-                {
-                    l.sum_s += t;
-                    l.moves += 1;
-                }
-            }
-        }
-        let values: Vec<f64> = (0..self.touches.len()).map(|v| self.value_after(v, 0.0, 0)).collect();
-        self.tree = TopList::new(&values);
     }
 }

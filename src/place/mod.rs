@@ -28,7 +28,9 @@ pub mod anneal;
 pub mod evaluator;
 pub mod greedy;
 pub mod hub_sums;
+mod migration_state;
 pub mod rng;
+mod scratch;
 pub mod top_list;
 
 pub use greedy::greedy;
