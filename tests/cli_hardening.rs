@@ -676,7 +676,7 @@ fn migrate_dry_run_commands_shows_every_command_and_its_vm_touching_nothing() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("netbalance: would run on h0-v1: ip ")),
+            .any(|l| l.starts_with("netbalance: would run on h0-v1: sh -s") && l.contains("type vxlan id 1")),
         "{err}"
     );
     assert!(!err.contains("stopped at"), "{err}");
