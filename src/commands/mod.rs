@@ -41,16 +41,19 @@ impl Status {
 }
 
 /// Refuse a migration mode this build cannot carry out on hosts (model
-/// §3.1): it moves vnodes stop-and-copy only. The other modes price moves
-/// (`cost`, `place`, `simulate`, `balance --replay`, `migrate --dry-run`)
-/// but do not move anything, rather than move stop-and-copy under their name.
+/// §3.1): it moves vnodes stop-and-copy, or post-copy (CRIU lazy pages,
+/// between local VMs; the driver checks `criu check --feature
+/// uffd-noncoop` when it moves). Pre-copy prices moves (`cost`, `place`,
+/// `simulate`, `balance --replay`, `migrate --dry-run`) but does not move
+/// anything, rather than move stop-and-copy under its name.
 pub(crate) fn check_host_mode(command: &str, mode: MigrationMode) -> Result<()> {
     match mode {
-        MigrationMode::StopCopy => Ok(()),
+        MigrationMode::StopCopy | MigrationMode::PostCopy => Ok(()),
         other => Err(crate::error::Error::usage(format!(
             "{command}: migration mode {other} (model §3.1) cannot run on hosts in this build, which moves \
-             vnodes stop-and-copy only: pass --migration stop-copy (or price {other} moves with cost, place, \
-             simulate, balance --replay, migrate --dry-run)"
+             vnodes stop-and-copy or post-copy only (pre-copy needs the kernel's soft-dirty tracking): pass \
+             --migration stop-copy or post-copy (or price {other} moves with cost, place, simulate, \
+             balance --replay, migrate --dry-run)"
         ))),
     }
 }

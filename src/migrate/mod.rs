@@ -105,11 +105,9 @@ pub fn driver_for(
         return Ok(Box::new(fake::FakeDriver::from_spec(&spec, &problem.instance)?));
     }
     let fleet = crate::testbed::Fleet::new(&problem.testbed, ssh, paths);
-    Ok(Box::new(testbed_driver::TestbedDriver::new(
-        fleet,
-        &problem.topology,
-        current,
-    )?))
+    Ok(Box::new(
+        testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?.with_mode(problem.instance.mode)?,
+    ))
 }
 
 /// Which way to take up a crashed run.

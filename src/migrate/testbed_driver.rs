@@ -36,8 +36,9 @@ use super::crash;
 use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
 use super::timing::Timings;
 use crate::error::{Error, Result};
-use crate::model::{Placement, Topology};
+use crate::model::{MigrationMode, Placement, Topology};
 use crate::testbed::criu;
+use crate::testbed::lazy::Lazy;
 use crate::testbed::site::{self, safe_remove, wait_criu_done};
 use crate::testbed::vnode::{reattach, running_pid, sites};
 use crate::testbed::{Fleet, FleetPool, Layout, Paths, Site};
@@ -68,7 +69,16 @@ pub struct TestbedDriver {
     layout: Layout,
     book: Mutex<Book>,
     timings: Timings,
+    /// How vnodes with a process move (model §3.1): stop-copy or post-copy.
+    mode: MigrationMode,
+    /// Post-copy moves whose pages are still in flight, per vnode: from the
+    /// checkpoint until [`VnodeDriver::discard_image`] has seen every page
+    /// arrive (or the move failed).
+    lazy: Mutex<BTreeMap<String, Lazy>>,
 }
+
+/// How long a post-copy move may take to bring every page over.
+const PAGES_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Write into `live` the entries `new` changed relative to `old`: O(n log n).
 fn merge<V: PartialEq + Clone>(live: &mut BTreeMap<String, V>, old: &BTreeMap<String, V>, new: &BTreeMap<String, V>) {
@@ -101,7 +111,35 @@ impl TestbedDriver {
                 linked: BTreeMap::new(),
             }),
             timings: Timings::default(),
+            mode: MigrationMode::StopCopy,
+            lazy: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Move vnodes in `mode`: stop-copy or post-copy (pre-copy is refused
+    /// here: no soft-dirty tracking on this machine's kernel).
+    pub fn with_mode(mut self, mode: MigrationMode) -> Result<TestbedDriver> {
+        if mode == MigrationMode::PreCopy {
+            return Err(Error::usage(
+                "migration mode pre-copy cannot run on hosts in this build (it needs the kernel's soft-dirty \
+                 tracking): pass --migration stop-copy or post-copy",
+            ));
+        }
+        self.mode = mode;
+        Ok(self)
+    }
+
+    fn lazy(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Lazy>> {
+        self.lazy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait until a post-copy move of `vnode` has all its pages at the
+    /// destination (nothing to wait for after a stop-copy move).
+    fn finish_pages(&self, vnode: &str) -> Result<()> {
+        let Some(l) = self.lazy().remove(vnode) else { return Ok(()) };
+        let s = l.finish(PAGES_TIMEOUT)?;
+        self.timings.paged(vnode, s);
+        Ok(())
     }
 
     /// What each step took, per move (the last move of every vnode that moved).
@@ -331,6 +369,20 @@ impl VnodeDriver for TestbedDriver {
                 .pid_in(vm, vnode, &ns)?
                 .ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
+            if self.mode == MigrationMode::PostCopy {
+                crate::testbed::lazy::require(ex, &paths)?;
+                safe_remove(ex, &images)?;
+                paths.cgroups.freeze(ex, &cg)?;
+                crash::during("in-dump", &images);
+                let freezer = paths.cgroups.freezer_dir(ex, &cg)?;
+                let l = Lazy::dump(&paths, &images, &freezer, &ns, pid)?;
+                let bytes = site::du_bytes(d.fleet.exec(vm)?, &images)?;
+                self.lazy().insert(vnode.to_string(), l);
+                // The dumped tasks stay, stopped, until every page is
+                // served; the restore needs none of their pids (the vnode
+                // has a pid namespace of its own): nothing to reap.
+                return Ok(Some((pid, Vec::new(), bytes)));
+            }
             safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
             paths.cgroups.freeze(ex, &cg)?;
             crash::during("in-dump", &images);
@@ -386,13 +438,16 @@ impl VnodeDriver for TestbedDriver {
             if !site::has_image(ex, &images)? {
                 return Err(Error::Host(format!("{vm}: no image of {id} to restore")));
             }
-            if d.has_process(id)? {
+            // A post-copy move in flight: its criu (the page server) works
+            // on the images, and the dumped tasks wait in the vnode's group.
+            let lazy = self.lazy().contains_key(id);
+            if d.has_process(id)? && !lazy {
                 wait_criu_done(d.fleet.exec(vm)?, &images)?;
             }
             let ex = d.fleet.exec(vm)?;
             site::delete_netns(ex, &site.netns)?;
             paths.cgroups.create(ex, &cg)?;
-            if d.layout.vnode(id)?.run.is_some() {
+            if d.layout.vnode(id)?.run.is_some() && !lazy {
                 // The vnode runs nowhere (the engine restores only then): tasks
                 // still in its group are left from a restore cut short (a
                 // crash), and hold the pids the image needs.
@@ -406,7 +461,7 @@ impl VnodeDriver for TestbedDriver {
                     criu::kill_tree(ex, &paths, &cg)?;
                 }
             }
-            if d.layout.vnode(id)?.run.is_some() {
+            if d.layout.vnode(id)?.run.is_some() && !lazy {
                 // The vnode's last pid may still be a zombie (killed, not yet
                 // reaped by pid 1): criu needs it free.
                 let ex = d.fleet.exec(vm)?;
@@ -426,9 +481,18 @@ impl VnodeDriver for TestbedDriver {
             // unlock; on a failure after it, the tree is stopped again here
             // and the engine restores the vnode at its source from its images.
             crash::during("in-restore", &images);
-            let up = match criu::restore_moved(d.fleet, d.layout, &d.at, id, &old, with_process, true) {
+            let started = match self.lazy().get_mut(id) {
+                Some(l) => l.start_daemon(&paths),
+                None => Ok(()),
+            };
+            let up = match started.and_then(|()| {
+                criu::restore_moved(d.fleet, d.layout, &d.at, id, &old, with_process, true, lazy)
+            }) {
                 Ok(up) => up,
                 Err(e) => {
+                    if let Some(l) = self.lazy().remove(id) {
+                        l.abort();
+                    }
                     match before {
                         Some(s) => d.at.insert(id.to_string(), s),
                         None => d.at.remove(id),
@@ -521,6 +585,9 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn discard_image(&self, vm: &str, vnode: &str) -> Result<()> {
+        // Post-copy: the images (and the source's page server) are needed
+        // until every page has arrived.
+        self.finish_pages(vnode)?;
         self.with(Self::and_where_it_runs(vm, vnode), |d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
             let ex = d.fleet.exec(vm)?;

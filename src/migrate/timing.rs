@@ -11,6 +11,7 @@ use crate::testbed::transfer::Copied;
 use crate::testbed::MigrationTimes;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 struct Book {
@@ -18,6 +19,9 @@ struct Book {
     suspend: BTreeMap<String, f64>,
     /// Per VM, how long its last resume (thaw) took, s.
     resume: BTreeMap<String, f64>,
+    /// Per VM, when its last suspend started and its last resume ended.
+    frozen_at: BTreeMap<String, Instant>,
+    thawed_at: BTreeMap<String, Instant>,
     /// Per vnode, its last move.
     moves: BTreeMap<String, MigrationTimes>,
 }
@@ -32,11 +36,17 @@ impl Timings {
     }
 
     pub fn suspended(&self, vm: &str, s: f64) {
-        self.book().suspend.insert(vm.to_string(), s);
+        let mut book = self.book();
+        book.suspend.insert(vm.to_string(), s);
+        let start = Instant::now().checked_sub(Duration::from_secs_f64(s.max(0.0)));
+        book.frozen_at
+            .insert(vm.to_string(), start.unwrap_or_else(Instant::now));
     }
 
     pub fn resumed(&self, vm: &str, s: f64) {
-        self.book().resume.insert(vm.to_string(), s);
+        let mut book = self.book();
+        book.resume.insert(vm.to_string(), s);
+        book.thawed_at.insert(vm.to_string(), Instant::now());
     }
 
     /// A move of `vnode` starts at `from` with its checkpoint: a fresh record.
@@ -80,6 +90,14 @@ impl Timings {
         }
     }
 
+    /// A post-copy move's pages all arrived, `s` after the move's cleanup
+    /// began to wait for them.
+    pub fn paged(&self, vnode: &str, s: f64) {
+        if let Some(t) = self.book().moves.get_mut(vnode) {
+            t.pages_s = s;
+        }
+    }
+
     /// Links re-made after the restore (those to peers that moved too).
     pub fn reattached(&self, vnode: &str, s: f64) {
         if let Some(t) = self.book().moves.get_mut(vnode) {
@@ -97,6 +115,10 @@ impl Timings {
             .map(|t| MigrationTimes {
                 suspend_s: book.suspend.get(&t.from).copied().unwrap_or(0.0),
                 resume_s: book.resume.get(&t.to).copied().unwrap_or(0.0),
+                pause_s: match (book.frozen_at.get(&t.from), book.thawed_at.get(&t.to)) {
+                    (Some(a), Some(b)) => b.saturating_duration_since(*a).as_secs_f64(),
+                    _ => 0.0,
+                },
                 ..t.clone()
             })
             .collect()

@@ -37,6 +37,12 @@ pub struct MigrationTimes {
     pub restore_s: f64,
     pub resume_s: f64,
     pub total_s: f64,
+    /// The experiment's pause for this move: from the start of its source
+    /// VM's suspend to the end of its destination VM's resume.
+    pub pause_s: f64,
+    /// Post-copy only: how long the move's cleanup waited, after the
+    /// resume, for the last pages to arrive (0 for stop-copy).
+    pub pages_s: f64,
     /// Size of the CRIU images.
     pub image_bytes: u64,
     /// Bytes sent between machines (0 when source and destination share one).
@@ -195,7 +201,10 @@ pub fn dump_frozen(
 /// namespace only; a restore elsewhere has nothing to unlock, and CRIU's
 /// attempt to delete the table there fails harmlessly but costs ~30 ms
 /// here. So this restore runs with `--network-lock skip`.
-pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str) -> Result<u32> {
+///
+/// `lazy`: `criu restore --lazy-pages`, its pages served by a running
+/// `criu lazy-pages` daemon (post-copy, [`super::lazy`]).
+pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, lazy: bool) -> Result<u32> {
     let images = images_dir(paths, cgroup);
     let pidfile = paths.vnode_dir(cgroup).join("pid");
     if ex.exists(&pidfile)? {
@@ -217,6 +226,7 @@ pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: 
         "-v2".into(),
     ]);
     let restore = restore.args(["--network-lock", "skip"]);
+    let restore = if lazy { restore.arg("--lazy-pages") } else { restore };
     let restore = paths.kept(ex, restore, false)?;
     let out = ex.output(&restore)?;
     if !out.success() {
@@ -264,7 +274,8 @@ pub struct Restored {
 /// links to the peers where `at` puts them (the peers' old veth ends
 /// retired, see [`reattach_after_move`]), then, if `with_process`,
 /// [`restore_fresh`] from its images (frozen again if `frozen`) and the
-/// hold released. The testbed driver's restore step.
+/// hold released (`lazy`: a post-copy restore, see [`restore_fresh`]).
+/// The testbed driver's restore step.
 ///
 /// A failure after the restore succeeded kills the restored tree there
 /// again ([`kill_tree`]; the images stay), so that on any error the vnode
@@ -277,6 +288,7 @@ pub fn restore_moved(
     old: &Site,
     with_process: bool,
     frozen: bool,
+    lazy: bool,
 ) -> Result<Restored> {
     let cg = layout.vnode(vnode)?.cgroup.clone();
     let site = at
@@ -294,7 +306,7 @@ pub fn restore_moved(
     }
     let ex = fleet.exec(&site.vm)?;
     let t = Instant::now();
-    let pid = restore_fresh(ex, &paths, &cg, &site.netns)?;
+    let pid = restore_fresh(ex, &paths, &cg, &site.netns, lazy)?;
     let after = (|| -> Result<()> {
         if frozen {
             paths.cgroups.freeze(ex, &cg)?;

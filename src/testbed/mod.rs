@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fleet;
 pub mod keeper;
 pub mod layout;
+pub mod lazy;
 pub mod links;
 pub mod monitor;
 pub mod names;

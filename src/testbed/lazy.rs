@@ -1,0 +1,208 @@
+//! Post-copy (CRIU lazy pages, model §3.1) on local VMs: the source's
+//! `criu dump --lazy-pages` dumps everything but the memory pages and stays
+//! running as their page server; at the destination a `criu lazy-pages
+//! --page-server` daemon connects to it and `criu restore --lazy-pages`
+//! resumes the tree at once, its pages arriving on demand (userfaultfd)
+//! and in the background until all have. [`Lazy::finish`] waits for both
+//! long-running criu processes to exit: only then does every page exist at
+//! the destination, and only then may the source's image dir go.
+//!
+//! The page server listens on 127.0.0.1 of the *source* namespace (the dump
+//! runs inside it, as [`super::criu::dump`] does), so the daemon runs there
+//! too; `criu restore` talks to the daemon over a unix socket in the image
+//! dir, which every namespace of this machine sees. Local VMs only: the
+//! processes are children of this program (a remote VM would need them
+//! detached under its keeper, not done).
+
+use super::criu::DUMP_ATTEMPTS;
+use super::exec::{path_str, Cmd, Executor};
+use super::site::netns_path;
+use super::vnode::Paths;
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// True if `criu check --feature uffd-noncoop` says the VM supports lazy
+/// pages (post-copy).
+pub fn supported(ex: &mut dyn Executor, paths: &Paths) -> Result<bool> {
+    if ex.is_dry_run() {
+        return Ok(true);
+    }
+    let out = ex.output(&Cmd::new(paths.criu.clone()).args(["check", "--feature", "uffd-noncoop"]))?;
+    Ok(out.success() && format!("{}{}", out.stdout_str(), out.stderr_str()).contains("is supported"))
+}
+
+/// Refuse post-copy on a VM that cannot do it: a remote VM (this build runs
+/// the page server and daemon as local children), or a kernel without
+/// non-cooperative userfaultfd.
+pub fn require(ex: &mut dyn Executor, paths: &Paths) -> Result<()> {
+    if ex.machine().as_deref() != Some("local") && !ex.is_dry_run() {
+        return Err(Error::Host(format!(
+            "{}: post-copy (lazy pages) runs between local VMs only in this build; pass --migration stop-copy",
+            ex.label()
+        )));
+    }
+    if !supported(ex, paths)? {
+        return Err(Error::Host(format!(
+            "{}: criu check --feature uffd-noncoop: lazy pages are not supported here, so post-copy cannot run; \
+             pass --migration stop-copy",
+            ex.label()
+        )));
+    }
+    Ok(())
+}
+
+/// A port for one page server (127.0.0.1 of a vnode's namespace, where only
+/// netbalance listens): different for every move of this process.
+fn next_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    27_000 + ((std::process::id() as u16).wrapping_mul(97).wrapping_add(n)) % 20_000
+}
+
+/// The running criu processes of one post-copy move.
+#[derive(Debug)]
+pub struct Lazy {
+    pub images: PathBuf,
+    /// The namespace the page server listens in (the source's).
+    pub netns: String,
+    pub port: u16,
+    dump: Child,
+    daemon: Option<Child>,
+}
+
+/// Spawn `nsenter --net=NS -- criu ARGS --status-fd 1` and wait until criu
+/// reports ready (one byte on the status fd), or fails (EOF).
+fn spawn_ready(netns: &str, criu: &str, args: &[String], log: &Path, what: &str) -> Result<Child> {
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={}", netns_path(netns).display()))
+        .arg("--")
+        .arg(criu)
+        .args(args)
+        .args(["--status-fd", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Host(format!("{what}: cannot start criu: {e}")))?;
+    let mut byte = [0u8; 1];
+    let ready = child.stdout.take().map(|mut s| s.read(&mut byte));
+    if matches!(ready, Some(Ok(1))) {
+        return Ok(child);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let tail = std::fs::read_to_string(log)
+        .map(|t| {
+            t.lines()
+                .filter(|l| l.contains("Error") && !l.contains("RLIMIT_NOFILE"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_default();
+    Err(Error::Host(format!("{what} failed: {tail}")))
+}
+
+impl Lazy {
+    /// `criu dump --lazy-pages` of the frozen tree rooted at `pid` inside
+    /// `netns` into `images`; returns once the page server listens. The
+    /// dumped tasks stay (stopped) on the source until it exits.
+    pub fn dump(paths: &Paths, images: &Path, freezer: &Path, netns: &str, pid: u32) -> Result<Lazy> {
+        let d = path_str(images)?.to_string();
+        let mut last = None;
+        for _ in 0..DUMP_ATTEMPTS {
+            let _ = std::fs::remove_dir_all(images);
+            std::fs::create_dir_all(images).map_err(|e| Error::Host(format!("{d}: {e}")))?;
+            let port = next_port();
+            let args: Vec<String> = [
+                "dump", "-t", &pid.to_string(), "-D", &d, "--tcp-established", "--network-lock", "nftables",
+                "--freeze-cgroup", path_str(freezer)?, "--lazy-pages", "--address", "127.0.0.1", "--port",
+                &port.to_string(), "-o", "dump.log", "-v2",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let what = format!("criu dump --lazy-pages of pid {pid} in {netns}");
+            match spawn_ready(netns, &paths.criu, &args, &images.join("dump.log"), &what) {
+                Ok(dump) => {
+                    return Ok(Lazy {
+                        images: images.to_path_buf(),
+                        netns: netns.to_string(),
+                        port,
+                        dump,
+                        daemon: None,
+                    })
+                }
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(last.unwrap_or_else(|| Error::Host("criu dump --lazy-pages: no attempt".into())))
+    }
+
+    /// Start the destination's `criu lazy-pages --page-server` daemon,
+    /// connected to the source's page server; returns once it listens for
+    /// `criu restore --lazy-pages`.
+    pub fn start_daemon(&mut self, paths: &Paths) -> Result<()> {
+        let d = path_str(&self.images)?.to_string();
+        let args: Vec<String> = [
+            "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", &self.port.to_string(), "-D", &d,
+            "-o", "lazy-pages.log", "-v2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let log = self.images.join("lazy-pages.log");
+        self.daemon = Some(spawn_ready(&self.netns, &paths.criu, &args, &log, "criu lazy-pages")?);
+        Ok(())
+    }
+
+    /// Wait (at most `timeout`) until the daemon and the page server have
+    /// exited: every page has arrived. Returns the seconds waited; an
+    /// error if either failed or took longer (then both are killed).
+    pub fn finish(mut self, timeout: Duration) -> Result<f64> {
+        let t0 = Instant::now();
+        let mut failed = Vec::new();
+        let mut children: Vec<(&str, Child)> = vec![("page server (criu dump)", self.dump)];
+        children.extend(self.daemon.take().map(|c| ("criu lazy-pages", c)));
+        for (what, mut c) in children {
+            loop {
+                match c.try_wait() {
+                    Ok(Some(st)) if st.success() => break,
+                    Ok(Some(st)) => {
+                        failed.push(format!("{what} exited with {st}"));
+                        break;
+                    }
+                    Ok(None) if t0.elapsed() > timeout => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        failed.push(format!("{what} still ran after {timeout:?}: killed"));
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) => {
+                        failed.push(format!("{what}: {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(t0.elapsed().as_secs_f64())
+        } else {
+            Err(Error::Host(format!(
+                "post-copy of {}: {}",
+                self.images.display(),
+                failed.join("; ")
+            )))
+        }
+    }
+
+    /// Stop both processes at once (a failed move).
+    pub fn abort(self) {
+        let _ = self.finish(Duration::ZERO);
+    }
+}
