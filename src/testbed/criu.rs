@@ -115,7 +115,7 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
     let d = path_str(&images)?.to_string();
     // Left over only by a failed move (a finished one removes its images).
     if ex.exists(&images)? {
-        ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", &d]))?;
+        ex.remove_tree(&images)?;
     }
     ex.run(&Cmd::new("mkdir").args(["-p", "--", &d]))?;
     let freezer = paths.cgroups.freezer_dir(ex, cgroup)?;

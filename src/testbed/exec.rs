@@ -162,12 +162,56 @@ pub trait Executor: Send {
         Ok(())
     }
 
+    /// Remove `dir` and what it holds (`rm -rf --one-file-system`: no error
+    /// if it does not exist, nothing on another file system removed).
+    fn remove_tree(&mut self, dir: &Path) -> Result<()> {
+        self.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(dir)?]))?;
+        Ok(())
+    }
+
     /// The names in directory `dir` (none if it does not exist), unsorted.
     fn list_dir(&mut self, dir: &Path) -> Result<Vec<String>> {
         let d = path_str(dir)?;
         let out = self.run(&Cmd::new("sh").args(["-c", "[ ! -d \"$1\" ] || ls -1A -- \"$1\"", "sh", d]))?;
         Ok(out.lines().map(str::to_string).collect())
     }
+}
+
+/// `rm -rf --one-file-system DIR` in this process (a process start costs
+/// ms here): no error if `dir` is missing; a directory on another file
+/// system than `dir` (a mount point) is refused, as `rm` refuses it, and
+/// nothing under it is touched. Symbolic links are removed, not followed.
+fn remove_tree_here(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(dir: &Path, dev: u64) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path)?;
+            if !meta.is_dir() {
+                std::fs::remove_file(&path)?;
+            } else if meta.dev() != dev {
+                return Err(std::io::Error::other(format!(
+                    "{} is on another file system",
+                    path.display()
+                )));
+            } else {
+                walk(&path, dev)?;
+                std::fs::remove_dir(&path)?;
+            }
+        }
+        Ok(())
+    }
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return std::fs::remove_file(dir);
+    }
+    walk(dir, meta.dev())?;
+    std::fs::remove_dir(dir)
 }
 
 pub(crate) fn path_str(p: &Path) -> Result<&str> {
@@ -208,6 +252,9 @@ impl Executor for LocalExecutor {
             std::fs::create_dir_all(d).map_err(|e| Error::host_op("local", format!("creating {}", d.display()), e))?;
         }
         Ok(())
+    }
+    fn remove_tree(&mut self, dir: &Path) -> Result<()> {
+        remove_tree_here(dir).map_err(|e| Error::host_op("local", format!("removing {}", dir.display()), e))
     }
     fn list_dir(&mut self, dir: &Path) -> Result<Vec<String>> {
         let entries = match std::fs::read_dir(dir) {

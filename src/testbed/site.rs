@@ -89,8 +89,7 @@ pub fn safe_remove(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
 /// [`safe_remove`] without reading the mount table, which costs ms with
 /// thousands of namespaces mounted.
 pub fn remove_unmounted(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
-    ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(dir)?]))?;
-    Ok(())
+    ex.remove_tree(dir)
 }
 
 /// Wait until no `criu` on this VM works on `images` (30 s at most).

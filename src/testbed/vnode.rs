@@ -306,7 +306,7 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
         ));
     }
     if state {
-        ex.run(&Cmd::new("rm").args(["-rf", "--one-file-system", "--", path_str(&paths.vnode_dir(cgroup))?]))?;
+        ex.remove_tree(&paths.vnode_dir(cgroup))?;
     }
     Ok(())
 }
