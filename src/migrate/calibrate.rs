@@ -9,8 +9,9 @@
 //! image sizes; the fixed part of snapshot, transfer and restore (their
 //! intercepts) is `checkpoint_ms`, paid by every move of a vnode with
 //! state. A vnode without state (no `run`, no memory) and with four links
-//! is moved too, alone and four at once: the time each one adds is
-//! `reattach_ms`, paid by every move.
+//! is moved too, alone and four at once (between local VMs on as many VM
+//! pairs at once as the testbed has `local_cpus`): the time each one adds
+//! is `reattach_ms`, paid by every move.
 //! So the model's T_r of a move matches the measured one, with or without
 //! state. The [`Breakdown`] states every phase apart, beside the paper's Table 1.
 
@@ -273,6 +274,14 @@ pub fn measure_pair(
 /// [`LINKS_ONLY_BATCH`] such vnodes, the difference per extra vnode (a
 /// migration's own fixed work, its journal and plan, is paid once however
 /// many vnodes move). The fastest of `repeats` each.
+///
+/// Between local VMs the moves run side by side as `migrate` runs them: on
+/// each of the [`streams`] at once, and the time per move is the marginal
+/// wall time times the number of streams, the share of this machine one
+/// move takes (the model divides the local moves' sum by `local_cpus`
+/// again). So what the moves do not gain from running side by side (the
+/// kernel takes one lock for every link change, whatever the namespace) is
+/// in the figure.
 pub fn measure_links_only(
     fleet: &mut Fleet,
     testbed: &Testbed,
@@ -280,27 +289,32 @@ pub fn measure_links_only(
     (from, to): (&str, &str),
     repeats: usize,
 ) -> Result<f64> {
+    let streams = streams(testbed, from, to);
     let mut best = [f64::INFINITY; 2];
     for i in 0..repeats.max(1) {
         for (j, k) in [1, LINKS_ONLY_BATCH].into_iter().enumerate() {
             let tag = format!("nbcal{}l{i}b{k}", std::process::id());
             let mut topo = Topology::default();
             let mut placement = Placement::default();
-            let probes: Vec<String> = (0..k).map(|q| format!("{tag}p{q}")).collect();
-            for p in &probes {
-                let mut probe = Vnode::new(p);
-                probe.memory_mb = 0.0;
-                topo.vnodes.push(probe);
-                placement.vm_of.insert(p.clone(), from.to_string());
-                for l in 0..LINKS_ONLY_PEERS {
-                    let a = format!("{p}a{l}");
-                    topo.vnodes.push(Vnode::new(&a));
-                    topo.links.push(Link::new(p, &a, 100.0));
-                    placement.vm_of.insert(a, from.to_string());
+            let mut moves = Vec::new();
+            for (s, (src, dst)) in streams.iter().enumerate() {
+                for q in 0..k {
+                    let p = format!("{tag}s{s}p{q}");
+                    let mut probe = Vnode::new(&p);
+                    probe.memory_mb = 0.0;
+                    topo.vnodes.push(probe);
+                    placement.vm_of.insert(p.clone(), src.clone());
+                    for l in 0..LINKS_ONLY_PEERS {
+                        let a = format!("{p}a{l}");
+                        topo.vnodes.push(Vnode::new(&a));
+                        topo.links.push(Link::new(&p, &a, 100.0));
+                        placement.vm_of.insert(a, src.clone());
+                    }
+                    moves.push((p, dst.as_str()));
                 }
             }
             let layout = Layout::new(&topo)?;
-            let moves: Vec<(&str, &str)> = probes.iter().map(|p| (p.as_str(), to)).collect();
+            let moves: Vec<(&str, &str)> = moves.iter().map(|(p, dst)| (p.as_str(), *dst)).collect();
             let result = deploy(fleet, &layout, &placement)
                 .and_then(|_| super::move_some(fleet, &topo, testbed, &mut placement, &moves, state));
             let cleanup = teardown(fleet, &layout, &placement);
@@ -309,7 +323,34 @@ pub fn measure_links_only(
             best[j] = best[j].min(t);
         }
     }
-    Ok(((best[1] - best[0]) / (LINKS_ONLY_BATCH - 1) as f64).max(0.0))
+    let extra_moves = ((LINKS_ONLY_BATCH - 1) * streams.len()) as f64;
+    Ok(((best[1] - best[0]) / extra_moves * streams.len() as f64).max(0.0))
+}
+
+/// The VM pairs [`measure_links_only`] moves probes between at once:
+/// `(from, to)`, and where both are local VMs and the testbed's
+/// `local_cpus` is more than one, further pairs of distinct local VMs (no
+/// VM in two pairs, so no move waits for another), up to `local_cpus`
+/// pairs in all. O(V).
+pub fn streams(testbed: &Testbed, from: &str, to: &str) -> Vec<(String, String)> {
+    let vms: Vec<&crate::model::Vm> = testbed.hosts.iter().flat_map(|h| &h.vms).collect();
+    let local = |name: &str| vms.iter().any(|vm| vm.name == name && vm.ssh.is_none());
+    let mut out = vec![(from.to_string(), to.to_string())];
+    let cpus = testbed.local_cpus.unwrap_or(1) as usize;
+    if !(local(from) && local(to)) {
+        return out;
+    }
+    let mut free = vms
+        .iter()
+        .filter(|vm| vm.ssh.is_none() && vm.name != from && vm.name != to)
+        .map(|vm| vm.name.clone());
+    while out.len() < cpus {
+        match (free.next(), free.next()) {
+            (Some(a), Some(b)) => out.push((a, b)),
+            _ => break,
+        }
+    }
+    out
 }
 
 /// Turn measured runs into costs, starting from `base` (figures not
