@@ -149,6 +149,20 @@ mount_kdat_dir() {
   fi
 }
 
+# CRIU's lazy pages (post-copy) tee the pages it serves through a 4 MiB
+# pipe. A process without CAP_SYS_RESOURCE (root in this development
+# machine's container lacks it) may make pipes only up to fs.pipe-max-size
+# (1 MiB by default): criu's page server then fails after the restore began
+# ("page-pipe: tee: 65536: Operation not permitted"). Hosts where root has
+# every capability need nothing; netbalance checks it before a post-copy move.
+raise_pipe_max_size() {
+  local want=4194304 now
+  now=$(cat /proc/sys/fs/pipe-max-size 2>/dev/null || echo 0)
+  if [ "$now" -lt "$want" ] && echo "$want" > /proc/sys/fs/pipe-max-size 2>/dev/null; then
+    log "criu: fs.pipe-max-size $now -> $want (lazy pages)"
+  fi
+}
+
 fetch_criu_source() {
   local dest=$1 base url
   local rel="pool/main/c/criu/criu_${CRIU_VERSION}.orig.tar.xz"
@@ -256,6 +270,7 @@ main() {
     install_qemu
     install_criu
     mount_kdat_dir
+    raise_pipe_max_size
   fi
   if [ "$mode" != system ]; then
     install_python_extras

@@ -356,6 +356,23 @@ fn migration_modes_are_priced_and_unbuilt_ones_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("pre-copy"), "{}", stderr(&out));
     assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join("a.json")).vm_of);
+    // Post-copy runs between local VMs only: a testbed with a VM over SSH is refused.
+    let mut remote: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("testbed.json")).unwrap()).unwrap();
+    remote["hosts"][1]["vms"][0]["ssh"] = "root@192.0.2.1:22".into();
+    std::fs::write(d.join("remote.json"), remote.to_string()).unwrap();
+    let args = [
+        "--testbed",
+        "remote.json",
+        "--target",
+        "b.json",
+        "--migration",
+        "post-copy",
+    ];
+    let out = migrate(d, "", &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("h1-v0 is reached over SSH"), "{}", stderr(&out));
+    assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join("a.json")).vm_of);
     let out = migrate(d, "", &["--target", "b.json", "--migration", "post-copy"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join("b.json")).vm_of);

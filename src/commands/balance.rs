@@ -308,7 +308,7 @@ fn run_live(
         )));
     };
     let problem = args.problem.resolve(Some(&in_force))?;
-    super::check_host_mode("balance", problem.instance.mode)?;
+    super::check_host_mode("balance", problem.instance.mode, &problem.testbed)?;
     let current = problem.assignment(&in_force, &state_dir.placement_path().display().to_string())?;
     let run = RunOf::new(&problem, None);
     if let Some(saved) = saved {

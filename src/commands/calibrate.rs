@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<Status> {
     }
     let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
     let mode = args.migration.resolve(Some(&testbed));
-    super::check_host_mode("calibrate", mode)?;
+    super::check_host_mode("calibrate", mode, &testbed)?;
     if mode != crate::model::MigrationMode::StopCopy {
         // Its probes move stop-and-copy; post-copy's constants are not measured yet.
         return Err(Error::usage(format!(

@@ -191,7 +191,7 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &StepB
         .map(|(p, name)| problem.assignment(p, name))
         .transpose()?;
     if from.as_deref().is_some_and(|f| f != to.as_slice()) {
-        super::check_host_mode("migrate", problem.instance.mode)?;
+        super::check_host_mode("migrate", problem.instance.mode, &problem.testbed)?;
     }
     let driver = driver(args, &problem, current.as_ref().map(|c| &c.0))?;
     let job = Job {
@@ -275,8 +275,8 @@ fn show_commands(
         ..Paths::default()
     };
     let (fleet, log) = crate::testbed::Fleet::dry_run(&problem.testbed, paths);
-    let driver =
-        migrate::testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?.with_mode(problem.instance.mode)?;
+    let driver = migrate::testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?
+        .with_mode(problem.instance.mode)?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

@@ -413,6 +413,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn remove_tree_removes_nested_files_keeps_link_targets_and_allows_missing() {
+        let t = tempfile::tempdir().unwrap();
+        let keep = t.path().join("keep");
+        std::fs::write(&keep, b"k").unwrap();
+        let d = t.path().join("d");
+        std::fs::create_dir_all(d.join("a/b")).unwrap();
+        std::fs::write(d.join("a/b/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(&keep, d.join("a/link")).unwrap();
+        std::os::unix::fs::symlink(t.path(), d.join("dirlink")).unwrap();
+        let mut ex = LocalExecutor;
+        ex.remove_tree(&d).unwrap();
+        assert!(!d.exists());
+        assert_eq!(std::fs::read(&keep).unwrap(), b"k");
+        ex.remove_tree(&d).unwrap(); // missing: fine
+    }
+
+    #[test]
     fn local_runs_argv_without_a_shell() {
         let mut ex = LocalExecutor;
         let out = ex

@@ -45,6 +45,12 @@ pub fn require(ex: &mut dyn Executor, paths: &Paths) -> Result<()> {
             ex.label()
         )));
     }
+    if let Some(why) = pipe_too_small(ex)? {
+        return Err(Error::Host(format!(
+            "{}: post-copy cannot run here: {why}; pass --migration stop-copy",
+            ex.label()
+        )));
+    }
     if !supported(ex, paths)? {
         return Err(Error::Host(format!(
             "{}: criu check --feature uffd-noncoop: lazy pages are not supported here, so post-copy cannot run; \
@@ -53,6 +59,43 @@ pub fn require(ex: &mut dyn Executor, paths: &Paths) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The pipe CRIU's page server tees the pages through: 4 MiB
+/// (`PIPE_MAX_SIZE` pages of criu/include/page-pipe.h, rounded up).
+pub const CRIU_TEE_PIPE_BYTES: u64 = 4 << 20;
+
+/// Why CRIU's page server could not make its pipe on this machine, if it
+/// could not: a pipe above `fs.pipe-max-size` needs CAP_SYS_RESOURCE, and
+/// without the pipe the page server fails after the restore began (`tee:
+/// 65536: Operation not permitted`), leaving the restored tree waiting for
+/// pages. Reads this process's capabilities: local VMs only.
+pub fn pipe_too_small(ex: &mut dyn Executor) -> Result<Option<String>> {
+    if ex.is_dry_run() {
+        return Ok(None);
+    }
+    let max = String::from_utf8_lossy(&ex.read_file(Path::new("/proc/sys/fs/pipe-max-size"))?)
+        .trim()
+        .parse::<u64>()
+        .unwrap_or(0);
+    if max >= CRIU_TEE_PIPE_BYTES {
+        return Ok(None);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(0);
+    const CAP_SYS_RESOURCE: u32 = 24;
+    if caps & (1 << CAP_SYS_RESOURCE) != 0 {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "criu's page server needs a {} MiB pipe, fs.pipe-max-size is {max} bytes and this process lacks \
+         CAP_SYS_RESOURCE (raise it: sysctl -w fs.pipe-max-size={CRIU_TEE_PIPE_BYTES})",
+        CRIU_TEE_PIPE_BYTES >> 20
+    )))
 }
 
 /// A port for one page server (127.0.0.1 of a vnode's namespace, where only
@@ -118,9 +161,24 @@ impl Lazy {
             std::fs::create_dir_all(images).map_err(|e| Error::Host(format!("{d}: {e}")))?;
             let port = next_port();
             let args: Vec<String> = [
-                "dump", "-t", &pid.to_string(), "-D", &d, "--tcp-established", "--network-lock", "nftables",
-                "--freeze-cgroup", path_str(freezer)?, "--lazy-pages", "--address", "127.0.0.1", "--port",
-                &port.to_string(), "-o", "dump.log", "-v2",
+                "dump",
+                "-t",
+                &pid.to_string(),
+                "-D",
+                &d,
+                "--tcp-established",
+                "--network-lock",
+                "nftables",
+                "--freeze-cgroup",
+                path_str(freezer)?,
+                "--lazy-pages",
+                "--address",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-o",
+                "dump.log",
+                "-v2",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -149,8 +207,17 @@ impl Lazy {
     pub fn start_daemon(&mut self, paths: &Paths) -> Result<()> {
         let d = path_str(&self.images)?.to_string();
         let args: Vec<String> = [
-            "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", &self.port.to_string(), "-D", &d,
-            "-o", "lazy-pages.log", "-v2",
+            "lazy-pages",
+            "--page-server",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &self.port.to_string(),
+            "-D",
+            &d,
+            "-o",
+            "lazy-pages.log",
+            "-v2",
         ]
         .iter()
         .map(|s| s.to_string())
