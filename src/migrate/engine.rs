@@ -21,7 +21,7 @@ use crate::cost::Instance;
 use crate::cost::Plan;
 use crate::error::{Error, Result};
 use crate::state::journal::{Journal, Record, Step};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{mpsc, Condvar, Mutex};
 
 /// How often a step of a rollback, a probe or a resume is tried.
@@ -228,34 +228,51 @@ impl<'a> Engine<'a> {
         let lost: BTreeSet<&str> = outcome.lost.iter().map(String::as_str).collect();
         outcome.frozen = self.resume_all(&outcome.reached, &in_force, &lost);
 
-        // 4. Clean up: images of every move that ended, and the namespace
-        // left on whichever of its VMs the vnode does not run on.
+        // 4. Clean up, one thread per source VM (a step holds the VMs it
+        // touches, so steps of different threads on one VM take turns):
+        // images of every move that ended, and the namespace left on
+        // whichever of its VMs the vnode does not run on. One after another,
+        // 500 moves' cleanups took a fifth of a links-only re-placement.
         let lost: BTreeSet<String> = outcome.lost.iter().cloned().collect();
+        let mut by_src: BTreeMap<u32, Vec<(usize, u32, u32)>> = BTreeMap::new();
         for (k, &(n, src, dst)) in moves.iter().enumerate() {
-            let id = self.id(n);
-            if lost.contains(id) || !started[k] {
-                continue;
-            }
-            let at = outcome.reached[n];
-            let mut steps = vec![
-                retry(|| self.driver.discard_image(self.vm(src), id)),
-                retry(|| self.driver.discard_image(self.vm(dst), id)),
-            ];
-            for vm in [src, dst] {
-                if vm != at {
-                    steps.push(retry(|| self.driver.remove(self.vm(vm), id)));
-                }
-            }
-            for r in steps {
-                if let Err(e) = r {
-                    self.progress.log(&format!(
-                        "cleanup of {id} (left over, harmless): {e}",
-                        e = crate::error::one_line(&e)
-                    ));
-                }
+            if started[k] && !lost.contains(self.id(n)) {
+                by_src.entry(src).or_default().push((n, src, dst));
             }
         }
+        let srcs: Vec<u32> = by_src.keys().copied().collect();
+        let reached = &outcome.reached;
+        on_vms(&srcs, |v| {
+            for &(n, src, dst) in &by_src[&v] {
+                self.clean_up(n, src, dst, reached[n]);
+            }
+            Ok(())
+        });
         outcome
+    }
+
+    /// Discard the images of vnode `n`'s move from `src` to `dst` on both
+    /// VMs and remove it from the one of them it does not run on (`at`);
+    /// a failure is logged (left over, harmless).
+    fn clean_up(&self, n: usize, src: u32, dst: u32, at: u32) {
+        let id = self.id(n);
+        let mut steps = vec![
+            retry(|| self.driver.discard_image(self.vm(src), id)),
+            retry(|| self.driver.discard_image(self.vm(dst), id)),
+        ];
+        for vm in [src, dst] {
+            if vm != at {
+                steps.push(retry(|| self.driver.remove(self.vm(vm), id)));
+            }
+        }
+        for r in steps {
+            if let Err(e) = r {
+                self.progress.log(&format!(
+                    "cleanup of {id} (left over, harmless): {e}",
+                    e = crate::error::one_line(&e)
+                ));
+            }
+        }
     }
 
     /// Thaw every vnode of `assign` (except `lost` ones) on its VM, and
