@@ -3,7 +3,7 @@
 //! measures it, then 50 vnodes of a 10×10 grid move at once; the model's
 //! T_r with that figure and the testbed's `local_cpus` is printed beside
 //! the measured makespan and must be within a factor of two of it (the
-//! docs report the paper-scale run, 472 moves on 8×8 VMs).
+//! docs report the paper-scale run, 502 moves on 8×8 VMs).
 
 mod testbed_support;
 
