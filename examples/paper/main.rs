@@ -153,6 +153,22 @@ fn sweep(f: Figure, o: &Options) {
     }
 }
 
+/// `costs` with the post-copy constants `calibrate --migration post-copy`
+/// measured on the development machine (calibrated-post-copy.json, which
+/// says how); the other constants stay the paper's.
+fn calibrated_post_copy(costs: &netbalance::model::Costs) -> netbalance::model::Costs {
+    #[derive(serde::Deserialize)]
+    struct Calibrated {
+        post_copy: netbalance::model::PostCopyCosts,
+    }
+    let c: Calibrated = serde_json::from_str(include_str!("calibrated-post-copy.json"))
+        .expect("examples/paper/calibrated-post-copy.json is a costs profile's post_copy");
+    netbalance::model::Costs {
+        post_copy: c.post_copy,
+        ..costs.clone()
+    }
+}
+
 fn base(o: &Options) -> Experiment {
     Experiment {
         moves_per_s: o.moves_per_s,
@@ -299,6 +315,7 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
                     pts(&format!("{m} MB"), &[2.0, 4.0, 8.0, 16.0], &|tp| Experiment {
                         memory_mb: m,
                         migration: MigrationMode::PostCopy,
+                        costs: calibrated_post_copy(&b.costs),
                         window: netbalance::cost::Window { tp, to: 1.0 },
                         ..b.clone()
                     })

@@ -53,15 +53,11 @@ pub fn run(args: Args) -> Result<Status> {
     {
         return Err(Error::usage("--sizes-mb: give sizes in MB, each > 0 and <= 65536"));
     }
-    let (testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
+    let (mut testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
     let mode = args.migration.resolve(Some(&testbed));
     super::check_host_mode("calibrate", mode, &testbed)?;
-    if mode != crate::model::MigrationMode::StopCopy {
-        // Its probes move stop-and-copy; post-copy's constants are not measured yet.
-        return Err(Error::usage(format!(
-            "calibrate: measures stop-copy moves only in this build (not {mode}): pass --migration stop-copy"
-        )));
-    }
+    // Stop-and-copy is always measured; post-copy besides, when asked for.
+    testbed.migration = Some(mode);
     let base = resolve_costs(args.costs.costs.as_deref(), &testbed)?;
     let paths = Paths {
         state_root: args.state_root.clone(),

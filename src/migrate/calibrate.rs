@@ -17,7 +17,7 @@
 
 use super::move_one;
 use crate::error::{Error, Result};
-use crate::model::{Costs, Link, Placement, Testbed, Topology, Vnode};
+use crate::model::{Costs, Link, MigrationMode, Placement, Testbed, Topology, Vnode};
 use crate::state::StateDir;
 use crate::testbed::{deploy, teardown, Fleet, Layout, MigrationTimes};
 use serde::Serialize;
@@ -46,6 +46,10 @@ pub struct PairResult {
     /// What a move of a vnode without state (no `run`, no memory) and
     /// [`LINKS_ONLY_PEERS`] links adds to a migration, seconds ([`measure_links_only`]).
     pub links_only_s: Vec<f64>,
+    /// The same probes moved post-copy (model §3.1), when the testbed's
+    /// `migration` asks for it: the fastest run of each size.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_copy_runs: Vec<MigrationTimes>,
 }
 
 /// Links of the links-only probe: a vnode of a grid has four.
@@ -200,6 +204,37 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
             profile.reattach_ms,
             Some(paper.reattach_ms),
         ));
+    }
+    let post: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| p.post_copy_runs.iter()).collect();
+    if !post.is_empty() {
+        let n = post.len() as f64;
+        let avg = |f: &dyn Fn(&MigrationTimes) -> f64| post.iter().map(|t| ms(f(t))).sum::<f64>() / n;
+        rows.extend([
+            row(
+                "post-copy: pause (suspend to resume)",
+                "ms/move",
+                avg(&|t| t.pause_s),
+                None,
+            ),
+            row(
+                "profile post_copy.state_dump_ms",
+                "ms/move",
+                profile.post_copy.state_dump_ms,
+                None,
+            ),
+            row(
+                "profile post_copy.state_restore_ms",
+                "ms/move",
+                profile.post_copy.state_restore_ms,
+                None,
+            ),
+            row(
+                "post-copy: pages arriving after the resume",
+                "ms/move",
+                avg(&|t| t.pages_s),
+                None,
+            ),
+        ]);
     }
     Breakdown { rows }
 }
@@ -394,14 +429,32 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
         "fixed parts in checkpoint_ms, reattach_ms the time a links-only move adds"
     };
     c.resume_ms = mean(&|t| ms(t.resume_s));
+    let post: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| p.post_copy_runs.iter()).collect();
+    if !post.is_empty() {
+        let n = post.len() as f64;
+        let avg = |f: &dyn Fn(&MigrationTimes) -> f64| post.iter().map(|t| ms(f(t))).sum::<f64>() / n;
+        // The pause beyond the lazy dump, its suspend, links and resume: the
+        // lazy-pages daemon's start and the restore.
+        c.post_copy.state_dump_ms = avg(&|t| t.snapshot_s);
+        c.post_copy.state_restore_ms =
+            avg(&|t| (t.pause_s - t.suspend_s - t.snapshot_s - t.reattach_s - t.resume_s).max(t.restore_s));
+    }
     c.source = Some(format!(
-        "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, {where_fixed}",
+        "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, {where_fixed}{}",
         all.len(),
         pairs
             .iter()
             .map(|p| format!("{} {}->{} (transfer: {})", p.class, p.from, p.to, p.via))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        if post.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; post_copy from {} post-copy move(s), fault_fraction not measured",
+                post.len()
+            )
+        }
     ));
     c
 }
@@ -421,6 +474,11 @@ pub fn pairs_of(testbed: &Testbed) -> Vec<(String, String, String)> {
         ));
     }
     out
+}
+
+/// The run with the shortest pause (post-copy: its phases belong together).
+pub fn fastest_pause(runs: &[MigrationTimes]) -> Option<MigrationTimes> {
+    runs.iter().min_by(|a, b| a.pause_s.total_cmp(&b.pause_s)).cloned()
 }
 
 /// The fastest of repeated runs, phase by phase (load spikes only ever add time).
@@ -452,15 +510,28 @@ pub fn calibrate(
     base: &Costs,
     state: &StateDir,
 ) -> Result<Calibration> {
+    // The profile's stop-and-copy figures come from stop-and-copy moves
+    // whatever the testbed's mode; post-copy is measured besides.
+    let stop_copy = Testbed {
+        migration: Some(MigrationMode::StopCopy),
+        ..testbed.clone()
+    };
     let mut pairs = Vec::new();
     for (from, to, class) in pairs_of(testbed) {
         let mut runs = Vec::new();
         for &mb in sizes_mb {
-            let reps = measure_pair(fleet, testbed, state, (&from, &to), &vec![mb; repeats.max(1)])?;
+            let reps = measure_pair(fleet, &stop_copy, state, (&from, &to), &vec![mb; repeats.max(1)])?;
             runs.extend(fastest(&reps));
         }
         let via = via_of(&runs);
-        let links_only_s = vec![measure_links_only(fleet, testbed, state, (&from, &to), repeats)?];
+        let links_only_s = vec![measure_links_only(fleet, &stop_copy, state, (&from, &to), repeats)?];
+        let mut post_copy_runs = Vec::new();
+        if testbed.migration == Some(MigrationMode::PostCopy) {
+            for &mb in sizes_mb {
+                let reps = measure_pair(fleet, testbed, state, (&from, &to), &vec![mb; repeats.max(1)])?;
+                post_copy_runs.extend(fastest_pause(&reps));
+            }
+        }
         pairs.push(PairResult {
             from,
             to,
@@ -468,6 +539,7 @@ pub fn calibrate(
             via,
             runs,
             links_only_s,
+            post_copy_runs,
         });
     }
     if pairs.is_empty() {
@@ -520,6 +592,7 @@ mod tests {
             via: "local".into(),
             runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)],
             links_only_s: Vec::new(),
+            post_copy_runs: Vec::new(),
         }];
         let costs = costs_from(&Costs::default(), &pairs);
         let b = breakdown(&pairs, &costs);
@@ -570,6 +643,7 @@ mod tests {
             via: "direct".into(),
             runs: vec![run(10.0, 0.15, 0.2, 0.06), run(50.0, 0.35, 1.0, 0.14)],
             links_only_s: Vec::new(),
+            post_copy_runs: Vec::new(),
         }];
         let c = costs_from(&Costs::default(), &pairs);
         assert!((c.snapshot_ms_per_mb - 5.0).abs() < 1e-6, "{c:?}");
