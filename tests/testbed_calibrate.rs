@@ -176,3 +176,45 @@ fn calibrate_ssh_vms_reports_the_transfer_path() {
         assert!(left.is_empty(), "vm{i} kept {left:?}");
     }
 }
+
+#[test]
+fn calibrate_post_copy_measures_the_lazy_pause() {
+    if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
+        return;
+    }
+    let check = sh(&["criu", "check", "--feature", "uffd-noncoop"]);
+    if !String::from_utf8_lossy(&check.stdout).contains("is supported") {
+        eprintln!("skipped: criu check --feature uffd-noncoop: not supported here");
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut testbed = Testbed::generate(1, 2, 1000.0);
+    testbed.migration = Some(netbalance::model::MigrationMode::PostCopy);
+    let state = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        criu: which("criu").unwrap().display().to_string(),
+        ..Paths::default()
+    };
+    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
+    let journal = StateDir::open(state.path().join("journal")).unwrap();
+    let cal = calibrate(&mut fleet, &testbed, &[4.0, 64.0], 1, &Costs::default(), &journal).unwrap();
+    let pair = &cal.pairs[0];
+    // Stop-and-copy probes still dump their memory; post-copy ones do not.
+    assert!(pair.runs[1].image_bytes > 63 << 20, "{:?}", pair.runs[1]);
+    assert_eq!(pair.post_copy_runs.len(), 2);
+    for r in &pair.post_copy_runs {
+        assert!(r.image_bytes < 8 << 20, "post-copy images {} bytes", r.image_bytes);
+        assert!(r.pause_s > 0.0 && r.snapshot_s > 0.0 && r.pages_s > 0.0, "{r:?}");
+    }
+    let pc = &cal.costs.post_copy;
+    let mean = |f: &dyn Fn(&netbalance::testbed::MigrationTimes) -> f64| {
+        pair.post_copy_runs.iter().map(|t| f(t) * 1e3).sum::<f64>() / 2.0
+    };
+    assert!((pc.state_dump_ms - mean(&|t| t.snapshot_s)).abs() < 1e-6, "{pc:?}");
+    assert!(pc.state_restore_ms > 0.0, "{pc:?}");
+    // The model's post-copy pause from the profile is the measured one's
+    // order: dump + restore within the measured pauses.
+    assert!(pc.state_dump_ms + pc.state_restore_ms <= mean(&|t| t.pause_s) + 1e-6, "{pc:?}");
+    assert!(cal.costs.source.as_deref().unwrap_or("").contains("post_copy"));
+}
