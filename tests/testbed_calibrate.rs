@@ -215,6 +215,9 @@ fn calibrate_post_copy_measures_the_lazy_pause() {
     assert!(pc.state_restore_ms > 0.0, "{pc:?}");
     // The model's post-copy pause from the profile is the measured one's
     // order: dump + restore within the measured pauses.
-    assert!(pc.state_dump_ms + pc.state_restore_ms <= mean(&|t| t.pause_s) + 1e-6, "{pc:?}");
+    assert!(
+        pc.state_dump_ms + pc.state_restore_ms <= mean(&|t| t.pause_s) + 1e-6,
+        "{pc:?}"
+    );
     assert!(cal.costs.source.as_deref().unwrap_or("").contains("post_copy"));
 }

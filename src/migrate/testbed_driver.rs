@@ -63,7 +63,7 @@ impl Book {
     /// copy of the whole book per step was a fifth of a large migration's
     /// CPU).
     fn on(&self, vms: &BTreeSet<String>) -> Book {
-        let mine = |id: &str| self.at.get(id).is_none_or(|s| vms.contains(&s.vm));
+        let mine = |id: &str| self.at.get(id).map_or(true, |s| vms.contains(&s.vm));
         Book {
             at: self
                 .at
@@ -515,9 +515,14 @@ impl VnodeDriver for TestbedDriver {
                 Some(l) => l.start_daemon(&paths),
                 None => Ok(()),
             };
-            let up = match started
-                .and_then(|()| criu::restore_moved(d.fleet, d.layout, &d.at, id, &old, with_process, true, lazy))
-            {
+            let up = match started.and_then(|()| {
+                let how = criu::RestoreAs {
+                    with_process,
+                    frozen: true,
+                    lazy,
+                };
+                criu::restore_moved(d.fleet, d.layout, &d.at, id, &old, how)
+            }) {
                 Ok(up) => up,
                 Err(e) => {
                     if let Some(l) = self.lazy().remove(id) {

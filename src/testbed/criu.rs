@@ -269,12 +269,23 @@ pub struct Restored {
     pub restore_s: f64,
 }
 
+/// How [`restore_moved`] brings a vnode up.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreAs {
+    /// The vnode has a process (else only its namespace and links).
+    pub with_process: bool,
+    /// Freeze the restored tree again (the experiment is suspended).
+    pub frozen: bool,
+    /// Post-copy: `criu restore --lazy-pages`.
+    pub lazy: bool,
+}
+
 /// Bring a dumped vnode up at its site in `at` after a move from `old`:
 /// its cgroups there, a fresh namespace that holds incoming packets, its
 /// links to the peers where `at` puts them (the peers' old veth ends
-/// retired, see [`reattach_after_move`]), then, if `with_process`,
-/// [`restore_fresh`] from its images (frozen again if `frozen`) and the
-/// hold released (`lazy`: a post-copy restore, see [`restore_fresh`]).
+/// retired, see [`reattach_after_move`]), then, if `how.with_process`,
+/// [`restore_fresh`] from its images (frozen again if `how.frozen`) and the
+/// hold released (`how.lazy`: a post-copy restore, see [`restore_fresh`]).
 /// The testbed driver's restore step.
 ///
 /// A failure after the restore succeeded kills the restored tree there
@@ -286,10 +297,13 @@ pub fn restore_moved(
     at: &BTreeMap<String, Site>,
     vnode: &str,
     old: &Site,
-    with_process: bool,
-    frozen: bool,
-    lazy: bool,
+    how: RestoreAs,
 ) -> Result<Restored> {
+    let RestoreAs {
+        with_process,
+        frozen,
+        lazy,
+    } = how;
     let cg = layout.vnode(vnode)?.cgroup.clone();
     let site = at
         .get(vnode)
