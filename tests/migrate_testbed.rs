@@ -350,6 +350,22 @@ fn killed_at(flag: &str, phase: Option<&str>) {
 /// holds incoming packets until the restore is done) and the counter goes on.
 #[test]
 fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
+    tcp_connection_over_five_moves("stop-copy");
+}
+
+/// The same with post-copy moves (CRIU lazy pages): the connection and the
+/// count survive, and the client runs in its new namespace after each move.
+#[test]
+fn post_copy_keeps_an_established_tcp_connection_over_five_moves() {
+    let check = sh(&["criu", "check", "--feature", "uffd-noncoop"]);
+    if !String::from_utf8_lossy(&check.stdout).contains("is supported") {
+        eprintln!("skipped: criu check --feature uffd-noncoop: not supported here");
+        return;
+    }
+    tcp_connection_over_five_moves("post-copy");
+}
+
+fn tcp_connection_over_five_moves(mode: &str) {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft", "/usr/bin/python3"]) {
         return;
     }
@@ -392,7 +408,7 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
         placements: vec![pa.clone(), pb.clone()],
     };
     write_inputs(d, &testbed, &topo, &[("pa.json", &pa), ("pb.json", &pb)]);
-    let migrate = |args: &[&str]| migrate_cli(d, &state_root, args);
+    let migrate = |args: &[&str]| migrate_cli(d, &state_root, &[args, &["--migration", mode]].concat());
     assert_eq!(migrate(&["--target", "pa.json"]).vm_of, pa.vm_of);
     wait_client(&prog, 3, Duration::from_secs(10));
     let mut walls = Vec::new();
@@ -410,7 +426,7 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
     }
     let walls: Vec<String> = walls.iter().map(|w| format!("{w:.2}")).collect();
     eprintln!(
-        "5 moves of a TCP client through `netbalance migrate`, wall per call (s): {}",
+        "5 {mode} moves of a TCP client through `netbalance migrate`, wall per call (s): {}",
         walls.join(" ")
     );
     assert!(migrate(&["--teardown"]).vm_of.is_empty());
