@@ -109,6 +109,89 @@ pub struct Evaluator<'a> {
     host_vm: Vec<u32>,
 }
 
+/// The VM and host deltas of moving one vnode from VM `a` (host `ha`) to
+/// VM `b` (host `hb`), summed link by link: what [`Evaluator::delta_links`]
+/// and its hub form share.
+struct MoveDelta {
+    a: u32,
+    b: u32,
+    ha: u32,
+    hb: u32,
+    /// CPU per Mbit charged to the VM of the moved vnode by class (same VM,
+    /// same host, across hosts) and to the VM of the other end (nothing on
+    /// one VM).
+    own: [f64; 3],
+    other: [f64; 3],
+    da: f64,
+    db: f64,
+    dha: f64,
+    dhb: f64,
+}
+
+impl MoveDelta {
+    /// The moved vnode's own `cpu`, and `far` Mbit/s of links across hosts
+    /// before and after (a hub's summed links off `ha` and `hb`).
+    #[inline(always)]
+    fn new(a: u32, b: u32, ha: u32, hb: u32, own: [f64; 3], cpu: f64, far: f64) -> MoveDelta {
+        let per_net = own[2];
+        MoveDelta {
+            a,
+            b,
+            ha,
+            hb,
+            own,
+            other: [0.0, own[1], own[2]],
+            da: -cpu - far * per_net,
+            db: cpu + far * per_net,
+            dha: -far,
+            dhb: far,
+        }
+    }
+
+    /// A link of `rate` Mbit/s to VM `c` on host `hc`, which is `ha` or `hb`.
+    #[inline(always)]
+    fn near(&mut self, s: &mut Scratch, rate: f64, c: u32, hc: u32) {
+        let (a, b, ha, hb) = (self.a, self.b, self.ha, self.hb);
+        // Class of the link before (from a) and after (from b):
+        // 0 one VM, 1 one host, 2 across hosts.
+        let before = (c != a) as usize + (hc != ha) as usize;
+        let after = (c != b) as usize + (hc != hb) as usize;
+        self.da -= rate * self.own[before];
+        self.db += rate * self.own[after];
+        let dc = rate * (self.other[after] - self.other[before]);
+        if dc != 0.0 {
+            match c {
+                _ if c == a => self.da += dc,
+                _ if c == b => self.db += dc,
+                _ => s.add_vm(c, dc),
+            }
+        }
+        // hc is ha or hb here: its change joins theirs.
+        let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
+        let dh = rate * (crosses - crossed);
+        self.dha -= rate * crossed;
+        self.dhb += rate * crosses;
+        if hc == ha {
+            self.dha += dh;
+        } else {
+            self.dhb += dh;
+        }
+    }
+
+    /// Hand the sums to the scratch deltas.
+    #[inline(always)]
+    fn finish(self, s: &mut Scratch) {
+        s.add_vm(self.a, self.da);
+        s.add_vm(self.b, self.db);
+        if self.dha != 0.0 {
+            s.add_host(self.ha, self.dha);
+        }
+        if self.dhb != 0.0 {
+            s.add_host(self.hb, self.dhb);
+        }
+    }
+}
+
 impl<'a> Evaluator<'a> {
     /// The state of `assign`. With `base` (a re-placement), T_r and the moved
     /// count are measured from `base`. Both must be complete (one valid VM
@@ -388,56 +471,22 @@ impl<'a> Evaluator<'a> {
         let host = &self.inst.vm_host;
         let (ha, hb) = (host[a as usize], host[b as usize]);
         let cpu = self.load.cpu[n as usize];
-        let (mut da, mut db, mut dha, mut dhb) = (-cpu, cpu, 0.0, 0.0);
-        // CPU per Mbit charged to the VM of n by class (same VM, same host,
-        // across hosts) and to the VM of the other end (nothing on one VM).
-        let own = [self.per_vm, self.per_host, self.per_net];
-        let other = [0.0, self.per_host, self.per_net];
+        let mut d = MoveDelta::new(a, b, ha, hb, [self.per_vm, self.per_host, self.per_net], cpu, 0.0);
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
         for &(m, rate) in &self.adj[range] {
             let c = self.assign[m as usize];
             let hc = self.vnode_host[m as usize];
             if hc != ha && hc != hb {
                 // Across hosts before and after: only a, b and their hosts change.
-                da -= rate * self.per_net;
-                db += rate * self.per_net;
-                dha -= rate;
-                dhb += rate;
+                d.da -= rate * self.per_net;
+                d.db += rate * self.per_net;
+                d.dha -= rate;
+                d.dhb += rate;
                 continue;
             }
-            // Class of the link (n, m) before (from a) and after (from b):
-            // 0 one VM, 1 one host, 2 across hosts.
-            let before = (c != a) as usize + (hc != ha) as usize;
-            let after = (c != b) as usize + (hc != hb) as usize;
-            da -= rate * own[before];
-            db += rate * own[after];
-            let dc = rate * (other[after] - other[before]);
-            if dc != 0.0 {
-                match c {
-                    _ if c == a => da += dc,
-                    _ if c == b => db += dc,
-                    _ => s.add_vm(c, dc),
-                }
-            }
-            // hc is ha or hb here: its change joins theirs.
-            let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
-            let dh = rate * (crosses - crossed);
-            dha -= rate * crossed;
-            dhb += rate * crosses;
-            if hc == ha {
-                dha += dh;
-            } else {
-                dhb += dh;
-            }
+            d.near(s, rate, c, hc);
         }
-        s.add_vm(a, da);
-        s.add_vm(b, db);
-        if dha != 0.0 {
-            s.add_host(ha, dha);
-        }
-        if dhb != 0.0 {
-            s.add_host(hb, dhb);
-        }
+        d.finish(s);
     }
 
     /// [`Self::delta_links`] for a hub, from its sums: links to VMs off
@@ -453,50 +502,19 @@ impl<'a> Evaluator<'a> {
         let near = per_host[ha as usize] + if hb != ha { per_host[hb as usize] } else { 0.0 };
         let far = self.hubs.total(r) - near;
         let cpu = self.load.cpu[n as usize];
-        let (mut da, mut db, mut dha, mut dhb) = (-cpu - far * self.per_net, cpu + far * self.per_net, -far, far);
-        let own = [self.per_vm, self.per_host, self.per_net];
-        let other = [0.0, self.per_host, self.per_net];
+        let mut d = MoveDelta::new(a, b, ha, hb, [self.per_vm, self.per_host, self.per_net], cpu, far);
         let both = [ha, hb];
         for &hc in &both[..1 + usize::from(hb != ha)] {
             let vms =
                 &self.host_vm[self.host_vm_start[hc as usize] as usize..self.host_vm_start[hc as usize + 1] as usize];
             for &c in vms {
                 let rate = per_vm[c as usize];
-                if rate == 0.0 {
-                    continue;
-                }
-                let before = (c != a) as usize + (hc != ha) as usize;
-                let after = (c != b) as usize + (hc != hb) as usize;
-                da -= rate * own[before];
-                db += rate * own[after];
-                let dc = rate * (other[after] - other[before]);
-                if dc != 0.0 {
-                    match c {
-                        _ if c == a => da += dc,
-                        _ if c == b => db += dc,
-                        _ => s.add_vm(c, dc),
-                    }
-                }
-                // hc is ha or hb here: its change joins theirs.
-                let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
-                let dh = rate * (crosses - crossed);
-                dha -= rate * crossed;
-                dhb += rate * crosses;
-                if hc == ha {
-                    dha += dh;
-                } else {
-                    dhb += dh;
+                if rate != 0.0 {
+                    d.near(s, rate, c, hc);
                 }
             }
         }
-        s.add_vm(a, da);
-        s.add_vm(b, db);
-        if dha != 0.0 {
-            s.add_host(ha, dha);
-        }
-        if dhb != 0.0 {
-            s.add_host(hb, dhb);
-        }
+        d.finish(s);
     }
 
     /// [`Self::delta_relocate`]'s migration part (re-placement only).
