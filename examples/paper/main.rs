@@ -244,6 +244,19 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             })
             .collect()
     };
+    // Fig. 9's sweep from experiment `e`: SuT memory 10/50/100 MB over T_p.
+    let memory_sweep = |e: &Experiment| -> Vec<Point> {
+        [10.0, 50.0, 100.0]
+            .iter()
+            .flat_map(|&m| {
+                pts(&format!("{m} MB"), &[2.0, 4.0, 8.0, 16.0], &|tp| Experiment {
+                    memory_mb: m,
+                    window: netbalance::cost::Window { tp, to: 1.0 },
+                    ..e.clone()
+                })
+            })
+            .collect()
+    };
     Some(match name {
         "fig6" => Figure {
             name: "fig6",
@@ -292,16 +305,7 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             x_label: "T_p (s)",
             band: None,
             x_axis: XAxis::Log,
-            points: [10.0, 50.0, 100.0]
-                .iter()
-                .flat_map(|&m| {
-                    pts(&format!("{m} MB"), &[2.0, 4.0, 8.0, 16.0], &|tp| Experiment {
-                        memory_mb: m,
-                        window: netbalance::cost::Window { tp, to: 1.0 },
-                        ..b.clone()
-                    })
-                })
-                .collect(),
+            points: memory_sweep(&b),
         },
         "fig9-post-copy" => Figure {
             name: "fig9-post-copy",
@@ -309,18 +313,11 @@ fn figure(name: &str, o: &Options) -> Option<Figure> {
             x_label: "T_p (s)",
             band: None,
             x_axis: XAxis::Log,
-            points: [10.0, 50.0, 100.0]
-                .iter()
-                .flat_map(|&m| {
-                    pts(&format!("{m} MB"), &[2.0, 4.0, 8.0, 16.0], &|tp| Experiment {
-                        memory_mb: m,
-                        migration: MigrationMode::PostCopy,
-                        costs: calibrated_post_copy(&b.costs),
-                        window: netbalance::cost::Window { tp, to: 1.0 },
-                        ..b.clone()
-                    })
-                })
-                .collect(),
+            points: memory_sweep(&Experiment {
+                migration: MigrationMode::PostCopy,
+                costs: calibrated_post_copy(&b.costs),
+                ..b.clone()
+            }),
         },
         "fig10" => Figure {
             name: "fig10",
