@@ -15,6 +15,20 @@ use testbed_support::*;
 /// the two tests of this file take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A fleet of `testbed`'s local VMs with a state root and a journal in a
+/// temporary directory (kept while the first value lives).
+fn local_fleet(testbed: &Testbed) -> (tempfile::TempDir, Fleet, StateDir) {
+    let state = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        state_root: state.path().to_path_buf(),
+        criu: which("criu").unwrap().display().to_string(),
+        ..Paths::default()
+    };
+    let fleet = Fleet::new(testbed, SshOptions::new("/dev/null"), paths);
+    let journal = StateDir::open(state.path().join("journal")).unwrap();
+    (state, fleet, journal)
+}
+
 #[test]
 fn calibrate_local_vms_measures_phases() {
     if !require(&["ip", "tc", "nsenter", "setsid", "criu", "nft"]) {
@@ -22,14 +36,7 @@ fn calibrate_local_vms_measures_phases() {
     }
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let testbed = Testbed::generate(1, 2, 1000.0);
-    let state = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        state_root: state.path().to_path_buf(),
-        criu: which("criu").unwrap().display().to_string(),
-        ..Paths::default()
-    };
-    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
-    let journal = StateDir::open(state.path().join("journal")).unwrap();
+    let (_state, mut fleet, journal) = local_fleet(&testbed);
     let cal = calibrate(&mut fleet, &testbed, &[4.0, 64.0], 2, &Costs::default(), &journal).unwrap();
     eprintln!("calibration: {}", serde_json::to_string(&cal).unwrap());
     assert_eq!(cal.pairs.len(), 1);
@@ -190,14 +197,7 @@ fn calibrate_post_copy_measures_the_lazy_pause() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut testbed = Testbed::generate(1, 2, 1000.0);
     testbed.migration = Some(netbalance::model::MigrationMode::PostCopy);
-    let state = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        state_root: state.path().to_path_buf(),
-        criu: which("criu").unwrap().display().to_string(),
-        ..Paths::default()
-    };
-    let mut fleet = Fleet::new(&testbed, SshOptions::new("/dev/null"), paths);
-    let journal = StateDir::open(state.path().join("journal")).unwrap();
+    let (_state, mut fleet, journal) = local_fleet(&testbed);
     let cal = calibrate(&mut fleet, &testbed, &[4.0, 64.0], 1, &Costs::default(), &journal).unwrap();
     let pair = &cal.pairs[0];
     // Stop-and-copy probes still dump their memory; post-copy ones do not.

@@ -205,15 +205,12 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
             Some(paper.reattach_ms),
         ));
     }
-    let post: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| p.post_copy_runs.iter()).collect();
-    if !post.is_empty() {
-        let n = post.len() as f64;
-        let avg = |f: &dyn Fn(&MigrationTimes) -> f64| post.iter().map(|t| ms(f(t))).sum::<f64>() / n;
+    if let Some(post) = PostCopyRuns::of(pairs) {
         rows.extend([
             row(
                 "post-copy: pause (suspend to resume)",
                 "ms/move",
-                avg(&|t| t.pause_s),
+                post.mean_ms(|t| t.pause_s),
                 None,
             ),
             row(
@@ -231,12 +228,27 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
             row(
                 "post-copy: pages arriving after the resume",
                 "ms/move",
-                avg(&|t| t.pages_s),
+                post.mean_ms(|t| t.pages_s),
                 None,
             ),
         ]);
     }
     Breakdown { rows }
+}
+
+/// Every pair's post-copy runs (none: `None`).
+struct PostCopyRuns<'a>(Vec<&'a MigrationTimes>);
+
+impl<'a> PostCopyRuns<'a> {
+    fn of(pairs: &'a [PairResult]) -> Option<PostCopyRuns<'a>> {
+        let runs: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| &p.post_copy_runs).collect();
+        (!runs.is_empty()).then_some(PostCopyRuns(runs))
+    }
+
+    /// The mean of a figure in seconds, in ms.
+    fn mean_ms(&self, f: impl Fn(&MigrationTimes) -> f64) -> f64 {
+        self.0.iter().map(|t| f(t) * 1000.0).sum::<f64>() / self.0.len() as f64
+    }
 }
 
 /// Least-squares line through (x, y): (slope, intercept). One point: through the origin.
@@ -429,15 +441,13 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
         "fixed parts in checkpoint_ms, reattach_ms the time a links-only move adds"
     };
     c.resume_ms = mean(&|t| ms(t.resume_s));
-    let post: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| p.post_copy_runs.iter()).collect();
-    if !post.is_empty() {
-        let n = post.len() as f64;
-        let avg = |f: &dyn Fn(&MigrationTimes) -> f64| post.iter().map(|t| ms(f(t))).sum::<f64>() / n;
+    let post = PostCopyRuns::of(pairs);
+    if let Some(post) = &post {
         // The pause beyond the lazy dump, its suspend, links and resume: the
         // lazy-pages daemon's start and the restore.
-        c.post_copy.state_dump_ms = avg(&|t| t.snapshot_s);
+        c.post_copy.state_dump_ms = post.mean_ms(|t| t.snapshot_s);
         c.post_copy.state_restore_ms =
-            avg(&|t| (t.pause_s - t.suspend_s - t.snapshot_s - t.reattach_s - t.resume_s).max(t.restore_s));
+            post.mean_ms(|t| (t.pause_s - t.suspend_s - t.snapshot_s - t.reattach_s - t.resume_s).max(t.restore_s));
     }
     c.source = Some(format!(
         "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, {where_fixed}{}",
@@ -447,13 +457,12 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
             .map(|p| format!("{} {}->{} (transfer: {})", p.class, p.from, p.to, p.via))
             .collect::<Vec<_>>()
             .join(", "),
-        if post.is_empty() {
-            String::new()
-        } else {
-            format!(
+        match &post {
+            None => String::new(),
+            Some(p) => format!(
                 "; post_copy from {} post-copy move(s), fault_fraction not measured",
-                post.len()
-            )
+                p.0.len()
+            ),
         }
     ));
     c
