@@ -101,6 +101,9 @@ pub struct TestbedDriver {
     /// checkpoint until [`VnodeDriver::discard_image`] has seen every page
     /// arrive (or the move failed).
     lazy: Mutex<BTreeMap<String, Lazy>>,
+    /// VMs found able to move vnodes post-copy ([`crate::testbed::lazy::require`]),
+    /// so that the check runs once per VM, not inside every move's pause.
+    lazy_ok: Mutex<BTreeSet<String>>,
 }
 
 /// How long a post-copy move may take to bring every page over.
@@ -139,6 +142,7 @@ impl TestbedDriver {
             timings: Timings::default(),
             mode: MigrationMode::StopCopy,
             lazy: Mutex::new(BTreeMap::new()),
+            lazy_ok: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -400,7 +404,12 @@ impl VnodeDriver for TestbedDriver {
                 .ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
             if self.mode == MigrationMode::PostCopy {
-                crate::testbed::lazy::require(ex, &paths)?;
+                let mut ok = self.lazy_ok.lock().unwrap_or_else(|e| e.into_inner());
+                if !ok.contains(vm) {
+                    crate::testbed::lazy::require(ex, &paths)?;
+                    ok.insert(vm.to_string());
+                }
+                drop(ok);
                 safe_remove(ex, &images)?;
                 paths.cgroups.freeze(ex, &cg)?;
                 crash::during("in-dump", &images);
