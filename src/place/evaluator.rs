@@ -85,8 +85,9 @@ pub struct Evaluator<'a> {
     inv_cap: Vec<f64>,
     inv_nic: Vec<f64>,
     assign: Vec<u32>,
-    /// Per vnode, the host of its VM (read with `assign` on every link walked).
-    vnode_host: Vec<u32>,
+    /// Per vnode, its VM and that VM's host: `assign` and the host in one
+    /// read for every link walked.
+    vnode_at: Vec<(u32, u32)>,
     vm_load: Vec<f64>,
     nic_load: Vec<f64>,
     members: Vec<Vec<u32>>,
@@ -133,19 +134,29 @@ impl MoveDelta {
     /// before and after (a hub's summed links off `ha` and `hb`).
     #[inline(always)]
     fn new(a: u32, b: u32, ha: u32, hb: u32, own: [f64; 3], cpu: f64, far: f64) -> MoveDelta {
-        let per_net = own[2];
-        MoveDelta {
+        let mut d = MoveDelta {
             a,
             b,
             ha,
             hb,
             own,
             other: [0.0, own[1], own[2]],
-            da: -cpu - far * per_net,
-            db: cpu + far * per_net,
-            dha: -far,
-            dhb: far,
-        }
+            da: -cpu,
+            db: cpu,
+            dha: 0.0,
+            dhb: 0.0,
+        };
+        d.far(far);
+        d
+    }
+
+    /// `rate` Mbit/s of links across hosts before and after.
+    #[inline(always)]
+    fn far(&mut self, rate: f64) {
+        self.da -= rate * self.own[2];
+        self.db += rate * self.own[2];
+        self.dha -= rate;
+        self.dhb += rate;
     }
 
     /// A link of `rate` Mbit/s to VM `c` on host `hc`, which is `ha` or `hb`.
@@ -252,7 +263,7 @@ impl<'a> Evaluator<'a> {
             per_net: per.net,
             inv_cap: inst.vm_capacity.iter().map(|c| 1.0 / c).collect(),
             inv_nic: inst.host_nic.iter().map(|c| 1.0 / c).collect(),
-            vnode_host: assign.iter().map(|&v| inst.vm_host[v as usize]).collect(),
+            vnode_at: assign.iter().map(|&v| (v, inst.vm_host[v as usize])).collect(),
             assign,
             vm_load: Vec::new(),
             nic_load: Vec::new(),
@@ -424,12 +435,12 @@ impl<'a> Evaluator<'a> {
         score
     }
 
-    /// Put vnode `n` on VM `v` in `assign` and `vnode_host` only (the
+    /// Put vnode `n` on VM `v` in `assign` and `vnode_at` only (the
     /// second half of a pair move is scored against the first's new VM).
     #[inline]
     fn place_for_scoring(&mut self, n: u32, v: u32) {
         self.assign[n as usize] = v;
-        self.vnode_host[n as usize] = self.inst.vm_host[v as usize];
+        self.vnode_at[n as usize] = (v, self.inst.vm_host[v as usize]);
     }
 
     /// Add the deltas of [`Move::Eject`] to the scratch (out of line: it
@@ -473,19 +484,18 @@ impl<'a> Evaluator<'a> {
         let cpu = self.load.cpu[n as usize];
         let mut d = MoveDelta::new(a, b, ha, hb, [self.per_vm, self.per_host, self.per_net], cpu, 0.0);
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
+        // Links across hosts before and after change only a, b and their
+        // hosts: summed apart, in a register.
+        let mut far = 0.0;
         for &(m, rate) in &self.adj[range] {
-            let c = self.assign[m as usize];
-            let hc = self.vnode_host[m as usize];
+            let (c, hc) = self.vnode_at[m as usize];
             if hc != ha && hc != hb {
-                // Across hosts before and after: only a, b and their hosts change.
-                d.da -= rate * self.per_net;
-                d.db += rate * self.per_net;
-                d.dha -= rate;
-                d.dhb += rate;
+                far += rate;
                 continue;
             }
             d.near(s, rate, c, hc);
         }
+        d.far(far);
         d.finish(s);
     }
 
@@ -561,16 +571,16 @@ impl<'a> Evaluator<'a> {
     fn score_of_scratch(&self) -> Score {
         let s = &self.scratch;
         let mut spread = self.spread;
-        let mut vm_max = self.vm_tree.max_excluding(|v| s.vm_stamp[v] == s.stamp);
-        for &v in &s.vms {
-            let u = (self.vm_load[v as usize] + s.vm_delta[v as usize]) * self.inv_cap[v as usize];
+        let mut vm_max = self.vm_tree.max_excluding(|v| s.vm.is_touched(s.stamp, v));
+        for &v in s.vm.touched() {
+            let u = (self.vm_load[v as usize] + s.vm.delta[v as usize]) * self.inv_cap[v as usize];
             let old = self.vm_tree.get(v as usize);
             spread += u * u - old * old;
             vm_max = vm_max.max(u);
         }
-        let mut nic_max = self.nic_tree.max_excluding(|h| s.host_stamp[h] == s.stamp);
-        for &h in &s.hosts {
-            let u = (self.nic_load[h as usize] + s.host_delta[h as usize]) * self.inv_nic[h as usize];
+        let mut nic_max = self.nic_tree.max_excluding(|h| s.host.is_touched(s.stamp, h));
+        for &h in s.host.touched() {
+            let u = (self.nic_load[h as usize] + s.host.delta[h as usize]) * self.inv_nic[h as usize];
             let old = self.nic_tree.get(h as usize);
             spread += u * u - old * old;
             nic_max = nic_max.max(u);
@@ -578,9 +588,9 @@ impl<'a> Evaluator<'a> {
         let (t_r, moved) = match &self.mig {
             None => (0.0, 0),
             Some(m) => {
-                let mut t_r = m.tree.max_excluding(|v| s.tr_stamp[v] == s.stamp).max(0.0);
-                for &v in &s.trs {
-                    t_r = t_r.max(m.value_after(v as usize, s.tr_delta[v as usize], s.tr_touch[v as usize]));
+                let mut t_r = m.tree.max_excluding(|v| s.tr.is_touched(s.stamp, v)).max(0.0);
+                for &v in s.tr.touched() {
+                    t_r = t_r.max(m.value_after(v as usize, s.tr.delta[v as usize], s.tr_touch[v as usize]));
                 }
                 if let Some(l) = &m.local {
                     t_r = t_r.max(l.value(s.local_delta.0, s.local_delta.1));
@@ -615,24 +625,24 @@ impl<'a> Evaluator<'a> {
             }
         }
         let s = &self.scratch;
-        for &v in &s.vms {
+        for &v in s.vm.touched() {
             let i = v as usize;
-            self.vm_load[i] += s.vm_delta[i];
+            self.vm_load[i] += s.vm.delta[i];
             self.vm_tree.set(i, self.vm_load[i] * self.inv_cap[i]);
         }
-        for &h in &s.hosts {
+        for &h in s.host.touched() {
             let i = h as usize;
-            self.nic_load[i] += s.host_delta[i];
+            self.nic_load[i] += s.host.delta[i];
             self.nic_tree.set(i, self.nic_load[i] * self.inv_nic[i]);
         }
         if let Some(m) = &mut self.mig {
-            for &v in &s.trs {
+            for &v in s.tr.touched() {
                 let i = v as usize;
                 m.touches[i] = (m.touches[i] as i32 + s.tr_touch[i]) as u32;
                 m.mig_sum[i] = if m.touches[i] == 0 {
                     0.0
                 } else {
-                    m.mig_sum[i] + s.tr_delta[i]
+                    m.mig_sum[i] + s.tr.delta[i]
                 };
                 let t = m.value_after(i, 0.0, 0);
                 m.tree.set(i, t);
@@ -663,7 +673,7 @@ impl<'a> Evaluator<'a> {
                     self.hubs.shift(r, rate, (from, hf), (to, ht));
                 }
             }
-            let c = self.assign[m as usize];
+            let c = self.vnode_at[m as usize].0;
             let change = (c != to) as i32 - (c != from) as i32;
             if change != 0 {
                 let f = &mut self.foreign[m as usize];
@@ -688,6 +698,6 @@ impl<'a> Evaluator<'a> {
         self.slot[n as usize] = self.members[to as usize].len() as u32;
         self.members[to as usize].push(n);
         self.assign[n as usize] = to;
-        self.vnode_host[n as usize] = ht;
+        self.vnode_at[n as usize] = (to, ht);
     }
 }

@@ -2,21 +2,74 @@
 
 use super::evaluator::{Move, Score};
 
-/// Per-move scratch: deltas of the touched VMs, hosts and T_r(v), kept dense
-/// and marked with a stamp so nothing is cleared between moves.
+/// Sparse per-move deltas over `0..len` indices (VMs or hosts): dense values
+/// marked with the scratch's stamp so nothing is cleared between moves, and
+/// the list of indices touched. The list is a fixed array with a count, not
+/// a `Vec`: a push that may grow is a call, and around it the evaluator's
+/// running sums would live on the stack instead of in registers.
+#[derive(Debug, Clone)]
+pub(super) struct Sparse {
+    stamp: Vec<u32>,
+    pub(super) delta: Vec<f64>,
+    list: Box<[u32]>,
+    len: usize,
+}
+
+impl Sparse {
+    fn new(len: usize) -> Sparse {
+        Sparse {
+            stamp: vec![0; len],
+            delta: vec![0.0; len],
+            list: vec![0; len].into_boxed_slice(),
+            len: 0,
+        }
+    }
+
+    /// Add `x` to index `i`'s delta; true if `i` was not touched before in
+    /// this move (stamp `now`).
+    #[inline(always)]
+    fn add(&mut self, now: u32, i: u32, x: f64) -> bool {
+        let at = i as usize;
+        if self.stamp[at] != now {
+            self.stamp[at] = now;
+            self.delta[at] = x;
+            self.list[self.len] = i;
+            self.len += 1;
+            true
+        } else {
+            self.delta[at] += x;
+            false
+        }
+    }
+
+    /// The indices touched in this move.
+    #[inline]
+    pub(super) fn touched(&self) -> &[u32] {
+        &self.list[..self.len]
+    }
+
+    #[inline]
+    pub(super) fn is_touched(&self, now: u32, i: usize) -> bool {
+        self.stamp[i] == now
+    }
+
+    fn reset(&mut self, clear_stamps: bool) {
+        if clear_stamps {
+            self.stamp.fill(0);
+        }
+        self.len = 0;
+    }
+}
+
+/// Per-move scratch: deltas of the touched VMs, hosts and T_r(v).
 #[derive(Debug, Clone)]
 pub(super) struct Scratch {
     pub(super) stamp: u32,
-    pub(super) vm_stamp: Vec<u32>,
-    pub(super) vm_delta: Vec<f64>,
-    pub(super) vms: Vec<u32>,
-    pub(super) host_stamp: Vec<u32>,
-    pub(super) host_delta: Vec<f64>,
-    pub(super) hosts: Vec<u32>,
-    pub(super) tr_stamp: Vec<u32>,
-    pub(super) tr_delta: Vec<f64>,
+    pub(super) vm: Sparse,
+    pub(super) host: Sparse,
+    pub(super) tr: Sparse,
+    /// Per VM, the change of its migration count (with `tr`'s stamp).
     pub(super) tr_touch: Vec<i32>,
-    pub(super) trs: Vec<u32>,
     pub(super) moved_delta: isize,
     /// Change of [`LocalShare`]'s sum and moves.
     pub(super) local_delta: (f64, isize),
@@ -28,16 +81,10 @@ impl Scratch {
     pub(super) fn new(vms: usize, hosts: usize) -> Scratch {
         Scratch {
             stamp: 0,
-            vm_stamp: vec![0; vms],
-            vm_delta: vec![0.0; vms],
-            vms: Vec::with_capacity(vms),
-            host_stamp: vec![0; hosts],
-            host_delta: vec![0.0; hosts],
-            hosts: Vec::with_capacity(hosts),
-            tr_stamp: vec![0; vms],
-            tr_delta: vec![0.0; vms],
+            vm: Sparse::new(vms),
+            host: Sparse::new(hosts),
+            tr: Sparse::new(vms),
             tr_touch: vec![0; vms],
-            trs: Vec::with_capacity(vms),
             moved_delta: 0,
             local_delta: (0.0, 0),
             pending: None,
@@ -45,55 +92,35 @@ impl Scratch {
     }
 
     pub(super) fn begin(&mut self) {
-        if self.stamp == u32::MAX {
-            self.vm_stamp.fill(0);
-            self.host_stamp.fill(0);
-            self.tr_stamp.fill(0);
+        let wrap = self.stamp == u32::MAX;
+        if wrap {
             self.stamp = 0;
         }
         self.stamp += 1;
-        self.vms.clear();
-        self.hosts.clear();
-        self.trs.clear();
+        self.vm.reset(wrap);
+        self.host.reset(wrap);
+        self.tr.reset(wrap);
         self.moved_delta = 0;
         self.local_delta = (0.0, 0);
         self.pending = None;
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn add_vm(&mut self, v: u32, x: f64) {
-        let i = v as usize;
-        if self.vm_stamp[i] != self.stamp {
-            self.vm_stamp[i] = self.stamp;
-            self.vm_delta[i] = x;
-            self.vms.push(v);
-        } else {
-            self.vm_delta[i] += x;
-        }
+        self.vm.add(self.stamp, v, x);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn add_host(&mut self, h: u32, x: f64) {
-        let i = h as usize;
-        if self.host_stamp[i] != self.stamp {
-            self.host_stamp[i] = self.stamp;
-            self.host_delta[i] = x;
-            self.hosts.push(h);
-        } else {
-            self.host_delta[i] += x;
-        }
+        self.host.add(self.stamp, h, x);
     }
 
     #[inline]
     pub(super) fn add_tr(&mut self, v: u32, seconds: f64, touches: i32) {
         let i = v as usize;
-        if self.tr_stamp[i] != self.stamp {
-            self.tr_stamp[i] = self.stamp;
-            self.tr_delta[i] = seconds;
+        if self.tr.add(self.stamp, v, seconds) {
             self.tr_touch[i] = touches;
-            self.trs.push(v);
         } else {
-            self.tr_delta[i] += seconds;
             self.tr_touch[i] += touches;
         }
     }
