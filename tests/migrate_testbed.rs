@@ -266,15 +266,46 @@ fn a_migrate_killed_at_every_phase_is_resumed_on_the_real_testbed() {
     }
 }
 
+/// The same with post-copy moves: a kill after the source's dump leaves a
+/// page server that nobody connects to and the dumped tasks frozen; both
+/// directions bring the vnode back from them.
+#[test]
+fn a_post_copy_migrate_killed_at_every_phase_is_taken_up_on_the_real_testbed() {
+    if !post_copy_here() {
+        return;
+    }
+    for phase in CRASH_PHASES {
+        for flag in ["--rollback", "--resume"] {
+            eprintln!("post-copy, killed at {phase}, {flag}");
+            killed_in_mode(flag, Some(phase), "post-copy");
+        }
+    }
+}
+
+/// True if criu can move post-copy on this machine (else says why not).
+fn post_copy_here() -> bool {
+    let check = sh(&["criu", "check", "--feature", "uffd-noncoop"]);
+    if !String::from_utf8_lossy(&check.stdout).contains("is supported") {
+        eprintln!("skipped: criu check --feature uffd-noncoop: not supported here");
+        return false;
+    }
+    true
+}
+
 /// Deploy p1, kill a migrate to p2 midway, take it up with `flag`.
 fn killed_midway(flag: &str) {
     killed_at(flag, None)
 }
 
-/// Deploy p1, kill a migrate to p2 (after 1.6 s, or at `phase` by the
-/// driver's crash hook, when the run is then unfinished for sure), take it
-/// up with `flag`; every vnode then runs once, thawed, where the state dir says.
 fn killed_at(flag: &str, phase: Option<&str>) {
+    killed_in_mode(flag, phase, "stop-copy")
+}
+
+/// Deploy p1, kill a migrate to p2 (after 1.6 s, or at `phase` by the
+/// driver's crash hook, when the run is then unfinished for sure) that
+/// moves in `mode`, take it up with `flag`; every vnode then runs once,
+/// thawed, where the state dir says.
+fn killed_in_mode(flag: &str, phase: Option<&str>, mode: &str) {
     if !require(TOOLS) {
         return;
     }
@@ -293,6 +324,7 @@ fn killed_at(flag: &str, phase: Option<&str>) {
         c.current_dir(d)
             .env_remove("NETBALANCE_TEST_DRIVER")
             .args(["migrate", "-q", "--state-root", state_root.to_str().unwrap()])
+            .args(["--migration", mode])
             .args(args);
         c
     };
@@ -357,9 +389,7 @@ fn migrate_keeps_an_established_tcp_connection_over_five_moves() {
 /// count survive, and the client runs in its new namespace after each move.
 #[test]
 fn post_copy_keeps_an_established_tcp_connection_over_five_moves() {
-    let check = sh(&["criu", "check", "--feature", "uffd-noncoop"]);
-    if !String::from_utf8_lossy(&check.stdout).contains("is supported") {
-        eprintln!("skipped: criu check --feature uffd-noncoop: not supported here");
+    if !post_copy_here() {
         return;
     }
     tcp_connection_over_five_moves("post-copy");

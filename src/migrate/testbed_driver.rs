@@ -38,7 +38,7 @@ use super::timing::Timings;
 use crate::error::{Error, Result};
 use crate::model::{MigrationMode, Placement, Topology};
 use crate::testbed::criu;
-use crate::testbed::lazy::Lazy;
+use crate::testbed::lazy::{self, Lazy};
 use crate::testbed::site::{self, safe_remove, wait_criu_done};
 use crate::testbed::vnode::{reattach, running_pid, sites};
 use crate::testbed::{Fleet, FleetPool, Layout, Paths, Site};
@@ -294,6 +294,39 @@ impl Inner<'_> {
         site::pid_in(self.fleet.exec(vm)?, &paths, &cg, ns)
     }
 
+    /// Take up what a post-copy move of `vnode` from `vm`, cut short by a
+    /// crash of the program that ran it, left on `vm`: a page server that
+    /// nobody will connect to is stopped, and the dumped tasks (frozen,
+    /// their memory intact: pages are copied from them, not moved) are
+    /// dumped whole, so that `vm` holds a complete image as after a
+    /// stop-copy dump and the recovery goes on from there. Returns the
+    /// dumped tree's pids (to be reaped before a restore).
+    fn take_up_post_copy(&mut self, vm: &str, vnode: &str) -> Result<Vec<u32>> {
+        if !self.has_process(vnode)? {
+            return Ok(Vec::new());
+        }
+        let (paths, cg, images) = (self.paths(), self.cgroup(vnode)?, self.images(vnode)?);
+        let ex = self.fleet.exec(vm)?;
+        if !lazy::is_lazy_image(ex, &images)? {
+            return Ok(Vec::new());
+        }
+        if lazy::stop_orphan_server(ex, &images)? {
+            crate::info!("netbalance: {vm}: stopped the page server of a post-copy move of {vnode} cut short");
+        }
+        // A daemon and restore at work: their pages arrive, then they end.
+        wait_criu_done(ex, &images)?;
+        let ns = Site::of(vnode, vm).netns;
+        let Some(pid) = self.pid_in(vm, vnode, &ns)? else {
+            return Ok(Vec::new()); // its pages all served (the tasks are gone), or not the source
+        };
+        crate::info!("netbalance: {vm}: {vnode} was left frozen by a post-copy move cut short: dumping it whole");
+        let ex = self.fleet.exec(vm)?;
+        lazy::unlock_network(ex, &ns)?;
+        safe_remove(ex, &images)?;
+        paths.cgroups.freeze(ex, &cg)?;
+        criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS)
+    }
+
     fn runs_at(&mut self, vm: &str, vnode: &str) -> Result<bool> {
         let ns = Site::of(vnode, vm).netns;
         if !site::netns_exists(self.fleet.exec(vm)?, &ns)? {
@@ -480,6 +513,11 @@ impl VnodeDriver for TestbedDriver {
             // A post-copy move in flight: its criu (the page server) works
             // on the images, and the dumped tasks wait in the vnode's group.
             let lazy = self.lazy().contains_key(id);
+            if !lazy && lazy::is_lazy_image(ex, &images)? {
+                return Err(Error::Host(format!(
+                    "{vm}: the image of {id} is a post-copy dump's, without its memory pages: not restored"
+                )));
+            }
             if d.has_process(id)? && !lazy {
                 wait_criu_done(d.fleet.exec(vm)?, &images)?;
             }
@@ -652,13 +690,19 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn probe(&self, vm: &str, vnode: &str) -> Result<Presence> {
+        if !self.lazy().contains_key(vnode) {
+            let tree = self.on(vm, |d| d.take_up_post_copy(vm, vnode))?;
+            self.wait_reaped(vm, &tree)?;
+        }
         self.on(vm, |d| {
             let images = d.images(vnode)?;
             if d.has_process(vnode)? {
                 wait_criu_done(d.fleet.exec(vm)?, &images)?; // a vnode without `run` never has criu
             }
             let running = d.runs_at(vm, vnode)?;
-            let image = site::has_image(d.fleet.exec(vm)?, &images)?;
+            // A post-copy dump's images lack the pages: nothing to restore from.
+            let ex = d.fleet.exec(vm)?;
+            let image = site::has_image(ex, &images)? && !lazy::is_lazy_image(ex, &images)?;
             Ok(Presence { running, image })
         })
     }

@@ -20,6 +20,7 @@ use super::site::netns_path;
 use super::vnode::Paths;
 use crate::error::{Error, Result};
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -117,10 +118,68 @@ pub struct Lazy {
     daemon: Option<Child>,
 }
 
+/// The file a post-copy dump leaves in its images dir: the dir lacks the
+/// memory pages (the page server holds them, and the frozen source tasks
+/// still have them), so it is no image to restore from without them.
+pub const SOURCE_MARK: &str = "post-copy-source";
+
+/// True if `images` were written by a post-copy dump (no pages in them).
+pub fn is_lazy_image(ex: &mut dyn Executor, images: &Path) -> Result<bool> {
+    ex.exists(&images.join(SOURCE_MARK))
+}
+
+/// Stop the page server of a post-copy move cut short (its program was
+/// killed) that nobody will ever connect to: a `criu dump --lazy-pages` on
+/// `images` with no `criu lazy-pages` daemon or `criu restore` beside it.
+/// With those, pages are on their way: left alone (they end by
+/// themselves). The dumped tasks stay frozen on the source, their memory
+/// intact. Returns true if a server was stopped.
+pub fn stop_orphan_server(ex: &mut dyn Executor, images: &Path) -> Result<bool> {
+    let criu = super::site::criu_on(ex, images)?;
+    fn role(args: &[String]) -> &str {
+        args.get(1).map_or("", String::as_str)
+    }
+    let servers: Vec<u32> = criu
+        .iter()
+        .filter(|(_, a)| role(a) == "dump" && a.iter().any(|x| x == "--lazy-pages"))
+        .map(|(pid, _)| *pid)
+        .collect();
+    if servers.is_empty() || criu.iter().any(|(_, a)| matches!(role(a), "lazy-pages" | "restore")) {
+        return Ok(false);
+    }
+    for &pid in &servers {
+        ex.run(&Cmd::new("kill").args(["-KILL", &pid.to_string()]))?;
+    }
+    for &pid in &servers {
+        super::criu::wait_gone(ex, pid, Duration::from_secs(10))?;
+    }
+    Ok(true)
+}
+
+/// Delete the network lock (`inet CRIU-*` nftables tables) a dump killed
+/// before its end left in namespace `netns`.
+pub fn unlock_network(ex: &mut dyn Executor, netns: &str) -> Result<()> {
+    let enter = format!("--net={}", netns_path(netns).display());
+    let out = ex.output(&Cmd::new("nsenter").args([enter.as_str(), "--", "nft", "list", "tables"]))?;
+    for line in out.stdout_str().lines() {
+        let mut words = line.split_whitespace();
+        if let (Some("table"), Some(family), Some(name)) = (words.next(), words.next(), words.next()) {
+            if name.starts_with("CRIU") {
+                ex.run(&Cmd::new("nsenter").args([enter.as_str(), "--", "nft", "delete", "table", family, name]))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Spawn `nsenter --net=NS -- criu ARGS --status-fd 1` and wait until criu
 /// reports ready (one byte on the status fd), or fails (EOF).
 fn spawn_ready(netns: &str, criu: &str, args: &[String], log: &Path, what: &str) -> Result<Child> {
+    // A process group of its own: a Ctrl-C at the terminal stops this
+    // program (which then finishes or undoes the move), not the criu that
+    // holds the pages.
     let mut child = Command::new("nsenter")
+        .process_group(0)
         .arg(format!("--net={}", netns_path(netns).display()))
         .arg("--")
         .arg(criu)
@@ -159,6 +218,8 @@ impl Lazy {
         for _ in 0..DUMP_ATTEMPTS {
             let _ = std::fs::remove_dir_all(images);
             std::fs::create_dir_all(images).map_err(|e| Error::Host(format!("{d}: {e}")))?;
+            std::fs::write(images.join(SOURCE_MARK), b"")
+                .map_err(|e| Error::Host(format!("{d}/{SOURCE_MARK}: {e}")))?;
             let port = next_port();
             let args: Vec<String> = [
                 "dump",

@@ -102,23 +102,12 @@ pub fn remove_unmounted(ex: &mut dyn Executor, dir: &Path) -> Result<()> {
 /// thaws it, then the dump ends and kills it (the vnode runs nowhere); or
 /// two restores fight over the same pids. Once that criu is done, what the
 /// VM holds is one of the states the recovery knows (tree running, or a
-/// complete image).
+/// complete image). A post-copy page server that nobody will ever connect
+/// to does not end: [`super::lazy::stop_orphan_server`] stops it first.
 pub fn wait_criu_done(ex: &mut dyn Executor, images: &Path) -> Result<()> {
-    let needle = path_str(images)?.as_bytes().to_vec();
     let t0 = Instant::now();
     loop {
-        let out = ex.output(&Cmd::new("pgrep").args(["-x", "criu"]))?;
-        let busy: Vec<u32> = out
-            .stdout_str()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .filter(|pid: &u32| {
-                let cmd = ex
-                    .read_file(Path::new(&format!("/proc/{pid}/cmdline")))
-                    .unwrap_or_default();
-                cmd.split(|&b| b == 0).any(|a| a == needle.as_slice())
-            })
-            .collect();
+        let busy: Vec<u32> = criu_on(ex, images)?.into_iter().map(|(pid, _)| pid).collect();
         if busy.is_empty() {
             return Ok(());
         }
@@ -131,6 +120,31 @@ pub fn wait_criu_done(ex: &mut dyn Executor, images: &Path) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The `criu` processes of the VM whose command line names `images`, with
+/// their arguments.
+pub fn criu_on(ex: &mut dyn Executor, images: &Path) -> Result<Vec<(u32, Vec<String>)>> {
+    let needle = path_str(images)?;
+    let out = ex.output(&Cmd::new("pgrep").args(["-x", "criu"]))?;
+    let mut found = Vec::new();
+    for pid in out
+        .stdout_str()
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+    {
+        let cmd = ex
+            .read_file(Path::new(&format!("/proc/{pid}/cmdline")))
+            .unwrap_or_default();
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == needle) {
+            found.push((pid, args));
+        }
+    }
+    Ok(found)
 }
 
 /// True if `pid` is a zombie (state `Z` in `/proc/PID/stat`).
