@@ -124,7 +124,11 @@ pub struct Lazy {
 pub const SOURCE_MARK: &str = "post-copy-source";
 
 /// True if `images` were written by a post-copy dump (no pages in them).
+/// A dry run (whose executor says every path exists) has none.
 pub fn is_lazy_image(ex: &mut dyn Executor, images: &Path) -> Result<bool> {
+    if ex.is_dry_run() {
+        return Ok(false);
+    }
     ex.exists(&images.join(SOURCE_MARK))
 }
 
