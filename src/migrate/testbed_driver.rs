@@ -101,8 +101,9 @@ pub struct TestbedDriver {
     /// checkpoint until [`VnodeDriver::discard_image`] has seen every page
     /// arrive (or the move failed).
     lazy: Mutex<BTreeMap<String, Lazy>>,
-    /// VMs found able to move vnodes post-copy ([`crate::testbed::lazy::require`]),
-    /// so that the check runs once per VM, not inside every move's pause.
+    /// Machines found able to move vnodes post-copy
+    /// ([`crate::testbed::lazy::require`]), so that the check runs once per
+    /// machine (all local VMs: one), not inside every move's pause.
     lazy_ok: Mutex<BTreeSet<String>>,
 }
 
@@ -437,10 +438,12 @@ impl VnodeDriver for TestbedDriver {
                 .ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
             if self.mode == MigrationMode::PostCopy {
+                // The VMs of one machine share its kernel and sysctls: checked once.
+                let machine = ex.machine().unwrap_or_else(|| ex.label());
                 let mut ok = self.lazy_ok.lock().unwrap_or_else(|e| e.into_inner());
-                if !ok.contains(vm) {
+                if !ok.contains(&machine) {
                     crate::testbed::lazy::require(ex, &paths)?;
-                    ok.insert(vm.to_string());
+                    ok.insert(machine);
                 }
                 drop(ok);
                 safe_remove(ex, &images)?;
