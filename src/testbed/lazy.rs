@@ -263,6 +263,9 @@ impl Lazy {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // criu exited (it undid its network lock and TCP repair on the way
+        // out): the tasks run on as before, nothing for a take-up to find.
+        let _ = std::fs::remove_file(images.join(SOURCE_MARK));
         Err(last.unwrap_or_else(|| Error::Host("criu dump --lazy-pages: no attempt".into())))
     }
 
