@@ -160,6 +160,19 @@ impl TestbedDriver {
         Ok(self)
     }
 
+    /// Refuse post-copy on a machine that cannot move that way
+    /// ([`lazy::require`]); checked once per machine (its VMs share its
+    /// kernel and sysctls).
+    fn post_copy_ready(&self, ex: &mut dyn crate::testbed::exec::Executor, paths: &Paths) -> Result<()> {
+        let machine = ex.machine().unwrap_or_else(|| ex.label());
+        let mut ok = self.lazy_ok.lock().unwrap_or_else(|e| e.into_inner());
+        if !ok.contains(&machine) {
+            lazy::require(ex, paths)?;
+            ok.insert(machine);
+        }
+        Ok(())
+    }
+
     fn lazy(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Lazy>> {
         self.lazy.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -410,6 +423,19 @@ impl VnodeDriver for TestbedDriver {
     }
 
     fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()> {
+        if self.mode == MigrationMode::PostCopy {
+            // Before the pause starts: the first move of a machine would
+            // otherwise pay for `criu check` while its VM is frozen.
+            self.on(vm, |d| {
+                for id in vnodes {
+                    if d.has_process(id)? {
+                        let paths = d.paths();
+                        return self.post_copy_ready(d.fleet.exec(vm)?, &paths);
+                    }
+                }
+                Ok(()) // links only: nothing for criu to move
+            })?;
+        }
         let t = Instant::now();
         self.on(vm, |d| d.set_frozen(vm, vnodes, true))?;
         self.timings.suspended(vm, t.elapsed().as_secs_f64());
@@ -438,19 +464,17 @@ impl VnodeDriver for TestbedDriver {
                 .ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
             if self.mode == MigrationMode::PostCopy {
-                // The VMs of one machine share its kernel and sysctls: checked once.
-                let machine = ex.machine().unwrap_or_else(|| ex.label());
-                let mut ok = self.lazy_ok.lock().unwrap_or_else(|e| e.into_inner());
-                if !ok.contains(&machine) {
-                    crate::testbed::lazy::require(ex, &paths)?;
-                    ok.insert(machine);
-                }
-                drop(ok);
+                self.post_copy_ready(ex, &paths)?; // done by `suspend` already: cached
                 safe_remove(ex, &images)?;
                 paths.cgroups.freeze(ex, &cg)?;
                 crash::during("in-dump", &images);
                 let freezer = paths.cgroups.freezer_dir(ex, &cg)?;
-                let l = Lazy::dump(&paths, &images, &freezer, &ns, pid)?;
+                let mut unstick = || -> Result<()> {
+                    paths.cgroups.thaw(ex, &cg)?;
+                    std::thread::sleep(Duration::from_millis(50));
+                    paths.cgroups.freeze(ex, &cg)
+                };
+                let l = Lazy::dump(&paths, &images, &freezer, &ns, pid, &mut unstick)?;
                 let bytes = site::du_bytes(d.fleet.exec(vm)?, &images)?;
                 self.lazy().insert(vnode.to_string(), l);
                 // The dumped tasks stay, stopped, until every page is

@@ -216,10 +216,24 @@ impl Lazy {
     /// `criu dump --lazy-pages` of the frozen tree rooted at `pid` inside
     /// `netns` into `images`; returns once the page server listens. The
     /// dumped tasks stay (stopped) on the source until it exits.
-    pub fn dump(paths: &Paths, images: &Path, freezer: &Path, netns: &str, pid: u32) -> Result<Lazy> {
+    ///
+    /// As [`super::criu::dump_frozen`]: a task frozen in the middle of a
+    /// fork can be unseizable (state D), so between attempts `unstick`
+    /// thaws the tree briefly and freezes it again.
+    pub fn dump(
+        paths: &Paths,
+        images: &Path,
+        freezer: &Path,
+        netns: &str,
+        pid: u32,
+        unstick: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Lazy> {
         let d = path_str(images)?.to_string();
         let mut last = None;
-        for _ in 0..DUMP_ATTEMPTS {
+        for attempt in 0..DUMP_ATTEMPTS {
+            if attempt > 0 {
+                unstick()?;
+            }
             let _ = std::fs::remove_dir_all(images);
             std::fs::create_dir_all(images).map_err(|e| Error::Host(format!("{d}: {e}")))?;
             std::fs::write(images.join(SOURCE_MARK), b"")
@@ -259,9 +273,15 @@ impl Lazy {
                         daemon: None,
                     })
                 }
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    crate::info!(
+                        "netbalance: {what}, attempt {}: {e}; retrying",
+                        attempt + 1,
+                        e = crate::error::one_line(&e)
+                    );
+                    last = Some(e);
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
         // criu exited (it undid its network lock and TCP repair on the way
         // out): the tasks run on as before, nothing for a take-up to find.
