@@ -465,15 +465,13 @@ impl VnodeDriver for TestbedDriver {
             let ex = d.fleet.exec(vm)?;
             if self.mode == MigrationMode::PostCopy {
                 self.post_copy_ready(ex, &paths)?; // done by `suspend` already: cached
-                safe_remove(ex, &images)?;
-                paths.cgroups.freeze(ex, &cg)?;
-                crash::during("in-dump", &images);
+            }
+            safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
+            paths.cgroups.freeze(ex, &cg)?;
+            crash::during("in-dump", &images);
+            if self.mode == MigrationMode::PostCopy {
                 let freezer = paths.cgroups.freezer_dir(ex, &cg)?;
-                let mut unstick = || -> Result<()> {
-                    paths.cgroups.thaw(ex, &cg)?;
-                    std::thread::sleep(Duration::from_millis(50));
-                    paths.cgroups.freeze(ex, &cg)
-                };
+                let mut unstick = || criu::thaw_briefly(ex, &paths, &cg);
                 let l = Lazy::dump(&paths, &images, &freezer, &ns, pid, &mut unstick)?;
                 let bytes = site::du_bytes(d.fleet.exec(vm)?, &images)?;
                 self.lazy().insert(vnode.to_string(), l);
@@ -482,9 +480,6 @@ impl VnodeDriver for TestbedDriver {
                 // has a pid namespace of its own): nothing to reap.
                 return Ok(Some((pid, Vec::new(), bytes)));
             }
-            safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
-            paths.cgroups.freeze(ex, &cg)?;
-            crash::during("in-dump", &images);
             let tree = criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS)?;
             let bytes = site::du_bytes(ex, &images)?;
             Ok(Some((pid, tree, bytes)))

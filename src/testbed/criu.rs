@@ -177,12 +177,19 @@ pub fn dump_frozen(
                     ex.label(),
                     e = crate::error::one_line(&e)
                 );
-                paths.cgroups.thaw(ex, cgroup)?;
-                std::thread::sleep(Duration::from_millis(50));
-                paths.cgroups.freeze(ex, cgroup)?;
+                thaw_briefly(ex, paths, cgroup)?;
             }
         }
     }
+}
+
+/// Thaw a vnode's frozen tree for 50 ms and freeze it again: a task frozen
+/// in the middle of a fork, which criu cannot seize, gets past it (between
+/// the attempts of [`dump_frozen`] and of a post-copy dump).
+pub fn thaw_briefly(ex: &mut dyn Executor, paths: &Paths, cgroup: &str) -> Result<()> {
+    paths.cgroups.thaw(ex, cgroup)?;
+    std::thread::sleep(Duration::from_millis(50));
+    paths.cgroups.freeze(ex, cgroup)
 }
 
 /// `criu restore -d` from the vnode's images, inside `netns`, a namespace

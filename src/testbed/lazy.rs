@@ -169,7 +169,7 @@ pub fn unlock_network(ex: &mut dyn Executor, netns: &str) -> Result<()> {
         let mut words = line.split_whitespace();
         if let (Some("table"), Some(family), Some(name)) = (words.next(), words.next(), words.next()) {
             if name.starts_with("CRIU") {
-                ex.run(&Cmd::new("nsenter").args([enter.as_str(), "--", "nft", "delete", "table", family, name]))?;
+                super::links::delete_nft_table(ex, netns, family, name)?;
             }
         }
     }

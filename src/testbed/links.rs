@@ -393,14 +393,19 @@ pub const HOLD_TABLE: &str = "netbalance-hold";
 
 /// Let packets into a namespace held by [`reattach_after_move`] again.
 pub fn release_hold(ex: &mut dyn Executor, netns: &str) -> Result<()> {
+    delete_nft_table(ex, netns, "inet", HOLD_TABLE)
+}
+
+/// Delete nftables table `family name` in namespace `netns`.
+pub fn delete_nft_table(ex: &mut dyn Executor, netns: &str, family: &str, name: &str) -> Result<()> {
     ex.run(&Cmd::new("nsenter").args([
         format!("--net={}", netns_path(netns)),
         "--".into(),
         "nft".into(),
         "delete".into(),
         "table".into(),
-        "inet".into(),
-        HOLD_TABLE.into(),
+        family.into(),
+        name.into(),
     ]))?;
     Ok(())
 }
