@@ -237,15 +237,26 @@ fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
     for id in &ids {
         let cg = names::cgroup_name(id);
         let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
-        let cmdlines: Vec<String> = procs
-            .split_whitespace()
-            .map(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                    .unwrap_or_default()
-                    .replace('\0', " ")
-            })
-            .collect();
-        let loops = cmdlines.iter().filter(|c| c.starts_with("sh -c while")).count();
+        let pids: Vec<&str> = procs.split_whitespace().collect();
+        let cmdline = |pid: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .replace('\0', " ")
+        };
+        let cmdlines: Vec<String> = pids.iter().map(|p| cmdline(p)).collect();
+        let is_loop = |pid: &str| cmdline(pid).starts_with("sh -c while");
+        // A loop's fork for `sleep` shows the loop's command line until it
+        // execs: a copy of the vnode is a loop whose parent is no loop.
+        let parent = |pid: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|st| {
+                    st.rsplit_once(')')
+                        .map(|(_, rest)| rest.split_whitespace().nth(1).unwrap_or("").to_string())
+                })
+                .unwrap_or_default()
+        };
+        let loops = pids.iter().filter(|p| is_loop(p) && !is_loop(&parent(p))).count();
         assert_eq!(loops, 1, "{id} should run exactly once: {cmdlines:?}");
         let state = std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/freezer.state")).unwrap();
         assert_eq!(state.trim(), "THAWED", "{id}");
