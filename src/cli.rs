@@ -50,6 +50,9 @@ pub enum Command {
     /// One end of a direct VM-to-VM image copy (used on the VMs by migrations)
     #[command(hide = true)]
     Xfer(commands::xfer::Args),
+    /// The paper's sensor traffic as a vnode's program: send towards the sink, relay (for live runs)
+    #[command(hide = true)]
+    Traffic(commands::traffic::Args),
     /// The closed loop: every window re-place and migrate when it pays (χ < 0); --replay for what-if
     Balance(Box<commands::balance::Args>),
     /// Bring the testbed to a target placement: deploy, live-migrate, tear down; print the placement reached

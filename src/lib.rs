@@ -28,5 +28,6 @@ pub mod state;
 pub mod strict_json;
 pub mod testbed;
 pub mod topology;
+pub mod traffic;
 
 pub use error::{Error, Result};

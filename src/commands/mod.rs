@@ -16,6 +16,7 @@ pub mod simulate;
 pub mod status;
 pub mod testbed;
 pub mod topology;
+pub mod traffic;
 pub mod xfer;
 
 use crate::cli::{Cli, Command};
@@ -83,6 +84,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Xfer(args) => xfer::run(args),
+        Command::Traffic(args) => traffic::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Export(args) => export::run(args),
         Command::Completions(args) => completions::run(args),

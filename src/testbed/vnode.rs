@@ -153,7 +153,11 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let start = Cmd::new("nsenter")
+    // `$NETBALANCE` in the run command: the netbalance binary on this VM.
+    let keeper = paths.keeper_on(ex)?;
+    let start = Cmd::new("env")
+        .args(keeper.iter().map(|k| format!("NETBALANCE={k}")))
+        .arg("nsenter")
         .args([
             format!("--net={}", netns_path(netns)),
             "--".into(),
@@ -167,7 +171,7 @@ pub fn start_run(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str
         ])
         .args(join);
     // Under the keeper (which detaches itself), or detached with `setsid -f`.
-    let start = match paths.keeper_on(ex)? {
+    let start = match keeper {
         Some(k) => under_keeper(&k, start, true),
         None => Cmd::new("setsid").arg("-f").arg(start.program).args(start.args),
     };
