@@ -157,12 +157,14 @@ fn thread_cpu() -> Duration {
 }
 
 /// Process a packet: passes over its payload until this thread has spent
-/// `cpu` (at least one pass).
+/// `cpu` (at least one pass). A restore (CRIU) starts the thread's CPU
+/// clock again from about zero: a clock gone back ends the packet.
 pub fn process(payload: &mut [u8], cpu: Duration) {
-    let until = thread_cpu() + cpu;
+    let start = thread_cpu();
     loop {
         digest(payload);
-        if cpu.is_zero() || thread_cpu() >= until {
+        let now = thread_cpu();
+        if cpu.is_zero() || now >= start + cpu || now < start {
             return;
         }
     }

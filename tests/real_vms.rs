@@ -21,5 +21,6 @@ mod real_vms {
 
     mod hosts;
     mod lab_cli;
+    mod paper_live;
     mod provision;
 }

@@ -137,6 +137,7 @@ fn run_ok(c: &mut std::process::Command, what: &str) -> (String, String) {
 #[test]
 fn a_vnode_lives_migrates_and_leaves_nothing_on_debian_vms() {
     let Some(lab) = lab::shared() else { return };
+    let _alone = lab::exclusive();
     let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
     let before = [leftovers(lab, h0), leftovers(lab, h1)];
     let tag = crate::testbed_support::tag();

@@ -105,6 +105,13 @@ fn boot() -> Result<Lab, String> {
     })
 }
 
+/// Tests that compare a VM's whole state before and after, or load its
+/// CPU, hold this: one such test at a time on the shared VMs.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Lab {
     /// `netbalance lab ssh VM -- ARGV...`: the command's output and status.
     pub fn ssh(&self, vm: &str, argv: &[&str]) -> Output {
