@@ -566,3 +566,30 @@ pub fn nspid(pid: u32) -> Vec<u32> {
         .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
         .unwrap_or_default()
 }
+
+/// The paper's scenario on a live testbed: of every vnode but `now`, the
+/// sink whose traffic (every other vnode streaming `mbps` to it, c_proc
+/// CPU-seconds per Mbit handled, model §6) the placement in force carries
+/// worst (highest model τ). A test moves the sink there, so that a
+/// re-placement has something to answer.
+pub fn worst_sink(
+    topo: &netbalance::model::Topology,
+    testbed: &netbalance::model::Testbed,
+    in_force: &netbalance::model::Placement,
+    mbps: f64,
+    c_proc: f64,
+    now: &str,
+) -> String {
+    use netbalance::simulate::scenario::{routes_to, sink_load};
+    let inst = netbalance::cost::Instance::new(topo, testbed, netbalance::model::Costs::default());
+    let assign = inst.assignment(in_force);
+    let tau = |s: usize| {
+        let load = sink_load(&inst, &routes_to(&inst, s as u32), mbps, c_proc);
+        netbalance::cost::tau(&inst, &load, &assign)
+    };
+    let s = (0..inst.vnode_ids.len())
+        .filter(|&s| inst.vnode_ids[s] != now)
+        .max_by(|&a, &b| tau(a).total_cmp(&tau(b)))
+        .expect("a topology of two vnodes or more");
+    inst.vnode_ids[s].clone()
+}
