@@ -232,18 +232,16 @@ pub fn run(relay: &Relay, tree: &Tree, out: &mut dyn Write) -> Result<()> {
         } else {
             next_send = now;
         }
+        let sending = interval.is_some() && to.is_some();
         let deadline = [
-            next_sink_read,
-            next_report,
-            if interval.is_some() && to.is_some() {
-                next_send
-            } else {
-                next_sink_read
-            },
+            Some(next_sink_read),
+            (relay.report_s > 0.0).then_some(next_report),
+            sending.then_some(next_send),
         ]
         .into_iter()
+        .flatten()
         .min()
-        .unwrap();
+        .unwrap_or(next_sink_read);
         let wait = deadline.saturating_duration_since(now).max(Duration::from_millis(1));
         let _ = sock.set_read_timeout(Some(wait));
         let Ok((n, _)) = sock.recv_from(&mut buf) else { continue };

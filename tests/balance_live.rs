@@ -376,10 +376,10 @@ fn live_balance_follows_a_moving_sink_of_real_traffic_over_ssh_with_criu() {
     std::fs::write(&sink_file, format!("{}\n", sink.borrow())).unwrap();
     // Deployed by rows: the top half on VM 0, around the first sink.
     let live = Live::deploy(vms, work, &topo, |i| usize::from(i >= GRID * GRID / 2));
-    // The sink moves to where the placement in force carries it worst.
+    // The sink moves to where a re-placement would gain most on the placement in force.
     let move_sink = || {
         let read = |f: &str| std::fs::read_to_string(live.work.path().join(f)).unwrap();
-        let next = worst_sink(
+        let next = sink_with_most_to_gain(
             &topo,
             &serde_json::from_str(&read("testbed.json")).unwrap(),
             &serde_json::from_str(&read("sd/placement.json")).unwrap(),
