@@ -336,3 +336,34 @@ fn hostile_names_never_reach_a_host() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn traffic_refuses_a_vnode_not_in_its_topology_and_a_rate_that_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = r#"{"vnodes":[{"id":"a"},{"id":"b"}],"links":[{"a":"a","b":"b","mbps":10}]}"#;
+    std::fs::write(dir.path().join("t.json"), topo).unwrap();
+    let traffic = |vnode: &str, mbps: &str| {
+        let mut c = Command::cargo_bin("netbalance").unwrap();
+        c.current_dir(dir.path()).args([
+            "traffic",
+            "--topology",
+            "t.json",
+            "--vnode",
+            vnode,
+            "--sink-file",
+            "sink",
+            &format!("--mbps={mbps}"),
+            "--port",
+            "0",
+        ]);
+        c
+    };
+    traffic("ghost", "1")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--vnode \"ghost\" is not a vnode of t.json"));
+    traffic("a", "-1")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--mbps -1 is not a rate"));
+}

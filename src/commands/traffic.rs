@@ -39,6 +39,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<Status> {
     let topo = crate::topology::read_topology(&Source::from_arg(&args.topology))?;
+    if !topo.vnodes.iter().any(|v| v.id == args.vnode) {
+        return Err(crate::error::Error::usage(format!(
+            "traffic: --vnode {:?} is not a vnode of {}",
+            args.vnode,
+            args.topology.display()
+        )));
+    }
     let tree = Tree::new(&topo)?;
     let relay = Relay {
         vnode: args.vnode,
