@@ -21,7 +21,7 @@ use netbalance::balance::{Decision, LogLine, StopCause, WindowRecord};
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::testbed::names;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use testbed_support::*;
@@ -41,19 +41,6 @@ impl Drop for Teardown {
         }
     }
 }
-
-/// The tools every live run needs (a missing one skips, or fails under CI).
-const TOOLS: &[&str] = &[
-    "ip",
-    "tc",
-    "nsenter",
-    "setsid",
-    "unshare",
-    "criu",
-    "nft",
-    "sshd",
-    "ssh-keygen",
-];
 
 /// Both tests load this machine's CPUs fully: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -269,7 +256,7 @@ const DURATION_S: f64 = 27.0;
 
 #[test]
 fn live_balance_follows_a_moving_hotspot_over_ssh_with_criu() {
-    if !require(TOOLS) {
+    if !require(SSH_CRIU_TOOLS) {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -342,35 +329,23 @@ const TRAFFIC_C_PROC: f64 = 0.01;
 /// Windows of 8 s: a gain of 0.2 in τ pays for three moves (~0.5 s each).
 const TRAFFIC_TP_S: f64 = 8.0;
 
-/// A GRID×GRID grid, vnode `row * GRID + col` named `<tag>n<index>`.
-fn grid_topology(tag: &str, work: &Path) -> Topology {
-    let mut topo = netbalance::topology::generate::grid(GRID, GRID);
-    let id = |old: &str| format!("{tag}{old}");
-    for v in &mut topo.vnodes {
-        v.id = id(&v.id);
-        v.run = Some(format!(
-            "exec \"$NETBALANCE\" traffic --topology {t} --vnode {me} --sink-file {s} --mbps {TRAFFIC_MBPS} --c-proc {TRAFFIC_C_PROC} --report-s 2",
-            t = work.join("topology.json").display(),
-            me = v.id,
-            s = work.join("sink").display(),
-        ));
-    }
-    for l in &mut topo.links {
-        (l.a, l.b) = (id(&l.a), id(&l.b));
-    }
-    topo
-}
-
 #[test]
 fn live_balance_follows_a_moving_sink_of_real_traffic_over_ssh_with_criu() {
-    if !require(TOOLS) {
+    if !require(SSH_CRIU_TOOLS) {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let vms = two_ssh_vms(251, "s");
     let tag = vms.tag.clone();
     let work = tempfile::tempdir().unwrap();
-    let topo = grid_topology(&tag, work.path());
+    let topo = traffic_grid(
+        &tag,
+        GRID,
+        work.path().to_str().unwrap(),
+        TRAFFIC_MBPS,
+        TRAFFIC_C_PROC,
+        2.0,
+    );
     let sink = std::cell::RefCell::new(topo.vnodes[0].id.clone());
     let sink_file = work.path().join("sink");
     std::fs::write(&sink_file, format!("{}\n", sink.borrow())).unwrap();
@@ -393,8 +368,7 @@ fn live_balance_follows_a_moving_sink_of_real_traffic_over_ssh_with_criu() {
     };
     // Windows start 1 s after balance (its first sample), every T_p. The
     // sink moves half a second before every 4th window: per sink, the first
-    // window decides on the old sink's load, the second on the new one's
-    // (it should migrate), the third and fourth run after the migration.
+    // or second window migrates, the next runs after the migration.
     let switch = |k: usize| 1.0 + (4 * k) as f64 * TRAFFIC_TP_S - 0.5;
     let windows = live.balance(
         "balance_live_traffic",
@@ -407,22 +381,18 @@ fn live_balance_follows_a_moving_sink_of_real_traffic_over_ssh_with_criu() {
     for k in 0..3 {
         let (from, to) = (if k == 0 { 0.0 } else { switch(k) }, switch(k + 1));
         let phase: Vec<&WindowRecord> = windows.iter().filter(|w| w.t >= from && w.t < to).collect();
-        // For a moved sink, the first window decided on the old sink's load.
+        // The first migration of the phase (a sample taken after the switch
+        // may already show the new sink to the phase's first window).
         let m = phase
             .iter()
-            .enumerate()
-            .position(|(i, w)| (k == 0 || i > 0) && w.decision == Decision::Changed && w.t_r_measured.is_some())
+            .position(|w| w.decision == Decision::Changed && w.t_r_measured.is_some())
             .unwrap_or_else(|| panic!("sink {k}: no migration: {phase:?}"));
         let after = phase
             .get(m + 1)
             .unwrap_or_else(|| panic!("sink {k}: no window after the migration: {phase:?}"));
-        // Before: the window that measured the load the decision was made on;
-        // for the first sink, the deployed placement at the same load.
-        let before = if k == 0 {
-            after.tau_baseline
-        } else {
-            phase[m - 1].tau_actual
-        };
+        // Before: τ of the placement in force at the load the decision saw
+        // (the last sample before it).
+        let before = phase[m].tau_now;
         eprintln!(
             "sink {k}: τ {before:.2} before the migration, {:.2} in the window after it",
             after.tau_actual

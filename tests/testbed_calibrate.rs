@@ -98,17 +98,7 @@ fn calibrate_local_vms_measures_phases() {
 /// directly from VM to VM (the default), then with `"transfer": "ssh"`.
 #[test]
 fn calibrate_ssh_vms_reports_the_transfer_path() {
-    if !require(&[
-        "ip",
-        "tc",
-        "nsenter",
-        "setsid",
-        "unshare",
-        "criu",
-        "nft",
-        "sshd",
-        "ssh-keygen",
-    ]) {
+    if !require(SSH_CRIU_TOOLS) {
         return;
     }
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

@@ -54,18 +54,7 @@ fn echo_pair(tag: &str, dir: &std::path::Path, addrs: &[impl std::fmt::Display])
 
 #[test]
 fn remote_vms_over_ssh_vxlan_and_migration() {
-    if !require(&[
-        "ip",
-        "tc",
-        "nsenter",
-        "setsid",
-        "unshare",
-        "criu",
-        "nft",
-        "sshd",
-        "ssh-keygen",
-        "/usr/bin/python3",
-    ]) {
+    if !require(&[SSH_CRIU_TOOLS, &["/usr/bin/python3"]].concat()) {
         return;
     }
     let vms = two_ssh_vms(253, "r");
@@ -194,18 +183,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
 /// fallback to SSH is reported), the pid is kept and the connection goes on.
 #[test]
 fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
-    if !require(&[
-        "ip",
-        "tc",
-        "nsenter",
-        "setsid",
-        "unshare",
-        "criu",
-        "nft",
-        "sshd",
-        "ssh-keygen",
-        "/usr/bin/python3",
-    ]) {
+    if !require(&[SSH_CRIU_TOOLS, &["/usr/bin/python3"]].concat()) {
         return;
     }
     let vms = two_ssh_vms(250, "e");

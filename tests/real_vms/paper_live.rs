@@ -20,7 +20,7 @@
 
 use super::lab::{self, Lab};
 use netbalance::balance::{Decision, LogLine, WindowRecord};
-use netbalance::model::{Placement, Topology};
+use netbalance::model::Placement;
 use netbalance::testbed::exec::{Cmd, Executor};
 use netbalance::testbed::names;
 use std::io::{BufRead, BufReader};
@@ -35,23 +35,6 @@ const C_PROC: f64 = 0.04;
 const TP_S: f64 = 30.0;
 /// Longest a sink position may wait for its migration and the window after it.
 const PHASE_LIMIT: Duration = Duration::from_secs(420);
-
-/// A GRID×GRID grid, vnode `row * GRID + col` named `<tag>n<index>`.
-fn grid(tag: &str, dir: &str) -> Topology {
-    let mut topo = netbalance::topology::generate::grid(GRID, GRID);
-    let id = |old: &str| format!("{tag}{old}");
-    for v in &mut topo.vnodes {
-        v.id = id(&v.id);
-        v.run = Some(format!(
-            "exec \"$NETBALANCE\" traffic --topology {dir}/topology.json --vnode {me} --sink-file {dir}/sink --mbps {MBPS} --c-proc {C_PROC} --report-s 10",
-            me = v.id
-        ));
-    }
-    for l in &mut topo.links {
-        (l.a, l.b) = (id(&l.a), id(&l.b));
-    }
-    topo
-}
 
 /// Write `text` to `path` on `vm` (its directory made first).
 fn put(lab: &Lab, vm: &str, path: &str, text: &str) {
@@ -82,7 +65,7 @@ fn balance_follows_the_moving_sink_of_real_traffic_on_debian_vms() {
     let (h0, h1) = (lab.vms[0].clone(), lab.vms[1].clone());
     let tag = crate::testbed_support::tag();
     let vm_dir = format!("/var/lib/netbalance-traffic/{tag}");
-    let topo = grid(&tag, &vm_dir);
+    let topo = crate::testbed_support::traffic_grid(&tag, GRID, &vm_dir, MBPS, C_PROC, 10.0);
     let topo_json = serde_json::to_string(&topo).unwrap();
     let write_sink = |id: &str| {
         for vm in [&h0, &h1] {

@@ -7,6 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// What a test of vnodes on SSH "VMs" with CRIU needs (see [`require`]).
+pub const SSH_CRIU_TOOLS: &[&str] = &[
+    "ip",
+    "tc",
+    "nsenter",
+    "setsid",
+    "unshare",
+    "criu",
+    "nft",
+    "sshd",
+    "ssh-keygen",
+];
+
 /// Check the test can run: root and the named programs. Under `CI` a missing
 /// requirement fails the test; elsewhere it prints "skipped: …" and returns false.
 pub fn require(tools: &[&str]) -> bool {
@@ -616,4 +629,31 @@ pub fn sink_with_most_to_gain(
         .find(|(s, _)| s != now)
         .expect("two vnodes or more")
         .0
+}
+
+/// The paper's scenario as a topology to deploy: a `side`×`side` grid
+/// (`topology grid`), vnode `row * side + col` named `<tag>n<index>`, each
+/// running `netbalance traffic` (the binary on its VM, `$NETBALANCE`) with
+/// the topology and sink files at `dir` on every VM.
+pub fn traffic_grid(
+    tag: &str,
+    side: usize,
+    dir: &str,
+    mbps: f64,
+    c_proc: f64,
+    report_s: f64,
+) -> netbalance::model::Topology {
+    let mut topo = netbalance::topology::generate::grid(side, side);
+    let id = |old: &str| format!("{tag}{old}");
+    for v in &mut topo.vnodes {
+        v.id = id(&v.id);
+        v.run = Some(format!(
+            "exec \"$NETBALANCE\" traffic --topology {dir}/topology.json --vnode {me} --sink-file {dir}/sink --mbps {mbps} --c-proc {c_proc} --report-s {report_s}",
+            me = v.id
+        ));
+    }
+    for l in &mut topo.links {
+        (l.a, l.b) = (id(&l.a), id(&l.b));
+    }
+    topo
 }
