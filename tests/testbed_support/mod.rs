@@ -595,9 +595,10 @@ pub fn sinks_by_gain(
     c_proc: f64,
 ) -> Vec<(String, f64)> {
     use netbalance::place::{initial, Budget, PlaceOptions};
-    use netbalance::simulate::scenario::{routes_to, sink_load};
+    use netbalance::simulate::scenario::{adjacency, routes_with, sink_load};
     let inst = netbalance::cost::Instance::new(topo, testbed, netbalance::model::Costs::default());
     let assign = inst.assignment(in_force);
+    let adj = adjacency(&inst);
     let opts = PlaceOptions {
         budget: Budget::Moves(20_000),
         seed: 1,
@@ -605,7 +606,7 @@ pub fn sinks_by_gain(
     };
     let mut all: Vec<(String, f64)> = (0..inst.vnode_ids.len())
         .map(|s| {
-            let load = sink_load(&inst, &routes_to(&inst, s as u32), mbps, c_proc);
+            let load = sink_load(&inst, &routes_with(&adj, s as u32), mbps, c_proc);
             let now = netbalance::cost::tau(&inst, &load, &assign);
             (inst.vnode_ids[s].clone(), now / initial(&inst, &load, &opts).tau)
         })
