@@ -22,5 +22,6 @@ mod real_vms {
     mod hosts;
     mod lab_cli;
     mod paper_live;
+    mod precopy;
     mod provision;
 }

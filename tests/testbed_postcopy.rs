@@ -146,3 +146,56 @@ fn post_copy_move_keeps_100_mb_intact_with_a_short_pause() {
     // The point of post-copy: the pause does not carry the memory.
     assert!(pauses[1].1 < pauses[0].1, "post-copy paused longer: {pauses:?}");
 }
+
+/// Pre-copy needs the kernel's soft-dirty tracking, which this machine's
+/// kernel lacks (the lab's Debian guests have it: tests/real_vms/precopy.rs
+/// moves a vnode pre-copy there). Here the move is refused before anything
+/// pauses: the vnode runs on, once, where it was, and no round is left.
+#[test]
+fn pre_copy_without_dirty_tracking_is_refused_before_the_pause() {
+    if !require(&["ip", "nsenter", "unshare", "criu", "nft"]) {
+        return;
+    }
+    let check = sh(&["criu", "check", "--feature", "mem_dirty_track"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    if said.contains("is supported") {
+        eprintln!("skipped: this kernel tracks dirty memory (pre-copy is tested on the lab's VMs)");
+        return;
+    }
+    let LocalPair {
+        a,
+        topology,
+        mut testbed,
+        placement,
+        layout,
+        state: _state,
+        mut fleet,
+        ..
+    } = local_pair("exec sleep 1000", 10.0);
+    let report = deploy(&mut fleet, &layout, &placement);
+    let mut d = Deployed {
+        fleet,
+        layout: &layout,
+        placement: placement.clone(),
+    };
+    report.unwrap();
+    let cg = names::cgroup_name(&a);
+    let pid = vnode_pid(&d.fleet.paths.state_root, &a);
+    testbed.migration = Some(MigrationMode::PreCopy);
+    let err = move_vnode(&mut d, &topology, &testbed, &a, "h0-v1").unwrap_err();
+    let msg = format!("{err:#}");
+    eprintln!("pre-copy here: {msg}");
+    assert!(msg.contains("mem_dirty_track"), "{msg}");
+    assert_eq!(d.placement.vm_of[&a], "h0-v0");
+    assert_eq!(tasks(&cg), [pid], "the vnode runs on, once, as before");
+    assert_eq!(
+        ns_id(&format!("/proc/{pid}/ns/net")),
+        ns_id(&format!("/run/netns/{}", names::netns_name(&a, "h0-v0")))
+    );
+    let rounds = d.fleet.paths.state_root.join(format!("{cg}.pre"));
+    assert!(!rounds.exists(), "{} left", rounds.display());
+}

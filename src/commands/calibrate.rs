@@ -6,6 +6,7 @@ use crate::cli::{CostsArg, MigrationArg, StateDirArg, TestbedArg};
 use crate::error::{Error, Result};
 use crate::inputs::{resolve_costs, resolve_testbed};
 use crate::migrate::calibrate::calibrate;
+use crate::model::MigrationMode;
 use crate::state::StateDir;
 use crate::testbed::{Fleet, Paths, SshArgs};
 use std::path::PathBuf;
@@ -55,6 +56,12 @@ pub fn run(args: Args) -> Result<Status> {
     }
     let (mut testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
     let mode = args.migration.resolve(Some(&testbed));
+    if mode == MigrationMode::PreCopy {
+        return Err(Error::usage(
+            "calibrate: pre-copy's constants are estimates (model §3.1), not measured: pass --migration \
+             stop-copy or post-copy",
+        ));
+    }
     super::check_host_mode("calibrate", mode, &testbed)?;
     // Stop-and-copy is always measured; post-copy besides, when asked for.
     testbed.migration = Some(mode);

@@ -42,29 +42,20 @@ impl Status {
 }
 
 /// Refuse a migration mode this build cannot carry out on hosts (model
-/// §3.1): it moves vnodes stop-and-copy, or post-copy (CRIU lazy pages)
+/// §3.1): stop-and-copy and pre-copy run everywhere (the driver refuses
+/// pre-copy on a kernel without soft-dirty tracking, `criu check --feature
+/// mem_dirty_track`, before anything pauses), post-copy (CRIU lazy pages)
 /// on a testbed of local VMs only (the driver checks `criu check --feature
-/// uffd-noncoop` and the pipe size when it moves). Pre-copy prices moves (`cost`, `place`,
-/// `simulate`, `balance --replay`, `migrate --dry-run`) but does not move
-/// anything, rather than move stop-and-copy under its name.
+/// uffd-noncoop` and the pipe size when it moves).
 pub(crate) fn check_host_mode(command: &str, mode: MigrationMode, testbed: &crate::model::Testbed) -> Result<()> {
     let remote = testbed.hosts.iter().flat_map(|h| &h.vms).find(|vm| vm.ssh.is_some());
-    match mode {
-        MigrationMode::StopCopy => Ok(()),
-        MigrationMode::PostCopy => match remote {
-            None => Ok(()),
-            Some(vm) => Err(crate::error::Error::usage(format!(
-                "{command}: post-copy (model §3.1) runs between local VMs only in this build, and VM {} is \
-                 reached over SSH: pass --migration stop-copy",
-                vm.name
-            ))),
-        },
-        other => Err(crate::error::Error::usage(format!(
-            "{command}: migration mode {other} (model §3.1) cannot run on hosts in this build, which moves \
-             vnodes stop-and-copy or post-copy only (pre-copy needs the kernel's soft-dirty tracking): pass \
-             --migration stop-copy or post-copy (or price {other} moves with cost, place, simulate, \
-             balance --replay, migrate --dry-run)"
+    match (mode, remote) {
+        (MigrationMode::PostCopy, Some(vm)) => Err(crate::error::Error::usage(format!(
+            "{command}: post-copy (model §3.1) runs between local VMs only in this build, and VM {} is \
+             reached over SSH: pass --migration stop-copy or pre-copy",
+            vm.name
         ))),
+        _ => Ok(()),
     }
 }
 

@@ -46,6 +46,14 @@ pub trait VnodeDriver: Sync {
     /// First deployment: create every vnode (namespace, cgroups) on its VM,
     /// make every link, then start the vnodes' software.
     fn deploy(&self, vnodes: &[(VnodeSpec, String)], links: &[LinkSpec]) -> Result<()>;
+    /// Before the pause, while the experiment runs: copy what can be copied
+    /// of the vnode's memory from `from` to `to` ahead of its move
+    /// (pre-copy, model §3.1). A driver that moves otherwise does nothing.
+    /// A failure leaves the vnode running where it was; its move then copies
+    /// everything in the pause.
+    fn pre_copy(&self, _vnode: &str, _from: &str, _to: &str) -> Result<()> {
+        Ok(())
+    }
     /// Freeze every listed vnode on `vm` (cgroup freezer).
     fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()>;
     /// Thaw every listed vnode on `vm`.

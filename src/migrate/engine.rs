@@ -179,25 +179,46 @@ impl<'a> Engine<'a> {
             .collect();
         self.progress.add_steps((in_force.len() * 2 + moves.len() * 4) as u64);
 
+        // 0. While the experiment runs: memory copied ahead (pre-copy; a
+        // driver that moves otherwise does nothing). A failure stops the
+        // migration before anything paused, as a failed suspend does.
+        let failed = self.pre_copy(&moves);
         // 1. Suspend every vnode in force.
-        let failed = on_vms(&in_force, |v| {
-            self.driver.suspend(self.vm(v), &held[v as usize])?;
-            self.record(Record::Suspended {
-                vm: self.vm(v).to_string(),
-            })?;
-            self.progress.step(&format!("suspended {}", self.vm(v)));
-            Ok(())
-        });
+        let failed = if !failed.is_empty() {
+            failed
+        } else {
+            on_vms(&in_force, |v| {
+                self.driver.suspend(self.vm(v), &held[v as usize])?;
+                self.record(Record::Suspended {
+                    vm: self.vm(v).to_string(),
+                })?;
+                self.progress.step(&format!("suspended {}", self.vm(v)));
+                Ok(())
+            })
+            .into_iter()
+            .map(|(v, e)| (v, None, Step::Suspend, e))
+            .collect()
+        };
         if !failed.is_empty() {
-            for (v, e) in &failed {
+            for (v, vnode, during, e) in &failed {
                 let _ = self.record(Record::Failed {
-                    vnode: None,
+                    vnode: vnode.clone(),
                     vm: self.vm(*v).to_string(),
-                    during: Step::Suspend,
+                    during: *during,
                     error: e.clone(),
                 });
-                self.progress.log(&format!("suspend failed on {}: {e}", self.vm(*v)));
-                outcome.failures.push(format!("suspend on {}: {e}", self.vm(*v)));
+                let what = match vnode {
+                    Some(id) => format!("pre-copy of {id} from {}", self.vm(*v)),
+                    None => format!("suspend on {}", self.vm(*v)),
+                };
+                self.progress.log(&format!("{what} failed: {e}"));
+                outcome.failures.push(format!("{what}: {e}"));
+            }
+            // Rounds already copied are of no use now.
+            for &(n, src, dst) in &moves {
+                for vm in [src, dst] {
+                    let _ = self.driver.discard_image(self.vm(vm), self.id(n));
+                }
             }
             outcome.not_started = moves.len();
         } else {
@@ -249,6 +270,37 @@ impl<'a> Engine<'a> {
             Ok(())
         });
         outcome
+    }
+
+    /// Step 0 of [`Self::run`]: [`VnodeDriver::pre_copy`] of every move,
+    /// the moves of one source VM one after another, sources in parallel.
+    /// Returns the failures: (source VM, vnode, step, error).
+    fn pre_copy(&self, moves: &[(usize, u32, u32)]) -> Vec<(u32, Option<String>, Step, String)> {
+        let mut by_src: BTreeMap<u32, Vec<(usize, u32)>> = BTreeMap::new();
+        for &(n, src, dst) in moves {
+            by_src.entry(src).or_default().push((n, dst));
+        }
+        let srcs: Vec<u32> = by_src.keys().copied().collect();
+        let first_failed = Mutex::new(BTreeMap::new());
+        on_vms(&srcs, |v| {
+            for &(n, dst) in &by_src[&v] {
+                if let Err(e) = self.driver.pre_copy(self.id(n), self.vm(v), self.vm(dst)) {
+                    let e = crate::error::one_line(&e);
+                    first_failed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(v, self.id(n).to_string());
+                    return Err(Error::Host(e));
+                }
+            }
+            Ok(())
+        })
+        .into_iter()
+        .map(|(v, e)| {
+            let vnode = first_failed.lock().unwrap_or_else(|e| e.into_inner()).get(&v).cloned();
+            (v, vnode, Step::PreCopy, e)
+        })
+        .collect()
     }
 
     /// Discard the images of vnode `n`'s move from `src` to `dst` on both

@@ -36,9 +36,10 @@ use super::crash;
 use super::driver::{LinkSpec, Presence, VnodeDriver, VnodeSpec};
 use super::timing::Timings;
 use crate::error::{Error, Result};
-use crate::model::{MigrationMode, Placement, Topology};
+use crate::model::{MigrationMode, Placement, PreCopyCosts, Topology};
 use crate::testbed::criu;
 use crate::testbed::lazy::{self, Lazy};
+use crate::testbed::precopy;
 use crate::testbed::site::{self, safe_remove, wait_criu_done};
 use crate::testbed::vnode::{reattach, running_pid, sites};
 use crate::testbed::{Fleet, FleetPool, Layout, Paths, Site};
@@ -101,10 +102,17 @@ pub struct TestbedDriver {
     /// checkpoint until [`VnodeDriver::discard_image`] has seen every page
     /// arrive (or the move failed).
     lazy: Mutex<BTreeMap<String, Lazy>>,
-    /// Machines found able to move vnodes post-copy
-    /// ([`crate::testbed::lazy::require`]), so that the check runs once per
-    /// machine (all local VMs: one), not inside every move's pause.
-    lazy_ok: Mutex<BTreeSet<String>>,
+    /// Machines found able to move vnodes in `mode`
+    /// ([`crate::testbed::lazy::require`], [`precopy::require`]), so that
+    /// the check runs once per machine (all local VMs: one), not inside
+    /// every move's pause.
+    mode_ok: Mutex<BTreeSet<String>>,
+    /// Pre-copy: when the rounds stop (model §3.1).
+    rounds: PreCopyCosts,
+    /// Pre-copy moves whose rounds are at the destination, per vnode: the
+    /// source VM and the last round (its checkpoint dumps only what was
+    /// dirtied since), until [`VnodeDriver::discard_image`].
+    pre: Mutex<BTreeMap<String, (String, u32)>>,
 }
 
 /// How long a post-copy move may take to bring every page over.
@@ -143,34 +151,85 @@ impl TestbedDriver {
             timings: Timings::default(),
             mode: MigrationMode::StopCopy,
             lazy: Mutex::new(BTreeMap::new()),
-            lazy_ok: Mutex::new(BTreeSet::new()),
+            mode_ok: Mutex::new(BTreeSet::new()),
+            rounds: PreCopyCosts::default(),
+            pre: Mutex::new(BTreeMap::new()),
         })
     }
 
-    /// Move vnodes in `mode`: stop-copy or post-copy (pre-copy is refused
-    /// here: no soft-dirty tracking on this machine's kernel).
-    pub fn with_mode(mut self, mode: MigrationMode) -> Result<TestbedDriver> {
-        if mode == MigrationMode::PreCopy {
-            return Err(Error::usage(
-                "migration mode pre-copy cannot run on hosts in this build (it needs the kernel's soft-dirty \
-                 tracking): pass --migration stop-copy or post-copy",
-            ));
-        }
+    /// Move vnodes in `mode` (model §3.1); pre-copy's rounds stop as the
+    /// costs profile's `pre_copy` says.
+    pub fn with_mode(mut self, mode: MigrationMode, rounds: &PreCopyCosts) -> Result<TestbedDriver> {
         self.mode = mode;
+        self.rounds = rounds.clone();
         Ok(self)
     }
 
-    /// Refuse post-copy on a machine that cannot move that way
-    /// ([`lazy::require`]); checked once per machine (its VMs share its
-    /// kernel and sysctls).
-    fn post_copy_ready(&self, ex: &mut dyn crate::testbed::exec::Executor, paths: &Paths) -> Result<()> {
+    /// Refuse the driver's mode on a machine that cannot move that way
+    /// ([`lazy::require`], [`precopy::require`]); checked once per machine
+    /// (its VMs share its kernel and sysctls).
+    fn mode_ready(&self, ex: &mut dyn crate::testbed::exec::Executor, paths: &Paths) -> Result<()> {
         let machine = ex.machine().unwrap_or_else(|| ex.label());
-        let mut ok = self.lazy_ok.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ok = self.mode_ok.lock().unwrap_or_else(|e| e.into_inner());
         if !ok.contains(&machine) {
-            lazy::require(ex, paths)?;
+            match self.mode {
+                MigrationMode::PostCopy => lazy::require(ex, paths)?,
+                MigrationMode::PreCopy => precopy::require(ex, paths)?,
+                MigrationMode::StopCopy => {}
+            }
             ok.insert(machine);
         }
         Ok(())
+    }
+
+    fn pre(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (String, u32)>> {
+        self.pre.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One pre-copy round of `vnode` on `from`, sent to `to`: its size in
+    /// bytes, or `None` for a vnode without a process (nothing to copy).
+    fn pre_round(&self, vnode: &str, from: &str, to: &str, round: u32) -> Result<Option<u64>> {
+        let bytes = self.on(from, |d| {
+            if !d.has_process(vnode)? {
+                return Ok(None);
+            }
+            let (paths, cg) = (d.paths(), d.cgroup(vnode)?);
+            self.mode_ready(d.fleet.exec(from)?, &paths)?;
+            let ns = Site::of(vnode, from).netns;
+            let pid = d
+                .pid_in(from, vnode, &ns)?
+                .ok_or_else(|| Error::Host(format!("{from}: {vnode} has no live process in {ns} to pre-copy")))?;
+            let ex = d.fleet.exec(from)?;
+            if round == 1 {
+                safe_remove(ex, &precopy::dir(&paths, &cg))?;
+            }
+            precopy::pre_dump(ex, &paths, &cg, &ns, pid, round).map(Some)
+        })?;
+        if bytes.is_none() {
+            return Ok(None);
+        }
+        crash::after("pre-dumped");
+        self.with(
+            |_| BTreeSet::from([from.to_string(), to.to_string()]),
+            |d| {
+                let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
+                if a.is_some() && a == b {
+                    return Ok(()); // one machine: the state root is shared
+                }
+                let paths = d.paths();
+                let cg = d.cgroup(vnode)?;
+                if round == 1 {
+                    safe_remove(d.fleet.exec(to)?, &precopy::dir(&paths, &cg))?;
+                }
+                let route = d.fleet.route(to)?;
+                let dir = precopy::round_dir(&paths, &cg, round);
+                d.fleet
+                    .with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route))?;
+                Ok(())
+            },
+        )?;
+        crash::after("pre-copied");
+        Ok(bytes)
     }
 
     fn lazy(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Lazy>> {
@@ -338,7 +397,7 @@ impl Inner<'_> {
         lazy::unlock_network(ex, &ns)?;
         safe_remove(ex, &images)?;
         paths.cgroups.freeze(ex, &cg)?;
-        criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS)
+        criu::dump_frozen(ex, &paths, &cg, &ns, pid, None, criu::DUMP_ATTEMPTS)
     }
 
     fn runs_at(&mut self, vm: &str, vnode: &str) -> Result<bool> {
@@ -422,6 +481,29 @@ impl VnodeDriver for TestbedDriver {
         })
     }
 
+    fn pre_copy(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
+        if self.mode != MigrationMode::PreCopy {
+            return Ok(());
+        }
+        // All or nothing: a round that failed may have reset the dirty
+        // bits the next would have read, so earlier rounds are no parent.
+        self.pre().remove(vnode);
+        let t = Instant::now();
+        let mut sizes = Vec::new();
+        while precopy::another_round(&sizes, self.rounds.max_rounds, self.rounds.stop_mb) {
+            match self.pre_round(vnode, from, to, sizes.len() as u32 + 1)? {
+                Some(bytes) => sizes.push(bytes),
+                None => return Ok(()), // links only
+            }
+        }
+        if !sizes.is_empty() {
+            self.pre()
+                .insert(vnode.to_string(), (from.to_string(), sizes.len() as u32));
+            self.timings.pre_copied(vnode, t.elapsed().as_secs_f64(), &sizes);
+        }
+        Ok(())
+    }
+
     fn suspend(&self, vm: &str, vnodes: &[String]) -> Result<()> {
         if self.mode == MigrationMode::PostCopy {
             // Before the pause starts: the first move of a machine would
@@ -430,7 +512,7 @@ impl VnodeDriver for TestbedDriver {
                 for id in vnodes {
                     if d.has_process(id)? {
                         let paths = d.paths();
-                        return self.post_copy_ready(d.fleet.exec(vm)?, &paths);
+                        return self.mode_ready(d.fleet.exec(vm)?, &paths);
                     }
                 }
                 Ok(()) // links only: nothing for criu to move
@@ -464,7 +546,7 @@ impl VnodeDriver for TestbedDriver {
                 .ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
             let ex = d.fleet.exec(vm)?;
             if self.mode == MigrationMode::PostCopy {
-                self.post_copy_ready(ex, &paths)?; // done by `suspend` already: cached
+                self.mode_ready(ex, &paths)?; // done by `suspend` already: cached
             }
             safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
             paths.cgroups.freeze(ex, &cg)?;
@@ -480,7 +562,12 @@ impl VnodeDriver for TestbedDriver {
                 // has a pid namespace of its own): nothing to reap.
                 return Ok(Some((pid, Vec::new(), bytes)));
             }
-            let tree = criu::dump_frozen(ex, &paths, &cg, &ns, pid, criu::DUMP_ATTEMPTS)?;
+            let parent = self
+                .pre()
+                .get(vnode)
+                .filter(|(src, _)| src == vm)
+                .map(|&(_, round)| precopy::parent_of_images(&cg, round));
+            let tree = criu::dump_frozen(ex, &paths, &cg, &ns, pid, parent.as_deref(), criu::DUMP_ATTEMPTS)?;
             let bytes = site::du_bytes(ex, &images)?;
             Ok(Some((pid, tree, bytes)))
         })?;
@@ -675,6 +762,7 @@ impl VnodeDriver for TestbedDriver {
             let images = paths.vnode_dir(&cg).join("images");
             if !site::has_image(ex, &images)? && !d.state_dir_in_use(vm, vnode)? {
                 d.remove_dir(vm, vnode, &paths.vnode_dir(&cg))?;
+                d.remove_dir(vm, vnode, &precopy::dir(&paths, &cg))?;
                 let ex = d.fleet.exec(vm)?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
                 // The last vnode gone: the cgroup subtree (systemd: its unit) too.
@@ -692,8 +780,10 @@ impl VnodeDriver for TestbedDriver {
         // Post-copy: the images (and the source's page server) are needed
         // until every page has arrived.
         self.finish_pages(vnode)?;
+        self.pre().remove(vnode);
         self.with(Self::and_where_it_runs(vm, vnode), |d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
+            d.remove_dir(vm, vnode, &precopy::dir(&paths, &cg))?;
             let ex = d.fleet.exec(vm)?;
             let alive = match running_pid(ex, &paths, &cg)? {
                 // A killed task may wait seconds for pid 1 to reap it: a zombie is not alive.

@@ -24,6 +24,9 @@ struct Book {
     thawed_at: BTreeMap<String, Instant>,
     /// Per vnode, its last move.
     moves: BTreeMap<String, MigrationTimes>,
+    /// Per vnode, the pre-copy rounds ahead of its next checkpoint: their
+    /// wall time (s) and sizes (bytes).
+    pre: BTreeMap<String, (f64, Vec<u64>)>,
 }
 
 /// The driver's measurements (shared by the steps running at once).
@@ -60,6 +63,8 @@ impl Timings {
         reap_s: f64,
         image_bytes: u64,
     ) {
+        let mut book = self.book();
+        let (pre_copy_s, rounds) = book.pre.remove(vnode).unwrap_or_default();
         let t = MigrationTimes {
             vnode: vnode.to_string(),
             from: from.to_string(),
@@ -68,9 +73,17 @@ impl Timings {
             snapshot_s,
             reap_s,
             image_bytes,
+            pre_copy_s,
+            pre_copy_rounds: rounds,
             ..MigrationTimes::default()
         };
-        self.book().moves.insert(vnode.to_string(), t);
+        book.moves.insert(vnode.to_string(), t);
+    }
+
+    /// Pre-copy rounds of `sizes` bytes sent ahead of `vnode`'s move, in
+    /// `s` seconds (the move's record starts at its checkpoint).
+    pub fn pre_copied(&self, vnode: &str, s: f64, sizes: &[u64]) {
+        self.book().pre.insert(vnode.to_string(), (s, sizes.to_vec()));
     }
 
     pub fn transferred(&self, vnode: &str, s: f64, copied: Copied) {

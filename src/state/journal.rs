@@ -61,6 +61,8 @@ pub enum RunEnd {
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Deploy,
+    /// Memory copied ahead of the pause (pre-copy).
+    PreCopy,
     Suspend,
     Checkpoint,
     Transfer,

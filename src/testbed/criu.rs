@@ -43,7 +43,11 @@ pub struct MigrationTimes {
     /// Post-copy only: how long the move's cleanup waited, after the
     /// resume, for the last pages to arrive (0 for stop-copy).
     pub pages_s: f64,
-    /// Size of the CRIU images.
+    /// Pre-copy only: the rounds sent while the experiment ran, before
+    /// the pause (their wall time, and each round's bytes; empty otherwise).
+    pub pre_copy_s: f64,
+    pub pre_copy_rounds: Vec<u64>,
+    /// Size of the CRIU images (pre-copy: of the last dirty set only).
     pub image_bytes: u64,
     /// Bytes sent between machines (0 when source and destination share one).
     pub wire_bytes: u64,
@@ -109,8 +113,17 @@ fn stderr_part(out: &super::exec::Output) -> String {
     }
 }
 
-/// `criu dump` of the tree rooted at `pid`, run inside `netns`.
-pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid: u32) -> Result<()> {
+/// `criu dump` of the tree rooted at `pid`, run inside `netns`. With
+/// `parent` (pre-copy, [`super::precopy`]): only the memory dirtied since
+/// that earlier round, relative to the images dir, is written.
+pub fn dump(
+    ex: &mut dyn Executor,
+    paths: &Paths,
+    cgroup: &str,
+    netns: &str,
+    pid: u32,
+    parent: Option<&str>,
+) -> Result<()> {
     let images = images_dir(paths, cgroup);
     let d = path_str(&images)?.to_string();
     // Left over only by a failed move (a finished one removes its images).
@@ -119,24 +132,29 @@ pub fn dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str, pid
     }
     ex.run(&Cmd::new("mkdir").args(["-p", "--", &d]))?;
     let freezer = paths.cgroups.freezer_dir(ex, cgroup)?;
-    let out = ex.output(&Cmd::new("nsenter").args([
-        format!("--net=/run/netns/{netns}"),
-        "--".into(),
-        paths.criu.clone(),
-        "dump".into(),
-        "-t".into(),
-        pid.to_string(),
-        "-D".into(),
-        d.clone(),
-        "--tcp-established".into(),
-        "--network-lock".into(),
-        "nftables".into(),
-        "--freeze-cgroup".into(),
-        path_str(&freezer)?.into(),
-        "-o".into(),
-        "dump.log".into(),
-        "-v2".into(),
-    ]))?;
+    let incremental = parent.map(|p| ["--track-mem".to_string(), "--prev-images-dir".into(), p.into()]);
+    let out = ex.output(
+        &Cmd::new("nsenter")
+            .args([
+                format!("--net=/run/netns/{netns}"),
+                "--".into(),
+                paths.criu.clone(),
+                "dump".into(),
+                "-t".into(),
+                pid.to_string(),
+                "-D".into(),
+                d.clone(),
+                "--tcp-established".into(),
+                "--network-lock".into(),
+                "nftables".into(),
+                "--freeze-cgroup".into(),
+                path_str(&freezer)?.into(),
+                "-o".into(),
+                "dump.log".into(),
+                "-v2".into(),
+            ])
+            .args(incremental.into_iter().flatten()),
+    )?;
     if !out.success() {
         let tail = log_tail(ex, &images.join("dump.log"));
         let why = format!("{}{tail}", stderr_part(&out));
@@ -162,13 +180,14 @@ pub fn dump_frozen(
     cgroup: &str,
     netns: &str,
     pid: u32,
+    parent: Option<&str>,
     attempts: u32,
 ) -> Result<Vec<u32>> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let tree = paths.cgroups.pids(ex, cgroup)?;
-        match dump(ex, paths, cgroup, netns, pid) {
+        match dump(ex, paths, cgroup, netns, pid, parent) {
             Ok(()) => return Ok(std::iter::once(pid).chain(tree).collect()),
             Err(e) if attempt >= attempts => return Err(e),
             Err(e) => {

@@ -22,6 +22,7 @@ pub mod monitor;
 pub mod names;
 pub mod paths;
 pub mod pool;
+pub mod precopy;
 pub mod provision;
 pub mod quote;
 pub mod site;

@@ -311,6 +311,7 @@ pub fn remove_vnode(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &
     }
     if state {
         ex.remove_tree(&paths.vnode_dir(cgroup))?;
+        ex.remove_tree(&super::precopy::dir(paths, cgroup))?;
     }
     Ok(())
 }
