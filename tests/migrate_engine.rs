@@ -308,3 +308,79 @@ proptest! {
         }
     }
 }
+
+/// Pre-copy's step (memory copied ahead, before the pause) failing or
+/// crashing at its 1st to 3rd call, before or after its effect: nothing has
+/// moved yet, so every vnode runs where it did (exit 3), and a crash is
+/// taken up both ways.
+#[test]
+fn a_failed_or_crashed_pre_copy_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = problem(dir.path());
+    let state = StateDir::open(dir.path().join("state")).unwrap();
+    let world = deployed(&problem, &state, &FROM);
+    let driver = FakeDriver::new(world).with_pre_copy();
+    let applied = migrate(&problem, &state, &driver, &FROM, &TO).unwrap();
+    assert!(applied.complete, "{:?}", applied.failures);
+    assert_eq!(
+        assert_consistent(&state, &driver.world()),
+        problem.placement_of(&TO).vm_of
+    );
+    for nth in 1..=3 {
+        for fault in [
+            Fault::Fail {
+                step: Step::PreCopy,
+                nth,
+            },
+            Fault::FailAfter {
+                step: Step::PreCopy,
+                nth,
+            },
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let state = StateDir::open(dir.path().join("state")).unwrap();
+            let world = deployed(&problem, &state, &FROM);
+            let driver = FakeDriver::new(world).with_pre_copy().with_fault(fault.clone());
+            let applied = migrate(&problem, &state, &driver, &FROM, &TO).unwrap();
+            assert!(!applied.complete, "{fault:?}");
+            assert!(
+                applied.failures.iter().any(|f| f.contains("pre-copy")),
+                "{:?}",
+                applied.failures
+            );
+            let vm_of = assert_consistent(&state, &driver.world());
+            assert_eq!(vm_of, problem.placement_of(&FROM).vm_of, "{fault:?}: nothing moved");
+            assert_eq!(applied.into_result(&state).unwrap_err().exit_code(), 3);
+        }
+        for direction in [Direction::Resume, Direction::Rollback] {
+            let dir = tempfile::tempdir().unwrap();
+            let state = StateDir::open(dir.path().join("state")).unwrap();
+            let world = deployed(&problem, &state, &FROM);
+            let driver = FakeDriver::new(world).with_pre_copy().with_fault(Fault::Crash {
+                step: Step::PreCopy,
+                nth,
+            });
+            let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                migrate(&problem, &state, &driver, &FROM, &TO)
+            }));
+            assert!(crashed.is_err(), "the injected crash happened");
+            let driver = FakeDriver::new(driver.world()).with_pre_copy();
+            let lock = state.lock().unwrap();
+            let progress = StepBar::hidden();
+            let job = Job {
+                problem: &problem,
+                driver: &driver,
+                state: &state,
+                lock: &lock,
+                progress: &progress,
+            };
+            let applied = job
+                .recover(direction)
+                .unwrap_or_else(|e| panic!("{nth} {direction:?}: {e}"));
+            assert!(applied.complete, "{:?}", applied.failures);
+            let vm_of = assert_consistent(&state, &driver.world());
+            let want = if direction == Direction::Resume { &TO } else { &FROM };
+            assert_eq!(vm_of, problem.placement_of(want).vm_of, "{nth} {direction:?}");
+        }
+    }
+}

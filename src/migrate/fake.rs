@@ -115,6 +115,8 @@ pub struct FakeDriver {
     persist: Option<PathBuf>,
     timing: Option<(Instance, f64)>,
     crash_aborts: bool,
+    /// Moves pre-copy: [`VnodeDriver::pre_copy`] is a step (else it does nothing).
+    pre_copy: bool,
 }
 
 impl FakeDriver {
@@ -127,7 +129,15 @@ impl FakeDriver {
             persist: None,
             timing: None,
             crash_aborts: false,
+            pre_copy: false,
         }
+    }
+
+    /// Move pre-copy: every move has a pre-copy step first, which fails
+    /// unless the vnode runs, thawed, on its source.
+    pub fn with_pre_copy(mut self) -> FakeDriver {
+        self.pre_copy = true;
+        self
     }
 
     pub fn with_fault(mut self, fault: Fault) -> FakeDriver {
@@ -343,6 +353,24 @@ impl VnodeDriver for FakeDriver {
             }
             attach(w, links);
             Ok(())
+        })
+    }
+
+    fn pre_copy(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
+        if !self.pre_copy {
+            return Ok(());
+        }
+        let t = self.secs(|i| Self::mb(i, vnode) * i.costs.snapshot_ms_per_mb / 1000.0);
+        self.act(Step::PreCopy, &[from, to], t, |w| {
+            let copies = w.running.get(vnode).map(Vec::as_slice).unwrap_or_default();
+            match copies.iter().find(|c| c.vm == from) {
+                Some(c) if c.frozen => {
+                    w.violations.push(format!("pre-copy of {vnode} on {from} while frozen"));
+                    Ok(())
+                }
+                Some(_) => Ok(()),
+                None => Err(host_err(format!("pre-copy: {vnode} does not run on {from}"))),
+            }
         })
     }
 
