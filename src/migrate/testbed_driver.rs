@@ -159,9 +159,9 @@ impl TestbedDriver {
 
     /// Move vnodes in `mode` (model §3.1); pre-copy's rounds stop as the
     /// costs profile's `pre_copy` says.
-    pub fn with_mode(mut self, mode: MigrationMode, rounds: &PreCopyCosts) -> Result<TestbedDriver> {
+    pub fn with_mode(mut self, mode: MigrationMode, rounds: PreCopyCosts) -> Result<TestbedDriver> {
         self.mode = mode;
-        self.rounds = rounds.clone();
+        self.rounds = rounds;
         Ok(self)
     }
 
@@ -762,7 +762,9 @@ impl VnodeDriver for TestbedDriver {
             let images = paths.vnode_dir(&cg).join("images");
             if !site::has_image(ex, &images)? && !d.state_dir_in_use(vm, vnode)? {
                 d.remove_dir(vm, vnode, &paths.vnode_dir(&cg))?;
-                d.remove_dir(vm, vnode, &precopy::dir(&paths, &cg))?;
+                if self.mode == MigrationMode::PreCopy {
+                    d.remove_dir(vm, vnode, &precopy::dir(&paths, &cg))?;
+                }
                 let ex = d.fleet.exec(vm)?;
                 paths.cgroups.remove_if_empty(ex, &cg)?;
                 // The last vnode gone: the cgroup subtree (systemd: its unit) too.
@@ -783,7 +785,9 @@ impl VnodeDriver for TestbedDriver {
         self.pre().remove(vnode);
         self.with(Self::and_where_it_runs(vm, vnode), |d| {
             let (paths, cg, images) = (d.paths(), d.cgroup(vnode)?, d.images(vnode)?);
-            d.remove_dir(vm, vnode, &precopy::dir(&paths, &cg))?;
+            if self.mode == MigrationMode::PreCopy {
+                d.remove_dir(vm, vnode, &precopy::dir(&paths, &cg))?;
+            }
             let ex = d.fleet.exec(vm)?;
             let alive = match running_pid(ex, &paths, &cg)? {
                 // A killed task may wait seconds for pid 1 to reap it: a zombie is not alive.
