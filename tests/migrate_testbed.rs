@@ -533,7 +533,7 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
             fleet.insert(
                 "h0-v2",
                 VmHandle {
-                    exec: Box::new(FailingOn(&["nft", "delete"])),
+                    exec: Box::new(FailingOn(&["nsenter", "ip", "-batch"])), // release_hold
                     underlay: None,
                 },
             );
@@ -555,6 +555,9 @@ fn restore_fault_puts_the_vnode_back(fault: RestoreFault) {
     assert!(!applied.complete, "the injected failure was seen");
     if fault == RestoreFault::Criu {
         assert!(d.join("failed").exists());
+    } else {
+        let f = applied.failures.join("; ");
+        assert!(f.contains("releasing the hold"), "{f}");
     }
     assert_eq!(applied.placement.as_ref().unwrap().vm_of, p1.vm_of);
     assert_eq!(state.placement().unwrap().unwrap().vm_of, p1.vm_of);

@@ -27,7 +27,7 @@ fn failure_after_restore_puts_the_vnode_back_once() {
     fleet.insert(
         "h0-v2",
         VmHandle {
-            exec: Box::new(FailingOn(&["nft", "delete"])),
+            exec: Box::new(FailingOn(&["nsenter", "ip", "-batch"])), // release_hold
             underlay: None,
         },
     );

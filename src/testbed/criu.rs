@@ -351,7 +351,7 @@ pub fn restore_moved(
         if frozen {
             paths.cgroups.freeze(ex, &cg)?;
         }
-        release_hold(ex, &site.netns)
+        release_hold(ex, &site.netns, &layout.vnode(vnode)?.ifaces)
     })();
     if let Err(e) = after {
         return Err(match kill_tree(ex, &paths, &cg) {

@@ -9,7 +9,7 @@
 pub use super::fleet::{machine_lock, Fleet, VmHandle};
 pub use super::layout::{Iface, Layout, VnodeLayout};
 pub use super::links::{
-    reattach, reattach_after_move, release_hold, sites, tbf_params, DeployReport, Site, HOLD_TABLE, VXLAN_MTU,
+    reattach, reattach_after_move, release_hold, sites, tbf_params, DeployReport, Site, HOLD_PREF, VXLAN_MTU,
     VXLAN_PORT,
 };
 pub use super::paths::{default_keeper, under_keeper, Paths};
