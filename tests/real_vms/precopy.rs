@@ -12,12 +12,11 @@ use netbalance::state::StateDir;
 use netbalance::testbed::{deploy, names, teardown, Fleet, Layout, MigrationTimes, Paths, SshArgs};
 use std::time::{Duration, Instant};
 
-/// 1024 slots of 64 KiB; every 0.1 s the next slot is overwritten with a
-/// new byte value; every 10 steps the whole buffer is compared with what
-/// was written, and a line `n ok|BAD` printed.
+/// K slots of 64 KiB (the program's first line sets K); every 0.1 s the
+/// next slot is overwritten with a new byte value; every 10 steps the whole
+/// buffer is compared with what was written, and a line `n ok|BAD` printed.
 const HOLDER: &str = r#"import time
 S = 65536
-K = 1024
 buf = bytearray(S * K)
 last = [0] * K
 n = 0
@@ -32,6 +31,12 @@ while True:
         print(n, "ok" if ok else "BAD", flush=True)
     time.sleep(0.1)
 "#;
+
+/// The holder with `slots` slots (64 KiB each), as a vnode's `run`.
+fn holder(slots: usize) -> String {
+    assert!(!HOLDER.contains('\''));
+    format!("exec python3 -u -c 'K = {slots}\n{HOLDER}'")
+}
 
 /// The holder's lines (n, verdict) so far, from its out.log on `vm`.
 fn lines(lab: &Lab, vm: &str, cg: &str) -> Vec<(u64, String)> {
@@ -89,8 +94,7 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
     let id = format!("{}m", crate::testbed_support::tag());
     let mut v = Vnode::new(&id);
-    assert!(!HOLDER.contains('\''));
-    v.run = Some(format!("exec python3 -u -c '{HOLDER}'"));
+    v.run = Some(holder(1024));
     v.memory_mb = 64.0;
     let topo = Topology {
         vnodes: vec![v],
@@ -172,4 +176,99 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     }
     let final_placement = down.2.clone();
     teardown(down.0, &layout, &final_placement).unwrap();
+}
+
+/// The tasks of the vnode's cgroup on `vm` (in the lab's delegated unit).
+fn tasks(lab: &Lab, vm: &str, cg: &str) -> Vec<String> {
+    let procs = lab.ssh_ok(
+        vm,
+        &[
+            "sh",
+            "-c",
+            &format!("cat /sys/fs/cgroup/system.slice/netbalance-vnodes.service/{cg}/cgroup.procs 2>/dev/null; true"),
+        ],
+    );
+    procs.split_whitespace().map(str::to_string).collect()
+}
+
+/// `netbalance migrate` killed (the driver's crash hook) before the pause
+/// of a pre-copy move, after the first round was dumped and after it was
+/// sent, is taken up with `--rollback` and with `--resume`: the vnode runs
+/// once, where the state dir says, its buffer intact; teardown leaves no
+/// round behind.
+#[test]
+fn a_pre_copy_migrate_killed_before_the_pause_is_taken_up_on_debian_vms() {
+    let Some(lab) = lab::shared() else { return };
+    let _alone = lab::exclusive();
+    let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
+    let id = format!("{}k", crate::testbed_support::tag());
+    let mut v = Vnode::new(&id);
+    v.run = Some(holder(64));
+    v.memory_mb = 4.0;
+    let topo = Topology {
+        vnodes: vec![v],
+        links: vec![],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topo.json"), serde_json::to_string(&topo).unwrap()).unwrap();
+    for (file, vm) in [("p0.json", h0), ("p1.json", h1)] {
+        let mut p = Placement::default();
+        p.vm_of.insert(id.clone(), vm.to_string());
+        std::fs::write(d.join(file), serde_json::to_string(&p).unwrap()).unwrap();
+    }
+    let migrate = |args: &[&str], crash: Option<&str>| {
+        let mut c = lab.netbalance();
+        c.args(["migrate", "-q", "--migration", "pre-copy", "--topology"])
+            .arg(d.join("topo.json"))
+            .arg("--testbed")
+            .arg(&lab.testbed_path)
+            .arg("--state-dir")
+            .arg(d.join("state"))
+            .args(args);
+        if let Some(phase) = crash {
+            c.env("NETBALANCE_TEST_CRASH", phase);
+        }
+        let t0 = Instant::now();
+        let out = c.output().unwrap();
+        eprintln!(
+            "migrate {args:?} (crash at {crash:?}): {} in {:.1} s; {}",
+            out.status,
+            t0.elapsed().as_secs_f64(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        out.status
+    };
+    let cg = names::cgroup_name(&id);
+    let target = |p: &str| ["--target".to_string(), d.join(p).display().to_string()];
+    assert!(migrate(&target("p0.json").each_ref().map(String::as_str), None).success());
+    let mut last = checked_after(lab, h0, &cg, 10).last().unwrap().0;
+    for (phase, flag, at, other) in [("pre-dumped", "--rollback", h0, h1), ("pre-copied", "--resume", h1, h0)] {
+        let killed = migrate(&target("p1.json").each_ref().map(String::as_str), Some(phase));
+        assert!(!killed.success(), "{phase}: the crash hook did not fire");
+        assert!(migrate(&[flag], None).success(), "{phase}: {flag} failed");
+        let l = checked_after(lab, at, &cg, last + 20);
+        assert!(l.iter().all(|x| x.1 == "ok"), "{phase} {flag}: {l:?}");
+        let steps: Vec<u64> = l.iter().map(|x| x.0).collect();
+        assert_eq!(
+            steps,
+            (1..=steps.len() as u64).map(|i| i * 10).collect::<Vec<_>>(),
+            "{phase} {flag}"
+        );
+        assert_eq!(tasks(lab, at, &cg).len(), 1, "{phase} {flag}: not once on {at}");
+        assert!(tasks(lab, other, &cg).is_empty(), "{phase} {flag}: also on {other}");
+        last = l.last().unwrap().0;
+    }
+    assert!(migrate(&["--teardown"], None).success());
+    for vm in [h0, h1] {
+        let left = lab.ssh_ok(
+            vm,
+            &[
+                "sh",
+                "-c",
+                &format!("ls -d /var/lib/netbalance/vnodes/{cg}* 2>/dev/null; true"),
+            ],
+        );
+        assert!(left.trim().is_empty(), "{vm}: left behind: {left}");
+    }
 }
