@@ -3,7 +3,8 @@
 //! the first move, so that tests can take up a killed run at every phase
 //! deterministically instead of by timing.
 //!
-//! Phases: `suspended` (after the first VM was frozen), `in-dump` (while
+//! Phases: `pre-dumped` and `pre-copied` (pre-copy only: after the first
+//! round was dumped, and after it was sent), `suspended` (after the first VM was frozen), `in-dump` (while
 //! `criu dump` of the first vnode runs), `dumped`, `in-restore` (while
 //! `criu restore` runs), `restored`, `reattached`. Only a build with the
 //! `test-hooks` feature (which only the tests enable) reads the variable;
