@@ -197,6 +197,27 @@ fn a_short_ssh_drop_during_the_moves_is_rolled_back() {
     assert!(hit >= 3, "the drop hit a move only {hit} times");
 }
 
+/// Take up a crashed FROM -> TO run with `driver` in `direction`: it
+/// completes, consistent, at TO (resume) or FROM (rollback).
+fn take_up(problem: &Problem, state: &StateDir, driver: &FakeDriver, direction: Direction, case: &str) {
+    let lock = state.lock().unwrap();
+    let progress = StepBar::hidden();
+    let job = Job {
+        problem,
+        driver,
+        state,
+        lock: &lock,
+        progress: &progress,
+    };
+    let applied = job
+        .recover(direction)
+        .unwrap_or_else(|e| panic!("{case} {direction:?}: {e}"));
+    assert!(applied.complete, "{:?}", applied.failures);
+    let vm_of = assert_consistent(state, &driver.world());
+    let want = if direction == Direction::Resume { &TO } else { &FROM };
+    assert_eq!(vm_of, problem.placement_of(want).vm_of, "{case} {direction:?}");
+}
+
 #[test]
 fn a_crashed_migration_is_resumed_or_rolled_back_from_the_journal() {
     for step in [Step::Checkpoint, Step::Transfer, Step::Restore, Step::Reattach] {
@@ -216,22 +237,7 @@ fn a_crashed_migration_is_resumed_or_rolled_back_from_the_journal() {
                 let err = migrate(&problem, &state, &FakeDriver::new(driver.world()), &FROM, &TO).unwrap_err();
                 assert!(err.to_string().contains("--resume"), "{err}");
                 let driver = FakeDriver::new(driver.world());
-                let lock = state.lock().unwrap();
-                let progress = StepBar::hidden();
-                let job = Job {
-                    problem: &problem,
-                    driver: &driver,
-                    state: &state,
-                    lock: &lock,
-                    progress: &progress,
-                };
-                let applied = job
-                    .recover(direction)
-                    .unwrap_or_else(|e| panic!("{step:?} {nth} {direction:?}: {e}"));
-                assert!(applied.complete, "{:?}", applied.failures);
-                let vm_of = assert_consistent(&state, &driver.world());
-                let want = if direction == Direction::Resume { &TO } else { &FROM };
-                assert_eq!(vm_of, problem.placement_of(want).vm_of, "{step:?} {nth} {direction:?}");
+                take_up(&problem, &state, &driver, direction, &format!("{step:?} {nth}"));
             }
         }
     }
@@ -365,22 +371,7 @@ fn a_failed_or_crashed_pre_copy_loses_nothing() {
             }));
             assert!(crashed.is_err(), "the injected crash happened");
             let driver = FakeDriver::new(driver.world()).with_pre_copy();
-            let lock = state.lock().unwrap();
-            let progress = StepBar::hidden();
-            let job = Job {
-                problem: &problem,
-                driver: &driver,
-                state: &state,
-                lock: &lock,
-                progress: &progress,
-            };
-            let applied = job
-                .recover(direction)
-                .unwrap_or_else(|e| panic!("{nth} {direction:?}: {e}"));
-            assert!(applied.complete, "{:?}", applied.failures);
-            let vm_of = assert_consistent(&state, &driver.world());
-            let want = if direction == Direction::Resume { &TO } else { &FROM };
-            assert_eq!(vm_of, problem.placement_of(want).vm_of, "{nth} {direction:?}");
+            take_up(&problem, &state, &driver, direction, &format!("pre-copy {nth}"));
         }
     }
 }

@@ -38,6 +38,19 @@ fn holder(slots: usize) -> String {
     format!("exec python3 -u -c 'K = {slots}\n{HOLDER}'")
 }
 
+/// A topology of one holder vnode with `slots` slots: its id and the topology.
+fn holder_alone(slots: usize) -> (String, Topology) {
+    let id = format!("{}h", crate::testbed_support::tag());
+    let mut v = Vnode::new(&id);
+    v.run = Some(holder(slots));
+    v.memory_mb = (slots as f64 / 16.0).max(1.0);
+    let topo = Topology {
+        vnodes: vec![v],
+        links: vec![],
+    };
+    (id, topo)
+}
+
 /// The holder's lines (n, verdict) so far, from its out.log on `vm`.
 fn lines(lab: &Lab, vm: &str, cg: &str) -> Vec<(u64, String)> {
     let out = lab.ssh(vm, &["cat", &format!("/var/lib/netbalance/vnodes/{cg}/out.log")]);
@@ -92,14 +105,7 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     // The hosts test compares the VMs' processes before and after.
     let _alone = lab::exclusive();
     let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
-    let id = format!("{}m", crate::testbed_support::tag());
-    let mut v = Vnode::new(&id);
-    v.run = Some(holder(1024));
-    v.memory_mb = 64.0;
-    let topo = Topology {
-        vnodes: vec![v],
-        links: vec![],
-    };
+    let (id, topo) = holder_alone(1024);
     let mut testbed = lab.testbed();
     let paths = Paths {
         keeper: Some(env!("CARGO_BIN_EXE_netbalance").to_string()),
@@ -146,15 +152,7 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
         (1..=steps.len() as u64).map(|i| i * 10).collect::<Vec<_>>(),
         "checks missing or repeated"
     );
-    let procs = lab.ssh_ok(
-        h0,
-        &[
-            "sh",
-            "-c",
-            &format!("cat /sys/fs/cgroup/system.slice/netbalance-vnodes.service/{cg}/cgroup.procs 2>/dev/null; true"),
-        ],
-    );
-    assert!(procs.trim().is_empty(), "still on {h0}: {procs}");
+    assert!(tasks(lab, h0, &cg).is_empty(), "still on {h0}");
 
     testbed.migration = Some(MigrationMode::StopCopy);
     let stop = move_one(down.0, &topo, &testbed, &mut down.2, &id, h0, &journal).unwrap();
@@ -201,14 +199,7 @@ fn a_pre_copy_migrate_killed_before_the_pause_is_taken_up_on_debian_vms() {
     let Some(lab) = lab::shared() else { return };
     let _alone = lab::exclusive();
     let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
-    let id = format!("{}k", crate::testbed_support::tag());
-    let mut v = Vnode::new(&id);
-    v.run = Some(holder(64));
-    v.memory_mb = 4.0;
-    let topo = Topology {
-        vnodes: vec![v],
-        links: vec![],
-    };
+    let (id, topo) = holder_alone(64);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("topo.json"), serde_json::to_string(&topo).unwrap()).unwrap();
