@@ -276,7 +276,7 @@ fn show_commands(
     };
     let (fleet, log) = crate::testbed::Fleet::dry_run(&problem.testbed, paths);
     let driver = migrate::testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?
-        .with_mode(problem.instance.mode, problem.instance.costs.pre_copy)?;
+        .with_mode(problem.instance.mode, problem.instance.costs.pre_copy);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

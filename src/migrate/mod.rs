@@ -107,7 +107,7 @@ pub fn driver_for(
     let fleet = crate::testbed::Fleet::new(&problem.testbed, ssh, paths);
     Ok(Box::new(
         testbed_driver::TestbedDriver::new(fleet, &problem.topology, current)?
-            .with_mode(problem.instance.mode, problem.instance.costs.pre_copy)?,
+            .with_mode(problem.instance.mode, problem.instance.costs.pre_copy),
     ))
 }
 

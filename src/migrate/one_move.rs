@@ -86,7 +86,7 @@ pub fn move_some(
     }
     let want = problem.assignment(&target, "the target placement")?;
     let driver = TestbedDriver::new(fleet.take(), topology, Some(placement))?
-        .with_mode(problem.instance.mode, problem.instance.costs.pre_copy)?;
+        .with_mode(problem.instance.mode, problem.instance.costs.pre_copy);
     let lock = state.lock();
     let t0 = Instant::now();
     let applied = lock.and_then(|lock| {

@@ -41,6 +41,7 @@ use crate::testbed::criu;
 use crate::testbed::lazy::{self, Lazy};
 use crate::testbed::precopy;
 use crate::testbed::site::{self, safe_remove, wait_criu_done};
+use crate::testbed::transfer::Copied;
 use crate::testbed::vnode::{reattach, running_pid, sites};
 use crate::testbed::{Fleet, FleetPool, Layout, Paths, Site};
 use std::collections::{BTreeMap, BTreeSet};
@@ -159,10 +160,10 @@ impl TestbedDriver {
 
     /// Move vnodes in `mode` (model §3.1); pre-copy's rounds stop as the
     /// costs profile's `pre_copy` says.
-    pub fn with_mode(mut self, mode: MigrationMode, rounds: PreCopyCosts) -> Result<TestbedDriver> {
+    pub fn with_mode(mut self, mode: MigrationMode, rounds: PreCopyCosts) -> TestbedDriver {
         self.mode = mode;
         self.rounds = rounds;
-        Ok(self)
+        self
     }
 
     /// Refuse the driver's mode on a machine that cannot move that way
@@ -209,27 +210,42 @@ impl TestbedDriver {
             return Ok(None);
         }
         crash::after("pre-dumped");
+        self.send(vnode, from, to, |paths, cg| {
+            let stale = (round == 1).then(|| precopy::dir(paths, cg));
+            (precopy::round_dir(paths, cg, round), stale)
+        })?;
+        crash::after("pre-copied");
+        Ok(bytes)
+    }
+
+    /// Copy one of `vnode`'s directories from `from` to the same path on
+    /// `to` (the direct TCP copy; nothing between VMs of one machine, which
+    /// share the state root). `dirs` names it from the paths and the
+    /// vnode's cgroup, with what to remove on `to` first, if anything.
+    fn send(
+        &self,
+        vnode: &str,
+        from: &str,
+        to: &str,
+        dirs: impl FnOnce(&Paths, &str) -> (PathBuf, Option<PathBuf>),
+    ) -> Result<Copied> {
         self.with(
             |_| BTreeSet::from([from.to_string(), to.to_string()]),
             |d| {
                 let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
                 if a.is_some() && a == b {
-                    return Ok(()); // one machine: the state root is shared
+                    return Ok(Default::default());
                 }
                 let paths = d.paths();
-                let cg = d.cgroup(vnode)?;
-                if round == 1 {
-                    safe_remove(d.fleet.exec(to)?, &precopy::dir(&paths, &cg))?;
+                let (dir, clear) = dirs(&paths, &d.cgroup(vnode)?);
+                if let Some(c) = clear {
+                    safe_remove(d.fleet.exec(to)?, &c)?;
                 }
                 let route = d.fleet.route(to)?;
-                let dir = precopy::round_dir(&paths, &cg, round);
                 d.fleet
-                    .with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route))?;
-                Ok(())
+                    .with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route))
             },
-        )?;
-        crash::after("pre-copied");
-        Ok(bytes)
+        )
     }
 
     fn lazy(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Lazy>> {
@@ -588,19 +604,7 @@ impl VnodeDriver for TestbedDriver {
 
     fn transfer(&self, vnode: &str, from: &str, to: &str) -> Result<()> {
         let t = Instant::now();
-        let copied = self.with(
-            |_| BTreeSet::from([from.to_string(), to.to_string()]),
-            |d| {
-                let dir = d.paths().vnode_dir(&d.cgroup(vnode)?);
-                let (a, b) = (d.fleet.machine(from)?, d.fleet.machine(to)?);
-                if a.is_some() && a == b {
-                    return Ok(Default::default()); // one machine: the state dir is shared
-                }
-                let route = d.fleet.route(to)?;
-                d.fleet
-                    .with_pair(from, to, |s, t| crate::testbed::transfer::copy(s, t, &dir, &route))
-            },
-        )?;
+        let copied = self.send(vnode, from, to, |paths, cg| (paths.vnode_dir(cg), None))?;
         self.timings.transferred(vnode, t.elapsed().as_secs_f64(), copied);
         Ok(())
     }

@@ -83,7 +83,7 @@ fn images_dir(paths: &Paths, cgroup: &str) -> std::path::PathBuf {
 }
 
 /// The last error lines of a CRIU log, for messages.
-fn log_tail(ex: &mut dyn Executor, log: &Path) -> String {
+pub(super) fn log_tail(ex: &mut dyn Executor, log: &Path) -> String {
     match ex.read_file(log) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);

@@ -93,12 +93,11 @@ pub fn pre_dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str,
     }
     let out = ex.output(&Cmd::new("nsenter").args(args))?;
     if !out.success() {
-        let log = String::from_utf8_lossy(&ex.read_file(&d.join("pre-dump.log")).unwrap_or_default()).into_owned();
-        let errs: Vec<&str> = log.lines().filter(|l| l.contains("Error")).collect();
+        let log = super::criu::log_tail(ex, &d.join("pre-dump.log"));
         return Err(Error::host_op(
             ex.label(),
             format!("criu pre-dump (round {round}) of pid {pid} in {netns} failed"),
-            format!("{} {}", out.stderr_str().trim(), errs.join(" | ")),
+            format!("{} {log}", out.stderr_str().trim()),
         ));
     }
     super::site::du_bytes(ex, &d)
