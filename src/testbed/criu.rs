@@ -234,7 +234,7 @@ pub fn restore_fresh(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: 
     let images = images_dir(paths, cgroup);
     let pidfile = paths.vnode_dir(cgroup).join("pid");
     if ex.exists(&pidfile)? {
-        let _ = ex.output(&Cmd::new("rm").args(["-f", "--", path_str(&pidfile)?]))?;
+        ex.remove_tree(&pidfile)?;
     }
     let restore = Cmd::new("nsenter").args([
         format!("--net=/run/netns/{netns}"),

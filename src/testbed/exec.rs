@@ -169,6 +169,22 @@ pub trait Executor: Send {
         Ok(())
     }
 
+    /// True if `a` and `b` name the same file (`test A -ef B`: one device
+    /// and inode), e.g. `/proc/PID/ns/net` and `/run/netns/NAME`; false if
+    /// either is missing.
+    fn same_file(&mut self, a: &Path, b: &Path) -> Result<bool> {
+        Ok(self
+            .output(&Cmd::new("test").args([path_str(a)?, "-ef", path_str(b)?]))?
+            .success())
+    }
+
+    /// The bytes under `dir` as `du -sb` counts them (apparent sizes of
+    /// every entry, the directories' own included, a hard-linked file once).
+    fn disk_usage(&mut self, dir: &Path) -> Result<u64> {
+        let out = self.run(&Cmd::new("du").args(["-sb", "--", path_str(dir)?]))?;
+        Ok(out.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0))
+    }
+
     /// The names in directory `dir` (none if it does not exist), unsorted.
     fn list_dir(&mut self, dir: &Path) -> Result<Vec<String>> {
         let d = path_str(dir)?;
@@ -214,6 +230,25 @@ fn remove_tree_here(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_dir(dir)
 }
 
+/// [`Executor::disk_usage`] in this process: `du -sb`'s sum.
+fn disk_usage_here(dir: &Path) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> std::io::Result<u64> {
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
+            return Ok(0);
+        }
+        let mut bytes = meta.len();
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path)? {
+                bytes += walk(&entry?.path(), seen)?;
+            }
+        }
+        Ok(bytes)
+    }
+    walk(dir, &mut Default::default())
+}
+
 pub(crate) fn path_str(p: &Path) -> Result<&str> {
     p.to_str()
         .ok_or_else(|| Error::Host(format!("path {p:?} is not UTF-8")))
@@ -252,6 +287,16 @@ impl Executor for LocalExecutor {
             std::fs::create_dir_all(d).map_err(|e| Error::host_op("local", format!("creating {}", d.display()), e))?;
         }
         Ok(())
+    }
+    fn same_file(&mut self, a: &Path, b: &Path) -> Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+            _ => false,
+        })
+    }
+    fn disk_usage(&mut self, dir: &Path) -> Result<u64> {
+        disk_usage_here(dir).map_err(|e| Error::host_op("local", format!("du -sb {}", dir.display()), e))
     }
     fn remove_tree(&mut self, dir: &Path) -> Result<()> {
         remove_tree_here(dir).map_err(|e| Error::host_op("local", format!("removing {}", dir.display()), e))
@@ -452,6 +497,51 @@ mod tests {
         let data = vec![b'x'; 4 << 20];
         let out = ex.output(&Cmd::new("wc").arg("-c").stdin(data)).unwrap();
         assert_eq!(out.stdout_str().trim(), (4u64 << 20).to_string());
+    }
+
+    /// The in-process answers are the commands' answers (the default
+    /// methods run `du -sb` and `test -ef`, as on an SSH host).
+    #[test]
+    fn local_disk_usage_and_same_file_agree_with_du_and_test() {
+        struct Commands;
+        impl Executor for Commands {
+            fn label(&self) -> String {
+                "commands".into()
+            }
+            fn machine(&self) -> Option<String> {
+                None
+            }
+            fn output(&mut self, cmd: &Cmd) -> Result<Output> {
+                LocalExecutor.output(cmd)
+            }
+            fn read_file(&mut self, path: &Path) -> Result<Vec<u8>> {
+                LocalExecutor.read_file(path)
+            }
+            fn write_file(&mut self, path: &Path, data: &[u8]) -> Result<()> {
+                LocalExecutor.write_file(path, data)
+            }
+        }
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("images");
+        std::fs::create_dir_all(d.join("sub/deeper")).unwrap();
+        std::fs::write(d.join("pages-1.img"), vec![7u8; 123_457]).unwrap();
+        std::fs::write(d.join("sub/deeper/f"), b"x").unwrap();
+        std::fs::hard_link(d.join("pages-1.img"), d.join("sub/again")).unwrap();
+        std::os::unix::fs::symlink("../pages-1.img", d.join("sub/link")).unwrap();
+        let here = LocalExecutor.disk_usage(&d).unwrap();
+        assert!(here > 123_457, "{here}");
+        assert_eq!(here, Commands.disk_usage(&d).unwrap());
+        let (net, other) = (Path::new("/proc/self/ns/net"), d.join("pages-1.img"));
+        for (a, b, same) in [
+            (net, net, true),
+            (net, other.as_path(), false),
+            (&d.join("sub/again"), &other, true),
+        ] {
+            assert_eq!(LocalExecutor.same_file(a, b).unwrap(), same, "{a:?} {b:?}");
+            assert_eq!(Commands.same_file(a, b).unwrap(), same, "{a:?} {b:?}");
+        }
+        assert!(!LocalExecutor.same_file(&d.join("missing"), &d.join("missing")).unwrap());
+        assert!(!Commands.same_file(&d.join("missing"), &d.join("missing")).unwrap());
     }
 
     #[test]

@@ -46,8 +46,11 @@ pub fn pid_in(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, ns: &str) -> R
     let Some(pid) = running_pid(ex, paths, cgroup)? else {
         return Ok(None);
     };
-    let out = ex.output(&Cmd::new("ip").args(["netns", "identify", &pid.to_string()]))?;
-    Ok(out.stdout_str().split_whitespace().any(|n| n == ns).then_some(pid))
+    let inside = ex.same_file(
+        Path::new(&format!("/proc/{pid}/ns/net")),
+        &Path::new("/run/netns").join(ns),
+    )?;
+    Ok(inside.then_some(pid))
 }
 
 /// Record that a vnode without a process was "checkpointed" (its image is this marker).
@@ -174,8 +177,8 @@ pub fn wait_gone_here(pids: &[u32], timeout: Duration) -> Result<()> {
     Ok(())
 }
 
-/// The size of directory `dir` in bytes (`du -sb`); 0 if `du` says nothing.
+/// The size of directory `dir` in bytes as `du -sb` counts it
+/// ([`Executor::disk_usage`]: in this process on the local machine).
 pub fn du_bytes(ex: &mut dyn Executor, dir: &Path) -> Result<u64> {
-    let out = ex.run(&Cmd::new("du").args(["-sb", "--", path_str(dir)?]))?;
-    Ok(out.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0))
+    ex.disk_usage(dir)
 }
