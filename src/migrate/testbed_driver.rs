@@ -10,7 +10,7 @@
 //! | suspend / resume | freezer `FROZEN` / `THAWED` of each vnode with a process | its VM |
 //! | checkpoint | `criu dump` in the source namespace, then wait until the dumped tasks are reaped; a vnode without `run` only gets an empty image (a marker) | the source (not during a local reap wait) |
 //! | transfer | copy of the vnode's state dir (images) between machines (`testbed::transfer::copy`: direct TCP between the VMs, or tar over SSH); nothing between VMs of one machine (shared dir) | source and destination |
-//! | restore | `criu::restore_moved`, as a standalone move: a fresh namespace that drops incoming packets, the vnode's links to its peers (their old veth ends retired, not deleted), `criu restore --network-lock skip` in it, frozen, the hold released; a failure after the restore stops the restored tree again | the destination, the VM the driver last had the vnode on, its peers' VMs |
+//! | restore | `criu::restore_moved`, as a standalone move: a fresh namespace that drops incoming packets, the vnode's links to its peers (their old veth ends retired, not deleted), `criu restore` in it (started in the vnode's groups), frozen, the hold released; a failure after the restore stops the restored tree again | the destination, the VM the driver last had the vnode on, its peers' VMs |
 //! | reattach | the vnode's links made again to the peers' namespaces (skipped when the restore just made them to the same places) | the VMs of both ends of its links, before and after |
 //! | remove | kill the vnode's tasks if they run in this VM's namespace, delete the namespace | its VM |
 //! | discard_image / probe | delete the images / look at namespace, pid, images | its VM |

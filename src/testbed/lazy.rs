@@ -250,6 +250,7 @@ impl Lazy {
                 "nftables",
                 "--freeze-cgroup",
                 path_str(freezer)?,
+                super::criu::IGNORE_CGROUPS,
                 "--lazy-pages",
                 "--address",
                 "127.0.0.1",

@@ -88,6 +88,7 @@ pub fn pre_dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str,
         "pre-dump.log".into(),
         "-v2".into(),
     ];
+    args.push(super::criu::IGNORE_CGROUPS.into());
     if round > 1 {
         args.extend(["--prev-images-dir".into(), format!("../{}", round - 1)]);
     }
