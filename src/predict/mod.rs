@@ -179,7 +179,7 @@ fn dist(a: &Sketch, b: &Sketch) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
 }
 
-/// Per-lag prefix sums of sketch distances d_p(t) = |sk[t] − sk[t−p]|, so
+/// Per-lag prefix sums of sketch distances `d_p(t) = |sk[t] − sk[t−p]|`, so
 /// that the mean error of any lag over any range costs O(1).
 /// Building it costs O(n · max_lag · S).
 pub struct LagTable {

@@ -142,7 +142,7 @@ pub(crate) fn make_netns_lines(netns: &[String]) -> String {
 }
 
 /// Make `/run/netns` a mount point of its own, in no peer group (see
-/// [`create_netns`]); idempotent, a few ms.
+/// `create_netns`); idempotent, a few ms.
 pub const NETNS_DIR_SCRIPT: &str = "mkdir -p /run/netns && { mountpoint -q /run/netns || mount --bind /run/netns /run/netns; } && mount --make-private /run/netns";
 
 /// Build links `ids` (topology indices) between the sites given, and
