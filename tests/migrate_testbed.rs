@@ -403,7 +403,7 @@ fn tcp_connection_over_five_moves(mode: &str) {
     let d = tmp.path();
     let (srv, cli, prog) = (d.join("server.py"), d.join("client.py"), d.join("progress"));
     std::fs::write(&srv, ECHO_SERVER).unwrap();
-    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
+    std::fs::write(&cli, counting_client()).unwrap();
     let tag = tag();
     let (c, s) = (format!("{tag}tc"), format!("{tag}ts"));
     let mut cv = Vnode::new(&c);

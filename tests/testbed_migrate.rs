@@ -23,7 +23,7 @@ fn migrate_tcp_client_between_vms_keeps_connection_and_pid() {
         tmp.path().join("progress"),
     );
     std::fs::write(&srv, ECHO_SERVER).unwrap();
-    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
+    std::fs::write(&cli, counting_client()).unwrap();
 
     let tag = tag();
     let (s, c, r) = (format!("{tag}srv"), format!("{tag}cli"), format!("{tag}rtr"));

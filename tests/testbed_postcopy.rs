@@ -20,19 +20,19 @@ use testbed_support::*;
 /// connection and must come back; every 20 steps the whole buffer is
 /// checked against the CRCs and `N ok` (or `N BAD`) printed. A broken or
 /// wrong echo prints `N BROKEN …` / `N MISMATCH …` and stops.
-const HOLDER: &str = r#"
+fn holder() -> String {
+    format!("{HOLDER_BUFFER}{}{HOLDER_LOOP}", py_connect(500))
+}
+
+const HOLDER_BUFFER: &str = r#"
 import os, socket, sys, time, zlib
 S, K = 100 * 1024, 1000
 buf = bytearray(os.urandom(S * K))
 mv = memoryview(buf)
 sums = [zlib.crc32(mv[k * S:(k + 1) * S]) for k in range(K)]
-for attempt in range(500):
-    try:
-        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break
-    except OSError:
-        time.sleep(0.02)
-f = c.makefile('rwb')
-n = 0
+"#;
+
+const HOLDER_LOOP: &str = r#"n = 0
 while True:
     n += 1
     k = n % K
@@ -104,9 +104,9 @@ fn post_copy_move_keeps_100_mb_intact_with_a_short_pause() {
         return;
     }
     let scripts = tempfile::tempdir().unwrap();
-    let (holder, server) = (scripts.path().join("holder.py"), scripts.path().join("server.py"));
-    std::fs::write(&holder, HOLDER).unwrap();
-    std::fs::write(&server, ECHO_SERVER).unwrap();
+    let (holder_py, server_py) = (scripts.path().join("holder.py"), scripts.path().join("server.py"));
+    std::fs::write(&holder_py, holder()).unwrap();
+    std::fs::write(&server_py, ECHO_SERVER).unwrap();
     // The link's first address (10.64.0.1) is the holder's end, the second the server's.
     let run = |script: &Path| format!("exec /usr/bin/python3 -u {} 10.64.0.2 7000", script.display());
     let LocalPair {
@@ -117,8 +117,8 @@ fn post_copy_move_keeps_100_mb_intact_with_a_short_pause() {
         state: _state,
         mut fleet,
         ..
-    } = local_pair(&run(&holder), 10.0);
-    topology.vnodes[1].run = Some(run(&server));
+    } = local_pair(&run(&holder_py), 10.0);
+    topology.vnodes[1].run = Some(run(&server_py));
     let layout = Layout::new(&topology).unwrap();
     let report = deploy(&mut fleet, &layout, &placement);
     let mut d = Deployed {

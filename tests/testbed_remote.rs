@@ -26,7 +26,7 @@ struct EchoPair {
 fn echo_pair(tag: &str, dir: &std::path::Path, addrs: &[impl std::fmt::Display]) -> EchoPair {
     let (srv, cli, progress) = (dir.join("server.py"), dir.join("client.py"), dir.join("progress"));
     std::fs::write(&srv, ECHO_SERVER).unwrap();
-    std::fs::write(&cli, COUNTING_CLIENT).unwrap();
+    std::fs::write(&cli, counting_client()).unwrap();
     let (server, client) = (format!("{tag}srv"), format!("{tag}cli"));
     let mut sv = Vnode::new(&server);
     sv.run = Some(format!("exec /usr/bin/python3 {} 10.64.0.2 7000", srv.display()));

@@ -318,19 +318,26 @@ for line in f:
     f.write(line); f.flush()
 "#;
 
+/// Python lines (after `import socket, sys, time`) that connect to the
+/// TCP server at `sys.argv[1]:sys.argv[2]`, retried every 20 ms up to
+/// `tries` times (the server vnode may start later): `c` is the socket,
+/// `f` its file.
+pub fn py_connect(tries: u32) -> String {
+    format!(
+        "for attempt in range({tries}):\n    try:\n        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break\n    \
+         except OSError:\n        time.sleep(0.02)\nf = c.makefile('rwb')\n"
+    )
+}
+
 /// A vnode `run` script (python3 CLIENT.py ADDR PORT FILE): one TCP
 /// connection to [`ECHO_SERVER`], a numbered line every 20 ms, each echo
 /// checked; writes "N ok" (or "N BROKEN …" / "N MISMATCH …", then stops)
 /// to FILE. The server vnode may start after it: connecting is retried.
-pub const COUNTING_CLIENT: &str = r#"
-import socket, sys, time, os
-for attempt in range(250):
-    try:
-        c = socket.create_connection((sys.argv[1], int(sys.argv[2]))); break
-    except OSError:
-        time.sleep(0.02)
-f = c.makefile('rwb')
-i = 0
+pub fn counting_client() -> String {
+    format!("import socket, sys, time, os\n{}{COUNTING_LOOP}", py_connect(250))
+}
+
+const COUNTING_LOOP: &str = r#"i = 0
 while True:
     i += 1
     try:
@@ -348,7 +355,7 @@ while True:
     time.sleep(0.02)
 "#;
 
-/// The [`COUNTING_CLIENT`]'s last report: its counter and "ok" (or what broke).
+/// The [`counting_client`]'s last report: its counter and "ok" (or what broke).
 pub fn client_progress(p: &Path) -> (u64, String) {
     let text = std::fs::read_to_string(p).unwrap_or_default();
     let mut it = text.trim().splitn(2, ' ');
