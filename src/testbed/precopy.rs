@@ -101,7 +101,7 @@ pub fn pre_dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str,
             format!("{} {log}", out.stderr_str().trim()),
         ));
     }
-    super::site::du_bytes(ex, &d)
+    ex.disk_usage(&d)
 }
 
 /// Whether another round pays, after rounds of `sizes` bytes (model §3.1):

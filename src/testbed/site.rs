@@ -176,9 +176,3 @@ pub fn wait_gone_here(pids: &[u32], timeout: Duration) -> Result<()> {
     }
     Ok(())
 }
-
-/// The size of directory `dir` in bytes as `du -sb` counts it
-/// ([`Executor::disk_usage`]: in this process on the local machine).
-pub fn du_bytes(ex: &mut dyn Executor, dir: &Path) -> Result<u64> {
-    ex.disk_usage(dir)
-}

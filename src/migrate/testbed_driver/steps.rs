@@ -103,7 +103,7 @@ impl VnodeDriver for TestbedDriver {
                 let freezer = paths.cgroups.freezer_dir(ex, &cg)?;
                 let mut unstick = || criu::thaw_briefly(ex, &paths, &cg);
                 let l = Lazy::dump(&paths, &images, &freezer, &ns, pid, &mut unstick)?;
-                let bytes = site::du_bytes(d.fleet.exec(vm)?, &images)?;
+                let bytes = d.fleet.exec(vm)?.disk_usage(&images)?;
                 self.lazy().insert(vnode.to_string(), l);
                 // The dumped tasks stay, stopped, until every page is
                 // served; the restore needs none of their pids (the vnode
@@ -116,7 +116,7 @@ impl VnodeDriver for TestbedDriver {
                 .filter(|(src, _)| src == vm)
                 .map(|&(_, round)| precopy::parent_of_images(&cg, round));
             let tree = criu::dump_frozen(ex, &paths, &cg, &ns, pid, parent.as_deref(), criu::DUMP_ATTEMPTS)?;
-            let bytes = site::du_bytes(ex, &images)?;
+            let bytes = ex.disk_usage(&images)?;
             Ok(Some((pid, tree, bytes)))
         })?;
         let snapshot_s = t.elapsed().as_secs_f64();
@@ -199,9 +199,9 @@ impl VnodeDriver for TestbedDriver {
             let old = before.clone().unwrap_or_else(|| site.clone());
             let with_process = d.layout.vnode(id)?.run.is_some();
             // The namespace is always a fresh one (any earlier one was deleted
-            // above), so `restore_moved`'s `criu restore` skips the network
-            // unlock; on a failure after it, the tree is stopped again here
-            // and the engine restores the vnode at its source from its images.
+            // above); on a failure after `restore_moved`'s `criu restore`, the
+            // tree is stopped again here and the engine restores the vnode at
+            // its source from its images.
             crash::during("in-restore", &images);
             let started = match self.lazy().get_mut(id) {
                 Some(l) => l.start_daemon(&paths),
