@@ -33,6 +33,7 @@
 //! case that the k touched VMs are all the leaders [`TopList`] keeps); `apply` O(deg(n) + k·CAP) plus an occasional O(V)
 //! rebuild of a leader list; `resync` O(|vnodes| + |links| + V log V).
 
+use super::boundary::Boundary;
 use super::hub_sums::HubSums;
 use super::migration_state::Migration;
 use super::scratch::Scratch;
@@ -94,9 +95,8 @@ pub struct Evaluator<'a> {
     slot: Vec<u32>,
     /// Per vnode: neighbours (over links with traffic) on another VM.
     foreign: Vec<u32>,
-    /// Vnodes with a foreign neighbour, and each vnode's place in it.
-    boundary: Vec<u32>,
-    boundary_slot: Vec<u32>,
+    /// Vnodes with a foreign neighbour.
+    boundary: Boundary,
     vm_tree: TopList,
     nic_tree: TopList,
     spread: f64,
@@ -169,22 +169,23 @@ impl MoveDelta {
         let after = (c != b) as usize + (hc != hb) as usize;
         self.da -= rate * self.own[before];
         self.db += rate * self.own[after];
+        // The same additions as a form that tested `dc != 0.0` first and
+        // a host sum per class, less the additions of zero: seeded
+        // results are bit for bit those of that form, with fewer branches.
         let dc = rate * (self.other[after] - self.other[before]);
-        if dc != 0.0 {
-            match c {
-                _ if c == a => self.da += dc,
-                _ if c == b => self.db += dc,
-                _ => s.add_vm(c, dc),
-            }
+        if c == a {
+            self.da += dc;
+        } else if c == b {
+            self.db += dc;
+        } else if dc != 0.0 {
+            s.add_vm(c, dc);
         }
-        // hc is ha or hb here: its change joins theirs.
-        let (crossed, crosses) = ((before == 2) as u32 as f64, (after == 2) as u32 as f64);
-        let dh = rate * (crosses - crossed);
-        self.dha -= rate * crossed;
-        self.dhb += rate * crosses;
-        if hc == ha {
+        // hc is ha or hb here. Between two hosts, a link to ha starts
+        // crossing (both NICs carry it), one to hb stops; on one host
+        // nothing crosses.
+        if ha != hb {
+            let dh = if hc == ha { rate } else { -rate };
             self.dha += dh;
-        } else {
             self.dhb += dh;
         }
     }
@@ -270,8 +271,7 @@ impl<'a> Evaluator<'a> {
             members,
             slot,
             foreign: vec![0; n],
-            boundary: Vec::new(),
-            boundary_slot: vec![u32::MAX; n],
+            boundary: Boundary::new(n),
             vm_tree: TopList::new(&[]),
             nic_tree: TopList::new(&[]),
             spread: 0.0,
@@ -325,32 +325,14 @@ impl<'a> Evaluator<'a> {
                 .filter(|&&(m, _)| self.assign[m as usize] != v)
                 .count() as u32;
             self.foreign[n] = f;
-            self.mark_boundary(n as u32);
+            self.boundary.mark(n as u32, f);
         }
         self.scratch.pending = None;
     }
 
-    /// Put vnode `n` in or out of the boundary list after its count changed.
-    #[inline]
-    fn mark_boundary(&mut self, n: u32) {
-        let i = n as usize;
-        let listed = self.boundary_slot[i] != u32::MAX;
-        if self.foreign[i] > 0 && !listed {
-            self.boundary_slot[i] = self.boundary.len() as u32;
-            self.boundary.push(n);
-        } else if self.foreign[i] == 0 && listed {
-            let at = self.boundary_slot[i] as usize;
-            self.boundary.swap_remove(at);
-            if let Some(&other) = self.boundary.get(at) {
-                self.boundary_slot[other as usize] = at as u32;
-            }
-            self.boundary_slot[i] = u32::MAX;
-        }
-    }
-
     /// Vnodes with a neighbour on another VM (in no particular order).
     pub fn boundary(&self) -> &[u32] {
-        &self.boundary
+        self.boundary.list()
     }
 
     pub fn assignment(&self) -> &[u32] {
@@ -431,7 +413,7 @@ impl<'a> Evaluator<'a> {
             Move::Eject { a, b, to } => self.delta_eject(a, b, to),
         }
         let score = self.score_of_scratch();
-        self.scratch.pending = Some((mv, score));
+        self.scratch.pending = Some((mv, score.spread));
         score
     }
 
@@ -484,8 +466,11 @@ impl<'a> Evaluator<'a> {
         let cpu = self.load.cpu[n as usize];
         let mut d = MoveDelta::new(a, b, ha, hb, [self.per_vm, self.per_host, self.per_net], cpu, 0.0);
         let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
+        // Slices borrowed once: their pointers stay in registers across
+        // the scratch's writes.
+        let vnode_at = &self.vnode_at[..];
         for &(m, rate) in &self.adj[range] {
-            let (c, hc) = self.vnode_at[m as usize];
+            let (c, hc) = vnode_at[m as usize];
             if hc != ha && hc != hb {
                 // Across hosts before and after: only a, b and their hosts
                 // change. Added link by link: a separate sum would change
@@ -609,7 +594,7 @@ impl<'a> Evaluator<'a> {
     /// Make `mv` the current assignment.
     pub fn apply(&mut self, mv: Move) {
         let spread = match self.scratch.pending {
-            Some((m, score)) if m == mv => score.spread,
+            Some((m, spread)) if m == mv => spread,
             _ => self.evaluate(mv).spread,
         };
         match mv {
@@ -658,46 +643,59 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Move vnode `n` to VM `to` in the assignment, member and boundary lists.
+    /// The fields are borrowed apart, so that the loop keeps their
+    /// pointers in registers.
     fn relocate(&mut self, n: u32, to: u32) {
-        let from = self.assign[n as usize];
-        let range = self.adj_start[n as usize] as usize..self.adj_start[n as usize + 1] as usize;
-        let mut own = self.foreign[n as usize] as i32;
+        let Evaluator {
+            inst,
+            adj_start,
+            adj,
+            assign,
+            vnode_at,
+            members,
+            slot,
+            foreign,
+            boundary,
+            hubs,
+            ..
+        } = self;
+        let from = assign[n as usize];
+        let range = adj_start[n as usize] as usize..adj_start[n as usize + 1] as usize;
+        let mut own = foreign[n as usize] as i32;
         let was_boundary = own > 0;
-        let host = &self.inst.vm_host;
-        let (hf, ht) = (host[from as usize], host[to as usize]);
-        let hubs = !self.hubs.is_empty();
-        for j in range {
-            let (m, rate) = self.adj[j];
-            if hubs {
-                if let Some(r) = self.hubs.row(m) {
-                    self.hubs.shift(r, rate, (from, hf), (to, ht));
+        let (hf, ht) = (inst.vm_host[from as usize], inst.vm_host[to as usize]);
+        let any_hubs = !hubs.is_empty();
+        for &(m, rate) in &adj[range] {
+            if any_hubs {
+                if let Some(r) = hubs.row(m) {
+                    hubs.shift(r, rate, (from, hf), (to, ht));
                 }
             }
-            let c = self.vnode_at[m as usize].0;
+            let c = vnode_at[m as usize].0;
             let change = (c != to) as i32 - (c != from) as i32;
             if change != 0 {
-                let f = &mut self.foreign[m as usize];
+                let f = &mut foreign[m as usize];
                 let before = *f;
                 *f = (before as i32 + change) as u32;
                 own += change;
                 if (before == 0) != (*f == 0) {
-                    self.mark_boundary(m);
+                    boundary.mark(m, *f);
                 }
             }
         }
-        self.foreign[n as usize] = own as u32;
+        foreign[n as usize] = own as u32;
         if was_boundary != (own > 0) {
-            self.mark_boundary(n);
+            boundary.mark(n, own as u32);
         }
-        let list = &mut self.members[from as usize];
-        let at = self.slot[n as usize] as usize;
+        let list = &mut members[from as usize];
+        let at = slot[n as usize] as usize;
         list.swap_remove(at);
         if let Some(&other) = list.get(at) {
-            self.slot[other as usize] = at as u32;
+            slot[other as usize] = at as u32;
         }
-        self.slot[n as usize] = self.members[to as usize].len() as u32;
-        self.members[to as usize].push(n);
-        self.assign[n as usize] = to;
-        self.vnode_at[n as usize] = (to, ht);
+        slot[n as usize] = members[to as usize].len() as u32;
+        members[to as usize].push(n);
+        assign[n as usize] = to;
+        vnode_at[n as usize] = (to, ht);
     }
 }

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod anneal;
+mod boundary;
 pub mod evaluator;
 pub mod greedy;
 pub mod hub_sums;

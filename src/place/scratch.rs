@@ -1,6 +1,6 @@
 //! Per-move scratch of the [`super::evaluator::Evaluator`].
 
-use super::evaluator::{Move, Score};
+use super::evaluator::Move;
 
 /// Sparse per-move deltas over `0..len` indices (VMs or hosts): dense values
 /// marked with the scratch's stamp so nothing is cleared between moves, and
@@ -73,8 +73,9 @@ pub(super) struct Scratch {
     pub(super) moved_delta: isize,
     /// Change of [`LocalShare`]'s sum and moves.
     pub(super) local_delta: (f64, isize),
-    /// The move the scratch describes, and its score.
-    pub(super) pending: Option<(Move, Score)>,
+    /// The move the scratch describes, and its score's spread (all that
+    /// `apply` takes from it).
+    pub(super) pending: Option<(Move, f64)>,
 }
 
 impl Scratch {
