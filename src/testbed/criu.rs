@@ -113,6 +113,33 @@ fn stderr_part(out: &super::exec::Output) -> String {
     }
 }
 
+/// The arguments after `criu` of a dump of the frozen tree rooted at `pid`
+/// into `dir` (the cgroup freezer at `freezer`), which both forms of dump
+/// share: this one ([`dump`]) and post-copy's ([`super::lazy`]), each adding
+/// its own after them. TCP connections and the namespace's network lock go
+/// into the images; the log is `dump.log` in `dir`.
+pub(super) fn dump_args(pid: u32, dir: &str, freezer: &str) -> Vec<String> {
+    [
+        "dump",
+        "-t",
+        &pid.to_string(),
+        "-D",
+        dir,
+        "--tcp-established",
+        "--network-lock",
+        "nftables",
+        "--freeze-cgroup",
+        freezer,
+        IGNORE_CGROUPS,
+        "-o",
+        "dump.log",
+        "-v2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// `criu dump` of the tree rooted at `pid`, run inside `netns`. With
 /// `parent` (pre-copy, [`super::precopy`]): only the memory dirtied since
 /// that earlier round, relative to the images dir, is written.
@@ -135,25 +162,8 @@ pub fn dump(
     let incremental = parent.map(|p| ["--track-mem".to_string(), "--prev-images-dir".into(), p.into()]);
     let out = ex.output(
         &Cmd::new("nsenter")
-            .args([
-                format!("--net=/run/netns/{netns}"),
-                "--".into(),
-                paths.criu.clone(),
-                "dump".into(),
-                "-t".into(),
-                pid.to_string(),
-                "-D".into(),
-                d.clone(),
-                "--tcp-established".into(),
-                "--network-lock".into(),
-                "nftables".into(),
-                "--freeze-cgroup".into(),
-                path_str(&freezer)?.into(),
-                "-o".into(),
-                "dump.log".into(),
-                "-v2".into(),
-            ])
-            .arg(IGNORE_CGROUPS)
+            .args([format!("--net=/run/netns/{netns}"), "--".into(), paths.criu.clone()])
+            .args(dump_args(pid, &d, path_str(&freezer)?))
             .args(incremental.into_iter().flatten()),
     )?;
     if !out.success() {

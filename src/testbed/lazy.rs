@@ -239,30 +239,8 @@ impl Lazy {
             std::fs::write(images.join(SOURCE_MARK), b"")
                 .map_err(|e| Error::Host(format!("{d}/{SOURCE_MARK}: {e}")))?;
             let port = next_port();
-            let args: Vec<String> = [
-                "dump",
-                "-t",
-                &pid.to_string(),
-                "-D",
-                &d,
-                "--tcp-established",
-                "--network-lock",
-                "nftables",
-                "--freeze-cgroup",
-                path_str(freezer)?,
-                super::criu::IGNORE_CGROUPS,
-                "--lazy-pages",
-                "--address",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "-o",
-                "dump.log",
-                "-v2",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            let mut args = super::criu::dump_args(pid, &d, path_str(freezer)?);
+            args.extend(["--lazy-pages", "--address", "127.0.0.1", "--port", &port.to_string()].map(String::from));
             let what = format!("criu dump --lazy-pages of pid {pid} in {netns}");
             match spawn_ready(netns, &paths.criu, &args, &images.join("dump.log"), &what) {
                 Ok(dump) => {
