@@ -103,7 +103,7 @@ impl VnodeDriver for TestbedDriver {
                 let freezer = paths.cgroups.freezer_dir(ex, &cg)?;
                 let mut unstick = || criu::thaw_briefly(ex, &paths, &cg);
                 let l = Lazy::dump(&paths, &images, &freezer, &ns, pid, &mut unstick)?;
-                let bytes = d.fleet.exec(vm)?.disk_usage(&images)?;
+                let bytes = ex.disk_usage(&images)?;
                 self.lazy().insert(vnode.to_string(), l);
                 // The dumped tasks stay, stopped, until every page is
                 // served; the restore needs none of their pids (the vnode
