@@ -243,9 +243,10 @@ exec "$@""#;
 /// namespace at the source); returns the restored root pid.
 ///
 /// Detached on purpose: a non-detached criu stays the tree's parent (which
-/// would reap it at once after a later dump) but keeps its cgroup yard
-/// mounted inside the images directory for as long as the tree lives, where
-/// a `rm -rf` of the images would reach into the cgroup hierarchies. The
+/// would reap it at once after a later dump) but kept its cgroup yard
+/// mounted inside the images directory for as long as the tree lived, where
+/// a `rm -rf` of the images would reach into the cgroup hierarchies (with
+/// [`IGNORE_CGROUPS`] it mounts no yard; detached it stays). The
 /// restored tree is therefore an orphan: of the keeper daemon that ran
 /// criu, where the VM has one ([`super::keeper`]; it reaps at once), else of
 /// pid 1, and the next dump waits for pid 1 to reap it (the `reap` phase).

@@ -96,7 +96,7 @@ impl VnodeDriver for TestbedDriver {
             if self.mode == MigrationMode::PostCopy {
                 self.mode_ready(ex, &paths)?; // done by `suspend` already: cached
             }
-            safe_remove(ex, &images)?; // criu::dump's own `rm -rf` then finds no mounts
+            safe_remove(ex, &images)?; // criu::dump's own removal then finds no mounts
             paths.cgroups.freeze(ex, &cg)?;
             crash::during("in-dump", &images);
             if self.mode == MigrationMode::PostCopy {
