@@ -50,6 +50,9 @@ pub enum Command {
     /// One end of a direct VM-to-VM image copy (used on the VMs by migrations)
     #[command(hide = true)]
     Xfer(commands::xfer::Args),
+    /// One criu process of a post-copy move, detached, with a page-server relay (used on the VMs by migrations)
+    #[command(hide = true)]
+    Pages(commands::pages::Args),
     /// The paper's sensor traffic as a vnode's program: send towards the sink, relay (for live runs)
     #[command(hide = true)]
     Traffic(commands::traffic::Args),

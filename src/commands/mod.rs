@@ -7,6 +7,7 @@ pub mod completions;
 pub mod cost;
 pub mod export;
 pub mod keeper;
+pub mod pages;
 pub mod lab;
 pub mod migrate;
 pub mod monitor;
@@ -75,6 +76,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Simulate(args) => simulate::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Xfer(args) => xfer::run(args),
+        Command::Pages(args) => pages::run(args),
         Command::Traffic(args) => traffic::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Export(args) => export::run(args),

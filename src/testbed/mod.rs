@@ -20,6 +20,7 @@ pub mod lazy;
 pub mod links;
 pub mod monitor;
 pub mod names;
+pub mod pages;
 pub mod paths;
 pub mod pool;
 pub mod precopy;

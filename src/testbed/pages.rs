@@ -1,0 +1,308 @@
+//! `netbalance pages` (hidden): one long-running criu process of a
+//! post-copy move on a VM reached over SSH ([`super::lazy`]), detached from
+//! the SSH session that started it, with its readiness reported at once and
+//! its exit status left in a file for the controller to poll.
+//!
+//! ```text
+//! netbalance pages --status FILE [--relay ADDR --netns PATH --port P] -- CMD…
+//! ```
+//!
+//! CMD is `criu … --status-fd 1`: it writes one byte to its stdout once it
+//! is ready (the page server listens, the lazy-pages daemon is connected),
+//! or exits. The front process (the one SSH started) prints one line,
+//! `ready PID PORT`, and exits 0 once CMD is ready (PID: CMD's pid on the
+//! VM; PORT: the relay's, 0 without one); if CMD exits first it prints why
+//! on stderr and exits 1. A daemon of its own session waits for CMD and
+//! then writes CMD's exit status (128 + signal if killed) and a newline to
+//! FILE (to `FILE.tmp`, renamed), and exits.
+//!
+//! With `--relay`: the page server of a `criu dump --lazy-pages` listens on
+//! 127.0.0.1 of the vnode's own network namespace (criu runs inside it), out
+//! of reach of the destination VM. The daemon also listens on ADDR (the VM's
+//! own address, port chosen by the kernel) in the VM's root namespace and
+//! relays the first connection to 127.0.0.1:P inside namespace PATH, byte for
+//! byte both ways; it accepts no second one. The connection is plain TCP,
+//! like the direct image transfer (docs/trust.md).
+//!
+//! ```no_run
+//! let spec = netbalance::testbed::pages::Spec {
+//!     command: vec!["sh".into(), "-c".into(), "printf x; sleep 1".into()],
+//!     status: "/tmp/x.status".into(),
+//!     relay: None,
+//! };
+//! assert_eq!(netbalance::testbed::pages::run(&spec), 0);
+//! ```
+//!
+//! Cost: one fork and one exec besides CMD; the relay copies through a
+//! 64 KiB buffer per direction (two threads), O(bytes).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What to run, where its status goes, and the relay if any.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub command: Vec<String>,
+    pub status: PathBuf,
+    pub relay: Option<Relay>,
+}
+
+/// Listen on `listen` (root namespace) and relay to 127.0.0.1:`port`
+/// inside the network namespace at `netns`.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub listen: SocketAddr,
+    pub netns: PathBuf,
+    pub port: u16,
+}
+
+/// Exit status of the front when CMD or the daemon failed before ready.
+pub const NOT_READY: i32 = 1;
+
+/// Run `spec` (see the module doc); returns the front's exit status. Call
+/// it only from a process with a single thread (it forks).
+pub fn run(spec: &Spec) -> i32 {
+    if spec.command.is_empty() {
+        eprintln!("netbalance pages: no command given");
+        return NOT_READY;
+    }
+    let listener = match &spec.relay {
+        None => None,
+        Some(r) => match TcpListener::bind(r.listen) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("netbalance pages: cannot listen on {}: {e}", r.listen);
+                return NOT_READY;
+            }
+        },
+    };
+    let mut fds = [0i32; 2];
+    // SAFETY: plain pipe(2) into a local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        eprintln!("netbalance pages: pipe: {}", std::io::Error::last_os_error());
+        return NOT_READY;
+    }
+    let (read_end, write_end) = (fds[0], fds[1]);
+    // SAFETY: the caller is single-threaded, so the child may use anything.
+    match unsafe { libc::fork() } {
+        -1 => {
+            eprintln!("netbalance pages: fork: {}", std::io::Error::last_os_error());
+            NOT_READY
+        }
+        0 => {
+            // SAFETY: closing our copy of the read end; the write end is ours.
+            unsafe { libc::close(read_end) };
+            let report = unsafe { std::fs::File::from_raw_fd(write_end) };
+            daemon(spec, listener, report)
+        }
+        _ => {
+            // SAFETY: closing our copy of the write end; the read end is ours.
+            unsafe { libc::close(write_end) };
+            drop(listener);
+            let mut f = unsafe { std::fs::File::from_raw_fd(read_end) };
+            let mut said = String::new();
+            let _ = f.read_to_string(&mut said);
+            match said.strip_prefix("ready ") {
+                Some(rest) => {
+                    println!("ready {}", rest.trim());
+                    0
+                }
+                None if said.is_empty() => {
+                    eprintln!(
+                        "netbalance pages: the daemon vanished before {:?} was ready",
+                        spec.command[0]
+                    );
+                    NOT_READY
+                }
+                None => {
+                    eprintln!("netbalance pages: {}", said.trim());
+                    NOT_READY
+                }
+            }
+        }
+    }
+}
+
+/// The daemon: own session, CMD as child, report readiness, relay, wait,
+/// write the status. Never returns.
+fn daemon(spec: &Spec, listener: Option<TcpListener>, mut report: std::fs::File) -> ! {
+    // SAFETY: setsid takes no pointers.
+    unsafe { libc::setsid() };
+    let argv = &spec.command;
+    let spawned = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = write!(report, "cannot start {:?}: {e}", argv[0]);
+            // SAFETY: leaving without running the front's destructors.
+            unsafe { libc::_exit(0) }
+        }
+    };
+    let mut byte = [0u8; 1];
+    let ready = child.stdout.as_mut().map(|s| s.read(&mut byte));
+    if !matches!(ready, Some(Ok(1))) {
+        let code = exit_code(child.wait());
+        write_status(&spec.status, code);
+        let _ = write!(report, "{:?} exited with {code} before it was ready", argv[0]);
+        // SAFETY: as above.
+        unsafe { libc::_exit(0) }
+    }
+    let port = listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(0, |a| a.port());
+    let _ = write!(report, "ready {} {port}", child.id());
+    drop(report);
+    release_stdio();
+    if let (Some(l), Some(r)) = (listener, spec.relay.clone()) {
+        let status = spec.status.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = relay_one(l, &r, &status) {
+                let _ = std::fs::write(relay_error_file(&status), format!("{e}\n"));
+            }
+        });
+    }
+    let code = exit_code(child.wait());
+    write_status(&spec.status, code);
+    // SAFETY: as above (the relay thread ends with the process).
+    unsafe { libc::_exit(0) }
+}
+
+/// Accept one connection on `l`, close `l`, and relay the connection to 127.0.0.1:`r.port` in
+/// namespace `r.netns` until both directions are closed.
+fn relay_one(l: TcpListener, r: &Relay, status: &Path) -> std::io::Result<()> {
+    let (outside, _) = l.accept()?;
+    drop(l); // no second connection
+    std::fs::write(connected_file(status), b"")?;
+    let ns = std::fs::File::open(&r.netns)?;
+    // SAFETY: setns on an open namespace fd; it changes this thread only.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let inside = TcpStream::connect(("127.0.0.1", r.port))?;
+    for s in [&outside, &inside] {
+        let _ = s.set_nodelay(true);
+    }
+    let (mut a_in, mut a_out) = (outside.try_clone()?, inside.try_clone()?);
+    let up = std::thread::spawn(move || pump(&mut a_in, &mut a_out));
+    let (mut b_in, mut b_out) = (inside, outside);
+    let down = pump(&mut b_in, &mut b_out);
+    let up = up
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("relay thread panicked")));
+    down.and(up)
+}
+
+/// Copy `from` into `to` until EOF, then half-close `to`.
+fn pump(from: &mut TcpStream, to: &mut TcpStream) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = to.shutdown(Shutdown::Both);
+                return Err(e);
+            }
+        };
+        to.write_all(&buf[..n])?;
+    }
+    let _ = to.shutdown(Shutdown::Write);
+    Ok(())
+}
+
+/// The file the relay creates once a daemon has connected, beside the
+/// status file (`FILE.connected`): the pages are on their way to it, and a
+/// later run must not stop the page server as an orphan.
+pub fn connected_file(status: &Path) -> PathBuf {
+    let mut s = status.as_os_str().to_owned();
+    s.push(".connected");
+    PathBuf::from(s)
+}
+
+/// Where the daemon writes why its relay failed (it has no stderr):
+/// beside the status file, `FILE.relay-error`.
+pub fn relay_error_file(status: &Path) -> PathBuf {
+    let mut s = status.as_os_str().to_owned();
+    s.push(".relay-error");
+    PathBuf::from(s)
+}
+
+fn exit_code(st: std::io::Result<std::process::ExitStatus>) -> i32 {
+    match st {
+        Ok(st) => st
+            .code()
+            .unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)),
+        Err(_) => super::keeper::KEEPER_FAILED,
+    }
+}
+
+/// Write `code` and a newline to `path` through `path.tmp` and a rename,
+/// so that a reader sees the whole status or none.
+pub fn write_status(path: &Path, code: i32) {
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, format!("{code}\n")).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// The exit status in a status file's text, if it holds one.
+pub fn parse_status(text: &str) -> Option<i32> {
+    text.strip_suffix('\n')?.parse().ok()
+}
+
+/// The pid and relay port in the front's `ready PID PORT` line.
+pub fn parse_ready(line: &str) -> Option<(u32, u16)> {
+    let mut w = line.trim().strip_prefix("ready ")?.split(' ');
+    let pid = w.next()?.parse().ok()?;
+    let port = w.next()?.parse().ok()?;
+    w.next().is_none().then_some((pid, port))
+}
+
+/// Point stdin, stdout and stderr at /dev/null and leave the caller's cwd.
+fn release_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(null);
+        // SAFETY: dup2 onto the standard descriptors, then close the spare.
+        unsafe {
+            for target in 0..3 {
+                libc::dup2(fd, target);
+            }
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+    let _ = std::env::set_current_dir("/");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_and_status_lines_parse_and_reject_junk() {
+        assert_eq!(parse_ready("ready 4242 31000\n"), Some((4242, 31000)));
+        assert_eq!(parse_ready("ready 4242 0"), Some((4242, 0)));
+        assert_eq!(parse_ready("ready 4242"), None);
+        assert_eq!(parse_ready("ready 4242 1 2"), None);
+        assert_eq!(parse_ready("error: x"), None);
+        assert_eq!(parse_status("0\n"), Some(0));
+        assert_eq!(parse_status("137\n"), Some(137));
+        assert_eq!(parse_status("13"), None, "a status without its newline is not complete");
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("s.status");
+        write_status(&f, 9);
+        assert_eq!(parse_status(&std::fs::read_to_string(&f).unwrap()), Some(9));
+        assert!(!d.path().join("s.tmp").exists());
+    }
+}
