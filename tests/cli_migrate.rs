@@ -358,7 +358,7 @@ fn migration_modes_are_priced_and_unbuilt_ones_refused() {
         assert!(out.status.success(), "{mode}: {}", stderr(&out));
         assert_eq!(assert_consistent(d).vm_of, file_placement(&d.join(target)).vm_of);
     }
-    // Post-copy runs between local VMs only: a testbed with a VM over SSH is refused.
+    // Post-copy runs between local VMs or between VMs over SSH: a testbed mixing them is refused.
     let mut remote: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("testbed.json")).unwrap()).unwrap();
     remote["hosts"][1]["vms"][0]["ssh"] = "root@192.0.2.1:22".into();

@@ -22,6 +22,7 @@ mod real_vms {
     mod hosts;
     mod lab_cli;
     mod paper_live;
+    mod postcopy;
     mod precopy;
     mod provision;
 }

@@ -7,10 +7,10 @@ pub mod completions;
 pub mod cost;
 pub mod export;
 pub mod keeper;
-pub mod pages;
 pub mod lab;
 pub mod migrate;
 pub mod monitor;
+pub mod pages;
 pub mod place;
 pub mod predict;
 pub mod simulate;
@@ -46,15 +46,19 @@ impl Status {
 /// §3.1): stop-and-copy and pre-copy run everywhere (the driver refuses
 /// pre-copy on a kernel without soft-dirty tracking, `criu check --feature
 /// mem_dirty_track`, before anything pauses), post-copy (CRIU lazy pages)
-/// on a testbed of local VMs only (the driver checks `criu check --feature
-/// uffd-noncoop` and the pipe size when it moves).
+/// on a testbed whose VMs are all local or all reached over SSH (the
+/// driver checks `criu check --feature uffd-noncoop`, the pipe size and,
+/// over SSH, the netbalance binary when it moves).
 pub(crate) fn check_host_mode(command: &str, mode: MigrationMode, testbed: &crate::model::Testbed) -> Result<()> {
-    let remote = testbed.hosts.iter().flat_map(|h| &h.vms).find(|vm| vm.ssh.is_some());
-    match (mode, remote) {
-        (MigrationMode::PostCopy, Some(vm)) => Err(crate::error::Error::usage(format!(
-            "{command}: post-copy (model §3.1) runs between local VMs only in this build, and VM {} is \
-             reached over SSH: pass --migration stop-copy or pre-copy",
-            vm.name
+    let vms = || testbed.hosts.iter().flat_map(|h| &h.vms);
+    let remote = vms().find(|vm| vm.ssh.is_some());
+    let local = vms().find(|vm| vm.ssh.is_none());
+    match (mode, remote, local) {
+        (MigrationMode::PostCopy, Some(r), Some(l)) => Err(crate::error::Error::usage(format!(
+            "{command}: post-copy (model §3.1) runs between local VMs or between VMs over SSH, not on a \
+             testbed that mixes them (VM {} is reached over SSH, VM {} is local): pass --migration stop-copy \
+             or pre-copy",
+            r.name, l.name
         ))),
         _ => Ok(()),
     }

@@ -8,11 +8,15 @@
 //! the destination, and only then may the source's image dir go.
 //!
 //! The page server listens on 127.0.0.1 of the *source* namespace (the dump
-//! runs inside it, as [`super::criu::dump`] does), so the daemon runs there
-//! too; `criu restore` talks to the daemon over a unix socket in the image
-//! dir, which every namespace of this machine sees. Local VMs only: the
-//! processes are children of this program (a remote VM would need them
-//! detached under its keeper, not done).
+//! runs inside it, as [`super::criu::dump`] does). Between local VMs the
+//! daemon runs there too, and both criu processes are children of this
+//! program; `criu restore` talks to the daemon over a unix socket in the
+//! image dir, which every namespace of this machine sees. Between VMs over
+//! SSH ([`remote`]) both run detached under `netbalance pages` on their VM
+//! ([`super::pages`]): the source's relays the daemon's connection from the
+//! VM's own address into the namespace, and the daemon runs in the
+//! destination's root namespace; the image dir (without the pages) is
+//! copied between them as for a stop-copy move.
 
 use super::criu::DUMP_ATTEMPTS;
 use super::exec::{path_str, Cmd, Executor};
@@ -20,11 +24,14 @@ use super::site::netns_path;
 use super::vnode::Paths;
 use crate::error::{Error, Result};
 use std::io::Read;
+use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
+
+pub mod remote;
 
 /// True if `criu check --feature uffd-noncoop` says the VM supports lazy
 /// pages (post-copy).
@@ -36,13 +43,15 @@ pub fn supported(ex: &mut dyn Executor, paths: &Paths) -> Result<bool> {
     Ok(out.success() && format!("{}{}", out.stdout_str(), out.stderr_str()).contains("is supported"))
 }
 
-/// Refuse post-copy on a VM that cannot do it: a remote VM (this build runs
-/// the page server and daemon as local children), or a kernel without
+/// Refuse post-copy on a VM that cannot do it: a VM over SSH without the
+/// netbalance binary (its criu processes run under `netbalance pages`), a
+/// pipe too small for criu's page server, or a kernel without
 /// non-cooperative userfaultfd.
 pub fn require(ex: &mut dyn Executor, paths: &Paths) -> Result<()> {
-    if ex.machine().as_deref() != Some("local") && !ex.is_dry_run() {
+    if remote::is_remote(ex) && paths.keeper_on(ex)?.is_none() {
         return Err(Error::Host(format!(
-            "{}: post-copy (lazy pages) runs between local VMs only in this build; pass --migration stop-copy",
+            "{}: post-copy over SSH runs criu under `netbalance pages` on the VM, and no netbalance binary is \
+             configured for the VMs; pass --migration stop-copy",
             ex.label()
         )));
     }
@@ -70,7 +79,7 @@ pub const CRIU_TEE_PIPE_BYTES: u64 = 4 << 20;
 /// could not: a pipe above `fs.pipe-max-size` needs CAP_SYS_RESOURCE, and
 /// without the pipe the page server fails after the restore began (`tee:
 /// 65536: Operation not permitted`), leaving the restored tree waiting for
-/// pages. Reads this process's capabilities: local VMs only.
+/// pages. Reads the capabilities of a process the executor starts.
 pub fn pipe_too_small(ex: &mut dyn Executor) -> Result<Option<String>> {
     if ex.is_dry_run() {
         return Ok(None);
@@ -82,7 +91,8 @@ pub fn pipe_too_small(ex: &mut dyn Executor) -> Result<Option<String>> {
     if max >= CRIU_TEE_PIPE_BYTES {
         return Ok(None);
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    // The capabilities of a process the executor starts (criu runs as it).
+    let status = String::from_utf8_lossy(&ex.read_file(Path::new("/proc/self/status"))?).into_owned();
     let caps = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
@@ -113,10 +123,26 @@ pub struct Lazy {
     pub images: PathBuf,
     /// The namespace the page server listens in (the source's).
     pub netns: String,
+    /// Where the daemon connects: 127.0.0.1 of the source's namespace
+    /// between local VMs, else the relay on the source VM's address.
+    pub addr: Ipv4Addr,
     pub port: u16,
-    dump: Child,
-    daemon: Option<Child>,
+    dump: Proc,
+    daemon: Option<Proc>,
 }
+
+/// One long-running criu process of a post-copy move.
+#[derive(Debug)]
+enum Proc {
+    /// A child of this program (local VMs).
+    Here(Child),
+    /// Under `netbalance pages` on a VM over SSH ([`remote`]).
+    There(remote::Detached),
+}
+
+/// Runs `f` with the executor of a VM: how [`Lazy::finish`] reaches the
+/// VMs its processes run on over SSH (a step of the driver holding that VM).
+pub type OnVm<'a> = &'a mut dyn FnMut(&str, &mut dyn FnMut(&mut dyn Executor) -> Result<()>) -> Result<()>;
 
 /// The file a post-copy dump leaves in its images dir: the dir lacks the
 /// memory pages (the page server holds them, and the frozen source tasks
@@ -134,7 +160,8 @@ pub fn is_lazy_image(ex: &mut dyn Executor, images: &Path) -> Result<bool> {
 
 /// Stop the page server of a post-copy move cut short (its program was
 /// killed) that nobody will ever connect to: a `criu dump --lazy-pages` on
-/// `images` with no `criu lazy-pages` daemon or `criu restore` beside it.
+/// `images` with no `criu lazy-pages` daemon or `criu restore` beside it
+/// (nor, over SSH, one connected from another VM through its relay).
 /// With those, pages are on their way: left alone (they end by
 /// themselves). The dumped tasks stay frozen on the source, their memory
 /// intact. Returns true if a server was stopped.
@@ -149,6 +176,10 @@ pub fn stop_orphan_server(ex: &mut dyn Executor, images: &Path) -> Result<bool> 
         .map(|(pid, _)| *pid)
         .collect();
     if servers.is_empty() || criu.iter().any(|(_, a)| matches!(role(a), "lazy-pages" | "restore")) {
+        return Ok(false);
+    }
+    // Over SSH the daemon runs on the other VM: its connection says so.
+    if remote::relay_connected(ex, images)? {
         return Ok(false);
     }
     for &pid in &servers {
@@ -247,8 +278,9 @@ impl Lazy {
                     return Ok(Lazy {
                         images: images.to_path_buf(),
                         netns: netns.to_string(),
+                        addr: Ipv4Addr::LOCALHOST,
                         port,
-                        dump,
+                        dump: Proc::Here(dump),
                         daemon: None,
                     })
                 }
@@ -272,56 +304,55 @@ impl Lazy {
     /// connected to the source's page server; returns once it listens for
     /// `criu restore --lazy-pages`.
     pub fn start_daemon(&mut self, paths: &Paths) -> Result<()> {
-        let d = path_str(&self.images)?.to_string();
-        let args: Vec<String> = [
+        let args = self.daemon_args()?;
+        let log = self.images.join("lazy-pages.log");
+        self.daemon = Some(Proc::Here(spawn_ready(
+            &self.netns,
+            &paths.criu,
+            &args,
+            &log,
+            "criu lazy-pages",
+        )?));
+        Ok(())
+    }
+
+    /// The arguments of the destination's `criu lazy-pages` daemon.
+    fn daemon_args(&self) -> Result<Vec<String>> {
+        let d = path_str(&self.images)?;
+        Ok([
             "lazy-pages",
             "--page-server",
             "--address",
-            "127.0.0.1",
+            &self.addr.to_string(),
             "--port",
             &self.port.to_string(),
             "-D",
-            &d,
+            d,
             "-o",
             "lazy-pages.log",
             "-v2",
         ]
         .iter()
         .map(|s| s.to_string())
-        .collect();
-        let log = self.images.join("lazy-pages.log");
-        self.daemon = Some(spawn_ready(&self.netns, &paths.criu, &args, &log, "criu lazy-pages")?);
-        Ok(())
+        .collect())
     }
 
     /// Wait (at most `timeout`) until the daemon and the page server have
     /// exited: every page has arrived. Returns the seconds waited; an
     /// error if either failed or took longer (then both are killed).
-    pub fn finish(mut self, timeout: Duration) -> Result<f64> {
+    /// `on_vm` reaches the VMs of processes that run over SSH.
+    pub fn finish(mut self, timeout: Duration, on_vm: OnVm) -> Result<f64> {
         let t0 = Instant::now();
         let mut failed = Vec::new();
-        let mut children: Vec<(&str, Child)> = vec![("page server (criu dump)", self.dump)];
-        children.extend(self.daemon.take().map(|c| ("criu lazy-pages", c)));
-        for (what, mut c) in children {
-            loop {
-                match c.try_wait() {
-                    Ok(Some(st)) if st.success() => break,
-                    Ok(Some(st)) => {
-                        failed.push(format!("{what} exited with {st}"));
-                        break;
-                    }
-                    Ok(None) if t0.elapsed() > timeout => {
-                        let _ = c.kill();
-                        let _ = c.wait();
-                        failed.push(format!("{what} still ran after {timeout:?}: killed"));
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                    Err(e) => {
-                        failed.push(format!("{what}: {e}"));
-                        break;
-                    }
-                }
+        let mut procs: Vec<(&str, Proc)> = vec![("page server (criu dump)", self.dump)];
+        procs.extend(self.daemon.take().map(|c| ("criu lazy-pages", c)));
+        for (what, p) in procs {
+            let outcome = match p {
+                Proc::Here(c) => wait_child(c, t0, timeout),
+                Proc::There(r) => r.wait(t0, timeout, on_vm),
+            };
+            if let Err(why) = outcome {
+                failed.push(format!("{what} {why}"));
             }
         }
         if failed.is_empty() {
@@ -336,7 +367,25 @@ impl Lazy {
     }
 
     /// Stop both processes at once (a failed move).
-    pub fn abort(self) {
-        let _ = self.finish(Duration::ZERO);
+    pub fn abort(self, on_vm: OnVm) {
+        let _ = self.finish(Duration::ZERO, on_vm);
+    }
+}
+
+/// Wait for a local criu child until `t0 + timeout` (then kill it); `Err`
+/// says how it ended if not with status 0.
+fn wait_child(mut c: Child, t0: Instant, timeout: Duration) -> std::result::Result<(), String> {
+    loop {
+        match c.try_wait() {
+            Ok(Some(st)) if st.success() => return Ok(()),
+            Ok(Some(st)) => return Err(format!("exited with {st}")),
+            Ok(None) if t0.elapsed() > timeout => {
+                let _ = c.kill();
+                let _ = c.wait();
+                return Err(format!("still ran after {timeout:?}: killed"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(e.to_string()),
+        }
     }
 }

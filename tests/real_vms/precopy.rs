@@ -39,7 +39,7 @@ fn holder(slots: usize) -> String {
 }
 
 /// A topology of one holder vnode with `slots` slots: its id and the topology.
-fn holder_alone(slots: usize) -> (String, Topology) {
+pub(crate) fn holder_alone(slots: usize) -> (String, Topology) {
     let id = format!("{}h", crate::testbed_support::tag());
     let mut v = Vnode::new(&id);
     v.run = Some(holder(slots));
@@ -64,7 +64,7 @@ fn lines(lab: &Lab, vm: &str, cg: &str) -> Vec<(u64, String)> {
 }
 
 /// Wait until the holder on `vm` has checked its buffer after step `beyond`.
-fn checked_after(lab: &Lab, vm: &str, cg: &str, beyond: u64) -> Vec<(u64, String)> {
+pub(crate) fn checked_after(lab: &Lab, vm: &str, cg: &str, beyond: u64) -> Vec<(u64, String)> {
     let t0 = Instant::now();
     loop {
         let l = lines(lab, vm, cg);
@@ -80,7 +80,7 @@ fn checked_after(lab: &Lab, vm: &str, cg: &str, beyond: u64) -> Vec<(u64, String
     }
 }
 
-fn report(what: &str, t: &MigrationTimes) {
+pub(crate) fn report(what: &str, t: &MigrationTimes) {
     eprintln!(
         "{what}: pause {:.0} ms (snapshot {:.0} ms, transfer {:.0} ms, restore {:.0} ms), image {:.1} MB; \
          ahead of it {} round(s) {:?} MB in {:.1} s; move {:.1} s",
@@ -177,7 +177,7 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
 }
 
 /// The tasks of the vnode's cgroup on `vm` (in the lab's delegated unit).
-fn tasks(lab: &Lab, vm: &str, cg: &str) -> Vec<String> {
+pub(crate) fn tasks(lab: &Lab, vm: &str, cg: &str) -> Vec<String> {
     let procs = lab.ssh_ok(
         vm,
         &[

@@ -92,6 +92,8 @@ impl VnodeDriver for TestbedDriver {
             let pid = d
                 .pid_in(vm, vnode, &ns)?
                 .ok_or_else(|| Error::Host(format!("{vm}: {vnode} has no live process in {ns} to checkpoint")))?;
+            // Over SSH the page server's relay listens on the VM's own address.
+            let addr = d.fleet.route(vm)?.dst_addr;
             let ex = d.fleet.exec(vm)?;
             if self.mode == MigrationMode::PostCopy {
                 self.mode_ready(ex, &paths)?; // done by `suspend` already: cached
@@ -101,8 +103,14 @@ impl VnodeDriver for TestbedDriver {
             crash::during("in-dump", &images);
             if self.mode == MigrationMode::PostCopy {
                 let freezer = paths.cgroups.freezer_dir(ex, &cg)?;
-                let mut unstick = || criu::thaw_briefly(ex, &paths, &cg);
-                let l = Lazy::dump(&paths, &images, &freezer, &ns, pid, &mut unstick)?;
+                let l = if lazy::remote::is_remote(ex) {
+                    let (bin, addr) = lazy::remote::binary_and_address(ex, &paths, addr)?;
+                    let mut unstick = |ex: &mut dyn crate::testbed::Executor| criu::thaw_briefly(ex, &paths, &cg);
+                    Lazy::dump_over_ssh(ex, vm, &bin, &paths, &images, &freezer, &ns, pid, addr, &mut unstick)?
+                } else {
+                    let mut unstick = || criu::thaw_briefly(ex, &paths, &cg);
+                    Lazy::dump(&paths, &images, &freezer, &ns, pid, &mut unstick)?
+                };
                 let bytes = ex.disk_usage(&images)?;
                 self.lazy().insert(vnode.to_string(), l);
                 // The dumped tasks stay, stopped, until every page is
@@ -204,7 +212,15 @@ impl VnodeDriver for TestbedDriver {
             // its source from its images.
             crash::during("in-restore", &images);
             let started = match self.lazy().get_mut(id) {
-                Some(l) => l.start_daemon(&paths),
+                Some(l) => {
+                    let ex = d.fleet.exec(vm)?;
+                    if lazy::remote::is_remote(ex) {
+                        lazy::remote::binary_and_address(ex, &paths, Some(l.addr))
+                            .and_then(|(bin, _)| l.start_daemon_over_ssh(ex, vm, &bin, &paths))
+                    } else {
+                        l.start_daemon(&paths)
+                    }
+                }
                 None => Ok(()),
             };
             let up = match started.and_then(|()| {
@@ -218,7 +234,7 @@ impl VnodeDriver for TestbedDriver {
                 Ok(up) => up,
                 Err(e) => {
                     if let Some(l) = self.lazy().remove(id) {
-                        l.abort();
+                        l.abort(&mut |vm, f| f(d.fleet.exec(vm)?));
                     }
                     match before {
                         Some(s) => d.at.insert(id.to_string(), s),
