@@ -459,6 +459,26 @@ fn tcp_connection_over_five_moves(mode: &str) {
         "5 {mode} moves of a TCP client through `netbalance migrate`, wall per call (s): {}",
         walls.join(" ")
     );
+    // A sixth move under -v: one line per move with what it measured.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+        .current_dir(d)
+        .env_remove("NETBALANCE_TEST_DRIVER")
+        .args(["migrate", "-v", "--state-root", state_root.to_str().unwrap()])
+        .args(["--target", "pa.json", "--migration", mode])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(&format!("netbalance: moved {c} h0-v2 -> h0-v0: pause ")))
+        .unwrap_or_else(|| panic!("no line for the move: {err}"));
+    eprintln!("{line}");
+    if mode == "post-copy" {
+        assert!(line.contains(" on demand (fault fraction 0."), "{line}");
+    } else {
+        assert!(!line.contains("on demand"), "{line}");
+    }
     assert!(migrate(&["--teardown"]).vm_of.is_empty());
     assert_clean(&topo, &paths);
 }

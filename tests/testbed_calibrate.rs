@@ -210,4 +210,14 @@ fn calibrate_post_copy_measures_the_lazy_pause() {
         "{pc:?}"
     );
     assert!(cal.costs.source.as_deref().unwrap_or("").contains("post_copy"));
+    // The fault fraction is the vnode's, not the testbed's: kept, and the
+    // probes' own counts (64 MB: ~16,000 pages) said in the note.
+    assert_eq!(pc.fault_fraction, Costs::default().post_copy.fault_fraction);
+    let lazy: u64 = pair.post_copy_runs.iter().map(|t| t.lazy_pages).sum();
+    assert!(lazy > 16_000, "{:?}", pair.post_copy_runs);
+    let note = cal.costs.source.as_deref().unwrap_or("");
+    assert!(
+        note.contains(&format!("of their {lazy} lazy pages on demand")),
+        "{note}"
+    );
 }

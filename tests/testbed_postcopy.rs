@@ -136,13 +136,16 @@ fn post_copy_move_keeps_100_mb_intact_with_a_short_pause() {
         testbed.migration = Some(mode);
         let times = move_vnode(&mut d, &topology, &testbed, &a, to).unwrap();
         eprintln!(
-            "{mode}: pause {:.0} ms (snapshot {:.0}, restore {:.0}, resume {:.0}), pages after resume {:.0} ms, images {} MB",
+            "{mode}: pause {:.0} ms (snapshot {:.0}, restore {:.0}, resume {:.0}), pages after resume {:.0} ms, images {} MB, \
+             {} of {} lazy pages on demand",
             times.pause_s * 1e3,
             times.snapshot_s * 1e3,
             times.restore_s * 1e3,
             times.resume_s * 1e3,
             times.pages_s * 1e3,
-            times.image_bytes / 1_000_000
+            times.image_bytes / 1_000_000,
+            times.faulted_pages,
+            times.lazy_pages
         );
         assert_eq!(d.placement.vm_of[&a], to);
         assert!(
@@ -165,6 +168,12 @@ fn post_copy_move_keeps_100_mb_intact_with_a_short_pause() {
         assert!(!dir.join("images").exists(), "{mode}: images left");
         if mode == MigrationMode::PostCopy {
             assert!(times.pages_s > 0.0, "post-copy waited for no pages");
+            // ~100 MB is ~25,600 pages; the holder rewrites a slot every
+            // 0.1 s and reads its whole buffer every 2 s, so some pages
+            // are pulled on demand.
+            assert!(times.lazy_pages > 20_000, "{times:?}");
+            let f = times.fault_fraction().unwrap();
+            assert!(f > 0.0 && f < 1.0, "fault fraction {f}: {times:?}");
             // Far less than the whole ~100 MB was dumped before the pause ended.
             assert!(
                 times.image_bytes < 20_000_000,

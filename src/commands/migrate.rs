@@ -201,7 +201,11 @@ fn apply(args: &Args, settings: &Settings, target_src: &Source, progress: &StepB
         lock: &lock,
         progress,
     };
-    finish(job.apply(from.as_deref(), &to)?, &state)
+    let applied = job.apply(from.as_deref(), &to);
+    for t in driver.measured() {
+        crate::debug!("netbalance: {}", t.summary());
+    }
+    finish(applied?, &state)
 }
 
 fn teardown(args: &Args, settings: &Settings, progress: &StepBar) -> Result<Status> {

@@ -459,10 +459,17 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
             .join(", "),
         match &post {
             None => String::new(),
-            Some(p) => format!(
-                "; post_copy from {} post-copy move(s), fault_fraction not measured",
-                p.0.len()
-            ),
+            Some(p) => {
+                let (faulted, lazy) =
+                    p.0.iter()
+                        .fold((0, 0), |(f, l), t| (f + t.faulted_pages, l + t.lazy_pages));
+                format!(
+                    "; post_copy from {} post-copy move(s); fault_fraction kept: the probes pulled {faulted} of \
+                     their {lazy} lazy pages on demand, but they touch no memory after a move (a vnode's own \
+                     fraction: `migrate -v` measures each move)",
+                    p.0.len()
+                )
+            }
         }
     ));
     c

@@ -77,6 +77,11 @@ pub trait VnodeDriver: Sync {
     fn discard_image(&self, vm: &str, vnode: &str) -> Result<()>;
     /// Look at what `vm` holds of the vnode (for recovery).
     fn probe(&self, vm: &str, vnode: &str) -> Result<Presence>;
+    /// What each move measured on the hosts, the last move of every vnode
+    /// that moved (none for a driver that measures nothing).
+    fn measured(&self) -> Vec<crate::testbed::MigrationTimes> {
+        Vec::new()
+    }
 }
 
 /// The specs of vnodes and links, built once from the topology.

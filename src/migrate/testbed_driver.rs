@@ -259,8 +259,8 @@ impl TestbedDriver {
         let Some(l) = self.lazy().remove(vnode) else {
             return Ok(());
         };
-        let s = l.finish(PAGES_TIMEOUT, &mut |vm, f| self.on(vm, |d| f(d.fleet.exec(vm)?)))?;
-        self.timings.paged(vnode, s);
+        let paged = l.finish(PAGES_TIMEOUT, &mut |vm, f| self.on(vm, |d| f(d.fleet.exec(vm)?)))?;
+        self.timings.paged(vnode, paged);
         Ok(())
     }
 

@@ -26,7 +26,7 @@ struct Book {
     moves: BTreeMap<String, MigrationTimes>,
     /// Per vnode, the pre-copy rounds ahead of its next checkpoint: their
     /// wall time (s) and sizes (bytes).
-    pre: BTreeMap<String, (f64, Vec<u64>)>,
+    pre: BTreeMap<String, (f64, Vec<u64>, Vec<f64>)>,
 }
 
 /// The driver's measurements (shared by the steps running at once).
@@ -64,7 +64,7 @@ impl Timings {
         image_bytes: u64,
     ) {
         let mut book = self.book();
-        let (pre_copy_s, rounds) = book.pre.remove(vnode).unwrap_or_default();
+        let (pre_copy_s, rounds, round_s) = book.pre.remove(vnode).unwrap_or_default();
         let t = MigrationTimes {
             vnode: vnode.to_string(),
             from: from.to_string(),
@@ -75,15 +75,19 @@ impl Timings {
             image_bytes,
             pre_copy_s,
             pre_copy_rounds: rounds,
+            pre_copy_round_s: round_s,
             ..MigrationTimes::default()
         };
         book.moves.insert(vnode.to_string(), t);
     }
 
-    /// Pre-copy rounds of `sizes` bytes sent ahead of `vnode`'s move, in
-    /// `s` seconds (the move's record starts at its checkpoint).
-    pub fn pre_copied(&self, vnode: &str, s: f64, sizes: &[u64]) {
-        self.book().pre.insert(vnode.to_string(), (s, sizes.to_vec()));
+    /// Pre-copy rounds of `sizes` bytes sent ahead of `vnode`'s move, each
+    /// in its `round_s` seconds, `s` in all (the move's record starts at its
+    /// checkpoint).
+    pub fn pre_copied(&self, vnode: &str, s: f64, sizes: &[u64], round_s: &[f64]) {
+        self.book()
+            .pre
+            .insert(vnode.to_string(), (s, sizes.to_vec(), round_s.to_vec()));
     }
 
     pub fn transferred(&self, vnode: &str, s: f64, copied: Copied) {
@@ -103,11 +107,13 @@ impl Timings {
         }
     }
 
-    /// A post-copy move's pages all arrived, `s` after the move's cleanup
-    /// began to wait for them.
-    pub fn paged(&self, vnode: &str, s: f64) {
+    /// A post-copy move's pages all arrived, `p.s` after the move's cleanup
+    /// began to wait for them; `p.faults` of its `p.pages` on demand.
+    pub fn paged(&self, vnode: &str, p: crate::testbed::lazy::Paged) {
         if let Some(t) = self.book().moves.get_mut(vnode) {
-            t.pages_s = s;
+            t.pages_s = p.s;
+            t.lazy_pages = p.pages;
+            t.faulted_pages = p.faults;
         }
     }
 

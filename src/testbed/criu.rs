@@ -7,73 +7,15 @@
 //! it up the same way at its source), and stop a restored tree
 //! ([`kill_tree`]).
 //! The order of the steps, their journal and the rollback are the migration
-//! engine's (`crate::migrate`); [`MigrationTimes`] is what its testbed
-//! driver measures of one move.
+//! engine's (`crate::migrate`); [`super::times::MigrationTimes`] is what
+//! its testbed driver measures of one move.
 
 use super::exec::{path_str, Cmd, Executor};
-use super::transfer::Via;
 use super::vnode::{reattach_after_move, release_hold, Fleet, Layout, Paths, Site};
 use crate::error::{Error, Result};
-use crate::model::PhaseTimes;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Wall time of each phase of one vnode's migration (seconds) and the sizes moved.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MigrationTimes {
-    pub vnode: String,
-    pub from: String,
-    pub to: String,
-    /// False for a vnode without a process: only its links moved.
-    pub checkpointed: bool,
-    pub suspend_s: f64,
-    pub snapshot_s: f64,
-    /// Waiting for the dumped tasks to be reaped (by their parent, often pid 1).
-    pub reap_s: f64,
-    pub transfer_s: f64,
-    pub reattach_s: f64,
-    pub restore_s: f64,
-    pub resume_s: f64,
-    pub total_s: f64,
-    /// The experiment's pause for this move: from the start of its source
-    /// VM's suspend to the end of its destination VM's resume.
-    pub pause_s: f64,
-    /// Post-copy only: how long the move's cleanup waited, after the
-    /// resume, for the last pages to arrive (0 for stop-copy).
-    pub pages_s: f64,
-    /// Pre-copy only: the rounds sent while the experiment ran, before
-    /// the pause (their wall time, and each round's bytes; empty otherwise).
-    pub pre_copy_s: f64,
-    pub pre_copy_rounds: Vec<u64>,
-    /// Size of the CRIU images (pre-copy: of the last dirty set only).
-    pub image_bytes: u64,
-    /// Bytes sent between machines (0 when source and destination share one).
-    pub wire_bytes: u64,
-    /// How the images went: `none`, `local`, `ssh` or `direct` ([`super::transfer::copy`]).
-    pub transfer_via: Via,
-    /// The vnode's root pid on the source VM. The vnode is pid 1 of its own
-    /// pid namespace; on the destination it may get another pid.
-    pub pid: Option<u32>,
-    /// The root's pid on the destination VM after the restore.
-    pub restored_pid: Option<u32>,
-}
-
-impl MigrationTimes {
-    /// The model's phases (model §3). Reaping is counted in the snapshot: the
-    /// pid is not free for the restore before it.
-    pub fn phases(&self) -> PhaseTimes {
-        PhaseTimes {
-            suspend_s: self.suspend_s,
-            snapshot_s: self.snapshot_s + self.reap_s,
-            transfer_s: self.transfer_s,
-            restore_s: self.restore_s,
-            reattach_s: self.reattach_s,
-            resume_s: self.resume_s,
-        }
-    }
-}
 
 /// How often a move tries `criu dump` (see [`dump_frozen`]).
 pub const DUMP_ATTEMPTS: u32 = 3;

@@ -144,6 +144,48 @@ enum Proc {
 /// VMs its processes run on over SSH (a step of the driver holding that VM).
 pub type OnVm<'a> = &'a mut dyn FnMut(&str, &mut dyn FnMut(&mut dyn Executor) -> Result<()>) -> Result<()>;
 
+/// The destination daemon's log, in the images dir.
+pub const DAEMON_LOG: &str = "lazy-pages.log";
+
+/// How the pages of one post-copy move arrived.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Paged {
+    /// Seconds the move's cleanup waited for the last page.
+    pub s: f64,
+    /// Pages the daemon had to bring (its `UFFD transferred pages` totals).
+    pub pages: u64,
+    /// Page faults of the restored tree that waited for a page (its `#PF
+    /// at` lines): the pages pulled on demand, the rest came in the
+    /// background.
+    pub faults: u64,
+}
+
+impl Paged {
+    /// The page counts in a `criu lazy-pages -v4` log: a `#PF at ADDR`
+    /// line per fault, and per task a summary `UFFD transferred pages:
+    /// (COPIED/TOTAL)`. O(log length).
+    ///
+    /// ```
+    /// use netbalance::testbed::lazy::Paged;
+    /// let log = "(00.1) 1-5: #PF at 0x7f00\n(00.2) 1-5: UFFD transferred pages: (30/30)\n\
+    ///            (00.2) 2-6: UFFD transferred pages: (10/12)\n";
+    /// let p = Paged::from_log(log, 0.5);
+    /// assert_eq!((p.faults, p.pages), (1, 42));
+    /// ```
+    pub fn from_log(log: &str, s: f64) -> Paged {
+        let mut p = Paged { s, ..Paged::default() };
+        for line in log.lines() {
+            if line.contains("#PF at ") {
+                p.faults += 1;
+            } else if let Some(rest) = line.split("UFFD transferred pages: (").nth(1) {
+                let total = rest.split(['/', ')']).nth(1).and_then(|t| t.trim().parse::<u64>().ok());
+                p.pages += total.unwrap_or(0);
+            }
+        }
+        p
+    }
+}
+
 /// The file a post-copy dump leaves in its images dir: the dir lacks the
 /// memory pages (the page server holds them, and the frozen source tasks
 /// still have them), so it is no image to restore from without them.
@@ -305,7 +347,7 @@ impl Lazy {
     /// `criu restore --lazy-pages`.
     pub fn start_daemon(&mut self, paths: &Paths) -> Result<()> {
         let args = self.daemon_args()?;
-        let log = self.images.join("lazy-pages.log");
+        let log = self.images.join(DAEMON_LOG);
         self.daemon = Some(Proc::Here(spawn_ready(
             &self.netns,
             &paths.criu,
@@ -329,8 +371,11 @@ impl Lazy {
             "-D",
             d,
             "-o",
-            "lazy-pages.log",
-            "-v2",
+            DAEMON_LOG,
+            // -v4: one `#PF at` line per page pulled on demand (counted by
+            // `Paged::from_log`); the pages moved in the background are
+            // logged per batch.
+            "-v4",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -338,12 +383,18 @@ impl Lazy {
     }
 
     /// Wait (at most `timeout`) until the daemon and the page server have
-    /// exited: every page has arrived. Returns the seconds waited; an
+    /// exited: every page has arrived. Returns the seconds waited and the
+    /// page counts of the daemon's log ([`Paged`]); an
     /// error if either failed or took longer (then both are killed).
     /// `on_vm` reaches the VMs of processes that run over SSH.
-    pub fn finish(mut self, timeout: Duration, on_vm: OnVm) -> Result<f64> {
+    pub fn finish(mut self, timeout: Duration, on_vm: OnVm) -> Result<Paged> {
         let t0 = Instant::now();
         let mut failed = Vec::new();
+        // Where the daemon's log is: its VM over SSH, else this machine.
+        let daemon_vm = match &self.daemon {
+            Some(Proc::There(d)) => Some(d.vm.clone()),
+            _ => None,
+        };
         let mut procs: Vec<(&str, Proc)> = vec![("page server (criu dump)", self.dump)];
         procs.extend(self.daemon.take().map(|c| ("criu lazy-pages", c)));
         for (what, p) in procs {
@@ -356,7 +407,26 @@ impl Lazy {
             }
         }
         if failed.is_empty() {
-            Ok(t0.elapsed().as_secs_f64())
+            let s = t0.elapsed().as_secs_f64();
+            let log = self.images.join(DAEMON_LOG);
+            let mut text = Vec::new();
+            let read = match &daemon_vm {
+                Some(vm) => on_vm(vm, &mut |ex| {
+                    text = ex.read_file(&log)?;
+                    Ok(())
+                }),
+                None => std::fs::read(&log)
+                    .map(|t| text = t)
+                    .map_err(|e| Error::Host(format!("{}: {e}", log.display()))),
+            };
+            if let Err(e) = read {
+                // The pages arrived: a log that cannot be read costs the counts only.
+                crate::info!(
+                    "netbalance: post-copy page counts not read: {}",
+                    crate::error::one_line(&e)
+                );
+            }
+            Ok(Paged::from_log(&String::from_utf8_lossy(&text), s))
         } else {
             Err(Error::Host(format!(
                 "post-copy of {}: {}",

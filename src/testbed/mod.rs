@@ -29,11 +29,12 @@ pub mod quote;
 pub mod site;
 pub mod ssh;
 pub mod stream;
+pub mod times;
 pub mod transfer;
 pub mod vnode;
 
-pub use criu::MigrationTimes;
 pub use exec::{copy_dir, Cmd, DryRunExecutor, Executor, LocalExecutor, Output};
 pub use pool::{FleetPool, Held};
 pub use ssh::{SshArgs, SshExecutor, SshOptions};
+pub use times::MigrationTimes;
 pub use vnode::{deploy, teardown, DeployReport, Fleet, Layout, Paths, Site, VmHandle};

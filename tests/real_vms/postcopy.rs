@@ -1,7 +1,7 @@
 //! Post-copy (model §3.1, CRIU lazy pages) between two stock Debian 12 VMs
 //! over SSH: the lazy dump and the lazy-pages daemon run detached under
 //! `netbalance pages` on their VMs, the pages go from the source VM's relay
-//! to the destination. A vnode holding 64 MB that keeps writing moves
+//! to the destination. A vnode holding 16 MB that keeps writing moves
 //! there and back post-copy, then stop-and-copy (its pause printed beside);
 //! its own check of the whole buffer passes after each move, it runs once, and no criu, relay or image is left. A `migrate`
 //! killed with the page server waiting for its daemon and one killed with
@@ -38,7 +38,8 @@ fn post_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     // The hosts test compares the VMs' processes before and after.
     let _alone = lab::exclusive();
     let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
-    let (id, topo) = holder_alone(1024);
+    // 16 MB: the pages under TCG take seconds per MB to arrive.
+    let (id, topo) = holder_alone(256);
     let mut testbed = lab.testbed();
     let paths = Paths {
         keeper: Some(env!("CARGO_BIN_EXE_netbalance").to_string()),
@@ -70,11 +71,14 @@ fn post_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
         let t = move_one(down.0, &topo, &testbed, &mut down.2, &id, to, &journal).unwrap();
         report(&format!("{} {from} -> {to}", mode.as_str()), &t);
         assert_eq!(down.2.vm_of[&id], to);
+        eprintln!("  {}", t.summary());
         if mode == MigrationMode::PostCopy {
-            eprintln!("  pages all arrived {:.2} s after the move", t.pages_s);
+            // The destination's daemon log, read over SSH: ~4,000 pages of 16 MB.
+            assert!(t.lazy_pages > 3_000, "{t:?}");
+            assert!(t.fault_fraction().is_some_and(|f| f < 1.0), "{t:?}");
             assert!(
-                t.image_bytes < 16_000_000,
-                "the pause dumps the state without the 64 MB of pages: {t:?}"
+                t.image_bytes < 8_000_000,
+                "the pause dumps the state without the 16 MB of pages: {t:?}"
             );
         }
         let after = checked_after(lab, to, &cg, last + 30);

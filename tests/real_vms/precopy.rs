@@ -133,6 +133,11 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     testbed.migration = Some(MigrationMode::PreCopy);
     let pre = move_one(down.0, &topo, &testbed, &mut down.2, &id, h1, &journal).unwrap();
     report("pre-copy h0 -> h1", &pre);
+    eprintln!("  {}", pre.summary());
+    // The holder rewrites a 64 KiB slot at most every 0.1 s (0.625 MB/s,
+    // less under TCG), besides what the interpreter touches itself.
+    let d = pre.dirty_mb_s().expect("a dirty rate from two or more rounds");
+    assert!(d > 0.0 && d < 5.0, "dirty rate {d} MB/s: {pre:?}");
     assert_eq!(down.2.vm_of[&id], h1);
     assert!(!pre.pre_copy_rounds.is_empty(), "no pre-copy round: {pre:?}");
     assert!(

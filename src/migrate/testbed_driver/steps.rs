@@ -37,17 +37,20 @@ impl VnodeDriver for TestbedDriver {
         // bits the next would have read, so earlier rounds are no parent.
         self.pre().remove(vnode);
         let t = Instant::now();
-        let mut sizes = Vec::new();
+        let (mut sizes, mut round_s) = (Vec::new(), Vec::new());
         while precopy::another_round(&sizes, self.rounds.max_rounds, self.rounds.stop_mb) {
+            let r = Instant::now();
             match self.pre_round(vnode, from, to, sizes.len() as u32 + 1)? {
                 Some(bytes) => sizes.push(bytes),
                 None => return Ok(()), // links only
             }
+            round_s.push(r.elapsed().as_secs_f64());
         }
         if !sizes.is_empty() {
             self.pre()
                 .insert(vnode.to_string(), (from.to_string(), sizes.len() as u32));
-            self.timings.pre_copied(vnode, t.elapsed().as_secs_f64(), &sizes);
+            self.timings
+                .pre_copied(vnode, t.elapsed().as_secs_f64(), &sizes, &round_s);
         }
         Ok(())
     }
@@ -355,6 +358,10 @@ impl VnodeDriver for TestbedDriver {
             }
             Ok(())
         })
+    }
+
+    fn measured(&self) -> Vec<crate::testbed::MigrationTimes> {
+        self.timings.moves()
     }
 
     fn probe(&self, vm: &str, vnode: &str) -> Result<Presence> {
