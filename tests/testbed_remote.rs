@@ -2,7 +2,8 @@
 //! sshd, mount namespace and state directory, joined by a bridge. Deploys
 //! over SSH with a VXLAN link between the VMs, then live-migrates a TCP
 //! client across (images sent directly from VM to VM over TCP) and back
-//! (images copied through the SSH sessions, the fallback).
+//! (images copied through the SSH sessions, the fallback); `netbalance
+//! migrate` moves it between them stop-and-copy and post-copy.
 
 mod testbed_support;
 
@@ -265,6 +266,36 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
         let pid = std::fs::read_to_string(&now).unwrap().trim().parse::<u32>().unwrap();
         assert_eq!(nspid(pid), [pid, 1], "pid 1 of its pid namespace on {vm}");
         wait_client(&prog, before + 5, Duration::from_secs(15));
+    }
+    // The same moves post-copy: the lazy dump and the lazy-pages daemon run
+    // under `netbalance pages` on their VMs, the pages go through the
+    // source's relay; `-v` says what each move measured.
+    for (file, want, vm) in [("pb.json", &pb, "vm1"), ("pa.json", &pa, "vm0")] {
+        let before = client_progress(&prog).0;
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbalance"))
+            .current_dir(d)
+            .env_remove("NETBALANCE_TEST_DRIVER")
+            .args(["migrate", "-v", "--state-root", &state_root, "--accept-new", "-i", &key])
+            .args(["--migration", "post-copy", "--target", file])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "post-copy to {file}: {err}");
+        let placed: Placement = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(placed.vm_of, want.vm_of);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&format!("netbalance: moved {c} ")))
+            .unwrap_or_else(|| panic!("no line for the move: {err}"));
+        eprintln!("{line}");
+        assert!(line.contains(" via direct; pages all arrived "), "{line}");
+        assert!(line.contains(" on demand (fault fraction "), "{line}");
+        let now = vms.root.path().join(vm).join(names::cgroup_name(&c)).join("pid");
+        let pid = std::fs::read_to_string(&now).unwrap().trim().parse::<u32>().unwrap();
+        assert_eq!(nspid(pid), [pid, 1], "pid 1 of its pid namespace on {vm}");
+        wait_client(&prog, before + 5, Duration::from_secs(15));
+        let left = sh(&["pgrep", "-af", &format!("pages --status {state_root}")]);
+        assert!(left.stdout.is_empty(), "{}", String::from_utf8_lossy(&left.stdout));
     }
     assert!(migrate(&["--teardown"]).vm_of.is_empty());
 }
