@@ -26,8 +26,8 @@
 //! Cost: two forks and one exec more than running CMD directly (about a
 //! millisecond); the daemon sleeps in `waitpid` and uses no CPU.
 
+use super::daemon::{release_stdio, status_code, Forked};
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, IntoRawFd};
 use std::process::{Command, Stdio};
 
 /// Exit status when the keeper itself failed (fork, pipe, exec of CMD).
@@ -42,30 +42,13 @@ pub fn run(argv: &[String], detach: bool) -> i32 {
         eprintln!("netbalance keeper: no command given");
         return KEEPER_FAILED;
     }
-    let mut fds = [0i32; 2];
-    // SAFETY: plain pipe(2) into a local array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        eprintln!("netbalance keeper: pipe: {}", std::io::Error::last_os_error());
-        return KEEPER_FAILED;
-    }
-    let (read_end, write_end) = (fds[0], fds[1]);
-    // SAFETY: the caller is single-threaded, so the child may use anything.
-    match unsafe { libc::fork() } {
-        -1 => {
-            eprintln!("netbalance keeper: fork: {}", std::io::Error::last_os_error());
+    match super::daemon::fork_reporting() {
+        Err(e) => {
+            eprintln!("netbalance keeper: {e}");
             KEEPER_FAILED
         }
-        0 => {
-            // SAFETY: closing our copy of the read end.
-            unsafe { libc::close(read_end) };
-            // SAFETY: the fd is ours and open.
-            let status = unsafe { std::fs::File::from_raw_fd(write_end) };
-            daemon(argv, detach, status)
-        }
-        _ => {
-            // SAFETY: closing our copy of the write end; the read end is ours.
-            unsafe { libc::close(write_end) };
-            let mut f = unsafe { std::fs::File::from_raw_fd(read_end) };
+        Ok(Forked::Daemon(status)) => daemon(argv, detach, status),
+        Ok(Forked::Front(mut f)) => {
             let mut buf = [0u8; 4];
             match f.read_exact(&mut buf) {
                 Ok(()) => i32::from_le_bytes(buf),
@@ -97,9 +80,7 @@ fn daemon(argv: &[String], detach: bool, mut status: std::fs::File) -> ! {
             KEEPER_FAILED
         }
         Ok(mut child) if !detach => match child.wait() {
-            Ok(st) => st
-                .code()
-                .unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)),
+            Ok(st) => status_code(st),
             Err(e) => {
                 eprintln!("netbalance keeper: waiting for {:?}: {e}", argv[0]);
                 KEEPER_FAILED
@@ -113,23 +94,6 @@ fn daemon(argv: &[String], detach: bool, mut status: std::fs::File) -> ! {
     reap_all();
     // SAFETY: leaving without running destructors or atexit handlers of the front.
     unsafe { libc::_exit(0) }
-}
-
-/// Point stdin, stdout and stderr at /dev/null and leave the caller's cwd.
-fn release_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
-        let fd = null.into_raw_fd();
-        // SAFETY: dup2 onto the standard descriptors, then close the spare.
-        unsafe {
-            for target in 0..3 {
-                libc::dup2(fd, target);
-            }
-            if fd > 2 {
-                libc::close(fd);
-            }
-        }
-    }
-    let _ = std::env::set_current_dir("/");
 }
 
 /// Reap every child (including adopted orphans) until none is left.

@@ -12,6 +12,7 @@
 pub mod batch;
 pub mod cgroup;
 pub mod criu;
+mod daemon;
 pub mod exec;
 pub mod fleet;
 pub mod keeper;

@@ -36,9 +36,10 @@
 //! Cost: one fork and one exec besides CMD; the relay copies through a
 //! 64 KiB buffer per direction (two threads), O(bytes).
 
+use super::daemon::{release_stdio, status_code, Forked};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -79,30 +80,14 @@ pub fn run(spec: &Spec) -> i32 {
             }
         },
     };
-    let mut fds = [0i32; 2];
-    // SAFETY: plain pipe(2) into a local array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        eprintln!("netbalance pages: pipe: {}", std::io::Error::last_os_error());
-        return NOT_READY;
-    }
-    let (read_end, write_end) = (fds[0], fds[1]);
-    // SAFETY: the caller is single-threaded, so the child may use anything.
-    match unsafe { libc::fork() } {
-        -1 => {
-            eprintln!("netbalance pages: fork: {}", std::io::Error::last_os_error());
+    match super::daemon::fork_reporting() {
+        Err(e) => {
+            eprintln!("netbalance pages: {e}");
             NOT_READY
         }
-        0 => {
-            // SAFETY: closing our copy of the read end; the write end is ours.
-            unsafe { libc::close(read_end) };
-            let report = unsafe { std::fs::File::from_raw_fd(write_end) };
-            daemon(spec, listener, report)
-        }
-        _ => {
-            // SAFETY: closing our copy of the write end; the read end is ours.
-            unsafe { libc::close(write_end) };
+        Ok(Forked::Daemon(report)) => daemon(spec, listener, report),
+        Ok(Forked::Front(mut f)) => {
             drop(listener);
-            let mut f = unsafe { std::fs::File::from_raw_fd(read_end) };
             let mut said = String::new();
             let _ = f.read_to_string(&mut said);
             match said.strip_prefix("ready ") {
@@ -238,12 +223,7 @@ pub fn relay_error_file(status: &Path) -> PathBuf {
 }
 
 fn exit_code(st: std::io::Result<std::process::ExitStatus>) -> i32 {
-    match st {
-        Ok(st) => st
-            .code()
-            .unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)),
-        Err(_) => super::keeper::KEEPER_FAILED,
-    }
+    st.map_or(super::keeper::KEEPER_FAILED, status_code)
 }
 
 /// Write `code` and a newline to `path` through `path.tmp` and a rename,
@@ -266,23 +246,6 @@ pub fn parse_ready(line: &str) -> Option<(u32, u16)> {
     let pid = w.next()?.parse().ok()?;
     let port = w.next()?.parse().ok()?;
     w.next().is_none().then_some((pid, port))
-}
-
-/// Point stdin, stdout and stderr at /dev/null and leave the caller's cwd.
-fn release_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
-        let fd = std::os::fd::IntoRawFd::into_raw_fd(null);
-        // SAFETY: dup2 onto the standard descriptors, then close the spare.
-        unsafe {
-            for target in 0..3 {
-                libc::dup2(fd, target);
-            }
-            if fd > 2 {
-                libc::close(fd);
-            }
-        }
-    }
-    let _ = std::env::set_current_dir("/");
 }
 
 #[cfg(test)]
