@@ -249,6 +249,44 @@ pub fn unlock_network(ex: &mut dyn Executor, netns: &str) -> Result<()> {
     Ok(())
 }
 
+/// Up to [`DUMP_ATTEMPTS`] tries of a lazy dump into `images` on the VM of
+/// `ex`: each makes the dir afresh with its [`SOURCE_MARK`] and calls
+/// `start(ex, port)` with a new port for the page server; between tries
+/// `unstick(ex)`. Each failed try is said on stderr; after the last the
+/// mark goes (criu, exiting, undid its network lock and TCP repair: the
+/// tasks run on as before, nothing for a take-up to find) and its error
+/// is returned.
+fn dump_attempts(
+    ex: &mut dyn Executor,
+    images: &Path,
+    what: &str,
+    unstick: &mut dyn FnMut(&mut dyn Executor) -> Result<()>,
+    start: &mut dyn FnMut(&mut dyn Executor, u16) -> Result<Lazy>,
+) -> Result<Lazy> {
+    let mut last = None;
+    for attempt in 0..DUMP_ATTEMPTS {
+        if attempt > 0 {
+            unstick(ex)?;
+        }
+        ex.remove_tree(images)?;
+        ex.make_dirs(&[images])?;
+        ex.write_file(&images.join(SOURCE_MARK), b"")?;
+        match start(ex, next_port()) {
+            Ok(lazy) => return Ok(lazy),
+            Err(e) => {
+                crate::info!(
+                    "netbalance: {what}, attempt {}: {e}; retrying",
+                    attempt + 1,
+                    e = crate::error::one_line(&e)
+                );
+                last = Some(e);
+            }
+        }
+    }
+    let _ = ex.remove_tree(&images.join(SOURCE_MARK));
+    Err(last.unwrap_or_else(|| Error::Host("criu dump --lazy-pages: no attempt".into())))
+}
+
 /// Spawn `nsenter --net=NS -- criu ARGS --status-fd 1` and wait until criu
 /// reports ready (one byte on the status fd), or fails (EOF).
 fn spawn_ready(netns: &str, criu: &str, args: &[String], log: &Path, what: &str) -> Result<Child> {
@@ -294,52 +332,29 @@ impl Lazy {
     /// fork can be unseizable (state D), so between attempts `unstick`
     /// thaws the tree briefly and freezes it again.
     pub fn dump(
+        ex: &mut dyn Executor,
         paths: &Paths,
         images: &Path,
         freezer: &Path,
         netns: &str,
         pid: u32,
-        unstick: &mut dyn FnMut() -> Result<()>,
+        unstick: &mut dyn FnMut(&mut dyn Executor) -> Result<()>,
     ) -> Result<Lazy> {
         let d = path_str(images)?.to_string();
-        let mut last = None;
-        for attempt in 0..DUMP_ATTEMPTS {
-            if attempt > 0 {
-                unstick()?;
-            }
-            let _ = std::fs::remove_dir_all(images);
-            std::fs::create_dir_all(images).map_err(|e| Error::Host(format!("{d}: {e}")))?;
-            std::fs::write(images.join(SOURCE_MARK), b"")
-                .map_err(|e| Error::Host(format!("{d}/{SOURCE_MARK}: {e}")))?;
-            let port = next_port();
+        let what = format!("criu dump --lazy-pages of pid {pid} in {netns}");
+        dump_attempts(ex, images, &what, unstick, &mut |_, port| {
             let mut args = super::criu::dump_args(pid, &d, path_str(freezer)?);
             args.extend(["--lazy-pages", "--address", "127.0.0.1", "--port", &port.to_string()].map(String::from));
-            let what = format!("criu dump --lazy-pages of pid {pid} in {netns}");
-            match spawn_ready(netns, &paths.criu, &args, &images.join("dump.log"), &what) {
-                Ok(dump) => {
-                    return Ok(Lazy {
-                        images: images.to_path_buf(),
-                        netns: netns.to_string(),
-                        addr: Ipv4Addr::LOCALHOST,
-                        port,
-                        dump: Proc::Here(dump),
-                        daemon: None,
-                    })
-                }
-                Err(e) => {
-                    crate::info!(
-                        "netbalance: {what}, attempt {}: {e}; retrying",
-                        attempt + 1,
-                        e = crate::error::one_line(&e)
-                    );
-                    last = Some(e);
-                }
-            }
-        }
-        // criu exited (it undid its network lock and TCP repair on the way
-        // out): the tasks run on as before, nothing for a take-up to find.
-        let _ = std::fs::remove_file(images.join(SOURCE_MARK));
-        Err(last.unwrap_or_else(|| Error::Host("criu dump --lazy-pages: no attempt".into())))
+            let dump = spawn_ready(netns, &paths.criu, &args, &images.join("dump.log"), &what)?;
+            Ok(Lazy {
+                images: images.to_path_buf(),
+                netns: netns.to_string(),
+                addr: Ipv4Addr::LOCALHOST,
+                port,
+                dump: Proc::Here(dump),
+                daemon: None,
+            })
+        })
     }
 
     /// Start the destination's `criu lazy-pages --page-server` daemon,
@@ -411,8 +426,19 @@ impl Lazy {
             let log = self.images.join(DAEMON_LOG);
             let mut text = Vec::new();
             let read = match &daemon_vm {
+                // Only the lines counted: a -v4 log is large.
                 Some(vm) => on_vm(vm, &mut |ex| {
-                    text = ex.read_file(&log)?;
+                    let grep = Cmd::new("grep").args(["-e", "#PF at ", "-e", "UFFD transferred pages: ("]);
+                    let out = ex.output(&grep.arg(path_str(&log)?))?;
+                    if out.status > 1 {
+                        return Err(Error::Host(format!(
+                            "{}: grep {}: {}",
+                            ex.label(),
+                            log.display(),
+                            out.stderr_str().trim()
+                        )));
+                    }
+                    text = out.stdout;
                     Ok(())
                 }),
                 None => std::fs::read(&log)

@@ -106,13 +106,12 @@ impl VnodeDriver for TestbedDriver {
             crash::during("in-dump", &images);
             if self.mode == MigrationMode::PostCopy {
                 let freezer = paths.cgroups.freezer_dir(ex, &cg)?;
+                let mut unstick = |ex: &mut dyn crate::testbed::Executor| criu::thaw_briefly(ex, &paths, &cg);
                 let l = if lazy::remote::is_remote(ex) {
                     let (bin, addr) = lazy::remote::binary_and_address(ex, &paths, addr)?;
-                    let mut unstick = |ex: &mut dyn crate::testbed::Executor| criu::thaw_briefly(ex, &paths, &cg);
                     Lazy::dump_over_ssh(ex, vm, &bin, &paths, &images, &freezer, &ns, pid, addr, &mut unstick)?
                 } else {
-                    let mut unstick = || criu::thaw_briefly(ex, &paths, &cg);
-                    Lazy::dump(&paths, &images, &freezer, &ns, pid, &mut unstick)?
+                    Lazy::dump(ex, &paths, &images, &freezer, &ns, pid, &mut unstick)?
                 };
                 let bytes = ex.disk_usage(&images)?;
                 self.lazy().insert(vnode.to_string(), l);

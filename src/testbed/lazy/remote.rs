@@ -10,7 +10,7 @@
 //! root namespace and connects to that relay, so the pages go VM to VM,
 //! never through this program.
 
-use super::{next_port, Lazy, OnVm, Proc, DUMP_ATTEMPTS, SOURCE_MARK};
+use super::{Lazy, OnVm, Proc};
 use crate::error::{Error, Result};
 use crate::testbed::exec::{path_str, Cmd, Executor};
 use crate::testbed::pages;
@@ -98,15 +98,8 @@ impl Lazy {
     ) -> Result<Lazy> {
         let d = path_str(images)?.to_string();
         let status = images.join(SERVER_STATUS);
-        let mut last = None;
-        for attempt in 0..DUMP_ATTEMPTS {
-            if attempt > 0 {
-                unstick(ex)?;
-            }
-            ex.remove_tree(images)?;
-            ex.make_dirs(&[images])?;
-            ex.write_file(&images.join(SOURCE_MARK), b"")?;
-            let port = next_port();
+        let what = format!("criu dump --lazy-pages of pid {pid} in {netns}");
+        super::dump_attempts(ex, images, &what, unstick, &mut |ex, port| {
             let ns = netns_path(netns);
             let relay = vec![
                 "--relay".to_string(),
@@ -124,34 +117,20 @@ impl Lazy {
             ];
             criu.extend(crate::testbed::criu::dump_args(pid, &d, path_str(freezer)?));
             criu.extend(["--lazy-pages", "--address", "127.0.0.1", "--port", &port.to_string()].map(String::from));
-            let what = format!("criu dump --lazy-pages of pid {pid} in {netns}");
-            match start(ex, bin, &status, &relay, criu, &images.join("dump.log"), &what) {
-                Ok((criu_pid, relay_port)) => {
-                    return Ok(Lazy {
-                        images: images.to_path_buf(),
-                        netns: netns.to_string(),
-                        addr,
-                        port: relay_port,
-                        dump: Proc::There(Detached {
-                            vm: vm.to_string(),
-                            pid: criu_pid,
-                            status,
-                        }),
-                        daemon: None,
-                    });
-                }
-                Err(e) => {
-                    crate::info!(
-                        "netbalance: {what}, attempt {}: {e}; retrying",
-                        attempt + 1,
-                        e = crate::error::one_line(&e)
-                    );
-                    last = Some(e);
-                }
-            }
-        }
-        let _ = ex.remove_tree(&images.join(SOURCE_MARK));
-        Err(last.unwrap_or_else(|| Error::Host("criu dump --lazy-pages: no attempt".into())))
+            let (criu_pid, relay_port) = start(ex, bin, &status, &relay, criu, &images.join("dump.log"), &what)?;
+            Ok(Lazy {
+                images: images.to_path_buf(),
+                netns: netns.to_string(),
+                addr,
+                port: relay_port,
+                dump: Proc::There(Detached {
+                    vm: vm.to_string(),
+                    pid: criu_pid,
+                    status: status.clone(),
+                }),
+                daemon: None,
+            })
+        })
     }
 
     /// [`Lazy::start_daemon`] on VM `vm` over SSH, in its root namespace,
