@@ -7,7 +7,7 @@
 
 use super::lab::{self, Lab};
 use netbalance::migrate::move_one;
-use netbalance::model::{MigrationMode, Placement, Topology, Vnode};
+use netbalance::model::{MigrationMode, Placement, Testbed, Topology, Vnode};
 use netbalance::state::StateDir;
 use netbalance::testbed::{deploy, names, teardown, Fleet, Layout, MigrationTimes, Paths, SshArgs};
 use std::time::{Duration, Instant};
@@ -105,40 +105,19 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     // The hosts test compares the VMs' processes before and after.
     let _alone = lab::exclusive();
     let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
-    let (id, topo) = holder_alone(1024);
-    let mut testbed = lab.testbed();
-    let paths = Paths {
-        keeper: Some(env!("CARGO_BIN_EXE_netbalance").to_string()),
-        ..Paths::default()
-    };
-    let mut fleet = Fleet::new(&testbed, SshArgs::default().options(&testbed), paths);
-    let layout = Layout::new(&topo).unwrap();
-    let mut placement = Placement::default();
-    placement.vm_of.insert(id.clone(), h0.to_string());
-    let state = tempfile::tempdir().unwrap();
-    let journal = StateDir::open(state.path().join("journal")).unwrap();
-    let cg = names::cgroup_name(&id);
-
-    deploy(&mut fleet, &layout, &placement).unwrap();
-    struct Down<'a>(&'a mut Fleet, &'a Layout, Placement);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = teardown(self.0, self.1, &self.2);
-        }
-    }
-    let mut down = Down(&mut fleet, &layout, placement);
+    let mut h = Deployed::holder(lab, 1024);
+    let cg = h.cg.clone();
     let before = checked_after(lab, h0, &cg, 20);
     assert!(before.iter().all(|l| l.1 == "ok"), "{before:?}");
 
-    testbed.migration = Some(MigrationMode::PreCopy);
-    let pre = move_one(down.0, &topo, &testbed, &mut down.2, &id, h1, &journal).unwrap();
+    let pre = h.move_to(MigrationMode::PreCopy, h1);
     report("pre-copy h0 -> h1", &pre);
     eprintln!("  {}", pre.summary());
     // The holder rewrites a 64 KiB slot at most every 0.1 s (0.625 MB/s,
     // less under TCG), besides what the interpreter touches itself.
     let d = pre.dirty_mb_s().expect("a dirty rate from two or more rounds");
     assert!(d > 0.0 && d < 5.0, "dirty rate {d} MB/s: {pre:?}");
-    assert_eq!(down.2.vm_of[&id], h1);
+    assert_eq!(h.placement.vm_of[&h.id], h1);
     assert!(!pre.pre_copy_rounds.is_empty(), "no pre-copy round: {pre:?}");
     assert!(
         pre.pre_copy_rounds[0] > 60_000_000,
@@ -159,8 +138,7 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     );
     assert!(tasks(lab, h0, &cg).is_empty(), "still on {h0}");
 
-    testbed.migration = Some(MigrationMode::StopCopy);
-    let stop = move_one(down.0, &topo, &testbed, &mut down.2, &id, h0, &journal).unwrap();
+    let stop = h.move_to(MigrationMode::StopCopy, h0);
     report("stop-copy h1 -> h0", &stop);
     assert!(stop.pre_copy_rounds.is_empty());
     let last = after.last().unwrap().0;
@@ -177,8 +155,81 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
         );
         assert!(pre_dir.trim().is_empty(), "{vm}: pre-copy rounds left: {pre_dir}");
     }
-    let final_placement = down.2.clone();
-    teardown(down.0, &layout, &final_placement).unwrap();
+    h.teardown();
+}
+
+/// A holder (`holder_alone`) deployed on the lab's first VM by a fleet of
+/// this process (the binary provisioned); moved with [`Deployed::move_to`],
+/// torn down by [`Deployed::teardown`], or when dropped (a failed test).
+pub(crate) struct Deployed {
+    pub id: String,
+    pub cg: String,
+    pub placement: Placement,
+    topo: Topology,
+    testbed: Testbed,
+    fleet: Fleet,
+    layout: Layout,
+    journal: StateDir,
+    _state: tempfile::TempDir,
+    down: bool,
+}
+
+impl Deployed {
+    pub(crate) fn holder(lab: &Lab, slots: usize) -> Deployed {
+        let (id, topo) = holder_alone(slots);
+        let testbed = lab.testbed();
+        let paths = Paths {
+            keeper: Some(env!("CARGO_BIN_EXE_netbalance").to_string()),
+            ..Paths::default()
+        };
+        let mut fleet = Fleet::new(&testbed, SshArgs::default().options(&testbed), paths);
+        let layout = Layout::new(&topo).unwrap();
+        let mut placement = Placement::default();
+        placement.vm_of.insert(id.clone(), lab.vms[0].clone());
+        let state = tempfile::tempdir().unwrap();
+        let journal = StateDir::open(state.path().join("journal")).unwrap();
+        deploy(&mut fleet, &layout, &placement).unwrap();
+        Deployed {
+            cg: names::cgroup_name(&id),
+            id,
+            placement,
+            topo,
+            testbed,
+            fleet,
+            layout,
+            journal,
+            _state: state,
+            down: false,
+        }
+    }
+
+    /// Move the holder to `vm` in `mode` (`move_one`, a journalled run).
+    pub(crate) fn move_to(&mut self, mode: MigrationMode, vm: &str) -> MigrationTimes {
+        self.testbed.migration = Some(mode);
+        move_one(
+            &mut self.fleet,
+            &self.topo,
+            &self.testbed,
+            &mut self.placement,
+            &self.id,
+            vm,
+            &self.journal,
+        )
+        .unwrap()
+    }
+
+    pub(crate) fn teardown(mut self) {
+        self.down = true;
+        teardown(&mut self.fleet, &self.layout, &self.placement).unwrap();
+    }
+}
+
+impl Drop for Deployed {
+    fn drop(&mut self) {
+        if !self.down {
+            let _ = teardown(&mut self.fleet, &self.layout, &self.placement);
+        }
+    }
 }
 
 /// The tasks of the vnode's cgroup on `vm` (in the lab's delegated unit).
@@ -203,19 +254,41 @@ pub(crate) fn tasks(lab: &Lab, vm: &str, cg: &str) -> Vec<String> {
 fn a_pre_copy_migrate_killed_before_the_pause_is_taken_up_on_debian_vms() {
     let Some(lab) = lab::shared() else { return };
     let _alone = lab::exclusive();
-    let (h0, h1) = (lab.vms[0].as_str(), lab.vms[1].as_str());
-    let (id, topo) = holder_alone(64);
+    killed_and_taken_up(
+        lab,
+        "pre-copy",
+        64,
+        &[("pre-dumped", "--rollback", 0), ("pre-copied", "--resume", 1)],
+        &|_, _| {},
+    );
+}
+
+/// `netbalance migrate -q --migration MODE` of a holder of `slots` slots
+/// (deployed on the lab's first VM), for each of `cases` (phase, flag, the
+/// index of the VM the take-up leaves it on): sent towards the other VM,
+/// killed by the driver's crash hook at that phase, then taken up with the
+/// flag. After each take-up the holder runs once, there, its buffer
+/// intact, each check once; `check(vm, cgroup)` looks at both VMs for
+/// what the mode may leave. Teardown leaves nothing of the vnode.
+pub(crate) fn killed_and_taken_up(
+    lab: &Lab,
+    mode: &str,
+    slots: usize,
+    cases: &[(&str, &str, usize)],
+    check: &dyn Fn(&str, &str),
+) {
+    let (id, topo) = holder_alone(slots);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("topo.json"), serde_json::to_string(&topo).unwrap()).unwrap();
-    for (file, vm) in [("p0.json", h0), ("p1.json", h1)] {
+    for (i, vm) in lab.vms.iter().take(2).enumerate() {
         let mut p = Placement::default();
         p.vm_of.insert(id.clone(), vm.to_string());
-        std::fs::write(d.join(file), serde_json::to_string(&p).unwrap()).unwrap();
+        std::fs::write(d.join(format!("p{i}.json")), serde_json::to_string(&p).unwrap()).unwrap();
     }
     let migrate = |args: &[&str], crash: Option<&str>| {
         let mut c = lab.netbalance();
-        c.args(["migrate", "-q", "--migration", "pre-copy", "--topology"])
+        c.args(["migrate", "-q", "--migration", mode, "--topology"])
             .arg(d.join("topo.json"))
             .arg("--testbed")
             .arg(&lab.testbed_path)
@@ -238,8 +311,9 @@ fn a_pre_copy_migrate_killed_before_the_pause_is_taken_up_on_debian_vms() {
     let cg = names::cgroup_name(&id);
     let target = |p: &str| ["--target".to_string(), d.join(p).display().to_string()];
     assert!(migrate(&target("p0.json").each_ref().map(String::as_str), None).success());
-    let mut last = checked_after(lab, h0, &cg, 10).last().unwrap().0;
-    for (phase, flag, at, other) in [("pre-dumped", "--rollback", h0, h1), ("pre-copied", "--resume", h1, h0)] {
+    let mut last = checked_after(lab, &lab.vms[0], &cg, 10).last().unwrap().0;
+    for &(phase, flag, at) in cases {
+        let (at, other) = (lab.vms[at].as_str(), lab.vms[1 - at].as_str());
         let killed = migrate(&target("p1.json").each_ref().map(String::as_str), Some(phase));
         assert!(!killed.success(), "{phase}: the crash hook did not fire");
         assert!(migrate(&[flag], None).success(), "{phase}: {flag} failed");
@@ -253,10 +327,13 @@ fn a_pre_copy_migrate_killed_before_the_pause_is_taken_up_on_debian_vms() {
         );
         assert_eq!(tasks(lab, at, &cg).len(), 1, "{phase} {flag}: not once on {at}");
         assert!(tasks(lab, other, &cg).is_empty(), "{phase} {flag}: also on {other}");
+        for vm in [at, other] {
+            check(vm, &cg);
+        }
         last = l.last().unwrap().0;
     }
     assert!(migrate(&["--teardown"], None).success());
-    for vm in [h0, h1] {
+    for vm in lab.vms.iter().take(2) {
         let left = lab.ssh_ok(
             vm,
             &[
