@@ -22,7 +22,11 @@
 //! own address, port chosen by the kernel) in the VM's root namespace and
 //! relays the first connection to 127.0.0.1:P inside namespace PATH, byte for
 //! byte both ways; it accepts no second one. The connection is plain TCP,
-//! like the direct image transfer (docs/trust.md).
+//! like the direct image transfer (docs/trust.md). On that connection it
+//! creates `FILE.connected` (a later run then knows the pages are on their
+//! way to another VM); a relay failure is written to `FILE.relay-error`.
+//! Once CMD has exited, the daemon lets a connected relay pass on CMD's
+//! last bytes (up to 5 s) before it writes FILE and ends.
 //!
 //! ```no_run
 //! let spec = netbalance::testbed::pages::Spec {
@@ -42,6 +46,8 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What to run, where its status goes, and the relay if any.
 #[derive(Debug, Clone)]
@@ -147,25 +153,39 @@ fn daemon(spec: &Spec, listener: Option<TcpListener>, mut report: std::fs::File)
     let _ = write!(report, "ready {} {port}", child.id());
     drop(report);
     release_stdio();
+    // Set once the relay has a connection; `done` says when it has ended.
+    let connected = Arc::new(AtomicBool::new(false));
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
     if let (Some(l), Some(r)) = (listener, spec.relay.clone()) {
-        let status = spec.status.clone();
+        let (status, connected) = (spec.status.clone(), connected.clone());
         std::thread::spawn(move || {
-            if let Err(e) = relay_one(l, &r, &status) {
+            if let Err(e) = relay_one(l, &r, &status, &connected) {
                 let _ = std::fs::write(relay_error_file(&status), format!("{e}\n"));
             }
+            let _ = done_tx.send(());
         });
     }
     let code = exit_code(child.wait());
+    // The page server's last bytes may still be on their way through the
+    // relay: let it finish (not for ever) before the process ends it.
+    if connected.load(Ordering::SeqCst) {
+        let _ = done.recv_timeout(RELAY_DRAIN);
+    }
     write_status(&spec.status, code);
-    // SAFETY: as above (the relay thread ends with the process).
+    // SAFETY: as above (a relay thread still waiting ends with the process).
     unsafe { libc::_exit(0) }
 }
 
+/// How long the daemon waits, once CMD has exited, for its relay to pass
+/// on what CMD sent last.
+const RELAY_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Accept one connection on `l`, close `l`, and relay the connection to 127.0.0.1:`r.port` in
 /// namespace `r.netns` until both directions are closed.
-fn relay_one(l: TcpListener, r: &Relay, status: &Path) -> std::io::Result<()> {
+fn relay_one(l: TcpListener, r: &Relay, status: &Path, connected: &AtomicBool) -> std::io::Result<()> {
     let (outside, _) = l.accept()?;
     drop(l); // no second connection
+    connected.store(true, Ordering::SeqCst);
     std::fs::write(connected_file(status), b"")?;
     let ns = std::fs::File::open(&r.netns)?;
     // SAFETY: setns on an open namespace fd; it changes this thread only.

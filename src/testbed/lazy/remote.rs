@@ -139,7 +139,7 @@ impl Lazy {
         let status = self.images.join(DAEMON_STATUS);
         let mut criu = vec![paths.criu.clone()];
         criu.extend(self.daemon_args()?);
-        let log = self.images.join("lazy-pages.log");
+        let log = self.images.join(super::DAEMON_LOG);
         let (pid, _) = start(ex, bin, &status, &[], criu, &log, "criu lazy-pages")?;
         self.daemon = Some(Proc::There(Detached {
             vm: vm.to_string(),
