@@ -398,9 +398,21 @@ fn a_move_works_when_the_vnodes_pid_is_taken_at_the_destination() {
         t.sort_by_key(|p| p[1]);
         t
     };
+    // Both sleeps up, and no transient task of the start-up (a shell that
+    // writes the pid file) still listed: it took pid 2 inside once, before
+    // `sleep 300` started as 3 (a failed run read [1, 2] then [1, 3]).
+    let comm = |outer: u32| std::fs::read_to_string(format!("/proc/{outer}/comm")).unwrap_or_default();
+    let settled = || {
+        let t = tree();
+        t.len() == 2 && t.iter().all(|p| comm(p[0]).trim() == "sleep")
+    };
     let t0 = Instant::now();
-    while tree().len() < 2 {
-        assert!(t0.elapsed() < Duration::from_secs(5), "the child never started");
+    while !settled() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the child never started: {:?}",
+            tree()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let before = tree();
