@@ -312,14 +312,7 @@ fn spawn_ready(netns: &str, criu: &str, args: &[String], log: &Path, what: &str)
     }
     let _ = child.kill();
     let _ = child.wait();
-    let tail = std::fs::read_to_string(log)
-        .map(|t| {
-            t.lines()
-                .filter(|l| l.contains("Error") && !l.contains("RLIMIT_NOFILE"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        })
-        .unwrap_or_default();
+    let tail = super::criu::log_tail(&mut super::exec::LocalExecutor, log);
     Err(Error::Host(format!("{what} failed: {tail}")))
 }
 

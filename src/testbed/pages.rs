@@ -38,7 +38,7 @@
 //! ```
 //!
 //! Cost: one fork and one exec besides CMD; the relay copies through a
-//! 64 KiB buffer per direction (two threads), O(bytes).
+//! 256 KiB buffer per direction (`stream::copy_big`, two threads), O(bytes).
 
 use super::daemon::{release_stdio, status_code, Forked};
 use std::io::{Read, Write};
@@ -206,23 +206,19 @@ fn relay_one(l: TcpListener, r: &Relay, status: &Path, connected: &AtomicBool) -
     down.and(up)
 }
 
-/// Copy `from` into `to` until EOF, then half-close `to`.
+/// Copy `from` into `to` until EOF, then half-close `to` (on an error,
+/// close it both ways).
 fn pump(from: &mut TcpStream, to: &mut TcpStream) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                let _ = to.shutdown(Shutdown::Both);
-                return Err(e);
-            }
-        };
-        to.write_all(&buf[..n])?;
+    match super::stream::copy_big(from, to) {
+        Ok(_) => {
+            let _ = to.shutdown(Shutdown::Write);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = to.shutdown(Shutdown::Both);
+            Err(e)
+        }
     }
-    let _ = to.shutdown(Shutdown::Write);
-    Ok(())
 }
 
 /// The file the relay creates once a daemon has connected, beside the

@@ -42,7 +42,7 @@ pub struct Detached {
 
 /// Run `criu ARGS --status-fd 1` under `BIN pages` on `ex` (with `relay`
 /// arguments, if any); returns criu's pid and the relay's port once criu
-/// is ready, else why not (with the `Error` lines of its `log`).
+/// is ready, else why not (with the end of its `log`, `criu::log_tail`).
 fn start(
     ex: &mut dyn Executor,
     bin: &str,
@@ -63,16 +63,7 @@ fn start(
         return pages::parse_ready(&out.stdout_str())
             .ok_or_else(|| Error::Host(format!("{}: {what}: no ready line: {:?}", ex.label(), out.stdout_str())));
     }
-    let tail = ex
-        .read_file(log)
-        .map(|t| {
-            String::from_utf8_lossy(&t)
-                .lines()
-                .filter(|l| l.contains("Error") && !l.contains("RLIMIT_NOFILE"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        })
-        .unwrap_or_default();
+    let tail = crate::testbed::criu::log_tail(ex, log);
     Err(Error::Host(format!(
         "{}: {what} failed: {} {tail}",
         ex.label(),
