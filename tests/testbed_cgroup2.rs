@@ -7,7 +7,8 @@
 mod testbed_support;
 
 use netbalance::testbed::cgroup::{probe, Cgroups, Kind};
-use netbalance::testbed::{Executor, LocalExecutor};
+use netbalance::testbed::cpu::CpuSample;
+use netbalance::testbed::{Executor, LocalExecutor, Paths};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -102,6 +103,22 @@ fn v2_driver_probes_joins_accounts_freezes_and_removes() {
     std::thread::sleep(Duration::from_millis(300));
     let u1 = cgroups.cpu_usage_ns(&mut ex, &name).unwrap();
     assert!(u1 > f1 + 10_000_000, "thawed loop used only {} ns", u1 - f1);
+
+    // The subtree's usage counts the group; a VM's CPU reading counts the
+    // loop as the vnodes', not as work outside them.
+    let all = cgroups.all_vnodes_usage_ns(&mut ex).unwrap();
+    assert!(all >= u1, "the subtree's {all} ns < the group's {u1} ns");
+    let paths = Paths {
+        cgroups: cgroups.clone(),
+        ..Paths::default()
+    };
+    let (s0, t) = (CpuSample::read(&mut ex, &paths).unwrap(), Instant::now());
+    std::thread::sleep(Duration::from_millis(400));
+    let s1 = CpuSample::read(&mut ex, &paths).unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    assert!(s1.vnodes_s - s0.vnodes_s > 0.2, "the loop used {} s of {wall} s", s1.vnodes_s - s0.vnodes_s);
+    let outside = s0.outside_vnodes_until(&s1);
+    assert!((0.0..=wall + 0.05).contains(&outside), "{outside} s per CPU outside the vnodes in {wall} s");
     eprintln!("cgroup v2 (hand-mounted): freeze {freeze_ms:.2} ms, thaw {thaw_ms:.2} ms");
 
     cgroups.kill_and_remove(&mut ex, &name).unwrap();
@@ -160,4 +177,38 @@ fn a_vnode_in_a_v2_group_migrates_with_criu() {
     assert!(!cgroups.is_frozen(&mut LocalExecutor, &cg).unwrap());
     netbalance::testbed::teardown(&mut d.fleet, &layout, &d.placement).unwrap();
     assert!(!cg2.path().join("netbalance").exists(), "subtree left after teardown");
+}
+
+/// This machine's own cgroup v1: the vnode groups sit directly under each
+/// hierarchy's root, and their sum counts a busy loop in one of them.
+#[test]
+fn v1_vnode_groups_add_up() {
+    if !Path::new("/sys/fs/cgroup/cpuacct/cgroup.procs").exists() {
+        eprintln!("no cgroup v1 cpuacct here: skipped");
+        return;
+    }
+    let mut ex = LocalExecutor;
+    let cgroups = Cgroups::at("/sys/fs/cgroup", Some(Kind::V1));
+    let name = format!("nb{}", tag());
+    cgroups.create(&mut ex, &name).unwrap();
+    let procs = cgroups.procs_files(&mut ex, &name).unwrap();
+    let mut child = ChildGuard(
+        Command::new("sh")
+            .args(["-c", r#"echo 0 >"$1" && echo 0 >"$2" && exec sh -c 'while :; do :; done'"#, "busy"])
+            .args(&procs)
+            .spawn()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    while !cgroups.pids(&mut ex, &name).unwrap().contains(&child.0.id()) {
+        assert!(t0.elapsed() < Duration::from_secs(5), "never joined");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let own = cgroups.cpu_usage_ns(&mut ex, &name).unwrap();
+    let all = cgroups.all_vnodes_usage_ns(&mut ex).unwrap();
+    assert!(own > 10_000_000 && all >= own, "the group {own} ns, all vnode groups {all} ns");
+    cgroups.kill_and_remove(&mut ex, &name).unwrap();
+    let _ = child.0.wait();
+    assert!(!Path::new("/sys/fs/cgroup/cpuacct").join(&name).exists());
 }

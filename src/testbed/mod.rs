@@ -11,6 +11,7 @@
 
 pub mod batch;
 pub mod cgroup;
+pub mod cpu;
 pub mod criu;
 mod daemon;
 pub mod exec;

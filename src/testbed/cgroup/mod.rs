@@ -42,6 +42,9 @@ pub trait CgroupDriver: Debug + Send + Sync {
     fn frozen(&self, ex: &mut dyn Executor, name: &str) -> Result<Option<bool>>;
     /// Remove the subtree made by [`CgroupDriver::setup`] if no vnode group is left in it.
     fn cleanup(&self, ex: &mut dyn Executor) -> Result<()>;
+    /// CPU time used by every vnode group on the VM together, nanoseconds
+    /// (0 without any).
+    fn all_vnodes_usage_ns(&self, ex: &mut dyn Executor) -> Result<u64>;
 
     /// Create the vnode's groups (no error if they exist).
     fn create(&self, ex: &mut dyn Executor, name: &str) -> Result<()> {
@@ -61,8 +64,12 @@ pub trait CgroupDriver: Debug + Send + Sync {
 
     /// CPU time used by the vnode's tasks, nanoseconds.
     fn cpu_usage_ns(&self, ex: &mut dyn Executor, name: &str) -> Result<u64> {
-        let f = self.usage_file(name);
-        let text = String::from_utf8_lossy(&ex.read_file(&f)?).to_string();
+        self.usage_in(ex, &self.usage_file(name))
+    }
+
+    /// CPU time in nanoseconds from a usage file of this kind.
+    fn usage_in(&self, ex: &mut dyn Executor, f: &Path) -> Result<u64> {
+        let text = String::from_utf8_lossy(&ex.read_file(f)?).to_string();
         let lines: Vec<&str> = text.lines().collect();
         self.parse_usage_ns(&lines)
             .ok_or_else(|| Error::Host(format!("{}: {}: no CPU usage in {text:?}", ex.label(), f.display())))
@@ -147,6 +154,9 @@ impl Cgroups {
     }
     pub fn pids(&self, ex: &mut dyn Executor, name: &str) -> Result<Vec<u32>> {
         self.driver(ex)?.pids(ex, name)
+    }
+    pub fn all_vnodes_usage_ns(&self, ex: &mut dyn Executor) -> Result<u64> {
+        self.driver(ex)?.all_vnodes_usage_ns(ex)
     }
     pub fn cpu_usage_ns(&self, ex: &mut dyn Executor, name: &str) -> Result<u64> {
         self.driver(ex)?.cpu_usage_ns(ex, name)

@@ -4,7 +4,7 @@
 
 use super::CgroupDriver;
 use crate::error::{Error, Result};
-use crate::testbed::exec::Executor;
+use crate::testbed::exec::{Cmd, Executor};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,19 @@ impl CgroupDriver for V1 {
 
     fn cleanup(&self, _ex: &mut dyn Executor) -> Result<()> {
         Ok(())
+    }
+
+    /// The vnode groups sit directly under the hierarchy's root, named
+    /// `nb…` ([`crate::testbed::names::cgroup_name`]): the sum of theirs.
+    fn all_vnodes_usage_ns(&self, ex: &mut dyn Executor) -> Result<u64> {
+        let root = self.root.join("cpuacct");
+        let out = ex.output(&Cmd::new("sh").args([
+            "-c".into(),
+            "for f in \"$1\"/nb*/cpuacct.usage; do [ -e \"$f\" ] && cat -- \"$f\"; done; exit 0".into(),
+            "sh".into(),
+            root.display().to_string(),
+        ]))?;
+        Ok(out.stdout_str().lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
     }
 }
 

@@ -154,6 +154,15 @@ impl CgroupDriver for V2 {
         Ok(parse_frozen(&events))
     }
 
+    /// The subtree's own `cpu.stat` counts every group below it.
+    fn all_vnodes_usage_ns(&self, ex: &mut dyn Executor) -> Result<u64> {
+        let f = self.base_dir().join("cpu.stat");
+        if !ex.exists(&f)? {
+            return Ok(0);
+        }
+        self.usage_in(ex, &f)
+    }
+
     fn cleanup(&self, ex: &mut dyn Executor) -> Result<()> {
         let base = self.base_dir();
         if !ex.exists(&base)? {
