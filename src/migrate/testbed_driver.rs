@@ -36,6 +36,7 @@ use super::crash;
 use super::timing::Timings;
 use crate::error::{Error, Result};
 use crate::model::{MigrationMode, Placement, PreCopyCosts, Topology};
+use crate::testbed::cpu::CpuSample;
 use crate::testbed::criu;
 use crate::testbed::lazy::{self, Lazy};
 use crate::testbed::precopy;
@@ -182,6 +183,29 @@ impl TestbedDriver {
             ok.insert(machine);
         }
         Ok(())
+    }
+
+    /// The CPU of `vms` now ([`CpuSample`]), to weigh what pre-copy's
+    /// rounds take from them; `None` on a dry run or if a VM cannot say
+    /// (the move goes on without the figure).
+    fn cpu_now(&self, vms: &[&str]) -> Option<Vec<CpuSample>> {
+        let read = |vm: &str| {
+            self.on(vm, |d| {
+                let paths = d.paths();
+                let ex = d.fleet.exec(vm)?;
+                if ex.is_dry_run() {
+                    return Ok(None);
+                }
+                CpuSample::read(ex, &paths).map(Some)
+            })
+        };
+        match vms.iter().map(|vm| read(vm)).collect::<Result<Option<Vec<_>>>>() {
+            Ok(samples) => samples,
+            Err(e) => {
+                crate::info!("netbalance: pre-copy goes on without its CPU figure: {e:#}");
+                None
+            }
+        }
     }
 
     fn pre(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (String, u32)>> {

@@ -25,8 +25,9 @@ struct Book {
     /// Per vnode, its last move.
     moves: BTreeMap<String, MigrationTimes>,
     /// Per vnode, the pre-copy rounds ahead of its next checkpoint: their
-    /// wall time (s) and sizes (bytes).
-    pre: BTreeMap<String, (f64, Vec<u64>, Vec<f64>)>,
+    /// wall time (s), sizes (bytes), each one's time (s), and the CPU they
+    /// took (s per CPU, if measured).
+    pre: BTreeMap<String, (f64, Vec<u64>, Vec<f64>, Option<f64>)>,
 }
 
 /// The driver's measurements (shared by the steps running at once).
@@ -64,7 +65,7 @@ impl Timings {
         image_bytes: u64,
     ) {
         let mut book = self.book();
-        let (pre_copy_s, rounds, round_s) = book.pre.remove(vnode).unwrap_or_default();
+        let (pre_copy_s, rounds, round_s, pre_copy_cpu_s) = book.pre.remove(vnode).unwrap_or_default();
         let t = MigrationTimes {
             vnode: vnode.to_string(),
             from: from.to_string(),
@@ -76,18 +77,20 @@ impl Timings {
             pre_copy_s,
             pre_copy_rounds: rounds,
             pre_copy_round_s: round_s,
+            pre_copy_cpu_s,
             ..MigrationTimes::default()
         };
         book.moves.insert(vnode.to_string(), t);
     }
 
     /// Pre-copy rounds of `sizes` bytes sent ahead of `vnode`'s move, each
-    /// in its `round_s` seconds, `s` in all (the move's record starts at its
+    /// in its `round_s` seconds, `s` in all, taking `cpu_s` CPU seconds per
+    /// CPU from the busier VM, if measured (the move's record starts at its
     /// checkpoint).
-    pub fn pre_copied(&self, vnode: &str, s: f64, sizes: &[u64], round_s: &[f64]) {
+    pub fn pre_copied(&self, vnode: &str, s: f64, sizes: &[u64], round_s: &[f64], cpu_s: Option<f64>) {
         self.book()
             .pre
-            .insert(vnode.to_string(), (s, sizes.to_vec(), round_s.to_vec()));
+            .insert(vnode.to_string(), (s, sizes.to_vec(), round_s.to_vec(), cpu_s));
     }
 
     pub fn transferred(&self, vnode: &str, s: f64, copied: Copied) {

@@ -42,6 +42,11 @@ pub struct MigrationTimes {
     pub pre_copy_rounds: Vec<u64>,
     /// Each round's wall time (its pre-dump and its copy), seconds.
     pub pre_copy_round_s: Vec<f64>,
+    /// CPU seconds per CPU that work outside the vnodes (criu, the copy)
+    /// took on the busier of the two VMs while the rounds ran
+    /// ([`crate::testbed::cpu`]); `None` if not measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_copy_cpu_s: Option<f64>,
     /// Size of the CRIU images (pre-copy: of the last dirty set only).
     pub image_bytes: u64,
     /// Bytes sent between machines (0 when source and destination share one).
@@ -76,6 +81,15 @@ impl MigrationTimes {
         let dirtied: u64 = self.pre_copy_rounds[1..k].iter().sum();
         let during: f64 = self.pre_copy_round_s[..k - 1].iter().sum();
         (during > 0.0).then(|| dirtied as f64 / (1024.0 * 1024.0) / during)
+    }
+
+    /// Pre-copy: the share of its VM's CPU the rounds took from the
+    /// experiment while they ran (model §3.1's `round_fraction`, as
+    /// measured on this move: [`MigrationTimes::pre_copy_cpu_s`] over the
+    /// rounds' wall time, at most 1); `None` without rounds or the figure.
+    pub fn round_fraction(&self) -> Option<f64> {
+        let cpu = self.pre_copy_cpu_s?;
+        (self.pre_copy_s > 0.0).then(|| (cpu / self.pre_copy_s).min(1.0))
     }
 
     /// One line for people: the move, its pause and phases, and what the
@@ -113,6 +127,9 @@ impl MigrationTimes {
             );
             if let Some(d) = self.dirty_mb_s() {
                 line += &format!(", the vnode dirtying {d:.2} MB/s");
+            }
+            if let Some(f) = self.round_fraction() {
+                line += &format!(", taking {:.0} % of a VM's CPU (round fraction {f:.3})", f * 100.0);
             }
         }
         if let Some(f) = self.fault_fraction() {
@@ -158,6 +175,25 @@ mod tests {
         t.pre_copy_rounds.truncate(1);
         assert_eq!(t.dirty_mb_s(), None, "one round says nothing of the rate");
         assert!(!t.summary().contains("dirtying"));
+    }
+
+    #[test]
+    fn round_fraction_is_the_cpu_the_rounds_took_over_their_time() {
+        let mut t = MigrationTimes {
+            checkpointed: true,
+            pre_copy_rounds: vec![64 << 20, 1 << 20],
+            pre_copy_round_s: vec![3.0, 1.0],
+            pre_copy_s: 4.0,
+            pre_copy_cpu_s: Some(1.0),
+            ..MigrationTimes::default()
+        };
+        assert_eq!(t.round_fraction(), Some(0.25));
+        assert!(t.summary().contains("taking 25 % of a VM's CPU (round fraction 0.250)"), "{}", t.summary());
+        t.pre_copy_cpu_s = Some(9.0);
+        assert_eq!(t.round_fraction(), Some(1.0), "never more than the whole CPU");
+        t.pre_copy_cpu_s = None;
+        assert_eq!(t.round_fraction(), None);
+        assert!(!t.summary().contains("round fraction"));
     }
 
     #[test]

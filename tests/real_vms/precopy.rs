@@ -117,6 +117,10 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     // less under TCG), besides what the interpreter touches itself.
     let d = pre.dirty_mb_s().expect("a dirty rate from two or more rounds");
     assert!(d > 0.0 && d < 5.0, "dirty rate {d} MB/s: {pre:?}");
+    // criu and the copy of a 64 MB first round keep a 1-vCPU guest busy for
+    // a good part of the rounds; never more than all of it.
+    let f = pre.round_fraction().expect("the rounds' CPU measured on both VMs");
+    assert!(f > 0.02 && f <= 1.0, "round fraction {f}: {pre:?}");
     assert_eq!(h.placement.vm_of[&h.id], h1);
     assert!(!pre.pre_copy_rounds.is_empty(), "no pre-copy round: {pre:?}");
     assert!(

@@ -36,6 +36,7 @@ impl VnodeDriver for TestbedDriver {
         // All or nothing: a round that failed may have reset the dirty
         // bits the next would have read, so earlier rounds are no parent.
         self.pre().remove(vnode);
+        let before = self.cpu_now(&[from, to]);
         let t = Instant::now();
         let (mut sizes, mut round_s) = (Vec::new(), Vec::new());
         while precopy::another_round(&sizes, self.rounds.max_rounds, self.rounds.stop_mb) {
@@ -47,10 +48,17 @@ impl VnodeDriver for TestbedDriver {
             round_s.push(r.elapsed().as_secs_f64());
         }
         if !sizes.is_empty() {
+            let s = t.elapsed().as_secs_f64();
+            // The busier of the two VMs: the experiment runs at its pace.
+            let cpu_s = before.zip(self.cpu_now(&[from, to])).map(|(a, b)| {
+                a.iter()
+                    .zip(&b)
+                    .map(|(a, b)| a.outside_vnodes_until(b))
+                    .fold(0.0, f64::max)
+            });
             self.pre()
                 .insert(vnode.to_string(), (from.to_string(), sizes.len() as u32));
-            self.timings
-                .pre_copied(vnode, t.elapsed().as_secs_f64(), &sizes, &round_s);
+            self.timings.pre_copied(vnode, s, &sizes, &round_s, cpu_s);
         }
         Ok(())
     }
