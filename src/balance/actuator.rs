@@ -17,6 +17,9 @@ pub struct Applied {
     /// placement ([`Error::HostRecovered`]): the loop records `reached`,
     /// then stops with this error (exit 3).
     pub failure: Option<Error>,
+    /// The dirty rate (MB/s) each pre-copy move measured of its vnode
+    /// (vnode index, rate): the loop prices that vnode's next move with it.
+    pub dirty_mb_s: Vec<(usize, f64)>,
 }
 
 /// Brings the testbed from one placement to another.
@@ -36,6 +39,7 @@ impl Actuator for WhatIf {
             reached: to.to_vec(),
             pause_s: None,
             failure: None,
+            dirty_mb_s: Vec::new(),
         })
     }
 }

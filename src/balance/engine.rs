@@ -36,6 +36,7 @@ use super::record::{Decision, MovedVnode, Reason, StopCause, Summary, WindowReco
 use super::replacer::{Replacer, Request};
 use super::source::LoadSource;
 use crate::cost::{self, Assignment, Instance, Load, Window};
+use std::borrow::Cow;
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -91,7 +92,9 @@ pub trait Output {
 
 /// The loop and its collaborators.
 pub struct Balancer<'a> {
-    pub inst: &'a Instance,
+    /// The model; a live run refines it as moves measure their vnodes
+    /// (pre-copy's dirty rate: [`super::actuator::Applied::dirty_mb_s`]).
+    pub inst: Cow<'a, Instance>,
     pub config: Config,
     pub source: &'a mut dyn LoadSource,
     /// The load prediction ([`super::predictor::LastValue`] by default).
@@ -222,7 +225,7 @@ impl Balancer<'_> {
         totals: &mut Totals,
         out: &mut dyn Output,
     ) -> Result<(WindowRecord, f64)> {
-        let inst = self.inst;
+        let inst: &Instance = &self.inst;
         let Config { window, limits, .. } = self.config;
         let w_end = end.map_or(t + window.tp, |e| e.min(t + window.tp));
         let unchanged = self.config.skip_unchanged && optimised_for.as_ref() == Some(&predicted);
@@ -268,6 +271,7 @@ impl Balancer<'_> {
         let old = progress.current.clone();
         let mut t_r_measured = None;
         let mut pause = 0.0;
+        let mut learned = Vec::new();
         if change {
             let applied = match self.actuator.apply(inst, &old, &verdict.candidate) {
                 Ok(applied) => applied,
@@ -286,6 +290,7 @@ impl Balancer<'_> {
             }
             t_r_measured = applied.pause_s;
             pause = applied.pause_s.unwrap_or(verdict.t_r);
+            learned = applied.dirty_mb_s;
         }
         let number = progress.window;
         progress.window += 1;
@@ -385,7 +390,23 @@ impl Balancer<'_> {
             baseline_s: area_base,
             length_s: length,
         };
+        self.learn(&learned);
         Ok((record, reached))
+    }
+
+    /// Price later moves of each vnode with the dirty rate its move just
+    /// measured (model §3.1: the topology's `dirty_mb_s`, for this run).
+    fn learn(&mut self, dirty_mb_s: &[(usize, f64)]) {
+        for &(n, d) in dirty_mb_s {
+            let inst = self.inst.to_mut();
+            if n < inst.dirty_mb_s.len() && d.is_finite() && d >= 0.0 {
+                crate::info!(
+                    "balance: {} dirtied {d:.2} MB/s during its pre-copy rounds: its next move is priced with that",
+                    inst.vnode_ids[n]
+                );
+                inst.dirty_mb_s[n] = Some(d);
+            }
+        }
     }
 }
 

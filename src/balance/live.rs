@@ -230,10 +230,21 @@ pub struct MigrateActuator<'a> {
 }
 
 impl Actuator for MigrateActuator<'_> {
-    fn apply(&mut self, _inst: &Instance, from: &[u32], to: &[u32]) -> Result<Applied> {
+    fn apply(&mut self, inst: &Instance, from: &[u32], to: &[u32]) -> Result<Applied> {
         let started = Instant::now();
         let applied = self.job.migrate(from, to)?;
         let pause_s = Some(started.elapsed().as_secs_f64());
+        // The driver keeps every vnode's last move: this run's, for the moved ones.
+        let dirty_mb_s = self
+            .job
+            .driver
+            .measured()
+            .iter()
+            .filter_map(|t| {
+                let n = inst.vnode_ids.iter().position(|id| *id == t.vnode)?;
+                (from[n] != to[n]).then_some((n, t.dirty_mb_s()?))
+            })
+            .collect();
         let state = self.job.state;
         let reached = match &applied.placement {
             Some(p) => self
@@ -246,6 +257,7 @@ impl Actuator for MigrateActuator<'_> {
             reached,
             pause_s,
             failure,
+            dirty_mb_s,
         })
     }
 }

@@ -5,6 +5,7 @@ use super::*;
 use crate::cost::{self, Assignment, Instance, Load, Window};
 use crate::model::{Costs, Testbed, Topology, Vnode};
 use proptest::prelude::*;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// 8 vnodes without links on 2 hosts × 2 VMs (capacity 1).
@@ -100,6 +101,7 @@ impl Actuator for Counting {
             reached: to.to_vec(),
             pause_s: None,
             failure: None,
+            dirty_mb_s: Vec::new(),
         })
     }
 }
@@ -163,7 +165,7 @@ fn run_with(
     let mut out = Recorder::default();
     let mut predictor = LastValue::default();
     let mut b = Balancer {
-        inst,
+        inst: Cow::Borrowed(inst),
         config,
         source,
         predictor: &mut predictor,
@@ -513,6 +515,7 @@ impl Actuator for HalfThenFail {
             reached,
             pause_s: Some(0.5),
             failure: Some(failure),
+            dirty_mb_s: Vec::new(),
         })
     }
 }
@@ -525,7 +528,7 @@ fn a_recovered_host_failure_records_the_placement_reached_and_exits_3() {
     let mut clock = FakeClock::starting_at(0.0);
     let mut out = Recorder::default();
     let mut b = Balancer {
-        inst: &inst,
+        inst: Cow::Borrowed(&inst),
         config: config(),
         source: &mut source,
         predictor: &mut LastValue::default(),
@@ -552,6 +555,69 @@ fn a_recovered_host_failure_records_the_placement_reached_and_exits_3() {
     assert!(out.summary.is_none());
 }
 
+/// Moves as asked and reports that every moved vnode dirtied 40 MB/s
+/// during its pre-copy rounds.
+struct Dirtying;
+impl Actuator for Dirtying {
+    fn apply(&mut self, _: &Instance, from: &[u32], to: &[u32]) -> crate::Result<actuator::Applied> {
+        Ok(actuator::Applied {
+            reached: to.to_vec(),
+            pause_s: Some(0.5),
+            failure: None,
+            dirty_mb_s: (0..to.len()).filter(|&n| from[n] != to[n]).map(|n| (n, 40.0)).collect(),
+        })
+    }
+}
+
+#[test]
+fn a_live_pre_copy_move_prices_its_vnodes_next_move_with_the_dirty_rate_it_measured() {
+    let inst = instance(100.0).with_mode(crate::model::MigrationMode::PreCopy);
+    let stop = AtomicBool::new(false);
+    let mut source = moving_hotspot(&inst);
+    let mut clock = FakeClock::starting_at(0.0);
+    let mut out = Recorder::default();
+    let mut b = Balancer {
+        inst: Cow::Borrowed(&inst),
+        config: config(),
+        source: &mut source,
+        predictor: &mut LastValue::default(),
+        clock: &mut clock,
+        replacer: &mut greedy,
+        actuator: &mut Dirtying,
+        stop: &stop,
+    };
+    b.run(fresh(spread_for_01()), &mut out).unwrap();
+    let moved: std::collections::BTreeSet<&str> =
+        out.windows.iter().flat_map(|w| &w.moved).map(|m| m.vnode.as_str()).collect();
+    assert!(!moved.is_empty(), "the hotspot moved and so did vnodes");
+    for (n, id) in b.inst.vnode_ids.iter().enumerate() {
+        let want = moved.contains(id.as_str()).then_some(40.0);
+        assert_eq!(b.inst.dirty_mb_s[n], want, "{id}");
+    }
+    // The learned rate is what prices the vnode's next move: 40 MB/s
+    // outruns the copy (q ≥ 1), so its pause grows beyond the estimate's.
+    let n = b.inst.vnode_ids.iter().position(|id| moved.contains(id.as_str())).unwrap();
+    let (from, mut to) = (spread_for_01(), spread_for_01());
+    to[n] = (to[n] + 1) % inst.n_vms() as u32;
+    assert!(cost::t_r(&b.inst, &from, &to) > cost::t_r(&inst, &from, &to));
+    // What-if runs measure nothing and leave the model as given.
+    let mut out = Recorder::default();
+    let mut source = moving_hotspot(&inst);
+    let mut clock = FakeClock::starting_at(0.0);
+    let mut b = Balancer {
+        inst: Cow::Borrowed(&inst),
+        config: config(),
+        source: &mut source,
+        predictor: &mut LastValue::default(),
+        clock: &mut clock,
+        replacer: &mut greedy,
+        actuator: &mut actuator::WhatIf,
+        stop: &stop,
+    };
+    b.run(fresh(spread_for_01()), &mut out).unwrap();
+    assert!(matches!(b.inst, Cow::Borrowed(_)));
+}
+
 /// Always predicts the first hotspot, whatever is measured.
 struct Stuck(Load);
 impl Predictor for Stuck {
@@ -569,7 +635,7 @@ fn decisions_rest_on_the_prediction_and_windows_are_paid_at_the_measured_load() 
     let mut clock = FakeClock::starting_at(0.0);
     let mut out = Recorder::default();
     let mut b = Balancer {
-        inst: &inst,
+        inst: Cow::Borrowed(&inst),
         config: config(),
         source: &mut source,
         predictor: &mut Stuck(hotspot(&inst, &[0, 1])),

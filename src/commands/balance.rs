@@ -278,7 +278,7 @@ fn run_replay(
     let mut placer = settings.placer;
     let mut out = CliOutput::new(&problem, state, RunMode::Replay, run, args.report.is_some());
     let summary = Balancer {
-        inst,
+        inst: std::borrow::Cow::Borrowed(inst),
         config: settings.config,
         source: &mut source,
         predictor: settings.predictor(args.predictor.history).as_mut(),
@@ -373,7 +373,7 @@ fn run_live(
     let mut actuator = MigrateActuator { job, problem: &problem };
     let mut out = CliOutput::new(&problem, state, RunMode::Live, run, args.report.is_some());
     let summary = Balancer {
-        inst: &problem.instance,
+        inst: std::borrow::Cow::Borrowed(&problem.instance),
         config: settings.config,
         source: source.as_mut(),
         predictor: settings.predictor(args.predictor.history).as_mut(),

@@ -286,7 +286,7 @@ pub fn account(
     let stop = AtomicBool::new(false);
     let mut out = Collect::default();
     let summary = Balancer {
-        inst,
+        inst: std::borrow::Cow::Borrowed(inst),
         config: Config {
             window: s.window,
             limits: Limits::default(),
