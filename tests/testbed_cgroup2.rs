@@ -116,9 +116,16 @@ fn v2_driver_probes_joins_accounts_freezes_and_removes() {
     std::thread::sleep(Duration::from_millis(400));
     let s1 = CpuSample::read(&mut ex, &paths).unwrap();
     let wall = t.elapsed().as_secs_f64();
-    assert!(s1.vnodes_s - s0.vnodes_s > 0.2, "the loop used {} s of {wall} s", s1.vnodes_s - s0.vnodes_s);
+    assert!(
+        s1.vnodes_s - s0.vnodes_s > 0.2,
+        "the loop used {} s of {wall} s",
+        s1.vnodes_s - s0.vnodes_s
+    );
     let outside = s0.outside_vnodes_until(&s1);
-    assert!((0.0..=wall + 0.05).contains(&outside), "{outside} s per CPU outside the vnodes in {wall} s");
+    assert!(
+        (0.0..=wall + 0.05).contains(&outside),
+        "{outside} s per CPU outside the vnodes in {wall} s"
+    );
     eprintln!("cgroup v2 (hand-mounted): freeze {freeze_ms:.2} ms, thaw {thaw_ms:.2} ms");
 
     cgroups.kill_and_remove(&mut ex, &name).unwrap();
@@ -194,7 +201,11 @@ fn v1_vnode_groups_add_up() {
     let procs = cgroups.procs_files(&mut ex, &name).unwrap();
     let mut child = ChildGuard(
         Command::new("sh")
-            .args(["-c", r#"echo 0 >"$1" && echo 0 >"$2" && exec sh -c 'while :; do :; done'"#, "busy"])
+            .args([
+                "-c",
+                r#"echo 0 >"$1" && echo 0 >"$2" && exec sh -c 'while :; do :; done'"#,
+                "busy",
+            ])
             .args(&procs)
             .spawn()
             .unwrap(),
@@ -207,7 +218,10 @@ fn v1_vnode_groups_add_up() {
     std::thread::sleep(Duration::from_millis(300));
     let own = cgroups.cpu_usage_ns(&mut ex, &name).unwrap();
     let all = cgroups.all_vnodes_usage_ns(&mut ex).unwrap();
-    assert!(own > 10_000_000 && all >= own, "the group {own} ns, all vnode groups {all} ns");
+    assert!(
+        own > 10_000_000 && all >= own,
+        "the group {own} ns, all vnode groups {all} ns"
+    );
     cgroups.kill_and_remove(&mut ex, &name).unwrap();
     let _ = child.0.wait();
     assert!(!Path::new("/sys/fs/cgroup/cpuacct").join(&name).exists());

@@ -36,8 +36,8 @@ use super::record::{Decision, MovedVnode, Reason, StopCause, Summary, WindowReco
 use super::replacer::{Replacer, Request};
 use super::source::LoadSource;
 use crate::cost::{self, Assignment, Instance, Load, Window};
-use std::borrow::Cow;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The settings of a run.

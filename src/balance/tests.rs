@@ -587,8 +587,12 @@ fn a_live_pre_copy_move_prices_its_vnodes_next_move_with_the_dirty_rate_it_measu
         stop: &stop,
     };
     b.run(fresh(spread_for_01()), &mut out).unwrap();
-    let moved: std::collections::BTreeSet<&str> =
-        out.windows.iter().flat_map(|w| &w.moved).map(|m| m.vnode.as_str()).collect();
+    let moved: std::collections::BTreeSet<&str> = out
+        .windows
+        .iter()
+        .flat_map(|w| &w.moved)
+        .map(|m| m.vnode.as_str())
+        .collect();
     assert!(!moved.is_empty(), "the hotspot moved and so did vnodes");
     for (n, id) in b.inst.vnode_ids.iter().enumerate() {
         let want = moved.contains(id.as_str()).then_some(40.0);
@@ -596,7 +600,12 @@ fn a_live_pre_copy_move_prices_its_vnodes_next_move_with_the_dirty_rate_it_measu
     }
     // The learned rate is what prices the vnode's next move: 40 MB/s
     // outruns the copy (q ≥ 1), so its pause grows beyond the estimate's.
-    let n = b.inst.vnode_ids.iter().position(|id| moved.contains(id.as_str())).unwrap();
+    let n = b
+        .inst
+        .vnode_ids
+        .iter()
+        .position(|id| moved.contains(id.as_str()))
+        .unwrap();
     let (from, mut to) = (spread_for_01(), spread_for_01());
     to[n] = (to[n] + 1) % inst.n_vms() as u32;
     assert!(cost::t_r(&b.inst, &from, &to) > cost::t_r(&inst, &from, &to));

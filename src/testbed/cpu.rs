@@ -65,14 +65,20 @@ impl CpuSample {
 pub fn parse_proc_stat(text: &str) -> Option<(f64, u32)> {
     let mut lines = text.lines();
     let first = lines.next()?.strip_prefix("cpu ")?;
-    let f: Vec<u64> = first.split_whitespace().map(|v| v.parse().ok()).collect::<Option<_>>()?;
+    let f: Vec<u64> = first
+        .split_whitespace()
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
     if f.len() < 7 {
         return None;
     }
     let busy = f[0] + f[1] + f[2] + f[5] + f[6];
     let cpus = text
         .lines()
-        .filter(|l| l.strip_prefix("cpu").is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit())))
+        .filter(|l| {
+            l.strip_prefix("cpu")
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
         .count() as u32;
     Some((busy as f64 / TICKS_PER_S, cpus.max(1)))
 }
@@ -83,7 +89,8 @@ mod tests {
 
     #[test]
     fn proc_stat_of_two_cpus() {
-        let text = "cpu  200 0 100 5000 0 0 0 40 0 0\ncpu0 100 0 50 2500 0 0 0 20 0 0\ncpu1 100 0 50 2500 0 0 0 20 0 0\n";
+        let text =
+            "cpu  200 0 100 5000 0 0 0 40 0 0\ncpu0 100 0 50 2500 0 0 0 20 0 0\ncpu1 100 0 50 2500 0 0 0 20 0 0\n";
         assert_eq!(parse_proc_stat(text), Some((3.0, 2)));
         assert_eq!(parse_proc_stat("cpu0 1 2 3\n"), None);
         assert_eq!(parse_proc_stat("cpu  1 2 x 4 5 6 7\n"), None);
@@ -91,8 +98,16 @@ mod tests {
 
     #[test]
     fn outside_vnodes_never_negative() {
-        let a = CpuSample { busy_s: 10.0, vnodes_s: 4.0, cpus: 1 };
-        let b = CpuSample { busy_s: 10.5, vnodes_s: 4.7, cpus: 1 };
+        let a = CpuSample {
+            busy_s: 10.0,
+            vnodes_s: 4.0,
+            cpus: 1,
+        };
+        let b = CpuSample {
+            busy_s: 10.5,
+            vnodes_s: 4.7,
+            cpus: 1,
+        };
         assert_eq!(a.outside_vnodes_until(&b), 0.0);
     }
 }

@@ -188,7 +188,11 @@ mod tests {
             ..MigrationTimes::default()
         };
         assert_eq!(t.round_fraction(), Some(0.25));
-        assert!(t.summary().contains("taking 25 % of a VM's CPU (round fraction 0.250)"), "{}", t.summary());
+        assert!(
+            t.summary().contains("taking 25 % of a VM's CPU (round fraction 0.250)"),
+            "{}",
+            t.summary()
+        );
         t.pre_copy_cpu_s = Some(9.0);
         assert_eq!(t.round_fraction(), Some(1.0), "never more than the whole CPU");
         t.pre_copy_cpu_s = None;

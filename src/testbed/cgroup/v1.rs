@@ -86,7 +86,11 @@ impl CgroupDriver for V1 {
             "sh".into(),
             root.display().to_string(),
         ]))?;
-        Ok(out.stdout_str().lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
+        Ok(out
+            .stdout_str()
+            .lines()
+            .filter_map(|l| l.trim().parse::<u64>().ok())
+            .sum())
     }
 }
 
