@@ -5,15 +5,15 @@ use super::Status;
 use crate::cli::{CostsArg, MigrationArg, StateDirArg, TestbedArg};
 use crate::error::{Error, Result};
 use crate::inputs::{resolve_costs, resolve_testbed};
-use crate::migrate::calibrate::calibrate;
+use crate::migrate::calibrate::{calibrate, pairs_of};
 use crate::model::MigrationMode;
 use crate::state::StateDir;
-use crate::testbed::{Fleet, Paths, SshArgs};
+use crate::testbed::{precopy, Fleet, Paths, SshArgs};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  sudo netbalance calibrate > costs.json\n  sudo netbalance calibrate --sizes-mb 4,64 --repeats 3 --report phases.json > costs.json\n  sudo netbalance calibrate --sizes-mb 8,64,256 --accept-new -i ~/.ssh/id_ed25519 > costs.json\n  netbalance cost --costs costs.json --placement cur.json --target new.json"
+    after_help = "Examples:\n  sudo netbalance calibrate > costs.json\n  sudo netbalance calibrate --sizes-mb 4,64 --repeats 3 --report phases.json > costs.json\n  sudo netbalance calibrate --sizes-mb 8,64,256 --accept-new -i ~/.ssh/id_ed25519 > costs.json\n  netbalance calibrate --testbed /tmp/lab/testbed.json --migration pre-copy --sizes-mb 16 > costs.json\n  netbalance cost --costs costs.json --placement cur.json --target new.json"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -56,14 +56,8 @@ pub fn run(args: Args) -> Result<Status> {
     }
     let (mut testbed, _) = resolve_testbed(args.testbed.testbed.as_deref(), None)?;
     let mode = args.migration.resolve(Some(&testbed));
-    if mode == MigrationMode::PreCopy {
-        return Err(Error::usage(
-            "calibrate: pre-copy's constants are estimates (model §3.1), not measured: pass --migration \
-             stop-copy or post-copy",
-        ));
-    }
     super::check_host_mode("calibrate", mode, &testbed)?;
-    // Stop-and-copy is always measured; post-copy besides, when asked for.
+    // Stop-and-copy is always measured; post-copy or pre-copy besides, when asked for.
     testbed.migration = Some(mode);
     let base = resolve_costs(args.costs.costs.as_deref(), &testbed)?;
     let paths = Paths {
@@ -72,6 +66,15 @@ pub fn run(args: Args) -> Result<Status> {
         ..Paths::default()
     };
     let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
+    if mode == MigrationMode::PreCopy {
+        // Before the stop-and-copy probes, not minutes later.
+        for (from, to, _) in pairs_of(&testbed) {
+            for vm in [from, to] {
+                let paths = fleet.paths.clone();
+                precopy::require(fleet.exec(&vm)?, &paths)?;
+            }
+        }
+    }
     let state = StateDir::open(args.state_dir.state_dir.join("calibrate"))?;
     let cal = calibrate(&mut fleet, &testbed, &args.sizes_mb, args.repeats, &base, &state)?;
     for p in &cal.pairs {

@@ -13,7 +13,10 @@
 //! pairs at once as the testbed has `local_cpus`): the time each one adds
 //! is `reattach_ms`, paid by every move.
 //! So the model's T_r of a move matches the measured one, with or without
-//! state. The [`Breakdown`] states every phase apart, beside the paper's Table 1.
+//! state. With the testbed's `migration` post-copy or pre-copy, the same
+//! probes are moved in that mode too, for its constants (model §3.1:
+//! post-copy's state dump and restore, pre-copy's `round_fraction`). The
+//! [`Breakdown`] states every phase apart, beside the paper's Table 1.
 
 use super::move_one;
 use crate::error::{Error, Result};
@@ -50,6 +53,10 @@ pub struct PairResult {
     /// `migration` asks for it: the fastest run of each size.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub post_copy_runs: Vec<MigrationTimes>,
+    /// The same probes moved pre-copy, when the testbed's `migration` asks
+    /// for it: the fastest run of each size.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_copy_runs: Vec<MigrationTimes>,
 }
 
 /// Links of the links-only probe: a vnode of a grid has four.
@@ -104,8 +111,13 @@ impl Breakdown {
             let paper = r.paper.map(|p| format!("{p:.1}")).unwrap_or_else(|| "-".into());
             // A noisy fit of ~0 prints as 0.0, not "-0.0".
             let measured = if r.measured.abs() < 0.05 { 0.0 } else { r.measured };
+            // A share (0..1) needs its digits.
+            let measured = match r.unit.as_str() {
+                "share" => format!("{:.3}", r.measured),
+                _ => format!("{measured:.1}"),
+            };
             out.push_str(&format!(
-                "{:<46} {:>9} {:>10.1} {:>8}\n",
+                "{:<46} {:>9} {:>10} {:>8}\n",
                 r.phase, r.unit, measured, paper
             ));
         }
@@ -205,7 +217,7 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
             Some(paper.reattach_ms),
         ));
     }
-    if let Some(post) = PostCopyRuns::of(pairs) {
+    if let Some(post) = ModeRuns::of(pairs, |p| &p.post_copy_runs) {
         rows.extend([
             row(
                 "post-copy: pause (suspend to resume)",
@@ -233,16 +245,47 @@ pub fn breakdown(pairs: &[PairResult], profile: &Costs) -> Breakdown {
             ),
         ]);
     }
+    if let Some(pre) = ModeRuns::of(pairs, |p| &p.pre_copy_runs) {
+        rows.extend([
+            row(
+                "pre-copy: pause (suspend to resume)",
+                "ms/move",
+                pre.mean_ms(|t| t.pause_s),
+                None,
+            ),
+            row(
+                "pre-copy: rounds ahead of the pause",
+                "ms/move",
+                pre.mean_ms(|t| t.pre_copy_s),
+                None,
+            ),
+            row(
+                "profile pre_copy.round_fraction",
+                "share",
+                profile.pre_copy.round_fraction,
+                None,
+            ),
+        ]);
+    }
     Breakdown { rows }
 }
 
-/// Every pair's post-copy runs (none: `None`).
-struct PostCopyRuns<'a>(Vec<&'a MigrationTimes>);
+/// Every pair's runs in one mode (none: `None`).
+struct ModeRuns<'a>(Vec<&'a MigrationTimes>);
 
-impl<'a> PostCopyRuns<'a> {
-    fn of(pairs: &'a [PairResult]) -> Option<PostCopyRuns<'a>> {
-        let runs: Vec<&MigrationTimes> = pairs.iter().flat_map(|p| &p.post_copy_runs).collect();
-        (!runs.is_empty()).then_some(PostCopyRuns(runs))
+impl<'a> ModeRuns<'a> {
+    fn of(pairs: &'a [PairResult], runs: impl Fn(&'a PairResult) -> &'a Vec<MigrationTimes>) -> Option<ModeRuns<'a>> {
+        let runs: Vec<&MigrationTimes> = pairs.iter().flat_map(runs).collect();
+        (!runs.is_empty()).then_some(ModeRuns(runs))
+    }
+
+    /// The CPU the pre-copy rounds took over their time, all runs together
+    /// (model §3.1's `round_fraction`); `None` if no run measured it.
+    fn round_fraction(&self) -> Option<f64> {
+        let measured: Vec<&&MigrationTimes> = self.0.iter().filter(|t| t.pre_copy_cpu_s.is_some()).collect();
+        let s: f64 = measured.iter().map(|t| t.pre_copy_s).sum();
+        let cpu: f64 = measured.iter().filter_map(|t| t.pre_copy_cpu_s).sum();
+        (s > 0.0).then(|| (cpu / s).min(1.0))
     }
 
     /// The mean of a figure in seconds, in ms.
@@ -441,7 +484,7 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
         "fixed parts in checkpoint_ms, reattach_ms the time a links-only move adds"
     };
     c.resume_ms = mean(&|t| ms(t.resume_s));
-    let post = PostCopyRuns::of(pairs);
+    let post = ModeRuns::of(pairs, |p| &p.post_copy_runs);
     if let Some(post) = &post {
         // The pause beyond the lazy dump, its suspend, links and resume: the
         // lazy-pages daemon's start and the restore.
@@ -449,8 +492,27 @@ pub fn costs_from(base: &Costs, pairs: &[PairResult]) -> Costs {
         c.post_copy.state_restore_ms =
             post.mean_ms(|t| (t.pause_s - t.suspend_s - t.snapshot_s - t.reattach_s - t.resume_s).max(t.restore_s));
     }
+    let pre = ModeRuns::of(pairs, |p| &p.pre_copy_runs);
+    let pre_note = match &pre {
+        None => String::new(),
+        Some(p) => match p.round_fraction() {
+            Some(f) => {
+                c.pre_copy.round_fraction = f;
+                format!(
+                    "; pre_copy.round_fraction from {} pre-copy move(s): the CPU outside the vnodes on the \
+                     busier VM over the rounds' time; dirty_mb_s kept (a vnode's own: `migrate -v` measures \
+                     each move's), max_rounds and stop_mb are settings",
+                    p.0.len()
+                )
+            }
+            None => format!(
+                "; {} pre-copy move(s), but no CPU figure: pre_copy.round_fraction kept",
+                p.0.len()
+            ),
+        },
+    };
     c.source = Some(format!(
-        "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, {where_fixed}{}",
+        "netbalance calibrate: {} migration(s) ({}); per-MB slopes over CRIU image sizes, {where_fixed}{}{pre_note}",
         all.len(),
         pairs
             .iter()
@@ -527,7 +589,7 @@ pub fn calibrate(
     state: &StateDir,
 ) -> Result<Calibration> {
     // The profile's stop-and-copy figures come from stop-and-copy moves
-    // whatever the testbed's mode; post-copy is measured besides.
+    // whatever the testbed's mode; post-copy or pre-copy is measured besides.
     let stop_copy = Testbed {
         migration: Some(MigrationMode::StopCopy),
         ..testbed.clone()
@@ -541,12 +603,18 @@ pub fn calibrate(
         }
         let via = via_of(&runs);
         let links_only_s = vec![measure_links_only(fleet, &stop_copy, state, (&from, &to), repeats)?];
-        let mut post_copy_runs = Vec::new();
-        if testbed.migration == Some(MigrationMode::PostCopy) {
+        let mut mode_runs = Vec::new();
+        if testbed.migration.is_some_and(|m| m != MigrationMode::StopCopy) {
             for &mb in sizes_mb {
                 let reps = measure_pair(fleet, testbed, state, (&from, &to), &vec![mb; repeats.max(1)])?;
-                post_copy_runs.extend(fastest_pause(&reps));
+                mode_runs.extend(fastest_pause(&reps));
             }
+        }
+        let (mut post_copy_runs, mut pre_copy_runs) = (Vec::new(), Vec::new());
+        match testbed.migration {
+            Some(MigrationMode::PostCopy) => post_copy_runs = mode_runs,
+            Some(MigrationMode::PreCopy) => pre_copy_runs = mode_runs,
+            _ => {}
         }
         pairs.push(PairResult {
             from,
@@ -556,6 +624,7 @@ pub fn calibrate(
             runs,
             links_only_s,
             post_copy_runs,
+            pre_copy_runs,
         });
     }
     if pairs.is_empty() {
@@ -609,6 +678,7 @@ mod tests {
             runs: vec![run(4.0, 0.050, 0.028), run(64.0, 0.350, 0.148)],
             links_only_s: Vec::new(),
             post_copy_runs: Vec::new(),
+            pre_copy_runs: Vec::new(),
         }];
         let costs = costs_from(&Costs::default(), &pairs);
         let b = breakdown(&pairs, &costs);
@@ -660,6 +730,7 @@ mod tests {
             runs: vec![run(10.0, 0.15, 0.2, 0.06), run(50.0, 0.35, 1.0, 0.14)],
             links_only_s: Vec::new(),
             post_copy_runs: Vec::new(),
+            pre_copy_runs: Vec::new(),
         }];
         let c = costs_from(&Costs::default(), &pairs);
         assert!((c.snapshot_ms_per_mb - 5.0).abs() < 1e-6, "{c:?}");
@@ -683,5 +754,54 @@ mod tests {
         assert!((b.get("profile checkpoint_ms (fixed parts)").unwrap() - 140.0).abs() < 1e-6);
         assert!((b.get("links-only move (4 links), marginal").unwrap() - 40.0).abs() < 1e-6);
         assert!(b.get("profile reattach_ms (+ fixed parts)").is_none());
+    }
+
+    #[test]
+    fn pre_copy_runs_give_the_round_fraction() {
+        let pre = |s: f64, cpu: Option<f64>| MigrationTimes {
+            checkpointed: true,
+            image_bytes: 1 << 20,
+            pause_s: 0.5,
+            pre_copy_s: s,
+            pre_copy_rounds: vec![64 << 20, 1 << 12],
+            pre_copy_round_s: vec![s * 0.9, s * 0.1],
+            pre_copy_cpu_s: cpu,
+            ..Default::default()
+        };
+        let mut pairs = vec![PairResult {
+            from: "a".into(),
+            to: "b".into(),
+            class: "net".into(),
+            via: "direct".into(),
+            runs: vec![MigrationTimes {
+                image_bytes: 8 << 20,
+                snapshot_s: 0.1,
+                ..Default::default()
+            }],
+            links_only_s: Vec::new(),
+            post_copy_runs: Vec::new(),
+            pre_copy_runs: vec![pre(2.0, Some(0.5)), pre(6.0, Some(2.5)), pre(1.0, None)],
+        }];
+        // (0.5 + 2.5) CPU-s over (2 + 6) s; the run without the figure does not count.
+        let c = costs_from(&Costs::default(), &pairs);
+        assert!((c.pre_copy.round_fraction - 0.375).abs() < 1e-12, "{c:?}");
+        assert_eq!(c.pre_copy.dirty_mb_s, Costs::default().pre_copy.dirty_mb_s);
+        assert!(c
+            .source
+            .as_deref()
+            .unwrap()
+            .contains("round_fraction from 3 pre-copy move(s)"));
+        let b = breakdown(&pairs, &c);
+        assert_eq!(b.get("profile pre_copy.round_fraction"), Some(0.375));
+        assert!(b.table().contains("0.375"), "{}", b.table());
+        assert_eq!(b.get("pre-copy: pause (suspend to resume)"), Some(500.0));
+        assert!(c.check().is_ok());
+
+        for r in &mut pairs[0].pre_copy_runs {
+            r.pre_copy_cpu_s = None;
+        }
+        let c = costs_from(&Costs::default(), &pairs);
+        assert_eq!(c.pre_copy.round_fraction, Costs::default().pre_copy.round_fraction);
+        assert!(c.source.as_deref().unwrap().contains("no CPU figure"));
     }
 }
