@@ -53,6 +53,9 @@ pub enum Command {
     /// One criu process of a post-copy move, detached, with a page-server relay (used on the VMs by migrations)
     #[command(hide = true)]
     Pages(commands::pages::Args),
+    /// Count and clear the soft-dirty pages of vnodes' processes (used on the VMs by monitor --dirty)
+    #[command(hide = true)]
+    Dirty(commands::dirty::Args),
     /// The paper's sensor traffic as a vnode's program: send towards the sink, relay (for live runs)
     #[command(hide = true)]
     Traffic(commands::traffic::Args),

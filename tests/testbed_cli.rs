@@ -109,6 +109,37 @@ fn cli_monitor_and_calibrate() {
     assert!(lines[0]["cpu"][&a].as_f64().unwrap() > 0.01, "{out}");
     assert_eq!(lines[0]["cpu"][&b].as_f64().unwrap(), 0.0, "{out}");
     assert_eq!(lines[0]["mbps"][0]["a"], a.as_str());
+
+    // monitor --dirty: where the kernel does not track soft-dirty pages (this
+    // machine's), it says so once and the snapshots carry no dirty rates.
+    let tracked = Command::new(&criu)
+        .args(["check", "--feature", "mem_dirty_track"])
+        .output()
+        .unwrap();
+    let tracked = String::from_utf8_lossy(&tracked.stdout).contains("is supported");
+    let m = nb(
+        d,
+        &[
+            "monitor",
+            "--dirty",
+            "--placement",
+            "cur.json",
+            "--count",
+            "2",
+            "--interval",
+            "0.3",
+            "--state-root",
+            st,
+        ],
+    );
+    let (out, err) = (ok(&m), String::from_utf8_lossy(&m.stderr).to_string());
+    assert_eq!(out.lines().count(), 2, "{out}");
+    if tracked {
+        assert!(out.lines().nth(1).unwrap().contains("dirty_mb_s"), "{out}");
+    } else {
+        assert!(!out.contains("dirty_mb_s"), "{out}");
+        assert_eq!(err.matches("no soft-dirty tracking").count(), 2, "once per VM: {err}");
+    }
     let e = nb(
         d,
         &[
@@ -143,5 +174,43 @@ fn cli_monitor_and_calibrate() {
     assert!(
         c["restore_ms_per_mb"].as_f64().unwrap() >= 0.0 && c["source"].as_str().unwrap().contains("calibrate"),
         "{costs}"
+    );
+
+    // calibrate --migration pre-copy on a kernel without dirty tracking is
+    // refused before any probe moves (the lab's test measures it where it runs).
+    let tracked = Command::new(&criu)
+        .args(["check", "--feature", "mem_dirty_track"])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&tracked.stdout).contains("is supported") {
+        eprintln!("this kernel tracks dirty memory: the refusal is not checked here");
+        return;
+    }
+    let journal = d.join(".netbalance").join("calibrate").join("journal.ndjson");
+    let before = std::fs::read(&journal).expect("the calibrate run above journalled its probes");
+    let t = std::time::Instant::now();
+    let e = nb(
+        d,
+        &[
+            "calibrate",
+            "--migration",
+            "pre-copy",
+            "--state-root",
+            st,
+            "--criu",
+            &criu,
+        ],
+    );
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert_eq!(e.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mem_dirty_track") && err.contains("--migration stop-copy"),
+        "{err}"
+    );
+    assert!(t.elapsed().as_secs_f64() < 10.0, "refused only after {:?}", t.elapsed());
+    assert_eq!(
+        std::fs::read(&journal).unwrap_or_default(),
+        before,
+        "a probe was journalled"
     );
 }

@@ -5,6 +5,7 @@ pub mod balance;
 pub mod calibrate;
 pub mod completions;
 pub mod cost;
+pub mod dirty;
 pub mod export;
 pub mod keeper;
 pub mod lab;
@@ -81,6 +82,7 @@ pub fn dispatch(cli: Cli) -> Result<Status> {
         Command::Predict(args) => predict::run(args),
         Command::Xfer(args) => xfer::run(args),
         Command::Pages(args) => pages::run(args),
+        Command::Dirty(args) => dirty::run(args),
         Command::Traffic(args) => traffic::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Export(args) => export::run(args),

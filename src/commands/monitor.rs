@@ -6,7 +6,7 @@ use crate::cli::{StateDirArg, TestbedArg, TopologyArg};
 use crate::error::{Error, Result};
 use crate::inputs::{read_placement, resolve_testbed, resolve_topology};
 use crate::io::Source;
-use crate::testbed::monitor::{sample, snapshot};
+use crate::testbed::monitor::{sample_with, snapshot, DirtyProbe};
 use crate::testbed::{Fleet, Layout, Paths, SshArgs};
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  sudo netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  sudo netbalance monitor --placement cur.json --count 10 > load.ndjson"
+    after_help = "Examples:\n  sudo netbalance monitor --interval 1 | netbalance predict | netbalance place --placement cur.json\n  sudo netbalance monitor --placement cur.json --count 10 > load.ndjson\n  netbalance monitor --dirty --interval 2 --count 5 > load.ndjson   # with each vnode's dirty_mb_s"
 )]
 pub struct Args {
     /// Seconds between snapshots (real time)
@@ -35,6 +35,9 @@ pub struct Args {
     pub testbed: TestbedArg,
     #[command(flatten)]
     pub state_dir: StateDirArg,
+    /// Also measure each vnode's dirty rate (MB/s) from the kernel's soft-dirty bits, where the VMs track them ("dirty_mb_s")
+    #[arg(long)]
+    pub dirty: bool,
     /// Where vnode state lives on the VMs
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netbalance/vnodes")]
     pub state_root: PathBuf,
@@ -68,7 +71,8 @@ pub fn run(args: Args) -> Result<Status> {
     };
     let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
     let stdout = std::io::stdout();
-    let mut prev = sample(&mut fleet, &layout, &placement)?;
+    let mut probe = args.dirty.then(DirtyProbe::default);
+    let mut prev = sample_with(&mut fleet, &layout, &placement, probe.as_mut())?;
     let start = prev.at;
     let mut n = 0u64;
     let mut t_virtual = 0.0;
@@ -77,7 +81,7 @@ pub fn run(args: Args) -> Result<Status> {
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let cur = sample(&mut fleet, &layout, &placement)?;
+        let cur = sample_with(&mut fleet, &layout, &placement, probe.as_mut())?;
         t_virtual += cur.at.duration_since(prev.at).as_secs_f64() / args.dilation;
         let snap = snapshot(&prev, &cur, &layout, t_virtual, args.dilation);
         let mut out = stdout.lock();

@@ -16,6 +16,11 @@ pub struct LoadSnapshot {
     /// Traffic per link, both directions summed (Mbit per virtual second).
     #[serde(default)]
     pub mbps: Vec<LinkRate>,
+    /// Optional: how fast each vnode dirtied its memory (MB/s of real time,
+    /// MB = 2^20 bytes), where `monitor --dirty` could measure it (model
+    /// §3.1's `dirty_mb_s`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dirty_mb_s: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +52,14 @@ impl LoadSnapshot {
                 return Err(Error::input(
                     loc(format!("cpu.{id}")),
                     format!("must be a number in [0, {MAX_VALUE:e}], got {c}"),
+                ));
+            }
+        }
+        for (id, d) in &self.dirty_mb_s {
+            if !(d.is_finite() && (0.0..=MAX_VALUE).contains(d)) {
+                return Err(Error::input(
+                    loc(format!("dirty_mb_s.{id}")),
+                    format!("must be a number in [0, {MAX_VALUE:e}] (MB/s), got {d}"),
                 ));
             }
         }

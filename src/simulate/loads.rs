@@ -5,6 +5,7 @@
 use super::drive::{epoch_loads, Settings};
 use crate::cost::{Instance, Load};
 use crate::model::{LinkRate, LoadSnapshot};
+use std::collections::BTreeMap;
 
 /// One snapshot per epoch of run `run` (the sink's load, at the epoch's
 /// start), and a last one at the end of the experiment repeating the last
@@ -50,6 +51,7 @@ pub fn snapshot(inst: &Instance, load: &Load, t: f64) -> LoadSnapshot {
                 rate,
             })
             .collect(),
+        dirty_mb_s: BTreeMap::new(),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod cgroup;
 pub mod cpu;
 pub mod criu;
 mod daemon;
+pub mod dirty;
 pub mod exec;
 pub mod fleet;
 pub mod keeper;

@@ -3,10 +3,12 @@
 //! the vnode's namespace (`/proc/net/dev` read in each namespace; under a
 //! bare `nsenter --net`, `/sys/class/net` would show the root namespace's
 //! devices). Two samples
-//! make a model §1 [`LoadSnapshot`].
+//! make a model §1 [`LoadSnapshot`]; with a [`DirtyProbe`], also each
+//! vnode's dirty rate ([`super::dirty`]).
 
+use super::dirty::Count;
 use super::exec::{Cmd, Executor};
-use super::vnode::{sites, Fleet, Layout};
+use super::vnode::{sites, Fleet, Layout, Paths};
 use crate::error::{Error, Result};
 use crate::model::{LinkRate, LoadSnapshot, Placement};
 use std::collections::BTreeMap;
@@ -20,6 +22,100 @@ pub struct Sample {
     pub cpu_ns: BTreeMap<String, u64>,
     /// rx + tx bytes so far, per link (topology index), read at one end.
     pub link_bytes: BTreeMap<usize, u64>,
+    /// With a [`DirtyProbe`]: per vnode counted, its VM and the bytes it
+    /// dirtied since the sample before cleared its bits.
+    pub dirty: BTreeMap<String, (String, u64)>,
+}
+
+/// `monitor --dirty`: counts soft-dirty pages on the VMs that can
+/// ([`super::dirty`]); which VMs can is asked once each, and a VM that
+/// cannot is named once on stderr and left out.
+#[derive(Debug, Default)]
+pub struct DirtyProbe {
+    /// Per VM: the netbalance binary there, or `None` if it cannot count.
+    binary: BTreeMap<String, Option<String>>,
+}
+
+impl DirtyProbe {
+    fn binary(&mut self, ex: &mut dyn Executor, vm: &str, paths: &Paths) -> Result<Option<String>> {
+        if let Some(b) = self.binary.get(vm) {
+            return Ok(b.clone());
+        }
+        let b = if !super::precopy::supported(ex, paths)? {
+            crate::info!(
+                "netbalance: {vm}: its kernel has no soft-dirty tracking (criu check --feature mem_dirty_track): \
+                 no dirty rates from it"
+            );
+            None
+        } else {
+            let b = paths.keeper_on(ex)?;
+            if b.is_none() {
+                crate::info!(
+                    "netbalance: {vm}: no netbalance binary there to count dirty pages: no dirty rates from it"
+                );
+            }
+            b
+        };
+        self.binary.insert(vm.to_string(), b.clone());
+        Ok(b)
+    }
+
+    /// Count and clear the soft-dirty pages of vnodes `ids` on `vm`: the
+    /// bytes each dirtied since the last count (not those whose pre-copy
+    /// rounds run, nor those without a process). One command.
+    fn count(
+        &mut self,
+        ex: &mut dyn Executor,
+        vm: &str,
+        paths: &Paths,
+        layout: &Layout,
+        ids: &[&str],
+    ) -> Result<BTreeMap<String, u64>> {
+        let Some(bin) = self.binary(ex, vm, paths)? else {
+            return Ok(BTreeMap::new());
+        };
+        let driver = paths.cgroups.driver(ex)?;
+        let mut cmd = Cmd::new(bin).args([
+            "dirty".into(),
+            "--lock-dir".into(),
+            paths.state_root.display().to_string(),
+        ]);
+        for id in ids {
+            let cg = &layout.vnodes[*id].cgroup;
+            cmd = cmd
+                .arg(driver.freezer_dir(cg).join("cgroup.procs").display().to_string())
+                .arg(super::precopy::dir(paths, cg).display().to_string());
+        }
+        let out = ex.output(&cmd)?;
+        if !out.success() {
+            return Err(Error::host_op(
+                ex.label(),
+                "counting dirty pages",
+                out.stderr_str().trim().to_string(),
+            ));
+        }
+        let text = out.stdout_str();
+        let counts: Vec<Count> = text
+            .lines()
+            .map(Count::parse)
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        if counts.len() != ids.len() {
+            return Err(Error::Host(format!(
+                "{}: netbalance dirty answered {text:?} for {} vnode(s)",
+                ex.label(),
+                ids.len()
+            )));
+        }
+        Ok(ids
+            .iter()
+            .zip(counts)
+            .filter_map(|(id, c)| match c {
+                Count::Pages { pages, page_size } => Some((id.to_string(), pages * page_size)),
+                Count::Busy | Count::Empty => None,
+            })
+            .collect())
+    }
 }
 
 /// Parse `/proc/net/dev`: interface → (rx bytes, tx bytes).
@@ -79,7 +175,20 @@ const NET_DEV_SCRIPT: &str = r#"for n; do echo "netns: $n"; nsenter --net="/run/
 /// cat /proc/net/dev` over its namespaces (two commands per VM, whatever the
 /// number of vnodes).
 pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Result<Sample> {
+    sample_with(fleet, layout, placement, None)
+}
+
+/// [`sample`], and with `dirty` each vnode's dirtied bytes (one more
+/// command per VM).
+pub fn sample_with(
+    fleet: &mut Fleet,
+    layout: &Layout,
+    placement: &Placement,
+    mut dirty: Option<&mut DirtyProbe>,
+) -> Result<Sample> {
     let at = sites(layout, placement)?;
+    let paths = fleet.paths.clone();
+    let mut dirtied = BTreeMap::new();
     let cg = fleet.paths.cgroups.clone();
     let mut by_vm: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, site) in &at {
@@ -115,6 +224,11 @@ pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
                 .parse_usage_ns(v)
                 .ok_or_else(|| Error::Host(format!("{}: {f}: no CPU usage in {v:?}", ex.label())))?;
             cpu_ns.insert(id.to_string(), ns);
+        }
+        if let Some(probe) = dirty.as_deref_mut() {
+            for (id, bytes) in probe.count(ex, vm, &paths, layout, &ids)? {
+                dirtied.insert(id, (vm.to_string(), bytes));
+            }
         }
         // Each link is read at its `a` end (the vnode listed first).
         let wanted: Vec<(&str, usize, &str)> = ids
@@ -153,6 +267,7 @@ pub fn sample(fleet: &mut Fleet, layout: &Layout, placement: &Placement) -> Resu
         at: Instant::now(),
         cpu_ns,
         link_bytes,
+        dirty: dirtied,
     })
 }
 
@@ -184,7 +299,20 @@ pub fn snapshot(prev: &Sample, cur: &Sample, layout: &Layout, t: f64, dilation: 
             }
         })
         .collect();
-    LoadSnapshot { t, cpu, mbps }
+    // The first count of a vnode on a VM covers an unknown time (since
+    // whatever cleared its bits last, or its restore there): not a rate.
+    let dirty_mb_s = cur
+        .dirty
+        .iter()
+        .filter(|(id, (vm, _))| prev.dirty.get(*id).is_some_and(|(before, _)| before == vm))
+        .map(|(id, (_, bytes))| (id.clone(), *bytes as f64 / (1024.0 * 1024.0) / real))
+        .collect();
+    LoadSnapshot {
+        t,
+        cpu,
+        mbps,
+        dirty_mb_s,
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +331,45 @@ mod tests {
         let all = parse_all_netns(&text).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all["nbB"]["eth0"], (87880, 2945248));
+    }
+
+    #[test]
+    fn a_dirty_rate_needs_two_counts_on_one_vm() {
+        let topo = crate::model::Topology {
+            vnodes: vec![
+                crate::model::Vnode::new("a"),
+                crate::model::Vnode::new("b"),
+                crate::model::Vnode::new("c"),
+            ],
+            links: vec![],
+        };
+        let layout = Layout::new(&topo).unwrap();
+        let at = Instant::now();
+        let sample = |secs: u64, dirty: &[(&str, &str, u64)]| Sample {
+            at: at + std::time::Duration::from_secs(secs),
+            cpu_ns: BTreeMap::new(),
+            link_bytes: BTreeMap::new(),
+            dirty: dirty
+                .iter()
+                .map(|(id, vm, b)| (id.to_string(), (vm.to_string(), *b)))
+                .collect(),
+        };
+        let prev = sample(0, &[("a", "v0", 1 << 30), ("b", "v0", 1 << 30)]);
+        // a: 4 MiB in 2 s; b moved to v1 (its first count there); c: first count.
+        let cur = sample(2, &[("a", "v0", 4 << 20), ("b", "v1", 8 << 20), ("c", "v0", 1 << 20)]);
+        let snap = snapshot(&prev, &cur, &layout, 2.0, 4.0);
+        assert_eq!(
+            snap.dirty_mb_s,
+            BTreeMap::from([("a".to_string(), 2.0)]),
+            "real seconds, whatever τ"
+        );
+        let line = serde_json::to_string(&snap).unwrap();
+        assert!(line.contains(r#""dirty_mb_s":{"a":2.0}"#), "{line}");
+        let none = snapshot(&prev, &sample(2, &[]), &layout, 2.0, 1.0);
+        assert!(
+            !serde_json::to_string(&none).unwrap().contains("dirty"),
+            "the field only where measured"
+        );
     }
 
     #[test]

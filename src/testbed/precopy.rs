@@ -70,7 +70,10 @@ pub fn pre_dump(ex: &mut dyn Executor, paths: &Paths, cgroup: &str, netns: &str,
     if ex.exists(&d)? {
         ex.remove_tree(&d)?;
     }
-    ex.run(&Cmd::new("mkdir").args(["-p", "--", &ds]))?;
+    // Under the lock `monitor --dirty` counts under: from here on it
+    // leaves the vnode's soft-dirty bits alone ([`super::dirty`]).
+    let lock = paths.state_root.join(super::dirty::LOCK_FILE);
+    ex.run(&Cmd::new("flock").args([path_str(&lock)?, "mkdir", "-p", "--", &ds]))?;
     let freezer = paths.cgroups.freezer_dir(ex, cgroup)?;
     let mut args: Vec<String> = vec![
         format!("--net=/run/netns/{netns}"),

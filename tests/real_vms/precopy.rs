@@ -3,12 +3,17 @@
 //! holding 64 MB that keeps writing ~0.6 MB/s moves pre-copy, then back
 //! stop-and-copy; both pauses are printed. After each move it runs once,
 //! where the placement says, and its own check of the whole buffer (every
-//! slot holds what it last wrote there) still passes.
+//! slot holds what it last wrote there) still passes. `monitor --dirty`
+//! measures its dirty rate before the move, and its counting never
+//! clears the bits the rounds read (it finds the vnode busy meanwhile).
 
 use super::lab::{self, Lab};
 use netbalance::migrate::move_one;
 use netbalance::model::{MigrationMode, Placement, Testbed, Topology, Vnode};
 use netbalance::state::StateDir;
+use netbalance::testbed::dirty::Count;
+use netbalance::testbed::monitor::{sample_with, snapshot, DirtyProbe};
+use netbalance::testbed::provision::{artifact, remote_path};
 use netbalance::testbed::{deploy, names, teardown, Fleet, Layout, MigrationTimes, Paths, SshArgs};
 use std::time::{Duration, Instant};
 
@@ -110,7 +115,53 @@ fn pre_copy_moves_a_vnode_that_keeps_writing_between_debian_vms() {
     let before = checked_after(lab, h0, &cg, 20);
     assert!(before.iter().all(|l| l.1 == "ok"), "{before:?}");
 
-    let pre = h.move_to(MigrationMode::PreCopy, h1);
+    // `monitor --dirty` sees the holder's writes (64 KiB every 0.1 s at
+    // most, and what the interpreter writes besides).
+    let mut probe = DirtyProbe::default();
+    let s0 = sample_with(&mut h.fleet, &h.layout, &h.placement, Some(&mut probe)).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let s1 = sample_with(&mut h.fleet, &h.layout, &h.placement, Some(&mut probe)).unwrap();
+    let seen = snapshot(&s0, &s1, &h.layout, 3.0, 1.0).dirty_mb_s;
+    eprintln!("monitor --dirty before the move: {seen:?} MB/s");
+    assert!(seen.get(&h.id).is_some_and(|d| *d > 0.1 && *d < 20.0), "{seen:?}");
+
+    // Counting (and clearing) on h0 all through the move: while the rounds
+    // run the vnode is "busy", so no clear hides a page from a round (the
+    // buffer checks after the move say no page was lost).
+    let bin = remote_path(
+        &artifact(std::path::Path::new(env!("CARGO_BIN_EXE_netbalance")))
+            .unwrap()
+            .hash,
+    );
+    let procs = format!("/sys/fs/cgroup/system.slice/netbalance-vnodes.service/{cg}/cgroup.procs");
+    let pre_dir = format!("/var/lib/netbalance/vnodes/{cg}.pre");
+    let moving = std::sync::atomic::AtomicBool::new(true);
+    let (pre, counts) = std::thread::scope(|s| {
+        let counter = s.spawn(|| {
+            let mut counts = Vec::new();
+            while moving.load(std::sync::atomic::Ordering::SeqCst) {
+                let argv = [
+                    bin.as_str(),
+                    "dirty",
+                    "--lock-dir",
+                    "/var/lib/netbalance/vnodes",
+                    &procs,
+                    &pre_dir,
+                ];
+                counts.push(lab.ssh_ok(h0, &argv).trim().to_string());
+            }
+            counts
+        });
+        let pre = h.move_to(MigrationMode::PreCopy, h1);
+        moving.store(false, std::sync::atomic::Ordering::SeqCst);
+        (pre, counter.join().unwrap())
+    });
+    eprintln!("counts on {h0} during the move: {counts:?}");
+    assert!(counts.iter().all(|c| Count::parse(c).is_some()), "{counts:?}");
+    assert!(
+        counts.iter().any(|c| c == "busy"),
+        "never busy while the rounds ran: {counts:?}"
+    );
     report("pre-copy h0 -> h1", &pre);
     eprintln!("  {}", pre.summary());
     // The holder rewrites a 64 KiB slot at most every 0.1 s (0.625 MB/s,
