@@ -1107,7 +1107,7 @@ _netbalance() {
             return 0
             ;;
         netbalance__subcmd__monitor)
-            opts="-i -q -v -h --interval --count --dilation --placement --topology --testbed --state-dir --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
+            opts="-i -q -v -h --interval --count --dilation --placement --topology --testbed --state-dir --dirty --state-root --known-hosts --accept-new --identity --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

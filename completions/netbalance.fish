@@ -176,6 +176,7 @@ complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l state-root -d 'Where vnode state lives on the VMs' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l known-hosts -d 'known_hosts file for the VMs\' host keys [default: the testbed\'s "known_hosts", else ~/.ssh/known_hosts]' -r -F
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s i -l identity -d 'Private key for the VMs [default: the testbed\'s "identity", else ssh-agent]' -r -F
+complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l dirty -d 'Also measure each vnode\'s dirty rate (MB/s) from the kernel\'s soft-dirty bits, where the VMs track them ("dirty_mb_s")'
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -l accept-new -d 'Accept (and record) the key of a VM not yet in known_hosts; a changed key is always refused'
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c netbalance -n "__fish_netbalance_using_subcommand monitor" -s v -l verbose -d 'Say more on stderr: which files were read, where each input came from'

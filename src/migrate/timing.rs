@@ -24,10 +24,21 @@ struct Book {
     thawed_at: BTreeMap<String, Instant>,
     /// Per vnode, its last move.
     moves: BTreeMap<String, MigrationTimes>,
-    /// Per vnode, the pre-copy rounds ahead of its next checkpoint: their
-    /// wall time (s), sizes (bytes), each one's time (s), and the CPU they
-    /// took (s per CPU, if measured).
-    pre: BTreeMap<String, (f64, Vec<u64>, Vec<f64>, Option<f64>)>,
+    /// Per vnode, the pre-copy rounds ahead of its next checkpoint.
+    pre: BTreeMap<String, PreCopied>,
+}
+
+/// Pre-copy rounds sent ahead of a move.
+#[derive(Debug, Default)]
+struct PreCopied {
+    /// Their wall time in all (s).
+    s: f64,
+    /// Each round's bytes.
+    sizes: Vec<u64>,
+    /// Each round's wall time (s).
+    round_s: Vec<f64>,
+    /// The CPU they took (s per CPU of the busier VM), if measured.
+    cpu_s: Option<f64>,
 }
 
 /// The driver's measurements (shared by the steps running at once).
@@ -65,7 +76,7 @@ impl Timings {
         image_bytes: u64,
     ) {
         let mut book = self.book();
-        let (pre_copy_s, rounds, round_s, pre_copy_cpu_s) = book.pre.remove(vnode).unwrap_or_default();
+        let pre = book.pre.remove(vnode).unwrap_or_default();
         let t = MigrationTimes {
             vnode: vnode.to_string(),
             from: from.to_string(),
@@ -74,10 +85,10 @@ impl Timings {
             snapshot_s,
             reap_s,
             image_bytes,
-            pre_copy_s,
-            pre_copy_rounds: rounds,
-            pre_copy_round_s: round_s,
-            pre_copy_cpu_s,
+            pre_copy_s: pre.s,
+            pre_copy_rounds: pre.sizes,
+            pre_copy_round_s: pre.round_s,
+            pre_copy_cpu_s: pre.cpu_s,
             ..MigrationTimes::default()
         };
         book.moves.insert(vnode.to_string(), t);
@@ -88,9 +99,15 @@ impl Timings {
     /// CPU from the busier VM, if measured (the move's record starts at its
     /// checkpoint).
     pub fn pre_copied(&self, vnode: &str, s: f64, sizes: &[u64], round_s: &[f64], cpu_s: Option<f64>) {
-        self.book()
-            .pre
-            .insert(vnode.to_string(), (s, sizes.to_vec(), round_s.to_vec(), cpu_s));
+        self.book().pre.insert(
+            vnode.to_string(),
+            PreCopied {
+                s,
+                sizes: sizes.to_vec(),
+                round_s: round_s.to_vec(),
+                cpu_s,
+            },
+        );
     }
 
     pub fn transferred(&self, vnode: &str, s: f64, copied: Copied) {

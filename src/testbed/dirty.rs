@@ -90,7 +90,7 @@ pub fn count_and_clear(lock_dir: &Path, targets: &[Target]) -> std::io::Result<V
         .truncate(false)
         .write(true)
         .open(lock_dir.join(LOCK_FILE))?;
-    lock.lock()?;
+    flock_exclusive(&lock)?;
     let page_size = page_size();
     let mut out = Vec::with_capacity(targets.len());
     for t in targets {
@@ -127,6 +127,16 @@ pub fn count_and_clear(lock_dir: &Path, targets: &[Target]) -> std::io::Result<V
         out.push(Count::Pages { pages, page_size });
     }
     Ok(out)
+}
+
+/// flock(2) the file exclusively (released when it closes), as flock(1) does.
+fn flock_exclusive(f: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function borrows open.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Soft-dirty pages of one process, over all its mappings.
