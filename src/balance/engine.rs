@@ -106,6 +106,13 @@ pub struct Balancer<'a> {
     pub stop: &'a AtomicBool,
 }
 
+/// Where a dirty rate the loop learns comes from.
+#[derive(Debug, Clone, Copy)]
+enum Learned {
+    Move,
+    Monitor,
+}
+
 /// Running totals of a run.
 #[derive(Debug, Default)]
 struct Totals {
@@ -272,6 +279,7 @@ impl Balancer<'_> {
         let mut t_r_measured = None;
         let mut pause = 0.0;
         let mut learned = Vec::new();
+        let mut measured = Vec::new();
         if change {
             let applied = match self.actuator.apply(inst, &old, &verdict.candidate) {
                 Ok(applied) => applied,
@@ -305,6 +313,7 @@ impl Balancer<'_> {
             let next = if step > reached { step.min(w_end) } else { w_end };
             reached = self.clock.wait_until(next, self.stop);
             for s in self.source.poll(reached)? {
+                measured.extend(s.dirty_mb_s.iter().copied());
                 self.predictor.observe(&s);
                 steps.push((s.t, s.load));
             }
@@ -390,22 +399,29 @@ impl Balancer<'_> {
             baseline_s: area_base,
             length_s: length,
         };
-        self.learn(&learned);
+        self.learn(&learned, Learned::Move);
+        self.learn(&measured, Learned::Monitor);
         Ok((record, reached))
     }
 
-    /// Price later moves of each vnode with the dirty rate its move just
-    /// measured (model §3.1: the topology's `dirty_mb_s`, for this run).
-    fn learn(&mut self, dirty_mb_s: &[(usize, f64)]) {
+    /// Price later moves of each vnode with the dirty rate last measured
+    /// of it (model §3.1: the topology's `dirty_mb_s`, for this run): by its
+    /// own pre-copy move (said on stderr), or by the monitor (every sample:
+    /// said with `-v` only).
+    fn learn(&mut self, dirty_mb_s: &[(usize, f64)], how: Learned) {
         for &(n, d) in dirty_mb_s {
-            let inst = self.inst.to_mut();
-            if n < inst.dirty_mb_s.len() && d.is_finite() && d >= 0.0 {
-                crate::info!(
-                    "balance: {} dirtied {d:.2} MB/s during its pre-copy rounds: its next move is priced with that",
-                    inst.vnode_ids[n]
-                );
-                inst.dirty_mb_s[n] = Some(d);
+            if n >= self.inst.dirty_mb_s.len() || !d.is_finite() || d < 0.0 || self.inst.dirty_mb_s[n] == Some(d) {
+                continue;
             }
+            let inst = self.inst.to_mut();
+            let id = &inst.vnode_ids[n];
+            match how {
+                Learned::Move => crate::info!(
+                    "balance: {id} dirtied {d:.2} MB/s during its pre-copy rounds: its next move is priced with that"
+                ),
+                Learned::Monitor => crate::debug!("balance: {id} dirties {d:.2} MB/s (monitor)"),
+            }
+            inst.dirty_mb_s[n] = Some(d);
         }
     }
 }

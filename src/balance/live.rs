@@ -7,7 +7,7 @@ use super::source::{LoadSource, Sample};
 use crate::cost::{Instance, Load};
 use crate::error::{Error, Location, Result};
 use crate::migrate::Job;
-use crate::model::LoadSnapshot;
+use crate::model::{LoadSnapshot, MigrationMode};
 use crate::problem::Problem;
 use crate::state::StateDir;
 use crate::testbed::monitor;
@@ -18,7 +18,7 @@ use std::time::Instant;
 
 /// What the reader thread sends: a snapshot (or the error of its line), stamped on arrival.
 enum Message {
-    Snapshot(Instant, Result<Load>),
+    Snapshot(Instant, Result<(Load, Vec<(usize, f64)>)>),
     End(Instant),
 }
 
@@ -53,7 +53,11 @@ impl StreamSource {
                     Ok(l) if l.trim().is_empty() => continue,
                     Ok(l) => crate::io::parse_json_at::<LoadSnapshot>(&l, at.clone())
                         .and_then(|s| s.validate(&file, Some(i + 1)).map(|()| s))
-                        .and_then(|s| inst.load_from_snapshot(&s, &file).map_err(|e| at_line(e, i + 1))),
+                        .and_then(|s| {
+                            let load = inst.load_from_snapshot(&s, &file)?;
+                            Ok((load, inst.dirty_from_snapshot(&s, &file)?))
+                        })
+                        .map_err(|e| at_line(e, i + 1)),
                     Err(e) => Err(Error::io(file.clone(), e)),
                 };
                 let failed = parsed.is_err();
@@ -83,10 +87,11 @@ impl LoadSource for StreamSource {
         loop {
             match self.rx.try_recv() {
                 Ok(Message::Snapshot(at, load)) => {
-                    let load = load?;
+                    let (load, dirty_mb_s) = load?;
                     self.pending.push(Sample {
                         t: self.stamp(at),
                         load,
+                        dirty_mb_s,
                     });
                 }
                 Ok(Message::End(at)) => self.ended = Some(self.stamp(at)),
@@ -130,7 +135,9 @@ fn at_line(err: Error, line: usize) -> Error {
 /// passed since the last one; the snapshot between the two is stamped at
 /// the later of the previous sample and the previous poll, so that the load
 /// measured during a window is accounted to that window. A failed sample is
-/// skipped (logged on stderr); five in a row end the run.
+/// skipped (logged on stderr); five in a row end the run. When moves are
+/// priced pre-copy, it measures the vnodes' dirty rates too (as `monitor
+/// --dirty`), where the VMs track them.
 pub struct MonitorSource<'a> {
     inst: Instance,
     fleet: Fleet,
@@ -143,6 +150,7 @@ pub struct MonitorSource<'a> {
     last_poll: f64,
     /// Samples failed in a row.
     failures: usize,
+    dirty: Option<monitor::DirtyProbe>,
 }
 
 /// The monitor gives up after this many failed samples in a row.
@@ -168,6 +176,7 @@ impl<'a> MonitorSource<'a> {
             prev: None,
             last_poll: f64::NEG_INFINITY,
             failures: 0,
+            dirty: (problem.instance.mode == MigrationMode::PreCopy).then(monitor::DirtyProbe::default),
         })
     }
 }
@@ -184,7 +193,7 @@ impl LoadSource for MonitorSource<'_> {
             .state
             .placement()?
             .ok_or_else(|| Error::Host(format!("nothing in force in {} any more", self.state.path().display())))?;
-        let cur = match monitor::sample(&mut self.fleet, &self.layout, &placement) {
+        let cur = match monitor::sample_with(&mut self.fleet, &self.layout, &placement, self.dirty.as_mut()) {
             Ok(cur) => {
                 self.failures = 0;
                 cur
@@ -207,6 +216,7 @@ impl LoadSource for MonitorSource<'_> {
                 vec![Sample {
                     t,
                     load: self.inst.load_from_snapshot(&snap, "<monitor>")?,
+                    dirty_mb_s: self.inst.dirty_from_snapshot(&snap, "<monitor>")?,
                 }]
             }
             None => Vec::new(),

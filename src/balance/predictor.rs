@@ -37,7 +37,7 @@ impl Predictor for LastValue {
 /// use netbalance::predict::Method;
 /// let mut f = Forecast::new(Method::Ewma { alpha: 0.5 }, 16);
 /// for (t, c) in [(0.0, 1.0), (1.0, 3.0)] {
-///     f.observe(&Sample { t, load: Load { cpu: vec![c], rate: vec![2.0 * c] } });
+///     f.observe(&Sample { t, load: Load { cpu: vec![c], rate: vec![2.0 * c] }, dirty_mb_s: vec![] });
 /// }
 /// assert_eq!(f.predict(), Some(Load { cpu: vec![2.0], rate: vec![4.0] }));
 /// ```

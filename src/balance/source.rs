@@ -11,6 +11,9 @@ use crate::model::LoadSnapshot;
 pub struct Sample {
     pub t: f64,
     pub load: Load,
+    /// Dirty rates measured with the load (vnode index, MB/s): a snapshot's
+    /// optional `dirty_mb_s` (`monitor --dirty`).
+    pub dirty_mb_s: Vec<(usize, f64)>,
 }
 
 /// A stream of load samples.
@@ -61,7 +64,12 @@ impl ReplaySource {
                     ));
                 }
             }
-            samples.push(Sample { t: snap.t, load });
+            let dirty_mb_s = inst.dirty_from_snapshot(snap, file).map_err(|e| at_record(e, i + 1))?;
+            samples.push(Sample {
+                t: snap.t,
+                load,
+                dirty_mb_s,
+            });
         }
         let end = samples.last().map_or(0.0, |s| s.t + interval_s);
         Ok(ReplaySource { samples, next: 0, end })

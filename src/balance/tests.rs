@@ -47,6 +47,7 @@ fn moving_hotspot(inst: &Instance) -> ReplaySource {
         samples.push(Sample {
             t: t as f64,
             load: hotspot(inst, hot),
+            dirty_mb_s: Vec::new(),
         });
     }
     ReplaySource::from_samples(samples, 1.0)
@@ -222,6 +223,7 @@ fn the_window_is_accounted_old_placement_for_to_then_pause_then_new() {
     let samples = vec![Sample {
         t: 0.0,
         load: load.clone(),
+        dirty_mb_s: Vec::new(),
     }];
     let mut source = ReplaySource::from_samples(samples, 10.0);
     let out = run_with(
@@ -625,6 +627,51 @@ fn a_live_pre_copy_move_prices_its_vnodes_next_move_with_the_dirty_rate_it_measu
     };
     b.run(fresh(spread_for_01()), &mut out).unwrap();
     assert!(matches!(b.inst, Cow::Borrowed(_)));
+}
+
+#[test]
+fn dirty_rates_in_the_load_stream_price_later_moves() {
+    let inst = instance(100.0).with_mode(crate::model::MigrationMode::PreCopy);
+    let snaps: Vec<crate::model::LoadSnapshot> = (0..30)
+        .map(|t| {
+            let mut s = crate::simulate::loads::snapshot(&inst, &hotspot(&inst, &[0, 1]), t as f64);
+            s.dirty_mb_s.insert("n3".into(), if t < 20 { 2.0 } else { 7.5 });
+            s
+        })
+        .collect();
+    let mut source = ReplaySource::new(&inst, &snaps, "loads.ndjson", 1.0).unwrap();
+    let stop = AtomicBool::new(false);
+    let mut clock = FakeClock::starting_at(0.0);
+    let mut out = Recorder::default();
+    let mut b = Balancer {
+        inst: Cow::Borrowed(&inst),
+        config: config(),
+        source: &mut source,
+        predictor: &mut LastValue::default(),
+        clock: &mut clock,
+        replacer: &mut greedy,
+        actuator: &mut actuator::WhatIf,
+        stop: &stop,
+    };
+    b.run(fresh(spread_for_01()), &mut out).unwrap();
+    let n3 = inst.vnode("n3").unwrap() as usize;
+    assert_eq!(b.inst.dirty_mb_s[n3], Some(7.5), "the last rate measured");
+    assert!(b
+        .inst
+        .dirty_mb_s
+        .iter()
+        .enumerate()
+        .all(|(n, d)| n == n3 || d.is_none()));
+
+    let mut bad = snaps[0].clone();
+    bad.dirty_mb_s.insert("nope".into(), 1.0);
+    let err = ReplaySource::new(&inst, &[bad], "loads.ndjson", 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dirty_mb_s.nope") && err.contains("unknown vnode"),
+        "{err}"
+    );
 }
 
 /// Always predicts the first hotspot, whatever is measured.

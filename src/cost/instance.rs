@@ -140,6 +140,21 @@ impl Instance {
 
     /// The load of a measured snapshot. Vnodes and links it does not name
     /// carry 0; a name not in the topology is an error.
+    pub fn dirty_from_snapshot(&self, snap: &LoadSnapshot, file: &str) -> Result<Vec<(usize, f64)>> {
+        snap.dirty_mb_s
+            .iter()
+            .map(|(id, &d)| {
+                let i = self.vnode(id).ok_or_else(|| {
+                    Error::input(
+                        Location::file(file).at_path(format!("dirty_mb_s.{id}")),
+                        format!("unknown vnode {id:?} (not in the topology)"),
+                    )
+                })?;
+                Ok((i as usize, d))
+            })
+            .collect()
+    }
+
     pub fn load_from_snapshot(&self, snap: &LoadSnapshot, file: &str) -> Result<Load> {
         let mut load = Load {
             cpu: vec![0.0; self.n_vnodes()],

@@ -162,6 +162,7 @@ impl LoadSource for ScenarioSource<'_> {
             out.push(Sample {
                 t: self.seen_at(self.next),
                 load: self.loads[self.next].clone(),
+                dirty_mb_s: Vec::new(),
             });
             self.next += 1;
         }
