@@ -88,11 +88,16 @@ fn cli_monitor_and_calibrate() {
     };
     deploy(&mut dep.fleet, &dep.layout, &placement).unwrap();
 
+    // Does this kernel track dirty memory (monitor --dirty, pre-copy)?
+    let tracked = Command::new(&criu)
+        .args(["check", "--feature", "mem_dirty_track"])
+        .output()
+        .unwrap();
+    let tracked = String::from_utf8_lossy(&tracked.stdout).contains("is supported");
+
     // monitor: two snapshots, then exit; rates per virtual second scale with --dilation.
-    let out = ok(&nb(
-        d,
-        &[
-            "monitor",
+    let monitor = |extra: &[&str]| {
+        let common = [
             "--placement",
             "cur.json",
             "--count",
@@ -101,8 +106,10 @@ fn cli_monitor_and_calibrate() {
             "0.3",
             "--state-root",
             st,
-        ],
-    ));
+        ];
+        nb(d, &[&["monitor"], extra, &common[..]].concat())
+    };
+    let out = ok(&monitor(&[]));
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[1]["t"].as_f64().unwrap() > lines[0]["t"].as_f64().unwrap());
@@ -112,33 +119,18 @@ fn cli_monitor_and_calibrate() {
 
     // monitor --dirty: where the kernel does not track soft-dirty pages (this
     // machine's), it says so once and the snapshots carry no dirty rates.
-    let tracked = Command::new(&criu)
-        .args(["check", "--feature", "mem_dirty_track"])
-        .output()
-        .unwrap();
-    let tracked = String::from_utf8_lossy(&tracked.stdout).contains("is supported");
-    let m = nb(
-        d,
-        &[
-            "monitor",
-            "--dirty",
-            "--placement",
-            "cur.json",
-            "--count",
-            "2",
-            "--interval",
-            "0.3",
-            "--state-root",
-            st,
-        ],
-    );
+    let m = monitor(&["--dirty"]);
     let (out, err) = (ok(&m), String::from_utf8_lossy(&m.stderr).to_string());
     assert_eq!(out.lines().count(), 2, "{out}");
     if tracked {
         assert!(out.lines().nth(1).unwrap().contains("dirty_mb_s"), "{out}");
     } else {
         assert!(!out.contains("dirty_mb_s"), "{out}");
-        assert_eq!(err.matches("no soft-dirty tracking").count(), 2, "once per VM: {err}");
+        assert_eq!(
+            err.matches("no soft-dirty tracking").count(),
+            1,
+            "once per machine: {err}"
+        );
     }
     let e = nb(
         d,
@@ -178,11 +170,7 @@ fn cli_monitor_and_calibrate() {
 
     // calibrate --migration pre-copy on a kernel without dirty tracking is
     // refused before any probe moves (the lab's test measures it where it runs).
-    let tracked = Command::new(&criu)
-        .args(["check", "--feature", "mem_dirty_track"])
-        .output()
-        .unwrap();
-    if String::from_utf8_lossy(&tracked.stdout).contains("is supported") {
+    if tracked {
         eprintln!("this kernel tracks dirty memory: the refusal is not checked here");
         return;
     }

@@ -571,24 +571,40 @@ impl Actuator for Dirtying {
     }
 }
 
-#[test]
-fn a_live_pre_copy_move_prices_its_vnodes_next_move_with_the_dirty_rate_it_measured() {
-    let inst = instance(100.0).with_mode(crate::model::MigrationMode::PreCopy);
+/// Run the loop over `source` with `actuator` (greedy re-placement, from
+/// `spread_for_01`): the records, and the model as the run left it if it
+/// learned anything (`None`: the one given).
+fn run_learning(
+    inst: &Instance,
+    source: &mut dyn LoadSource,
+    actuator: &mut dyn Actuator,
+) -> (Recorder, Option<Instance>) {
     let stop = AtomicBool::new(false);
-    let mut source = moving_hotspot(&inst);
     let mut clock = FakeClock::starting_at(0.0);
     let mut out = Recorder::default();
     let mut b = Balancer {
-        inst: Cow::Borrowed(&inst),
+        inst: Cow::Borrowed(inst),
         config: config(),
-        source: &mut source,
+        source,
         predictor: &mut LastValue::default(),
         clock: &mut clock,
         replacer: &mut greedy,
-        actuator: &mut Dirtying,
+        actuator,
         stop: &stop,
     };
     b.run(fresh(spread_for_01()), &mut out).unwrap();
+    let learned = match b.inst {
+        Cow::Owned(inst) => Some(inst),
+        Cow::Borrowed(_) => None,
+    };
+    (out, learned)
+}
+
+#[test]
+fn a_live_pre_copy_move_prices_its_vnodes_next_move_with_the_dirty_rate_it_measured() {
+    let inst = instance(100.0).with_mode(crate::model::MigrationMode::PreCopy);
+    let (out, learned) = run_learning(&inst, &mut moving_hotspot(&inst), &mut Dirtying);
+    let learned = learned.expect("the moves measured rates");
     let moved: std::collections::BTreeSet<&str> = out
         .windows
         .iter()
@@ -596,37 +612,23 @@ fn a_live_pre_copy_move_prices_its_vnodes_next_move_with_the_dirty_rate_it_measu
         .map(|m| m.vnode.as_str())
         .collect();
     assert!(!moved.is_empty(), "the hotspot moved and so did vnodes");
-    for (n, id) in b.inst.vnode_ids.iter().enumerate() {
+    for (n, id) in learned.vnode_ids.iter().enumerate() {
         let want = moved.contains(id.as_str()).then_some(40.0);
-        assert_eq!(b.inst.dirty_mb_s[n], want, "{id}");
+        assert_eq!(learned.dirty_mb_s[n], want, "{id}");
     }
     // The learned rate is what prices the vnode's next move: 40 MB/s
     // outruns the copy (q ≥ 1), so its pause grows beyond the estimate's.
-    let n = b
-        .inst
+    let n = learned
         .vnode_ids
         .iter()
         .position(|id| moved.contains(id.as_str()))
         .unwrap();
     let (from, mut to) = (spread_for_01(), spread_for_01());
     to[n] = (to[n] + 1) % inst.n_vms() as u32;
-    assert!(cost::t_r(&b.inst, &from, &to) > cost::t_r(&inst, &from, &to));
+    assert!(cost::t_r(&learned, &from, &to) > cost::t_r(&inst, &from, &to));
     // What-if runs measure nothing and leave the model as given.
-    let mut out = Recorder::default();
-    let mut source = moving_hotspot(&inst);
-    let mut clock = FakeClock::starting_at(0.0);
-    let mut b = Balancer {
-        inst: Cow::Borrowed(&inst),
-        config: config(),
-        source: &mut source,
-        predictor: &mut LastValue::default(),
-        clock: &mut clock,
-        replacer: &mut greedy,
-        actuator: &mut actuator::WhatIf,
-        stop: &stop,
-    };
-    b.run(fresh(spread_for_01()), &mut out).unwrap();
-    assert!(matches!(b.inst, Cow::Borrowed(_)));
+    let (_, kept) = run_learning(&inst, &mut moving_hotspot(&inst), &mut actuator::WhatIf);
+    assert!(kept.is_none());
 }
 
 #[test]
@@ -640,24 +642,11 @@ fn dirty_rates_in_the_load_stream_price_later_moves() {
         })
         .collect();
     let mut source = ReplaySource::new(&inst, &snaps, "loads.ndjson", 1.0).unwrap();
-    let stop = AtomicBool::new(false);
-    let mut clock = FakeClock::starting_at(0.0);
-    let mut out = Recorder::default();
-    let mut b = Balancer {
-        inst: Cow::Borrowed(&inst),
-        config: config(),
-        source: &mut source,
-        predictor: &mut LastValue::default(),
-        clock: &mut clock,
-        replacer: &mut greedy,
-        actuator: &mut actuator::WhatIf,
-        stop: &stop,
-    };
-    b.run(fresh(spread_for_01()), &mut out).unwrap();
+    let (_, learned) = run_learning(&inst, &mut source, &mut actuator::WhatIf);
+    let learned = learned.expect("the stream's rates");
     let n3 = inst.vnode("n3").unwrap() as usize;
-    assert_eq!(b.inst.dirty_mb_s[n3], Some(7.5), "the last rate measured");
-    assert!(b
-        .inst
+    assert_eq!(learned.dirty_mb_s[n3], Some(7.5), "the last rate measured");
+    assert!(learned
         .dirty_mb_s
         .iter()
         .enumerate()

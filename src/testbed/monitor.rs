@@ -28,23 +28,25 @@ pub struct Sample {
 }
 
 /// `monitor --dirty`: counts soft-dirty pages on the VMs that can
-/// ([`super::dirty`]); which VMs can is asked once each, and a VM that
-/// cannot is named once on stderr and left out.
+/// ([`super::dirty`]); which can is asked once per machine (its VMs share
+/// its kernel), and a machine that cannot is named once on stderr and
+/// left out.
 #[derive(Debug, Default)]
 pub struct DirtyProbe {
-    /// Per VM: the netbalance binary there, or `None` if it cannot count.
+    /// Per machine: the netbalance binary there, or `None` if it cannot count.
     binary: BTreeMap<String, Option<String>>,
 }
 
 impl DirtyProbe {
     fn binary(&mut self, ex: &mut dyn Executor, vm: &str, paths: &Paths) -> Result<Option<String>> {
-        if let Some(b) = self.binary.get(vm) {
+        let machine = ex.machine().unwrap_or_else(|| ex.label());
+        if let Some(b) = self.binary.get(&machine) {
             return Ok(b.clone());
         }
         let b = if !super::precopy::supported(ex, paths)? {
             crate::info!(
                 "netbalance: {vm}: its kernel has no soft-dirty tracking (criu check --feature mem_dirty_track): \
-                 no dirty rates from it"
+                 no dirty rates from it (nor from the other VMs of its machine)"
             );
             None
         } else {
@@ -56,7 +58,7 @@ impl DirtyProbe {
             }
             b
         };
-        self.binary.insert(vm.to_string(), b.clone());
+        self.binary.insert(machine, b.clone());
         Ok(b)
     }
 
