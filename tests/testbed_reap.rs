@@ -48,15 +48,20 @@ fn repeated_migrations_wait_for_no_reaper() {
         let cg = names::cgroup_name(&a);
         let t0 = Instant::now();
         let tree = || std::fs::read_to_string(format!("/sys/fs/cgroup/freezer/{cg}/cgroup.procs")).unwrap();
-        // Wait for the child (the start-up shell leaves the group on its own).
+        // Wait for the child (the start-up shell leaves the group on its own:
+        // a transient task of it, also the root's child, once took pid 2
+        // inside before `sleep 300` started as 3, and was read as the child).
+        let comm = |p: u32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
         let child = loop {
-            let kids: Vec<u32> = tree()
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
+            let all: Vec<u32> = tree().split_whitespace().filter_map(|p| p.parse().ok()).collect();
+            let kids: Vec<u32> = all
+                .iter()
+                .copied()
                 .filter(|&p| stat_fields(p).map(|f| f.1) == Some(pid))
                 .collect();
-            if let [c] = kids[..] {
-                break c;
+            let settled = all.len() == 2 && all.iter().all(|&p| comm(p).trim() == "sleep");
+            if let ([c], true) = (&kids[..], settled) {
+                break *c;
             }
             assert!(
                 t0.elapsed() < Duration::from_secs(5),
