@@ -251,7 +251,7 @@ impl Actuator for MigrateActuator<'_> {
             .measured()
             .iter()
             .filter_map(|t| {
-                let n = inst.vnode_ids.iter().position(|id| *id == t.vnode)?;
+                let n = inst.vnode(&t.vnode)? as usize;
                 (from[n] != to[n]).then_some((n, t.dirty_mb_s()?))
             })
             .collect();

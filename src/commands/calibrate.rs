@@ -67,12 +67,14 @@ pub fn run(args: Args) -> Result<Status> {
     };
     let mut fleet = Fleet::new(&testbed, args.ssh.options(&testbed), paths);
     if mode == MigrationMode::PreCopy {
-        // Before the stop-and-copy probes, not minutes later.
-        for (from, to, _) in pairs_of(&testbed) {
-            for vm in [from, to] {
-                let paths = fleet.paths.clone();
-                precopy::require(fleet.exec(&vm)?, &paths)?;
-            }
+        // Before the stop-and-copy probes, not minutes later; each VM once.
+        let vms: std::collections::BTreeSet<String> = pairs_of(&testbed)
+            .into_iter()
+            .flat_map(|(from, to, _)| [from, to])
+            .collect();
+        let paths = fleet.paths.clone();
+        for vm in vms {
+            precopy::require(fleet.exec(&vm)?, &paths)?;
         }
     }
     let state = StateDir::open(args.state_dir.state_dir.join("calibrate"))?;

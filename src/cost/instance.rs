@@ -138,36 +138,35 @@ impl Instance {
         }
     }
 
-    /// The load of a measured snapshot. Vnodes and links it does not name
-    /// carry 0; a name not in the topology is an error.
+    /// A vnode a snapshot names at `path` of `file`: its index, or an input
+    /// error if the topology has no such vnode.
+    fn snapshot_vnode(&self, id: &str, file: &str, path: String) -> Result<usize> {
+        self.vnode(id).map(|i| i as usize).ok_or_else(|| {
+            Error::input(
+                Location::file(file).at_path(path),
+                format!("unknown vnode {id:?} (not in the topology)"),
+            )
+        })
+    }
+
+    /// The dirty rates of a measured snapshot (vnode index, MB/s); a name
+    /// not in the topology is an error.
     pub fn dirty_from_snapshot(&self, snap: &LoadSnapshot, file: &str) -> Result<Vec<(usize, f64)>> {
         snap.dirty_mb_s
             .iter()
-            .map(|(id, &d)| {
-                let i = self.vnode(id).ok_or_else(|| {
-                    Error::input(
-                        Location::file(file).at_path(format!("dirty_mb_s.{id}")),
-                        format!("unknown vnode {id:?} (not in the topology)"),
-                    )
-                })?;
-                Ok((i as usize, d))
-            })
+            .map(|(id, &d)| Ok((self.snapshot_vnode(id, file, format!("dirty_mb_s.{id}"))?, d)))
             .collect()
     }
 
+    /// The load of a measured snapshot. Vnodes and links it does not name
+    /// carry 0; a name not in the topology is an error.
     pub fn load_from_snapshot(&self, snap: &LoadSnapshot, file: &str) -> Result<Load> {
         let mut load = Load {
             cpu: vec![0.0; self.n_vnodes()],
             rate: vec![0.0; self.links.len()],
         };
         for (id, &c) in &snap.cpu {
-            let i = self.vnode(id).ok_or_else(|| {
-                Error::input(
-                    Location::file(file).at_path(format!("cpu.{id}")),
-                    format!("unknown vnode {id:?} (not in the topology)"),
-                )
-            })?;
-            load.cpu[i as usize] = c;
+            load.cpu[self.snapshot_vnode(id, file, format!("cpu.{id}"))?] = c;
         }
         for (k, r) in snap.mbps.iter().enumerate() {
             let unknown =

@@ -610,12 +610,11 @@ pub fn calibrate(
                 mode_runs.extend(fastest_pause(&reps));
             }
         }
-        let (mut post_copy_runs, mut pre_copy_runs) = (Vec::new(), Vec::new());
-        match testbed.migration {
-            Some(MigrationMode::PostCopy) => post_copy_runs = mode_runs,
-            Some(MigrationMode::PreCopy) => pre_copy_runs = mode_runs,
-            _ => {}
-        }
+        let (post_copy_runs, pre_copy_runs) = match testbed.migration {
+            Some(MigrationMode::PostCopy) => (mode_runs, Vec::new()),
+            Some(MigrationMode::PreCopy) => (Vec::new(), mode_runs),
+            _ => (Vec::new(), Vec::new()),
+        };
         pairs.push(PairResult {
             from,
             to,

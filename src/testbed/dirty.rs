@@ -207,25 +207,13 @@ pub fn soft_dirty_pages(entries: &[u8]) -> u64 {
         .count() as u64
 }
 
-/// The page size (bytes) from this process's own auxiliary vector
-/// (`AT_PAGESZ`); 4096 if it cannot be read.
+/// The page size (bytes) of this machine.
 fn page_size() -> u64 {
-    let Ok(mut f) = File::open("/proc/self/auxv") else {
-        return 4096;
-    };
-    let mut raw = Vec::new();
-    if f.read_to_end(&mut raw).is_err() {
-        return 4096;
+    // SAFETY: sysconf reads a constant of the system.
+    match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as u64,
+        _ => 4096,
     }
-    raw.chunks_exact(16)
-        .map(|c| {
-            (
-                u64::from_ne_bytes(c[..8].try_into().unwrap()),
-                u64::from_ne_bytes(c[8..].try_into().unwrap()),
-            )
-        })
-        .find(|&(k, _)| k == 6) // AT_PAGESZ
-        .map_or(4096, |(_, v)| v)
 }
 
 /// The subcommand's output: one [`Count::line`] per target, in order.

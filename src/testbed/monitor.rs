@@ -191,7 +191,6 @@ pub fn sample_with(
     let at = sites(layout, placement)?;
     let paths = fleet.paths.clone();
     let mut dirtied = BTreeMap::new();
-    let cg = fleet.paths.cgroups.clone();
     let mut by_vm: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, site) in &at {
         by_vm.entry(&site.vm).or_default().push(id);
@@ -200,7 +199,7 @@ pub fn sample_with(
     let mut link_bytes = BTreeMap::new();
     for (vm, ids) in by_vm {
         let ex: &mut dyn Executor = fleet.exec(vm)?;
-        let driver = cg.driver(ex)?;
+        let driver = paths.cgroups.driver(ex)?;
         let files: Vec<String> = ids
             .iter()
             .map(|id| driver.usage_file(&layout.vnodes[*id].cgroup).display().to_string())
