@@ -212,9 +212,11 @@ impl VnodeDriver for TestbedDriver {
                 }
             }
             // The links' old ends are retired from where the driver last had
-            // the vnode (for one it never placed: where it goes now).
-            let before = d.at.insert(id.to_string(), site.clone());
-            let old = before.clone().unwrap_or_else(|| site.clone());
+            // the vnode or tried to restore it (for one it never placed: where
+            // it goes now).
+            let old =
+                d.at.insert(id.to_string(), site.clone())
+                    .unwrap_or_else(|| site.clone());
             let with_process = d.layout.vnode(id)?.run.is_some();
             // The namespace is always a fresh one (any earlier one was deleted
             // above); on a failure after `restore_moved`'s `criu restore`, the
@@ -246,10 +248,13 @@ impl VnodeDriver for TestbedDriver {
                     if let Some(l) = self.lazy().remove(id) {
                         l.abort(&mut |vm, f| f(d.fleet.exec(vm)?));
                     }
-                    match before {
-                        Some(s) => d.at.insert(id.to_string(), s),
-                        None => d.at.remove(id),
-                    };
+                    // The book keeps the vnode here: its links may point here
+                    // now (re-attached before the restore failed), and the
+                    // next restore retires the peers' ends from here. A peer's
+                    // end taken for a veth (renamed, kept) when it is a tunnel
+                    // keeps the tunnel's VNI taken on the peer's VM, and the
+                    // next tunnel with it failed ("VNI already exists");
+                    // deleting an end that is a veth after all only costs time.
                     return Err(e);
                 }
             };
