@@ -5,7 +5,7 @@ mod testbed_support;
 
 use netbalance::model::testbed::parse_ssh_target;
 use netbalance::testbed::transfer::{self, Route, TransferMode, Via};
-use netbalance::testbed::{copy_dir, Executor, SshExecutor, SshOptions};
+use netbalance::testbed::{copy_dir, Executor, SshExecutor};
 use ssh2::{MethodType, Session};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -117,9 +117,7 @@ fn where_transfer_time_goes() {
     let state = vms.state_root.display().to_string();
     {
         // The fixed part: an (almost) empty directory, copied 5 times each way.
-        let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
-        opts.accept_new = true;
-        opts.identity = Some(key.clone());
+        let opts = vms.ssh_options();
         let mut a =
             SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[0])).unwrap(), &opts).unwrap();
         let mut b =
@@ -195,9 +193,7 @@ fn where_transfer_time_goes() {
             ms_per_mb(mb << 20, t.elapsed().as_secs_f64())
         );
         // The current path: copy_dir between the two SshExecutors.
-        let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
-        opts.accept_new = true;
-        opts.identity = Some(key.clone());
+        let opts = vms.ssh_options();
         let mut a =
             SshExecutor::connect(&parse_ssh_target(&format!("root@{}:22", vms.addrs[0])).unwrap(), &opts).unwrap();
         let mut b =

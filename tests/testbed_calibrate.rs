@@ -103,18 +103,8 @@ fn calibrate_ssh_vms_reports_the_transfer_path() {
     }
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let vms = two_ssh_vms(251, "c");
-    let mut testbed = Testbed::generate(2, 1, 1000.0);
-    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[0]));
-    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", vms.addrs[1]));
-    let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
-    opts.accept_new = true;
-    opts.identity = Some(vms.sshds[0].user_key.clone());
-    let paths = Paths {
-        state_root: vms.state_root.clone(),
-        criu: which("criu").unwrap().display().to_string(),
-        keeper: keeper(),
-        ..Paths::default()
-    };
+    let mut testbed = vms.testbed();
+    let (opts, paths) = (vms.ssh_options(), vms.paths());
     let sizes: Vec<f64> = std::env::var("NB_CAL_SIZES")
         .ok()
         .map(|s| s.split(',').map(|x| x.parse().unwrap()).collect())

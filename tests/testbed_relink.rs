@@ -9,8 +9,8 @@
 
 mod testbed_support;
 
-use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
-use netbalance::testbed::{deploy, names, Cmd, Fleet, Layout, Paths, SshOptions};
+use netbalance::model::{Link, Placement, Topology, Vnode};
+use netbalance::testbed::{deploy, names, Cmd, Fleet, Layout, Paths};
 use testbed_support::*;
 
 /// `criu` on the VMs: the real one, except `restore` while the file
@@ -35,10 +35,7 @@ fn a_failed_restore_leaves_no_tunnel_end_at_the_peer() {
         vnodes: vec![vv, Vnode::new(&p)],
         links: vec![Link::new(&v, &p, 100.0)],
     };
-    let mut testbed = Testbed::generate(2, 1, 1000.0);
-    for (i, a) in vms.addrs.iter().enumerate() {
-        testbed.hosts[i].vms[0].ssh = Some(format!("root@{a}:22"));
-    }
+    let testbed = vms.testbed();
     let mut placement = Placement::default();
     placement.vm_of.insert(v.clone(), "h0-v0".into());
     placement.vm_of.insert(p.clone(), "h0-v0".into());
@@ -55,17 +52,12 @@ fn a_failed_restore_leaves_no_tunnel_end_at_the_peer() {
     let fail = vms.root.path().join("vm1/fail-restore");
     std::fs::write(&fail, "").unwrap();
 
-    let mut opts = SshOptions::new(vms.sshds[0].dir.path().join("known_hosts"));
-    opts.accept_new = true;
-    opts.identity = Some(vms.sshds[0].user_key.clone());
     let paths = Paths {
-        state_root: vms.state_root.clone(),
         criu: wrapper.display().to_string(),
-        keeper: keeper(),
-        ..Paths::default()
+        ..vms.paths()
     };
     let mut d = Deployed {
-        fleet: Fleet::new(&testbed, opts, paths),
+        fleet: Fleet::new(&testbed, vms.ssh_options(), paths),
         layout: &layout,
         placement: placement.clone(),
     };

@@ -9,7 +9,7 @@ mod testbed_support;
 
 use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
 use netbalance::testbed::transfer::{TransferMode, Via};
-use netbalance::testbed::{deploy, names, teardown, Fleet, Layout, Paths, SshOptions};
+use netbalance::testbed::{deploy, names, teardown, Fleet, Layout};
 use std::time::{Duration, Instant};
 use testbed_support::*;
 
@@ -59,7 +59,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
         return;
     }
     let vms = two_ssh_vms(253, "r");
-    let (addrs, sshds, state_root, root) = (&vms.addrs, &vms.sshds, &vms.state_root, &vms.root);
+    let (addrs, root) = (&vms.addrs, &vms.root);
     let tag = vms.tag.clone();
     let tmp = tempfile::tempdir().unwrap();
     let EchoPair {
@@ -74,17 +74,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
     placement.vm_of.insert(s.clone(), "h1-v0".into());
     let layout = Layout::new(&topo).unwrap();
 
-    // One key for both VMs: authorize VM 1's user key on VM 2 as well.
-    let mut opts = SshOptions::new(sshds[0].dir.path().join("known_hosts"));
-    opts.accept_new = true;
-    opts.identity = Some(sshds[0].user_key.clone());
-    // The keeper runs on the "VMs" too (the binary's path is visible in their mount namespaces).
-    let paths = Paths {
-        state_root: state_root.clone(),
-        criu: which("criu").unwrap().display().to_string(),
-        keeper: keeper(),
-        ..Paths::default()
-    };
+    let (opts, paths) = (vms.ssh_options(), vms.paths());
     let mut d = Deployed {
         fleet: Fleet::new(&testbed, opts, paths),
         layout: &layout,
@@ -216,14 +206,7 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
     }
     // Whatever happens, the vnodes go (under either placement).
     let layout = Layout::new(&topo).unwrap();
-    let mut opts = SshOptions::new(&kh);
-    opts.accept_new = true;
-    opts.identity = Some(vms.sshds[0].user_key.clone());
-    let paths = Paths {
-        state_root: vms.state_root.clone(),
-        keeper: keeper(),
-        ..Paths::default()
-    };
+    let (opts, paths) = (vms.ssh_options(), vms.paths());
     let _a = Deployed {
         fleet: Fleet::new(&testbed, opts.clone(), paths.clone()),
         layout: &layout,

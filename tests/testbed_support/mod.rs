@@ -438,6 +438,37 @@ pub struct SshVms {
     pub nets: NetnsGuard,
 }
 
+impl SshVms {
+    /// A 2×1 testbed of the two VMs (h0-v0, h1-v0), each reached as `root`.
+    pub fn testbed(&self) -> netbalance::model::Testbed {
+        let mut testbed = netbalance::model::Testbed::generate(2, 1, 1000.0);
+        for (i, a) in self.addrs.iter().enumerate() {
+            testbed.hosts[i].vms[0].ssh = Some(format!("root@{a}:22"));
+        }
+        testbed
+    }
+
+    /// SSH options for both VMs: VM 1's user key (VM 2 accepts it too),
+    /// new host keys accepted into VM 1's `known_hosts`.
+    pub fn ssh_options(&self) -> netbalance::testbed::SshOptions {
+        let mut opts = netbalance::testbed::SshOptions::new(self.sshds[0].dir.path().join("known_hosts"));
+        opts.accept_new = true;
+        opts.identity = Some(self.sshds[0].user_key.clone());
+        opts
+    }
+
+    /// Paths on the VMs: their state root, and this machine's criu and
+    /// keeper (visible in their mount namespaces).
+    pub fn paths(&self) -> netbalance::testbed::Paths {
+        netbalance::testbed::Paths {
+            state_root: self.state_root.clone(),
+            criu: which("criu").unwrap().display().to_string(),
+            keeper: keeper(),
+            ..netbalance::testbed::Paths::default()
+        }
+    }
+}
+
 /// Start [`SshVms`]; `label` (one letter) keeps interface names apart
 /// between test files.
 pub fn two_ssh_vms(net: u8, label: &str) -> SshVms {
