@@ -18,7 +18,7 @@
 mod testbed_support;
 
 use netbalance::balance::{Decision, LogLine, StopCause, WindowRecord};
-use netbalance::model::{Link, Placement, Testbed, Topology, Vnode};
+use netbalance::model::{Link, Placement, Topology, Vnode};
 use netbalance::testbed::names;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -60,10 +60,7 @@ impl Live {
     /// Write the topology and testbed (one VM per host, one CPU each),
     /// deploy `vm_of` (vnode → 0 or 1) with `migrate`.
     fn deploy(vms: SshVms, work: tempfile::TempDir, topo: &Topology, vm_of: impl Fn(usize) -> usize) -> Live {
-        let mut testbed = Testbed::generate(2, 1, 1000.0);
-        for (i, addr) in vms.addrs.iter().enumerate() {
-            testbed.hosts[i].vms[0].ssh = Some(format!("root@{addr}:22"));
-        }
+        let testbed = vms.testbed();
         let mut p0 = Placement::default();
         let ids: Vec<String> = topo.vnodes.iter().map(|v| v.id.clone()).collect();
         for (i, id) in ids.iter().enumerate() {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use testbed_support::*;
 
 /// A counting TCP client vnode and its echo server, linked, on a testbed of
-/// the two SSH VMs at `addrs` (one VM each).
+/// the two SSH VMs `vms` (one VM each).
 struct EchoPair {
     topo: Topology,
     testbed: Testbed,
@@ -24,7 +24,7 @@ struct EchoPair {
     progress: std::path::PathBuf,
 }
 
-fn echo_pair(tag: &str, dir: &std::path::Path, addrs: &[impl std::fmt::Display]) -> EchoPair {
+fn echo_pair(tag: &str, dir: &std::path::Path, vms: &SshVms) -> EchoPair {
     let (srv, cli, progress) = (dir.join("server.py"), dir.join("client.py"), dir.join("progress"));
     std::fs::write(&srv, ECHO_SERVER).unwrap();
     std::fs::write(&cli, counting_client()).unwrap();
@@ -41,12 +41,9 @@ fn echo_pair(tag: &str, dir: &std::path::Path, addrs: &[impl std::fmt::Display])
         vnodes: vec![cv, sv],
         links: vec![Link::new(&client, &server, 200.0)],
     };
-    let mut testbed = Testbed::generate(2, 1, 1000.0);
-    testbed.hosts[0].vms[0].ssh = Some(format!("root@{}:22", addrs[0]));
-    testbed.hosts[1].vms[0].ssh = Some(format!("root@{}:22", addrs[1]));
     EchoPair {
         topo,
-        testbed,
+        testbed: vms.testbed(),
         client,
         server,
         progress,
@@ -68,7 +65,7 @@ fn remote_vms_over_ssh_vxlan_and_migration() {
         client: c,
         server: s,
         progress: prog,
-    } = echo_pair(&tag, tmp.path(), addrs);
+    } = echo_pair(&tag, tmp.path(), &vms);
     let mut placement = Placement::default();
     placement.vm_of.insert(c.clone(), "h0-v0".into());
     placement.vm_of.insert(s.clone(), "h1-v0".into());
@@ -187,7 +184,7 @@ fn migrate_cli_moves_a_vnode_between_ssh_vms_directly() {
         client: c,
         server: s,
         progress: prog,
-    } = echo_pair(&tag, d, &vms.addrs);
+    } = echo_pair(&tag, d, &vms);
     let kh = vms.sshds[0].dir.path().join("known_hosts");
     testbed.known_hosts = Some(kh.display().to_string());
     let at = |vm: &str| Placement {
